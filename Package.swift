@@ -1,0 +1,58 @@
+// swift-tools-version:5.10
+// timbred: a real-time neural (DDSP) synthesizer daemon for Linux.
+import PackageDescription
+
+/// Release builds target a real CPU on x86-64 (AVX2 + FMA): the default x86-64 target lowers Swift
+/// SIMD to per-lane calls, 25-50x slower. Other architectures use the toolchain's default.
+#if arch(x86_64)
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))]
+let cpuCFlags: [CSetting] = [.unsafeFlags(["-march=haswell"], .when(configuration: .release))]
+#else
+let cpuFlags: [SwiftSetting] = []
+let cpuCFlags: [CSetting] = []
+#endif
+let optimize: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "timbred",
+    products: [
+        .executable(name: "timbred", targets: ["timbred"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-atomics", from: "1.2.0"),
+    ],
+    targets: [
+        // System-library shims (module map + header, pkg-config names).
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CJack", path: "Sources/CJack", pkgConfig: "jack",
+                       providers: [.apt(["libjack-jackd2-dev"])]),
+        .systemLibrary(name: "CALSA", path: "Sources/CALSA", pkgConfig: "alsa",
+                       providers: [.apt(["libasound2-dev"])]),
+        // Real-time helpers in C: RealtimeSanitizer region markers, denormal flushing.
+        .target(name: "CRealtime", path: "Sources/CRealtime", cSettings: cpuCFlags),
+        // Test-only malloc interposer that counts heap allocations.
+        .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
+
+        .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
+        .target(name: "Inference", dependencies: ["DSP"], swiftSettings: optimize),
+        .target(name: "Model", dependencies: ["Inference", "DSP"], swiftSettings: optimize),
+        .target(name: "MIDI", swiftSettings: optimize),
+        .target(name: "Engine", dependencies: ["DSP", "Inference", "Model", "MIDI", "CRealtime",
+                                               .product(name: "Atomics", package: "swift-atomics")],
+                swiftSettings: optimize),
+        .executableTarget(name: "timbred", dependencies: [
+            "Engine", "Model", "MIDI", "DSP", "CSndFile",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: optimize),
+
+        .testTarget(name: "DSPTests", dependencies: ["DSP"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model"]),
+        .testTarget(name: "MIDITests", dependencies: ["MIDI"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
+    ]
+)

@@ -1,0 +1,1 @@
+"""timbred's training pipeline: dataset rendering, features, the timbre-space DDSP model, export."""

@@ -1,0 +1,160 @@
+"""`timbred-train`: dataset, features, train, export, evaluate. User errors print one line."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+
+def _model_config(args, notes=None):
+    from .config import ModelConfig
+
+    cfg = ModelConfig()
+    if getattr(args, "sample_rate", None):
+        cfg.sample_rate = args.sample_rate
+    if getattr(args, "z_dim", None):
+        cfg.z_dim = args.z_dim
+    if notes is not None:
+        cfg.instruments = list(notes.instruments)
+    return cfg
+
+
+def cmd_dataset(args) -> None:
+    from . import dataset
+
+    out = Path(args.out)
+    if args.nsynth:
+        notes = dataset.import_nsynth(Path(args.nsynth), out, args.sample_rate)
+    elif args.wav_folder:
+        if not args.instrument:
+            raise UserError("--wav-folder needs --instrument NAME")
+        notes = dataset.import_wav_folder(Path(args.wav_folder), out, args.instrument, args.sample_rate)
+    else:
+        insts = None
+        if args.instruments:
+            from .config import DEFAULT_INSTRUMENTS
+
+            wanted = args.instruments.split(",")
+            known = {i[0]: i for i in DEFAULT_INSTRUMENTS}
+            missing = [w for w in wanted if w not in known]
+            if missing:
+                raise UserError(f"unknown instrument(s): {', '.join(missing)} (known: {', '.join(known)})")
+            insts = [known[w] for w in wanted]
+            if args.max_pitches:
+                insts = [(n, p, lo, min(hi, lo + args.pitch_step * (args.max_pitches - 1))) for n, p, lo, hi in insts]
+        velocities = tuple(int(v) for v in args.velocities.split(","))
+        notes = dataset.render_soundfont(out, Path(args.soundfont), args.sample_rate, insts, velocities,
+                                         args.pitch_step, args.hold, args.release)
+    print(f"{len(notes)} notes in {out}")
+
+
+def cmd_features(args) -> None:
+    from .cache import load_or_build
+
+    ns = load_or_build(Path(args.data), _model_config(args))
+    print(f"{len(ns.pitch)} notes, {len(ns.instruments)} instruments: features cached in {args.data}")
+
+
+def cmd_train(args) -> None:
+    import torch
+
+    from .cache import load_or_build
+    from .config import TrainConfig
+    from .train import train
+
+    torch.set_num_threads(args.threads)
+    ns = load_or_build(Path(args.data), _model_config(args))
+    cfg = _model_config(args, ns)
+    tc = TrainConfig()
+    if args.regression_steps is not None:
+        tc.regression_steps = args.regression_steps
+    if args.spectral_steps is not None:
+        tc.spectral_steps = args.spectral_steps
+    if args.batch:
+        tc.batch_regression = args.batch
+    tc.seed = args.seed
+    train(ns, cfg, tc, Path(args.run), threads=args.threads, device=args.device)
+
+
+def cmd_export(args) -> None:
+    from .export import export
+
+    export(Path(args.run), Path(args.data), args.name, Path(args.models), Path(args.presets),
+           Path(args.fixtures) if args.fixtures else None)
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate
+
+    evaluate(Path(args.model), Path(args.data), Path(args.report), threads=args.threads)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    d = sub.add_parser("dataset", help="render or import a note set")
+    d.add_argument("--out", default="data/default", help="output folder (default: data/default)")
+    d.add_argument("--soundfont", default="/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    d.add_argument("--nsynth", help="import an NSynth-format folder (examples.json + audio/)")
+    d.add_argument("--wav-folder", help="import a folder of your own notes, one note per file")
+    d.add_argument("--instrument", help="instrument name for --wav-folder")
+    d.add_argument("--instruments", help="comma-separated subset of the default instruments")
+    d.add_argument("--max-pitches", type=int, help="at most this many pitches per instrument")
+    d.add_argument("--velocities", default="40,80,120")
+    d.add_argument("--pitch-step", type=int, default=2, help="semitones between rendered pitches")
+    d.add_argument("--hold", type=float, default=2.0, help="seconds from note-on to note-off")
+    d.add_argument("--release", type=float, default=1.0, help="seconds rendered after note-off")
+    d.add_argument("--sample-rate", type=int, default=32000)
+    d.set_defaults(func=cmd_dataset)
+
+    f = sub.add_parser("features", help="compute and cache features of a note set")
+    f.add_argument("--data", default="data/default")
+    f.set_defaults(func=cmd_features)
+
+    t = sub.add_parser("train", help="train (resumes from RUN/checkpoint.pt)")
+    t.add_argument("--data", default="data/default")
+    t.add_argument("--run", default="runs/default")
+    t.add_argument("--threads", type=int, default=1, help="CPU threads (1 is fastest on a busy 2-core machine)")
+    t.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    t.add_argument("--regression-steps", type=int)
+    t.add_argument("--spectral-steps", type=int)
+    t.add_argument("--batch", type=int)
+    t.add_argument("--seed", type=int, default=1234)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("export", help="write models/NAME.safetensors, presets and fixtures")
+    e.add_argument("--run", default="runs/default")
+    e.add_argument("--data", default="data/default")
+    e.add_argument("--name", default="default")
+    e.add_argument("--models", default="../models")
+    e.add_argument("--presets", default="../presets")
+    e.add_argument("--fixtures", help="also write reference fixtures into this folder")
+    e.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("evaluate", help="write a Markdown + PNG report for a model")
+    v.add_argument("--model", default="../models/default.safetensors")
+    v.add_argument("--data", default="data/default")
+    v.add_argument("--report", default="reports/default")
+    v.add_argument("--threads", type=int, default=1)
+    v.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as e:
+        print(f"timbred-train: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("timbred-train: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

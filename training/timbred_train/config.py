@@ -1,0 +1,114 @@
+"""Model and training configuration: every size and scaling the engine must agree on.
+
+The values in `ModelConfig` travel into the exported model's metadata (see docs/model-format.md),
+so the Swift engine never hard-codes them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+FORMAT_VERSION = 1
+
+# GM programs (0-based) of the default instrument set: at least one per family.
+DEFAULT_INSTRUMENTS: list[tuple[str, int, int, int]] = [
+    # name, GM program (0-based), lowest MIDI note, highest MIDI note
+    ("piano", 0, 21, 108),
+    ("electric_piano", 4, 28, 103),
+    ("harpsichord", 6, 29, 89),
+    ("vibraphone", 11, 53, 89),
+    ("marimba", 12, 45, 96),
+    ("church_organ", 19, 24, 96),
+    ("nylon_guitar", 24, 40, 83),
+    ("acoustic_bass", 32, 28, 67),
+    ("violin", 40, 55, 100),
+    ("cello", 42, 36, 76),
+    ("trumpet", 56, 54, 86),
+    ("trombone", 57, 40, 72),
+    ("french_horn", 60, 34, 77),
+    ("alto_sax", 65, 49, 81),
+    ("oboe", 68, 58, 91),
+    ("clarinet", 71, 50, 91),
+    ("flute", 73, 60, 96),
+    ("choir_aahs", 52, 48, 79),
+]
+
+
+@dataclass
+class ModelConfig:
+    """Sizes and scalings of a timbre-space DDSP model."""
+
+    sample_rate: int = 32000
+    frame_rate: int = 100  # decoder frames per second; hop = sample_rate / frame_rate
+    n_harmonics: int = 100
+    n_noise_bands: int = 65
+    z_dim: int = 8
+    mlp_units: int = 128
+    mlp_layers: int = 2
+    gru_units: int = 192
+    leaky_relu_slope: float = 0.2
+    layer_norm_eps: float = 1e-5
+    noise_bias: float = -5.0  # added to the noise logits before exp_sigmoid (DDSP's initial_bias)
+    db_range: float = 120.0  # loudness scaling: ld_scaled = ld_db / db_range + 1
+    reverb_seconds: float = 1.0
+    # encoder features: log-magnitude spectrum on a pitch-relative log-frequency axis
+    enc_bins_per_octave: int = 24
+    enc_octaves_below: int = 1
+    enc_octaves_above: int = 5
+    enc_n_fft: int = 2048
+    enc_segments_s: tuple[float, ...] = (0.0, 0.05, 0.25, 1.0, 2.0)
+    enc_units: int = 256
+    # loudness envelope tables
+    env_pitches: tuple[int, ...] = (24, 36, 48, 60, 72, 84, 96, 108)
+    env_velocities: tuple[int, ...] = (40, 80, 120)
+    env_hold_s: float = 2.0
+    env_release_s: float = 1.0
+    instruments: list[str] = field(default_factory=list)
+
+    @property
+    def hop(self) -> int:
+        return self.sample_rate // self.frame_rate
+
+    @property
+    def band_limit_hz(self) -> float:
+        return self.sample_rate / 2.0
+
+    @property
+    def enc_bins(self) -> int:
+        return self.enc_bins_per_octave * (self.enc_octaves_below + self.enc_octaves_above)
+
+    @property
+    def enc_features(self) -> int:
+        n_seg = len(self.enc_segments_s) - 1
+        return n_seg * self.enc_bins + n_seg
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(ModelConfig)}
+        kw = {k: v for k, v in d.items() if k in known}
+        for k in ("enc_segments_s", "env_pitches", "env_velocities"):
+            if k in kw:
+                kw[k] = tuple(kw[k])
+        return ModelConfig(**kw)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; not part of the exported model."""
+
+    seed: int = 1234
+    regression_steps: int = 6000
+    spectral_steps: int = 3000
+    batch_regression: int = 16
+    batch_spectral: int = 6
+    crop_frames: int = 128
+    lr: float = 1e-3
+    kl_weight: float = 0.05
+    invariance_weight: float = 1.0
+    prior_weight: float = 0.01
+    checkpoint_every: int = 250
+    fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)

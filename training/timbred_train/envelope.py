@@ -1,0 +1,112 @@
+"""Loudness envelopes per instrument, fitted from the training notes.
+
+For every instrument, pitch anchor and velocity anchor the table holds the loudness (dB, the
+decoder's loudness input) over time after note-on (`hold`), and the change after note-off
+(`release`, relative to the level at note-off). The engine reads them as docs/model-format.md
+says; `lookup` here is the reference implementation the Swift tests compare against.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .cache import NoteSet
+from .config import ModelConfig
+
+FLOOR_DB = -120.0
+PITCH_SIGMA = 6.0  # semitones: width of the pitch neighbourhood averaged into an anchor
+
+
+def _slope_db_per_s(curve: np.ndarray, frame_rate: int, seconds: float = 0.5) -> float:
+    n = max(2, int(seconds * frame_rate))
+    y = curve[-n:]
+    t = np.arange(n) / frame_rate
+    return float(np.polyfit(t, y, 1)[0])
+
+
+def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
+    """Fit hold/release tables [I, P, V, T] and tail slopes [I, P, V] from every note of the set."""
+    n_i, n_p, n_v = len(notes.instruments), len(cfg.env_pitches), len(cfg.env_velocities)
+    th = int(round(cfg.env_hold_s * cfg.frame_rate))
+    tr = int(round(cfg.env_release_s * cfg.frame_rate))
+    hold = np.full((n_i, n_p, n_v, th), FLOOR_DB, np.float32)
+    release = np.zeros((n_i, n_p, n_v, tr), np.float32)
+    hold_slope = np.zeros((n_i, n_p, n_v), np.float32)
+    release_slope = np.full((n_i, n_p, n_v), -60.0, np.float32)
+    for i in range(n_i):
+        mine = np.nonzero(notes.instrument == i)[0]
+        for pi, p in enumerate(cfg.env_pitches):
+            for vi, v in enumerate(cfg.env_velocities):
+                # notes of the nearest recorded velocity
+                rec_v = np.unique(notes.velocity[mine])
+                v_near = rec_v[np.argmin(np.abs(rec_v - v))]
+                sel = mine[notes.velocity[mine] == v_near]
+                d = notes.pitch[sel].astype(float) - p
+                w = np.exp(-0.5 * ((np.abs(d) - np.abs(d).min()) / PITCH_SIGMA) ** 2)
+                w /= w.sum()
+                curves_h, curves_r = [], []
+                for n in sel:
+                    off = int(notes.hold_frames[n])
+                    ld = notes.loudness_db[n]
+                    h = ld[:th] if off >= th else np.concatenate([ld[:off], np.full(th - off, ld[off - 1])])
+                    r = ld[off:off + tr] - ld[off]
+                    r = np.concatenate([r, np.full(tr - len(r), r[-1] if len(r) else 0.0)])
+                    curves_h.append(h)
+                    curves_r.append(r)
+                ch = (np.asarray(curves_h) * w[:, None]).sum(0)
+                cr = (np.asarray(curves_r) * w[:, None]).sum(0)
+                hold[i, pi, vi] = np.maximum(ch, FLOOR_DB)
+                release[i, pi, vi] = np.minimum(cr, 0.0)
+                hold_slope[i, pi, vi] = min(0.0, _slope_db_per_s(ch, cfg.frame_rate))
+                release_slope[i, pi, vi] = min(-20.0, _slope_db_per_s(cr, cfg.frame_rate))
+    return {"envelope.hold_db": hold, "envelope.hold_slope_db_per_s": hold_slope,
+            "envelope.release_db": release, "envelope.release_slope_db_per_s": release_slope}
+
+
+def blend_weights(z: np.ndarray, means: np.ndarray, scale: float) -> np.ndarray:
+    """Instrument weights for a latent point: softmax_k(-0.5 * |z - mu_k|^2 / scale^2)."""
+    d2 = ((means - z[None, :]) ** 2).sum(1)
+    a = -0.5 * d2 / scale**2
+    a -= a.max()
+    w = np.exp(a)
+    return w / w.sum()
+
+
+def _axis(values, x):
+    """Index and fraction for linear interpolation on a grid, extrapolating linearly outside."""
+    values = np.asarray(values, float)
+    j = int(np.clip(np.searchsorted(values, x) - 1, 0, len(values) - 2))
+    return j, (x - values[j]) / (values[j + 1] - values[j])
+
+
+def lookup(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
+           t_on_s: float, t_off_s: float | None = None) -> float:
+    """Loudness in dB at t_on_s after note-on (released at t_off_s after note-on, if given).
+
+    Bilinear in pitch and velocity (linear extrapolation in velocity, pitch clamped to the grid),
+    linear in time; past the table the tail slope continues; clamped to [-120, 0] dB.
+    """
+    jp, fp = _axis(cfg.env_pitches, pitch)
+    fp = float(np.clip(fp, 0.0, 1.0))
+    jv, fv = _axis(cfg.env_velocities, velocity)
+
+    def grid(name):
+        t = tables[name]
+        a = t[:, jp] * (1 - fp) + t[:, jp + 1] * fp
+        return a[:, jv] * (1 - fv) + a[:, jv + 1] * fv  # [I, ...]
+
+    def curve(table, slope, t_s):
+        n = table.shape[-1]
+        pos = t_s * cfg.frame_rate
+        if pos >= n - 1:
+            return table[..., -1] + slope * (t_s - (n - 1) / cfg.frame_rate)
+        i = int(np.floor(pos))
+        f = pos - i
+        return table[..., i] * (1 - f) + table[..., i + 1] * f
+
+    hold, hs = grid("envelope.hold_db"), grid("envelope.hold_slope_db_per_s")
+    if t_off_s is None or t_on_s < t_off_s:
+        per = curve(hold, hs, t_on_s)
+    else:
+        rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
+        per = curve(hold, hs, t_off_s) + curve(rel, rs, t_on_s - t_off_s)
+    return float(np.clip((weights * per).sum(), FLOOR_DB, 0.0))

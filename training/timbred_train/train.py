@@ -1,0 +1,208 @@
+"""Training loop: warm start by regression onto analysed harmonic and noise amplitudes, then
+end-to-end training through the synthesiser with the multi-scale spectral loss. Both stages carry
+the GMVAE terms (KL to the instrument's component, component classification) and the pitch and
+velocity invariance term on pairs of notes of the same instrument.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from . import dsp
+from .cache import NoteSet
+from .config import ModelConfig, TrainConfig
+from .errors import UserError
+from .model import TimbreDDSP
+
+LOG_FLOOR = 1e-4  # -80 dB floor for log-amplitude regression
+
+
+class Batcher:
+    """Draws pairs of notes (same instrument, other pitch or velocity) and frame crops."""
+
+    def __init__(self, notes: NoteSet, indices: np.ndarray, rng: np.random.Generator):
+        self.notes, self.idx, self.rng = notes, indices, rng
+        self.by_inst: dict[int, np.ndarray] = {}
+        for i in indices:
+            self.by_inst.setdefault(int(notes.instrument[i]), []).append(int(i))
+        self.by_inst = {k: np.asarray(v) for k, v in self.by_inst.items()}
+
+    def pairs(self, n_pairs: int) -> np.ndarray:
+        a = self.rng.choice(self.idx, n_pairs)
+        b = np.array([self.rng.choice(self.by_inst[int(self.notes.instrument[i])]) for i in a])
+        return np.concatenate([a, b])
+
+    def crops(self, n: int, crop: int, n_frames: int) -> np.ndarray:
+        starts = self.rng.integers(0, n_frames - crop + 1, n)
+        onset = self.rng.random(n) < 0.5
+        return np.where(onset, 0, starts)
+
+
+def gather(notes: NoteSet, idx: np.ndarray, starts: np.ndarray, crop: int, hop: int, audio: bool = False):
+    fr = np.arange(crop)[None, :] + starts[:, None]
+    out = {
+        "f0": torch.as_tensor(notes.f0_hz[idx[:, None], fr]),
+        "ld": torch.as_tensor(notes.loudness_db[idx[:, None], fr]),
+        "harm": torch.as_tensor(notes.harmonics[idx[:, None], fr].astype(np.float32)),
+        "noise": torch.as_tensor(notes.noise[idx[:, None], fr].astype(np.float32)),
+        "noise_w": torch.as_tensor(notes.noise_weight[idx[:, None], fr]),
+        "enc": torch.as_tensor(notes.encoder[idx]),
+        "label": torch.as_tensor(notes.instrument[idx]).long(),
+    }
+    if audio:
+        smp = np.arange(crop * hop)[None, :] + (starts * hop)[:, None]
+        out["audio"] = torch.as_tensor(notes.audio[idx[:, None], smp])
+    return out
+
+
+def latent_terms(model: TimbreDDSP, b: dict, tc: TrainConfig, n_pairs: int):
+    mu, logvar = model.encoder(b["enc"])
+    z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+    kl = model.kl_to_component(mu, logvar, b["label"])
+    inv = ((mu[:n_pairs] - mu[n_pairs:]) ** 2).sum(-1).mean()
+    cls = F.cross_entropy(model.component_log_likelihood(z), b["label"])
+    prior = (model.prior_mu ** 2).mean()
+    loss = tc.kl_weight * kl + tc.invariance_weight * inv + 0.1 * cls + tc.prior_weight * prior
+    return z, loss, {"kl": kl.item(), "inv": inv.item(), "cls": cls.item()}
+
+
+def regression_loss(model: TimbreDDSP, b: dict, z: torch.Tensor) -> tuple[torch.Tensor, dict]:
+    raw = model.decoder(b["f0"], b["ld"], z)
+    c = model.decoder.controls(raw, b["f0"])
+    lh = (torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs().mean()
+    ln = ((torch.log(c["noise"] + LOG_FLOOR) - torch.log(b["noise"] + LOG_FLOOR)).abs() * b["noise_w"]).mean()
+    return lh + 0.5 * ln, {"harm": lh.item(), "noise": ln.item()}
+
+
+def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss) -> tuple[torch.Tensor, dict]:
+    raw = model.decoder(b["f0"], b["ld"], z)
+    c = model.decoder.controls(raw, b["f0"])
+    white = torch.rand(b["audio"].shape) * 2.0 - 1.0
+    out = model.synthesize(c, b["f0"], white)
+    loss = mss(b["audio"], out["audio"])
+    lh = (torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs().mean()
+    return loss + 0.1 * lh, {"mss": loss.item(), "harm": lh.item()}
+
+
+def save_checkpoint(path: Path, model, opt, step: int, cfg: ModelConfig, tc: TrainConfig, history: list) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "config": asdict(cfg),
+                "train_config": asdict(tc), "history": history, "rng": torch.get_rng_state()}, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, cfg: ModelConfig | None = None) -> dict:
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:
+        raise UserError(f"{path}: not a readable checkpoint ({e.__class__.__name__})") from None
+    if not isinstance(ck, dict) or "model" not in ck or "config" not in ck:
+        raise UserError(f"{path}: not a timbred checkpoint (no model/config)")
+    if cfg is not None:
+        theirs = ModelConfig.from_dict(ck["config"])
+        if theirs.to_json() != cfg.to_json():
+            a, b = json.loads(theirs.to_json()), json.loads(cfg.to_json())
+            diff = [k for k in a if a[k] != b.get(k)]
+            raise UserError(f"{path}: checkpoint was trained with another config (differs in {', '.join(diff)})")
+    return ck
+
+
+def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, threads: int = 1,
+          device: str | None = None, log_every: int = 25) -> TimbreDDSP:
+    """Train (or resume) a model in run_dir; writes checkpoint.pt, history.json and curves.png."""
+    torch.set_num_threads(threads)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    random.seed(tc.seed)
+    np.random.seed(tc.seed)
+    torch.manual_seed(tc.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model = TimbreDDSP(cfg).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    ck_path = run_dir / "checkpoint.pt"
+    step, history = 0, []
+    if ck_path.is_file():
+        ck = load_checkpoint(ck_path, cfg)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        step, history = ck["step"], ck["history"]
+        torch.set_rng_state(ck["rng"])
+        print(f"resumed from {ck_path} at step {step}")
+    rng = np.random.default_rng(tc.seed + step)
+    batcher = Batcher(notes, notes.indices("train"), rng)
+    mss = dsp.MultiScaleSpectralLoss(tc.fft_sizes).to(dev)
+    n_frames = notes.f0_hz.shape[1]
+    total = tc.regression_steps + tc.spectral_steps
+    bar = tqdm(total=total, initial=step, desc="train", unit="step")
+    t0 = time.time()
+    while step < total:
+        regression = step < tc.regression_steps
+        bsz = tc.batch_regression if regression else tc.batch_spectral
+        crop = tc.crop_frames if regression else min(tc.crop_frames, cfg.frame_rate)
+        lr = tc.lr * (0.5 * (1 + math.cos(math.pi * step / total)) * 0.9 + 0.1)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        idx = batcher.pairs(bsz // 2)
+        starts = batcher.crops(len(idx), crop, n_frames)
+        b = {k: v.to(dev) for k, v in gather(notes, idx, starts, crop, cfg.hop, audio=not regression).items()}
+        z, lat_loss, logs = latent_terms(model, b, tc, bsz // 2)
+        rec, rec_logs = regression_loss(model, b, z) if regression else spectral_loss(model, b, z, mss)
+        loss = rec + lat_loss
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
+        opt.step()
+        step += 1
+        logs.update(rec_logs)
+        logs.update({"step": step, "loss": loss.item(), "stage": "regression" if regression else "spectral",
+                     "seconds": time.time() - t0})
+        history.append(logs)
+        bar.update(1)
+        if step % log_every == 0:
+            bar.set_postfix(loss=f"{loss.item():.3f}", **{k: f"{v:.3f}" for k, v in rec_logs.items()})
+        if step % tc.checkpoint_every == 0 or step == total:
+            save_checkpoint(ck_path, model, opt, step, cfg, tc, history)
+            (run_dir / "history.json").write_text(json.dumps(history))
+            plot_curves(history, run_dir / "curves.png")
+    bar.close()
+    return model
+
+
+def plot_curves(history: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    steps = np.array([h["step"] for h in history])
+
+    def smooth(v, n=25):
+        v = np.asarray(v, float)
+        if len(v) < n:
+            return v
+        return np.convolve(v, np.ones(n) / n, mode="same")
+
+    for key, ax in (("harm", axes[0]), ("mss", axes[1]), ("kl", axes[2])):
+        vals = [(h["step"], h[key]) for h in history if key in h]
+        if vals:
+            s, v = zip(*vals)
+            ax.plot(s, smooth(v))
+        ax.set_title({"harm": "harmonic log-amplitude L1", "mss": "multi-scale spectral loss", "kl": "KL to component"}[key])
+        ax.set_xlabel("step")
+    for key in ("inv", "cls"):
+        vals = [(h["step"], h[key]) for h in history]
+        s, v = zip(*vals)
+        axes[2].plot(s, smooth(v), label=key)
+    axes[2].legend(["kl", "invariance", "classification"])
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
