@@ -71,8 +71,9 @@ def load_or_build(data: Path, cfg: ModelConfig, seconds: float = 3.0) -> NoteSet
         audio = np.pad(audio, (0, n_samples - len(audio)))
         f = note_features(audio, cfg, note.pitch)
         cols["audio"].append(audio)
-        for k in ("f0_hz", "f0_conf", "loudness_db", "noise_weight", "encoder"):
-            cols[k].append(f[k][:n_frames] if f[k].ndim else f[k])
+        for k in ("f0_hz", "f0_conf", "loudness_db", "noise_weight"):
+            cols[k].append(f[k][:n_frames])
+        cols["encoder"].append(f["encoder"])
         cols["harmonics"].append(f["harmonics"][:n_frames].astype(np.float16))
         cols["noise"].append(f["noise"][:n_frames].astype(np.float16))
         meta["instrument"].append(instruments.index(note.instrument))

@@ -166,7 +166,8 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
     try:
         audio, sr = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises several types for unreadable files
-        raise UserError(f"{path}: unreadable audio ({e})") from None
+        why = str(e).split(": ")[-1].rstrip(".") if ": " in str(e) else str(e)
+        raise UserError(f"{path}: unreadable audio ({why})") from None
     audio = audio.mean(1)
     if len(audio) == 0:
         raise UserError(f"{path}: empty audio file")

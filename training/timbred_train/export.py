@@ -215,3 +215,60 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tref.items()}, str(folder / "default-reference.safetensors"),
               metadata={"white_noise": "torch.rand(seed 23) * 2 - 1 at each rate", "frames": "60"})
     print(f"wrote fixtures in {folder}")
+
+
+# --- loading an exported model (round trip, evaluation) ------------------------------------------
+
+def expected_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every tensor a model file must hold, with its shape, derived from the config."""
+    model = TimbreDDSP(cfg)
+    shapes = {k: tuple(v.shape) for k, v in model_tensors(model).items()}
+    n_i, n_p, n_v = len(cfg.instruments), len(cfg.env_pitches), len(cfg.env_velocities)
+    th, tr = int(round(cfg.env_hold_s * cfg.frame_rate)), int(round(cfg.env_release_s * cfg.frame_rate))
+    shapes.update({"envelope.hold_db": (n_i, n_p, n_v, th), "envelope.hold_slope_db_per_s": (n_i, n_p, n_v),
+                   "envelope.release_db": (n_i, n_p, n_v, tr), "envelope.release_slope_db_per_s": (n_i, n_p, n_v)})
+    return shapes
+
+
+def load_exported(path: Path) -> tuple[TimbreDDSP, dict[str, np.ndarray], dict[str, str]]:
+    """Load a model file written by `write_model`, checking format, version and every shape."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise UserError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise UserError(f"{path}: not a safetensors model ({e})") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise UserError(f"{path}: not a timbred model (format {meta.get('format')!r})")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise UserError(f"{path}: unknown format_version {meta.get('format_version')} (this reads {FORMAT_VERSION})")
+    try:
+        cfg = ModelConfig.from_dict(json.loads(meta["config"]))
+    except (KeyError, ValueError, TypeError) as e:
+        raise UserError(f"{path}: bad config metadata ({e})") from None
+    for name, shape in expected_shapes(cfg).items():
+        if name not in tensors:
+            raise UserError(f"{path}: missing tensor {name}")
+        if tuple(tensors[name].shape) != shape:
+            raise UserError(f"{path}: tensor {name}: expected shape {list(shape)}, found {list(tensors[name].shape)}")
+        if not np.all(np.isfinite(tensors[name])):
+            raise UserError(f"{path}: tensor {name} contains NaN/Inf")
+    model = TimbreDDSP(cfg)
+    state = {}
+    for k in model.state_dict():
+        fk = k.replace("_l0", "")
+        if k == "prior_mu":
+            fk = "latent.means"
+        elif k == "prior_logvar":
+            fk = "latent.logvars"
+        elif k == "reverb_ir":
+            fk = "reverb.ir"
+        state[k] = torch.as_tensor(tensors[fk])
+    model.load_state_dict(state)
+    model.eval()
+    env = {k: v for k, v in tensors.items() if k.startswith("envelope.")}
+    return model, env, meta

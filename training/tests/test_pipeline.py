@@ -1,0 +1,176 @@
+"""The pipeline end to end on a handful of notes: dataset, features, training, export, evaluation,
+and the one-line refusals of bad input."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from timbred_train import cli
+from timbred_train.cache import load_or_build
+from timbred_train.config import ModelConfig, TrainConfig
+from timbred_train.export import export, load_exported
+from timbred_train.train import train
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+needs_sf = pytest.mark.skipif(not SOUNDFONT.is_file(), reason="fluid-soundfont-gm not installed")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "tiny"
+    rc = cli.main(["dataset", "--out", str(out), "--instruments", "flute,trumpet", "--max-pitches", "7",
+                   "--pitch-step", "3", "--velocities", "60,110", "--hold", "0.6", "--release", "0.4"])
+    assert rc == 0
+    return out
+
+
+@needs_sf
+def test_dataset_builder_renders_two_instruments(tiny_data):
+    m = json.loads((tiny_data / "manifest.json").read_text())
+    notes = m["notes"]
+    assert {n["instrument"] for n in notes} == {"flute", "trumpet"}
+    assert len(notes) == 2 * 7 * 2
+    assert {n["split"] for n in notes} == {"train", "test"}
+    for n in notes[:4]:
+        audio, sr = sf.read(tiny_data / "audio" / n["file"])
+        assert sr == 32000
+        assert len(audio) == int(1.0 * sr)
+        assert np.abs(audio).max() > 0.01
+        # the release is quieter than the held part (fluidsynth reverb is off: no long tail)
+        assert np.abs(audio[-3200:]).max() < np.abs(audio[: int(0.6 * sr)]).max()
+
+
+@needs_sf
+def test_features_track_the_real_pitch(tiny_data):
+    ns = load_or_build(tiny_data, ModelConfig(), seconds=1.0)
+    for i in range(len(ns.pitch)):
+        nominal = 440 * 2 ** ((ns.pitch[i] - 69) / 12)
+        cents = 1200 * np.log2(np.median(ns.f0_hz[i][5:50]) / nominal)
+        assert abs(cents) < 50, (ns.pitch[i], cents)
+    assert ns.encoder.shape[1] == ModelConfig().enc_features
+
+
+@needs_sf
+def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
+    cfg = ModelConfig()
+    ns = load_or_build(tiny_data, cfg, seconds=1.0)
+    cfg.instruments = list(ns.instruments)
+    tc = TrainConfig(regression_steps=20, spectral_steps=2, batch_regression=8, batch_spectral=2, crop_frames=64,
+                     checkpoint_every=10, lr=2e-3)
+    run = tmp_path / "run"
+    train(ns, cfg, tc, run, threads=1)
+    hist = json.loads((run / "history.json").read_text())
+    reg = [h["harm"] for h in hist if h["stage"] == "regression"]
+    assert np.mean(reg[-4:]) < 0.8 * np.mean(reg[:4]), reg
+    assert (run / "curves.png").stat().st_size > 1000
+
+    models, presets, fixtures = tmp_path / "models", tmp_path / "presets", tmp_path / "fixtures"
+    path = export(run, tiny_data, "tiny", models, presets, fixtures)
+    model, env, meta = load_exported(path)
+    assert meta["format_version"] == "1"
+    assert env["envelope.hold_db"].shape == (2, len(cfg.env_pitches), len(cfg.env_velocities), 200)
+    # round trip: the loaded model computes what the trained checkpoint computes
+    ck = torch.load(run / "checkpoint.pt", weights_only=False)
+    from timbred_train.model import TimbreDDSP
+
+    ref = TimbreDDSP(cfg)
+    ref.load_state_dict(ck["model"])
+    f0, ld, z = torch.full((1, 30), 330.0), torch.linspace(-50, -10, 30)[None], torch.randn(1, cfg.z_dim)
+    with torch.no_grad():
+        assert torch.allclose(model.decoder(f0, ld, z), ref.decoder(f0, ld, z), atol=1e-6)
+    assert sorted(p.name for p in presets.iterdir()) == ["flute.toml", "trumpet.toml"]
+    text = (presets / "flute.toml").read_text()
+    assert 'instrument = "flute"' in text and "latent = [" in text
+    assert (fixtures / "small-reference.safetensors").is_file()
+
+    # the envelope of a sustained flute stays within a few dB while held
+    fl = ns.instruments.index("flute")
+    hold = env["envelope.hold_db"][fl, 3, 1]
+    assert np.ptp(hold[20:60]) < 12.0
+    # evaluation writes a report with the measured numbers
+    from timbred_train.evaluate import evaluate
+
+    summary = evaluate(path, tiny_data, tmp_path / "report")
+    assert (tmp_path / "report" / "README.md").is_file()
+    assert (tmp_path / "report" / "latent-map.png").stat().st_size > 1000
+    assert summary["held_out_notes"] == 4
+
+
+def run_cli(*args, cwd=None):
+    p = subprocess.run([sys.executable, "-m", "timbred_train.cli", *args], capture_output=True, text=True, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def assert_one_line_error(rc, err, *needles):
+    assert rc == 2, err
+    # progress bars may precede it; the error itself is exactly one line, and the last
+    lines = [line for line in err.strip().splitlines() if "error" in line.lower()]
+    assert len(lines) == 1, err
+    assert err.strip().splitlines()[-1] == lines[0]
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_missing_soundfont_is_one_line(tmp_path):
+    rc, _, err = run_cli("dataset", "--out", str(tmp_path / "d"), "--soundfont", str(tmp_path / "nope.sf2"))
+    assert_one_line_error(rc, err, "nope.sf2", "SoundFont not found")
+
+
+def test_unreadable_wav_and_empty_folder(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc, _, err = run_cli("dataset", "--out", str(tmp_path / "d"), "--wav-folder", str(empty), "--instrument", "x")
+    assert_one_line_error(rc, err, "empty", "no audio files")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "C4.wav").write_bytes(b"RIFF garbage that is not a wav file")
+    rc, _, err = run_cli("dataset", "--out", str(tmp_path / "d2"), "--wav-folder", str(bad), "--instrument", "x")
+    assert_one_line_error(rc, err, "C4.wav", "unreadable audio")
+
+
+def test_user_wav_folder_pitch_from_name_or_tracking(tmp_path):
+    src = tmp_path / "mine"
+    src.mkdir()
+    sr = 44100
+    t = np.arange(int(0.8 * sr)) / sr
+    env = np.minimum(1, t / 0.01) * np.exp(-t * 2)
+    for name, f in (("A4", 440.0), ("note_62", 293.66), ("untitled", 196.0)):
+        x = 0.3 * env * (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t))
+        sf.write(src / f"{name}.wav", np.stack([x, x], 1), sr)
+    out = tmp_path / "out"
+    assert cli.main(["dataset", "--out", str(out), "--wav-folder", str(src), "--instrument", "mine"]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    pitches = sorted(n["pitch"] for n in m["notes"])
+    assert pitches == [55, 62, 69]
+
+
+def test_checkpoint_from_another_config_and_bad_model(tmp_path):
+    from timbred_train.model import TimbreDDSP
+    from timbred_train.train import load_checkpoint
+
+    cfg = ModelConfig(instruments=["a"], gru_units=32)
+    m = TimbreDDSP(cfg)
+    torch.save({"model": m.state_dict(), "config": cfg.__dict__ | {}, "step": 0}, tmp_path / "ck.pt")
+    other = ModelConfig(instruments=["a"])
+    with pytest.raises(Exception) as e:
+        load_checkpoint(tmp_path / "ck.pt", other)
+    assert "another config" in str(e.value) and "gru_units" in str(e.value)
+
+    # a model file whose tensor has the wrong shape
+    from safetensors.numpy import save_file
+
+    from timbred_train.export import model_tensors
+
+    small = ModelConfig(instruments=["a", "b"], mlp_units=8, gru_units=8, enc_units=8, n_harmonics=8, n_noise_bands=5)
+    tensors = model_tensors(TimbreDDSP(small))
+    tensors["decoder.gru.weight_hh"] = np.zeros((24, 7), np.float32)
+    meta = {"format": "timbred-ddsp", "format_version": "1", "config": small.to_json()}
+    save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=meta)
+    rc, _, err = run_cli("evaluate", "--model", str(tmp_path / "bad.safetensors"), "--data", str(tmp_path))
+    assert_one_line_error(rc, err, "bad.safetensors", "decoder.gru.weight_hh", "expected shape [24, 8]", "found [24, 7]")
