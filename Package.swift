@@ -41,11 +41,12 @@ let package = Package(
         .target(name: "Inference", dependencies: ["DSP"], swiftSettings: optimize),
         .target(name: "Model", dependencies: ["Inference", "DSP"], swiftSettings: optimize),
         .target(name: "MIDI", swiftSettings: optimize),
+        .target(name: "Presets"),
         .target(name: "Engine", dependencies: ["DSP", "Inference", "Model", "MIDI", "CRealtime",
                                                .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         .executableTarget(name: "timbred", dependencies: [
-            "Engine", "Model", "MIDI", "DSP", "CSndFile",
+            "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
@@ -53,6 +54,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"]),
+        .testTarget(name: "PresetsTests", dependencies: ["Presets"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
     ]
 )

@@ -1,0 +1,29 @@
+#ifndef TIMBRED_CREALTIME_H
+#define TIMBRED_CREALTIME_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Marks the start of a real-time region for RealtimeSanitizer (clang -fsanitize=realtime).
+/// Without the sanitizer runtime this is a no-op. Call it at the top of the audio callback.
+void timbred_rt_enter(void);
+
+/// Marks the end of the region opened by timbred_rt_enter.
+void timbred_rt_exit(void);
+
+/// Nonzero when timbred_rt_enter/exit really reach the RealtimeSanitizer runtime.
+int timbred_rt_sanitizer_active(void);
+
+/// Sets flush-to-zero and denormals-are-zero for the calling thread's floating point unit
+/// (x86-64: MXCSR FTZ|DAZ; aarch64: FPCR.FZ). Call once on the audio thread (JACK thread-init).
+void timbred_flush_denormals(void);
+
+/// Nonzero when the calling thread flushes denormal results to zero.
+int timbred_denormals_flushed(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

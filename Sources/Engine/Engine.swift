@@ -1,0 +1,588 @@
+import CRealtime
+import DSP
+#if canImport(Glibc)
+import Glibc
+#endif
+import Inference
+import MIDI
+import Model
+
+/// Settings fixed when an engine is prepared (changing them means preparing a new engine).
+public struct EngineSettings: Sendable, Equatable {
+    /// Output rate R in Hz (44.1, 48, 88.2, 96 kHz…). R / frame_rate must be an integer.
+    public var sampleRate: Double = 48000
+    /// Largest block `render` is called with.
+    public var maxBlockFrames: Int = 4096
+    /// Notes that can sound at once (default 32).
+    public var polyphony: Int = 32
+    /// Partition size of the convolution reverb (a power of two; its latency in samples).
+    public var reverbPartition: Int = 64
+    /// Time constant of the timbre glide when the target point moves (seconds).
+    public var timbreSmoothingSeconds: Double = 0.03
+    /// Samples of the fade when a voice is stolen or sound is cut.
+    public var fadeSeconds: Double = 0.003
+    /// Loudness below which a released voice ends (dB).
+    public var endLoudnessDB: Double = -90
+    /// MIDI channel to listen to (0-15), or nil for all (omni).
+    public var channel: UInt8? = nil
+
+    public init() {}
+}
+
+/// A MIDI event at a sample offset inside the block being rendered.
+public struct TimedMIDIEvent: Sendable {
+    public var offset: Int
+    public var event: MIDIEvent
+    public init(offset: Int, event: MIDIEvent) {
+        self.offset = offset
+        self.event = event
+    }
+}
+
+/// The real-time synthesizer: voices (decoder → harmonic + noise), mix, reverb, output stage.
+///
+/// The control side builds an `Engine` (allocating everything), then only talks to it through
+/// `commands`; the audio thread calls `render` and reads nothing else. Offline rendering calls
+/// `render` from a plain loop, so both paths run the same code.
+public final class Engine: @unchecked Sendable {
+    public let settings: EngineSettings
+    public let model: TimbreModel
+    /// Control → audio thread.
+    public let commands: SPSCRing<EngineCommand>
+    /// Audio thread → control.
+    public let status: SPSCRing<EngineStatus>
+
+    let hop: Int
+    let frameRate: Double
+    let limitHz: Float
+    let voices: [Voice]
+    let decoder: Decoder
+    let scaler: ControlScaler
+    let envelopes: EnvelopeTables
+    let reverb: PartitionedConvolver
+    var output: OutputStage
+
+    // batch buffers for the decoder
+    private let batchVoices: UnsafeMutablePointer<Int>
+    private let batchF0: UnsafeMutablePointer<Float>
+    private let batchLoudness: UnsafeMutablePointer<Float>
+    private let batchZ: UnsafeMutablePointer<Float>
+    private let batchState: UnsafeMutablePointer<Float>
+    private let batchRaw: UnsafeMutablePointer<Float>
+    private let weights: UnsafeMutablePointer<Float>
+    private let summaries: UnsafeMutablePointer<VoiceSummary>
+    private let mix: UnsafeMutablePointer<Float>
+    private let voiceScratch: UnsafeMutablePointer<Float>
+
+    // control state (audio thread only)
+    private let timbreTarget: UnsafeMutablePointer<Float>
+    private var timbreAlpha: Float
+    private var reverbMix: Float = 1
+    private var gain: Float
+    private var attackScale: Double = 1
+    private var releaseScale: Double = 1
+    private var channels: [ChannelState]
+    private var fadeStep: Float
+
+    /// Per-stage time accumulators (nanoseconds), read by `bench`; only counted when
+    /// `profileStages` is true.
+    public var profileStages = false
+    public private(set) var stageNanoseconds = StageTimes()
+
+    /// Prepares an engine: allocates every buffer and warms every code path once.
+    public init(model: TimbreModel, settings: EngineSettings, timbre: [Float]? = nil, gainDB: Float = -6,
+                reverbIR: [Float]? = nil) {
+        precondition(model.config.zDim <= LatentPoint.capacity, "timbre space larger than \(LatentPoint.capacity)")
+        self.settings = settings
+        self.model = model
+        frameRate = Double(model.config.frameRate)
+        hop = Int((settings.sampleRate / frameRate).rounded())
+        precondition(abs(Double(hop) * frameRate - settings.sampleRate) < 1e-6,
+                     "sample rate \(settings.sampleRate) is not a multiple of the frame rate \(frameRate)")
+        scaler = model.controlScaler
+        limitHz = scaler.limitHz(outputSampleRateHz: Float(settings.sampleRate))
+        let slots = settings.polyphony + 4  // spare slots so stolen voices can fade out
+        decoder = model.makeDecoder(maxBatch: slots)
+        envelopes = model.envelopes
+        let noiseSynth = NoiseSynth(sampleRate: settings.sampleRate, hop: hop, bandCount: model.config.noiseBandCount,
+                                    bandLimitHz: model.config.bandLimitHz)
+        let hopSamples = hop
+        voices = (0..<slots).map { i in
+            Voice(harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount,
+                  stateCount: model.config.gruUnits, zDim: model.config.zDim,
+                  oscillators: HarmonicOscillatorBank(sampleRate: settings.sampleRate, hop: hopSamples,
+                                                      maxHarmonics: model.config.harmonicCount),
+                  noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)))
+        }
+        commands = SPSCRing(capacity: 1024, placeholder: .panic)
+        status = SPSCRing(capacity: 1024, placeholder: .commandRejected)
+        func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+            p.initialize(repeating: 0, count: max(n, 1))
+            return p
+        }
+        batchVoices = .allocate(capacity: slots)
+        batchVoices.initialize(repeating: 0, count: slots)
+        batchF0 = buffer(slots)
+        batchLoudness = buffer(slots)
+        batchZ = buffer(slots * model.config.zDim)
+        batchState = buffer(slots * model.config.gruUnits)
+        batchRaw = buffer(slots * scaler.rawCount)
+        weights = buffer(model.envelopes.instrumentCount)
+        summaries = .allocate(capacity: slots)
+        summaries.initialize(repeating: VoiceSummary(isActive: false), count: slots)
+        mix = buffer(settings.maxBlockFrames)
+        voiceScratch = buffer(hop)
+        timbreTarget = buffer(model.config.zDim)
+        if let timbre { timbreTarget.update(from: timbre, count: min(timbre.count, model.config.zDim)) }
+        timbreAlpha = Float(1 - exp(-1 / (settings.timbreSmoothingSeconds * frameRate)))
+        gain = dbToAmplitude(gainDB)
+        channels = Array(repeating: ChannelState(), count: 16)
+        fadeStep = Float(1 / max(1, settings.fadeSeconds * settings.sampleRate))
+        let ir = reverbIR ?? resample(ir: model.reverbIR, from: Double(model.config.sampleRate), to: settings.sampleRate)
+        reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition)
+        output = OutputStage(sampleRate: settings.sampleRate)
+        warmUp()
+    }
+
+    deinit {
+        batchVoices.deallocate()
+        for p in [batchF0, batchLoudness, batchZ, batchState, batchRaw, weights, mix, voiceScratch, timbreTarget] {
+            p.deallocate()
+        }
+        summaries.deallocate()
+    }
+
+    /// Runs every path once (note-on, frames, release, reverb) so that first-use costs (generic
+    /// metadata, lazy tables) are paid before the audio thread starts, then resets.
+    private func warmUp() {
+        let left = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
+        let right = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
+        defer { left.deallocate(); right.deallocate() }
+        let on = [TimedMIDIEvent(offset: 3, event: .noteOn(channel: 0, note: 60, velocity: 100)),
+                  TimedMIDIEvent(offset: 5, event: .controlChange(channel: 0, controller: 64, value: 127))]
+        let off = [TimedMIDIEvent(offset: 0, event: .noteOff(channel: 0, note: 60, velocity: 0)),
+                   TimedMIDIEvent(offset: 1, event: .controlChange(channel: 0, controller: 64, value: 0))]
+        let block = min(256, settings.maxBlockFrames)
+        on.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
+        for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
+        off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
+        _ = commands.push(.panic)
+        for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
+        for v in voices { v.stop() }
+        reverb.reset()
+        output.reset()
+        while status.pop() != nil {}
+        stageNanoseconds = StageTimes()
+    }
+
+    /// Number of sounding voices (audio-thread view; approximate from elsewhere).
+    public var activeVoiceCount: Int { voices.reduce(0) { $0 + ($1.isActive ? 1 : 0) } }
+
+    // MARK: - render
+
+    /// Renders one block. The one real-time entry point: never allocates, locks, logs or blocks.
+    ///
+    /// Drains the command ring, splits the block at each event's sample offset (sample-accurate
+    /// note-on), runs the voices (decoder → harmonic + noise), mixes, adds the reverb and applies
+    /// the output stage (DC block, NaN guard, soft limit below 0 dBFS).
+    /// - Parameters:
+    ///   - frameCount: samples to render, at most `settings.maxBlockFrames`.
+    ///   - events: MIDI events sorted by offset (offsets outside the block are clamped).
+    ///   - left, right: receive the output (the mono signal on both).
+    public func render(frameCount: Int, events: UnsafeBufferPointer<TimedMIDIEvent>,
+                       left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
+        let n = min(frameCount, settings.maxBlockFrames)
+        while let command = commands.pop() { apply(command) }
+        mix.update(repeating: 0, count: n)
+        var position = 0
+        var eventIndex = 0
+        while position < n {
+            while eventIndex < events.count, min(max(events[eventIndex].offset, 0), n - 1) <= position {
+                handle(events[eventIndex].event, at: position)
+                eventIndex += 1
+            }
+            startPendingVoices()
+            var end = n
+            if eventIndex < events.count { end = min(n, max(position + 1, events[eventIndex].offset)) }
+            renderVoices(from: position, to: end)
+            position = end
+        }
+        // reverb and output
+        let t0 = profileStages ? monotonicNanoseconds() : 0
+        // the reverb always runs, so its tail stays consistent when the mix comes back up
+        reverb.process(mix, addingTo: mix, count: n, gain: reverbMix)
+        if profileStages { stageNanoseconds.reverb += monotonicNanoseconds() - t0 }
+        let g = gain
+        for i in 0..<n { mix[i] *= g }
+        _ = output.process(mix, count: n)
+        var peak: Float = 0
+        for i in 0..<n { peak = max(peak, abs(mix[i])) }
+        left.update(from: mix, count: n)
+        right.update(from: mix, count: n)
+        _ = status.push(.block(voices: activeVoiceCount, peak: peak))
+    }
+
+    /// Renders every active voice over block samples `start..<end`, in windows of at most one
+    /// hop, so each voice crosses at most one frame boundary per window. Real-time safe.
+    private func renderVoices(from start: Int, to end: Int) {
+        var position = start
+        while position < end {
+            let windowEnd = min(end, position + hop)
+            let count = windowEnd - position
+            decodeAheadFrames(within: count)
+            for voice in voices where voice.isActive {
+                renderVoice(voice, count: count, into: mix + position)
+            }
+            position = windowEnd
+        }
+    }
+
+    /// Decodes frame n+2 for every voice that will reach frame n+1 within the next `count`
+    /// samples, batched through the decoder. Real-time safe.
+    private func decodeAheadFrames(within count: Int) {
+        var batch = 0
+        for (i, voice) in voices.enumerated() where voice.isActive && !voice.hasAhead {
+            if hop - voice.positionInFrame <= count {
+                batchVoices[batch] = i
+                batch += 1
+            }
+        }
+        if batch > 0 { decode(batch: batch, frameOffset: 2) }
+    }
+
+    /// Runs the decoder for the voices in `batchVoices[0..<batch]`, each for its frame
+    /// `frameIndex + frameOffset`, and stores the controls in the matching slot. Real-time safe.
+    private func decode(batch: Int, frameOffset: Int) {
+        let t0 = profileStages ? monotonicNanoseconds() : 0
+        let zDim = model.config.zDim
+        let g = model.config.gruUnits
+        for b in 0..<batch {
+            let voice = voices[batchVoices[b]]
+            let frame = voice.frameIndex + frameOffset
+            // timbre glide: one smoothing step per decoded frame
+            for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
+            let f0 = frequencyHz(of: voice)
+            let loudness = loudnessDB(of: voice, atFrame: frame)
+            voice.lastLoudnessDB = Float(loudness)
+            batchF0[b] = Float(f0)
+            batchLoudness[b] = Float(loudness)
+            (batchZ + b * zDim).update(from: voice.z, count: zDim)
+            (batchState + b * g).update(from: voice.gruState, count: g)
+            if loudness <= settings.endLoudnessDB && voice.endsAtFrame == .max {
+                voice.endsAtFrame = frame
+            }
+        }
+        decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, z: batchZ, state: batchState, raw: batchRaw)
+        for b in 0..<batch {
+            let voice = voices[batchVoices[b]]
+            (voice.gruState).update(from: batchState + b * g, count: g)
+            let frame = voice.frameIndex + frameOffset
+            let slot = frameOffset == 0 ? voice.slots.current : (frameOffset == 1 ? voice.slots.next : voice.slots.ahead)
+            let harm = voice.harmonics(slot), noise = voice.noiseBands(slot)
+            if frame >= voice.endsAtFrame {
+                harm.update(repeating: 0)
+                noise.update(repeating: 0)
+            } else {
+                scaler.scale(raw: batchRaw + b * scaler.rawCount, f0Hz: batchF0[b], limitHz: limitHz,
+                             harmonics: harm.baseAddress!, noise: noise.baseAddress!)
+            }
+            voice.setF0(slot, Double(batchF0[b]))
+            if frameOffset == 2 { voice.hasAhead = true }
+        }
+        if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 }
+    }
+
+    /// Renders `count` samples of one voice into `out`, crossing at most one frame boundary.
+    /// Real-time safe.
+    private func renderVoice(_ voice: Voice, count: Int, into out: UnsafeMutablePointer<Float>) {
+        let scratch = voiceScratch
+        scratch.update(repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let m = voice.positionInFrame
+            let take = min(count - done, hop - m)
+            let cur = voice.slots.current, nxt = voice.slots.next
+            let t0 = profileStages ? monotonicNanoseconds() : 0
+            voice.oscillators.render(f0Hz: voice.f0(cur), nextF0Hz: voice.f0(nxt),
+                                     amplitudes: UnsafeBufferPointer(voice.harmonics(cur)),
+                                     nextAmplitudes: UnsafeBufferPointer(voice.harmonics(nxt)),
+                                     samples: m..<(m + take), addingInto: scratch + done)
+            let t1 = profileStages ? monotonicNanoseconds() : 0
+            voice.noise.render(addingInto: scratch + done, count: take)
+            if profileStages {
+                let t2 = monotonicNanoseconds()
+                stageNanoseconds.oscillators += t1 - t0
+                stageNanoseconds.noise += t2 - t1
+            }
+            voice.positionInFrame += take
+            done += take
+            if voice.positionInFrame == hop {
+                if voice.frameIndex + 1 >= voice.endsAtFrame {
+                    voice.stop()
+                    break
+                }
+                voice.advanceFrame()
+                let t3 = profileStages ? monotonicNanoseconds() : 0
+                voice.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(voice.noiseBands(voice.slots.current)))
+                if profileStages { stageNanoseconds.noise += monotonicNanoseconds() - t3 }
+            }
+        }
+        if voice.fadeStep > 0 {
+            var gainNow = voice.fadeGain
+            for i in 0..<count {
+                out[i] += scratch[i] * gainNow
+                gainNow = max(0, gainNow - voice.fadeStep)
+            }
+            voice.fadeGain = gainNow
+            if gainNow <= 0 { voice.stop() }
+        } else {
+            for i in 0..<count { out[i] += scratch[i] }
+        }
+        voice.ageSamples += count
+    }
+
+    // MARK: - voice inputs
+
+    @inline(__always)
+    private func frequencyHz(of voice: Voice) -> Double {
+        let bend = channels[Int(voice.channel)].pitchBendSemitones
+        return midiToHz(Double(voice.note) + Double(bend))
+    }
+
+    @inline(__always)
+    private func loudnessDB(of voice: Voice, atFrame frame: Int) -> Double {
+        envelopes.blendWeights(z: voice.z, into: weights)
+        let t = voice.frameSeconds(frame, frameRate: frameRate)
+        var tOn = t / attackScale
+        var tOff: Double? = nil
+        if let off = voice.releaseSeconds {
+            let offScaled = off / attackScale
+            tOff = offScaled
+            if t > off { tOn = offScaled + (t - off) / releaseScale }
+        }
+        return envelopes.loudnessDB(pitch: Double(voice.note), velocity: Double(voice.velocity),
+                                    secondsSinceNoteOn: tOn, noteOffAtSeconds: tOff, weights: weights)
+    }
+
+    // MARK: - events
+
+    /// Applies a control-side command. Real-time safe.
+    private func apply(_ command: EngineCommand) {
+        switch command {
+        case .midi(let event):
+            handle(event, at: 0)
+            startPendingVoices()
+        case .setTimbre(let point):
+            guard point.count == model.config.zDim else { _ = status.push(.commandRejected); return }
+            for d in 0..<model.config.zDim { timbreTarget[d] = point.values[d] }
+        case .setLatentDimension(let index, let value):
+            guard index >= 0, index < model.config.zDim, value.isFinite else { _ = status.push(.commandRejected); return }
+            timbreTarget[index] = value
+        case .setReverbMix(let m):
+            reverbMix = m.isFinite ? min(max(m, 0), 4) : reverbMix
+        case .setGainDB(let db):
+            if db.isFinite { gain = dbToAmplitude(min(max(db, -60), 12)) }
+        case .setEnvelopeScale(let attack, let release):
+            if attack.isFinite, attack > 0 { attackScale = Double(attack) }
+            if release.isFinite, release > 0 { releaseScale = Double(release) }
+        case .setPitchBendRange(let semitones):
+            if semitones.isFinite { for c in 0..<16 { channels[c].bendRangeSemitones = min(max(semitones, 0), 48) } }
+        case .panic:
+            for c in 0..<16 { channels[c].resetPedals() }
+            cutAllVoices()
+        }
+    }
+
+    /// Handles one MIDI event at a sample position of the current block. Real-time safe.
+    private func handle(_ event: MIDIEvent, at position: Int) {
+        guard let ch = event.channel else { return }
+        if let only = settings.channel, only != ch { return }
+        let c = Int(ch & 0x0F)
+        switch event {
+        case let .noteOn(_, note, velocity) where velocity > 0:
+            noteOn(note: note & 0x7F, velocity: velocity & 0x7F, channel: ch & 0x0F)
+        case let .noteOn(_, note, _), let .noteOff(_, note, _):
+            noteOff(note: note & 0x7F, channel: ch & 0x0F)
+        case let .controlChange(_, controller, value):
+            controlChange(channel: c, controller: controller & 0x7F, value: value & 0x7F)
+        case let .pitchBend(_, value):
+            channels[c].pitchBend = value
+        default:
+            break
+        }
+    }
+
+    private func controlChange(channel c: Int, controller: UInt8, value: UInt8) {
+        _ = channels[c].controllers.applyControlChange(controller: controller, value: value)
+        switch controller {
+        case 64:  // sustain
+            let down = value >= 64
+            channels[c].sustain = down
+            if !down {
+                for v in voices where v.isActive && Int(v.channel) == c && v.heldBySustain {
+                    v.heldBySustain = false
+                    if !v.heldBySostenuto { release(v) }
+                }
+            }
+        case 66:  // sostenuto: latch the notes held now
+            let down = value >= 64
+            if down && !channels[c].sostenuto {
+                for v in voices where v.isActive && Int(v.channel) == c && !v.isReleased { v.sostenutoLatched = true }
+            } else if !down {
+                for v in voices where v.isActive && Int(v.channel) == c {
+                    v.sostenutoLatched = false
+                    if v.heldBySostenuto {
+                        v.heldBySostenuto = false
+                        if !v.heldBySustain { release(v) }
+                    }
+                }
+            }
+            channels[c].sostenuto = down
+        case 120:  // all sound off: silence now
+            for v in voices where v.isActive && Int(v.channel) == c { fade(v) }
+        case 121:  // reset all controllers (RP-015): pedals off, bend centred
+            channels[c].pitchBend = MIDIEvent.pitchBendCentre
+            if channels[c].sustain || channels[c].sostenuto {
+                channels[c].sustain = false
+                channels[c].sostenuto = false
+                for v in voices where v.isActive && Int(v.channel) == c && (v.heldBySustain || v.heldBySostenuto) {
+                    v.heldBySustain = false
+                    v.heldBySostenuto = false
+                    release(v)
+                }
+            }
+        case 123, 124, 125, 126, 127:  // all notes off (and mode messages): release, pedals still hold
+            for v in voices where v.isActive && Int(v.channel) == c && !v.isReleased { keyUp(v, channel: c) }
+        default:
+            break
+        }
+        let (semis, cents) = channels[c].controllers.pitchBendSensitivity
+        channels[c].bendRangeFromRPN = Float(semis) + Float(cents) / 100
+    }
+
+    private func noteOn(note: UInt8, velocity: UInt8, channel: UInt8) {
+        // a repeated key on the same channel re-triggers: release the old voice first
+        for v in voices where v.isActive && v.note == note && v.channel == channel && !v.isReleased {
+            v.heldBySustain = false
+            v.heldBySostenuto = false
+            release(v)
+        }
+        var sounding = 0
+        for i in 0..<voices.count {
+            let v = voices[i]
+            summaries[i] = v.fadeStep > 0 ? VoiceSummary(isActive: false) : v.summary
+            if v.isActive && v.fadeStep == 0 { sounding += 1 }
+        }
+        if sounding >= settings.polyphony {
+            let victim = VoiceAllocation.choose(UnsafeBufferPointer(start: summaries, count: voices.count),
+                                                sampleRate: settings.sampleRate)
+            fade(voices[victim.index])
+            _ = status.push(.voiceStolen)
+        }
+        // a free slot (fading voices keep theirs until silent)
+        guard let slot = voices.firstIndex(where: { !$0.isActive }) else {
+            // every slot is busy fading: cut the quietest fading voice
+            var idx = 0
+            for i in 1..<voices.count where voices[i].fadeGain < voices[idx].fadeGain { idx = i }
+            voices[idx].stop()
+            startVoice(voices[idx], note: note, velocity: velocity, channel: channel, index: idx)
+            return
+        }
+        startVoice(voices[slot], note: note, velocity: velocity, channel: channel, index: slot)
+    }
+
+    private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
+        voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
+        voice.isPendingStart = true
+    }
+
+    /// Decodes frames 0 and 1 of every voice started at this position, batched. Real-time safe.
+    private func startPendingVoices() {
+        var batch = 0
+        for (i, v) in voices.enumerated() where v.isActive && v.isPendingStart {
+            batchVoices[batch] = i
+            batch += 1
+        }
+        guard batch > 0 else { return }
+        decode(batch: batch, frameOffset: 0)
+        decode(batch: batch, frameOffset: 1)
+        for b in 0..<batch {
+            let v = voices[batchVoices[b]]
+            v.isPendingStart = false
+            v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
+        }
+    }
+
+    private func noteOff(note: UInt8, channel: UInt8) {
+        for v in voices where v.isActive && v.note == note && v.channel == channel && !v.isReleased
+            && !v.heldBySustain && !v.heldBySostenuto {
+            keyUp(v, channel: Int(channel))
+        }
+    }
+
+    /// The key went up: release now unless a pedal holds the note.
+    private func keyUp(_ v: Voice, channel c: Int) {
+        if channels[c].sustain { v.heldBySustain = true }
+        if v.sostenutoLatched && channels[c].sostenuto { v.heldBySostenuto = true }
+        if !v.heldBySustain && !v.heldBySostenuto { release(v) }
+    }
+
+    private func release(_ v: Voice) {
+        guard !v.isReleased else { return }
+        v.isReleased = true
+        v.releaseSeconds = Double(v.ageSamples) / settings.sampleRate
+    }
+
+    private func fade(_ v: Voice) {
+        if v.fadeStep == 0 { v.fadeStep = fadeStep }
+        v.isReleased = true
+        v.heldBySustain = false
+        v.heldBySostenuto = false
+        if v.releaseSeconds == nil { v.releaseSeconds = Double(v.ageSamples) / settings.sampleRate }
+    }
+
+    private func cutAllVoices() {
+        for v in voices where v.isActive { fade(v) }
+    }
+}
+
+/// Per-channel MIDI state the engine keeps (pedals, bend).
+struct ChannelState {
+    var controllers = ControllerState()
+    var sustain = false
+    var sostenuto = false
+    var pitchBend: UInt16 = MIDIEvent.pitchBendCentre
+    /// Set by `setPitchBendRange` (overrides the RPN until the next RPN change).
+    var bendRangeSemitones: Float = 2
+    var bendRangeFromRPN: Float = 2 {
+        didSet { if bendRangeFromRPN != oldValue { bendRangeSemitones = bendRangeFromRPN } }
+    }
+
+    var pitchBendSemitones: Float {
+        Float(Int(pitchBend) - Int(MIDIEvent.pitchBendCentre)) / 8192 * bendRangeSemitones
+    }
+
+    mutating func resetPedals() {
+        sustain = false
+        sostenuto = false
+        pitchBend = MIDIEvent.pitchBendCentre
+    }
+}
+
+/// Accumulated time per stage, in nanoseconds.
+public struct StageTimes: Sendable {
+    public var decoder: UInt64 = 0
+    public var oscillators: UInt64 = 0
+    public var noise: UInt64 = 0
+    public var reverb: UInt64 = 0
+    public init() {}
+}
+
+/// Monotonic clock in nanoseconds (vDSO clock_gettime: no system call, no allocation).
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,53 @@
+import MIDI
+
+/// A fixed-capacity latent point that can cross the command ring without allocation.
+public struct LatentPoint: Sendable, Equatable {
+    /// Largest timbre-space dimension the engine accepts.
+    public static let capacity = 16
+    public var values: SIMD16<Float>
+    public var count: Int
+
+    public init(_ array: [Float]) {
+        precondition(array.count <= Self.capacity, "latent point larger than \(Self.capacity)")
+        values = SIMD16()
+        for (i, v) in array.enumerated() { values[i] = v }
+        count = array.count
+    }
+
+    public var array: [Float] { (0..<count).map { values[$0] } }
+}
+
+/// Messages from the control side to the audio thread (through an SPSC ring).
+public enum EngineCommand: Sendable {
+    /// A MIDI event applied at the start of the next block (live events with sample offsets go
+    /// through `render`'s event list instead).
+    case midi(MIDIEvent)
+    /// Moves the timbre target (voices glide to it, smoothed).
+    case setTimbre(LatentPoint)
+    /// Moves one latent dimension of the timbre target.
+    case setLatentDimension(index: Int, value: Float)
+    /// Reverb mix: scales the reverb (1 = as the model was trained; 0 = dry).
+    case setReverbMix(Float)
+    /// Output gain in dB.
+    case setGainDB(Float)
+    /// Scales of the learned envelope's time axis after note-on and after note-off.
+    case setEnvelopeScale(attack: Float, release: Float)
+    /// Pitch-bend range in semitones for every channel (RPN 0,0 also sets it per channel).
+    case setPitchBendRange(semitones: Float)
+    /// Releases every note and pedal; silences within a few milliseconds.
+    case panic
+}
+
+/// Messages from the audio thread back to the control side. The audio thread never logs: it
+/// reports counts and states here and the control side turns them into text.
+public enum EngineStatus: Sendable {
+    /// A block was rendered: active voices and the peak output level.
+    case block(voices: Int, peak: Float)
+    /// A note could not get a voice slot and was dropped.
+    case noteDropped(note: UInt8)
+    /// A voice was stolen for a new note.
+    case voiceStolen
+    /// The command ring delivered a command the engine could not use (for example a latent
+    /// dimension out of range).
+    case commandRejected
+}

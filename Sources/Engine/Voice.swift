@@ -1,0 +1,157 @@
+import DSP
+
+/// One voice slot: a note's decoder state, its three frames of controls, its oscillators and noise.
+///
+/// The voice interpolates between frame `n` (slot `current`) and frame `n + 1` (slot `next`);
+/// frame `n + 2` (slot `ahead`) is decoded before the voice reaches frame `n + 1`'s start, so
+/// crossing a frame boundary never waits for the decoder. Everything is allocated in `init`.
+final class Voice {
+    // identity and MIDI state
+    var isActive = false
+    var note: UInt8 = 0
+    var channel: UInt8 = 0
+    var velocity: Float = 0
+    var isReleased = false
+    var heldBySustain = false
+    var heldBySostenuto = false
+    var sostenutoLatched = false
+    var ageSamples = 0
+    /// Seconds after note-on at which the key (or the pedal holding it) was released.
+    var releaseSeconds: Double? = nil
+    /// Final fade (voice stealing, all-sound-off): gain and per-sample decrement; 0 = none.
+    var fadeGain: Float = 1
+    var fadeStep: Float = 0
+    /// The envelope fell below the audible floor: the next decoded frame is silent and the voice
+    /// frees itself when it reaches it.
+    var isEnding = false
+    var endsAtFrame = Int.max
+
+    // frame bookkeeping
+    /// Index of the current frame n (frame 0 starts at note-on).
+    var frameIndex = 0
+    /// Position within the current frame, 0..<hop.
+    var positionInFrame = 0
+    var hasAhead = false
+    /// Started in this block position; frames 0 and 1 are not decoded yet.
+    var isPendingStart = false
+    var lastLoudnessDB: Float = -120
+
+    // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
+    let harmonicCount: Int
+    let noiseBandCount: Int
+    private let controls: UnsafeMutablePointer<Float>
+    var f0Hz: (Double, Double, Double) = (0, 0, 0)
+    var slots: (current: Int, next: Int, ahead: Int) = (0, 1, 2)
+
+    let gruState: UnsafeMutablePointer<Float>
+    let stateCount: Int
+    let z: UnsafeMutablePointer<Float>
+    let zDim: Int
+    let oscillators: HarmonicOscillatorBank
+    let noise: NoiseVoice
+
+    init(harmonicCount: Int, noiseBandCount: Int, stateCount: Int, zDim: Int, oscillators: HarmonicOscillatorBank,
+         noise: NoiseVoice) {
+        self.harmonicCount = harmonicCount
+        self.noiseBandCount = noiseBandCount
+        self.stateCount = stateCount
+        self.zDim = zDim
+        controls = .allocate(capacity: 3 * (harmonicCount + noiseBandCount))
+        controls.initialize(repeating: 0, count: 3 * (harmonicCount + noiseBandCount))
+        gruState = .allocate(capacity: stateCount)
+        gruState.initialize(repeating: 0, count: stateCount)
+        z = .allocate(capacity: zDim)
+        z.initialize(repeating: 0, count: zDim)
+        self.oscillators = oscillators
+        self.noise = noise
+    }
+
+    deinit {
+        controls.deallocate()
+        gruState.deallocate()
+        z.deallocate()
+    }
+
+    /// Harmonic amplitudes of a control slot. Real-time safe.
+    @inline(__always)
+    func harmonics(_ slot: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: controls + slot * (harmonicCount + noiseBandCount), count: harmonicCount)
+    }
+
+    /// Noise band magnitudes of a control slot. Real-time safe.
+    @inline(__always)
+    func noiseBands(_ slot: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(start: controls + slot * (harmonicCount + noiseBandCount) + harmonicCount,
+                                   count: noiseBandCount)
+    }
+
+    @inline(__always)
+    func setF0(_ slot: Int, _ hz: Double) {
+        switch slot {
+        case 0: f0Hz.0 = hz
+        case 1: f0Hz.1 = hz
+        default: f0Hz.2 = hz
+        }
+    }
+
+    @inline(__always)
+    func f0(_ slot: Int) -> Double {
+        switch slot {
+        case 0: return f0Hz.0
+        case 1: return f0Hz.1
+        default: return f0Hz.2
+        }
+    }
+
+    /// Clears the voice for a new note. Real-time safe.
+    func start(note: UInt8, channel: UInt8, velocity: UInt8, z target: UnsafePointer<Float>) {
+        isActive = true
+        self.note = note
+        self.channel = channel
+        self.velocity = Float(velocity)
+        isReleased = false
+        heldBySustain = false
+        heldBySostenuto = false
+        sostenutoLatched = false
+        ageSamples = 0
+        releaseSeconds = nil
+        fadeGain = 1
+        fadeStep = 0
+        isEnding = false
+        endsAtFrame = .max
+        frameIndex = 0
+        positionInFrame = 0
+        hasAhead = false
+        isPendingStart = false
+        slots = (0, 1, 2)
+        gruState.update(repeating: 0, count: stateCount)
+        z.update(from: target, count: zDim)
+        oscillators.reset()
+        noise.reset()
+    }
+
+    /// Frees the slot. Real-time safe.
+    func stop() {
+        isActive = false
+        fadeStep = 0
+        fadeGain = 1
+    }
+
+    /// Moves to the next frame: next becomes current, ahead becomes next. Real-time safe.
+    @inline(__always)
+    func advanceFrame() {
+        slots = (slots.next, slots.ahead, slots.current)
+        hasAhead = false
+        frameIndex += 1
+        positionInFrame = 0
+    }
+
+    /// Seconds since note-on of frame `index`.
+    @inline(__always)
+    func frameSeconds(_ index: Int, frameRate: Double) -> Double { Double(index) / frameRate }
+
+    var summary: VoiceSummary {
+        VoiceSummary(isActive: isActive, isReleased: isReleased, isHeldByPedal: heldBySustain || heldBySostenuto,
+                     ageSamples: ageSamples, loudnessDB: lastLoudnessDB)
+    }
+}

@@ -1,0 +1,58 @@
+/// One GRU cell (PyTorch layout, gates r, z, n) evaluated over a batch of rows.
+///
+/// ```
+/// r  = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+/// u  = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+/// n  = tanh(W_in x + b_in + r * (W_hn h + b_hn))
+/// h' = (1 - u) * n + u * h
+/// ```
+/// Immutable after init; gate pre-activations live in caller-provided scratch.
+public final class GRULayer: @unchecked Sendable {
+    /// Input width.
+    public let inputCount: Int
+    /// State size G.
+    public let units: Int
+    let inputToHidden: DenseLayer
+    let hiddenToHidden: DenseLayer
+
+    /// Packs `weights` (allocates; not real-time).
+    public init(_ weights: GRUWeights) {
+        inputCount = weights.inputCount
+        units = weights.units
+        inputToHidden = DenseLayer(weights.inputToHidden)
+        hiddenToHidden = DenseLayer(weights.hiddenToHidden)
+    }
+
+    /// Scratch floats `step` needs for `batch` rows.
+    public func scratchCount(batch: Int) -> Int { 6 * batch * units }
+
+    /// Advances the state of `batch` rows by one step. Real-time safe: no allocation.
+    ///
+    /// - Parameters:
+    ///   - input: row `b` at `input + b * inputStride`, `inputCount` floats.
+    ///   - state: row `b` at `state + b * stateStride`, `units` floats: h in, h' out.
+    ///   - copy: if not nil, h' is also written to row `b` at `copy + b * copyStride`.
+    ///   - scratch: at least `scratchCount(batch:)` floats, overwritten.
+    public func step(batch: Int, input: UnsafePointer<Float>, inputStride: Int,
+                     state: UnsafeMutablePointer<Float>, stateStride: Int,
+                     copy: UnsafeMutablePointer<Float>?, copyStride: Int,
+                     scratch: UnsafeMutablePointer<Float>) {
+        let g = units, g3 = 3 * units
+        let gx = scratch, gh = scratch + batch * g3
+        inputToHidden.forward(batch: batch, input: input, inputStride: inputStride, output: gx, outputStride: g3)
+        hiddenToHidden.forward(batch: batch, input: state, inputStride: stateStride, output: gh, outputStride: g3)
+        for b in 0..<batch {
+            let xr = gx + b * g3, hr = gh + b * g3, h = state + b * stateStride
+            for j in 0..<g {
+                let r = Activation.sigmoid(xr[j] + hr[j])
+                let u = Activation.sigmoid(xr[g + j] + hr[g + j])
+                let n = Activation.tanh(xr[2 * g + j] + r * hr[2 * g + j])
+                h[j] = n + u * (h[j] - n)
+            }
+            if let copy {
+                let c = copy + b * copyStride
+                for j in 0..<g { c[j] = h[j] }
+            }
+        }
+    }
+}

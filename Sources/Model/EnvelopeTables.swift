@@ -1,0 +1,222 @@
+import Foundation
+
+/// The loudness envelopes of a model (docs/model-format.md, "Envelopes"): per instrument, pitch
+/// anchor and velocity anchor, the loudness after note-on (`hold`) and its change after note-off
+/// (`release`), blended over instruments by the latent point's weights.
+///
+/// Immutable; `blendWeights` and `loudnessDB` are real-time safe.
+public struct EnvelopeTables: Sendable, Equatable {
+    /// Lowest loudness an envelope returns (dB).
+    public static let floorDB: Double = -120
+    /// Highest loudness an envelope returns (dB).
+    public static let ceilingDB: Double = 0
+
+    /// I, instruments (latent components).
+    public let instrumentCount: Int
+    /// Z, latent dimensions.
+    public let zDim: Int
+    /// P pitch anchors (MIDI note numbers), increasing.
+    public let pitchAnchors: [Double]
+    /// V velocity anchors, increasing.
+    public let velocityAnchors: [Double]
+    /// Table frames per second.
+    public let frameRateHz: Double
+    /// Th, frames of the hold table.
+    public let holdFrameCount: Int
+    /// Tr, frames of the release table.
+    public let releaseFrameCount: Int
+    /// `envelope.hold_db` `[I, P, V, Th]`: loudness at frame t after note-on.
+    public let holdDB: [Float]
+    /// `envelope.hold_slope_db_per_s` `[I, P, V]`: slope continuing the hold table.
+    public let holdSlopeDBPerSecond: [Float]
+    /// `envelope.release_db` `[I, P, V, Tr]`: change since note-off at frame t after note-off.
+    public let releaseDB: [Float]
+    /// `envelope.release_slope_db_per_s` `[I, P, V]`: slope continuing the release table.
+    public let releaseSlopeDBPerSecond: [Float]
+    /// `latent.means` `[I, Z]`, row-major: the components the weights are computed from.
+    public let latentMeans: [Float]
+    /// `s` of the blend weights (metadata `envelope_blend_scale`).
+    public let blendScale: Double
+
+    /// Wraps tables of the documented shapes (the counts must match; checked).
+    public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double],
+                frameRateHz: Double, holdFrameCount: Int, releaseFrameCount: Int,
+                holdDB: [Float], holdSlopeDBPerSecond: [Float], releaseDB: [Float],
+                releaseSlopeDBPerSecond: [Float], latentMeans: [Float], blendScale: Double) {
+        let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
+        precondition(instrumentCount >= 1 && pitchAnchors.count >= 2 && velocityAnchors.count >= 2,
+                     "EnvelopeTables: needs an instrument and two anchors per axis")
+        precondition(holdFrameCount >= 2 && releaseFrameCount >= 2, "EnvelopeTables: tables need two frames")
+        precondition(holdDB.count == cells * holdFrameCount && releaseDB.count == cells * releaseFrameCount
+                     && holdSlopeDBPerSecond.count == cells && releaseSlopeDBPerSecond.count == cells,
+                     "EnvelopeTables: table sizes do not match the anchors")
+        precondition(latentMeans.count == instrumentCount * zDim, "EnvelopeTables: latent means are not [I, Z]")
+        precondition(blendScale > 0 && frameRateHz > 0, "EnvelopeTables: scale and frame rate must be positive")
+        self.instrumentCount = instrumentCount
+        self.zDim = zDim
+        self.pitchAnchors = pitchAnchors
+        self.velocityAnchors = velocityAnchors
+        self.frameRateHz = frameRateHz
+        self.holdFrameCount = holdFrameCount
+        self.releaseFrameCount = releaseFrameCount
+        self.holdDB = holdDB
+        self.holdSlopeDBPerSecond = holdSlopeDBPerSecond
+        self.releaseDB = releaseDB
+        self.releaseSlopeDBPerSecond = releaseSlopeDBPerSecond
+        self.latentMeans = latentMeans
+        self.blendScale = blendScale
+    }
+
+    // MARK: Blend weights
+
+    /// Writes the instrument weights of latent point `z` (Z floats) into `weights` (I floats):
+    /// `w_k = softmax_k(-0.5 · |z - latent.means_k|² / s²)`. Real-time safe: no allocation.
+    public func blendWeights(z: UnsafePointer<Float>, into weights: UnsafeMutablePointer<Float>) {
+        let scale2 = blendScale * blendScale
+        var best = -Double.infinity
+        latentMeans.withUnsafeBufferPointer { means in
+            for k in 0..<instrumentCount {
+                var d2: Double = 0
+                for j in 0..<zDim {
+                    let d = Double(z[j]) - Double(means[k * zDim + j])
+                    d2 += d * d
+                }
+                let a = -0.5 * d2 / scale2
+                weights[k] = Float(a)  // logits for now
+                best = max(best, a)
+            }
+        }
+        var sum: Double = 0
+        for k in 0..<instrumentCount {
+            let e = expDouble(Double(weights[k]) - best)
+            weights[k] = Float(e)
+            sum += e
+        }
+        let inv = 1 / sum
+        for k in 0..<instrumentCount { weights[k] = Float(Double(weights[k]) * inv) }
+    }
+
+    /// Array form of `blendWeights(z:into:)`: `z` holds Z floats, `weights` at least I.
+    /// Real-time safe when `weights` is uniquely referenced.
+    public func blendWeights(z: [Float], into weights: inout [Float]) {
+        precondition(z.count >= zDim && weights.count >= instrumentCount, "EnvelopeTables.blendWeights: buffers too small")
+        z.withUnsafeBufferPointer { zb in
+            weights.withUnsafeMutableBufferPointer { wb in blendWeights(z: zb.baseAddress!, into: wb.baseAddress!) }
+        }
+    }
+
+    /// The instrument weights of latent point `z` (allocates; not real-time).
+    public func blendWeights(z: [Float]) -> [Float] {
+        var w = [Float](repeating: 0, count: instrumentCount)
+        blendWeights(z: z, into: &w)
+        return w
+    }
+
+    // MARK: Lookup
+
+    /// Loudness (dB, the decoder's loudness input) of a note. Real-time safe: no allocation.
+    ///
+    /// - Parameters:
+    ///   - pitch: MIDI note number (fractional allowed); clamped to the anchor range.
+    ///   - velocity: MIDI velocity; interpolated between anchors, extrapolated linearly outside.
+    ///   - secondsSinceNoteOn: time since note-on (negative values read as 0).
+    ///   - noteOffAtSeconds: time of the note-off after note-on, or nil while held.
+    ///   - weights: I instrument weights (see `blendWeights`).
+    /// - Returns: `hold(t_on)` while held, `hold(t_off) + release(t_on - t_off)` after note-off,
+    ///   blended over instruments and clamped to [-120, 0] dB.
+    public func loudnessDB(pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
+                           noteOffAtSeconds: Double?, weights: UnsafePointer<Float>) -> Double {
+        let (jp, fpRaw) = Self.axis(pitchAnchors, pitch)
+        let fp = min(max(fpRaw, 0), 1)
+        let (jv, fv) = Self.axis(velocityAnchors, velocity)
+        let tOn = max(secondsSinceNoteOn, 0)
+        var released = false
+        var tOff = 0.0
+        if let off = noteOffAtSeconds, tOn >= off {
+            released = true
+            tOff = max(off, 0)
+        }
+        let cell = Cell(pitchCount: pitchAnchors.count, velocityCount: velocityAnchors.count,
+                        jp: jp, fp: fp, jv: jv, fv: fv)
+        var total: Double = 0
+        holdDB.withUnsafeBufferPointer { hold in
+            holdSlopeDBPerSecond.withUnsafeBufferPointer { holdSlope in
+                releaseDB.withUnsafeBufferPointer { release in
+                    releaseSlopeDBPerSecond.withUnsafeBufferPointer { releaseSlope in
+                        for i in 0..<instrumentCount {
+                            let w = Double(weights[i])
+                            if w == 0 { continue }
+                            var value: Double
+                            if released {
+                                value = curve(hold, holdSlope, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOff)
+                                value += curve(release, releaseSlope, frames: releaseFrameCount, instrument: i,
+                                               cell: cell, seconds: tOn - tOff)
+                            } else {
+                                value = curve(hold, holdSlope, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOn)
+                            }
+                            total += w * value
+                        }
+                    }
+                }
+            }
+        }
+        return min(max(total, Self.floorDB), Self.ceilingDB)
+    }
+
+    /// Array form of `loudnessDB(…weights:)`; `weights` holds I floats. Real-time safe.
+    public func loudnessDB(pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
+                           noteOffAtSeconds: Double?, weights: [Float]) -> Double {
+        precondition(weights.count >= instrumentCount, "EnvelopeTables.loudnessDB: too few weights")
+        return weights.withUnsafeBufferPointer { w in
+            loudnessDB(pitch: pitch, velocity: velocity, secondsSinceNoteOn: secondsSinceNoteOn,
+                       noteOffAtSeconds: noteOffAtSeconds, weights: w.baseAddress!)
+        }
+    }
+
+    /// Where a query falls on the pitch/velocity grid.
+    private struct Cell {
+        let pitchCount: Int, velocityCount: Int
+        let jp: Int, fp: Double, jv: Int, fv: Double
+    }
+
+    /// Index `j` (0...n-2) and fraction of `x` between anchors j and j+1 (outside: extrapolation).
+    /// `j` is one less than the number of anchors below `x`, clamped (numpy `searchsorted` left).
+    @inline(__always)
+    private static func axis(_ anchors: [Double], _ x: Double) -> (Int, Double) {
+        var below = 0
+        for a in anchors where a < x { below += 1 }
+        let j = min(max(below - 1, 0), anchors.count - 2)
+        return (j, (x - anchors[j]) / (anchors[j + 1] - anchors[j]))
+    }
+
+    /// Bilinear value at frame `t` of instrument `i`'s table (`frames` per cell; 1 for slopes).
+    @inline(__always)
+    private func gridValue(_ table: UnsafeBufferPointer<Float>, frames: Int, instrument i: Int, cell c: Cell, frame t: Int) -> Double {
+        @inline(__always) func at(_ p: Int, _ v: Int) -> Double {
+            Double(table[((i * c.pitchCount + p) * c.velocityCount + v) * frames + t])
+        }
+        let lowV = at(c.jp, c.jv) * (1 - c.fp) + at(c.jp + 1, c.jv) * c.fp
+        let highV = at(c.jp, c.jv + 1) * (1 - c.fp) + at(c.jp + 1, c.jv + 1) * c.fp
+        return lowV * (1 - c.fv) + highV * c.fv
+    }
+
+    /// A table read at `seconds`: linear between frames, the tail slope past the end.
+    @inline(__always)
+    private func curve(_ table: UnsafeBufferPointer<Float>, _ slopes: UnsafeBufferPointer<Float>, frames n: Int,
+                       instrument i: Int, cell: Cell, seconds: Double) -> Double {
+        let pos = seconds * frameRateHz
+        if pos >= Double(n - 1) {
+            let last = gridValue(table, frames: n, instrument: i, cell: cell, frame: n - 1)
+            let slope = gridValue(slopes, frames: 1, instrument: i, cell: cell, frame: 0)
+            return last + slope * (seconds - Double(n - 1) / frameRateHz)
+        }
+        let k = Int(pos)  // pos ≥ 0
+        let f = pos - Double(k)
+        return gridValue(table, frames: n, instrument: i, cell: cell, frame: k) * (1 - f)
+            + gridValue(table, frames: n, instrument: i, cell: cell, frame: k + 1) * f
+    }
+}
+
+/// `e^x` from the C library (real-time safe).
+@inline(__always)
+private func expDouble(_ x: Double) -> Double { exp(x) }

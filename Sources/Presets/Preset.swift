@@ -1,0 +1,153 @@
+import Foundation
+
+/// A preset: a named point in a model's timbre space, with optional sound settings.
+///
+/// File format (TOML, see presets/*.toml):
+/// ```
+/// name = "Flute"
+/// model = "default"
+/// instrument = "flute"          # latent point = that instrument's component mean ...
+/// latent = [0.1, -0.4, ...]     # ... or an explicit point (takes precedence)
+/// program = 7                   # program-change number within the bank (optional)
+/// reverb = 0.3                  # reverb mix (optional)
+/// gain_db = -3.0                # output gain (optional)
+/// attack_scale = 1.0            # envelope time scaling (optional)
+/// release_scale = 1.0
+/// ```
+public struct Preset: Equatable, Sendable {
+    public var name: String
+    public var model: String
+    public var instrument: String?
+    public var latent: [Float]?
+    public var program: Int?
+    public var reverbMix: Float?
+    public var gainDB: Float?
+    public var attackScale: Float?
+    public var releaseScale: Float?
+    /// The file it came from, if any.
+    public var path: String?
+
+    public init(name: String, model: String, instrument: String? = nil, latent: [Float]? = nil, program: Int? = nil) {
+        self.name = name
+        self.model = model
+        self.instrument = instrument
+        self.latent = latent
+        self.program = program
+    }
+
+    /// Resolves the latent point against a model's instruments and component means.
+    /// - Throws: `PresetError` when neither a usable latent nor a known instrument is given.
+    public func latentPoint(instruments: [String], means: [[Float]]) throws -> [Float] {
+        let zDim = means.first?.count ?? 0
+        if let latent {
+            guard latent.count == zDim else {
+                throw PresetError(path: path ?? name, message: "latent has \(latent.count) values, the model's timbre space has \(zDim)")
+            }
+            return latent
+        }
+        if let instrument {
+            guard let k = instruments.firstIndex(of: instrument) else {
+                throw PresetError(path: path ?? name,
+                                  message: "instrument \"\(instrument)\" is not in the model (it has \(instruments.joined(separator: ", ")))")
+            }
+            return means[k]
+        }
+        throw PresetError(path: path ?? name, message: "needs a latent point or an instrument name")
+    }
+}
+
+/// A preset that could not be read, naming the file and the problem.
+public struct PresetError: Error, Equatable, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+extension Preset {
+    /// Parses preset text. - Throws: `PresetError` naming `path` and the problem.
+    public static func parse(_ text: String, path: String) throws -> Preset {
+        let values: [String: TOMLValue]
+        do {
+            values = try TOMLSubset.parse(text)
+        } catch let e as TOMLError {
+            throw PresetError(path: path, message: e.description)
+        }
+        func string(_ k: String) throws -> String? {
+            guard let v = values[k] else { return nil }
+            guard case .string(let s) = v else { throw PresetError(path: path, message: "\(k) must be a string") }
+            return s
+        }
+        func number(_ k: String, _ range: ClosedRange<Double>) throws -> Float? {
+            guard let v = values[k] else { return nil }
+            guard let d = v.number else { throw PresetError(path: path, message: "\(k) must be a number") }
+            guard range.contains(d) else { throw PresetError(path: path, message: "\(k) = \(d) is outside \(range.lowerBound)...\(range.upperBound)") }
+            return Float(d)
+        }
+        guard let name = try string("name"), !name.isEmpty else { throw PresetError(path: path, message: "missing name") }
+        var p = Preset(name: name, model: try string("model") ?? "default")
+        p.path = path
+        p.instrument = try string("instrument")
+        if let v = values["latent"] {
+            guard case .array(let items) = v else { throw PresetError(path: path, message: "latent must be an array of numbers") }
+            var latent: [Float] = []
+            for item in items {
+                guard let d = item.number, abs(d) < 1e3 else {
+                    throw PresetError(path: path, message: "latent must be an array of finite numbers")
+                }
+                latent.append(Float(d))
+            }
+            guard !latent.isEmpty, latent.count <= 64 else { throw PresetError(path: path, message: "latent has \(latent.count) values") }
+            p.latent = latent
+        }
+        if p.latent == nil && p.instrument == nil {
+            throw PresetError(path: path, message: "needs a latent point or an instrument name")
+        }
+        if let prog = try number("program", 0...127) { p.program = Int(prog) }
+        p.reverbMix = try number("reverb", 0...4)
+        p.gainDB = try number("gain_db", -60...12)
+        p.attackScale = try number("attack_scale", 0.1...10)
+        p.releaseScale = try number("release_scale", 0.1...10)
+        return p
+    }
+
+    /// Reads and parses a preset file. - Throws: `PresetError` naming the file and the problem.
+    public static func load(path: String) throws -> Preset {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PresetError(path: path, message: "cannot read file")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw PresetError(path: path, message: "not UTF-8 text")
+        }
+        return try parse(text, path: path)
+    }
+
+    /// Loads every `*.toml` preset in the folders (later folders override earlier ones by name),
+    /// sorted by program number then name. Invalid files are reported, not fatal.
+    public static func loadAll(folders: [String]) -> (presets: [Preset], errors: [PresetError]) {
+        var byName: [String: Preset] = [:]
+        var errors: [PresetError] = []
+        for folder in folders {
+            guard let files = try? FileManager.default.contentsOfDirectory(atPath: folder) else { continue }
+            for file in files.sorted() where file.hasSuffix(".toml") {
+                do {
+                    let p = try load(path: folder + "/" + file)
+                    byName[p.name.lowercased()] = p
+                } catch let e as PresetError {
+                    errors.append(e)
+                } catch {
+                    errors.append(PresetError(path: folder + "/" + file, message: "\(error)"))
+                }
+            }
+        }
+        let presets = byName.values.sorted { ($0.program ?? 999, $0.name) < ($1.program ?? 999, $1.name) }
+        return (presets, errors)
+    }
+
+    /// Finds a preset by name (case-insensitive) or by file stem.
+    public static func find(_ key: String, in presets: [Preset]) -> Preset? {
+        let k = key.lowercased()
+        return presets.first { $0.name.lowercased() == k }
+            ?? presets.first { ($0.path.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.lowercased() }) == k }
+            ?? presets.first { $0.instrument?.lowercased() == k }
+    }
+}
