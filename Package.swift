@@ -46,12 +46,12 @@ let package = Package(
                                                .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         .executableTarget(name: "timbred", dependencies: [
-            "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile",
+            "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile", "CRealtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
         .testTarget(name: "DSPTests", dependencies: ["DSP"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "CAllocCounter"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI"]),
         .testTarget(name: "PresetsTests", dependencies: ["Presets"]),

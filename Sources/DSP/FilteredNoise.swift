@@ -138,7 +138,7 @@ public final class NoiseSynth {
     /// Writes the frame's FIR (N_d taps, unscaled: exactly the doc's h) to `taps`. For tests and
     /// inspection; real-time safe but not needed by the voices.
     public func fir(bandMagnitudes: UnsafeBufferPointer<Float>, into taps: UnsafeMutableBufferPointer<Float>) {
-        precondition(taps.count >= firLength)
+        precondition(taps.count >= firLength && bandMagnitudes.count >= bandCount)
         designFIR(bandMagnitudes)
         let scale = Float(convolutionSize)
         let firTaps = firFFT.samples.baseAddress!
@@ -148,7 +148,6 @@ public final class NoiseSynth {
     /// Leaves the windowed, rotated FIR (scaled by 1 / (N_d · convolutionSize)) in
     /// `firFFT.samples`. Real-time safe.
     func designFIR(_ bandMagnitudes: UnsafeBufferPointer<Float>) {
-        assert(bandMagnitudes.count == bandCount)
         let bands = bandMagnitudes.baseAddress!
         let spectrum = firFFT.spectrum.baseAddress!
         for j in 0..<firFFT.binCount {
@@ -231,6 +230,7 @@ public final class NoiseVoice {
 
     /// Starts a frame: designs its FIR from `bandMagnitudes` (B values), filters `hop` samples of
     /// white noise and overlap-adds the `hop + N_d - 1` results after the previous frame's tail.
+    /// A frame given fewer than B magnitudes adds no new noise (the tail still plays out).
     /// Real-time safe.
     /// - Parameters:
     ///   - bandMagnitudes: the frame's B noise magnitudes.
@@ -246,6 +246,8 @@ public final class NoiseVoice {
             (accumulator + kept).update(repeating: 0, count: span - kept)
         }
         readIndex = 0
+        assert(bandMagnitudes.count == synth.bandCount, "expected \(synth.bandCount) noise bands")
+        guard bandMagnitudes.count >= synth.bandCount else { return }
         synth.designFIR(bandMagnitudes)
         let source: UnsafePointer<Float>
         if let white {

@@ -4,6 +4,11 @@ import Glibc
 /// Turns the decoder's harmonic outputs into per-harmonic amplitudes (docs/model-format.md,
 /// "Controls"). Pure functions over caller-owned buffers; real-time safe.
 public enum HarmonicControls {
+    /// The harmonic limit at output rate R: `min(R / 2, bandLimitHz)` (docs: `limit_hz`).
+    public static func limitHz(sampleRate: Double, bandLimitHz: Double) -> Double {
+        min(sampleRate / 2, bandLimitHz)
+    }
+
     /// Writes `A_k = amplitude · dist_k · mask_k / (Σ_j dist_j · mask_j + 1e-7)` with
     /// `mask_k = 1` when `k · f0Hz < limitHz` (k = 1...K), else 0.
     ///
@@ -104,12 +109,10 @@ public final class HarmonicOscillatorBank {
         assert(amplitudes.count == nextAmplitudes.count && amplitudes.count <= maxHarmonics)
         assert(samples.lowerBound >= 0 && samples.upperBound <= hop)
         guard !samples.isEmpty else { return }
-        let a0 = amplitudes.baseAddress!
-        let a1 = nextAmplitudes.baseAddress!
 
         // Harmonics above the last one with a nonzero amplitude at either end contribute nothing.
         var activeCount = harmonicCount
-        while activeCount > 0 && a0[activeCount - 1] == 0 && a1[activeCount - 1] == 0 {
+        while activeCount > 0 && amplitudes[activeCount - 1] == 0 && nextAmplitudes[activeCount - 1] == 0 {
             activeCount -= 1
         }
 
@@ -126,6 +129,8 @@ public final class HarmonicOscillatorBank {
             return
         }
 
+        let a0 = amplitudes.baseAddress!
+        let a1 = nextAmplitudes.baseAddress!
         let groups = (activeCount + Self.chainLength - 1) / Self.chainLength
         let seedFloats = UnsafeMutableRawPointer(seeds).assumingMemoryBound(to: Float.self)
         var m = samples.lowerBound

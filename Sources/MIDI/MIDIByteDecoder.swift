@@ -14,9 +14,9 @@
 ///   counted, the new status takes effect);
 /// - undefined System Common statuses 0xF4 and 0xF5 and a stray 0xF7 (ignored, cancel running status).
 ///
-/// No input traps, and feeding bytes never allocates (as long as this value is not copied while a
-/// copy still shares its SysEx buffer: copy-on-write would then allocate once). Counters wrap instead
-/// of overflowing.
+/// No input traps, and feeding bytes never allocates, as long as no copy of the decoder (or of
+/// `sysExPayload`) is alive while it is fed: the SysEx buffer would then be copied on write, once.
+/// Counters wrap instead of overflowing. `AllocationTests` (with CAllocCounter) checks the real-time path.
 public struct MIDIByteDecoder: Sendable {
     /// The longest SysEx payload (bytes between 0xF0 and 0xF7) that is delivered; longer ones are dropped.
     public let maximumSysExByteCount: Int
@@ -102,18 +102,43 @@ public struct MIDIByteDecoder: Sendable {
 
     /// Feeds a chunk of bytes, calling `handler` with each message completed, in order, together with
     /// the SysEx payload for `.systemExclusive` events (an empty buffer for every other event; valid only
-    /// during the call). Real-time safe: no allocation, no lock.
+    /// during the call). Real-time safe: no allocation, no lock, no generic dispatch.
+    public mutating func feed(
+        _ bytes: UnsafeBufferPointer<UInt8>,
+        _ handler: (_ event: MIDIEvent, _ sysExPayload: UnsafeBufferPointer<UInt8>) throws -> Void
+    ) rethrows {
+        for byte in bytes {
+            // Two statements: `deliver(feed(byte), ...)` would copy `self` for `deliver` before `feed`
+            // mutates it, and the SysEx buffer, then shared, would be copied on write.
+            let event = feed(byte)
+            try deliver(event, handler)
+        }
+    }
+
+    /// Feeds any sequence of bytes (an array, a slice...); see `feed(_:_:)` for `UnsafeBufferPointer`,
+    /// the overload meant for the real-time thread (this one is generic, so its first call with a new
+    /// sequence type may instantiate metadata).
     public mutating func feed<Bytes: Sequence>(
         _ bytes: Bytes,
         _ handler: (_ event: MIDIEvent, _ sysExPayload: UnsafeBufferPointer<UInt8>) throws -> Void
     ) rethrows where Bytes.Element == UInt8 {
         for byte in bytes {
-            guard let event = feed(byte) else { continue }
-            if case .systemExclusive = event {
-                try withUnsafeSysExBuffer { payload in try handler(event, payload) }
-            } else {
-                try handler(event, UnsafeBufferPointer(start: nil, count: 0))
-            }
+            // Two statements: `deliver(feed(byte), ...)` would copy `self` for `deliver` before `feed`
+            // mutates it, and the SysEx buffer, then shared, would be copied on write.
+            let event = feed(byte)
+            try deliver(event, handler)
+        }
+    }
+
+    private func deliver(
+        _ event: MIDIEvent?,
+        _ handler: (_ event: MIDIEvent, _ sysExPayload: UnsafeBufferPointer<UInt8>) throws -> Void
+    ) rethrows {
+        guard let event else { return }
+        if case .systemExclusive = event {
+            try withUnsafeSysExBuffer { payload in try handler(event, payload) }
+        } else {
+            try handler(event, UnsafeBufferPointer(start: nil, count: 0))
         }
     }
 

@@ -14,7 +14,8 @@ public struct StandardMIDIFileWriter: Sendable {
     public enum TrackEvent: Sendable, Hashable {
         /// A channel voice message (other kinds are skipped).
         case midi(MIDIEvent)
-        /// A SysEx message; `payload` excludes 0xF0 and 0xF7 (written as an `F0` event ending in 0xF7).
+        /// A SysEx message; `payload` excludes 0xF0 and 0xF7 (written as an `F0` event ending in 0xF7) and
+        /// its bytes are masked to 7 bits.
         case systemExclusive(payload: [UInt8])
         /// A set-tempo meta event (0x51), microseconds per quarter note (clamped to 1...16 777 215).
         case tempo(microsecondsPerQuarter: Int)

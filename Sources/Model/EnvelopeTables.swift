@@ -74,17 +74,15 @@ public struct EnvelopeTables: Sendable, Equatable {
     public func blendWeights(z: UnsafePointer<Float>, into weights: UnsafeMutablePointer<Float>) {
         let scale2 = blendScale * blendScale
         var best = -Double.infinity
-        latentMeans.withUnsafeBufferPointer { means in
-            for k in 0..<instrumentCount {
-                var d2: Double = 0
-                for j in 0..<zDim {
-                    let d = Double(z[j]) - Double(means[k * zDim + j])
-                    d2 += d * d
-                }
-                let a = -0.5 * d2 / scale2
-                weights[k] = Float(a)  // logits for now
-                best = max(best, a)
+        for k in 0..<instrumentCount {
+            var d2: Double = 0
+            for j in 0..<zDim {
+                let d = Double(z[j]) - Double(latentMeans[k * zDim + j])
+                d2 += d * d
             }
+            let a = -0.5 * d2 / scale2
+            weights[k] = Float(a)  // logits for now
+            best = max(best, a)
         }
         var sum: Double = 0
         for k in 0..<instrumentCount {
@@ -123,7 +121,7 @@ public struct EnvelopeTables: Sendable, Equatable {
     ///   - noteOffAtSeconds: time of the note-off after note-on, or nil while held.
     ///   - weights: I instrument weights (see `blendWeights`).
     /// - Returns: `hold(t_on)` while held, `hold(t_off) + release(t_on - t_off)` after note-off,
-    ///   blended over instruments and clamped to [-120, 0] dB.
+    ///   blended over instruments and clamped to [-120, 0] dB (-120 if the weights hold NaN).
     public func loudnessDB(pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                            noteOffAtSeconds: Double?, weights: UnsafePointer<Float>) -> Double {
         let (jp, fpRaw) = Self.axis(pitchAnchors, pitch)
@@ -138,28 +136,22 @@ public struct EnvelopeTables: Sendable, Equatable {
         }
         let cell = Cell(pitchCount: pitchAnchors.count, velocityCount: velocityAnchors.count,
                         jp: jp, fp: fp, jv: jv, fv: fv)
+        // Plain array reads (no closures): nothing here may allocate, even in a debug build.
         var total: Double = 0
-        holdDB.withUnsafeBufferPointer { hold in
-            holdSlopeDBPerSecond.withUnsafeBufferPointer { holdSlope in
-                releaseDB.withUnsafeBufferPointer { release in
-                    releaseSlopeDBPerSecond.withUnsafeBufferPointer { releaseSlope in
-                        for i in 0..<instrumentCount {
-                            let w = Double(weights[i])
-                            if w == 0 { continue }
-                            var value: Double
-                            if released {
-                                value = curve(hold, holdSlope, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOff)
-                                value += curve(release, releaseSlope, frames: releaseFrameCount, instrument: i,
-                                               cell: cell, seconds: tOn - tOff)
-                            } else {
-                                value = curve(hold, holdSlope, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOn)
-                            }
-                            total += w * value
-                        }
-                    }
-                }
+        for i in 0..<instrumentCount {
+            let w = Double(weights[i])
+            if w == 0 { continue }
+            var value: Double
+            if released {
+                value = curve(holdDB, holdSlopeDBPerSecond, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOff)
+                value += curve(releaseDB, releaseSlopeDBPerSecond, frames: releaseFrameCount, instrument: i,
+                               cell: cell, seconds: tOn - tOff)
+            } else {
+                value = curve(holdDB, holdSlopeDBPerSecond, frames: holdFrameCount, instrument: i, cell: cell, seconds: tOn)
             }
+            total += w * value
         }
+        if total.isNaN { return Self.floorDB }  // NaN weights (a NaN latent point): silence, not NaN
         return min(max(total, Self.floorDB), Self.ceilingDB)
     }
 
@@ -184,25 +176,26 @@ public struct EnvelopeTables: Sendable, Equatable {
     @inline(__always)
     private static func axis(_ anchors: [Double], _ x: Double) -> (Int, Double) {
         var below = 0
-        for a in anchors where a < x { below += 1 }
+        for k in 0..<anchors.count where anchors[k] < x { below += 1 }  // (an index loop: no iterator)
         let j = min(max(below - 1, 0), anchors.count - 2)
         return (j, (x - anchors[j]) / (anchors[j + 1] - anchors[j]))
     }
 
     /// Bilinear value at frame `t` of instrument `i`'s table (`frames` per cell; 1 for slopes).
     @inline(__always)
-    private func gridValue(_ table: UnsafeBufferPointer<Float>, frames: Int, instrument i: Int, cell c: Cell, frame t: Int) -> Double {
-        @inline(__always) func at(_ p: Int, _ v: Int) -> Double {
-            Double(table[((i * c.pitchCount + p) * c.velocityCount + v) * frames + t])
-        }
-        let lowV = at(c.jp, c.jv) * (1 - c.fp) + at(c.jp + 1, c.jv) * c.fp
-        let highV = at(c.jp, c.jv + 1) * (1 - c.fp) + at(c.jp + 1, c.jv + 1) * c.fp
+    private func gridValue(_ table: [Float], frames: Int, instrument i: Int, cell c: Cell, frame t: Int) -> Double {
+        let stride = c.velocityCount * frames  // one pitch step
+        let base = ((i * c.pitchCount + c.jp) * c.velocityCount + c.jv) * frames + t
+        let p0v0 = Double(table[base]), p1v0 = Double(table[base + stride])
+        let p0v1 = Double(table[base + frames]), p1v1 = Double(table[base + stride + frames])
+        let lowV = p0v0 * (1 - c.fp) + p1v0 * c.fp
+        let highV = p0v1 * (1 - c.fp) + p1v1 * c.fp
         return lowV * (1 - c.fv) + highV * c.fv
     }
 
     /// A table read at `seconds`: linear between frames, the tail slope past the end.
     @inline(__always)
-    private func curve(_ table: UnsafeBufferPointer<Float>, _ slopes: UnsafeBufferPointer<Float>, frames n: Int,
+    private func curve(_ table: [Float], _ slopes: [Float], frames n: Int,
                        instrument i: Int, cell: Cell, seconds: Double) -> Double {
         let pos = seconds * frameRateHz
         if pos >= Double(n - 1) {

@@ -6,6 +6,6 @@ struct Timbred: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timbred",
         abstract: "A real-time neural (DDSP) synthesizer: play instruments from a learned timbre space.",
-        subcommands: [RenderCommand.self, BenchCommand.self, ModelCommand.self]
+        subcommands: [RenderCommand.self, BenchCommand.self, ModelCommand.self, CheckRealtimeCommand.self]
     )
 }

@@ -91,6 +91,18 @@ def cmd_evaluate(args) -> None:
     evaluate(Path(args.model), Path(args.data), Path(args.report), threads=args.threads)
 
 
+def cmd_engine_check(args) -> None:
+    from .engine_check import engine_check
+
+    data = Path(args.data)
+    if not (data / "manifest.json").is_file():
+        from . import dataset
+
+        dataset.render_soundfont(data)
+    engine_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work),
+                 Path(args.report) if args.report else None, args.tolerance)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -140,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--report", default="reports/default")
     v.add_argument("--threads", type=int, default=1)
     v.set_defaults(func=cmd_evaluate)
+    c = sub.add_parser("engine-check", help="score the Swift engine's renders with the report's measures")
+    c.add_argument("--timbred", required=True, help="path of the timbred binary")
+    c.add_argument("--model", default="../models/default.safetensors")
+    c.add_argument("--presets", default="../presets")
+    c.add_argument("--data", default="data/default", help="note set (rendered if missing)")
+    c.add_argument("--work", default="runs/engine-check")
+    c.add_argument("--report", help="the model's evaluation summary.json to compare with")
+    c.add_argument("--tolerance", type=float, default=0.05, help="allowed accuracy difference")
+    c.set_defaults(func=cmd_engine_check)
     return p
 
 

@@ -1,0 +1,64 @@
+import ArgumentParser
+import CRealtime
+import Engine
+import Foundation
+import MIDI
+
+/// `timbred check-realtime`: renders blocks with every kind of event inside RealtimeSanitizer's
+/// real-time regions. Built with `-fsanitize=realtime` (scripts/rtsan-check), any allocation,
+/// lock or system call in the render path aborts with a report.
+struct CheckRealtimeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-realtime",
+        abstract: "Render under RealtimeSanitizer's real-time regions (use a -fsanitize=realtime build).")
+
+    @Option(help: "Model file (default: models/default.safetensors).")
+    var model: String?
+
+    @Option(help: "Blocks to render.")
+    var blocks: Int = 5000
+
+    @Option(help: "Frames per block.")
+    var block: Int = 64
+
+    @Flag(help: "Fail unless the RealtimeSanitizer runtime is linked in.")
+    var requireSanitizer = false
+
+    mutating func run() throws {
+        if requireSanitizer && timbred_rt_sanitizer_active() == 0 {
+            FileHandle.standardError.write(Data("timbred check-realtime: not built with -fsanitize=realtime\n".utf8))
+            throw ExitCode(1)
+        }
+        let m = try loadModel(try Resources.modelPath(model))
+        var settings = EngineSettings()
+        settings.maxBlockFrames = block
+        settings.polyphony = 8
+        let engine = Engine(model: m, settings: settings, timbre: m.latentMeans[0])
+        let pattern: [MIDIEvent] = [
+            .noteOn(channel: 0, note: 60, velocity: 100), .noteOn(channel: 1, note: 64, velocity: 80),
+            .controlChange(channel: 0, controller: 64, value: 127), .pitchBend(channel: 0, value: 12000),
+            .noteOff(channel: 0, note: 60, velocity: 0), .controlChange(channel: 0, controller: 66, value: 127),
+            .noteOn(channel: 2, note: 72, velocity: 127), .controlChange(channel: 0, controller: 64, value: 0),
+            .noteOn(channel: 0, note: 40, velocity: 0), .controlChange(channel: 1, controller: 123, value: 0),
+            .controlChange(channel: 0, controller: 101, value: 0), .controlChange(channel: 0, controller: 100, value: 0),
+            .controlChange(channel: 0, controller: 6, value: 12), .controlChange(channel: 2, controller: 120, value: 0),
+            .controlChange(channel: 0, controller: 121, value: 0), .noteOn(channel: 3, note: 30, velocity: 90),
+        ]
+        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
+        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % block, event: e)) }
+        let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+        var peak: Float = 0
+        for b in 0..<blocks {
+            let e = b % 20 == 0 ? UnsafeBufferPointer(start: events + (b / 20) % pattern.count, count: 1) : empty
+            if b % 700 == 350 { _ = engine.commands.push(.setLatentDimension(index: 0, value: Float(b % 5) - 2)) }
+            timbred_rt_enter()
+            engine.render(frameCount: block, events: e, left: left, right: right)
+            timbred_rt_exit()
+            peak = max(peak, abs(left[0]))
+        }
+        print("check-realtime: \(blocks) blocks of \(block) rendered in real-time regions "
+              + "(sanitizer \(timbred_rt_sanitizer_active() == 1 ? "active" : "not linked")), peak \(peak)")
+    }
+}

@@ -1,0 +1,154 @@
+import CAllocCounter
+import CRealtime
+import Engine
+import MIDI
+import Model
+import XCTest
+
+/// Paths of the shared fixtures (written by training/timbred_train/export.py).
+enum Fixtures {
+    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    static var smallModel: String { folder + "/small.safetensors" }
+    static var defaultModel: String {
+        URL(fileURLWithPath: folder).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("models/default.safetensors").path
+    }
+}
+
+/// Renders `blocks` blocks of `block` frames, with events given as (absolute sample, event).
+func renderMono(_ engine: Engine, frames: Int, block: Int, events: [(Int, MIDIEvent)]) -> [Float] {
+    var out = [Float](repeating: 0, count: frames)
+    var l = [Float](repeating: 0, count: block), r = [Float](repeating: 0, count: block)
+    var pos = 0
+    while pos < frames {
+        let n = min(block, frames - pos)
+        let ev = events.filter { $0.0 >= pos && $0.0 < pos + n }.map { TimedMIDIEvent(offset: $0.0 - pos, event: $0.1) }
+        ev.withUnsafeBufferPointer { e in
+            l.withUnsafeMutableBufferPointer { lp in
+                r.withUnsafeMutableBufferPointer { rp in
+                    engine.render(frameCount: n, events: e, left: lp.baseAddress!, right: rp.baseAddress!)
+                }
+            }
+        }
+        for i in 0..<n { out[pos + i] = l[i] }
+        pos += n
+    }
+    return out
+}
+
+final class EngineTests: XCTestCase {
+    func makeEngine(rate: Double = 48000, block: Int = 64, polyphony: Int = 8) throws -> Engine {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        var s = EngineSettings()
+        s.sampleRate = rate
+        s.maxBlockFrames = block
+        s.polyphony = polyphony
+        return Engine(model: model, settings: s, timbre: model.latentMeans[0], gainDB: 0)
+    }
+
+    /// A note at sample offset k of a block starts at k: the output is the output of the same
+    /// note played at sample 0, shifted by k samples.
+    func testNoteStartsAtItsSampleOffset() throws {
+        let k = 37
+        let a = renderMono(try makeEngine(), frames: 4800, block: 64, events: [(0, .noteOn(channel: 0, note: 69, velocity: 100))])
+        let b = renderMono(try makeEngine(), frames: 4800, block: 64, events: [(64 * 3 + k, .noteOn(channel: 0, note: 69, velocity: 100))])
+        let shift = 64 * 3 + k
+        for i in 0..<shift { XCTAssertEqual(b[i], 0, "sound before the note-on at sample \(i)") }
+        var maxDiff: Float = 0, peak: Float = 0
+        for i in 0..<(4800 - shift) {
+            maxDiff = max(maxDiff, abs(b[shift + i] - a[i]))
+            peak = max(peak, abs(a[i]))
+        }
+        XCTAssertGreaterThan(peak, 1e-3)
+        XCTAssertLessThan(maxDiff, 1e-5 * max(peak, 1))
+    }
+
+    /// Two renders of the same events give identical samples.
+    func testRenderingIsDeterministic() throws {
+        let ev: [(Int, MIDIEvent)] = [(10, .noteOn(channel: 0, note: 60, velocity: 90)), (500, .noteOn(channel: 0, note: 67, velocity: 60)),
+                                      (3000, .noteOff(channel: 0, note: 60, velocity: 0))]
+        XCTAssertEqual(renderMono(try makeEngine(), frames: 6000, block: 128, events: ev),
+                       renderMono(try makeEngine(), frames: 6000, block: 128, events: ev))
+    }
+
+    /// The output never carries NaN or exceeds full scale, even for 40 notes at full velocity.
+    func testOutputIsBoundedForAFullChord() throws {
+        let engine = try makeEngine(polyphony: 40)
+        _ = engine.commands.push(.setGainDB(12))
+        let ev = (0..<40).map { (($0 * 13) % 64, MIDIEvent.noteOn(channel: 0, note: UInt8(30 + $0), velocity: 127)) }
+        let out = renderMono(engine, frames: 9600, block: 64, events: ev)
+        XCTAssertTrue(out.allSatisfy { $0.isFinite && abs($0) < 1.0 })
+        XCTAssertGreaterThan(out.map(abs).max()!, 0.01)
+    }
+
+    /// Released notes end: after the release and the reverb tail the engine frees every voice.
+    func testReleasedNotesEnd() throws {
+        let engine = try makeEngine()
+        let out = renderMono(engine, frames: 48000 * 4, block: 256,
+                             events: [(0, .noteOn(channel: 0, note: 60, velocity: 100)), (4800, .noteOff(channel: 0, note: 60, velocity: 0))])
+        XCTAssertEqual(engine.activeVoiceCount, 0)
+        let tail = out[(48000 * 3)...].map(abs).max()!
+        XCTAssertLessThan(tail, 1e-4)
+    }
+
+    /// Sustain holds a note after note-off; releasing the pedal releases it.
+    func testSustainPedalHoldsNotes() throws {
+        let engine = try makeEngine()
+        _ = renderMono(engine, frames: 4800, block: 64, events: [
+            (0, .controlChange(channel: 0, controller: 64, value: 127)),
+            (10, .noteOn(channel: 0, note: 60, velocity: 100)),
+            (2000, .noteOff(channel: 0, note: 60, velocity: 0)),
+        ])
+        XCTAssertEqual(engine.activeVoiceCount, 1)
+        _ = renderMono(engine, frames: 48000 * 3, block: 256, events: [(0, .controlChange(channel: 0, controller: 64, value: 0))])
+        XCTAssertEqual(engine.activeVoiceCount, 0)
+    }
+
+    /// Polyphony is a hard limit: extra notes steal voices.
+    func testPolyphonyLimitSteals() throws {
+        let engine = try makeEngine(polyphony: 4)
+        let ev = (0..<10).map { ($0 * 100, MIDIEvent.noteOn(channel: 0, note: UInt8(50 + $0), velocity: 100)) }
+        _ = renderMono(engine, frames: 4800, block: 64, events: ev)
+        XCTAssertEqual(engine.activeVoiceCount, 4)
+    }
+
+    /// 10 000 blocks after preparation allocate nothing on the rendering thread.
+    func testRenderDoesNotAllocate() throws {
+        let engine = try makeEngine(block: 64, polyphony: 6)
+        let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        defer { left.deallocate(); right.deallocate() }
+        // every event kind the engine handles, prepared before counting
+        let pattern: [MIDIEvent] = [
+            .noteOn(channel: 0, note: 60, velocity: 100), .noteOn(channel: 1, note: 64, velocity: 80),
+            .controlChange(channel: 0, controller: 64, value: 127), .pitchBend(channel: 0, value: 12000),
+            .noteOff(channel: 0, note: 60, velocity: 0), .controlChange(channel: 0, controller: 66, value: 127),
+            .noteOn(channel: 2, note: 72, velocity: 127), .controlChange(channel: 0, controller: 64, value: 0),
+            .noteOn(channel: 0, note: 0x40, velocity: 0), .controlChange(channel: 1, controller: 123, value: 0),
+            .controlChange(channel: 0, controller: 101, value: 0), .controlChange(channel: 0, controller: 100, value: 0),
+            .controlChange(channel: 0, controller: 6, value: 12), .controlChange(channel: 2, controller: 120, value: 0),
+            .controlChange(channel: 0, controller: 121, value: 0), .programChange(channel: 0, program: 3),
+        ]
+        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
+        defer { events.deallocate() }
+        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
+        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+        // warm the exact loop once
+        for b in 0..<200 {
+            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
+            engine.render(frameCount: 64, events: e, left: left, right: right)
+        }
+        let before = timbred_alloc_count_thread()
+        for b in 0..<10_000 {
+            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
+            if b % 1000 == 500 { _ = engine.commands.push(.setLatentDimension(index: 1, value: Float(b % 3))) }
+            timbred_rt_enter()
+            engine.render(frameCount: 64, events: e, left: left, right: right)
+            timbred_rt_exit()
+        }
+        let after = timbred_alloc_count_thread()
+        XCTAssertEqual(after - before, 0, "heap allocations while rendering 10 000 blocks")
+        XCTAssertGreaterThan(timbred_alloc_count(), 0, "the allocation counter is not linked in")
+    }
+}

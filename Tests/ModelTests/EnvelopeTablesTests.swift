@@ -1,0 +1,83 @@
+import Foundation
+import Model
+import XCTest
+
+final class EnvelopeTablesTests: XCTestCase {
+    /// Every query of small-reference (`envelope.queries` rows: pitch, velocity, t_on, t_off or -1,
+    /// z…) against `envelope.values`, with weights computed from z, the model's latent means and
+    /// its `envelope_blend_scale`.
+    func testLookupsMatchTheReference() throws {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let reference = try Reference(Fixtures.smallReference)
+        let queries = try reference.values("envelope.queries")
+        let expected = try reference.values("envelope.values")
+        let columns = reference.shape("envelope.queries")[1]
+        XCTAssertEqual(columns, 4 + model.config.zDim)
+        XCTAssertEqual(queries.count / columns, expected.count)
+        let env = model.envelopes
+        var weights = [Float](repeating: 0, count: env.instrumentCount)
+        var worst = 0.0
+        for row in 0..<expected.count {
+            let q = Array(queries[row * columns ..< (row + 1) * columns])
+            env.blendWeights(z: Array(q[4...]), into: &weights)
+            XCTAssertEqual(Double(weights.reduce(0, +)), 1, accuracy: 1e-6)
+            let value = env.loudnessDB(pitch: Double(q[0]), velocity: Double(q[1]), secondsSinceNoteOn: Double(q[2]),
+                                       noteOffAtSeconds: q[3] < 0 ? nil : Double(q[3]), weights: weights)
+            let error = abs(value - Double(expected[row]))
+            worst = max(worst, error)
+            XCTAssertLessThanOrEqual(error, 1e-4, "query \(row) \(q[0 ..< 4]): \(value) vs \(expected[row])")
+        }
+        print("envelope lookups: \(expected.count) queries, max |error| \(worst) dB")
+    }
+
+    /// Hand-built tables: checks each rule of the document separately.
+    func testLookupRules() {
+        // One instrument, pitches 40/80, velocities 40/120, 4-frame tables at 10 frames/s.
+        let hold: [Float] = [
+            -10, -20, -30, -40,   // p40 v40
+            -12, -22, -32, -42,   // p40 v120
+            -14, -24, -34, -44,   // p80 v40
+            -16, -26, -36, -46,   // p80 v120
+        ]
+        let release: [Float] = [0, -5, -10, -15, 0, -5, -10, -15, 0, -5, -10, -15, 0, -5, -10, -15]
+        let env = EnvelopeTables(instrumentCount: 1, zDim: 1, pitchAnchors: [40, 80], velocityAnchors: [40, 120],
+                                 frameRateHz: 10, holdFrameCount: 4, releaseFrameCount: 4,
+                                 holdDB: hold, holdSlopeDBPerSecond: [-1, -1, -1, -1],
+                                 releaseDB: release, releaseSlopeDBPerSecond: [-20, -20, -20, -20],
+                                 latentMeans: [0], blendScale: 1)
+        let w: [Float] = [1]
+        func look(_ p: Double, _ v: Double, _ t: Double, _ off: Double? = nil) -> Double {
+            env.loudnessDB(pitch: p, velocity: v, secondsSinceNoteOn: t, noteOffAtSeconds: off, weights: w)
+        }
+        XCTAssertEqual(look(40, 40, 0), -10, accuracy: 1e-9)
+        XCTAssertEqual(look(40, 40, 0.15), -25, accuracy: 1e-9)                 // between frames
+        XCTAssertEqual(look(60, 40, 0), -12, accuracy: 1e-9)                    // between pitches
+        XCTAssertEqual(look(20, 40, 0), -10, accuracy: 1e-9)                    // pitch clamped below
+        XCTAssertEqual(look(100, 40, 0), -14, accuracy: 1e-9)                   // pitch clamped above
+        XCTAssertEqual(look(40, 80, 0), -11, accuracy: 1e-9)                    // between velocities
+        XCTAssertEqual(look(40, 200, 0), -14, accuracy: 1e-9)                   // velocity extrapolated
+        XCTAssertEqual(look(40, 0, 0), -9, accuracy: 1e-9)
+        XCTAssertEqual(look(40, 40, 1.3), -40 - 1.0, accuracy: 1e-9)            // hold tail slope
+        XCTAssertEqual(look(40, 40, 0.25, 0.1), -20 - 7.5, accuracy: 1e-9)      // released
+        XCTAssertEqual(look(40, 40, 0.05, 0.1), -15, accuracy: 1e-9)            // before the note-off
+        XCTAssertEqual(look(40, 40, 1.1, 0.1), -20 - 15 - 20 * 0.7, accuracy: 1e-9)  // release tail
+        XCTAssertEqual(look(40, 40, 100), -120, accuracy: 1e-9)                 // clamped to the floor
+    }
+
+    func testBlendWeights() {
+        let env = EnvelopeTables(instrumentCount: 2, zDim: 2, pitchAnchors: [0, 1], velocityAnchors: [0, 1],
+                                 frameRateHz: 100, holdFrameCount: 2, releaseFrameCount: 2,
+                                 holdDB: [Float](repeating: -10, count: 16), holdSlopeDBPerSecond: [Float](repeating: 0, count: 8),
+                                 releaseDB: [Float](repeating: 0, count: 16), releaseSlopeDBPerSecond: [Float](repeating: -20, count: 8),
+                                 latentMeans: [0, 0, 2, 0], blendScale: 1)
+        let w = env.blendWeights(z: [0, 0])
+        // a = [0, -2]: w = [1, e^-2] / (1 + e^-2)
+        XCTAssertEqual(Double(w[0]), 1 / (1 + exp(-2.0)), accuracy: 1e-7)
+        XCTAssertEqual(Double(w[1]), exp(-2.0) / (1 + exp(-2.0)), accuracy: 1e-7)
+        let mid = env.blendWeights(z: [1, 5])
+        XCTAssertEqual(mid[0], 0.5, accuracy: 1e-7)
+        // Far away from both: no overflow, still a distribution.
+        let far = env.blendWeights(z: [1000, -1000])
+        XCTAssertEqual(far[0] + far[1], 1, accuracy: 1e-6)
+    }
+}

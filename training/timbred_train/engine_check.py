@@ -1,0 +1,101 @@
+"""Scores the Swift engine's output with the evaluation report's measures.
+
+For every instrument, the held-out (test-split) notes are written to a MIDI file, rendered by
+`timbred render` with that instrument's preset (the learned envelope drives loudness, as when a
+musician plays), cut back into notes, and scored with the same instrument classifier (trained
+on real training-split notes) and the same independent f0 tracker as `evaluate`.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from .cache import load_or_build
+from .dataset import read_audio
+from .errors import UserError
+from .evaluate import classifier_features, harmonic_sum_f0
+from .export import load_exported
+
+NOTE_S, GAP_S = 2.0, 1.0
+
+
+def write_midi(path: Path, notes: list[tuple[int, int]]) -> None:
+    """One note after another: NOTE_S held, GAP_S of silence (120 bpm, 480 ticks per beat)."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    ticks_note, ticks_gap = int(NOTE_S * 960), int(GAP_S * 960)
+    first = True
+    for pitch, vel in notes:
+        track.append(mido.Message("note_on", note=pitch, velocity=vel, time=0 if first else ticks_gap))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=ticks_note))
+        first = False
+    mid.save(path)
+
+
+def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, work: Path, report: Path | None,
+                 tolerance: float = 0.05) -> dict:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model, _, _ = load_exported(model_path)
+    cfg = model.cfg
+    notes = load_or_build(data, cfg)
+    sr = cfg.sample_rate
+    train_idx, test = notes.indices("train"), notes.indices("test")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
+    clf.fit(np.stack([classifier_features(notes.audio[i], sr) for i in train_idx]), notes.instrument[train_idx])
+    work.mkdir(parents=True, exist_ok=True)
+    feats, labels, cents, real_feats = [], [], [], []
+    for k, name in enumerate(notes.instruments):
+        mine = [int(i) for i in test if notes.instrument[i] == k]
+        if not mine:
+            continue
+        seq = [(int(notes.pitch[i]), int(notes.velocity[i])) for i in mine]
+        mid, wav = work / f"{name}.mid", work / f"{name}.wav"
+        write_midi(mid, seq)
+        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
+                            "--preset", name, "--rate", "48000", "--tail", "1.0"], capture_output=True, text=True,
+                           env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+        if p.returncode != 0:
+            raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
+        audio = read_audio(wav, sr)
+        for j, i in enumerate(mine):
+            start = int(j * (NOTE_S + GAP_S) * sr)
+            seg = audio[start:start + int((NOTE_S + GAP_S) * sr)]
+            seg = np.pad(seg, (0, max(0, len(notes.audio[i]) - len(seg))))[: len(notes.audio[i])]
+            feats.append(classifier_features(seg, sr))
+            real_feats.append(classifier_features(notes.audio[i], sr))
+            labels.append(k)
+            f0 = harmonic_sum_f0(seg[: int(NOTE_S * sr)], sr)
+            want = 440 * 2 ** ((notes.pitch[i] - 69) / 12)
+            cents.append(1200 * math.log2(np.nanmedian(f0) / want) if np.isfinite(f0).any() else float("nan"))
+    labels = np.asarray(labels)
+    acc_engine = float((clf.predict(np.stack(feats)) == labels).mean())
+    acc_real = float((clf.predict(np.stack(real_feats)) == labels).mean())
+    cents = np.asarray(cents)
+    result = {
+        "notes": int(len(labels)), "classifier_accuracy_real": acc_real, "classifier_accuracy_engine": acc_engine,
+        "engine_ratio": acc_engine / max(acc_real, 1e-9), "median_abs_f0_cents_engine": float(np.nanmedian(np.abs(cents))),
+        "octave_errors_engine": int(np.sum(np.abs(cents) > 600)),
+    }
+    if report is not None and report.is_file():
+        rep = json.loads(report.read_text())
+        result["classifier_accuracy_pytorch"] = rep["classifier_accuracy_resynth"]
+        result["median_abs_f0_cents_pytorch"] = rep["median_abs_f0_cents"]
+        result["accuracy_difference"] = acc_engine - rep["classifier_accuracy_resynth"]
+    (work / "engine-check.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    ok = result["octave_errors_engine"] == 0 and result["median_abs_f0_cents_engine"] < 10
+    if "accuracy_difference" in result:
+        ok = ok and abs(result["accuracy_difference"]) <= tolerance
+    if not ok:
+        raise UserError(f"engine check failed: {json.dumps(result)}")
+    return result
