@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "DSPTests", dependencies: ["DSP"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "CAllocCounter"]),
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "MIDITests", dependencies: ["MIDI"]),
+        .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter"]),
         .testTarget(name: "PresetsTests", dependencies: ["Presets"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
     ]
