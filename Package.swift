@@ -32,6 +32,10 @@ let package = Package(
                        providers: [.apt(["libjack-jackd2-dev"])]),
         .systemLibrary(name: "CALSA", path: "Sources/CALSA", pkgConfig: "alsa",
                        providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CLO", path: "Sources/CLO", pkgConfig: "liblo",
+                       providers: [.apt(["liblo-dev"])]),
+        .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
         // Real-time helpers in C: RealtimeSanitizer region markers, denormal flushing.
         .target(name: "CRealtime", path: "Sources/CRealtime", cSettings: cpuCFlags),
         // Test-only malloc interposer that counts heap allocations.
@@ -45,6 +49,12 @@ let package = Package(
         .target(name: "Engine", dependencies: ["DSP", "Inference", "Model", "MIDI", "CRealtime",
                                                .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
+        // The live daemon's OS backends and control side.
+        .target(name: "JackBackend", dependencies: ["CJack", "CRealtime", "Engine", "MIDI",
+                                                    .product(name: "Atomics", package: "swift-atomics")],
+                swiftSettings: optimize),
+        .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
+        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "CLO"]),
         .executableTarget(name: "timbred", dependencies: [
             "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile", "CRealtime",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

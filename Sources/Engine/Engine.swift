@@ -55,7 +55,7 @@ public final class Engine: @unchecked Sendable {
     let hop: Int
     let frameRate: Double
     let limitHz: Float
-    let voices: [Voice]
+    let voices: VoiceSlots
     let decoder: Decoder
     let scaler: ControlScaler
     let envelopes: EnvelopeTables
@@ -76,13 +76,16 @@ public final class Engine: @unchecked Sendable {
 
     // control state (audio thread only)
     private let timbreTarget: UnsafeMutablePointer<Float>
+    private let initialTimbre: [Float]
     private var timbreAlpha: Float
     private var reverbMix: Float = 1
     private var gain: Float
     private var attackScale: Double = 1
     private var releaseScale: Double = 1
-    private var channels: [ChannelState]
+    private let channels: UnsafeMutablePointer<ChannelState>
     private var fadeStep: Float
+    /// Knobs → timbre (ControllerMap.swift); audio thread only.
+    var controllerMap: ControllerMap
 
     /// Per-stage time accumulators (nanoseconds), read by `bench`; only counted when
     /// `profileStages` is true.
@@ -107,13 +110,13 @@ public final class Engine: @unchecked Sendable {
         let noiseSynth = NoiseSynth(sampleRate: settings.sampleRate, hop: hop, bandCount: model.config.noiseBandCount,
                                     bandLimitHz: model.config.bandLimitHz)
         let hopSamples = hop
-        voices = (0..<slots).map { i in
+        voices = VoiceSlots((0..<slots).map { i in
             Voice(harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount,
                   stateCount: model.config.gruUnits, zDim: model.config.zDim,
                   oscillators: HarmonicOscillatorBank(sampleRate: settings.sampleRate, hop: hopSamples,
                                                       maxHarmonics: model.config.harmonicCount),
                   noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)))
-        }
+        })
         commands = SPSCRing(capacity: 1024, placeholder: .panic)
         status = SPSCRing(capacity: 1024, placeholder: .commandRejected)
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -135,13 +138,18 @@ public final class Engine: @unchecked Sendable {
         voiceScratch = buffer(hop)
         timbreTarget = buffer(model.config.zDim)
         if let timbre { timbreTarget.update(from: timbre, count: min(timbre.count, model.config.zDim)) }
+        var start = [Float](repeating: 0, count: model.config.zDim)
+        if let timbre { for d in 0..<min(timbre.count, start.count) { start[d] = timbre[d] } }
+        initialTimbre = start
         timbreAlpha = Float(1 - exp(-1 / (settings.timbreSmoothingSeconds * frameRate)))
         gain = dbToAmplitude(gainDB)
-        channels = Array(repeating: ChannelState(), count: 16)
+        channels = .allocate(capacity: 16)
+        channels.initialize(repeating: ChannelState(), count: 16)
         fadeStep = Float(1 / max(1, settings.fadeSeconds * settings.sampleRate))
         let ir = reverbIR ?? resample(ir: model.reverbIR, from: Double(model.config.sampleRate), to: settings.sampleRate)
         reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition)
         output = OutputStage(sampleRate: settings.sampleRate)
+        controllerMap = ControllerMap(dimension: model.config.zDim)
         warmUp()
     }
 
@@ -151,6 +159,9 @@ public final class Engine: @unchecked Sendable {
             p.deallocate()
         }
         summaries.deallocate()
+        channels.deinitialize(count: 16)
+        channels.deallocate()
+        voices.release()
     }
 
     /// Runs every path once (note-on, frames, release, reverb) so that first-use costs (generic
@@ -159,8 +170,16 @@ public final class Engine: @unchecked Sendable {
         let left = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
         let right = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
         defer { left.deallocate(); right.deallocate() }
-        let on = [TimedMIDIEvent(offset: 3, event: .noteOn(channel: 0, note: 60, velocity: 100)),
-                  TimedMIDIEvent(offset: 5, event: .controlChange(channel: 0, controller: 64, value: 127))]
+        // every kind of event the engine handles, so first-use costs are paid here
+        var on = [TimedMIDIEvent(offset: 3, event: .noteOn(channel: 0, note: 60, velocity: 100)),
+                  TimedMIDIEvent(offset: 5, event: .controlChange(channel: 0, controller: 64, value: 127)),
+                  TimedMIDIEvent(offset: 6, event: .pitchBend(channel: 0, value: 9000)),
+                  TimedMIDIEvent(offset: 7, event: .channelPressure(channel: 0, pressure: 40)),
+                  TimedMIDIEvent(offset: 7, event: .polyPressure(channel: 0, note: 60, pressure: 40)),
+                  TimedMIDIEvent(offset: 8, event: .programChange(channel: 0, program: 0))]
+        for cc: UInt8 in [0, 1, 6, 7, 32, 38, 66, 70, 74, 96, 97, 98, 99, 100, 101, 120, 121, 123] {
+            on.append(TimedMIDIEvent(offset: 9, event: .controlChange(channel: 1, controller: cc, value: 64)))
+        }
         let off = [TimedMIDIEvent(offset: 0, event: .noteOff(channel: 0, note: 60, velocity: 0)),
                    TimedMIDIEvent(offset: 1, event: .controlChange(channel: 0, controller: 64, value: 0))]
         let block = min(256, settings.maxBlockFrames)
@@ -169,7 +188,11 @@ public final class Engine: @unchecked Sendable {
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
         _ = commands.push(.panic)
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
-        for v in voices { v.stop() }
+        for i in 0..<voices.count { voices[i].stop() }
+        // the warm-up events moved controllers: start from power-on state and the given timbre
+        channels.update(repeating: ChannelState(), count: 16)
+        timbreTarget.update(from: initialTimbre, count: model.config.zDim)
+        reverbMix = 1
         reverb.reset()
         output.reset()
         while status.pop() != nil {}
@@ -177,7 +200,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Number of sounding voices (audio-thread view; approximate from elsewhere).
-    public var activeVoiceCount: Int { voices.reduce(0) { $0 + ($1.isActive ? 1 : 0) } }
+    public var activeVoiceCount: Int {
+        var n = 0
+        for i in 0..<voices.count where voices[i].isActive { n += 1 }
+        return n
+    }
 
     // MARK: - render
 
@@ -192,19 +219,35 @@ public final class Engine: @unchecked Sendable {
     ///   - left, right: receive the output (the mono signal on both).
     public func render(frameCount: Int, events: UnsafeBufferPointer<TimedMIDIEvent>,
                        left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
-        let n = min(frameCount, settings.maxBlockFrames)
+        // Blocks larger than prepared are rendered in prepared-size pieces.
+        var done = 0
+        var first = 0
+        while done < frameCount {
+            let n = min(frameCount - done, settings.maxBlockFrames)
+            var last = first
+            while last < events.count, events[last].offset < done + n { last += 1 }
+            let piece = UnsafeBufferPointer(rebasing: events[first..<last])
+            renderBlock(frameCount: n, events: piece, eventOffset: done, left: left + done, right: right + done)
+            first = last
+            done += n
+        }
+    }
+
+    /// Renders at most `settings.maxBlockFrames` samples (see `render`). Real-time safe.
+    private func renderBlock(frameCount n: Int, events: UnsafeBufferPointer<TimedMIDIEvent>, eventOffset: Int,
+                             left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
         while let command = commands.pop() { apply(command) }
         mix.update(repeating: 0, count: n)
         var position = 0
         var eventIndex = 0
         while position < n {
-            while eventIndex < events.count, min(max(events[eventIndex].offset, 0), n - 1) <= position {
+            while eventIndex < events.count, min(max(events[eventIndex].offset - eventOffset, 0), n - 1) <= position {
                 handle(events[eventIndex].event, at: position)
                 eventIndex += 1
             }
             startPendingVoices()
             var end = n
-            if eventIndex < events.count { end = min(n, max(position + 1, events[eventIndex].offset)) }
+            if eventIndex < events.count { end = min(n, max(position + 1, events[eventIndex].offset - eventOffset)) }
             renderVoices(from: position, to: end)
             position = end
         }
@@ -231,7 +274,9 @@ public final class Engine: @unchecked Sendable {
             let windowEnd = min(end, position + hop)
             let count = windowEnd - position
             decodeAheadFrames(within: count)
-            for voice in voices where voice.isActive {
+            for i in 0..<voices.count {
+                let voice = voices[i]
+                guard voice.isActive else { continue }
                 renderVoice(voice, count: count, into: mix + position)
             }
             position = windowEnd
@@ -242,7 +287,8 @@ public final class Engine: @unchecked Sendable {
     /// samples, batched through the decoder. Real-time safe.
     private func decodeAheadFrames(within count: Int) {
         var batch = 0
-        for (i, voice) in voices.enumerated() where voice.isActive && !voice.hasAhead {
+        for i in 0..<voices.count where voices[i].isActive && !voices[i].hasAhead {
+            let voice = voices[i]
             if hop - voice.positionInFrame <= count {
                 batchVoices[batch] = i
                 batch += 1
@@ -363,6 +409,7 @@ public final class Engine: @unchecked Sendable {
         }
         return envelopes.loudnessDB(pitch: Double(voice.note), velocity: Double(voice.velocity),
                                     secondsSinceNoteOn: tOn, noteOffAtSeconds: tOff, weights: weights)
+            + Double(controllerMap.loudnessOffsetDB)
     }
 
     // MARK: - events
@@ -391,7 +438,24 @@ public final class Engine: @unchecked Sendable {
         case .panic:
             for c in 0..<16 { channels[c].resetPedals() }
             cutAllVoices()
+        case .setAttackScale(let attack):
+            if attack.isFinite, attack > 0 { attackScale = Double(min(max(attack, 0.05), 20)) }
+        case .setReleaseScale(let release):
+            if release.isFinite, release > 0 { releaseScale = Double(min(max(release, 0.05), 20)) }
+        case .mapController, .setMorphPoint, .setMorph, .setPad:
+            if let effect = controllerMap.apply(command) { apply(effect) }
         }
+        switch command {
+        case .setTimbre, .setLatentDimension: reportTimbre()
+        default: break
+        }
+    }
+
+    /// Pushes the timbre target to the status ring. Real-time safe (fixed-size point).
+    private func reportTimbre() {
+        var point = LatentPoint(values: SIMD16(), count: model.config.zDim)
+        for d in 0..<model.config.zDim { point.values[d] = timbreTarget[d] }
+        _ = status.push(.timbre(point))
     }
 
     /// Handles one MIDI event at a sample position of the current block. Real-time safe.
@@ -408,6 +472,10 @@ public final class Engine: @unchecked Sendable {
             controlChange(channel: c, controller: controller & 0x7F, value: value & 0x7F)
         case let .pitchBend(_, value):
             channels[c].pitchBend = value
+        case let .channelPressure(_, pressure):
+            if let effect = controllerMap.pressure(.channelPressure, value: pressure) { apply(effect) }
+        case let .polyPressure(_, _, pressure):
+            if let effect = controllerMap.pressure(.polyPressure, value: pressure) { apply(effect) }
         default:
             break
         }
@@ -420,7 +488,9 @@ public final class Engine: @unchecked Sendable {
             let down = value >= 64
             channels[c].sustain = down
             if !down {
-                for v in voices where v.isActive && Int(v.channel) == c && v.heldBySustain {
+                for i in 0..<voices.count {
+                    let v = voices[i]
+                    guard v.isActive && Int(v.channel) == c && v.heldBySustain else { continue }
                     v.heldBySustain = false
                     if !v.heldBySostenuto { release(v) }
                 }
@@ -428,9 +498,13 @@ public final class Engine: @unchecked Sendable {
         case 66:  // sostenuto: latch the notes held now
             let down = value >= 64
             if down && !channels[c].sostenuto {
-                for v in voices where v.isActive && Int(v.channel) == c && !v.isReleased { v.sostenutoLatched = true }
+                for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c && !voices[i].isReleased {
+                    voices[i].sostenutoLatched = true
+                }
             } else if !down {
-                for v in voices where v.isActive && Int(v.channel) == c {
+                for i in 0..<voices.count {
+                    let v = voices[i]
+                    guard v.isActive && Int(v.channel) == c else { continue }
                     v.sostenutoLatched = false
                     if v.heldBySostenuto {
                         v.heldBySostenuto = false
@@ -440,48 +514,66 @@ public final class Engine: @unchecked Sendable {
             }
             channels[c].sostenuto = down
         case 120:  // all sound off: silence now
-            for v in voices where v.isActive && Int(v.channel) == c { fade(v) }
+            for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c { fade(voices[i]) }
         case 121:  // reset all controllers (RP-015): pedals off, bend centred
             channels[c].pitchBend = MIDIEvent.pitchBendCentre
+            let effects = controllerMap.resetControllers(channel: c)
+            for i in effects.indices { if let effect = effects[i] { apply(effect) } }
             if channels[c].sustain || channels[c].sostenuto {
                 channels[c].sustain = false
                 channels[c].sostenuto = false
-                for v in voices where v.isActive && Int(v.channel) == c && (v.heldBySustain || v.heldBySostenuto) {
+                for i in 0..<voices.count {
+                    let v = voices[i]
+                    guard v.isActive && Int(v.channel) == c && (v.heldBySustain || v.heldBySostenuto) else { continue }
                     v.heldBySustain = false
                     v.heldBySostenuto = false
                     release(v)
                 }
             }
         case 123, 124, 125, 126, 127:  // all notes off (and mode messages): release, pedals still hold
-            for v in voices where v.isActive && Int(v.channel) == c && !v.isReleased { keyUp(v, channel: c) }
+            for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c && !voices[i].isReleased {
+                keyUp(voices[i], channel: c)
+            }
         default:
             break
         }
         let (semis, cents) = channels[c].controllers.pitchBendSensitivity
         channels[c].bendRangeFromRPN = Float(semis) + Float(cents) / 100
+        if let effect = controllerMap.controlChange(channel: c, controller: controller, value: value,
+                                                    state: channels[c].controllers) {
+            apply(effect)
+        }
     }
 
     private func noteOn(note: UInt8, velocity: UInt8, channel: UInt8) {
         // a repeated key on the same channel re-triggers: release the old voice first
-        for v in voices where v.isActive && v.note == note && v.channel == channel && !v.isReleased {
+        for i in 0..<voices.count {
+            let v = voices[i]
+            guard v.isActive && v.note == note && v.channel == channel && !v.isReleased else { continue }
             v.heldBySustain = false
             v.heldBySostenuto = false
             release(v)
         }
+        // candidates for stealing: sounding voices that are not already fading out
         var sounding = 0
-        for i in 0..<voices.count {
-            let v = voices[i]
-            summaries[i] = v.fadeStep > 0 ? VoiceSummary(isActive: false) : v.summary
-            if v.isActive && v.fadeStep == 0 { sounding += 1 }
+        for i in 0..<voices.count where voices[i].isActive && voices[i].fadeStep == 0 {
+            summaries[sounding] = voices[i].summary
+            batchVoices[sounding] = i
+            sounding += 1
         }
         if sounding >= settings.polyphony {
-            let victim = VoiceAllocation.choose(UnsafeBufferPointer(start: summaries, count: voices.count),
+            let victim = VoiceAllocation.choose(UnsafeBufferPointer(start: summaries, count: sounding),
                                                 sampleRate: settings.sampleRate)
-            fade(voices[victim.index])
+            fade(voices[batchVoices[victim.index]])
             _ = status.push(.voiceStolen)
         }
         // a free slot (fading voices keep theirs until silent)
-        guard let slot = voices.firstIndex(where: { !$0.isActive }) else {
+        var free = -1
+        for i in 0..<voices.count where !voices[i].isActive {
+            free = i
+            break
+        }
+        guard free >= 0 else {
             // every slot is busy fading: cut the quietest fading voice
             var idx = 0
             for i in 1..<voices.count where voices[i].fadeGain < voices[idx].fadeGain { idx = i }
@@ -489,7 +581,7 @@ public final class Engine: @unchecked Sendable {
             startVoice(voices[idx], note: note, velocity: velocity, channel: channel, index: idx)
             return
         }
-        startVoice(voices[slot], note: note, velocity: velocity, channel: channel, index: slot)
+        startVoice(voices[free], note: note, velocity: velocity, channel: channel, index: free)
     }
 
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
@@ -500,7 +592,7 @@ public final class Engine: @unchecked Sendable {
     /// Decodes frames 0 and 1 of every voice started at this position, batched. Real-time safe.
     private func startPendingVoices() {
         var batch = 0
-        for (i, v) in voices.enumerated() where v.isActive && v.isPendingStart {
+        for i in 0..<voices.count where voices[i].isActive && voices[i].isPendingStart {
             batchVoices[batch] = i
             batch += 1
         }
@@ -515,8 +607,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {
-        for v in voices where v.isActive && v.note == note && v.channel == channel && !v.isReleased
-            && !v.heldBySustain && !v.heldBySostenuto {
+        for i in 0..<voices.count {
+            let v = voices[i]
+            guard v.isActive && v.note == note && v.channel == channel && !v.isReleased && !v.heldBySustain && !v.heldBySostenuto else { continue }
             keyUp(v, channel: Int(channel))
         }
     }
@@ -543,7 +636,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func cutAllVoices() {
-        for v in voices where v.isActive { fade(v) }
+        for i in 0..<voices.count where voices[i].isActive { fade(voices[i]) }
     }
 }
 
@@ -585,4 +678,26 @@ func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
+
+/// The voice slots, in memory the audio thread indexes directly (no Array iterators, whose
+/// unspecialised read accessors allocate in debug builds).
+struct VoiceSlots {
+    let base: UnsafeMutablePointer<Voice>
+    let count: Int
+
+    init(_ voices: [Voice]) {
+        count = voices.count
+        base = .allocate(capacity: count)
+        base.initialize(from: voices, count: count)
+    }
+
+    @inline(__always)
+    subscript(index: Int) -> Voice { base[index] }
+
+    func release() {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
 }

@@ -36,6 +36,18 @@ public enum EngineCommand: Sendable {
     case setPitchBendRange(semitones: Float)
     /// Releases every note and pedal; silences within a few milliseconds.
     case panic
+    /// Scale of the envelope's time axis after note-on only (the release scale is kept).
+    case setAttackScale(Float)
+    /// Scale of the envelope's time axis after note-off only (the attack scale is kept).
+    case setReleaseScale(Float)
+    /// Maps a controller source to a target (`ControllerMapping.unmapped` removes the mapping).
+    case mapController(source: ControllerSource, mapping: ControllerMapping)
+    /// Sets one of the morph end points or pad corners (a point of the model's dimension).
+    case setMorphPoint(corner: MorphCorner, point: LatentPoint)
+    /// Moves the A/B morph to a position 0…1 and the timbre target with it.
+    case setMorph(Float)
+    /// Moves the 2-D pad to (x, y) in 0…1 and the timbre target with it.
+    case setPad(x: Float, y: Float)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it
@@ -50,4 +62,6 @@ public enum EngineStatus: Sendable {
     /// The command ring delivered a command the engine could not use (for example a latent
     /// dimension out of range).
     case commandRejected
+    /// The timbre target moved (by a command or a mapped controller): where it is now.
+    case timbre(LatentPoint)
 }

@@ -145,9 +145,9 @@ public struct ControllerState: Sendable {
         controllers[8] = 64
         controllers[10] = 64
         controllers[11] = 127
-        for number in 70...79 { controllers[number] = 64 }
+        for number in 70..<80 { controllers[number] = 64 }
         controllers[91] = 40
-        for number in 98...101 { controllers[number] = 127 }
+        for number in 98..<102 { controllers[number] = 127 }
         registeredValues[0] = 2 << 7  // 2 semitones, 0 cents
         registeredValues[1] = 8192  // fine tuning centre
         registeredValues[2] = 64 << 7  // coarse tuning centre
@@ -194,11 +194,11 @@ public struct ControllerState: Sendable {
             controllers[Int(number)] = value
             guard let current = selectedParameterValue else { return nil }
             return setSelectedParameter((current & 0x3F80) | UInt16(value))
-        case 0...31:
+        case _ where number <= 31:
             controllers[Int(number)] = value
             controllers[Int(number) + 32] = 0
             return .controller14Bit(msbNumber: number, value: UInt16(value) << 7)
-        case 32...63:
+        case _ where number >= 32 && number <= 63:
             controllers[Int(number)] = value
             return .controller14Bit(msbNumber: number - 32, value: controllerValue14Bit(msbNumber: number - 32))
         case Self.dataIncrement, Self.dataDecrement:
@@ -253,7 +253,7 @@ public struct ControllerState: Sendable {
             controllers[number] = 0
         }
         controllers[11] = 127
-        for number in 98...101 { controllers[number] = 127 }
+        for number in 98..<102 { controllers[number] = 127 }
         parameterSelection = .none
         otherParameterValue = 0
         pitchBendValue = MIDIEvent.pitchBendCentre
@@ -263,8 +263,8 @@ public struct ControllerState: Sendable {
 
     private static func isKeptByReset(_ number: Int) -> Bool {
         switch number {
-        case 0, 32, 7, 39, 8, 40, 10, 42, 70...79, 91...95: return true
-        default: return false
+        case 0, 32, 7, 39, 8, 40, 10, 42: return true
+        default: return (number >= 70 && number <= 79) || (number >= 91 && number <= 95)
         }
     }
 

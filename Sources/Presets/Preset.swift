@@ -9,10 +9,14 @@ import Foundation
 /// instrument = "flute"          # latent point = that instrument's component mean ...
 /// latent = [0.1, -0.4, ...]     # ... or an explicit point (takes precedence)
 /// program = 7                   # program-change number within the bank (optional)
+/// bank = 0                      # bank (CC 0 · 128 + CC 32) the program number is in (optional, 0)
 /// reverb = 0.3                  # reverb mix (optional)
 /// gain_db = -3.0                # output gain (optional)
 /// attack_scale = 1.0            # envelope time scaling (optional)
 /// release_scale = 1.0
+///
+/// [cc]                          # knobs while this preset plays (optional; see timbred.toml)
+/// 74 = "latent 2"
 /// ```
 public struct Preset: Equatable, Sendable {
     public var name: String
@@ -24,6 +28,11 @@ public struct Preset: Equatable, Sendable {
     public var gainDB: Float?
     public var attackScale: Float?
     public var releaseScale: Float?
+    /// Bank the program number belongs to (CC 0 · 128 + CC 32); nil means bank 0.
+    public var bank: Int?
+    /// Controller map entries of the `[cc]` table: source ("74", "pressure") → target text, as
+    /// written (the daemon's control side parses and checks them against the model).
+    public var controllerMap: [String: String] = [:]
     /// The file it came from, if any.
     public var path: String?
 
@@ -107,6 +116,13 @@ extension Preset {
         p.gainDB = try number("gain_db", -60...12)
         p.attackScale = try number("attack_scale", 0.1...10)
         p.releaseScale = try number("release_scale", 0.1...10)
+        if let bank = try number("bank", 0...16383) { p.bank = Int(bank) }
+        for (key, value) in values where key.hasPrefix("cc.") {
+            guard case .string(let target) = value else {
+                throw PresetError(path: path, message: "\(key) must be a string such as \"latent 2\"")
+            }
+            p.controllerMap[String(key.dropFirst(3))] = target
+        }
         return p
     }
 

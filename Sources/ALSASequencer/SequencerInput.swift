@@ -1,0 +1,1 @@
+// ALSA sequencer MIDI input (see SequencerInput.swift).

@@ -1,0 +1,286 @@
+// Knobs → timbre: the real-time controller map (CC / pressure → latent, morph, pad, sound settings).
+import MIDI
+
+/// What a knob drives.
+///
+/// Trivially copyable, so mappings cross the command ring without allocation.
+public enum ControllerTarget: Sendable, Equatable, BitwiseCopyable {
+    /// Not mapped.
+    case none
+    /// One dimension of the timbre target (the mapping's range is in latent units).
+    case latent(dimension: Int)
+    /// The A/B morph position, 0 = preset A … 1 = preset B (a straight line in the latent space).
+    case morph
+    /// The 2-D pad's horizontal position, 0 … 1 (bilinear over the four corner presets).
+    case padX
+    /// The 2-D pad's vertical position, 0 … 1.
+    case padY
+    /// Reverb mix (0 = dry, 1 = as trained).
+    case reverbMix
+    /// Output gain in dB.
+    case gainDB
+    /// Scale of the envelope's time axis after note-on (1 = as learned; 2 = twice as slow).
+    case attackScale
+    /// Scale of the envelope's time axis after note-off.
+    case releaseScale
+    /// Offset in dB added to every voice's loudness input (expression: louder also sounds brighter).
+    case loudnessDB
+}
+
+/// Where a controller value comes from.
+public enum ControllerSource: Sendable, Equatable, Hashable, BitwiseCopyable {
+    /// A control change number (0…127). Numbers 0…31 also take their LSB (32…63) as a 14-bit pair.
+    case controller(UInt8)
+    /// Channel pressure (aftertouch).
+    case channelPressure
+    /// Polyphonic key pressure (the latest value of any key).
+    case polyPressure
+
+    /// Index of the source's slot in the map (0…129).
+    @inlinable
+    public var slot: Int {
+        switch self {
+        case .controller(let n): return Int(n & 0x7F)
+        case .channelPressure: return 128
+        case .polyPressure: return 129
+        }
+    }
+
+    /// Controllers whose meaning MIDI fixes and the engine implements (bank select, data entry,
+    /// LSBs of 14-bit pairs, pedals, RPN/NRPN, channel mode): never mappable.
+    @inlinable
+    public var isReserved: Bool {
+        guard case .controller(let n) = self else { return false }
+        switch n {
+        case 0, 6, 32...63, 64, 66, 96...101, 120...127: return true
+        default: return false
+        }
+    }
+}
+
+/// One entry of the map: a target and the range the controller's 0…1 sweeps over.
+public struct ControllerMapping: Sendable, Equatable, BitwiseCopyable {
+    public var target: ControllerTarget
+    /// Target value at controller value 0.
+    public var minimum: Float
+    /// Target value at the controller's full scale.
+    public var maximum: Float
+    /// Sweep geometrically (for time scales) instead of linearly. Needs minimum and maximum > 0.
+    public var isLogarithmic: Bool
+
+    /// Creates a mapping; `minimum` and `maximum` are in the target's unit.
+    public init(target: ControllerTarget, minimum: Float, maximum: Float, isLogarithmic: Bool = false) {
+        self.target = target
+        self.minimum = minimum
+        self.maximum = maximum
+        self.isLogarithmic = isLogarithmic && minimum > 0 && maximum > 0
+    }
+
+    /// The unmapped entry.
+    public static let unmapped = ControllerMapping(target: .none, minimum: 0, maximum: 1)
+
+    /// Target value for a controller position `x` in 0…1. Real-time safe.
+    @inlinable
+    public func value(at x: Float) -> Float {
+        let t = min(max(x, 0), 1)
+        if isLogarithmic { return minimum * _pow(maximum / minimum, t) }
+        return minimum + (maximum - minimum) * t
+    }
+}
+
+@usableFromInline
+func _pow(_ base: Float, _ exponent: Float) -> Float {
+    Float(exp(Double(exponent) * log(Double(base))))
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LatentPoint {
+    /// A point from its lanes and the number of them in use. Real-time safe (no array).
+    public init(values: SIMD16<Float>, count: Int) {
+        self.init([])
+        self.values = values
+        self.count = min(max(count, 0), LatentPoint.capacity)
+    }
+}
+
+/// Which morph point a `.setMorphPoint` command sets.
+public enum MorphCorner: Int, Sendable, BitwiseCopyable, CaseIterable {
+    /// A/B crossfade end points.
+    case a = 0, b
+    /// 2-D pad corners: (x 0, y 0), (x 1, y 0), (x 0, y 1), (x 1, y 1).
+    case padBottomLeft, padBottomRight, padTopLeft, padTopRight
+}
+
+/// The real-time controller map: a fixed table of 130 sources (128 CCs, channel and poly
+/// pressure) to targets, the morph and pad corner points, and the positions they are at.
+///
+/// Lives inside `Engine` and is touched only by the audio thread; the control side configures it
+/// with `EngineCommand.mapController`, `.setMorphPoint`, `.setMorph` and `.setPad`. It turns a
+/// controller value into the `EngineCommand` that carries its effect (a latent dimension, a whole
+/// timbre point for morph and pad, reverb, gain, envelope scales), which the engine applies as if
+/// it had come through the ring. No heap: every table is inline.
+public struct ControllerMap: Sendable {
+    /// Number of sources: 128 controllers, channel pressure, poly pressure.
+    public static let sourceCount = 130
+
+    private var mappings = InlineArray<130, ControllerMapping>(repeating: .unmapped)
+    private var corners = InlineArray<6, LatentPoint>(repeating: LatentPoint(values: SIMD16(), count: 0))
+    /// Per channel: bit n set when the LSB (CC 32 + n) of the pair n has been received, so the
+    /// pair is read as 14 bits (controllers that never send an LSB keep their full 7-bit range).
+    private var lsbSeen = InlineArray<16, UInt32>(repeating: 0)
+    /// Timbre-space dimension (the length of every point produced).
+    public let dimension: Int
+    /// A/B morph position, 0…1.
+    public private(set) var morph: Float = 0
+    /// Pad position, 0…1 each.
+    public private(set) var padX: Float = 0
+    public private(set) var padY: Float = 0
+    /// Offset in dB the `loudnessDB` target adds to every voice's loudness input.
+    public private(set) var loudnessOffsetDB: Float = 0
+
+    /// An empty map for a timbre space of `dimension` values (at most `LatentPoint.capacity`).
+    public init(dimension: Int) {
+        self.dimension = min(max(dimension, 0), LatentPoint.capacity)
+    }
+
+    /// The mapping of a source.
+    public func mapping(for source: ControllerSource) -> ControllerMapping { mappings[source.slot] }
+
+    /// A corner point (count 0 until set).
+    public func point(_ corner: MorphCorner) -> LatentPoint { corners[corner.rawValue] }
+
+    // MARK: - real-time entry points
+
+    /// Applies a map-configuration command and returns what it does to the sound, if anything.
+    /// Real-time safe. Commands that are not map commands return nil and change nothing.
+    public mutating func apply(_ command: EngineCommand) -> EngineCommand? {
+        switch command {
+        case let .mapController(source, mapping):
+            if !source.isReserved { mappings[source.slot] = mapping }
+            return nil
+        case let .setMorphPoint(corner, point):
+            guard point.count == dimension else { return nil }
+            corners[corner.rawValue] = point
+            return nil
+        case .setMorph(let position):
+            guard position.isFinite else { return nil }
+            morph = min(max(position, 0), 1)
+            return morphPoint()
+        case let .setPad(x, y):
+            guard x.isFinite, y.isFinite else { return nil }
+            padX = min(max(x, 0), 1)
+            padY = min(max(y, 0), 1)
+            return padPoint()
+        default:
+            return nil
+        }
+    }
+
+    /// A control change arrived on `channel` (already applied to `state`, the channel's
+    /// controller state): the command carrying its mapped effect, if it is mapped. Real-time safe.
+    public mutating func controlChange(channel: Int, controller: UInt8, value: UInt8,
+                                       state: borrowing ControllerState) -> EngineCommand? {
+        let number = controller & 0x7F
+        let c = channel & 0x0F
+        if number >= 32 && number < 64 {
+            // the LSB of a pair: refines a mapped MSB
+            let msb = number - 32
+            guard mappings[Int(msb)].target != .none else { return nil }
+            lsbSeen[c] |= 1 << UInt32(msb)
+            let v = Float(state.controllerValue14Bit(msbNumber: msb)) / 16383
+            return drive(mappings[Int(msb)], at: v)
+        }
+        let mapping = mappings[Int(number)]
+        guard mapping.target != .none, !ControllerSource.controller(number).isReserved else { return nil }
+        let x: Float
+        if number < 32 && lsbSeen[c] & (1 << UInt32(number)) != 0 {
+            x = Float(state.controllerValue14Bit(msbNumber: number)) / 16383
+        } else {
+            x = Float(value & 0x7F) / 127
+        }
+        return drive(mapping, at: x)
+    }
+
+    /// Channel or poly pressure arrived: the command carrying its mapped effect. Real-time safe.
+    public mutating func pressure(_ source: ControllerSource, value: UInt8) -> EngineCommand? {
+        let mapping = mappings[source.slot]
+        guard mapping.target != .none else { return nil }
+        return drive(mapping, at: Float(value & 0x7F) / 127)
+    }
+
+    /// Reset All Controllers (RP-015) on `channel`: the mapped controllers it resets (modulation
+    /// to 0, expression to 127, pressures to 0) drive their targets to those values; returns those
+    /// effects. Sound controllers (70…79), volume, pan and effect sends are left alone, as RP-015
+    /// says. Real-time safe.
+    public mutating func resetControllers(channel: Int) -> InlineArray<4, EngineCommand?> {
+        lsbSeen[channel & 0x0F] = 0
+        var effects = InlineArray<4, EngineCommand?>(repeating: nil)
+        effects[0] = reset(slot: 1, to: 0)     // modulation wheel
+        effects[1] = reset(slot: 11, to: 1)    // expression
+        effects[2] = reset(slot: 128, to: 0)   // channel pressure
+        effects[3] = reset(slot: 129, to: 0)   // poly pressure
+        return effects
+    }
+
+    private mutating func reset(slot: Int, to x: Float) -> EngineCommand? {
+        let mapping = mappings[slot]
+        return mapping.target == .none ? nil : drive(mapping, at: x)
+    }
+
+    /// Turns a controller position into its effect. Real-time safe.
+    private mutating func drive(_ mapping: ControllerMapping, at x: Float) -> EngineCommand? {
+        let value = mapping.value(at: x)
+        switch mapping.target {
+        case .none:
+            return nil
+        case .latent(let d):
+            guard d >= 0, d < dimension else { return nil }
+            return .setLatentDimension(index: d, value: value)
+        case .morph:
+            morph = min(max(value, 0), 1)
+            return morphPoint()
+        case .padX:
+            padX = min(max(value, 0), 1)
+            return padPoint()
+        case .padY:
+            padY = min(max(value, 0), 1)
+            return padPoint()
+        case .reverbMix:
+            return .setReverbMix(value)
+        case .gainDB:
+            return .setGainDB(value)
+        case .attackScale:
+            return .setAttackScale(value)
+        case .releaseScale:
+            return .setReleaseScale(value)
+        case .loudnessDB:
+            loudnessOffsetDB = min(max(value, -60), 24)
+            return nil
+        }
+    }
+
+    /// The point on the line A → B at the morph position, or nil until both ends are set.
+    private func morphPoint() -> EngineCommand? {
+        let a = corners[MorphCorner.a.rawValue], b = corners[MorphCorner.b.rawValue]
+        guard a.count == dimension, b.count == dimension, dimension > 0 else { return nil }
+        var p = a
+        p.values = a.values + (b.values - a.values) * morph
+        return .setTimbre(p)
+    }
+
+    /// The bilinear blend of the four pad corners at (padX, padY), or nil until all are set.
+    private func padPoint() -> EngineCommand? {
+        let bl = corners[MorphCorner.padBottomLeft.rawValue], br = corners[MorphCorner.padBottomRight.rawValue]
+        let tl = corners[MorphCorner.padTopLeft.rawValue], tr = corners[MorphCorner.padTopRight.rawValue]
+        guard dimension > 0, bl.count == dimension, br.count == dimension, tl.count == dimension,
+              tr.count == dimension else { return nil }
+        let bottom = bl.values + (br.values - bl.values) * padX
+        let top = tl.values + (tr.values - tl.values) * padX
+        var p = bl
+        p.values = bottom + (top - bottom) * padY
+        return .setTimbre(p)
+    }
+}

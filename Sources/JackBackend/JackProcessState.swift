@@ -1,0 +1,296 @@
+// REAL-TIME CODE. Everything the JACK process thread touches lives in `JackProcessState`, so
+// each reference to shared state stands out (jalv's pattern). Nothing here may allocate, lock,
+// log or block once the client is active: rings, atomics and preallocated buffers only.
+import Atomics
+import CJack
+import CRealtime
+import Engine
+import MIDI
+
+/// A MIDI event stamped with JACK's frame clock on arrival (by a non-JACK MIDI source such as
+/// the ALSA sequencer); the process callback plays it one period later, at a constant delay.
+public struct StampedMIDIEvent: Sendable, BitwiseCopyable {
+    /// `jack_frame_time` when the event arrived.
+    public var frameTime: UInt32
+    public var event: MIDIEvent
+
+    public init(frameTime: UInt32, event: MIDIEvent) {
+        self.frameTime = frameTime
+        self.event = event
+    }
+}
+
+/// State shared between the control side and the JACK threads. The process callback owns
+/// `engine` and the event buffer while the client is active; the control side only touches the
+/// rings and atomics then.
+final class JackProcessState: @unchecked Sendable {
+    // ports: written before activation, read by the process thread
+    var client: OpaquePointer?
+    var outLeft: OpaquePointer?
+    var outRight: OpaquePointer?
+    var midiIn: OpaquePointer?
+
+    /// The engine being played (process thread only while active). Unretained: the control side
+    /// keeps a strong reference until the engine comes back through `retiredEngines`.
+    var engine: Unmanaged<Engine>?
+    /// Control → process thread: the next engine to play.
+    let engineInbox = SPSCRing<Unmanaged<Engine>?>(capacity: 8, placeholder: nil)
+    /// Process thread → control: engines replaced, to be freed off the real-time thread.
+    let retiredEngines = SPSCRing<Unmanaged<Engine>?>(capacity: 8, placeholder: nil)
+
+    /// Events of the current cycle, sorted by offset (preallocated).
+    let events: UnsafeMutablePointer<TimedMIDIEvent>
+    let eventCapacity = 2048
+    /// A non-JACK MIDI source (its own thread, the only producer) → process thread.
+    let external = SPSCRing<StampedMIDIEvent>(capacity: 4096,
+                                              placeholder: StampedMIDIEvent(frameTime: 0, event: .timingClock))
+    /// Process thread → control: program changes, bank selects, and every CC while MIDI learn is armed.
+    let toControl = SPSCRing<MIDIEvent>(capacity: 1024, placeholder: .timingClock)
+    /// Set by the control side while a MIDI-learn target waits for a controller.
+    let learnArmed = ManagedAtomic<Bool>(false)
+    /// Channel filter: 0…15, or -1 for every channel (omni). Events of other channels are dropped.
+    let channelFilter = ManagedAtomic<Int>(-1)
+
+    // counters and notifications (written by JACK threads, read by the control side)
+    let cycles = ManagedAtomic<Int>(0)
+    let xruns = ManagedAtomic<Int>(0)
+    let droppedEvents = ManagedAtomic<Int>(0)
+    let silentCycles = ManagedAtomic<Int>(0)
+    let sampleRateHz = ManagedAtomic<Int>(0)
+    let bufferFrames = ManagedAtomic<Int>(0)
+    let isFreewheeling = ManagedAtomic<Bool>(false)
+    let serverGone = ManagedAtomic<Bool>(false)
+    let threadInits = ManagedAtomic<Int>(0)
+    /// The reason the server gave when it shut the client down (written once, before `serverGone`).
+    let shutdownReason: UnsafeMutablePointer<CChar>
+    let shutdownReasonCapacity = 256
+
+    /// Test hook: a C function returning the calling thread's allocation count, called at the top
+    /// and the bottom of each cycle; the difference accumulates in `callbackAllocations`.
+    var allocationProbe: (@convention(c) () -> Int64)?
+    let callbackAllocations = ManagedAtomic<Int>(0)
+
+    init() {
+        events = .allocate(capacity: eventCapacity)
+        events.initialize(repeating: TimedMIDIEvent(offset: 0, event: .timingClock), count: eventCapacity)
+        shutdownReason = .allocate(capacity: shutdownReasonCapacity)
+        shutdownReason.initialize(repeating: 0, count: shutdownReasonCapacity)
+        // first use of each ring's generic code here, not on the process thread
+        _ = engineInbox.push(nil); _ = engineInbox.pop()
+        _ = retiredEngines.push(nil); _ = retiredEngines.pop()
+        _ = external.push(StampedMIDIEvent(frameTime: 0, event: .timingClock)); _ = external.peek(); _ = external.pop()
+        _ = toControl.push(.timingClock); _ = toControl.pop()
+    }
+
+    deinit {
+        events.deallocate()
+        shutdownReason.deallocate()
+    }
+
+    // MARK: - the process cycle (real-time)
+
+    /// One JACK cycle: adopts a new engine if one waits, gathers the cycle's MIDI (JACK MIDI at
+    /// its exact offsets, stamped external events one period later), renders, and counts.
+    /// Real-time safe: no allocation, lock, log or system call beyond JACK's own RT-safe calls.
+    @inline(__always)
+    func process(frameCount: UInt32) -> Int32 {
+        let probeStart = allocationProbe?() ?? 0
+        timbred_rt_enter()
+        let n = Int(frameCount)
+        while let incoming = engineInbox.pop() {
+            if let old = engine { _ = retiredEngines.push(old) }
+            engine = incoming
+        }
+        guard let leftRaw = jack_port_get_buffer(outLeft, frameCount),
+              let rightRaw = jack_port_get_buffer(outRight, frameCount) else {
+            timbred_rt_exit()
+            return 0
+        }
+        let left = leftRaw.assumingMemoryBound(to: Float.self)
+        let right = rightRaw.assumingMemoryBound(to: Float.self)
+        let count = gatherEvents(frameCount: frameCount)
+        if let engine, engineMatchesServer(engine) {
+            engine._withUnsafeGuaranteedRef { e in
+                e.render(frameCount: n, events: UnsafeBufferPointer(start: events, count: count), left: left, right: right)
+            }
+        } else {
+            left.update(repeating: 0, count: n)
+            right.update(repeating: 0, count: n)
+            silentCycles.wrappingIncrement(ordering: .relaxed)
+        }
+        cycles.wrappingIncrement(ordering: .relaxed)
+        timbred_rt_exit()
+        if let probe = allocationProbe {
+            let grown = probe() - probeStart
+            if grown > 0 { callbackAllocations.wrappingIncrement(by: Int(grown), ordering: .relaxed) }
+        }
+        return 0
+    }
+
+    /// True when the engine was prepared for the server's current rate. Real-time safe.
+    @inline(__always)
+    private func engineMatchesServer(_ engine: Unmanaged<Engine>) -> Bool {
+        let rate = sampleRateHz.load(ordering: .relaxed)
+        return engine._withUnsafeGuaranteedRef { Int($0.settings.sampleRate) == rate }
+    }
+
+    /// Fills `events` with this cycle's MIDI, sorted by offset, and returns how many. Real-time safe.
+    @inline(__always)
+    private func gatherEvents(frameCount: UInt32) -> Int {
+        var count = 0
+        let filter = channelFilter.load(ordering: .relaxed)
+        let learning = learnArmed.load(ordering: .relaxed)
+        // JACK MIDI: complete messages, already in time order
+        if let port = midiIn, let buffer = jack_port_get_buffer(port, frameCount) {
+            let total = jack_midi_get_event_count(buffer)
+            var raw = jack_midi_event_t()
+            var i: UInt32 = 0
+            while i < total {
+                if jack_midi_event_get(&raw, buffer, i) == 0, let event = Self.decode(raw),
+                   accept(event, filter: filter, learning: learning) {
+                    if count < eventCapacity {
+                        events[count] = TimedMIDIEvent(offset: Int(min(raw.time, frameCount - 1)), event: event)
+                        count += 1
+                    } else {
+                        droppedEvents.wrappingIncrement(ordering: .relaxed)
+                    }
+                }
+                i += 1
+            }
+        }
+        // external (stamped) events: at their arrival time one period later
+        if let client, external.peek() != nil {
+            let cycleStart = jack_last_frame_time(client)
+            while let stamped = external.peek() {
+                let offset = Int(Int32(bitPattern: stamped.frameTime &+ frameCount &- cycleStart))
+                if offset >= Int(frameCount) { break }  // for a later cycle
+                _ = external.pop()
+                guard accept(stamped.event, filter: filter, learning: learning) else { continue }
+                guard count < eventCapacity else {
+                    droppedEvents.wrappingIncrement(ordering: .relaxed)
+                    continue
+                }
+                insertSorted(TimedMIDIEvent(offset: max(offset, 0), event: stamped.event), count: &count)
+            }
+        }
+        return count
+    }
+
+    /// Channel filter and forwarding to the control side (program change, bank select, learn).
+    /// Real-time safe.
+    @inline(__always)
+    private func accept(_ event: MIDIEvent, filter: Int, learning: Bool) -> Bool {
+        guard let channel = event.channel else { return false }
+        if filter >= 0 && Int(channel) != filter { return false }
+        switch event {
+        case .programChange:
+            _ = toControl.push(event)
+        case let .controlChange(_, controller, _):
+            if controller == 0 || controller == 32 || learning { _ = toControl.push(event) }
+        case .channelPressure, .polyPressure:
+            if learning { _ = toControl.push(event) }
+        default:
+            break
+        }
+        return true
+    }
+
+    /// Inserts after every event with an offset not greater (stable). Real-time safe.
+    @inline(__always)
+    private func insertSorted(_ event: TimedMIDIEvent, count: inout Int) {
+        var i = count
+        while i > 0 && events[i - 1].offset > event.offset {
+            events[i] = events[i - 1]
+            i -= 1
+        }
+        events[i] = event
+        count += 1
+    }
+
+    /// A complete JACK MIDI message → `MIDIEvent` (SysEx and malformed data give nil).
+    /// Real-time safe.
+    @inline(__always)
+    static func decode(_ raw: jack_midi_event_t) -> MIDIEvent? {
+        guard raw.size >= 1, let bytes = raw.buffer else { return nil }
+        let status = bytes[0]
+        guard status >= 0x80, status != 0xF0 else { return nil }
+        let needed = MIDIEvent.dataByteCount(forStatus: status)
+        guard raw.size >= 1 + needed else { return nil }
+        let first = needed >= 1 ? bytes[1] : 0
+        let second = needed >= 2 ? bytes[2] : 0
+        guard first < 0x80, second < 0x80 else { return nil }
+        return MIDIEvent(statusByte: status, firstDataByte: first, secondDataByte: second)
+    }
+}
+
+// MARK: - C callbacks (trampolines). Top-level functions passed as C function pointers, not
+// closures: JACK calls them on its own threads; they reach the state through the context pointer.
+
+/// Process callback. Real-time.
+func jackProcessCallback(_ frames: jack_nframes_t, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    guard let context else { return 0 }
+    return Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef { $0.process(frameCount: frames) }
+}
+
+/// Buffer-size callback: records the new size; the control side prepares a new engine.
+func jackBufferSizeCallback(_ frames: jack_nframes_t, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    guard let context else { return 0 }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.bufferFrames.store(Int(frames), ordering: .releasing)
+    }
+    return 0
+}
+
+/// Sample-rate callback: records the new rate; the process thread plays silence until an engine
+/// prepared for it arrives.
+func jackSampleRateCallback(_ rate: jack_nframes_t, _ context: UnsafeMutableRawPointer?) -> Int32 {
+    guard let context else { return 0 }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.sampleRateHz.store(Int(rate), ordering: .releasing)
+    }
+    return 0
+}
+
+/// Xrun callback: counts; the control side reports.
+func jackXRunCallback(_ context: UnsafeMutableRawPointer?) -> Int32 {
+    guard let context else { return 0 }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.xruns.wrappingIncrement(ordering: .relaxed)
+    }
+    return 0
+}
+
+/// Freewheel callback: records the mode.
+func jackFreewheelCallback(_ starting: Int32, _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.isFreewheeling.store(starting != 0, ordering: .relaxed)
+    }
+}
+
+/// Thread-init callback: every thread JACK creates for the client flushes denormals to zero.
+func jackThreadInitCallback(_ context: UnsafeMutableRawPointer?) {
+    timbred_flush_denormals()
+    guard let context else { return }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef {
+        $0.threadInits.wrappingIncrement(ordering: .relaxed)
+    }
+}
+
+/// Info-shutdown callback: the server went away. Copies the reason into a preallocated buffer
+/// and raises `serverGone`; the control side closes the client and reconnects.
+func jackInfoShutdownCallback(_ code: jack_status_t, _ reason: UnsafePointer<CChar>?,
+                              _ context: UnsafeMutableRawPointer?) {
+    guard let context else { return }
+    Unmanaged<JackProcessState>.fromOpaque(context)._withUnsafeGuaranteedRef { state in
+        var i = 0
+        if let reason {
+            while i < state.shutdownReasonCapacity - 1 && reason[i] != 0 {
+                state.shutdownReason[i] = reason[i]
+                i += 1
+            }
+        }
+        state.shutdownReason[i] = 0
+        state.serverGone.store(true, ordering: .releasing)
+    }
+}
