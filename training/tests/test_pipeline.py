@@ -174,3 +174,24 @@ def test_checkpoint_from_another_config_and_bad_model(tmp_path):
     save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=meta)
     rc, _, err = run_cli("evaluate", "--model", str(tmp_path / "bad.safetensors"), "--data", str(tmp_path))
     assert_one_line_error(rc, err, "bad.safetensors", "decoder.gru.weight_hh", "expected shape [24, 8]", "found [24, 7]")
+
+
+def test_nsynth_folder_import(tmp_path):
+    src = tmp_path / "nsynth"
+    (src / "audio").mkdir(parents=True)
+    sr = 16000
+    t = np.arange(sr) / sr
+    meta = {}
+    for i, pitch in enumerate((48, 55, 60, 67, 72, 79, 84)):
+        key = f"reed_acoustic_000-{pitch:03d}-100"
+        f = 440 * 2 ** ((pitch - 69) / 12)
+        sf.write(src / "audio" / f"{key}.wav", 0.3 * np.exp(-t) * np.sin(2 * np.pi * f * t), sr)
+        meta[key] = {"pitch": pitch, "velocity": 100, "instrument": 7, "instrument_str": "reed_acoustic_000"}
+    (src / "examples.json").write_text(json.dumps(meta))
+    out = tmp_path / "out"
+    assert cli.main(["dataset", "--out", str(out), "--nsynth", str(src)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert len(m["notes"]) == 7 and m["sample_rate"] == 32000
+    assert {n["split"] for n in m["notes"]} == {"train", "test"}
+    audio, sr_out = sf.read(out / "audio" / m["notes"][0]["file"])
+    assert sr_out == 32000 and len(audio) == 32000
