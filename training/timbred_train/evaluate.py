@@ -72,16 +72,21 @@ def spectral_centroid_hz(audio: np.ndarray, sample_rate: int, n_fft: int = 2048,
 
 
 def classifier_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean and std over time of a 64-band log-mel spectrum plus their time derivatives."""
+    """Classic instrument-recognition features: mean and standard deviation over time of 20 MFCCs
+    (DCT of a 64-band log-mel spectrum floored 80 dB below its peak), and the standard deviation
+    of their frame-to-frame change, over the frames within 25 dB of the loudest."""
+    from scipy.fft import dct
+
     n_fft, hop = 2048, 512
     x = torch.as_tensor(np.asarray(audio, np.float32))
     spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2).numpy()
-    mel = _mel_matrix(sample_rate, n_fft, 64) @ spec
-    lm = np.log(mel + 1e-8)
-    loud = lm.max(0) > lm.max() - 8.0
+    lm = 10 * np.log10(_mel_matrix(sample_rate, n_fft, 64) @ spec + 1e-20)
+    lm = np.maximum(lm, lm.max() - 80.0)
+    loud = lm.max(0) > lm.max() - 25.0
     lm = lm[:, loud] if loud.sum() > 2 else lm
-    d = np.diff(lm, axis=1) if lm.shape[1] > 1 else np.zeros_like(lm)
-    return np.concatenate([lm.mean(1) - lm.mean(), lm.std(1), d.std(1)])
+    c = dct(lm, type=2, axis=0, norm="ortho")[:20]
+    d = np.diff(c, axis=1) if c.shape[1] > 1 else np.zeros_like(c)
+    return np.concatenate([c.mean(1), c.std(1), d.std(1)])
 
 
 def _mel_matrix(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
