@@ -54,9 +54,10 @@ let package = Package(
                                                     .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
-        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "CLO"]),
+        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "CLO", "CSystemd"]),
         .executableTarget(name: "timbred", dependencies: [
             "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile", "CRealtime",
+            "JackBackend", "ALSASequencer", "Control",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
@@ -66,5 +67,11 @@ let package = Package(
         .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter"]),
         .testTarget(name: "PresetsTests", dependencies: ["Presets"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "ALSASequencer", "CALSA", "MIDI", "Model", "Presets"]),
+        // End-to-end tests of `timbred run` against a real jackd -d dummy (depends on the
+        // executable so that it is built with the tests).
+        .testTarget(name: "DaemonTests", dependencies: ["timbred", "JackBackend", "Engine", "Model", "MIDI", "CJack",
+                                                        "CAllocCounter", "Control",
+                                                        .product(name: "Atomics", package: "swift-atomics")]),
     ]
 )

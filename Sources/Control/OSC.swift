@@ -80,8 +80,13 @@ public struct OSCMessage: Sendable, Equatable {
             }
             var arguments: [OSCArgument] = []
             for i in 0..<count {
+                let type = UInt8(bitPattern: types[i])
+                if type == UInt8(ascii: "T") || type == UInt8(ascii: "F") {  // no data
+                    arguments.append(.bool(type == UInt8(ascii: "T")))
+                    continue
+                }
                 guard let arg = argv[i] else { return nil }
-                switch UInt8(bitPattern: types[i]) {
+                switch type {
                 case UInt8(ascii: "i"): arguments.append(.int(arg.pointee.i))
                 case UInt8(ascii: "h"): arguments.append(.int(Int32(truncatingIfNeeded: arg.pointee.h)))
                 case UInt8(ascii: "f"): arguments.append(.float(arg.pointee.f))
@@ -89,8 +94,6 @@ public struct OSCMessage: Sendable, Equatable {
                 case UInt8(ascii: "s"), UInt8(ascii: "S"):
                     let text = UnsafeRawPointer(arg).assumingMemoryBound(to: CChar.self)
                     arguments.append(.string(String(cString: text)))
-                case UInt8(ascii: "T"): arguments.append(.bool(true))
-                case UInt8(ascii: "F"): arguments.append(.bool(false))
                 default: return nil
                 }
             }

@@ -168,9 +168,20 @@ public enum Setting: String, CaseIterable, Sendable {
         }
     }
 
-    /// The whole table as text, for `--help` discussions.
+    /// The whole table as text, for `--help` discussions: the name (and flag), then its help.
     public static var reference: String {
-        allCases.map { "  \($0.rawValue) = …  \($0.helpText)" }.joined(separator: "\n")
+        allCases.map { "  \($0.rawValue) (\($0.flag) \($0.valueName))\n      \($0.helpText)" }.joined(separator: "\n")
+    }
+
+    /// What the value looks like, for help texts.
+    public var valueName: String {
+        switch spec.kind {
+        case .string: return "text"
+        case .bool: return "true|false"
+        case .integer: return "n"
+        case .number: return "x"
+        case .choice(let c): return c.joined(separator: "|")
+        }
     }
 }
 

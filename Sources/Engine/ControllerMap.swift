@@ -51,10 +51,9 @@ public enum ControllerSource: Sendable, Equatable, Hashable, BitwiseCopyable {
     @inlinable
     public var isReserved: Bool {
         guard case .controller(let n) = self else { return false }
-        switch n {
-        case 0, 6, 32...63, 64, 66, 96...101, 120...127: return true
-        default: return false
-        }
+        // plain comparisons: a range pattern would instantiate ClosedRange<UInt8> metadata on
+        // first use, which allocates (on the audio thread, in a debug build)
+        return n == 0 || n == 6 || (n >= 32 && n <= 64) || n == 66 || (n >= 96 && n <= 101) || n >= 120
     }
 }
 
@@ -142,8 +141,40 @@ public struct ControllerMap: Sendable {
     public private(set) var loudnessOffsetDB: Float = 0
 
     /// An empty map for a timbre space of `dimension` values (at most `LatentPoint.capacity`).
+    /// Runs every path once on a scratch map first, so that first-use costs (generic metadata,
+    /// which allocates) are paid here, on the control side, never on the audio thread.
     public init(dimension: Int) {
+        self.init(dimension: dimension, warm: false)
+        var scratch = ControllerMap(dimension: dimension, warm: false)
+        scratch.exerciseEveryPath()
+    }
+
+    private init(dimension: Int, warm: Bool) {
         self.dimension = min(max(dimension, 0), LatentPoint.capacity)
+    }
+
+    private mutating func exerciseEveryPath() {
+        let state = ControllerState()
+        var point = LatentPoint(values: SIMD16(), count: dimension)
+        point.values[0] = 0
+        let targets: [ControllerTarget] = [.latent(dimension: 0), .morph, .padX, .padY, .reverbMix, .gainDB,
+                                           .attackScale, .releaseScale, .loudnessDB, .none]
+        for corner in MorphCorner.allCases { _ = apply(.setMorphPoint(corner: corner, point: point)) }
+        for (i, target) in targets.enumerated() {
+            let mapping = ControllerMapping(target: target, minimum: 0.5, maximum: 2, isLogarithmic: i % 2 == 0)
+            _ = apply(.mapController(source: .controller(UInt8(1 + i)), mapping: mapping))
+            _ = controlChange(channel: 0, controller: UInt8(1 + i), value: 64, state: state)
+            _ = controlChange(channel: 0, controller: UInt8(33 + i), value: 64, state: state)
+            _ = apply(.mapController(source: .channelPressure, mapping: mapping))
+            _ = pressure(.channelPressure, value: 10)
+            _ = pressure(.polyPressure, value: 10)
+            _ = resetControllers(channel: 0)
+        }
+        _ = apply(.setMorph(0.5))
+        _ = apply(.setPad(x: 0.5, y: 0.5))
+        _ = apply(.panic)
+        _ = ControllerSource.controller(40).isReserved
+        _ = mapping(for: .polyPressure).value(at: 0.5)
     }
 
     /// The mapping of a source.
@@ -215,14 +246,18 @@ public struct ControllerMap: Sendable {
     /// to 0, expression to 127, pressures to 0) drive their targets to those values; returns those
     /// effects. Sound controllers (70…79), volume, pan and effect sends are left alone, as RP-015
     /// says. Real-time safe.
-    public mutating func resetControllers(channel: Int) -> InlineArray<4, EngineCommand?> {
+    public mutating func resetControllers(channel: Int) -> ResetEffects {
         lsbSeen[channel & 0x0F] = 0
-        var effects = InlineArray<4, EngineCommand?>(repeating: nil)
-        effects[0] = reset(slot: 1, to: 0)     // modulation wheel
-        effects[1] = reset(slot: 11, to: 1)    // expression
-        effects[2] = reset(slot: 128, to: 0)   // channel pressure
-        effects[3] = reset(slot: 129, to: 0)   // poly pressure
-        return effects
+        return ResetEffects(modulation: reset(slot: 1, to: 0), expression: reset(slot: 11, to: 1),
+                            channelPressure: reset(slot: 128, to: 0), polyPressure: reset(slot: 129, to: 0))
+    }
+
+    /// What Reset All Controllers does through the map: up to four effects.
+    public struct ResetEffects: Sendable {
+        public var modulation: EngineCommand?
+        public var expression: EngineCommand?
+        public var channelPressure: EngineCommand?
+        public var polyPressure: EngineCommand?
     }
 
     private mutating func reset(slot: Int, to x: Float) -> EngineCommand? {

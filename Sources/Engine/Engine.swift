@@ -518,7 +518,10 @@ public final class Engine: @unchecked Sendable {
         case 121:  // reset all controllers (RP-015): pedals off, bend centred
             channels[c].pitchBend = MIDIEvent.pitchBendCentre
             let effects = controllerMap.resetControllers(channel: c)
-            for i in effects.indices { if let effect = effects[i] { apply(effect) } }
+            if let e = effects.modulation { apply(e) }
+            if let e = effects.expression { apply(e) }
+            if let e = effects.channelPressure { apply(e) }
+            if let e = effects.polyPressure { apply(e) }
             if channels[c].sustain || channels[c].sostenuto {
                 channels[c].sustain = false
                 channels[c].sostenuto = false

@@ -51,6 +51,16 @@ public final class JackBackend: @unchecked Sendable {
 
     public init(configuration: Configuration) {
         self.configuration = configuration
+        // libjack prints every failed connection attempt; the control side reports in one line
+        jack_set_error_function(jackLibraryMessage)
+        jack_set_info_function(jackLibraryMessage)
+    }
+
+    /// Let libjack's own messages through to stderr (off by default: retries would print
+    /// several lines a second while no server runs).
+    public static var showsLibraryMessages: Bool {
+        get { jackLibraryMessagesShown.load(ordering: .relaxed) }
+        set { jackLibraryMessagesShown.store(newValue, ordering: .relaxed) }
     }
 
     deinit { close() }
@@ -274,4 +284,14 @@ public final class JackBackend: @unchecked Sendable {
         let lower = name.lowercased()
         return lower.contains("midi through") || lower.contains("midi-through") || lower.contains("midi_through")
     }
+}
+
+private let jackLibraryMessagesShown = ManagedAtomic<Bool>(false)
+
+/// libjack's error and info callback: silent unless `JackBackend.showsLibraryMessages`.
+private func jackLibraryMessage(_ message: UnsafePointer<CChar>?) {
+    guard jackLibraryMessagesShown.load(ordering: .relaxed), let message else { return }
+    fputs("libjack: ", stderr)
+    fputs(message, stderr)
+    fputs("\n", stderr)
 }

@@ -1,0 +1,117 @@
+import Control
+import Engine
+import MIDI
+import XCTest
+
+final class ControllerMapSpecTests: XCTestCase {
+    let means: [[Float]] = [[-1, 0, 2, 0.5], [1, 0.2, 3, 0.5], [0, 0.4, 2.5, 0.5]]
+
+    func testTargetsParseAndPrintBack() throws {
+        for text in ["latent 3", "latent 1 -2 2", "morph", "pad_x", "pad_y", "reverb 0 2", "gain -40 0", "attack", "release 0.5 4",
+                     "loudness -30 0", "none"] {
+            XCTAssertEqual(try TargetSpec(parsing: text).description, text)
+        }
+        XCTAssertEqual(try TargetSpec(parsing: "Pad-X").target, .padX)
+        for bad in ["", "latent", "latent x", "wobble", "reverb 1", "gain a b", "attack 0 2"] {
+            XCTAssertThrowsError(try TargetSpec(parsing: bad), bad)
+        }
+    }
+
+    func testLatentRangeSpansTheInstrumentsWithAMargin() throws {
+        let m = try TargetSpec(parsing: "latent 0").mapping(latentMeans: means)
+        XCTAssertEqual(m.minimum, -1.5, accuracy: 1e-6)
+        XCTAssertEqual(m.maximum, 1.5, accuracy: 1e-6)
+        let flat = try TargetSpec(parsing: "latent 3").mapping(latentMeans: means)  // all instruments at 0.5
+        XCTAssertEqual(flat.minimum, 0.25, accuracy: 1e-6)
+        XCTAssertEqual(flat.maximum, 0.75, accuracy: 1e-6)
+        XCTAssertThrowsError(try TargetSpec(parsing: "latent 4").mapping(latentMeans: means)) { e in
+            XCTAssertTrue("\(e)".contains("4 dimensions"))
+        }
+        let attack = try TargetSpec(parsing: "attack").mapping(latentMeans: means)
+        XCTAssertTrue(attack.isLogarithmic)
+        XCTAssertEqual(attack.value(at: 0.5), 1, accuracy: 1e-5)  // geometric middle of 0.25...4
+    }
+
+    func testSourcesAndReservedControllers() throws {
+        XCTAssertEqual(try ControllerMapSpec.source("74"), .controller(74))
+        XCTAssertEqual(try ControllerMapSpec.source("cc1"), .controller(1))
+        XCTAssertEqual(try ControllerMapSpec.source("pressure"), .channelPressure)
+        XCTAssertEqual(try ControllerMapSpec.source("poly_pressure"), .polyPressure)
+        for reserved in ["0", "6", "32", "38", "64", "66", "100", "101", "120", "123"] {
+            XCTAssertThrowsError(try ControllerMapSpec.source(reserved), reserved)
+        }
+        XCTAssertThrowsError(try ControllerMapSpec.source("128"))
+    }
+
+    func testDefaultsWorkOnAFourDimensionalModel() {
+        let r = ControllerMapSpec.resolve(ControllerMapSpec.defaults, latentMeans: means, skipMissingDimensions: true)
+        XCTAssertEqual(r.errors, [])
+        XCTAssertEqual(r.mappings[.controller(70)]?.target, .latent(dimension: 0))
+        XCTAssertEqual(r.mappings[.controller(73)]?.target, .latent(dimension: 3))
+        XCTAssertNil(r.mappings[.controller(74)], "dimension 4 does not exist in this model")
+        XCTAssertEqual(r.mappings[.controller(1)]?.target, .morph)
+        XCTAssertEqual(r.mappings[.channelPressure]?.target, .loudnessDB)
+        let bad = ControllerMapSpec.resolve(["74": "latent 9", "64": "morph"], latentMeans: means)
+        XCTAssertEqual(bad.errors.count, 2)
+    }
+}
+
+/// The real-time map (Engine.ControllerMap) on its own.
+final class ControllerMapTests: XCTestCase {
+    func point(_ v: [Float]) -> LatentPoint { LatentPoint(v) }
+
+    func testSevenBitAndFourteenBitControllers() {
+        var map = ControllerMap(dimension: 2)
+        _ = map.apply(.mapController(source: .controller(1), mapping: ControllerMapping(target: .latent(dimension: 1), minimum: -1, maximum: 1)))
+        var state = ControllerState()
+        _ = state.applyControlChange(controller: 1, value: 127)
+        guard case let .setLatentDimension(1, v)? = map.controlChange(channel: 0, controller: 1, value: 127, state: state) else {
+            return XCTFail("no effect")
+        }
+        XCTAssertEqual(v, 1, accuracy: 1e-6, "a 7-bit controller reaches full scale")
+        // once an LSB arrives, the pair is read as 14 bits
+        _ = state.applyControlChange(controller: 1, value: 64)
+        _ = state.applyControlChange(controller: 33, value: 64)
+        guard case let .setLatentDimension(1, v2)? = map.controlChange(channel: 0, controller: 33, value: 64, state: state) else {
+            return XCTFail("the LSB had no effect")
+        }
+        XCTAssertEqual(v2, -1 + 2 * Float(64 * 128 + 64) / 16383, accuracy: 1e-6)
+        XCTAssertNil(map.controlChange(channel: 0, controller: 5, value: 10, state: state), "unmapped")
+    }
+
+    func testMorphAndPadInterpolateContinuously() {
+        var map = ControllerMap(dimension: 2)
+        _ = map.apply(.setMorphPoint(corner: .a, point: point([0, 0])))
+        _ = map.apply(.setMorphPoint(corner: .b, point: point([2, -4])))
+        guard case let .setTimbre(p)? = map.apply(.setMorph(0.25)) else { return XCTFail() }
+        XCTAssertEqual(p.array, [0.5, -1])
+        for (corner, v) in [(MorphCorner.padBottomLeft, [Float(0), 0]), (.padBottomRight, [1, 0]), (.padTopLeft, [0, 1]), (.padTopRight, [1, 1])] {
+            _ = map.apply(.setMorphPoint(corner: corner, point: point(v)))
+        }
+        guard case let .setTimbre(q)? = map.apply(.setPad(x: 0.3, y: 0.6)) else { return XCTFail() }
+        XCTAssertEqual(q.array[0], 0.3, accuracy: 1e-6)
+        XCTAssertEqual(q.array[1], 0.6, accuracy: 1e-6)
+        // the mod wheel through a morph mapping
+        _ = map.apply(.mapController(source: .controller(1), mapping: ControllerMapping(target: .morph, minimum: 0, maximum: 1)))
+        var state = ControllerState()
+        _ = state.applyControlChange(controller: 1, value: 127)
+        guard case let .setTimbre(r)? = map.controlChange(channel: 0, controller: 1, value: 127, state: state) else { return XCTFail() }
+        XCTAssertEqual(r.array, [2, -4])
+        XCTAssertNil(map.apply(.setMorphPoint(corner: .a, point: point([1, 2, 3]))), "wrong dimension")
+    }
+
+    func testPressureResetAndReservedControllers() {
+        var map = ControllerMap(dimension: 2)
+        _ = map.apply(.mapController(source: .channelPressure, mapping: ControllerMapping(target: .loudnessDB, minimum: 0, maximum: 9)))
+        XCTAssertNil(map.pressure(.channelPressure, value: 127))
+        XCTAssertEqual(map.loudnessOffsetDB, 9)
+        _ = map.apply(.mapController(source: .controller(1), mapping: ControllerMapping(target: .reverbMix, minimum: 0, maximum: 2)))
+        let effects = map.resetControllers(channel: 0)  // RP-015: modulation to 0, pressure to 0
+        XCTAssertEqual(map.loudnessOffsetDB, 0)
+        guard case let .setReverbMix(m)? = effects.modulation else { return XCTFail() }
+        XCTAssertEqual(m, 0)
+        XCTAssertNil(effects.expression)
+        _ = map.apply(.mapController(source: .controller(64), mapping: ControllerMapping(target: .morph, minimum: 0, maximum: 1)))
+        XCTAssertEqual(map.mapping(for: .controller(64)).target, .none, "the sustain pedal cannot be remapped")
+    }
+}
