@@ -88,6 +88,81 @@ final class HarmonicOscillatorBankTests: XCTestCase {
         XCTAssertLessThanOrEqual(Double(maxStep), slopeBound * 1.05)
     }
 
+    func testVaryingBlockSplitsGiveIdenticalSamples() {
+        // Pieces that differ from frame to frame (single samples, odd lengths, pieces ending inside
+        // an 8-sample group) against whole frames, at a hop that is not a multiple of 8.
+        let rate = 44_100.0, hop = 441, frames = 8, k = 100
+        let f0s = (0..<frames).map { 70 + 30 * sin(Double($0)) }
+        let amps: [[Float]] = (0..<frames).map { n in
+            (0..<k).map { h -> Float in Float(0.3 + 0.1 * cos(Double(n * h))) / Float(h + 1) }
+        }
+        let whole = renderHarmonics(sampleRate: rate, hop: hop, f0Hz: f0s, amplitudes: amps)
+        let bank = HarmonicOscillatorBank(sampleRate: rate, hop: hop, maxHarmonics: k)
+        var pieces = [Float](repeating: 0, count: frames * hop)
+        var seed: UInt64 = 7
+        pieces.withUnsafeMutableBufferPointer { out in
+            for n in 0..<frames {
+                let next = min(n + 1, frames - 1)
+                var m = 0
+                while m < hop {
+                    seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                    let take = min(hop - m, n == 0 ? 1 : 1 + Int(seed >> 33) % (16 * n))
+                    amps[n].withUnsafeBufferPointer { a0 in
+                        amps[next].withUnsafeBufferPointer { a1 in
+                            bank.render(f0Hz: f0s[n], nextF0Hz: f0s[next], amplitudes: a0, nextAmplitudes: a1,
+                                        samples: m..<(m + take), addingInto: out.baseAddress! + n * hop + m)
+                        }
+                    }
+                    m += take
+                }
+            }
+        }
+        XCTAssertEqual(whole, pieces)
+    }
+
+    /// Prints the rendering cost (no assertion): K = 100 at 48 kHz in 64-sample blocks, as the
+    /// engine calls it. Meaningful in release builds (`swift test -c release`).
+    func testOscillatorThroughput() {
+        let rate = 48_000.0, hop = 480, k = 100, block = 64
+        #if DEBUG
+        let frames = 10, repetitions = 1
+        #else
+        let frames = 100, repetitions = 7
+        #endif
+        let f0s = (0..<frames).map { 110 * (1 + 0.02 * sin(Double($0) / 3)) }
+        let amps: [[Float]] = (0..<frames).map { n in
+            (0..<k).map { h -> Float in
+                let decay = 0.5 / Double(h + 1)
+                return Float(decay * (1 + 0.3 * sin(Double(n + 3 * h))))
+            }
+        }
+        let bank = HarmonicOscillatorBank(sampleRate: rate, hop: hop, maxHarmonics: k)
+        var output = [Float](repeating: 0, count: frames * hop)
+        var nanoseconds: [Double] = []
+        output.withUnsafeMutableBufferPointer { out in
+            for _ in 0..<repetitions {
+                bank.reset()
+                let start = DispatchTime.now().uptimeNanoseconds
+                var position = 0
+                while position < frames * hop {
+                    let n = position / hop, m = position % hop, next = min(n + 1, frames - 1)
+                    let take = min(block, hop - m)
+                    amps[n].withUnsafeBufferPointer { a0 in
+                        amps[next].withUnsafeBufferPointer { a1 in
+                            bank.render(f0Hz: f0s[n], nextF0Hz: f0s[next], amplitudes: a0, nextAmplitudes: a1,
+                                        samples: m..<(m + take), addingInto: out.baseAddress! + position)
+                        }
+                    }
+                    position += take
+                }
+                nanoseconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / Double(frames * hop))
+            }
+        }
+        nanoseconds.sort()
+        print("oscillator bank, K = \(k) at 48 kHz, \(block)-sample blocks: median \(nanoseconds[nanoseconds.count / 2]) ns "
+              + "per sample per voice (min \(nanoseconds[0]), \(repetitions) runs)")
+    }
+
     func testPhaseStartsAtZeroAndResetRestarts() {
         let bank = HarmonicOscillatorBank(sampleRate: 32_000, hop: 320, maxHarmonics: 4)
         let amps: [[Float]] = [[1, 0, 0, 0], [1, 0, 0, 0]]
