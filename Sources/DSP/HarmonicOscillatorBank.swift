@@ -368,10 +368,15 @@ public final class HarmonicOscillatorBank {
         }
         let rest = count - full * elementWidth
         if rest > 0 {
-            @inline(__always) func x(_ j: Int) -> Float { j < rest ? a[j] : 0 }
-            @inline(__always) func y(_ j: Int) -> Float { j < rest ? b[j] - a[j] : 0 }
-            write(c, x(0), x(1), x(2), x(3), x(4))
-            write(c + 5, y(0), y(1), y(2), y(3), y(4))
+            // the last, partial element: missing harmonics count as silent (no closures here:
+            // captured locals would be boxed on the heap in debug builds)
+            var x = SIMD8<Float>(), y = SIMD8<Float>()
+            for j in 0..<rest {
+                x[j] = a[j]
+                y[j] = b[j] - a[j]
+            }
+            write(c, x[0], x[1], x[2], x[3], x[4])
+            write(c + 5, y[0], y[1], y[2], y[3], y[4])
         }
     }
 

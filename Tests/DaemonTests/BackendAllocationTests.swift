@@ -132,7 +132,11 @@ final class StampedEventTimingTests: DaemonTestCase {
             let onset = from &+ UInt32(first)
             // the stamp lies in before...after; the note starts one period after it (+1: the
             // first sample of a note is the oscillators' zero phase)
-            let earliest = Int(before) + connection.bufferFrames, latest = Int(after) + connection.bufferFrames + 1
+            // On a loaded two-core machine the process cycle itself can start late (jackd -S
+            // waits instead of dropping), and a stamp whose target frame has already passed plays
+            // at the start of the cycle: allow one period of such lateness, never earliness.
+            let earliest = Int(before) + connection.bufferFrames
+            let latest = Int(after) + 2 * connection.bufferFrames + 1
             print("trial \(trial): stamped within \(before)...\(after), sounded at \(onset) (\(Int(onset) - Int(before)) after the first bound)")
             XCTAssertTrue((earliest...latest).contains(Int(onset)), "onset \(onset) outside \(earliest)...\(latest)")
             delays.append(Int(onset) - Int(before))
