@@ -88,6 +88,18 @@ def write_presets(folder: Path, model_name: str, cfg: ModelConfig, means: np.nda
     return paths
 
 
+def training_seconds(history: list) -> float | None:
+    """Wall-clock training time summed over resumed segments (each segment's clock restarts)."""
+    if not history:
+        return None
+    total, last = 0.0, 0.0
+    for h in history:
+        if h["seconds"] < last:
+            total += last
+        last = h["seconds"]
+    return total + last
+
+
 def export(run: Path, data: Path, name: str, models: Path, presets: Path, fixtures: Path | None) -> Path:
     ck = load_checkpoint(run / "checkpoint.pt")
     cfg = ModelConfig.from_dict(ck["config"])
@@ -100,7 +112,7 @@ def export(run: Path, data: Path, name: str, models: Path, presets: Path, fixtur
     env = fit_envelopes(notes, cfg)
     hist = ck.get("history", [])
     prov = {"steps": ck["step"], "train_config": ck.get("train_config"), "instruments": cfg.instruments,
-            "train_seconds": hist[-1]["seconds"] if hist else None, "exported": time.strftime("%Y-%m-%d"),
+            "train_seconds": training_seconds(hist), "exported": time.strftime("%Y-%m-%d"),
             "dataset": str(data.name), "notes": int(len(notes.pitch))}
     path = models / f"{name}.safetensors"
     write_model(path, model, env, prov)
