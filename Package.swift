@@ -17,6 +17,8 @@ let package = Package(
     name: "timbred",
     products: [
         .executable(name: "timbred", targets: ["timbred"]),
+        // The parsers, for the libFuzzer harnesses of Fuzz/ (a separate package, built by scripts/fuzz).
+        .library(name: "TimbredParsers", targets: ["MIDI", "Presets", "Model"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

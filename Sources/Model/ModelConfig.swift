@@ -115,6 +115,13 @@ public struct ModelConfig: Sendable, Equatable {
         try validate(path: path)
     }
 
+    /// The largest size a config may set or imply (a rate, a width, a table or impulse response
+    /// length): far above any real model, small enough that the products of sizes the loader forms
+    /// cannot overflow (hostile files trapped on them, found by fuzzing: docs/fuzzing.md).
+    public static let maximumSize = 1 << 24
+    /// The deepest decoder MLP a config may set (each layer is four tensors to look for).
+    public static let maximumMLPLayers = 1024
+
     /// Checks ranges and consistency of the values (positive sizes, increasing anchors…).
     public func validate(path: String) throws(ModelError) {
         func fail(_ key: String, _ reason: String) -> ModelError {
@@ -127,8 +134,18 @@ public struct ModelConfig: Sendable, Equatable {
         ]
         for (key, value) in positive where value < 1 { throw fail(key, "must be ≥ 1, found \(value)") }
         if noiseBandCount < 2 { throw fail("n_noise_bands", "must be ≥ 2, found \(noiseBandCount)") }
-        if encOctavesBelow < 0 || encOctavesAbove < 0 || encBins < 1 {
-            throw fail("enc_octaves_below", "octave counts must be ≥ 0 and give at least one bin")
+        // the engine carries latent points in fixed 16-float slots (LatentPoint.capacity)
+        if zDim > 16 { throw fail("z_dim", "must be ≤ 16, found \(zDim)") }
+        let sizes = positive + [("n_noise_bands", noiseBandCount), ("enc_octaves_below", encOctavesBelow),
+                                ("enc_octaves_above", encOctavesAbove)]
+        for (key, value) in sizes where value > Self.maximumSize {
+            throw fail(key, "must be ≤ \(Self.maximumSize), found \(value)")
+        }
+        if mlpLayers > Self.maximumMLPLayers {
+            throw fail("mlp_layers", "must be ≤ \(Self.maximumMLPLayers), found \(mlpLayers)")
+        }
+        if encOctavesBelow < 0 || encOctavesAbove < 0 || encBins < 1 || encBins > Self.maximumSize {
+            throw fail("enc_octaves_below", "octave counts must be ≥ 0 and give 1...\(Self.maximumSize) bins")
         }
         if sampleRate % frameRate != 0 {
             throw fail("frame_rate", "sample_rate \(sampleRate) is not a multiple of frame_rate \(frameRate)")
@@ -140,6 +157,12 @@ public struct ModelConfig: Sendable, Equatable {
                              ("reverb_seconds", reverbSeconds), ("env_hold_s", envHoldSeconds),
                              ("env_release_s", envReleaseSeconds)] where !(value.isFinite && value > 0) {
             throw fail(key, "must be a positive number, found \(value)")
+        }
+        // The lengths below convert seconds × rate to Int: bound them first.
+        for (key, seconds, rate) in [("reverb_seconds", reverbSeconds, sampleRate), ("env_hold_s", envHoldSeconds, frameRate),
+                                     ("env_release_s", envReleaseSeconds, frameRate)]
+        where seconds * Double(rate) > Double(Self.maximumSize) {
+            throw fail(key, "gives more than \(Self.maximumSize) samples or frames")
         }
         if reverbLength < 1 { throw fail("reverb_seconds", "gives an empty impulse response") }
         if holdFrameCount < 2 { throw fail("env_hold_s", "gives fewer than 2 hold frames") }

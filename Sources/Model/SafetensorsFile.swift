@@ -103,6 +103,16 @@ public struct SafetensorsFile: Sendable {
             guard shape.count == shapeAny.count else {
                 throw .notSafetensors(path: path, reason: "header entry \(name): shape is not a list of non-negative integers")
             }
+            // A shape whose element or byte count overflows describes no data (and would trap in
+            // `elementCount` and `floats`).
+            var elements = 1
+            for extent in shape {
+                let (product, overflow) = elements.multipliedReportingOverflow(by: extent)
+                guard !overflow, product <= Int.max / 8 else {
+                    throw .notSafetensors(path: path, reason: "header entry \(name): shape \(shape) is too large")
+                }
+                elements = product
+            }
             guard offsets.count == 2, offsets[0] <= offsets[1], offsetsAny.count == 2 else {
                 throw .notSafetensors(path: path, reason: "header entry \(name): data_offsets is not [begin, end]")
             }

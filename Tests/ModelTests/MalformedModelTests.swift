@@ -193,4 +193,47 @@ final class MalformedModelTests: XCTestCase {
         XCTAssertEqual(try refusal("scale.safetensors", try editedMetadata("envelope_blend_scale", "-1")),
                        "metadata envelope_blend_scale: expected a positive number, found \"-1\"")
     }
+
+    /// The small model with its `config` JSON edited by `edit`.
+    func editedConfig(_ edit: (inout [String: Any]) -> Void) throws -> Data {
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: original.subdata(in: 8 ..< 8 + headerLength))
+            as? [String: Any])
+        let configText = try XCTUnwrap((json["__metadata__"] as? [String: Any])?["config"] as? String)
+        var config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(configText.utf8)) as? [String: Any])
+        edit(&config)
+        let text = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
+        return try editedMetadata("config", text)
+    }
+
+    /// Sizes that overflowed Int (trap) or asked for billions of tensor names (out of memory) before
+    /// the loader bounded them; found with the model fuzzer's harness (Fuzz/corpus/model/crash-*, oom-*).
+    func testHugeConfigSizesAreRefusedNotTrapped() throws {
+        XCTAssertEqual(try refusal("reverb.safetensors", try editedConfig { $0["reverb_seconds"] = 1e300 }),
+                       "metadata config.reverb_seconds: gives more than 16777216 samples or frames")
+        XCTAssertEqual(try refusal("hold.safetensors", try editedConfig { $0["env_hold_s"] = 1e300 }),
+                       "metadata config.env_hold_s: gives more than 16777216 samples or frames")
+        XCTAssertEqual(try refusal("release.safetensors", try editedConfig { $0["env_release_s"] = 1e18 }),
+                       "metadata config.env_release_s: gives more than 16777216 samples or frames")
+        XCTAssertEqual(try refusal("bins.safetensors", try editedConfig {
+            $0["enc_bins_per_octave"] = 999_999_999_999
+            $0["enc_octaves_above"] = 999_999_999_999
+        }), "metadata config.enc_bins_per_octave: must be ≤ 16777216, found 999999999999")
+        XCTAssertEqual(try refusal("bins2.safetensors", try editedConfig {
+            $0["enc_bins_per_octave"] = 1 << 24
+            $0["enc_octaves_above"] = 1 << 24
+        }), "metadata config.enc_octaves_below: octave counts must be ≥ 0 and give 1...16777216 bins")
+        XCTAssertEqual(try refusal("layers.safetensors", try editedConfig { $0["mlp_layers"] = 100_000 }),
+                       "metadata config.mlp_layers: must be ≤ 1024, found 100000")
+        XCTAssertEqual(try refusal("units.safetensors", try editedConfig { $0["gru_units"] = 999_999_999_999 }),
+                       "metadata config.gru_units: must be ≤ 16777216, found 999999999999")
+    }
+
+    /// A tensor shape whose element count overflows Int trapped in `SafetensorsFile.floats`.
+    func testShapeWhoseSizeOverflowsIsRefused() throws {
+        let bytes = try editedHeader { header in
+            header["extra"] = ["dtype": "F32", "shape": [4_294_967_296, 4_294_967_296], "data_offsets": [0, 4]]
+        }
+        XCTAssertEqual(try refusal("shape.safetensors", bytes),
+                       "not a safetensors file (header entry extra: shape [4294967296, 4294967296] is too large)")
+    }
 }

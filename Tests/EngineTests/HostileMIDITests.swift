@@ -1,0 +1,131 @@
+import Engine
+import MIDI
+import Model
+import XCTest
+
+/// A million random MIDI events, garbage included, through the engine: the output must stay finite
+/// and below 0 dBFS (issue 5, "Fuzzing"). About 40 s in a debug build on a 2-core machine: the cost
+/// is the decoder run for the notes started at each distinct offset, hence few offsets per block.
+final class HostileMIDITests: XCTestCase {
+    static let eventCount = 1_000_000
+    static let block = 64
+    /// 5000 blocks of 64 frames (6.7 s at 48 kHz), each with 200 events on 1-3 sample offsets.
+    static let eventsPerBlock = 200
+
+    func testAMillionRandomEventsKeepTheOutputFiniteAndBelowFullScale() throws {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        var settings = EngineSettings()
+        settings.maxBlockFrames = Self.block
+        settings.polyphony = 4
+        let engine = Engine(model: model, settings: settings, timbre: model.latentMeans[0], gainDB: 0)
+        // Knobs on the paths a controller can reach, with ranges as wide as the engine allows.
+        let z = model.config.zDim
+        let maps: [(ControllerSource, ControllerMapping)] = [
+            (.controller(1), ControllerMapping(target: .latent(dimension: 0), minimum: -4, maximum: 4)),
+            (.controller(2), ControllerMapping(target: .latent(dimension: z - 1), minimum: -4, maximum: 4)),
+            (.controller(74), ControllerMapping(target: .morph, minimum: 0, maximum: 1)),
+            (.controller(11), ControllerMapping(target: .gainDB, minimum: -60, maximum: 12)),
+            (.controller(91), ControllerMapping(target: .reverbMix, minimum: 0, maximum: 4)),
+            (.controller(73), ControllerMapping(target: .attackScale, minimum: 0.05, maximum: 20, isLogarithmic: true)),
+            (.controller(72), ControllerMapping(target: .releaseScale, minimum: 0.05, maximum: 20, isLogarithmic: true)),
+            (.controller(71), ControllerMapping(target: .loudnessDB, minimum: -40, maximum: 12)),
+            (.channelPressure, ControllerMapping(target: .padX, minimum: 0, maximum: 1)),
+            (.polyPressure, ControllerMapping(target: .padY, minimum: 0, maximum: 1)),
+        ]
+        for (source, mapping) in maps {
+            XCTAssertTrue(engine.commands.push(.mapController(source: source, mapping: mapping)))
+        }
+        for corner in MorphCorner.allCases {
+            let far = (0..<z).map { d in Float(corner.rawValue * 3 - 7 + d) }
+            XCTAssertTrue(engine.commands.push(.setMorphPoint(corner: corner, point: LatentPoint(far))))
+        }
+
+        var rng = SplitMix64(seed: 0x7153_0005)
+        var events = [TimedMIDIEvent](repeating: TimedMIDIEvent(offset: 0, event: .stop), count: Self.eventsPerBlock)
+        var left = [Float](repeating: 0, count: Self.block), right = left
+        var peak: Float = 0
+        var sent = 0
+        var blocks = 0
+        while sent < Self.eventCount {
+            let n = min(Self.eventsPerBlock, Self.eventCount - sent)
+            // Events crowd onto a few sample offsets per block: each distinct offset splits the block
+            // (a debug build pays per split), and crowds are the hostile case (many notes at once).
+            let spots = (0..<3).map { _ in Self.randomOffset(&rng) }
+            let used = 1 + Int(rng.next() % 3)
+            for i in 0..<n {
+                events[i] = TimedMIDIEvent(offset: spots[Int(rng.next() % UInt64(used))], event: Self.randomEvent(&rng))
+            }
+            events[0..<n].sort { $0.offset < $1.offset }
+            events.withUnsafeBufferPointer { e in
+                engine.render(frameCount: Self.block, events: UnsafeBufferPointer(rebasing: e[0..<n]),
+                              left: &left, right: &right)
+            }
+            for i in 0..<Self.block {
+                let l = left[i], r = right[i]
+                guard l.isFinite, r.isFinite, abs(l) < 1, abs(r) < 1 else {
+                    XCTFail("block \(blocks), sample \(i): left \(l), right \(r) (not finite or ≥ 0 dBFS)")
+                    return
+                }
+                peak = max(peak, abs(l), abs(r))
+            }
+            sent += n
+            blocks += 1
+        }
+        XCTAssertEqual(sent, Self.eventCount)
+        XCTAssertGreaterThan(peak, 0.01, "the random notes made no sound: the test would prove nothing")
+    }
+
+    /// Mostly inside the block, sometimes before or after it (the engine clamps those).
+    static func randomOffset(_ rng: inout SplitMix64) -> Int {
+        switch rng.next() % 50 {
+        case 0: return -Int(rng.next() % 1000) - 1
+        case 1: return block + Int(rng.next() % 1000)
+        default: return Int(rng.next() % UInt64(block))
+        }
+    }
+
+    /// Every kind of event with random channels and values; some with fields out of their range
+    /// (channel above 15, data above 127, bend above 16383), as no decoder produces them.
+    static func randomEvent(_ rng: inout SplitMix64) -> MIDIEvent {
+        let bits = rng.next()
+        let garbage = bits % 16 == 0
+        let channel = UInt8(truncatingIfNeeded: bits >> 8) & (garbage ? 0xFF : 0x0F)
+        let a = UInt8(truncatingIfNeeded: bits >> 16) & (garbage ? 0xFF : 0x7F)
+        let b = UInt8(truncatingIfNeeded: bits >> 24) & (garbage ? 0xFF : 0x7F)
+        let wide = UInt16(truncatingIfNeeded: bits >> 32) & (garbage ? 0xFFFF : 0x3FFF)
+        // Controllers that do something (pedals, RPN, modes, mapped knobs) come up more often.
+        let interesting: [UInt8] = [0, 1, 2, 6, 11, 32, 38, 64, 66, 71, 72, 73, 74, 91, 98, 99, 100, 101,
+                                    120, 121, 123, 124, 125, 126, 127]
+        switch (bits >> 48) % 100 {
+        case 0..<16: return .noteOn(channel: channel, note: a, velocity: b % 8 == 0 ? 0 : b)
+        case 16..<28: return .noteOff(channel: channel, note: a, velocity: b)
+        case 28..<44:
+            return .controlChange(channel: channel, controller: interesting[Int(a) % interesting.count], value: b)
+        case 44..<56: return .controlChange(channel: channel, controller: a, value: b)
+        case 56..<68: return .pitchBend(channel: channel, value: wide)
+        case 68..<76: return .channelPressure(channel: channel, pressure: a)
+        case 76..<84: return .polyPressure(channel: channel, note: a, pressure: b)
+        case 84..<90: return .programChange(channel: channel, program: a)
+        default:
+            let system: [MIDIEvent] = [
+                .systemExclusive(MIDISysExSpan(byteOffset: UInt32(truncatingIfNeeded: bits), byteCount: UInt32(b))),
+                .timeCodeQuarterFrame(a), .songPosition(beats: wide), .songSelect(a), .tuneRequest, .timingClock,
+                .start, .continue, .stop, .activeSensing, .systemReset,
+            ]
+            return system[Int(b) % system.count]
+        }
+    }
+}
+
+/// SplitMix64: a small seeded generator, the same sequence on every platform.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
