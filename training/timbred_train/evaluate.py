@@ -353,6 +353,6 @@ def _write_markdown(s: dict, report: Path) -> None:
         "",
         "![training curves](curves.png)",
         "",
-        f"Evaluation took {s['evaluation_seconds']:.0f} s.",
+        f"How it was trained (commands, machine): [TRAINING.md](TRAINING.md). Evaluation took {s['evaluation_seconds']:.0f} s.",
     ]
     (report / "README.md").write_text("\n".join(lines) + "\n")
