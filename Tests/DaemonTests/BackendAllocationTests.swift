@@ -119,8 +119,9 @@ final class StampedEventTimingTests: DaemonTestCase {
         try probe.connect(to: "stamp_tb")
         XCTAssertTrue(probe.waitUntilRecorded(probe.frame(afterSeconds: 0.3)))
 
+        var exact = 0, trials = 0
         var delays: [Int] = []
-        for trial in 0..<4 {
+        for trial in 0..<6 {
             usleep(UInt32(1000 * (7 + 13 * trial)))  // land at different places in the period
             let before = probe.now
             XCTAssertTrue(backend.enqueue(.noteOn(channel: 0, note: 69, velocity: 100)))
@@ -129,20 +130,23 @@ final class StampedEventTimingTests: DaemonTestCase {
             let from = before &- 64
             let x = probe.samples(from: from, count: Int(after &- from) + 1000)
             guard let first = SignalAnalysis.onset(x) else { XCTFail("no sound"); continue }
-            let onset = from &+ UInt32(first)
-            // the stamp lies in before...after; the note starts one period after it (+1: the
-            // first sample of a note is the oscillators' zero phase)
-            // On a loaded two-core machine the process cycle itself can start late (jackd -S
-            // waits instead of dropping), and a stamp whose target frame has already passed plays
-            // at the start of the cycle: allow one period of such lateness, never earliness.
-            let earliest = Int(before) + connection.bufferFrames
-            let latest = Int(after) + 2 * connection.bufferFrames + 1
-            print("trial \(trial): stamped within \(before)...\(after), sounded at \(onset) (\(Int(onset) - Int(before)) after the first bound)")
-            XCTAssertTrue((earliest...latest).contains(Int(onset)), "onset \(onset) outside \(earliest)...\(latest)")
-            delays.append(Int(onset) - Int(before))
+            let onset = Int(from &+ UInt32(first))
+            // The stamp lies in before...after; the note starts one period after it (+1: the first
+            // sample of a note is the oscillators' zero phase). It may never start earlier. On a
+            // loaded two-core machine a process cycle can itself start late (jackd -S waits instead
+            // of dropping) and then the note plays at that cycle's start: such trials are counted,
+            // and most trials must be exact.
+            let period = connection.bufferFrames
+            print("trial \(trial): stamped within \(before)...\(after), sounded at \(onset) (\(onset - Int(before)) after the first bound)")
+            XCTAssertGreaterThanOrEqual(onset, Int(before) + period, "played before its stamp + one period")
+            XCTAssertLessThanOrEqual(onset, Int(after) + 4 * period + 1, "played more than 3 periods late")
+            if onset <= Int(after) + period + 1 { exact += 1 }
+            trials += 1
+            delays.append(onset - Int(before))
             backend.enqueue(.controlChange(channel: 0, controller: 120, value: 0))
             usleep(600_000)
         }
+        XCTAssertGreaterThanOrEqual(exact * 2, trials + 1, "fewer than half the notes played exactly one period after their stamp: \(delays)")
         print("delays after the stamp's lower bound: \(delays)")
     }
 }
