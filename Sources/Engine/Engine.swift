@@ -171,15 +171,7 @@ public final class Engine: @unchecked Sendable {
         let right = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
         defer { left.deallocate(); right.deallocate() }
         // every kind of event the engine handles, so first-use costs are paid here
-        var on = [TimedMIDIEvent(offset: 3, event: .noteOn(channel: 0, note: 60, velocity: 100)),
-                  TimedMIDIEvent(offset: 5, event: .controlChange(channel: 0, controller: 64, value: 127)),
-                  TimedMIDIEvent(offset: 6, event: .pitchBend(channel: 0, value: 9000)),
-                  TimedMIDIEvent(offset: 7, event: .channelPressure(channel: 0, pressure: 40)),
-                  TimedMIDIEvent(offset: 7, event: .polyPressure(channel: 0, note: 60, pressure: 40)),
-                  TimedMIDIEvent(offset: 8, event: .programChange(channel: 0, program: 0))]
-        for cc: UInt8 in [0, 1, 6, 7, 32, 38, 66, 70, 74, 96, 97, 98, 99, 100, 101, 120, 121, 123] {
-            on.append(TimedMIDIEvent(offset: 9, event: .controlChange(channel: 1, controller: cc, value: 64)))
-        }
+        let on = Engine.exerciseEvents.enumerated().map { TimedMIDIEvent(offset: 3 + $0.offset, event: $0.element) }
         let off = [TimedMIDIEvent(offset: 0, event: .noteOff(channel: 0, note: 60, velocity: 0)),
                    TimedMIDIEvent(offset: 1, event: .controlChange(channel: 0, controller: 64, value: 0))]
         let block = min(256, settings.maxBlockFrames)

@@ -55,8 +55,6 @@ public enum EngineCommand: Sendable {
 public enum EngineStatus: Sendable {
     /// A block was rendered: active voices and the peak output level.
     case block(voices: Int, peak: Float)
-    /// A note could not get a voice slot and was dropped.
-    case noteDropped(note: UInt8)
     /// A voice was stolen for a new note.
     case voiceStolen
     /// The command ring delivered a command the engine could not use (for example a latent

@@ -34,16 +34,7 @@ struct CheckRealtimeCommand: ParsableCommand {
         settings.maxBlockFrames = block
         settings.polyphony = 8
         let engine = Engine(model: m, settings: settings, timbre: m.latentMeans[0])
-        let pattern: [MIDIEvent] = [
-            .noteOn(channel: 0, note: 60, velocity: 100), .noteOn(channel: 1, note: 64, velocity: 80),
-            .controlChange(channel: 0, controller: 64, value: 127), .pitchBend(channel: 0, value: 12000),
-            .noteOff(channel: 0, note: 60, velocity: 0), .controlChange(channel: 0, controller: 66, value: 127),
-            .noteOn(channel: 2, note: 72, velocity: 127), .controlChange(channel: 0, controller: 64, value: 0),
-            .noteOn(channel: 0, note: 40, velocity: 0), .controlChange(channel: 1, controller: 123, value: 0),
-            .controlChange(channel: 0, controller: 101, value: 0), .controlChange(channel: 0, controller: 100, value: 0),
-            .controlChange(channel: 0, controller: 6, value: 12), .controlChange(channel: 2, controller: 120, value: 0),
-            .controlChange(channel: 0, controller: 121, value: 0), .noteOn(channel: 3, note: 30, velocity: 90),
-        ]
+        let pattern = Engine.exerciseEvents
         let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
         for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % block, event: e)) }
         let left = UnsafeMutablePointer<Float>.allocate(capacity: block)

@@ -291,7 +291,7 @@ final class Daemon {
                     peak = p
                 case .timbre(let point):
                     timbre = point.array
-                case .voiceStolen, .noteDropped, .commandRejected:
+                case .voiceStolen, .commandRejected:
                     break
                 }
             }

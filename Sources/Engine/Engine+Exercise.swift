@@ -1,0 +1,30 @@
+import MIDI
+
+extension Engine {
+    /// One event of every kind the engine reacts to (notes, velocity-0 note-on, pedals, bend, both
+    /// pressures, program change, RPN data entry, the controllers the default controller map
+    /// uses, channel-mode messages). `warmUp` renders them before the audio thread starts, and the
+    /// real-time checks (allocation test, `timbred check-realtime`) replay them, so all three
+    /// cover the same paths.
+    public static let exerciseEvents: [MIDIEvent] = {
+        var events: [MIDIEvent] = [
+            .noteOn(channel: 0, note: 60, velocity: 100), .noteOn(channel: 1, note: 64, velocity: 80),
+            .controlChange(channel: 0, controller: 64, value: 127), .pitchBend(channel: 0, value: 12000),
+            .noteOff(channel: 0, note: 60, velocity: 0), .controlChange(channel: 0, controller: 66, value: 127),
+            .noteOn(channel: 2, note: 72, velocity: 127), .channelPressure(channel: 2, pressure: 40),
+            .polyPressure(channel: 2, note: 72, pressure: 40), .controlChange(channel: 0, controller: 64, value: 0),
+            .noteOn(channel: 0, note: 64, velocity: 0), .programChange(channel: 0, program: 3),
+            .controlChange(channel: 0, controller: 101, value: 0), .controlChange(channel: 0, controller: 100, value: 0),
+            .controlChange(channel: 0, controller: 6, value: 12), .controlChange(channel: 0, controller: 38, value: 0),
+            .controlChange(channel: 0, controller: 96, value: 0), .controlChange(channel: 0, controller: 97, value: 0),
+            .controlChange(channel: 0, controller: 99, value: 1), .controlChange(channel: 0, controller: 98, value: 2),
+            .noteOn(channel: 3, note: 30, velocity: 90),
+        ]
+        for cc: UInt8 in [0, 32, 1, 7, 11, 70, 74, 91] {
+            events.append(.controlChange(channel: 1, controller: cc, value: 64))
+        }
+        events += [.controlChange(channel: 1, controller: 123, value: 0), .controlChange(channel: 2, controller: 120, value: 0),
+                   .controlChange(channel: 0, controller: 121, value: 0), .controlChange(channel: 0, controller: 66, value: 0)]
+        return events
+    }()
+}
