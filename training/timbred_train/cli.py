@@ -88,7 +88,7 @@ def cmd_export(args) -> None:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate
 
-    evaluate(Path(args.model), Path(args.data), Path(args.report), threads=args.threads)
+    evaluate(Path(args.model), Path(args.data), Path(args.report), threads=args.threads, dry=args.dry)
 
 
 def cmd_engine_check(args) -> None:
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--data", default="data/default")
     v.add_argument("--report", default="reports/default")
     v.add_argument("--threads", type=int, default=1)
+    v.add_argument("--dry", action="store_true", help="resynthesise without the model's reverb")
     v.set_defaults(func=cmd_evaluate)
     c = sub.add_parser("engine-check", help="score the Swift engine's renders with the report's measures")
     c.add_argument("--timbred", required=True, help="path of the timbred binary")

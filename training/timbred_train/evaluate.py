@@ -137,7 +137,9 @@ def midi_controls(model: TimbreDDSP, env: dict, k: int, pitch: int, velocity: in
     return f0, ld
 
 
-def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1) -> dict:
+def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: bool = False) -> dict:
+    """Write the report for an exported model; dry=True leaves the reverb out of every resynthesis
+    (to see how much of a score the learned room costs or earns)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -145,6 +147,8 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1) -> di
     torch.set_num_threads(threads)
     t0 = time.time()
     model, env, meta = load_exported(model_path)
+    if dry:
+        model.reverb.fixed = torch.zeros_like(model.reverb.fixed)
     cfg = model.cfg
     notes = load_or_build(data, cfg)
     report.mkdir(parents=True, exist_ok=True)
@@ -212,6 +216,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1) -> di
         "median_abs_f0_cents_midi": float(np.nanmedian(np.abs([r["f0_cents_midi"] for r in rows]))),
         "octave_errors_midi": int(np.sum(np.abs([r["f0_cents_midi"] for r in rows]) > 600)),
         "octave_errors_real_audio": int(np.sum(np.abs([r["f0_cents_real"] for r in rows]) > 600)), "provenance": json.loads(meta.get("provenance", "{}")),
+        "reverb": not dry,
         "evaluation_seconds": None,
     }
     per_inst = {}

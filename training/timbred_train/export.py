@@ -27,7 +27,7 @@ def model_tensors(model: TimbreDDSP) -> dict[str, np.ndarray]:
     """The network's tensors under their file names (GRU: PyTorch gate order r, z, n)."""
     out = {}
     for name, t in model.state_dict().items():
-        if name in ("prior_mu", "prior_logvar", "reverb_ir"):
+        if name in ("prior_mu", "prior_logvar") or name.startswith("reverb."):
             continue
         name = name.replace("decoder.gru.weight_ih_l0", "decoder.gru.weight_ih").replace(
             "decoder.gru.weight_hh_l0", "decoder.gru.weight_hh").replace(
@@ -177,7 +177,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     small = TimbreDDSP(small_cfg)
     with torch.no_grad():  # make the small model's outputs span the interesting range
         small.decoder.out.bias.add_(torch.linspace(-1, 2, small.decoder.out.bias.shape[0]))
-        small.reverb_ir.mul_(30.0)
+        small.reverb.level_db.add_(30.0)
     rng = np.random.default_rng(5)
     th, tr = int(small_cfg.env_hold_s * 100), int(small_cfg.env_release_s * 100)
     small_env = {
@@ -277,10 +277,12 @@ def load_exported(path: Path) -> tuple[TimbreDDSP, dict[str, np.ndarray], dict[s
             fk = "latent.means"
         elif k == "prior_logvar":
             fk = "latent.logvars"
-        elif k == "reverb_ir":
-            fk = "reverb.ir"
+        elif k.startswith("reverb."):
+            continue  # the file holds the IR's samples, not its parameters
         state[k] = torch.as_tensor(tensors[fk])
-    model.load_state_dict(state)
+    missing, _ = model.load_state_dict(state, strict=False)
+    assert all(k.startswith("reverb.") for k in missing), missing
+    model.reverb.fixed = torch.as_tensor(tensors["reverb.ir"])
     model.eval()
     env = {k: v for k, v in tensors.items() if k.startswith("envelope.")}
     return model, env, meta

@@ -95,6 +95,47 @@ class Encoder(nn.Module):
         return h[..., : self.z_dim], h[..., self.z_dim:].clamp(-12.0, 4.0)
 
 
+class Reverb(nn.Module):
+    """The learned room: an impulse response built from band-limited noise with a learned level
+    and decay time per band, faded in over its first milliseconds; sample 0 (the direct path) is 0.
+
+    A free-form learned IR (one parameter per sample) tends to grow a strong early reflection that
+    colours every note like a comb filter; this form can only add a diffuse tail, and a dry
+    training set simply drives its levels down. Exported as plain samples (`reverb.ir`), so the
+    engine does not know or care how it was parameterised. A model loaded from a file holds its
+    IR in `fixed` instead.
+    """
+
+    BANDS = 12
+
+    def __init__(self, n_ir: int, sample_rate: int):
+        super().__init__()
+        self.n_ir, self.sample_rate = n_ir, sample_rate
+        g = torch.Generator().manual_seed(8)
+        spec = torch.fft.rfft(torch.randn(max(n_ir, 2), generator=g))
+        freqs = torch.fft.rfftfreq(max(n_ir, 2), 1.0 / sample_rate)
+        edges = torch.logspace(math.log10(60.0), math.log10(sample_rate / 2), self.BANDS + 1)
+        edges[0], edges[-1] = 0.0, sample_rate  # first band from DC, last up to Nyquist
+        bands = []
+        for b in range(self.BANDS):
+            x = torch.fft.irfft(spec * ((freqs >= edges[b]) & (freqs < edges[b + 1])), max(n_ir, 2))[:n_ir]
+            bands.append(x / (x.std() + 1e-9))
+        self.register_buffer("band_noise", torch.stack(bands), persistent=False)
+        self.register_buffer("t", torch.arange(n_ir) / sample_rate, persistent=False)
+        self.level_db = nn.Parameter(torch.full((self.BANDS,), -45.0))
+        self.log_t60_s = nn.Parameter(torch.full((self.BANDS,), math.log(0.6)))
+        self.fixed: torch.Tensor | None = None
+
+    def forward(self) -> torch.Tensor:
+        if self.fixed is not None:
+            return self.fixed
+        t60 = self.log_t60_s.exp().clamp(0.05, 4.0)
+        decay = torch.exp(-6.907755 * self.t[None, :] / t60[:, None])  # -60 dB at t60
+        level = torch.pow(10.0, self.level_db / 20.0)
+        ir = (level[:, None] * decay * self.band_noise).sum(0) * (1.0 - torch.exp(-self.t / 0.004))
+        return torch.cat([torch.zeros(1, device=ir.device), ir[1:]])
+
+
 class TimbreDDSP(nn.Module):
     """Encoder + Gaussian-mixture prior (one component per instrument) + decoder + reverb."""
 
@@ -108,14 +149,11 @@ class TimbreDDSP(nn.Module):
         g = torch.Generator().manual_seed(7)
         self.prior_mu = nn.Parameter(torch.randn(n_inst, cfg.z_dim, generator=g) * 1.5)
         self.prior_logvar = nn.Parameter(torch.full((n_inst, cfg.z_dim), math.log(0.1)))
-        n_ir = int(cfg.reverb_seconds * cfg.sample_rate)
-        t = torch.arange(n_ir) / cfg.sample_rate
-        ir = torch.randn(n_ir, generator=g) * 1e-3 * torch.exp(-t / 0.3)
-        self.reverb_ir = nn.Parameter(ir)
+        self.reverb = Reverb(int(cfg.reverb_seconds * cfg.sample_rate), cfg.sample_rate)
 
     def ir(self) -> torch.Tensor:
         """The reverb impulse response with the direct path excluded (sample 0 is 0; dry is added)."""
-        return torch.cat([torch.zeros(1), self.reverb_ir[1:]])
+        return self.reverb()
 
     def synthesize(self, controls: dict[str, torch.Tensor], f0_hz: torch.Tensor, white: torch.Tensor,
                    sample_rate: float | None = None, reverb: bool = True) -> dict[str, torch.Tensor]:

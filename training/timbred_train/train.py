@@ -131,8 +131,15 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
     step, history = 0, []
     if ck_path.is_file():
         ck = load_checkpoint(ck_path, cfg)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
+        if "reverb_ir" in ck["model"]:
+            # a checkpoint from before the reverb was parameterised: keep everything but the old
+            # free-form IR; the optimiser state no longer lines up with the parameters, so restart it
+            del ck["model"]["reverb_ir"]
+            model.load_state_dict(ck["model"], strict=False)
+            print(f"{ck_path}: older free-form reverb dropped; reverb and optimiser state start afresh")
+        else:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["opt"])
         step, history = ck["step"], ck["history"]
         torch.set_rng_state(ck["rng"])
         print(f"resumed from {ck_path} at step {step}")
