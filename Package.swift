@@ -36,6 +36,8 @@ let package = Package(
                        providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CLO", path: "Sources/CLO", pkgConfig: "liblo",
                        providers: [.apt(["liblo-dev"])]),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo",
+                       providers: [.apt(["libcairo2-dev"])]),
         .systemLibrary(name: "CSystemd", path: "Sources/CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
         // Real-time helpers in C: RealtimeSanitizer region markers, denormal flushing.
@@ -56,10 +58,12 @@ let package = Package(
                                                     .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
+        // Offline timbre tools: the trainer's note analysis, the encoder, timbre-space geometry, maps.
+        .target(name: "Timbre", dependencies: ["DSP", "Inference", "Model", "CSndFile", "CCairo"], swiftSettings: optimize),
         .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "CLO", "CSystemd"]),
         .executableTarget(name: "timbred", dependencies: [
             "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile", "CRealtime",
-            "JackBackend", "ALSASequencer", "Control",
+            "JackBackend", "ALSASequencer", "Control", "Timbre",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
@@ -68,6 +72,8 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter"]),
         .testTarget(name: "PresetsTests", dependencies: ["Presets"]),
+        // Depends on the executable so that `timbred render --morph` is built with the tests.
+        .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "ALSASequencer", "CALSA", "MIDI", "Model", "Presets"]),
         // End-to-end tests of `timbred run` against a real jackd -d dummy (depends on the

@@ -6,15 +6,28 @@ import MIDI
 import Model
 import Presets
 
-/// `timbred render IN.mid -o OUT.wav`: drives the real-time engine from a Standard MIDI File in a
-/// plain loop (no JACK) and writes the result with libsndfile.
+/// `timbred render IN.mid -o OUT.wav`: drives the real-time engine from a Standard MIDI File (or
+/// one note, `--note`) in a plain loop (no JACK) and writes the result with libsndfile.
+/// `--morph A:B` moves the timbre from preset A to preset B over the length of the music.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Render a MIDI file to audio with the same engine the daemon runs.")
 
-    @Argument(help: "Standard MIDI File (format 0 or 1).")
-    var input: String
+    @Argument(help: "Standard MIDI File (format 0 or 1); leave out with --note.")
+    var input: String?
+
+    @Option(help: "Render one note of this MIDI pitch instead of a MIDI file.")
+    var note: Int?
+
+    @Option(help: "Velocity of --note (1-127).")
+    var velocity: Int = 100
+
+    @Option(help: "Seconds --note is held.")
+    var seconds: Double = 4
+
+    @Option(help: "Morph from preset A to preset B over the length of the music, as \"A:B\".")
+    var morph: String?
 
     @Option(name: .shortAndLong, help: "Output audio file (WAV, 32-bit float, stereo).")
     var output: String
@@ -52,16 +65,37 @@ struct RenderCommand: ParsableCommand {
         }
     }
 
-    private func render() throws {
+    /// The music to play: a MIDI file's events and length, or one note.
+    private struct Song {
+        var events: [StandardMIDIFile.TimedEvent]
+        var durationSeconds: Double
+    }
+
+    private func loadSong() throws -> Song {
+        if let note {
+            guard input == nil else { throw CLIError("give either a MIDI file or --note, not both") }
+            guard (0...127).contains(note), (1...127).contains(velocity), seconds > 0, seconds <= 600 else {
+                throw CLIError("--note must be 0-127, --velocity 1-127, --seconds 0-600")
+            }
+            return Song(events: [
+                .init(timeSeconds: 0, tick: 0, trackIndex: 0, event: .noteOn(channel: 0, note: UInt8(note), velocity: UInt8(velocity))),
+                .init(timeSeconds: seconds, tick: 0, trackIndex: 0, event: .noteOff(channel: 0, note: UInt8(note), velocity: 64)),
+            ], durationSeconds: seconds)
+        }
+        guard let input else { throw CLIError("give a MIDI file to render, or --note PITCH") }
         guard let data = FileManager.default.contents(atPath: input) else {
             throw CLIError("\(input): cannot read MIDI file")
         }
-        let song: StandardMIDIFile
         do {
-            song = try StandardMIDIFile(bytes: [UInt8](data))
+            let file = try StandardMIDIFile(bytes: [UInt8](data))
+            return Song(events: file.events, durationSeconds: file.durationSeconds)
         } catch {
             throw CLIError("\(input): \(error)")
         }
+    }
+
+    private func render() throws {
+        let song = try loadSong()
         guard [44100, 48000, 88200, 96000, 32000, 64000, 192000].contains(rate) else {
             throw CLIError("unsupported --rate \(rate) (use 44100, 48000, 88200 or 96000)")
         }
@@ -70,12 +104,13 @@ struct RenderCommand: ParsableCommand {
         let timbreModel = try loadModel(modelPath)
         let (presets, _) = Preset.loadAll(folders: Resources.presetFolders)
         let timbre = try resolveTimbre(model: timbreModel, presets: presets)
+        let morphPath = try resolveMorph(model: timbreModel, presets: presets)
 
         var settings = EngineSettings()
         settings.sampleRate = Double(rate)
         settings.polyphony = polyphony
         settings.maxBlockFrames = 256
-        let engine = Engine(model: timbreModel, settings: settings, timbre: timbre, gainDB: gainDB)
+        let engine = Engine(model: timbreModel, settings: settings, timbre: morphPath?.from ?? timbre, gainDB: gainDB)
         _ = engine.commands.push(.setReverbMix(reverb))
 
         let sampleRate = Double(rate)
@@ -91,6 +126,12 @@ struct RenderCommand: ParsableCommand {
         while frame < totalFrames {
             let n = min(block, totalFrames - frame)
             events.removeAll(keepingCapacity: true)
+            if let morphPath {
+                // the timbre moves linearly from A to B while the music plays, then stays at B
+                let t = Float(min(1, Double(frame) / max(1, song.durationSeconds * sampleRate)))
+                let z = zip(morphPath.from, morphPath.to).map { $0 + t * ($1 - $0) }
+                _ = engine.commands.push(.setTimbre(LatentPoint(z)))
+            }
             while next < song.events.count {
                 let e = song.events[next]
                 let at = Int((e.timeSeconds * sampleRate).rounded())
@@ -123,6 +164,26 @@ struct RenderCommand: ParsableCommand {
         let audioSeconds = Double(totalFrames) / sampleRate
         print(String(format: "rendered %.2f s of audio in %.2f s (%.1fx real time) to %@", audioSeconds, seconds,
                      audioSeconds / max(seconds, 1e-9), output))
+    }
+
+    /// The two latent points of `--morph A:B`, or nil without the option.
+    private func resolveMorph(model: TimbreModel, presets: [Preset]) throws -> (from: [Float], to: [Float])? {
+        guard let morph else { return nil }
+        let names = morph.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard names.count == 2, !names[0].isEmpty, !names[1].isEmpty else {
+            throw CLIError("--morph wants two presets as A:B, got \"\(morph)\"")
+        }
+        let points = try names.map { name -> [Float] in
+            guard let p = Preset.find(name, in: presets) else {
+                throw CLIError("--morph: no preset named \(name) (have: \(presets.map(\.name).joined(separator: ", ")))")
+            }
+            do {
+                return try p.latentPoint(instruments: model.instrumentNames, means: model.latentMeans)
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+        return (points[0], points[1])
     }
 
     private func resolveTimbre(model: TimbreModel, presets: [Preset]) throws -> [Float] {

@@ -33,7 +33,7 @@ struct Timbred: ParsableCommand {
         preset N of the bank chosen by CC 0/32. Files are reloaded when they change and on SIGHUP.
         """,
         subcommands: [RunCommand.self, CtlCommand.self, RenderCommand.self, BenchCommand.self, ModelCommand.self,
-                      CheckRealtimeCommand.self],
+                      CheckRealtimeCommand.self, EncodeCommand.self, MapCommand.self, PresetsCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from safetensors.numpy import save_file
 
+from . import dsp
 from .cache import NoteSet, load_or_build
 from .config import FORMAT_VERSION, ModelConfig
 from .envelope import fit_envelopes
@@ -226,7 +227,51 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     tref["encoder.logvar"] = lv.numpy()
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tref.items()}, str(folder / "default-reference.safetensors"),
               metadata={"white_noise": "torch.rand(seed 23) * 2 - 1 at each rate", "frames": "60"})
+    write_analysis_fixture(folder, trained, notes)
     print(f"wrote fixtures in {folder}")
+
+
+def write_analysis_fixture(folder: Path, trained: TimbreDDSP, notes: NoteSet,
+                           picks: tuple[str, ...] = ("flute", "piano", "acoustic_bass")) -> None:
+    """Fixture for the engine's note analysis (`timbred encode`): a held-out note of each picked
+    instrument, 2.2 s of it after 0.1 s of silence, with every analysis step's output (onset
+    trim, tracked f0 at the nominal pitch and over the wide range, loudness, encoder features)
+    and the trained encoder's posterior."""
+    from .dataset import trim_to_onset
+    from .features import encoder_features, track_f0
+
+    cfg = trained.cfg
+    sr, hop = cfg.sample_rate, cfg.hop
+    out: dict[str, np.ndarray] = {}
+    test = notes.indices("test")
+    for slot, name in enumerate(picks):
+        k = notes.instruments.index(name)
+        cands = [i for i in test if int(notes.instrument[i]) == k and int(notes.velocity[i]) == 80]
+        i = cands[len(cands) // 2]
+        audio = np.concatenate([np.zeros(int(0.1 * sr), np.float32), notes.audio[i][: int(2.2 * sr)]]).astype(np.float32)
+        trimmed = trim_to_onset(audio, sr)
+        n = int(math.ceil(len(trimmed) / hop))
+        pitch = int(notes.pitch[i])
+        f0, _ = track_f0(trimmed, sr, cfg.frame_rate, 440.0 * 2 ** ((pitch - 69) / 12), n)
+        wide, conf = track_f0(trimmed, sr, cfg.frame_rate, 261.6, n, search_semitones=36)
+        ld = dsp.loudness_db(trimmed, sr, cfg.frame_rate, n)
+        enc = encoder_features(trimmed, cfg, f0, ld)
+        with torch.no_grad():
+            mu, lv = trained.encoder(torch.as_tensor(enc)[None])
+        p = f"analysis.{slot}."
+        out[p + "audio"] = audio
+        out[p + "pitch"] = np.asarray([pitch], np.float32)
+        out[p + "instrument"] = np.asarray([k], np.float32)
+        out[p + "trim_start"] = np.asarray([len(audio) - len(trimmed)], np.float32)
+        out[p + "f0_hz"] = f0
+        out[p + "wide_f0_hz"] = wide
+        out[p + "wide_confidence"] = conf
+        out[p + "loudness_db"] = ld
+        out[p + "features"] = enc
+        out[p + "mu"] = mu[0].numpy()
+        out[p + "logvar"] = lv[0].numpy()
+    save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(folder / "analysis-reference.safetensors"),
+              metadata={"instruments": ",".join(picks), "sample_rate": str(sr)})
 
 
 # --- loading an exported model (round trip, evaluation) ------------------------------------------

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import Model
+import Presets
+import Timbre
+
+/// `timbred encode NOTE.wav... --name NAME`: recordings of a sound → a preset at their point in
+/// the model's timbre space.
+struct EncodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "encode",
+        abstract: "Turn recordings of a sound (one note per file) into a playable preset.",
+        discussion: """
+        Reads WAV, FLAC, AIFF or OGG at any sample rate, mono or stereo. In each file it finds the \
+        note's onset, its pitch (from the file name such as "C4" or "60", else tracked) and loudness, \
+        computes the trainer's encoder features and runs the model's timbre encoder; several files \
+        are combined (product of their posteriors). Give notes of at least 2 s, one note per file, \
+        not clipped. The preset records the nearest instruments and the pitch range covered.
+        """)
+
+    @Argument(help: "Audio files, one note each.")
+    var files: [String]
+
+    @Option(help: "Preset name.")
+    var name: String
+
+    @Option(name: .shortAndLong, help: "Preset file to write (default: $XDG_CONFIG_HOME/timbred/presets/NAME.toml, where the daemon finds it).")
+    var output: String?
+
+    @Option(help: "Model file (default: models/default.safetensors).")
+    var model: String?
+
+    @Option(help: "MIDI pitch of the notes, when neither the file names nor the tracker should decide.")
+    var pitch: Double?
+
+    @Flag(help: "Overwrite an existing preset file.")
+    var force = false
+
+    mutating func run() throws {
+        do {
+            try encode()
+        } catch let e as CLIError {
+            FileHandle.standardError.write(Data("timbred encode: \(e.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    private func encode() throws {
+        guard !name.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError("--name must not be empty") }
+        let started = Date()
+        let modelPath = try Resources.modelPath(model)
+        let timbreModel = try loadModel(modelPath)
+        let encoder = TimbreEncoder(model: timbreModel)
+        var notes: [TimbreEncoder.EncodedNote] = []
+        for file in files {
+            do {
+                let n = try encoder.encode(path: file, pitch: pitch)
+                notes.append(n)
+                let near = encoder.space.neighbours(of: n.mu).first!
+                print(String(format: "%@: pitch %.1f (MIDI), onset at %.3f s, nearest %@ (%.2f)",
+                             file as NSString, n.note.medianPitch, n.note.onsetSeconds,
+                             near.instrument as NSString, near.distance))
+            } catch {
+                throw CLIError("\(error)")
+            }
+        }
+        let sound = encoder.combine(notes)
+        let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
+        let text = TimbreEncoder.presetText(name: name, modelName: modelName, sound: sound)
+        let path = output ?? Self.userPresetPath(name: name)
+        if FileManager.default.fileExists(atPath: path) && !force {
+            throw CLIError("\(path) exists (use --force to overwrite, or -o another file)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
+                                                    withIntermediateDirectories: true)
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CLIError("\(path): cannot write the preset (\(error.localizedDescription))")
+        }
+        let near = sound.neighbours.prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
+        print("nearest instruments: \(near.joined(separator: ", ")) (typical spacing between instruments: "
+              + String(format: "%.2f)", encoder.space.typicalSpacing))
+        if sound.farOutside {
+            FileHandle.standardError.write(Data(("timbred encode: warning: this sound lies far outside every instrument the "
+                + "model knows (nearest is \(sound.neighbours[0].instrument) at "
+                + String(format: "%.2f", sound.neighbours[0].distance) + "); the preset may not sound like the recording\n").utf8))
+        }
+        print(String(format: "wrote preset \"%@\" to %@ in %.2f s", name as NSString, path as NSString,
+                     Date().timeIntervalSince(started)))
+    }
+
+    /// The user's preset folder, where the daemon looks (and reloads on change).
+    static func userPresetPath(name: String) -> String {
+        let env = ProcessInfo.processInfo.environment
+        let configHome = env["XDG_CONFIG_HOME"] ?? (env["HOME"].map { $0 + "/.config" } ?? ".")
+        let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
+        return configHome + "/timbred/presets/" + String(slug) + ".toml"
+    }
+}
+
+/// `timbred map -o map.png`: a picture of the timbre space.
+struct MapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Draw the timbre space: instruments, presets and (optionally) your recordings.",
+        discussion: """
+        The picture shows the latent space on its two principal directions (the two directions along \
+        which the model's instruments differ most), with each instrument's component (dot and one \
+        standard deviation), every preset found on disk (diamonds) and, with --notes, recordings \
+        encoded as `timbred encode` does (crosses).
+        """)
+
+    @Option(name: .shortAndLong, help: "Picture to write (.png or .svg).")
+    var output: String
+
+    @Flag(help: "Write SVG whatever the file name says.")
+    var svg = false
+
+    @Option(help: "Model file (default: models/default.safetensors).")
+    var model: String?
+
+    @Option(parsing: .upToNextOption, help: "Recordings to encode and show.")
+    var notes: [String] = []
+
+    mutating func run() throws {
+        do {
+            let modelPath = try Resources.modelPath(model)
+            let timbreModel = try loadModel(modelPath)
+            let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
+            var map = TimbreMap(space: TimbreSpace(model: timbreModel), modelName: modelName)
+            let (presets, errors) = Preset.loadAll(folders: Resources.presetFolders)
+            for e in errors { FileHandle.standardError.write(Data("timbred map: skipped \(e)\n".utf8)) }
+            for p in presets where p.model == modelName {
+                if let z = try? p.latentPoint(instruments: timbreModel.instrumentNames, means: timbreModel.latentMeans) {
+                    map.presets.append(.init(label: p.name, latent: z))
+                }
+            }
+            if !notes.isEmpty {
+                let encoder = TimbreEncoder(model: timbreModel)
+                for file in notes {
+                    do {
+                        let n = try encoder.encode(path: file)
+                        map.notes.append(.init(label: URL(fileURLWithPath: file).lastPathComponent, latent: n.mu))
+                    } catch {
+                        throw CLIError("\(error)")
+                    }
+                }
+            }
+            let format: TimbreMap.Format = svg || output.lowercased().hasSuffix(".svg") ? .svg : .png
+            do {
+                try map.write(to: output, format: format)
+            } catch {
+                throw CLIError("\(error)")
+            }
+            print("wrote \(output): \(timbreModel.instrumentNames.count) instruments, \(map.presets.count) presets, \(map.notes.count) recordings")
+        } catch let e as CLIError {
+            FileHandle.standardError.write(Data("timbred map: \(e.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `timbred presets`: every preset found, with where it sits among the instruments.
+struct PresetsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "presets",
+        abstract: "List the presets with their nearest instruments in the timbre space.")
+
+    @Option(help: "Model file (default: models/default.safetensors).")
+    var model: String?
+
+    mutating func run() throws {
+        do {
+            let modelPath = try Resources.modelPath(model)
+            let timbreModel = try loadModel(modelPath)
+            let space = TimbreSpace(model: timbreModel)
+            let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
+            let (presets, errors) = Preset.loadAll(folders: Resources.presetFolders)
+            print("program  name                  nearest instruments (latent distance)                  file")
+            for p in presets {
+                let prog = p.program.map { String(format: "%7d", $0) } ?? "      -"
+                let namePadded = p.name.padding(toLength: 20, withPad: " ", startingAt: 0)
+                var near = "(model \"\(p.model)\", not this one)"
+                if p.model == modelName {
+                    do {
+                        let z = try p.latentPoint(instruments: timbreModel.instrumentNames, means: timbreModel.latentMeans)
+                        near = space.neighbours(of: z).prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
+                            .joined(separator: ", ")
+                    } catch {
+                        near = "unusable: \(error)"
+                    }
+                }
+                print("\(prog)  \(namePadded)  \(near.padding(toLength: 52, withPad: " ", startingAt: 0))  \(p.path ?? "")")
+            }
+            for e in errors { print("invalid: \(e)") }
+        } catch let e as CLIError {
+            FileHandle.standardError.write(Data("timbred presets: \(e.description)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
