@@ -100,3 +100,20 @@ def test_reverb_of_unit_impulse_is_the_ir():
     y = dsp.fft_convolve(x, ir)
     assert torch.allclose(y[0, :500], ir, atol=1e-5)
     assert torch.all(y[0, 500:].abs() < 1e-5)
+
+
+def test_independent_tracker_hears_low_notes_and_weak_fundamentals_at_their_pitch():
+    """The evaluation's full-range tracker: a 41.2 Hz (E1) tone whose energy sits in harmonics
+    5-30, and a 392 Hz tone whose third harmonic is 12 dB above its fundamental, are both tracked
+    at their fundamental (within 5 cents), not an octave or a twelfth up."""
+    from timbred_train.evaluate import harmonic_sum_f0
+
+    sr = 32000
+    t = np.arange(int(1.0 * sr)) / sr
+    for f0, amps in [(41.2, {k: (0.05 if k < 5 else 1.0 / k ** 0.5) for k in range(1, 31)}),
+                     (392.0, {1: 0.25, 2: 0.3, 3: 1.0, 4: 0.2, 5: 0.3})]:
+        x = sum(a * np.sin(2 * np.pi * k * f0 * t) for k, a in amps.items())
+        x = (0.5 * x / np.abs(x).max()).astype(np.float32)
+        f = harmonic_sum_f0(x, sr)
+        cents = 1200 * np.log2(np.nanmedian(f) / f0)
+        assert abs(cents) < 5, (f0, cents)

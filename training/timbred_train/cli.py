@@ -103,6 +103,22 @@ def cmd_engine_check(args) -> None:
                  Path(args.report) if args.report else None, args.tolerance)
 
 
+def cmd_encode_check(args) -> None:
+    import shlex
+
+    from .encode_check import encode_check
+
+    data = Path(args.data)
+    if not args.no_held_out and not (data / "manifest.json").is_file():
+        from . import dataset
+
+        dataset.render_soundfont(data)
+    command = "timbred-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["encode-check"] \
+        else "timbred-train encode-check"
+    encode_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work), Path(args.report),
+                 held_out=not args.no_held_out, unseen=not args.no_unseen, command=command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -162,6 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--report", help="the model's evaluation summary.json to compare with")
     c.add_argument("--tolerance", type=float, default=0.05, help="allowed accuracy difference")
     c.set_defaults(func=cmd_engine_check)
+
+    k = sub.add_parser("encode-check", help="check `timbred encode` on held-out notes and on sounds the model never saw")
+    k.add_argument("--timbred", required=True, help="path of the timbred binary")
+    k.add_argument("--model", default="../models/default.safetensors")
+    k.add_argument("--presets", default="../presets", help="the shipped presets (their parent is TIMBRED_HOME)")
+    k.add_argument("--data", default="data/default", help="note set whose test split is encoded (rendered if missing)")
+    k.add_argument("--work", default="runs/encode-check", help="scratch folder (recordings, presets, renders)")
+    k.add_argument("--report", default="reports/encode-check")
+    k.add_argument("--no-held-out", action="store_true", help="skip part 1 (held-out notes)")
+    k.add_argument("--no-unseen", action="store_true", help="skip part 2 (sounds the model never saw)")
+    k.set_defaults(func=cmd_encode_check)
     return p
 
 
