@@ -62,6 +62,8 @@ public final class TimbreEncoder {
         public let pitchRange: ClosedRange<Int>
         /// Whether the sound lies far outside every instrument the model knows.
         public let farOutside: Bool
+        /// The timbre space it was placed in.
+        public let space: TimbreSpace
     }
 
     /// Combines encodings (product of their Gaussian posteriors) and places the result.
@@ -69,20 +71,28 @@ public final class TimbreEncoder {
         let (latent, variance) = TimbreSpace.combine(means: notes.map(\.mu), logvars: notes.map(\.logvar))
         let pitches = notes.map { Int($0.note.medianPitch.rounded()) }
         return EncodedSound(notes: notes, latent: latent, variance: variance, neighbours: space.neighbours(of: latent),
-                            pitchRange: pitches.min()!...pitches.max()!, farOutside: space.isFarOutside(latent))
+                            pitchRange: pitches.min()!...pitches.max()!, farOutside: space.isFarOutside(latent), space: space)
+    }
+
+    static func neighbours(_ z: [Float], in sound: EncodedSound) -> [TimbreSpace.Neighbour] {
+        // recomputed for a refined point with the same space the sound was placed in
+        sound.space.neighbours(of: z)
     }
 
     /// The preset file for an encoded sound (TOML, the format of presets/*.toml plus an
     /// `[encoded]` table recording where it came from).
-    public static func presetText(name: String, modelName: String, sound: EncodedSound, nearest: Int = 3) -> String {
+    public static func presetText(name: String, modelName: String, sound: EncodedSound, refinement: Refinement? = nil,
+                                  nearest: Int = 3) -> String {
         func quoted(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
-        let near = sound.neighbours.prefix(nearest)
+        let latent = refinement?.latent ?? sound.latent
+        let neighbours = refinement.map { _ in Self.neighbours(latent, in: sound) } ?? sound.neighbours
+        let near = neighbours.prefix(nearest)
         var t = "# Preset for timbred, encoded from recordings by `timbred encode`.\n"
         t += "name = \(quoted(name))\n"
         t += "model = \(quoted(modelName))\n"
-        t += "latent = [" + sound.latent.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]\n"
+        t += "latent = [" + latent.map { String(format: "%.6f", $0) }.joined(separator: ", ") + "]\n"
         t += "\n[encoded]\n"
         t += "files = [" + sound.notes.map { quoted(URL(fileURLWithPath: $0.path).lastPathComponent) }.joined(separator: ", ") + "]\n"
         t += "pitch_low = \(sound.pitchRange.lowerBound)\n"
@@ -90,6 +100,13 @@ public final class TimbreEncoder {
         t += "nearest = [" + near.map { quoted($0.instrument) }.joined(separator: ", ") + "]\n"
         t += "nearest_distance = [" + near.map { String(format: "%.3f", $0.distance) }.joined(separator: ", ") + "]\n"
         t += "far_outside = \(sound.farOutside)\n"
+        if let r = refinement {
+            t += "encoder_nearest = \(quoted(sound.neighbours[0].instrument))\n"
+            t += "# mel-spectrum distance (dB) of the recordings replayed through the model: at this point,\n"
+            t += "# at the encoder's own point, and at the nearest instrument's point\n"
+            t += String(format: "match_db = %.2f\nencoder_match_db = %.2f\nnearest_match_db = %.2f\n",
+                        r.refinedDistanceDB, r.encoderDistanceDB, r.nearestInstrumentDistanceDB)
+        }
         return t
     }
 }

@@ -16,9 +16,16 @@ enum Resources {
         if !dataHome.isEmpty { r.append(dataHome + "/timbred") }
         r.append("/usr/local/share/timbred")
         r.append("/usr/share/timbred")
-        // the source tree: <root>/.build/<config>/timbred
-        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        r.append(exe.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path)
+        // the source tree the binary was built in: <root>/.build/<config>/timbred, where
+        // <config> may resolve to <triple>/<config>: the nearest ancestor holding .build
+        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<5 where folder.path != "/" {
+            if folder.lastPathComponent.hasPrefix(".build") {
+                r.append(folder.deletingLastPathComponent().path)
+                break
+            }
+            folder = folder.deletingLastPathComponent()
+        }
         return r
     }
 

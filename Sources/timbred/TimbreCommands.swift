@@ -36,6 +36,9 @@ struct EncodeCommand: ParsableCommand {
     @Flag(help: "Overwrite an existing preset file.")
     var force = false
 
+    @Flag(help: "Keep the encoder's point: skip the search that replays the notes through the model to match their spectra.")
+    var noRefine = false
+
     mutating func run() throws {
         do {
             try encode()
@@ -65,8 +68,16 @@ struct EncodeCommand: ParsableCommand {
             }
         }
         let sound = encoder.combine(notes)
+        var refinement: TimbreEncoder.Refinement? = nil
+        if !noRefine {
+            let r = encoder.refine(sound)
+            refinement = r
+            print(String(format: "refined by replaying the notes through the model (%d tries): spectral match %.2f dB "
+                         + "(encoder's point %.2f dB, nearest instrument %@ %.2f dB)", r.evaluations, r.refinedDistanceDB,
+                         r.encoderDistanceDB, sound.neighbours[0].instrument as NSString, r.nearestInstrumentDistanceDB))
+        }
         let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
-        let text = TimbreEncoder.presetText(name: name, modelName: modelName, sound: sound)
+        let text = TimbreEncoder.presetText(name: name, modelName: modelName, sound: sound, refinement: refinement)
         let path = output ?? Self.userPresetPath(name: name)
         if FileManager.default.fileExists(atPath: path) && !force {
             throw CLIError("\(path) exists (use --force to overwrite, or -o another file)")
@@ -78,7 +89,8 @@ struct EncodeCommand: ParsableCommand {
         } catch {
             throw CLIError("\(path): cannot write the preset (\(error.localizedDescription))")
         }
-        let near = sound.neighbours.prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
+        let finalPoint = refinement?.latent ?? sound.latent
+        let near = encoder.space.neighbours(of: finalPoint).prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
         print("nearest instruments: \(near.joined(separator: ", ")) (typical spacing between instruments: "
               + String(format: "%.2f)", encoder.space.typicalSpacing))
         if sound.farOutside {

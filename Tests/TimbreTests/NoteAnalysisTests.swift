@@ -117,6 +117,39 @@ final class NoteAnalysisTests: XCTestCase {
         XCTAssertThrowsError(try MonoAudio.read(path: folder + "/missing.flac"))
     }
 
+    func testRefinementMatchesTheRecordingBetterThanWhereItStarted() throws {
+        let encoder = TimbreEncoder(model: model)
+        let ref = try ReferenceNote.load(1)  // piano
+        let native = MonoAudio(samples: ref.audio, sampleRate: Double(model.config.sampleRate))
+        let note = encoder.encode(note: try NoteAnalysis.analyse(native, config: model.config, path: "piano"), path: "piano")
+        let sound = encoder.combine([note])
+        let r = encoder.refine(sound, maxEvaluations: 24)
+        XCTAssertLessThanOrEqual(r.evaluations, 24)
+        XCTAssertLessThanOrEqual(r.refinedDistanceDB, min(r.encoderDistanceDB, r.nearestInstrumentDistanceDB) + 1e-9)
+        // the measure tells instruments apart: the same note replayed at the flute's point is far worse
+        let frames = min(note.note.f0Hz.count, 150)
+        let flute = model.latentMeans[model.instrumentIndex(named: "flute")!]
+        let y = Resynthesizer(model: model).render(f0Hz: Array(note.note.f0Hz.prefix(frames)),
+                                                    loudnessDB: Array(note.note.loudnessDB.prefix(frames)), z: flute)
+        let rate = Double(model.config.sampleRate)
+        let fluteDB = MelProfile(y, sampleRate: rate, seconds: 1.5).distanceDB(to: MelProfile(note.note.samples, sampleRate: rate, seconds: 1.5))
+        XCTAssertGreaterThan(fluteDB, r.refinedDistanceDB + 2, "\(r)")
+        // the search stays in the known region: within 3/4 of the instrument spacing (plus what the
+        // soft penalty lets through)
+        XCTAssertLessThan(encoder.space.neighbours(of: r.latent)[0].distance, 1.0 * encoder.space.typicalSpacing)
+    }
+
+    func testMelProfileDistance() {
+        let rate = 32000.0
+        let t = (0..<64000).map { Double($0) / rate }
+        let a = t.map { Float(0.3 * sin(2 * Double.pi * 440 * $0) + 0.1 * sin(2 * Double.pi * 1320 * $0)) }
+        let quieter = a.map { $0 * 0.25 }
+        let other = t.map { Float(0.3 * sin(2 * Double.pi * 880 * $0) + 0.1 * sin(2 * Double.pi * 3520 * $0)) }
+        let pa = MelProfile(a, sampleRate: rate)
+        XCTAssertEqual(pa.distanceDB(to: MelProfile(quieter, sampleRate: rate)), 0, accuracy: 1e-6, "level does not count")
+        XCTAssertGreaterThan(pa.distanceDB(to: MelProfile(other, sampleRate: rate)), 10)
+    }
+
     func testPitchFromFileNames() {
         XCTAssertEqual(NoteAnalysis.pitchFromName("C4"), 60)
         XCTAssertEqual(NoteAnalysis.pitchFromName("my-cello_f#3_loud"), 54)

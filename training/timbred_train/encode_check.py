@@ -149,8 +149,10 @@ class Timbred:
             raise UserError(f"timbred {kind} failed: {(p.stderr.strip() or p.stdout.strip()).splitlines()[-1:]}")
         return p.stdout
 
-    def encode(self, files: list[Path], name: str, out: Path, pitch: int | None = None) -> dict:
+    def encode(self, files: list[Path], name: str, out: Path, pitch: int | None = None, refine: bool = True) -> dict:
         args = ["encode", *(str(f.resolve()) for f in files), "--name", name, "-o", str(out.resolve()), "--model", str(self.model), "--force"]
+        if not refine:
+            args.append("--no-refine")  # the encoder alone: where its posterior lands
         if pitch is not None:
             args += ["--pitch", str(pitch)]
         stdout = self._run("encode", args)
@@ -171,7 +173,10 @@ def read_preset(path: Path) -> dict:
         return {"latent": [float(v) for v in p["latent"]], "nearest": list(enc["nearest"]),
                 "nearest_distance": [float(v) for v in enc["nearest_distance"]],
                 "pitch_low": int(enc["pitch_low"]), "pitch_high": int(enc["pitch_high"]),
-                "far_outside": bool(enc["far_outside"]), "files": list(enc["files"])}
+                "far_outside": bool(enc["far_outside"]), "files": list(enc["files"]),
+                # the instrument the encoder itself placed the sound nearest (before refinement)
+                "encoder_nearest": str(enc.get("encoder_nearest", enc["nearest"][0])),
+                "match_db": enc.get("match_db"), "encoder_match_db": enc.get("encoder_match_db")}
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path}: not an encoded preset ({e})") from None
 
@@ -190,13 +195,13 @@ def held_out_check(tb: Timbred, instruments: list[str], data: Path, work: Path, 
         right = 0
         for n in mine:
             wav = data / "audio" / n.file
-            enc = tb.encode([wav], f"note {n.file}", out / f"{Path(n.file).stem}.toml")
+            enc = tb.encode([wav], f"note {n.file}", out / f"{Path(n.file).stem}.toml", refine=False)
             ok = enc["nearest"][0] == name
             right += ok
             per_note.append({"file": n.file, "instrument": name, "pitch": n.pitch, "velocity": n.velocity,
                              "nearest": enc["nearest"][0], "distance": enc["nearest_distance"][0],
                              "far_outside": enc["far_outside"]})
-        comb = tb.encode([data / "audio" / n.file for n in mine], f"{name} held-out", out / f"{name}-all.toml")
+        comb = tb.encode([data / "audio" / n.file for n in mine], f"{name} held-out", out / f"{name}-all.toml", refine=False)
         rows.append({"instrument": name, "notes": len(mine), "right": right, "fraction": right / len(mine),
                      "combined_nearest": comb["nearest"][0], "combined_distance": comb["nearest_distance"][0],
                      "combined_second": comb["nearest"][1] if len(comb["nearest"]) > 1 else "",
@@ -235,7 +240,9 @@ def unseen_check(tb: Timbred, sounds: tuple[Sound, ...], work: Path, sample_rate
             recs.append(audio)
             wavs.append(wav)
         enc = tb.encode(wavs, s.key, tb.user_presets / f"{s.key}.toml")
-        nearest = enc["nearest"][0]
+        # compare with the shipped preset of the instrument the encoder placed the sound nearest:
+        # what the musician would reach for without `timbred encode`
+        nearest = enc["encoder_nearest"]
         midi = out / f"{s.key}.mid"
         write_midi(midi, [(p, VELOCITY) for p in s.pitches])
         dist: dict[str, dict[str, list[float]]] = {}
