@@ -2,6 +2,7 @@
 #include "CRealtime.h"
 
 #include <stdint.h>
+#include <time.h>
 
 // RealtimeSanitizer. When this file itself is compiled with -fsanitize=realtime (or with
 // -DTIMBRED_RTSAN) the runtime is certainly linked and we call it directly. Otherwise the two
@@ -34,6 +35,12 @@ void timbred_rt_exit(void) {
 
 int timbred_rt_sanitizer_active(void) {
     return TIMBRED_RTSAN_PRESENT() ? 1 : 0;
+}
+
+long long timbred_rt_clock_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + (long long)t.tv_nsec;
 }
 
 #if defined(__x86_64__) || defined(__i386__)

@@ -276,14 +276,28 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Decodes frame n+2 for every voice that will reach frame n+1 within the next `count`
-    /// samples, batched through the decoder. Real-time safe.
+    /// samples (it is needed then), and early for as many other voices as an even share of the
+    /// hop asks (`active voices × count / hop`), batched through the decoder. Frame n+2 can be
+    /// decoded any time during frame n; spreading the decodes keeps voices struck together
+    /// (whose frame grids coincide) from all decoding in one short period. Real-time safe.
     private func decodeAheadFrames(within count: Int) {
-        var batch = 0
-        for i in 0..<voices.count where voices[i].isActive && !voices[i].hasAhead {
+        var batch = 0, active = 0
+        for i in 0..<voices.count where voices[i].isActive {
+            active += 1
             let voice = voices[i]
-            if hop - voice.positionInFrame <= count {
+            if !voice.hasAhead && hop - voice.positionInFrame <= count {
                 batchVoices[batch] = i
                 batch += 1
+            }
+        }
+        let share = (active * count + hop - 1) / hop
+        if batch < share {
+            for i in 0..<voices.count where batch < share {
+                let voice = voices[i]
+                if voice.isActive && !voice.hasAhead && hop - voice.positionInFrame > count {
+                    batchVoices[batch] = i
+                    batch += 1
+                }
             }
         }
         if batch > 0 { decode(batch: batch, frameOffset: 2) }

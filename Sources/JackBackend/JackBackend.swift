@@ -243,6 +243,41 @@ public final class JackBackend: @unchecked Sendable {
         return jack_cpu_load(client)
     }
 
+    /// How long the process callback takes, measured by the callback itself (CLOCK_MONOTONIC at
+    /// its start and end; the callback only adds to atomics).
+    public struct CallbackTiming: Sendable, Equatable {
+        /// Cycles run since the process started.
+        public var cycles = 0
+        /// Nanoseconds spent in the callback over those cycles.
+        public var busyNanoseconds = 0
+        /// The longest cycle since `clearCallbackPeak()` (or the start), in nanoseconds.
+        public var peakNanoseconds = 0
+        /// Cycles whose callback took longer than the period.
+        public var lateCycles = 0
+
+        public init() {}
+    }
+
+    /// The callback's timing counters now. Load in percent of the period over a window is
+    /// `(b.busy - a.busy) / ((b.cycles - a.cycles) · period)` between two readings a and b.
+    public var callbackTiming: CallbackTiming {
+        var t = CallbackTiming()
+        t.cycles = state.cycles.load(ordering: .relaxed)
+        t.busyNanoseconds = state.busyNanoseconds.load(ordering: .relaxed)
+        t.peakNanoseconds = state.peakNanoseconds.load(ordering: .relaxed)
+        t.lateCycles = state.lateCycles.load(ordering: .relaxed)
+        return t
+    }
+
+    /// Starts a new window for `callbackTiming.peakNanoseconds`.
+    public func clearCallbackPeak() { state.peakNanoseconds.store(0, ordering: .relaxed) }
+
+    /// The period in nanoseconds at the server's current rate and size (0 when unknown).
+    public var periodNanoseconds: Int {
+        let rate = sampleRate
+        return rate > 0 ? bufferFrames * 1_000_000_000 / rate : 0
+    }
+
     /// Test hook: a C function returning the calling thread's heap-allocation count (CAllocCounter's
     /// `timbred_alloc_count_thread`); set before `activate()`. The process callback then counts its
     /// own allocations into `callbackAllocationCount`.

@@ -61,6 +61,12 @@ final class JackProcessState: @unchecked Sendable {
     let isFreewheeling = ManagedAtomic<Bool>(false)
     let serverGone = ManagedAtomic<Bool>(false)
     let threadInits = ManagedAtomic<Int>(0)
+    /// Time the process callback took (CLOCK_MONOTONIC): the sum over every cycle, the longest
+    /// cycle since the control side last cleared it, and the cycles that took longer than their
+    /// period (the callback alone overran its budget: an xrun of timbred's own making).
+    let busyNanoseconds = ManagedAtomic<Int>(0)
+    let peakNanoseconds = ManagedAtomic<Int>(0)
+    let lateCycles = ManagedAtomic<Int>(0)
     /// The reason the server gave when it shut the client down (written once, before `serverGone`).
     let shutdownReason: UnsafeMutablePointer<CChar>
     let shutdownReasonCapacity = 256
@@ -95,6 +101,7 @@ final class JackProcessState: @unchecked Sendable {
     @inline(__always)
     func process(frameCount: UInt32) -> Int32 {
         let probeStart = allocationProbe?() ?? 0
+        let started = timbred_rt_clock_ns()
         timbred_rt_enter()
         let n = Int(frameCount)
         while let incoming = engineInbox.pop() {
@@ -119,12 +126,27 @@ final class JackProcessState: @unchecked Sendable {
             silentCycles.wrappingIncrement(ordering: .relaxed)
         }
         cycles.wrappingIncrement(ordering: .relaxed)
+        recordTiming(frames: n, nanoseconds: Int(timbred_rt_clock_ns() - started))
         timbred_rt_exit()
         if let probe = allocationProbe {
             let grown = probe() - probeStart
             if grown > 0 { callbackAllocations.wrappingIncrement(by: Int(grown), ordering: .relaxed) }
         }
         return 0
+    }
+
+    /// Adds one cycle's duration to the load counters (single writer: this thread; the control
+    /// side only reads them and clears the peak). Real-time safe: atomics only.
+    @inline(__always)
+    private func recordTiming(frames: Int, nanoseconds: Int) {
+        busyNanoseconds.wrappingIncrement(by: nanoseconds, ordering: .relaxed)
+        if nanoseconds > peakNanoseconds.load(ordering: .relaxed) {
+            peakNanoseconds.store(nanoseconds, ordering: .relaxed)
+        }
+        let rate = sampleRateHz.load(ordering: .relaxed)
+        if rate > 0 && nanoseconds > frames * 1_000_000_000 / rate {
+            lateCycles.wrappingIncrement(ordering: .relaxed)
+        }
     }
 
     /// True when the engine was prepared for the server's current rate. Real-time safe.

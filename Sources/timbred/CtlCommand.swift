@@ -10,6 +10,8 @@ struct CtlCommand: ParsableCommand {
         discussion: """
         Requests (the OSC path is /timbred/<request>):
           status                  voices, xruns, DSP load, preset, JACK state, latent point
+          load [reset]            timbred's own callback load (mean, peak % of the period, late
+                                  cycles) since the window began; reset starts a new window
           preset NAME|NUMBER      play a preset
           latent DIM VALUE        move one latent dimension
           morph POSITION          A/B morph, 0...1
@@ -22,10 +24,11 @@ struct CtlCommand: ParsableCommand {
                                   reverb, gain, attack, release, loudness; cancel to disarm); saved
           note NOTE [VELOCITY [CHANNEL]]   play a note (velocity 0 releases it)
           reload                  reload presets and the [cc] table
+          reload model            reload the model file (refused, keeping the sound, if it is broken)
         Any OSC tool works too: oscsend 127.0.0.1 9123 /timbred/morph f 0.5
         """)
 
-    @Argument(help: "The request (status, preset, latent, morph, pad, reverb, gain, attack, release, panic, learn, note, reload).")
+    @Argument(help: "The request (status, load, preset, latent, morph, pad, reverb, gain, attack, release, panic, learn, note, reload).")
     var request: String
 
     @Argument(parsing: .allUnrecognized, help: "Its arguments (negative numbers are fine: gain -12).")
@@ -56,6 +59,8 @@ struct CtlCommand: ParsableCommand {
         switch reply.path {
         case "/timbred/status":
             print(Self.formatStatus(reply.arguments))
+        case "/timbred/load":
+            print(Self.formatLoad(reply.arguments))
         case "/timbred/error":
             FileHandle.standardError.write(Data("timbred ctl: \(reply.arguments.first?.description ?? "error")\n".utf8))
             throw ExitCode(1)
@@ -82,7 +87,15 @@ struct CtlCommand: ParsableCommand {
             return .int(v)
         }
         switch request {
-        case "status", "panic", "reload": return OSCMessage(path)
+        case "status", "panic": return OSCMessage(path)
+        case "reload":
+            if args.first == "model" { return OSCMessage("/timbred/model/reload") }
+            guard args.isEmpty else { throw CLIError("reload takes nothing, or model") }
+            return OSCMessage(path)
+        case "load":
+            if args.first == "reset" { return OSCMessage(path, [.string("reset")]) }
+            guard args.isEmpty else { throw CLIError("load takes nothing, or reset") }
+            return OSCMessage(path)
         case "preset":
             guard let key = args.first else { throw CLIError("preset needs a name or a number") }
             if let n = Int32(key) { return OSCMessage(path, [.int(n)]) }
@@ -101,15 +114,23 @@ struct CtlCommand: ParsableCommand {
         }
     }
 
+    /// The load report: mean, peak, late cycles, cycles, xruns.
+    static func formatLoad(_ a: [OSCArgument]) -> String {
+        func at(_ i: Int) -> String { i < a.count ? a[i].description : "?" }
+        func percent(_ i: Int) -> String { i < a.count ? String(format: "%.2f", a[i].number ?? 0) : "?" }
+        return "callback_load_mean: \(percent(0)) %\ncallback_load_peak: \(percent(1)) %\nlate_cycles: \(at(2))\ncycles: \(at(3))\nxruns: \(at(4))"
+    }
+
     /// Human-readable status lines.
     static func formatStatus(_ a: [OSCArgument]) -> String {
         func at(_ i: Int) -> String { i < a.count ? a[i].description : "?" }
-        let latent = a.count > 8 ? a[8...].compactMap { $0.number.map { String(format: "%.3f", $0) } }.joined(separator: " ") : ""
-        let load = a.count > 2 ? String(format: "%.1f", a[2].number ?? 0) : "?"
+        func percent(_ i: Int) -> String { i < a.count ? String(format: "%.1f", a[i].number ?? 0) : "?" }
+        let latent = a.count > 11 ? a[11...].compactMap { $0.number.map { String(format: "%.3f", $0) } }.joined(separator: " ") : ""
         return """
         voices: \(at(0))
         xruns: \(at(1))
-        dsp_load: \(load) %
+        dsp_load: \(percent(2)) % (JACK graph)
+        callback_load: mean \(percent(8)) %, peak \(percent(9)) % of the period; late cycles: \(at(10))
         preset: \(at(3))
         jack: \(at(4)) (\(at(5)) Hz, \(at(6)) frames)
         peak: \(a.count > 7 ? String(format: "%.3f", a[7].number ?? 0) : "?")

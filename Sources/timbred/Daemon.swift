@@ -18,8 +18,10 @@ import Glibc
 /// and the ALSA sequencer's poll thread (which only stamps and queues events for JACK).
 final class Daemon {
     let settings: DaemonSettings
-    let model: TimbreModel
-    let library: PresetLibrary
+    /// The model file (reloaded on request: `/timbred/model/reload`).
+    let modelPath: String
+    private(set) var model: TimbreModel
+    private(set) var library: PresetLibrary
     let backend: JackBackend
     private var sequencer: ALSASequencerInput?
     private var osc: OSCServer?
@@ -44,6 +46,8 @@ final class Daemon {
     private var peak: Float = 0
     private var reportedXruns = 0
     private var reportedDrops = 0
+    private var reportedLate = 0
+    private var lastLateReport = Date.distantPast
     private var freewheeling = false
     private var lastXrunReport = Date.distantPast
     private var lastStatus = ""
@@ -56,9 +60,12 @@ final class Daemon {
     private var lastPresetCheck = Date()
     private var stopRequested = false
     private var unsupportedRateReported = 0
+    /// The callback's timing at the start of the DSP-load window (`/timbred/load reset`).
+    private var loadWindow = JackBackend.CallbackTiming()
 
-    init(settings: DaemonSettings, model: TimbreModel, presetFolders: [String]) {
+    init(settings: DaemonSettings, model: TimbreModel, modelPath: String, presetFolders: [String]) {
         self.settings = settings
+        self.modelPath = modelPath
         self.model = model
         library = PresetLibrary(folders: presetFolders, model: model)
         var jack = JackBackend.Configuration()
@@ -302,6 +309,12 @@ final class Daemon {
             reportedXruns = xruns
             lastXrunReport = Date()
         }
+        let late = backend.callbackTiming.lateCycles
+        if late > reportedLate && Date().timeIntervalSince(lastLateReport) >= 5 {
+            Log.warning("the process callback took longer than the period in \(late) cycles in all (+\(late - reportedLate))")
+            reportedLate = late
+            lastLateReport = Date()
+        }
         if backend.isFreewheeling != freewheeling {
             freewheeling = backend.isFreewheeling
             Log.info(freewheeling ? "JACK freewheel on: rendering as fast as the graph allows" : "JACK freewheel off")
@@ -433,6 +446,44 @@ final class Daemon {
         }
     }
 
+    // MARK: - the model
+
+    /// Reloads the model file on the control thread (never the real-time one): loads and
+    /// validates it, resolves the presets against it, and swaps in an engine prepared for it
+    /// (through the process thread's inbox, as for a new period size). A file that does not load
+    /// is refused with one line naming it and the problem, and the engine playing is untouched.
+    private func reloadModel() -> Result<String, CLIError> {
+        let fresh: TimbreModel
+        do {
+            fresh = try TimbreModel(contentsOf: modelPath)
+        } catch {
+            return refuseModel("\(error)")
+        }
+        let rate = backend.sampleRate
+        if rate > 0 && rate % fresh.config.frameRate != 0 {
+            return refuseModel("\(modelPath): \(fresh.config.frameRate) frames/s does not divide JACK's \(rate) Hz")
+        }
+        model = fresh
+        library = PresetLibrary(folders: library.folders, model: fresh)
+        for problem in library.reload() { Log.warning(problem) }
+        setUpCorners()
+        if let current = currentPreset, let again = library.find(current.name) {
+            select(again)
+        } else if let first = library.presets.first {
+            select(first)
+        }
+        if backend.currentEngine != nil { prepareEngine(rate: backend.sampleRate, frames: backend.bufferFrames) }
+        let text = "model reloaded: \(modelPath) (\(fresh.config.zDim)-dimensional timbre space, \(library.presets.count) presets)"
+        Log.info(text)
+        return .success(text)
+    }
+
+    private func refuseModel(_ problem: String) -> Result<String, CLIError> {
+        let text = "model reload refused: \(problem); the model playing is kept"
+        Log.warning(text)
+        return .failure(CLIError(text))
+    }
+
     // MARK: - MIDI learn
 
     private func learn(_ source: ControllerSource, _ target: TargetSpec) {
@@ -534,21 +585,60 @@ final class Daemon {
         case "/timbred/reload":
             reloadPresets(rereadConfig: true)
             return ok("reloaded \(library.presets.count) presets")
+        case "/timbred/model/reload":
+            switch reloadModel() {
+            case .success(let text): return ok(text)
+            case .failure(let problem): return fail(problem.description)
+            }
+        case "/timbred/load":
+            let reply = loadMessage()
+            if case .string("reset")? = args.first { resetLoadWindow() }
+            return reply
         default:
             return fail("unknown request \(message.path) (see `timbred ctl --help`)")
         }
     }
 
-    /// /timbred/status reply: voices, xruns, DSP load %, preset, JACK state, rate, period,
-    /// sounding peak, then the latent point (one float per dimension).
+    /// /timbred/status reply: voices, xruns, DSP load % (JACK's, of the whole graph), preset,
+    /// JACK state, rate, period, sounding peak, then timbred's own callback load (mean % and
+    /// peak % of the period since the load window began, late cycles in it), then the latent
+    /// point (one float per dimension).
     private func statusMessage() -> OSCMessage {
+        let load = callbackLoad()
         var args: [OSCArgument] = [
             .int(Int32(voices)), .int(Int32(backend.xrunCount)), .float(backend.cpuLoadPercent),
             .string(currentPreset?.name ?? ""), .string(backend.isActive ? "active" : "waiting for a JACK server"),
             .int(Int32(backend.sampleRate)), .int(Int32(backend.bufferFrames)), .float(peak),
+            .float(load.mean), .float(load.peak), .int(Int32(clamping: load.late)),
         ]
         args += timbre.map { .float($0) }
         return OSCMessage("/timbred/status", args)
+    }
+
+    /// /timbred/load reply: the callback's mean and peak load in % of the period, late cycles
+    /// and cycles in the window, and xruns since the start.
+    private func loadMessage() -> OSCMessage {
+        let load = callbackLoad()
+        return OSCMessage("/timbred/load", [.float(load.mean), .float(load.peak), .int(Int32(clamping: load.late)),
+                                            .int(Int32(clamping: load.cycles)), .int(Int32(clamping: backend.xrunCount))])
+    }
+
+    /// The process callback's own load since the window began, in % of the period: the mean
+    /// over every cycle, the longest cycle, and the cycles that took longer than their period.
+    private func callbackLoad() -> (mean: Float, peak: Float, late: Int, cycles: Int) {
+        let now = backend.callbackTiming
+        let period = Double(backend.periodNanoseconds)
+        let cycles = now.cycles &- loadWindow.cycles
+        guard period > 0, cycles > 0 else { return (0, 0, now.lateCycles &- loadWindow.lateCycles, max(cycles, 0)) }
+        let busy = Double(now.busyNanoseconds &- loadWindow.busyNanoseconds)
+        return (Float(100 * busy / (Double(cycles) * period)), Float(100 * Double(now.peakNanoseconds) / period),
+                now.lateCycles &- loadWindow.lateCycles, cycles)
+    }
+
+    private func resetLoadWindow() {
+        backend.clearCallbackPeak()
+        loadWindow = backend.callbackTiming
+        Log.info("DSP load window reset")
     }
 
     private func statusLine() -> String {

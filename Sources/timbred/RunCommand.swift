@@ -108,8 +108,9 @@ struct RunCommand: ParsableCommand {
         }
         for key in settings.unknownKeys { Log.warning("\(settings.configPath): unknown setting \(key) (ignored)") }
         let timbreModel: TimbreModel
+        let path: String
         do {
-            let path = try Resources.modelPath(settings.string(.model).isEmpty ? nil : settings.string(.model))
+            path = try Resources.modelPath(settings.string(.model).isEmpty ? nil : settings.string(.model))
             timbreModel = try loadModel(path)
             Log.info("model \(path): \(timbreModel.config.zDim)-dimensional timbre space, instruments "
                      + timbreModel.instrumentNames.joined(separator: ", "))
@@ -117,7 +118,7 @@ struct RunCommand: ParsableCommand {
             Log.error("\(error)")
             throw ExitCode(1)
         }
-        let daemon = Daemon(settings: settings, model: timbreModel, presetFolders: Resources.presetFolders)
+        let daemon = Daemon(settings: settings, model: timbreModel, modelPath: path, presetFolders: Resources.presetFolders)
         try daemon.run()
     }
 }

@@ -15,6 +15,10 @@ void timbred_rt_exit(void);
 /// Nonzero when timbred_rt_enter/exit really reach the RealtimeSanitizer runtime.
 int timbred_rt_sanitizer_active(void);
 
+/// CLOCK_MONOTONIC in nanoseconds. Real-time safe (clock_gettime through the vDSO: no lock, no
+/// allocation); the process callback times itself with it.
+long long timbred_rt_clock_ns(void);
+
 /// Sets flush-to-zero and denormals-are-zero for the calling thread's floating point unit
 /// (x86-64: MXCSR FTZ|DAZ; aarch64: FPCR.FZ). Call once on the audio thread (JACK thread-init).
 void timbred_flush_denormals(void);
