@@ -240,7 +240,14 @@ def excess_p_value(a, n_a, b, n_b):
     if k == 0 or n_a <= 0:
         return 1.0
     p = n_a / (n_a + n_b) if n_b > 0 else 1.0
-    return sum(math.comb(k, i) * p ** i * (1 - p) ** (k - i) for i in range(a, k + 1))
+    if p >= 1.0:
+        return 1.0
+    # terms in log space: exact for any count (math.comb overflows a float beyond ~1000 events)
+    def log_term(i):
+        return math.lgamma(k + 1) - math.lgamma(i + 1) - math.lgamma(k - i + 1) + i * math.log(p) + (k - i) * math.log1p(-p)
+    logs = [log_term(i) for i in range(a, k + 1)]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in logs))
 
 
 def report(a):
