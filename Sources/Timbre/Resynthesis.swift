@@ -136,9 +136,9 @@ extension TimbreEncoder {
     }
 
     /// Analysis by synthesis: starting from the encoder's point (and the nearest instruments'
-    /// points), a Nelder-Mead search moves the latent point to where the recordings, replayed
-    /// through the model with their own f0 and loudness, match the recordings' long-term mel
-    /// spectra best. A penalty keeps it within the region the model knows (no farther from an
+    /// points), a Nelder-Mead search moves the latent point to where the notes, replayed
+    /// through the model (with their own f0 and loudness, and as played from MIDI with the
+    /// learned envelope), match the recordings' long-term mel spectra best. A penalty keeps it within the region the model knows (no farther from an
     /// instrument than 3/4 of the typical spacing between instruments). The first 1.5 s of each
     /// note (attack and sustain) is compared.
     public func refine(_ sound: EncodedSound, maxEvaluations: Int = 120) -> Refinement {
@@ -146,14 +146,41 @@ extension TimbreEncoder {
         let rate = Double(model.config.sampleRate)
         let targets = sound.notes.map { MelProfile($0.note.samples, sampleRate: rate, seconds: 1.5) }
         let spacing = space.typicalSpacing
+        let frameRate = Double(model.config.frameRate)
+        let envelopes = model.envelopes
+        /// The loudness the engine gives this note at point z when played from MIDI: the learned
+        /// envelope (blended by z), at the velocity whose early peak matches the recording's.
+        func playedLoudness(_ note: AnalysedNote, z: [Float], frames: Int) -> [Float] {
+            let weights = envelopes.blendWeights(z: z)
+            let target = Double(note.loudnessDB.prefix(frames).max() ?? -60)
+            func envelope(_ velocity: Double, _ frame: Int) -> Double {
+                envelopes.loudnessDB(pitch: note.nominalPitch, velocity: velocity, secondsSinceNoteOn: Double(frame) / frameRate,
+                                     noteOffAtSeconds: nil, weights: weights)
+            }
+            var best = (velocity: 100.0, error: Double.infinity)
+            for velocity in stride(from: 10.0, through: 127.0, by: 9.0) {
+                var peak = -Double.infinity
+                for f in 0..<min(frames, 50) { peak = max(peak, envelope(velocity, f)) }
+                if abs(peak - target) < best.error { best = (velocity, abs(peak - target)) }
+            }
+            return (0..<frames).map { Float(envelope(best.velocity, $0)) }
+        }
         var evaluations = 0
+        /// Half the match of the notes replayed with their own f0 and loudness (the timbre as
+        /// recorded), half the match of the notes as the engine plays them from MIDI (equal-tempered
+        /// pitch, the learned envelope at this point): a point good for one but not the other is
+        /// not what the musician will hear.
         func mismatch(_ z: [Float]) -> Double {
             evaluations += 1
             var total = 0.0
             for (i, n) in sound.notes.enumerated() {
-                let frames = min(n.note.f0Hz.count, Int(1.5 * Double(model.config.frameRate)))
-                let y = synth.render(f0Hz: Array(n.note.f0Hz.prefix(frames)), loudnessDB: Array(n.note.loudnessDB.prefix(frames)), z: z)
-                total += MelProfile(y, sampleRate: rate, seconds: 1.5).distanceDB(to: targets[i])
+                let frames = min(n.note.f0Hz.count, Int(1.5 * frameRate))
+                let replayed = synth.render(f0Hz: Array(n.note.f0Hz.prefix(frames)),
+                                            loudnessDB: Array(n.note.loudnessDB.prefix(frames)), z: z)
+                let played = synth.render(f0Hz: [Float](repeating: Float(midiToHz(n.note.nominalPitch)), count: frames),
+                                          loudnessDB: playedLoudness(n.note, z: z, frames: frames), z: z)
+                total += 0.5 * MelProfile(replayed, sampleRate: rate, seconds: 1.5).distanceDB(to: targets[i])
+                total += 0.5 * MelProfile(played, sampleRate: rate, seconds: 1.5).distanceDB(to: targets[i])
             }
             return total / Double(sound.notes.count)
         }

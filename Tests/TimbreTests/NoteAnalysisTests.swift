@@ -123,8 +123,8 @@ final class NoteAnalysisTests: XCTestCase {
         let native = MonoAudio(samples: ref.audio, sampleRate: Double(model.config.sampleRate))
         let note = encoder.encode(note: try NoteAnalysis.analyse(native, config: model.config, path: "piano"), path: "piano")
         let sound = encoder.combine([note])
-        let r = encoder.refine(sound, maxEvaluations: 24)
-        XCTAssertLessThanOrEqual(r.evaluations, 24)
+        let r = encoder.refine(sound, maxEvaluations: 16)
+        XCTAssertLessThanOrEqual(r.evaluations, 16)
         XCTAssertLessThanOrEqual(r.refinedDistanceDB, min(r.encoderDistanceDB, r.nearestInstrumentDistanceDB) + 1e-9)
         // the measure tells instruments apart: the same note replayed at the flute's point is far worse
         let frames = min(note.note.f0Hz.count, 150)
