@@ -244,9 +244,14 @@ def write_analysis_fixture(folder: Path, trained: TimbreDDSP, notes: NoteSet,
     sr, hop = cfg.sample_rate, cfg.hop
     out: dict[str, np.ndarray] = {}
     test = notes.indices("test")
-    for slot, name in enumerate(picks):
+    # the picked instruments when the note set has them, else others (a small test set)
+    names = [n for n in picks if n in notes.instruments]
+    names += [n for n in notes.instruments if n not in names][: max(0, len(picks) - len(names))]
+    for slot, name in enumerate(names):
         k = notes.instruments.index(name)
-        cands = [i for i in test if int(notes.instrument[i]) == k and int(notes.velocity[i]) == 80]
+        pool = [i for i in test if int(notes.instrument[i]) == k] or \
+            [i for i in range(len(notes.instrument)) if int(notes.instrument[i]) == k]
+        cands = [i for i in pool if int(notes.velocity[i]) == 80] or pool
         i = cands[len(cands) // 2]
         audio = np.concatenate([np.zeros(int(0.1 * sr), np.float32), notes.audio[i][: int(2.2 * sr)]]).astype(np.float32)
         trimmed = trim_to_onset(audio, sr)
@@ -271,7 +276,7 @@ def write_analysis_fixture(folder: Path, trained: TimbreDDSP, notes: NoteSet,
         out[p + "mu"] = mu[0].numpy()
         out[p + "logvar"] = lv[0].numpy()
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(folder / "analysis-reference.safetensors"),
-              metadata={"instruments": ",".join(picks), "sample_rate": str(sr)})
+              metadata={"instruments": ",".join(names), "sample_rate": str(sr)})
 
 
 # --- loading an exported model (round trip, evaluation) ------------------------------------------
