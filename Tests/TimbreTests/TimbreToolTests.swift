@@ -121,7 +121,7 @@ final class TimbreToolTests: XCTestCase {
         let c = centroids(morph, rate: rate, from: 0.3, to: 3.9)
         let steps = zip(c.dropFirst(), c).map { abs($0 - $1) }
         let meanStep = steps.reduce(0, +) / Double(steps.count)
-        // "no jump larger than a few times the mean step": measured 5.6x (max 67 Hz, mean 12 Hz per
+        // "no jump larger than a few times the mean step": measured 5.1x (max 64 Hz, mean 12 Hz per
         // 50 ms) where the straight path crosses other instruments' regions; a switch would be 15x+
         XCTAssertLessThan(steps.max()!, 6 * meanStep, "a jump in the morph: steps \(steps)")
         // it starts as the flute and ends as the trumpet
