@@ -283,7 +283,7 @@ def report(a):
     p_named = excess_p_value(xs["named"], cycles, xb["named"], base_cycles)
     p_late = excess_p_value(max(late, 0), cycles, base_late, base_cycles)
 
-    print(f"soak: {a.seconds:.0f} s at 48 kHz, 64-frame periods; figures after a {d['warmup_s']:.0f} s warm-up; "
+    print(f"soak: {a.seconds:.0f} s at 48 kHz, {a.frames}-frame periods; figures after a {d['warmup_s']:.0f} s warm-up; "
           f"baseline {a.baseline_seconds:.0f} s")
     print(f"  MIDI: {load.get('notes_sent', '?')} notes, {load.get('events_sent', '?')} events, "
           f"{load.get('programs_sent', '?')} program changes, up to {load.get('max_notes_held', '?')} notes held "
@@ -292,7 +292,7 @@ def report(a):
           f"preset-file edits {d['preset_edits']}, reloads logged {reloads}")
     print(f"  output: mean {load.get('level_mean_dbfs', '?')} dBFS, quietest second {load.get('level_quietest_second_dbfs', '?')} dBFS, "
           f"silent seconds {load.get('silent_seconds', '?')}, peak {load.get('peak', '?')}, non-finite samples {load.get('nonfinite_samples', '?')}")
-    print(f"  DSP load (timbred's callback over the 1333 us period): mean {ld.get('mean', float('nan')):.1f} %, "
+    print(f"  DSP load (timbred's callback over the {a.frames / 48000 * 1e6:.0f} us period): mean {ld.get('mean', float('nan')):.1f} %, "
           f"peak {ld.get('peak', float('nan')):.1f} %, over the period in {late} of {cycles} cycles "
           f"({per10k(late, cycles):.2f} per 10k)")
     print(f"  stand-in without timbred (busy {base.get('spin_us', '?')} us a cycle): over the period in {base_late} of "
@@ -365,6 +365,7 @@ def main():
     r.add_argument("--baseline-seconds", type=float, required=True)
     r.add_argument("--exit-status", type=int, required=True)
     r.add_argument("--rss-tolerance-kb", type=int, default=2048)
+    r.add_argument("--frames", type=int, default=64)
     a = p.parse_args()
     drive(a) if a.command == "drive" else report(a)
 
