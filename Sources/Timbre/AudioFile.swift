@@ -45,22 +45,30 @@ public struct MonoAudio: Sendable {
     /// Writes the sound as a mono 32-bit float WAV file.
     /// - Throws: `AnalysisError` naming the file when it cannot be written.
     public func writeWAV(path: String) throws(AnalysisError) {
-        var info = SF_INFO()
-        info.samplerate = Int32(sampleRate.rounded())
-        info.channels = 1
-        info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-        guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
-            throw AnalysisError(path: path, message: "cannot write (\(String(cString: sf_strerror(nil))))")
-        }
-        let written = samples.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t($0.count)) }
-        sf_close(file)
-        guard written == samples.count else { throw AnalysisError(path: path, message: "short write") }
+        try writeFloatWAV(path: path, interleaved: samples, channels: 1, sampleRate: Int(sampleRate.rounded()))
     }
 
     /// This sound at another sample rate (band-limited resampling; a copy when the rate matches).
     public func resampled(to rate: Double) -> MonoAudio {
         MonoAudio(samples: resample(signal: samples, from: sampleRate, to: rate), sampleRate: rate)
     }
+}
+
+/// Writes interleaved float samples to a 32-bit float WAV file through libsndfile (the one WAV
+/// writer: `timbred render` and `timbred encode`'s tests use it).
+/// - Throws: `AnalysisError` naming the file when it cannot be written.
+public func writeFloatWAV(path: String, interleaved: [Float], channels: Int, sampleRate: Int) throws(AnalysisError) {
+    var info = SF_INFO()
+    info.samplerate = Int32(sampleRate)
+    info.channels = Int32(channels)
+    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+    guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
+        throw AnalysisError(path: path, message: "cannot write (\(String(cString: sf_strerror(nil))))")
+    }
+    let frames = interleaved.count / channels
+    let written = interleaved.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
+    sf_close(file)
+    guard written == frames else { throw AnalysisError(path: path, message: "short write (\(written) of \(frames) frames)") }
 }
 
 /// A recording that cannot be analysed, naming the file and the problem.

@@ -74,11 +74,6 @@ public final class TimbreEncoder {
                             pitchRange: pitches.min()!...pitches.max()!, farOutside: space.isFarOutside(latent), space: space)
     }
 
-    static func neighbours(_ z: [Float], in sound: EncodedSound) -> [TimbreSpace.Neighbour] {
-        // recomputed for a refined point with the same space the sound was placed in
-        sound.space.neighbours(of: z)
-    }
-
     /// The preset file for an encoded sound (TOML, the format of presets/*.toml plus an
     /// `[encoded]` table recording where it came from).
     public static func presetText(name: String, modelName: String, sound: EncodedSound, refinement: Refinement? = nil,
@@ -87,7 +82,7 @@ public final class TimbreEncoder {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         let latent = refinement?.latent ?? sound.latent
-        let neighbours = refinement.map { _ in Self.neighbours(latent, in: sound) } ?? sound.neighbours
+        let neighbours = refinement == nil ? sound.neighbours : sound.space.neighbours(of: latent)
         let near = neighbours.prefix(nearest)
         var t = "# Preset for timbred, encoded from recordings by `timbred encode`.\n"
         t += "name = \(quoted(name))\n"

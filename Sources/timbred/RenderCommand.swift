@@ -1,10 +1,10 @@
 import ArgumentParser
-import CSndFile
 import Engine
 import Foundation
 import MIDI
 import Model
 import Presets
+import Timbre
 
 /// `timbred render IN.mid -o OUT.wav`: drives the real-time engine from a Standard MIDI File (or
 /// one note, `--note`) in a plain loop (no JACK) and writes the result with libsndfile.
@@ -160,7 +160,11 @@ struct RenderCommand: ParsableCommand {
             frame += n
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        try writeWAV(path: output, interleaved: out, channels: 2, sampleRate: rate)
+        do {
+            try writeFloatWAV(path: output, interleaved: out, channels: 2, sampleRate: rate)
+        } catch {
+            throw CLIError("\(error)")
+        }
         let audioSeconds = Double(totalFrames) / sampleRate
         print(String(format: "rendered %.2f s of audio in %.2f s (%.1fx real time) to %@", audioSeconds, seconds,
                      audioSeconds / max(seconds, 1e-9), output))
@@ -208,19 +212,4 @@ struct RenderCommand: ParsableCommand {
         }
         return model.latentMeans[0]
     }
-}
-
-/// Writes interleaved float samples to a WAV file (32-bit float) through libsndfile.
-func writeWAV(path: String, interleaved: [Float], channels: Int, sampleRate: Int) throws {
-    var info = SF_INFO()
-    info.samplerate = Int32(sampleRate)
-    info.channels = Int32(channels)
-    info.format = Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
-    guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
-        throw CLIError("\(path): cannot write (\(String(cString: sf_strerror(nil))))")
-    }
-    let frames = interleaved.count / channels
-    let written = interleaved.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
-    sf_close(file)
-    guard written == frames else { throw CLIError("\(path): short write (\(written) of \(frames) frames)") }
 }
