@@ -25,6 +25,11 @@ public struct EngineSettings: Sendable, Equatable {
     public var endLoudnessDB: Double = -90
     /// MIDI channel to listen to (0-15), or nil for all (omni).
     public var channel: UInt8? = nil
+    /// Most notes started (two decoder frames each) per hop's worth of samples, at least 2 per
+    /// block: the notes of a chord beyond a block's share start in the next blocks (at 48 kHz
+    /// and 64-frame blocks, 2 a block, 1.3 ms apart). Bounds the work a chord puts into one
+    /// callback, the spike that makes a short period late.
+    public var noteStartsPerHop: Int = 12
 
     public init() {}
 }
@@ -54,6 +59,12 @@ public final class Engine: @unchecked Sendable {
 
     let hop: Int
     let frameRate: Double
+    /// Notes whose first frames one block decodes (see `EngineSettings.noteStartsPerHop`).
+    public let noteStartsPerBlock: Int
+    /// Note starts left in the block being rendered.
+    private var noteStartsLeft = 0
+    /// Counts struck notes, so deferred ones start in the order they were struck.
+    private var strikeCount: UInt64 = 0
     let limitHz: Float
     let voices: VoiceSlots
     let decoder: Decoder
@@ -64,6 +75,8 @@ public final class Engine: @unchecked Sendable {
 
     // batch buffers for the decoder
     private let batchVoices: UnsafeMutablePointer<Int>
+    /// Which frame of each batched voice is decoded: 0 and 1 at note start, 2 (n+2) after.
+    private let batchFrameOffsets: UnsafeMutablePointer<Int>
     private let batchF0: UnsafeMutablePointer<Float>
     private let batchLoudness: UnsafeMutablePointer<Float>
     private let batchZ: UnsafeMutablePointer<Float>
@@ -102,6 +115,7 @@ public final class Engine: @unchecked Sendable {
         hop = Int((settings.sampleRate / frameRate).rounded())
         precondition(abs(Double(hop) * frameRate - settings.sampleRate) < 1e-6,
                      "sample rate \(settings.sampleRate) is not a multiple of the frame rate \(frameRate)")
+        noteStartsPerBlock = max(2, (settings.noteStartsPerHop * min(settings.maxBlockFrames, hop) + hop - 1) / hop)
         scaler = model.controlScaler
         limitHz = scaler.limitHz(outputSampleRateHz: Float(settings.sampleRate))
         let slots = settings.polyphony + 4  // spare slots so stolen voices can fade out
@@ -126,6 +140,8 @@ public final class Engine: @unchecked Sendable {
         }
         batchVoices = .allocate(capacity: slots)
         batchVoices.initialize(repeating: 0, count: slots)
+        batchFrameOffsets = .allocate(capacity: slots)
+        batchFrameOffsets.initialize(repeating: 0, count: slots)
         batchF0 = buffer(slots)
         batchLoudness = buffer(slots)
         batchZ = buffer(slots * model.config.zDim)
@@ -155,6 +171,7 @@ public final class Engine: @unchecked Sendable {
 
     deinit {
         batchVoices.deallocate()
+        batchFrameOffsets.deallocate()
         for p in [batchF0, batchLoudness, batchZ, batchState, batchRaw, weights, mix, voiceScratch, timbreTarget] {
             p.deallocate()
         }
@@ -189,6 +206,14 @@ public final class Engine: @unchecked Sendable {
         output.reset()
         while status.pop() != nil {}
         stageNanoseconds = StageTimes()
+    }
+
+    /// Notes struck but not started yet: a chord beyond the block's note starts waits for the
+    /// next blocks (audio-thread view; approximate from elsewhere).
+    public var waitingNoteStarts: Int {
+        var n = 0
+        for i in 0..<voices.count where voices[i].isActive && voices[i].isPendingStart { n += 1 }
+        return n
     }
 
     /// Number of sounding voices (audio-thread view; approximate from elsewhere).
@@ -228,6 +253,7 @@ public final class Engine: @unchecked Sendable {
     /// Renders at most `settings.maxBlockFrames` samples (see `render`). Real-time safe.
     private func renderBlock(frameCount n: Int, events: UnsafeBufferPointer<TimedMIDIEvent>, eventOffset: Int,
                              left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
+        noteStartsLeft = noteStartsPerBlock
         while let command = commands.pop() { apply(command) }
         mix.update(repeating: 0, count: n)
         var position = 0
@@ -237,7 +263,6 @@ public final class Engine: @unchecked Sendable {
                 handle(events[eventIndex].event, at: position)
                 eventIndex += 1
             }
-            startPendingVoices()
             var end = n
             if eventIndex < events.count { end = min(n, max(position + 1, events[eventIndex].offset - eventOffset)) }
             renderVoices(from: position, to: end)
@@ -265,53 +290,94 @@ public final class Engine: @unchecked Sendable {
         while position < end {
             let windowEnd = min(end, position + hop)
             let count = windowEnd - position
-            decodeAheadFrames(within: count)
+            decodeFrames(within: count)
             for i in 0..<voices.count {
                 let voice = voices[i]
-                guard voice.isActive else { continue }
+                guard voice.isActive && !voice.isPendingStart else { continue }
                 renderVoice(voice, count: count, into: mix + position)
             }
             position = windowEnd
         }
     }
 
-    /// Decodes frame n+2 for every voice that will reach frame n+1 within the next `count`
-    /// samples (it is needed then), and early for as many other voices as an even share of the
-    /// hop asks (`active voices × count / hop`), batched through the decoder. Frame n+2 can be
-    /// decoded any time during frame n; spreading the decodes keeps voices struck together
+    /// Runs the decoder for the next `count` samples of every voice, in at most two batched
+    /// steps. The first decodes frame 0 of the notes struck and not yet started (the earliest
+    /// struck first, as many as the block's note starts left allow; the others wait, silent, for
+    /// the next block) together with frame n+2 of the sounding voices that will reach frame n+1
+    /// within `count` samples (needed then) and of as many others as an even share of the hop
+    /// asks (`voices × count / hop`, the ones furthest into their frame first). The second
+    /// decodes frame 1 of the started notes. Frame n+2 can be decoded any time during frame n;
+    /// spreading those decodes, and bounding note starts per block, keeps voices struck together
     /// (whose frame grids coincide) from all decoding in one short period. Real-time safe.
-    private func decodeAheadFrames(within count: Int) {
-        var batch = 0, active = 0
-        for i in 0..<voices.count where voices[i].isActive {
-            active += 1
+    private func decodeFrames(within count: Int) {
+        var batch = 0
+        while batch < noteStartsLeft {
+            var pick = -1
+            for i in 0..<voices.count {
+                let v = voices[i]
+                guard v.isActive && v.isPendingStart && !isInBatch(i, batch) else { continue }
+                if pick < 0 || v.strikeOrder < voices[pick].strikeOrder { pick = i }
+            }
+            if pick < 0 { break }
+            batchVoices[batch] = pick
+            batchFrameOffsets[batch] = 0
+            batch += 1
+        }
+        let starts = batch
+        noteStartsLeft -= starts
+        var sounding = 0
+        for i in 0..<voices.count where voices[i].isActive && !voices[i].isPendingStart {
+            sounding += 1
             let voice = voices[i]
             if !voice.hasAhead && hop - voice.positionInFrame <= count {
                 batchVoices[batch] = i
+                batchFrameOffsets[batch] = 2
                 batch += 1
             }
         }
-        let share = (active * count + hop - 1) / hop
-        if batch < share {
-            for i in 0..<voices.count where batch < share {
+        let share = (sounding * count + hop - 1) / hop
+        while batch - starts < share {
+            var pick = -1
+            for i in 0..<voices.count {
                 let voice = voices[i]
-                if voice.isActive && !voice.hasAhead && hop - voice.positionInFrame > count {
-                    batchVoices[batch] = i
-                    batch += 1
-                }
+                guard voice.isActive && !voice.isPendingStart && !voice.hasAhead && hop - voice.positionInFrame > count,
+                      !isInBatch(i, batch) else { continue }
+                if pick < 0 || voice.positionInFrame > voices[pick].positionInFrame { pick = i }
+            }
+            if pick < 0 { break }
+            batchVoices[batch] = pick
+            batchFrameOffsets[batch] = 2
+            batch += 1
+        }
+        if batch > 0 { decode(batch: batch) }
+        if starts > 0 {
+            // the started notes are batchVoices[0..<starts]
+            for b in 0..<starts { batchFrameOffsets[b] = 1 }
+            decode(batch: starts)
+            for b in 0..<starts {
+                let v = voices[batchVoices[b]]
+                v.isPendingStart = false
+                v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
             }
         }
-        if batch > 0 { decode(batch: batch, frameOffset: 2) }
+    }
+
+    @inline(__always)
+    private func isInBatch(_ index: Int, _ batch: Int) -> Bool {
+        for b in 0..<batch where batchVoices[b] == index { return true }
+        return false
     }
 
     /// Runs the decoder for the voices in `batchVoices[0..<batch]`, each for its frame
-    /// `frameIndex + frameOffset`, and stores the controls in the matching slot. Real-time safe.
-    private func decode(batch: Int, frameOffset: Int) {
+    /// `frameIndex + batchFrameOffsets[b]` (0, 1 or 2), and stores the controls in the matching
+    /// slot. Real-time safe.
+    private func decode(batch: Int) {
         let t0 = profileStages ? monotonicNanoseconds() : 0
         let zDim = model.config.zDim
         let g = model.config.gruUnits
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
-            let frame = voice.frameIndex + frameOffset
+            let frame = voice.frameIndex + batchFrameOffsets[b]
             // timbre glide: one smoothing step per decoded frame
             for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
             let f0 = frequencyHz(of: voice)
@@ -329,6 +395,7 @@ public final class Engine: @unchecked Sendable {
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
             (voice.gruState).update(from: batchState + b * g, count: g)
+            let frameOffset = batchFrameOffsets[b]
             let frame = voice.frameIndex + frameOffset
             let slot = frameOffset == 0 ? voice.slots.current : (frameOffset == 1 ? voice.slots.next : voice.slots.ahead)
             let harm = voice.harmonics(slot), noise = voice.noiseBands(slot)
@@ -425,7 +492,6 @@ public final class Engine: @unchecked Sendable {
         switch command {
         case .midi(let event):
             handle(event, at: 0)
-            startPendingVoices()
         case .setTimbre(let point):
             guard point.count == model.config.zDim else { _ = status.push(.commandRejected); return }
             for d in 0..<model.config.zDim { timbreTarget[d] = point.values[d] }
@@ -596,23 +662,8 @@ public final class Engine: @unchecked Sendable {
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
         voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
         voice.isPendingStart = true
-    }
-
-    /// Decodes frames 0 and 1 of every voice started at this position, batched. Real-time safe.
-    private func startPendingVoices() {
-        var batch = 0
-        for i in 0..<voices.count where voices[i].isActive && voices[i].isPendingStart {
-            batchVoices[batch] = i
-            batch += 1
-        }
-        guard batch > 0 else { return }
-        decode(batch: batch, frameOffset: 0)
-        decode(batch: batch, frameOffset: 1)
-        for b in 0..<batch {
-            let v = voices[batchVoices[b]]
-            v.isPendingStart = false
-            v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
-        }
+        strikeCount &+= 1
+        voice.strikeOrder = strikeCount
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {
@@ -637,6 +688,11 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func fade(_ v: Voice) {
+        if v.isPendingStart {
+            // struck but not started yet (a chord beyond the block's note starts): nothing sounds
+            v.stop()
+            return
+        }
         if v.fadeStep == 0 { v.fadeStep = fadeStep }
         v.isReleased = true
         v.heldBySustain = false

@@ -32,8 +32,10 @@ final class Voice {
     /// Position within the current frame, 0..<hop.
     var positionInFrame = 0
     var hasAhead = false
-    /// Started in this block position; frames 0 and 1 are not decoded yet.
+    /// Struck, but frames 0 and 1 are not decoded yet (silent until they are).
     var isPendingStart = false
+    /// When the note was struck, in the engine's strike count (deferred starts go in this order).
+    var strikeOrder: UInt64 = 0
     var lastLoudnessDB: Float = -120
 
     // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
@@ -133,6 +135,7 @@ final class Voice {
     /// Frees the slot. Real-time safe.
     func stop() {
         isActive = false
+        isPendingStart = false
         fadeStep = 0
         fadeGain = 1
     }
@@ -151,7 +154,8 @@ final class Voice {
     func frameSeconds(_ index: Int, frameRate: Double) -> Double { Double(index) / frameRate }
 
     var summary: VoiceSummary {
+        // a voice waiting to start counts as loud and new: it is the last one to steal
         VoiceSummary(isActive: isActive, isReleased: isReleased, isHeldByPedal: heldBySustain || heldBySostenuto,
-                     ageSamples: ageSamples, loudnessDB: lastLoudnessDB)
+                     ageSamples: ageSamples, loudnessDB: isPendingStart ? 0 : lastLoudnessDB)
     }
 }

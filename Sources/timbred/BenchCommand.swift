@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Instrument (latent component) to play; a sustaining one keeps every voice busy.")
     var instrument: String = "church_organ"
 
+    @Option(help: "Notes per chord in the onset measurement (0 skips it).")
+    var chord: Int = 6
+
     mutating func run() throws {
         let timbreModel = try loadModel(try Resources.modelPath(model))
         let k = timbreModel.instrumentIndex(named: instrument) ?? 0
@@ -74,5 +77,61 @@ struct BenchCommand: ParsableCommand {
             }
             print("block \(block): largest measured polyphony within \(Int(budget)) % of one core: \(best) voices")
         }
+        if chord > 0 {
+            for block in blockSizes { measureOnsets(model: timbreModel, z: z, block: block) }
+        }
+    }
+
+    /// The cost of striking: `chord`-note chords struck into a full set of sounding voices (every
+    /// one steals), each block timed alone. Prints the steady blocks' median and the struck
+    /// blocks' median and worst, and the struck/steady ratio: the spike a chord puts into one
+    /// period, which is what makes a callback late.
+    private func measureOnsets(model timbreModel: TimbreModel, z: [Float], block: Int) {
+        let polyphony = 32
+        var settings = EngineSettings()
+        settings.sampleRate = Double(rate)
+        settings.polyphony = polyphony
+        settings.maxBlockFrames = block
+        settings.reverbPartition = min(block, 128)
+        let engine = Engine(model: timbreModel, settings: settings, timbre: z)
+        let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        defer { left.deallocate(); right.deallocate() }
+        let none = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+        let fill: [TimedMIDIEvent] = (0..<polyphony).map { i in
+            TimedMIDIEvent(offset: 0, event: .noteOn(channel: 0, note: UInt8(30 + i), velocity: 100))
+        }
+        fill.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
+        // a chord every 100 ms (the soak's chords come every 250-500 ms, with single notes between)
+        let period = max(1, Int(0.1 * Double(rate)) / block)
+        let blockCount = Int(seconds * Double(rate)) / block
+        var steady: [Double] = [], struck: [Double] = []
+        var chordEvents = [TimedMIDIEvent](repeating: TimedMIDIEvent(offset: 0, event: .noteOn(channel: 0, note: 60, velocity: 100)),
+                                           count: chord)
+        for b in 0..<blockCount {
+            let strike = b % period == 0
+            if strike {
+                let root = 62 + (b / period) % 24
+                for k in 0..<chord {
+                    chordEvents[k] = TimedMIDIEvent(offset: 0, event: .noteOn(channel: 1, note: UInt8(root + 3 * k), velocity: 100))
+                }
+            }
+            let start = DispatchTime.now().uptimeNanoseconds
+            if strike {
+                chordEvents.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
+            } else {
+                engine.render(frameCount: block, events: none, left: left, right: right)
+            }
+            let us = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            if strike { struck.append(us) } else { steady.append(us) }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        let budgetUS = Double(block) / Double(rate) * 1e6
+        let steadyUS = median(steady), struckUS = median(struck), worstUS = struck.max() ?? 0
+        print(String(format: "onsets, block %d, %d voices sounding, %d-note chords every %.0f ms: steady block %.1f us (%.1f %%), "
+                     + "struck block median %.1f us (%.1f %%), worst %.1f us (%.1f %%); struck/steady %.2f",
+                     block, engine.activeVoiceCount, chord, Double(period * block) / Double(rate) * 1000, steadyUS,
+                     steadyUS / budgetUS * 100, struckUS, struckUS / budgetUS * 100, worstUS, worstUS / budgetUS * 100,
+                     struckUS / steadyUS))
     }
 }

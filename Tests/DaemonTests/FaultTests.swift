@@ -112,7 +112,10 @@ final class FaultTests: DaemonTestCase {
                          round + 1, (restarted - killed) / 1000, (serverUp - restarted) / 1000, fault, reconnect, gap,
                          gap - fault - reconnect, level, SignalAnalysis.cents(f0, 440)))
             XCTAssertLessThan(reconnect, 1500, "timbred retries every second: it should be back within 1.5 s of the server")
-            XCTAssertGreaterThanOrEqual(gap, fault + reconnect)
+            // the note cannot sound before timbred is back; the onset's time comes from
+            // jack_frames_to_time on a server that started under a second ago, whose frame-time
+            // estimate on a loaded machine is off by a few periods (CI saw -14 ms), hence 50 ms
+            XCTAssertGreaterThan(gap, fault + reconnect - 50, "the note sounded before timbred was back")
             XCTAssertLessThan(gap - fault - reconnect, 250, "sound came back later than the reconnect explains")
             XCTAssertGreaterThan(level, -60)
             XCTAssertLessThan(abs(SignalAnalysis.cents(f0, 440)), 5)

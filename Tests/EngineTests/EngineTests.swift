@@ -113,6 +113,55 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(engine.activeVoiceCount, 4)
     }
 
+    /// A chord struck in one short block starts two notes a block (at 48 kHz and 64 frames), in
+    /// the order struck, each at the start of its block; in a block as long as a hop, all at once.
+    func testAChordBeyondTheBlocksNoteStartsStartsInTheNextBlocks() throws {
+        let engine = try makeEngine(block: 64, polyphony: 8)
+        XCTAssertEqual(engine.noteStartsPerBlock, 2)
+        let notes: [UInt8] = [48, 55, 60, 64, 67, 72]
+        let chord = notes.enumerated().map { (10 + $0.offset, MIDIEvent.noteOn(channel: 0, note: $0.element, velocity: 100)) }
+        var waiting: [Int] = []
+        var blocks: [[Float]] = []
+        for b in 0..<4 {
+            blocks.append(renderMono(engine, frames: 64, block: 64, events: b == 0 ? chord : []))
+            waiting.append(engine.waitingNoteStarts)
+        }
+        XCTAssertEqual(waiting, [4, 2, 0, 0])
+        XCTAssertEqual(engine.activeVoiceCount, 6)
+        // the block before a pair starts sounds the same as the pair alone: the first two struck
+        // (48 and 55) sound from sample 10, nothing of the others before block 1
+        let pair = try makeEngine(block: 64, polyphony: 8)
+        let alone = renderMono(pair, frames: 64, block: 64, events: Array(chord.prefix(2)))
+        XCTAssertEqual(blocks[0], alone)
+        XCTAssertGreaterThan(blocks[0].map(abs).max()!, 1e-4)
+
+        let long = try makeEngine(block: 512, polyphony: 8)
+        _ = renderMono(long, frames: 512, block: 512, events: chord)
+        XCTAssertEqual(long.waitingNoteStarts, 0)
+        XCTAssertEqual(long.activeVoiceCount, 6)
+    }
+
+    /// A struck note still waiting to start is the last voice stolen, and one that is stolen
+    /// (or cut) before it starts never sounds: it frees its slot at once instead of fading.
+    func testAWaitingNoteIsStolenLastAndFreedAtOnce() throws {
+        let engine = try makeEngine(block: 64, polyphony: 4)
+        // four notes: two start now, two wait
+        _ = renderMono(engine, frames: 64, block: 64,
+                       events: (0..<4).map { ($0, MIDIEvent.noteOn(channel: 0, note: UInt8(60 + $0), velocity: 100)) })
+        XCTAssertEqual(engine.waitingNoteStarts, 2)
+        // a fifth steals one of the two sounding notes (it fades), not a waiting one
+        _ = engine.commands.push(.midi(.noteOn(channel: 0, note: 70, velocity: 100)))
+        _ = renderMono(engine, frames: 64, block: 64, events: [])
+        XCTAssertEqual(engine.activeVoiceCount, 5, "4 notes and the stolen one fading out")
+        // all sound off before the waiting ones start: they free their slots at once
+        let fresh = try makeEngine(block: 64, polyphony: 8)
+        _ = renderMono(fresh, frames: 64, block: 64,
+                       events: (0..<6).map { ($0, MIDIEvent.noteOn(channel: 0, note: UInt8(60 + $0), velocity: 100)) }
+                           + [(63, .controlChange(channel: 0, controller: 120, value: 0))])
+        XCTAssertEqual(fresh.waitingNoteStarts, 0)
+        XCTAssertEqual(fresh.activeVoiceCount, 2, "only the two started notes fade out")
+    }
+
     /// 10 000 blocks after preparation allocate nothing on the rendering thread.
     func testRenderDoesNotAllocate() throws {
         let engine = try makeEngine(block: 64, polyphony: 6)
