@@ -65,9 +65,11 @@ public final class Resynthesizer {
     }
 }
 
-/// A sound's long-term spectral envelope: power averaged over time in 64 mel bands (2048-point
-/// Hann STFT, 512 hop), in dB relative to the bands' mean, floored 80 dB under the loudest band.
-/// Independent of level and of phase; what "sounds like the same instrument" compares.
+/// A sound's long-term spectral envelope: power averaged over the first `seconds` (2048-point
+/// Hann STFT, 512 hop) in 64 mel bands, normalised to unit total power, in dB, floored 60 dB
+/// under the loudest band. Independent of level and of phase; what "sounds like the same
+/// instrument" compares. The same measure as the trainer's `encode_check.mean_log_mel`, by which
+/// the encode check judges encoded presets.
 public struct MelProfile: Sendable {
     public let bandsDB: [Double]
 
@@ -77,23 +79,24 @@ public struct MelProfile: Sendable {
         let window = NoteAnalysis.periodicHann(n)
         let filters = MelProfile.filters(sampleRate: sampleRate, fftSize: n, count: melCount)
         var power = [Double](repeating: 0, count: n / 2 + 1)
-        let end = min(x.count, Int(seconds * sampleRate))
-        let clip = Array(x[0..<end])
-        var start = 0
-        while start + n / 2 < end {
-            NoteAnalysis.frame(clip, centre: start, window: window, into: fft)
+        var clip = Array(x[0..<min(x.count, Int(seconds * sampleRate))])
+        if clip.count < n { clip += [Float](repeating: 0, count: n - clip.count) }
+        var start = 0, frames = 0
+        while start + n <= clip.count {
+            NoteAnalysis.frame(clip, centre: start + n / 2, window: window, into: fft)
             fft.forward()
             for k in 0..<power.count {
                 let re = Double(fft.spectrum[2 * k]), im = Double(fft.spectrum[2 * k + 1])
                 power[k] += re * re + im * im
             }
+            frames += 1
             start += hop
         }
-        var bands = filters.map { f in 10 * log10(f.reduce(0.0) { $0 + $1.weight * power[$1.bin] } + 1e-20) }
+        var bands = filters.map { f in f.reduce(0.0) { $0 + $1.weight * power[$1.bin] } / Double(frames) }
+        let total = max(bands.reduce(0, +), 1e-30)
+        bands = bands.map { 10 * log10($0 / total + 1e-30) }
         let top = bands.max() ?? 0
-        bands = bands.map { max($0, top - 80) }
-        let mean = bands.reduce(0, +) / Double(bands.count)
-        bandsDB = bands.map { $0 - mean }
+        bandsDB = bands.map { max($0, top - 60) }
     }
 
     /// RMS difference in dB between two profiles.
@@ -135,16 +138,19 @@ extension TimbreEncoder {
         public let evaluations: Int
     }
 
-    /// Analysis by synthesis: starting from the encoder's point (and the nearest instruments'
-    /// points), a Nelder-Mead search moves the latent point to where the notes, replayed
-    /// through the model (with their own f0 and loudness, and as played from MIDI with the
-    /// learned envelope), match the recordings' long-term mel spectra best. A penalty keeps it within the region the model knows (no farther from an
-    /// instrument than 3/4 of the typical spacing between instruments). The first 1.5 s of each
-    /// note (attack and sustain) is compared.
+    /// Analysis by synthesis: starting from the best of the encoder's point and the nearest
+    /// instruments' points, a Nelder-Mead search moves the latent point to where the notes, as
+    /// the engine plays them from MIDI (equal-tempered pitch, the learned envelope at that point,
+    /// at the velocity whose early peak matches the recording's), match the recordings'
+    /// long-term mel spectra best: what the musician will hear from the preset. A penalty keeps
+    /// it within the region the model knows (no farther from an instrument than 3/4 of the
+    /// typical spacing between instruments). The first 2 s of each note (attack and sustain) is
+    /// compared. The result is never worse, by this measure, than the nearest instrument's preset.
     public func refine(_ sound: EncodedSound, maxEvaluations: Int = 120) -> Refinement {
         let synth = Resynthesizer(model: model)
         let rate = Double(model.config.sampleRate)
-        let targets = sound.notes.map { MelProfile($0.note.samples, sampleRate: rate, seconds: 1.5) }
+        let seconds = 2.0
+        let targets = sound.notes.map { MelProfile($0.note.samples, sampleRate: rate, seconds: seconds) }
         let spacing = space.typicalSpacing
         let frameRate = Double(model.config.frameRate)
         let envelopes = model.envelopes
@@ -166,21 +172,15 @@ extension TimbreEncoder {
             return (0..<frames).map { Float(envelope(best.velocity, $0)) }
         }
         var evaluations = 0
-        /// Half the match of the notes replayed with their own f0 and loudness (the timbre as
-        /// recorded), half the match of the notes as the engine plays them from MIDI (equal-tempered
-        /// pitch, the learned envelope at this point): a point good for one but not the other is
-        /// not what the musician will hear.
+        /// Mean mel-profile distance of the notes played from MIDI at point z to the recordings.
         func mismatch(_ z: [Float]) -> Double {
             evaluations += 1
             var total = 0.0
             for (i, n) in sound.notes.enumerated() {
-                let frames = min(n.note.f0Hz.count, Int(1.5 * frameRate))
-                let replayed = synth.render(f0Hz: Array(n.note.f0Hz.prefix(frames)),
-                                            loudnessDB: Array(n.note.loudnessDB.prefix(frames)), z: z)
+                let frames = min(n.note.f0Hz.count, Int(seconds * frameRate))
                 let played = synth.render(f0Hz: [Float](repeating: Float(midiToHz(n.note.nominalPitch)), count: frames),
                                           loudnessDB: playedLoudness(n.note, z: z, frames: frames), z: z)
-                total += 0.5 * MelProfile(replayed, sampleRate: rate, seconds: 1.5).distanceDB(to: targets[i])
-                total += 0.5 * MelProfile(played, sampleRate: rate, seconds: 1.5).distanceDB(to: targets[i])
+                total += MelProfile(played, sampleRate: rate, seconds: seconds).distanceDB(to: targets[i])
             }
             return total / Double(sound.notes.count)
         }
