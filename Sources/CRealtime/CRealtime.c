@@ -43,6 +43,12 @@ long long timbred_rt_clock_ns(void) {
     return (long long)t.tv_sec * 1000000000LL + (long long)t.tv_nsec;
 }
 
+long long timbred_rt_thread_cpu_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long long)t.tv_sec * 1000000000LL + (long long)t.tv_nsec;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #define TIMBRED_MXCSR_FTZ 0x8000u

@@ -254,6 +254,14 @@ public final class JackBackend: @unchecked Sendable {
         public var peakNanoseconds = 0
         /// Cycles whose callback took longer than the period.
         public var lateCycles = 0
+        /// CPU time the callback's thread ran over those cycles (its own work, without the time
+        /// it was preempted or the machine stalled it), in nanoseconds.
+        public var cpuNanoseconds = 0
+        /// The largest CPU time of one cycle since `clearCallbackPeak()`, in nanoseconds.
+        public var peakCPUNanoseconds = 0
+        /// Cycles whose callback's CPU time alone exceeded the period: overruns of timbred's own
+        /// making (a late cycle with less CPU time was stalled by the machine).
+        public var overrunCycles = 0
 
         public init() {}
     }
@@ -266,11 +274,17 @@ public final class JackBackend: @unchecked Sendable {
         t.busyNanoseconds = state.busyNanoseconds.load(ordering: .relaxed)
         t.peakNanoseconds = state.peakNanoseconds.load(ordering: .relaxed)
         t.lateCycles = state.lateCycles.load(ordering: .relaxed)
+        t.cpuNanoseconds = state.cpuNanoseconds.load(ordering: .relaxed)
+        t.peakCPUNanoseconds = state.peakCPUNanoseconds.load(ordering: .relaxed)
+        t.overrunCycles = state.overrunCycles.load(ordering: .relaxed)
         return t
     }
 
     /// Starts a new window for `callbackTiming.peakNanoseconds`.
-    public func clearCallbackPeak() { state.peakNanoseconds.store(0, ordering: .relaxed) }
+    public func clearCallbackPeak() {
+        state.peakNanoseconds.store(0, ordering: .relaxed)
+        state.peakCPUNanoseconds.store(0, ordering: .relaxed)
+    }
 
     /// The period in nanoseconds at the server's current rate and size (0 when unknown).
     public var periodNanoseconds: Int {

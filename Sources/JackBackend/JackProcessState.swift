@@ -67,6 +67,12 @@ final class JackProcessState: @unchecked Sendable {
     let busyNanoseconds = ManagedAtomic<Int>(0)
     let peakNanoseconds = ManagedAtomic<Int>(0)
     let lateCycles = ManagedAtomic<Int>(0)
+    /// The same in the thread's CPU time (CLOCK_THREAD_CPUTIME_ID): the callback's own work,
+    /// without the time it was preempted or the machine stalled it. A cycle whose CPU time
+    /// exceeds the period overran by its own work (`overrunCycles`).
+    let cpuNanoseconds = ManagedAtomic<Int>(0)
+    let peakCPUNanoseconds = ManagedAtomic<Int>(0)
+    let overrunCycles = ManagedAtomic<Int>(0)
     /// The reason the server gave when it shut the client down (written once, before `serverGone`).
     let shutdownReason: UnsafeMutablePointer<CChar>
     let shutdownReasonCapacity = 256
@@ -102,6 +108,7 @@ final class JackProcessState: @unchecked Sendable {
     func process(frameCount: UInt32) -> Int32 {
         let probeStart = allocationProbe?() ?? 0
         let started = timbred_rt_clock_ns()
+        let startedCPU = timbred_rt_thread_cpu_ns()
         timbred_rt_enter()
         let n = Int(frameCount)
         while let incoming = engineInbox.pop() {
@@ -126,7 +133,8 @@ final class JackProcessState: @unchecked Sendable {
             silentCycles.wrappingIncrement(ordering: .relaxed)
         }
         cycles.wrappingIncrement(ordering: .relaxed)
-        recordTiming(frames: n, nanoseconds: Int(timbred_rt_clock_ns() - started))
+        recordTiming(frames: n, nanoseconds: Int(timbred_rt_clock_ns() - started),
+                     cpuNanoseconds: Int(timbred_rt_thread_cpu_ns() - startedCPU))
         timbred_rt_exit()
         if let probe = allocationProbe {
             let grown = probe() - probeStart
@@ -138,15 +146,20 @@ final class JackProcessState: @unchecked Sendable {
     /// Adds one cycle's duration to the load counters (single writer: this thread; the control
     /// side only reads them and clears the peak). Real-time safe: atomics only.
     @inline(__always)
-    private func recordTiming(frames: Int, nanoseconds: Int) {
+    private func recordTiming(frames: Int, nanoseconds: Int, cpuNanoseconds cpu: Int) {
         busyNanoseconds.wrappingIncrement(by: nanoseconds, ordering: .relaxed)
         if nanoseconds > peakNanoseconds.load(ordering: .relaxed) {
             peakNanoseconds.store(nanoseconds, ordering: .relaxed)
         }
-        let rate = sampleRateHz.load(ordering: .relaxed)
-        if rate > 0 && nanoseconds > frames * 1_000_000_000 / rate {
-            lateCycles.wrappingIncrement(ordering: .relaxed)
+        cpuNanoseconds.wrappingIncrement(by: cpu, ordering: .relaxed)
+        if cpu > peakCPUNanoseconds.load(ordering: .relaxed) {
+            peakCPUNanoseconds.store(cpu, ordering: .relaxed)
         }
+        let rate = sampleRateHz.load(ordering: .relaxed)
+        guard rate > 0 else { return }
+        let period = frames * 1_000_000_000 / rate
+        if nanoseconds > period { lateCycles.wrappingIncrement(ordering: .relaxed) }
+        if cpu > period { overrunCycles.wrappingIncrement(ordering: .relaxed) }
     }
 
     /// True when the engine was prepared for the server's current rate. Real-time safe.

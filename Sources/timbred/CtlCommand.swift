@@ -119,6 +119,7 @@ struct CtlCommand: ParsableCommand {
         func at(_ i: Int) -> String { i < a.count ? a[i].description : "?" }
         func percent(_ i: Int) -> String { i < a.count ? String(format: "%.2f", a[i].number ?? 0) : "?" }
         return "callback_load_mean: \(percent(0)) %\ncallback_load_peak: \(percent(1)) %\nlate_cycles: \(at(2))\ncycles: \(at(3))\nxruns: \(at(4))"
+            + "\ncallback_cpu_mean: \(percent(5)) %\ncallback_cpu_peak: \(percent(6)) %\noverrun_cycles: \(at(7))"
     }
 
     /// Human-readable status lines.

@@ -309,9 +309,11 @@ final class Daemon {
             reportedXruns = xruns
             lastXrunReport = Date()
         }
-        let late = backend.callbackTiming.lateCycles
+        let timing = backend.callbackTiming
+        let late = timing.lateCycles
         if late > reportedLate && Date().timeIntervalSince(lastLateReport) >= 5 {
-            Log.warning("the process callback took longer than the period in \(late) cycles in all (+\(late - reportedLate))")
+            Log.warning("the process callback took longer than the period in \(late) cycles in all (+\(late - reportedLate)); "
+                        + "by its own work (CPU time) in \(timing.overrunCycles), the others were preempted or stalled")
             reportedLate = late
             lastLateReport = Date()
         }
@@ -620,19 +622,25 @@ final class Daemon {
     private func loadMessage() -> OSCMessage {
         let load = callbackLoad()
         return OSCMessage("/timbred/load", [.float(load.mean), .float(load.peak), .int(Int32(clamping: load.late)),
-                                            .int(Int32(clamping: load.cycles)), .int(Int32(clamping: backend.xrunCount))])
+                                            .int(Int32(clamping: load.cycles)), .int(Int32(clamping: backend.xrunCount)),
+                                            .float(load.cpuMean), .float(load.cpuPeak), .int(Int32(clamping: load.overruns))])
     }
 
     /// The process callback's own load since the window began, in % of the period: the mean
-    /// over every cycle, the longest cycle, and the cycles that took longer than their period.
-    private func callbackLoad() -> (mean: Float, peak: Float, late: Int, cycles: Int) {
+    /// over every cycle, the longest cycle, and the cycles that took longer than their period;
+    /// then the same in the thread's CPU time (its own work, without preemption and machine
+    /// stalls): mean, largest, and cycles whose CPU time alone exceeded the period.
+    private func callbackLoad() -> (mean: Float, peak: Float, late: Int, cycles: Int, cpuMean: Float, cpuPeak: Float,
+                                    overruns: Int) {
         let now = backend.callbackTiming
         let period = Double(backend.periodNanoseconds)
         let cycles = now.cycles &- loadWindow.cycles
-        guard period > 0, cycles > 0 else { return (0, 0, now.lateCycles &- loadWindow.lateCycles, max(cycles, 0)) }
+        let late = now.lateCycles &- loadWindow.lateCycles, overruns = now.overrunCycles &- loadWindow.overrunCycles
+        guard period > 0, cycles > 0 else { return (0, 0, late, max(cycles, 0), 0, 0, overruns) }
         let busy = Double(now.busyNanoseconds &- loadWindow.busyNanoseconds)
-        return (Float(100 * busy / (Double(cycles) * period)), Float(100 * Double(now.peakNanoseconds) / period),
-                now.lateCycles &- loadWindow.lateCycles, cycles)
+        let cpu = Double(now.cpuNanoseconds &- loadWindow.cpuNanoseconds)
+        return (Float(100 * busy / (Double(cycles) * period)), Float(100 * Double(now.peakNanoseconds) / period), late, cycles,
+                Float(100 * cpu / (Double(cycles) * period)), Float(100 * Double(now.peakCPUNanoseconds) / period), overruns)
     }
 
     private func resetLoadWindow() {

@@ -72,7 +72,7 @@ struct EncodeCommand: ParsableCommand {
         if !noRefine {
             let r = encoder.refine(sound)
             refinement = r
-            print(String(format: "refined by replaying the notes through the model (%d tries): spectral match %.2f dB "
+            print(String(format: "refined by playing the notes through the model (%d tries): spectral match %.2f dB "
                          + "(encoder's point %.2f dB, nearest instrument %@ %.2f dB)", r.evaluations, r.refinedDistanceDB,
                          r.encoderDistanceDB, sound.neighbours[0].instrument as NSString, r.nearestInstrumentDistanceDB))
         }

@@ -19,6 +19,12 @@ int timbred_rt_sanitizer_active(void);
 /// allocation); the process callback times itself with it.
 long long timbred_rt_clock_ns(void);
 
+/// CPU time the calling thread has run, in nanoseconds (CLOCK_THREAD_CPUTIME_ID): excludes the
+/// time it was preempted or the virtual machine was not running it (steal). Real-time safe (one
+/// non-blocking system call, no lock, no allocation); the process callback measures its own work
+/// with it, apart from the stalls the machine adds.
+long long timbred_rt_thread_cpu_ns(void);
+
 /// Sets flush-to-zero and denormals-are-zero for the calling thread's floating point unit
 /// (x86-64: MXCSR FTZ|DAZ; aarch64: FPCR.FZ). Call once on the audio thread (JACK thread-init).
 void timbred_flush_denormals(void);
