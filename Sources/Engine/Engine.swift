@@ -65,6 +65,9 @@ public final class Engine: @unchecked Sendable {
     private var noteStartsLeft = 0
     /// Counts struck notes, so deferred ones start in the order they were struck.
     private var strikeCount: UInt64 = 0
+    /// Decoder frames computed since the engine was prepared, over every voice (benchmarks and
+    /// tests read it between blocks).
+    public private(set) var decodedFrameCount = 0
     let limitHz: Float
     let voices: VoiceSlots
     let decoder: Decoder
@@ -305,8 +308,9 @@ public final class Engine: @unchecked Sendable {
     /// struck first, as many as the block's note starts left allow; the others wait, silent, for
     /// the next block) together with frame n+2 of the sounding voices that will reach frame n+1
     /// within `count` samples (needed then) and of as many others as an even share of the hop
-    /// asks (`voices × count / hop`, the ones furthest into their frame first). The second
-    /// decodes frame 1 of the started notes. Frame n+2 can be decoded any time during frame n;
+    /// asks (`voices × count / hop` decodes in all, the started notes' included; the ones furthest
+    /// into their frame first). The second decodes frame 1 of the started notes. Voices fading
+    /// out (stolen or cut) hold their last controls instead of decoding. Frame n+2 can be decoded any time during frame n;
     /// spreading those decodes, and bounding note starts per block, keeps voices struck together
     /// (whose frame grids coincide) from all decoding in one short period. Real-time safe.
     private func decodeFrames(within count: Int) {
@@ -327,21 +331,27 @@ public final class Engine: @unchecked Sendable {
         noteStartsLeft -= starts
         var sounding = 0
         for i in 0..<voices.count where voices[i].isActive && !voices[i].isPendingStart {
-            sounding += 1
             let voice = voices[i]
+            if voice.fadeStep > 0 {
+                // fading out within a few ms: it keeps its last controls instead of decoding
+                if !voice.hasAhead && hop - voice.positionInFrame <= count { holdAhead(voice) }
+                continue
+            }
+            sounding += 1
             if !voice.hasAhead && hop - voice.positionInFrame <= count {
                 batchVoices[batch] = i
                 batchFrameOffsets[batch] = 2
                 batch += 1
             }
         }
+        // the even share counts every decode of this window, the started notes' two frames too
         let share = (sounding * count + hop - 1) / hop
-        while batch - starts < share {
+        while batch + starts < share {
             var pick = -1
             for i in 0..<voices.count {
                 let voice = voices[i]
-                guard voice.isActive && !voice.isPendingStart && !voice.hasAhead && hop - voice.positionInFrame > count,
-                      !isInBatch(i, batch) else { continue }
+                guard voice.isActive && !voice.isPendingStart && voice.fadeStep == 0 && !voice.hasAhead
+                        && hop - voice.positionInFrame > count, !isInBatch(i, batch) else { continue }
                 if pick < 0 || voice.positionInFrame > voices[pick].positionInFrame { pick = i }
             }
             if pick < 0 { break }
@@ -362,6 +372,16 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
+    /// Gives a voice's frame n+2 the controls of frame n+1 without decoding (a voice fading out
+    /// after a steal or a cut). Real-time safe.
+    private func holdAhead(_ voice: Voice) {
+        let next = voice.slots.next, ahead = voice.slots.ahead
+        voice.harmonics(ahead).baseAddress!.update(from: voice.harmonics(next).baseAddress!, count: voice.harmonicCount)
+        voice.noiseBands(ahead).baseAddress!.update(from: voice.noiseBands(next).baseAddress!, count: voice.noiseBandCount)
+        voice.setF0(ahead, voice.f0(next))
+        voice.hasAhead = true
+    }
+
     @inline(__always)
     private func isInBatch(_ index: Int, _ batch: Int) -> Bool {
         for b in 0..<batch where batchVoices[b] == index { return true }
@@ -373,6 +393,7 @@ public final class Engine: @unchecked Sendable {
     /// slot. Real-time safe.
     private func decode(batch: Int) {
         let t0 = profileStages ? monotonicNanoseconds() : 0
+        decodedFrameCount &+= batch
         let zDim = model.config.zDim
         let g = model.config.gruUnits
         for b in 0..<batch {

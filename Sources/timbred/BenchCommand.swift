@@ -34,11 +34,18 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Notes per chord in the onset measurement (0 skips it).")
     var chord: Int = 6
 
+    @Option(help: "Seconds of the soak test's MIDI to replay through the engine alone, timing each block's CPU time (0 skips it).")
+    var soakLoad: Double = 0
+
     mutating func run() throws {
         let timbreModel = try loadModel(try Resources.modelPath(model))
         let k = timbreModel.instrumentIndex(named: instrument) ?? 0
         let z = timbreModel.latentMeans[k]
         let blockSizes = blocks.split(separator: ",").compactMap { Int($0) }
+        if soakLoad > 0 {
+            for block in blockSizes { SoakLoadReplay(model: timbreModel, rate: rate, block: block, seconds: soakLoad).run() }
+            return
+        }
         let voiceCounts = voices.split(separator: ",").compactMap { Int($0) }
         print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point")
         print("block  voices  us/block  load%   decoder  oscill.  noise   reverb   (us/block)")
