@@ -313,7 +313,7 @@ final class Daemon {
         let late = timing.lateCycles
         if late > reportedLate && Date().timeIntervalSince(lastLateReport) >= 5 {
             Log.warning("the process callback took longer than the period in \(late) cycles in all (+\(late - reportedLate)); "
-                        + "by its own work (CPU time) in \(timing.overrunCycles), the others were preempted or stalled")
+                        + "\(timing.overrunCycles) of them ran longer than the period in CPU time, the others were preempted or stalled")
             reportedLate = late
             lastLateReport = Date()
         }
