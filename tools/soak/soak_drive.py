@@ -339,10 +339,18 @@ def report(a):
         failures.append(f"timbred died at {d['daemon_gone_at_s']} s")
     if rt_lines:
         failures.append("RealtimeSanitizer report in the log")
-    if p_named < 0.001:
-        failures.append(f"xruns caused by timbred: {xs['named']} named it against {xb['named']} for the stand-in")
-    if late < 0 or p_late < 0.001:
-        failures.append(f"the callback overran its period in {late} cycles against {base_late} for the stand-in")
+    judged = True
+    judged_seconds = max(a.seconds - d["warmup_s"], 1.0)
+    steal_percent = 100 * steal / (judged_seconds * (os.cpu_count() or 1))
+    if a.steal_limit is not None and steal_percent > a.steal_limit:
+        print(f"soak: xruns NOT JUDGED: the hypervisor stole {steal_percent:.1f} % of this machine's CPU time during the "
+              f"soak (limit {a.steal_limit} %), so its timing says nothing about timbred")
+        judged = False
+    else:
+        if p_named < 0.001:
+            failures.append(f"xruns caused by timbred: {xs['named']} named it against {xb['named']} for the stand-in")
+        if late < 0 or p_late < 0.001:
+            failures.append(f"the callback overran its period in {late} cycles against {base_late} for the stand-in")
     regions = int(alloc.get("regions", "0"))
     if regions == 0:
         failures.append("the allocation counter saw no real-time region (the hooks did not bind)")
@@ -362,7 +370,10 @@ def report(a):
     if failures:
         print("soak: FAIL: " + "; ".join(failures))
         sys.exit(1)
-    print("soak: PASS (no xrun caused by timbred, no allocation in the callback, RSS flat)")
+    if judged:
+        print("soak: PASS (no xrun caused by timbred, no allocation in the callback, RSS flat)")
+    else:
+        print("soak: PASS (xruns not judged on this machine; no allocation in the callback, RSS flat, output and control traffic sound)")
 
 
 def main():
@@ -391,6 +402,9 @@ def main():
     r.add_argument("--exit-status", type=int, required=True)
     r.add_argument("--rss-tolerance-kb", type=int, default=2048)
     r.add_argument("--frames", type=int, default=64)
+    r.add_argument("--steal-limit", type=float, default=None, metavar="PERCENT",
+                   help="leave the xrun verdict unjudged when the hypervisor stole more than PERCENT of the "
+                        "machine's CPU time during the soak (a shared CI machine)")
     a = p.parse_args()
     drive(a) if a.command == "drive" else report(a)
 
