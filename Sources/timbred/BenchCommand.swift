@@ -52,12 +52,7 @@ struct BenchCommand: ParsableCommand {
         for block in blockSizes {
             var best = 0
             for n in voiceCounts {
-                var settings = EngineSettings()
-                settings.sampleRate = Double(rate)
-                settings.polyphony = n
-                settings.maxBlockFrames = block
-                settings.reverbPartition = min(block, 128)
-                let engine = Engine(model: timbreModel, settings: settings, timbre: z)
+                let engine = makeBenchEngine(timbreModel, rate: rate, polyphony: n, block: block, timbre: z)
                 let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
                 let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
                 defer { left.deallocate(); right.deallocate() }
@@ -95,12 +90,7 @@ struct BenchCommand: ParsableCommand {
     /// period, which is what makes a callback late.
     private func measureOnsets(model timbreModel: TimbreModel, z: [Float], block: Int) {
         let polyphony = 32
-        var settings = EngineSettings()
-        settings.sampleRate = Double(rate)
-        settings.polyphony = polyphony
-        settings.maxBlockFrames = block
-        settings.reverbPartition = min(block, 128)
-        let engine = Engine(model: timbreModel, settings: settings, timbre: z)
+        let engine = makeBenchEngine(timbreModel, rate: rate, polyphony: polyphony, block: block, timbre: z)
         let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
         let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
         defer { left.deallocate(); right.deallocate() }
@@ -141,4 +131,15 @@ struct BenchCommand: ParsableCommand {
                      steadyUS / budgetUS * 100, struckUS, struckUS / budgetUS * 100, worstUS, worstUS / budgetUS * 100,
                      struckUS / steadyUS))
     }
+}
+
+/// An engine prepared as the benchmarks run it: `rate` Hz, `block`-frame blocks, the reverb on
+/// (partition = block, at most 128).
+func makeBenchEngine(_ model: TimbreModel, rate: Int, polyphony: Int, block: Int, timbre: [Float]) -> Engine {
+    var settings = EngineSettings()
+    settings.sampleRate = Double(rate)
+    settings.polyphony = polyphony
+    settings.maxBlockFrames = block
+    settings.reverbPartition = min(block, 128)
+    return Engine(model: model, settings: settings, timbre: timbre)
 }

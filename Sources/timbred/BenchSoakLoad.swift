@@ -34,13 +34,8 @@ struct SoakLoadReplay {
     }
 
     func run() {
-        var settings = EngineSettings()
-        settings.sampleRate = Double(rate)
-        settings.polyphony = polyphony
-        settings.maxBlockFrames = block
-        settings.reverbPartition = min(block, 128)
         let means = model.latentMeans
-        let engine = Engine(model: model, settings: settings, timbre: means[0])
+        let engine = makeBenchEngine(model, rate: rate, polyphony: polyphony, block: block, timbre: means[0])
         // the daemon's default map, morph between the first two presets (instrument points)
         let resolved = ControllerMapSpec.resolve(ControllerMapSpec.defaults, latentMeans: means, skipMissingDimensions: true)
         for (source, mapping) in resolved.mappings { _ = engine.commands.push(.mapController(source: source, mapping: mapping)) }
