@@ -68,6 +68,9 @@ public final class Engine: @unchecked Sendable {
     /// Decoder frames computed since the engine was prepared, over every voice (benchmarks and
     /// tests read it between blocks).
     public private(set) var decodedFrameCount = 0
+    /// Frame boundaries a voice crossed before its next frame was decoded (it then plays stale
+    /// controls: an audible dip). Always 0; tests check it for every block size.
+    public private(set) var undecodedFrameCount = 0
     let limitHz: Float
     let voices: VoiceSlots
     let decoder: Decoder
@@ -309,7 +312,8 @@ public final class Engine: @unchecked Sendable {
     /// the next block) together with frame n+2 of the sounding voices that will reach frame n+1
     /// within `count` samples (needed then) and of as many others as an even share of the hop
     /// asks (`voices × count / hop` decodes in all, the started notes' included; the ones furthest
-    /// into their frame first). The second decodes frame 1 of the started notes. Voices fading
+    /// into their frame first). The second decodes frame 1 of the started notes (and, in a window
+    /// of a whole hop, a third their frame 2, needed before the window ends). Voices fading
     /// out (stolen or cut) hold their last controls instead of decoding. Frame n+2 can be decoded any time during frame n;
     /// spreading those decodes, and bounding note starts per block, keeps voices struck together
     /// (whose frame grids coincide) from all decoding in one short period. Real-time safe.
@@ -368,6 +372,12 @@ public final class Engine: @unchecked Sendable {
                 let v = voices[batchVoices[b]]
                 v.isPendingStart = false
                 v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
+            }
+            // a window of a whole hop (blocks longer than a hop) takes them to frame 1's start:
+            // frame 2 is needed in it too
+            if count >= hop {
+                for b in 0..<starts { batchFrameOffsets[b] = 2 }
+                decode(batch: starts)
             }
         }
     }
@@ -462,6 +472,7 @@ public final class Engine: @unchecked Sendable {
                     voice.stop()
                     break
                 }
+                if !voice.hasAhead { undecodedFrameCount &+= 1 }
                 voice.advanceFrame()
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 voice.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(voice.noiseBands(voice.slots.current)))
