@@ -306,17 +306,18 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Runs the decoder for the next `count` samples of every voice, in at most two batched
-    /// steps. The first decodes frame 0 of the notes struck and not yet started (the earliest
+    /// Runs the decoder for the next `count` samples of every voice, in batched steps. The first
+    /// decodes frame 0 of the notes struck and not yet started (the earliest
     /// struck first, as many as the block's note starts left allow; the others wait, silent, for
     /// the next block) together with frame n+2 of the sounding voices that will reach frame n+1
     /// within `count` samples (needed then) and of as many others as an even share of the hop
     /// asks (`voices × count / hop` decodes in all, the started notes' included; the ones furthest
-    /// into their frame first). The second decodes frame 1 of the started notes (and, in a window
-    /// of a whole hop, a third their frame 2, needed before the window ends). Voices fading
-    /// out (stolen or cut) hold their last controls instead of decoding. Frame n+2 can be decoded any time during frame n;
-    /// spreading those decodes, and bounding note starts per block, keeps voices struck together
-    /// (whose frame grids coincide) from all decoding in one short period. Real-time safe.
+    /// into their frame first). The second decodes frame 1 of the started notes; in a window of a
+    /// whole hop (blocks longer than a hop) a third decodes their frame 2, needed before the
+    /// window ends. Voices fading out (stolen or cut) hold their last controls instead of
+    /// decoding. Frame n+2 can be decoded any time during frame n; spreading those decodes, and
+    /// bounding note starts per block, keeps voices struck together (whose frame grids coincide)
+    /// from all decoding in one short period. Real-time safe.
     private func decodeFrames(within count: Int) {
         var batch = 0
         while batch < noteStartsLeft {
@@ -426,8 +427,7 @@ public final class Engine: @unchecked Sendable {
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
             (voice.gruState).update(from: batchState + b * g, count: g)
-            let frameOffset = batchFrameOffsets[b]
-            let frame = voice.frameIndex + frameOffset
+            let frameOffset = batchFrameOffsets[b], frame = voice.frameIndex + frameOffset
             let slot = frameOffset == 0 ? voice.slots.current : (frameOffset == 1 ? voice.slots.next : voice.slots.ahead)
             let harm = voice.harmonics(slot), noise = voice.noiseBands(slot)
             if frame >= voice.endsAtFrame {
