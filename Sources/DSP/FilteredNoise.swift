@@ -206,10 +206,13 @@ public final class NoiseVoice {
     /// Overlap-add buffer: samples from the read position on, `frameSpan` long.
     private let accumulator: UnsafeMutablePointer<Float>
     private var readIndex: Int
+    /// The generator's seed, kept so ``restart()`` can return to it.
+    public let seed: UInt64
 
     /// Creates a voice (allocates; not real-time).
     public init(synth: NoiseSynth, seed: UInt64) {
         self.synth = synth
+        self.seed = seed
         noise = WhiteNoise(seed: seed)
         accumulator = allocateAlignedFloats(synth.frameSpan)
         readIndex = synth.hop
@@ -226,6 +229,12 @@ public final class NoiseVoice {
     public func reset() {
         accumulator.update(repeating: 0, count: synth.frameSpan)
         readIndex = synth.hop
+    }
+
+    /// Returns to the state of a new voice: generator re-seeded, no tail. Real-time safe.
+    public func restart() {
+        noise = WhiteNoise(seed: seed)
+        reset()
     }
 
     /// Starts a frame: designs its FIR from `bandMagnitudes` (B values), filters `hop` samples of

@@ -188,7 +188,9 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Runs every path once (note-on, frames, release, reverb) so that first-use costs (generic
-    /// metadata, lazy tables) are paid before the audio thread starts, then resets.
+    /// metadata, lazy tables) are paid before the audio thread starts, then returns the engine to
+    /// its power-on state, so what it plays does not depend on the warm-up (nor on the block size,
+    /// which sets the warm-up's length).
     private func warmUp() {
         let left = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
         let right = UnsafeMutablePointer<Float>.allocate(capacity: settings.maxBlockFrames)
@@ -203,7 +205,15 @@ public final class Engine: @unchecked Sendable {
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
         _ = commands.push(.panic)
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
-        for i in 0..<voices.count { voices[i].stop() }
+        // the warm-up leaves nothing behind: every voice's noise generator back at its seed (the
+        // warm-up's length depends on the block size, and a note's noise must not), counters at 0
+        for i in 0..<voices.count {
+            voices[i].stop()
+            voices[i].noise.restart()
+        }
+        strikeCount = 0
+        decodedFrameCount = 0
+        undecodedFrameCount = 0
         // the warm-up events moved controllers: start from power-on state and the given timbre
         channels.update(repeating: ChannelState(), count: 16)
         timbreTarget.update(from: initialTimbre, count: model.config.zDim)
@@ -410,6 +420,7 @@ public final class Engine: @unchecked Sendable {
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
             let frame = voice.frameIndex + batchFrameOffsets[b]
+            if batchFrameOffsets[b] == 2 { voice.keepStateBeforeAhead() }
             // timbre glide: one smoothing step per decoded frame
             for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
             let f0 = frequencyHz(of: voice)
@@ -713,10 +724,14 @@ public final class Engine: @unchecked Sendable {
         if !v.heldBySustain && !v.heldBySostenuto { release(v) }
     }
 
+    /// The note enters its release now. Frame n+1 is already playing towards; frame n+2, if the
+    /// spreading of decodes (see `decodeFrames`) decoded it early, is decoded again, so the release
+    /// shapes the same frames whatever the block size. Real-time safe.
     private func release(_ v: Voice) {
         guard !v.isReleased else { return }
         v.isReleased = true
         v.releaseSeconds = Double(v.ageSamples) / settings.sampleRate
+        if v.fadeStep == 0 { v.undoAhead() }
     }
 
     private func fade(_ v: Voice) {

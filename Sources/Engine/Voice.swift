@@ -49,6 +49,11 @@ final class Voice {
     let stateCount: Int
     let z: UnsafeMutablePointer<Float>
     let zDim: Int
+    /// The decoder state, timbre and end frame from before frame n+2 was decoded, so that a
+    /// release arriving after that early decode can have the frame decoded again (see `undoAhead`).
+    private let stateBeforeAhead: UnsafeMutablePointer<Float>
+    private let zBeforeAhead: UnsafeMutablePointer<Float>
+    private var endsAtFrameBeforeAhead = Int.max
     let oscillators: HarmonicOscillatorBank
     let noise: NoiseVoice
 
@@ -64,6 +69,10 @@ final class Voice {
         gruState.initialize(repeating: 0, count: stateCount)
         z = .allocate(capacity: zDim)
         z.initialize(repeating: 0, count: zDim)
+        stateBeforeAhead = .allocate(capacity: stateCount)
+        stateBeforeAhead.initialize(repeating: 0, count: stateCount)
+        zBeforeAhead = .allocate(capacity: zDim)
+        zBeforeAhead.initialize(repeating: 0, count: zDim)
         self.oscillators = oscillators
         self.noise = noise
     }
@@ -72,6 +81,8 @@ final class Voice {
         controls.deallocate()
         gruState.deallocate()
         z.deallocate()
+        stateBeforeAhead.deallocate()
+        zBeforeAhead.deallocate()
     }
 
     /// Harmonic amplitudes of a control slot. Real-time safe.
@@ -138,6 +149,24 @@ final class Voice {
         isPendingStart = false
         fadeStep = 0
         fadeGain = 1
+    }
+
+    /// Keeps what decoding frame n+2 is about to change (call just before it). Real-time safe.
+    @inline(__always)
+    func keepStateBeforeAhead() {
+        stateBeforeAhead.update(from: gruState, count: stateCount)
+        zBeforeAhead.update(from: z, count: zDim)
+        endsAtFrameBeforeAhead = endsAtFrame
+    }
+
+    /// Forgets a decoded frame n+2, returning the decoder state, timbre and end frame to what they
+    /// were before it, so it is decoded again with what has changed since (a release). Real-time safe.
+    func undoAhead() {
+        guard hasAhead else { return }
+        gruState.update(from: stateBeforeAhead, count: stateCount)
+        z.update(from: zBeforeAhead, count: zDim)
+        endsAtFrame = endsAtFrameBeforeAhead
+        hasAhead = false
     }
 
     /// Moves to the next frame: next becomes current, ahead becomes next. Real-time safe.
