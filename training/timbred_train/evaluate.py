@@ -4,8 +4,10 @@
 - f0 error in cents of the resynthesis, measured by an independent full-range tracker
   (harmonic-sum salience over an STFT, not the trainer's YIN); octave errors counted;
 - loudness error in dB;
-- an instrument classifier trained on real training-split notes, scored on real held-out notes and
-  on their resynthesis;
+- an instrument classifier trained on real training-split notes, scored on real held-out notes, on
+  their resynthesis, on the notes played from MIDI, and on their analysis-resynthesis (the
+  synthesiser fed the trainer's analysed controls of the note, no decoder: the ceiling of the
+  synthesiser itself by that measure, so a shortfall can be put on the decoder or on the synthesis);
 - a 2-D map of the latent space (notes and presets) and a morph path with its spectral centroid.
 
 Resynthesis uses the instrument's preset point (its component mean), as a musician playing the
@@ -133,6 +135,20 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         return model.synthesize(c, f0t, white)["audio"][0].numpy()
 
 
+def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int, seed: int | None = None) -> np.ndarray:
+    """Note i resynthesised from its own analysed controls (the regression targets: harmonic
+    amplitudes at the tracked f0 and the noise residual per band) through the model's synthesiser,
+    without decoder or reverb."""
+    cfg = model.cfg
+    f0 = torch.as_tensor(notes.f0_hz[i])[None]
+    controls = {"harmonics": torch.as_tensor(notes.harmonics[i].astype(np.float32))[None],
+                "noise": torch.as_tensor(notes.noise[i].astype(np.float32))[None]}
+    g = torch.Generator().manual_seed(i if seed is None else seed)
+    white = torch.rand(1, f0.shape[1] * cfg.hop, generator=g) * 2 - 1
+    with torch.no_grad():
+        return model.synthesize(controls, f0, white, reverb=False)["audio"][0].numpy()
+
+
 def midi_controls(model: TimbreDDSP, env: dict, k: int, pitch: int, velocity: int, hold_s: float,
                   n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """f0 and loudness of a note played from MIDI, as the engine plays it: equal-tempered pitch and
@@ -176,7 +192,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     clf.fit(feats_train, notes.instrument[train_idx])
 
     rows = []
-    resynth_feats, real_feats, midi_feats = [], [], []
+    resynth_feats, real_feats, midi_feats, analysis_feats = [], [], [], []
     for i in test:
         inst = int(notes.instrument[i])
         y = resynthesize(model, notes.f0_hz[i], notes.loudness_db[i], means[inst], seed=int(i))
@@ -196,6 +212,12 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         ld_err = float(np.mean(np.abs(ld_y[audible] - ld_x[audible])))
         real_feats.append(classifier_features(x, sr))
         resynth_feats.append(classifier_features(y, sr))
+        # the synthesiser fed the note's own analysed controls (no decoder, no room): what this
+        # harmonic-plus-noise synthesiser can reach at all, before any error of the decoder
+        ya = analysis_resynthesis(model, notes, int(i))
+        analysis_feats.append(classifier_features(ya, sr))
+        with torch.no_grad():
+            dist_analysis = float(mss(torch.as_tensor(x)[None], torch.as_tensor(ya)[None]))
         # the same note played from MIDI: learned envelope, equal-tempered pitch
         f0m, ldm = midi_controls(model, env, inst, int(notes.pitch[i]), int(notes.velocity[i]), hold / cfg.frame_rate,
                                  len(notes.f0_hz[i]))
@@ -205,13 +227,16 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         cents_midi = 1200 * math.log2(np.nanmedian(meas_m) / float(f0m[0])) if np.isfinite(meas_m).any() else float("nan")
         rows.append({"index": int(i), "instrument": notes.instruments[inst], "pitch": int(notes.pitch[i]),
                      "velocity": int(notes.velocity[i]), "spectral_distance": dist, "f0_cents": cents,
-                     "f0_cents_real": cents_real, "f0_cents_midi": cents_midi, "loudness_error_db": ld_err})
+                     "f0_cents_real": cents_real, "f0_cents_midi": cents_midi, "loudness_error_db": ld_err,
+                     "spectral_distance_analysis": dist_analysis})
     y_true = notes.instrument[test]
     acc_real = float((clf.predict(np.stack(real_feats)) == y_true).mean())
     acc_resynth = float((clf.predict(np.stack(resynth_feats)) == y_true).mean())
     acc_midi = float((clf.predict(np.stack(midi_feats)) == y_true).mean())
-    for r, pr in zip(rows, clf.predict(np.stack(resynth_feats))):
+    acc_analysis = float((clf.predict(np.stack(analysis_feats)) == y_true).mean())
+    for r, pr, pa in zip(rows, clf.predict(np.stack(resynth_feats)), clf.predict(np.stack(analysis_feats))):
         r["classified_as"] = notes.instruments[int(pr)]
+        r["analysis_classified_as"] = notes.instruments[int(pa)]
 
     cents = np.array([r["f0_cents"] for r in rows])
     octave_errors = int(np.sum(np.abs(cents) > 600))
@@ -225,6 +250,9 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         "classifier_accuracy_real": acc_real, "classifier_accuracy_resynth": acc_resynth,
         "classifier_ratio": acc_resynth / max(acc_real, 1e-9),
         "classifier_accuracy_midi": acc_midi,
+        "classifier_accuracy_analysis": acc_analysis,
+        "classifier_ratio_analysis": acc_analysis / max(acc_real, 1e-9),
+        "mean_spectral_distance_analysis": float(np.mean([r["spectral_distance_analysis"] for r in rows])),
         "median_abs_f0_cents_midi": float(np.nanmedian(np.abs([r["f0_cents_midi"] for r in rows]))),
         "octave_errors_midi": int(np.sum(np.abs([r["f0_cents_midi"] for r in rows]) > 600)),
         "octave_errors_real_audio": int(np.sum(np.abs([r["f0_cents_real"] for r in rows]) > 600)), "provenance": json.loads(meta.get("provenance", "{}")),
@@ -240,6 +268,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
                 "median_abs_f0_cents": float(np.nanmedian(np.abs([r["f0_cents"] for r in rs]))),
                 "loudness_error_db": float(np.mean([r["loudness_error_db"] for r in rs])),
                 "resynth_accuracy": float(np.mean([r["classified_as"] == name for r in rs])),
+                "analysis_accuracy": float(np.mean([r["analysis_classified_as"] == name for r in rs])),
             }
     summary["per_instrument"] = per_inst
 
@@ -341,16 +370,23 @@ def _write_markdown(s: dict, report: Path) -> None:
         f"| classifier accuracy, resynthesised held-out notes | {s['classifier_accuracy_resynth']:.3f} |",
         f"| ratio resynth / real (target ≥ 0.9) | {s['classifier_ratio']:.3f} |",
         f"| played from MIDI (learned envelope, equal temperament): classifier accuracy | {s['classifier_accuracy_midi']:.3f} |",
+        f"| analysis-resynthesis (the synthesiser fed each note's analysed harmonic amplitudes and noise, "
+        f"no decoder, dry): classifier accuracy, ratio, spectral distance | {s['classifier_accuracy_analysis']:.3f}, "
+        f"{s['classifier_ratio_analysis']:.3f}, {s['mean_spectral_distance_analysis']:.3f} |",
         f"| played from MIDI: median abs f0 error, octave errors | {s['median_abs_f0_cents_midi']:.2f} cents, {s['octave_errors_midi']} |",
         "",
         "## Per instrument",
         "",
-        "| instrument | notes | spectral distance | f0 median abs (cents) | loudness error (dB) | classified correctly |",
-        "|---|---|---|---|---|---|",
+        "The analysis-resynthesis row bounds what the synthesiser itself (harmonics at k·f0, noise in "
+        "linear bands) gives this classifier from the trainer's own analysis; the gap between it and "
+        "the resynthesis is the decoder's.",
+        "",
+        "| instrument | notes | spectral distance | f0 median abs (cents) | loudness error (dB) | classified correctly | analysis-resynthesis classified correctly |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in s["per_instrument"].items():
         lines.append(f"| {name} | {r['notes']} | {r['spectral_distance']:.3f} | {r['median_abs_f0_cents']:.2f} | "
-                     f"{r['loudness_error_db']:.2f} | {r['resynth_accuracy']:.2f} |")
+                     f"{r['loudness_error_db']:.2f} | {r['resynth_accuracy']:.2f} | {r['analysis_accuracy']:.2f} |")
     m = s["morph"]
     lines += [
         "",
