@@ -59,6 +59,7 @@ struct SoakLoadReplay {
         let blockCount = Int(seconds * Double(rate)) / block
         engine.profileStages = ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"] != nil
         var cpu: [Double] = []
+        var framesPerBlock = [Int](repeating: 0, count: 65)  // blocks by decoder frames decoded (64 = 64 or more)
         cpu.reserveCapacity(blockCount)
         var notes = 0
         for b in 0..<blockCount {
@@ -126,11 +127,13 @@ struct SoakLoadReplay {
             let t0 = Self.threadCPUNanoseconds()
             events.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
             cpu.append(Double(Self.threadCPUNanoseconds() - t0) / 1000)
+            let decoded = engine.decodedFrameCount - decodedBefore
+            framesPerBlock[min(decoded, framesPerBlock.count - 1)] += 1
             if ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"] != nil && cpu.last! > 800 {
                 let st = engine.stageNanoseconds
                 let ons = events.filter { if case .noteOn = $0.event { return true } else { return false } }.count
                 print(String(format: "block %d: %.0f us; %d events, %d note-ons; %d frames decoded in %.0f us, oscillators %.0f, noise %.0f, reverb %.0f; voices %d",
-                             b, cpu.last!, events.count, ons, engine.decodedFrameCount - decodedBefore, Double(st.decoder - before.decoder) / 1000,
+                             b, cpu.last!, events.count, ons, decoded, Double(st.decoder - before.decoder) / 1000,
                              Double(st.oscillators - before.oscillators) / 1000, Double(st.noise - before.noise) / 1000,
                              Double(st.reverb - before.reverb) / 1000, engine.activeVoiceCount))
             }
@@ -145,5 +148,10 @@ struct SoakLoadReplay {
               + [line("median", quantile(0.5)), line("p99", quantile(0.99)), line("p99.9", quantile(0.999)),
                  line("p99.99", quantile(0.9999)), line("largest", sorted.last ?? 0)].joined(separator: ", ")
               + "; blocks over the period: \(over) of \(cpu.count)")
+        // decoder frames per block: the engine's work bound, whatever the machine's speed
+        let most = framesPerBlock.lastIndex { $0 > 0 } ?? 0
+        let tail = (max(0, most - 3)...most).map { "\($0): \(framesPerBlock[$0])" }.joined(separator: ", ")
+        print("  decoder frames per block: mean " + String(format: "%.2f", Double(engine.decodedFrameCount) / Double(cpu.count))
+              + ", most \(most) (blocks decoding \(tail))")
     }
 }
