@@ -370,16 +370,17 @@ def _write_markdown(s: dict, report: Path) -> None:
         f"| classifier accuracy, resynthesised held-out notes | {s['classifier_accuracy_resynth']:.3f} |",
         f"| ratio resynth / real (target ≥ 0.9) | {s['classifier_ratio']:.3f} |",
         f"| played from MIDI (learned envelope, equal temperament): classifier accuracy | {s['classifier_accuracy_midi']:.3f} |",
+        f"| played from MIDI: median abs f0 error, octave errors | {s['median_abs_f0_cents_midi']:.2f} cents, {s['octave_errors_midi']} |",
         f"| analysis-resynthesis (the synthesiser fed each note's analysed harmonic amplitudes and noise, "
         f"no decoder, dry): classifier accuracy, ratio, spectral distance | {s['classifier_accuracy_analysis']:.3f}, "
         f"{s['classifier_ratio_analysis']:.3f}, {s['mean_spectral_distance_analysis']:.3f} |",
-        f"| played from MIDI: median abs f0 error, octave errors | {s['median_abs_f0_cents_midi']:.2f} cents, {s['octave_errors_midi']} |",
         "",
         "## Per instrument",
         "",
-        "The analysis-resynthesis row bounds what the synthesiser itself (harmonics at k·f0, noise in "
-        "linear bands) gives this classifier from the trainer's own analysis; the gap between it and "
-        "the resynthesis is the decoder's.",
+        "The analysis-resynthesis row is what the synthesiser itself (harmonics at k·f0, noise in "
+        "linear bands) gives this classifier when fed the trainer's own analysis of each note: a decoder "
+        "that reproduced that analysis exactly would score about that, and the gap between it and the "
+        "resynthesis is the decoder's.",
         "",
         "| instrument | notes | spectral distance | f0 median abs (cents) | loudness error (dB) | classified correctly | analysis-resynthesis classified correctly |",
         "|---|---|---|---|---|---|---|",
