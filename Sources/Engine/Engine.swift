@@ -731,7 +731,7 @@ public final class Engine: @unchecked Sendable {
         guard !v.isReleased else { return }
         v.isReleased = true
         v.releaseSeconds = Double(v.ageSamples) / settings.sampleRate
-        if v.fadeStep == 0 { v.undoAhead() }
+        v.undoAhead()
     }
 
     private func fade(_ v: Voice) {

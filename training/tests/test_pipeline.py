@@ -102,7 +102,6 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     # the synthesiser fed the notes' own analysed controls comes far closer to them than the
     # 20-step model does (a broken analysis or synthesis path would not)
     assert summary["mean_spectral_distance_analysis"] < 0.8 * summary["mean_spectral_distance"]
-    assert 0.0 <= summary["classifier_accuracy_analysis"] <= 1.0
 
 
 def run_cli(*args, cwd=None):

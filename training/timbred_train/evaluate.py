@@ -6,8 +6,9 @@
 - loudness error in dB;
 - an instrument classifier trained on real training-split notes, scored on real held-out notes, on
   their resynthesis, on the notes played from MIDI, and on their analysis-resynthesis (the
-  synthesiser fed the trainer's analysed controls of the note, no decoder: the ceiling of the
-  synthesiser itself by that measure, so a shortfall can be put on the decoder or on the synthesis);
+  synthesiser fed the trainer's analysed controls of the note, no decoder: about what a decoder
+  that reproduced the analysis exactly would score, so a shortfall can be put on the decoder or on
+  the synthesis and its analysis);
 - a 2-D map of the latent space (notes and presets) and a morph path with its spectral centroid.
 
 Resynthesis uses the instrument's preset point (its component mean), as a musician playing the
@@ -135,15 +136,15 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         return model.synthesize(c, f0t, white)["audio"][0].numpy()
 
 
-def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int, seed: int | None = None) -> np.ndarray:
+def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int) -> np.ndarray:
     """Note i resynthesised from its own analysed controls (the regression targets: harmonic
     amplitudes at the tracked f0 and the noise residual per band) through the model's synthesiser,
-    without decoder or reverb."""
+    without decoder or reverb; the noise is seeded with i, as in `resynthesize`'s use here."""
     cfg = model.cfg
     f0 = torch.as_tensor(notes.f0_hz[i])[None]
     controls = {"harmonics": torch.as_tensor(notes.harmonics[i].astype(np.float32))[None],
                 "noise": torch.as_tensor(notes.noise[i].astype(np.float32))[None]}
-    g = torch.Generator().manual_seed(i if seed is None else seed)
+    g = torch.Generator().manual_seed(i)
     white = torch.rand(1, f0.shape[1] * cfg.hop, generator=g) * 2 - 1
     with torch.no_grad():
         return model.synthesize(controls, f0, white, reverb=False)["audio"][0].numpy()
@@ -213,7 +214,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         real_feats.append(classifier_features(x, sr))
         resynth_feats.append(classifier_features(y, sr))
         # the synthesiser fed the note's own analysed controls (no decoder, no room): what this
-        # harmonic-plus-noise synthesiser can reach at all, before any error of the decoder
+        # harmonic-plus-noise synthesiser gives from the trainer's analysis, decoder errors aside
         ya = analysis_resynthesis(model, notes, int(i))
         analysis_feats.append(classifier_features(ya, sr))
         with torch.no_grad():
