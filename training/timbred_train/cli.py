@@ -72,6 +72,10 @@ def cmd_train(args) -> None:
         tc.regression_steps = args.regression_steps
     if args.spectral_steps is not None:
         tc.spectral_steps = args.spectral_steps
+    if args.lr is not None:
+        tc.lr = args.lr
+    if args.motion_weight is not None:
+        tc.motion_weight = args.motion_weight
     if args.batch:
         tc.batch_regression = args.batch
     tc.seed = args.seed
@@ -150,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--regression-steps", type=int)
     t.add_argument("--spectral-steps", type=int)
     t.add_argument("--batch", type=int)
+    t.add_argument("--lr", type=float, help="peak learning rate of the cosine schedule over all steps (default 1e-3)")
+    t.add_argument("--motion-weight", type=float,
+                   help="weight of the spectral-motion loss in the spectral stage (see dsp.SpectralMotionLoss)")
     t.add_argument("--seed", type=int, default=1234)
     t.set_defaults(func=cmd_train)
 

@@ -112,3 +112,4 @@ class TrainConfig:
     prior_weight: float = 0.01
     checkpoint_every: int = 250
     fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
+    motion_weight: float = 0.0  # weight of dsp.SpectralMotionLoss in the spectral stage

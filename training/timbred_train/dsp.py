@@ -220,3 +220,72 @@ class MultiScaleSpectralLoss(torch.nn.Module):
             loss = loss + (st - sp).abs().mean()
             loss = loss + self.log_weight * (torch.log(st + 1e-5) - torch.log(sp + 1e-5)).abs().mean()
         return loss
+
+
+def mel_matrix(sample_rate: float, n_fft: int, n_mels: int, lo_hz: float = 30.0) -> np.ndarray:
+    """Triangular mel filterbank [n_mels, n_fft // 2 + 1] from lo_hz to Nyquist (HTK mel scale)."""
+    def hz2mel(f):
+        return 2595 * np.log10(1 + np.asarray(f, float) / 700)
+
+    def mel2hz(m):
+        return 700 * (10 ** (np.asarray(m, float) / 2595) - 1)
+
+    pts = mel2hz(np.linspace(hz2mel(lo_hz), hz2mel(sample_rate / 2), n_mels + 2))
+    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
+    m = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
+        m[i] = np.clip(np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)), 0, None)
+    return m
+
+
+class SpectralMotionLoss(torch.nn.Module):
+    """How much the spectrum moves during a note, compared by statistics rather than frame by frame.
+
+    Per mel band (log power in dB, floored `floor_db` below the crop's peak), over the frames
+    where the target is within `active_db` of its loudest: the standard deviation over time and
+    the standard deviation of the frame-to-frame change, of target and prediction, compared by L1
+    (dB). A frame-aligned spectral loss punishes a modulation (a piano's beating unison strings,
+    an organ's ranks) whose phase is off more than it punishes none at all, so a decoder trained
+    on it alone plays every note with a frozen spectrum; this loss does not care about the phase,
+    only that the spectrum moves as much, and as fast, as the real note's.
+    """
+
+    def __init__(self, sample_rate: float, scales=((2048, 512), (512, 128)), n_mels: int = 64,
+                 floor_db: float = 80.0, active_db: float = 30.0):
+        super().__init__()
+        self.scales = tuple(scales)
+        self.floor_db, self.active_db = floor_db, active_db
+        for n, _ in self.scales:
+            self.register_buffer(f"win{n}", torch.hann_window(n), persistent=False)
+            self.register_buffer(f"mel{n}", torch.as_tensor(mel_matrix(sample_rate, n, n_mels), dtype=torch.float32),
+                                 persistent=False)
+
+    def _log_mel(self, x: torch.Tensor, n: int, hop: int) -> torch.Tensor:
+        s = torch.stft(x, n, hop_length=hop, window=getattr(self, f"win{n}"), return_complex=True).abs().pow(2)
+        lm = 10.0 * torch.log10(getattr(self, f"mel{n}") @ s + 1e-12)  # [B, mels, frames]
+        peak = lm.amax(dim=(1, 2), keepdim=True).detach()
+        return torch.maximum(lm, peak - self.floor_db)
+
+    @staticmethod
+    def _stats(lm: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weighted std over time of lm [B, M, T] and of its frame-to-frame change, frames weighted by w [B, T]."""
+        def wstd(v, ww):
+            n = ww.sum(-1, keepdim=True).clamp_min(1.0)
+            mean = (v * ww[:, None]).sum(-1) / n
+            var = (((v - mean[..., None]) ** 2) * ww[:, None]).sum(-1) / n
+            return (var + 1e-6).sqrt()
+
+        d = lm[..., 1:] - lm[..., :-1]
+        return wstd(lm, w), wstd(d, w[:, 1:] * w[:, :-1])
+
+    def forward(self, target: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+        loss = torch.zeros((), dtype=pred.dtype, device=pred.device)
+        for n, hop in self.scales:
+            lt, lp = self._log_mel(target, n, hop), self._log_mel(pred, n, hop)
+            level = lt.amax(1)
+            w = (level > level.amax(-1, keepdim=True) - self.active_db).to(lt.dtype)
+            st, dt = self._stats(lt, w)
+            sp, dp = self._stats(lp, w)
+            loss = loss + (st - sp).abs().mean() + (dt - dp).abs().mean()
+        return loss

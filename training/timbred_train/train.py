@@ -83,14 +83,21 @@ def regression_loss(model: TimbreDDSP, b: dict, z: torch.Tensor) -> tuple[torch.
     return lh + 0.5 * ln, {"harm": lh.item(), "noise": ln.item()}
 
 
-def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss) -> tuple[torch.Tensor, dict]:
+def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss, motion=None,
+                  motion_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
     raw = model.decoder(b["f0"], b["ld"], z)
     c = model.decoder.controls(raw, b["f0"])
-    white = torch.rand(b["audio"].shape) * 2.0 - 1.0
+    white = torch.rand(b["audio"].shape, device=b["audio"].device) * 2.0 - 1.0
     out = model.synthesize(c, b["f0"], white)
     loss = mss(b["audio"], out["audio"])
     lh = (torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs().mean()
-    return loss + 0.1 * lh, {"mss": loss.item(), "harm": lh.item()}
+    logs = {"mss": loss.item(), "harm": lh.item()}
+    total = loss + 0.1 * lh
+    if motion is not None and motion_weight > 0:
+        mo = motion(b["audio"], out["audio"])
+        total = total + motion_weight * mo
+        logs["motion"] = mo.item()
+    return total, logs
 
 
 def save_checkpoint(path: Path, model, opt, step: int, cfg: ModelConfig, tc: TrainConfig, history: list) -> None:
@@ -146,6 +153,7 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
     rng = np.random.default_rng(tc.seed + step)
     batcher = Batcher(notes, notes.indices("train"), rng)
     mss = dsp.MultiScaleSpectralLoss(tc.fft_sizes).to(dev)
+    motion = dsp.SpectralMotionLoss(cfg.sample_rate).to(dev) if tc.motion_weight > 0 else None
     n_frames = notes.f0_hz.shape[1]
     total = tc.regression_steps + tc.spectral_steps
     bar = tqdm(total=total, initial=step, desc="train", unit="step")
@@ -161,7 +169,8 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         starts = batcher.crops(len(idx), crop, n_frames)
         b = {k: v.to(dev) for k, v in gather(notes, idx, starts, crop, cfg.hop, audio=not regression).items()}
         z, lat_loss, logs = latent_terms(model, b, tc, bsz // 2)
-        rec, rec_logs = regression_loss(model, b, z) if regression else spectral_loss(model, b, z, mss)
+        rec, rec_logs = (regression_loss(model, b, z) if regression
+                         else spectral_loss(model, b, z, mss, motion, tc.motion_weight))
         loss = rec + lat_loss
         opt.zero_grad()
         loss.backward()
