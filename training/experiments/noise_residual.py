@@ -1,6 +1,6 @@
 """Analysis-resynthesis with other noise-residual analyses (window, length, bins excluded around
-each harmonic). Session 4: Hann 32 ms/2 bins (features.py) 0.729; Blackman-Harris 32 ms/4 0.767,
-64 ms/4 0.776, 64 ms/6 0.805, 64 ms/8 0.786, 128 ms/8 0.771."""
+each harmonic). Session 4: Hann 32 ms/2 bins (features.py until session 5) 0.729; Blackman-Harris 32 ms/4 0.767,
+64 ms/4 0.776, 64 ms/6 0.805 (features.py since session 5), 64 ms/8 0.786, 128 ms/8 0.771."""
 import numpy as np, torch, pickle, math
 from pathlib import Path
 from timbred_train.evaluate import load_exported, classifier_features

@@ -18,6 +18,7 @@ from .dataset import load_manifest, read_audio
 from .errors import UserError
 from .features import note_features
 
+FEATURE_VERSION = 2  # bump when an analysis in features.py changes: 2 = cleaner noise residual
 FEATURE_KEYS = ("sample_rate", "frame_rate", "n_harmonics", "n_noise_bands", "enc_bins_per_octave",
                 "enc_octaves_below", "enc_octaves_above", "enc_n_fft", "enc_segments_s")
 
@@ -48,6 +49,7 @@ class NoteSet:
 def cache_key(cfg: ModelConfig, n_frames: int) -> str:
     d = {k: getattr(cfg, k) for k in FEATURE_KEYS}
     d["n_frames"] = n_frames
+    d["feature_version"] = FEATURE_VERSION
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 

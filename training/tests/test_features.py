@@ -1,0 +1,36 @@
+"""The trainer's analyses against signals whose answer is known."""
+import math
+
+import numpy as np
+import torch
+
+from timbred_train import dsp
+from timbred_train.config import ModelConfig
+from timbred_train.features import analyse_noise
+
+
+def _harmonic_tone(f0_hz: float, seconds: float, sr: int) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return sum(0.3 / k * np.sin(2 * np.pi * k * f0_hz * t) for k in range(1, 40) if k * f0_hz < sr / 2)
+
+
+def test_noise_residual_measures_the_synthesisers_noise_beside_loud_harmonics():
+    """Known noise (the synthesiser's own, band magnitude 1e-3: about 60 dB under the harmonics)
+    under a 39-harmonic tone at 440 Hz: the residual recovers the band magnitude within 2.5 dB in
+    every band it measures, and the tone alone leaves a residual 40 dB lower still."""
+    cfg = ModelConfig()
+    sr, n_frames = cfg.sample_rate, 150
+    f0 = np.full(n_frames, 440.0)
+    tone = _harmonic_tone(440.0, n_frames / cfg.frame_rate, sr).astype(np.float32)
+    mags = torch.full((1, n_frames, cfg.n_noise_bands), 1e-3)
+    white = torch.as_tensor(np.random.default_rng(3).uniform(-1, 1, (1, n_frames * cfg.hop)).astype(np.float32))
+    noise = dsp.filtered_noise(mags, white, cfg.frame_rate, sr, cfg.band_limit_hz)[0].numpy()
+    measured, weight = analyse_noise(tone + noise, cfg, f0)
+    inner = slice(20, n_frames - 20)  # away from the edges of the signal
+    ok = weight[inner] > 0
+    assert ok.mean() > 0.8  # at 440 Hz the harmonics leave gaps in most bands
+    db = 20 * np.log10(np.median(np.where(ok, measured[inner], np.nan), axis=0)[1:] / 1e-3)
+    db = db[np.isfinite(db)]
+    assert np.abs(db).max() < 2.5, db  # 1.8 dB measured (a 32 ms Hann window with 2 bins: 31 dB)
+    alone, _ = analyse_noise(tone, cfg, f0)
+    assert 20 * math.log10(np.median(alone[inner][ok]) / 1e-3) < -40.0  # -46 dB measured (Hann 32 ms: +9 dB)
