@@ -5,7 +5,8 @@ change 0.386/0.200/0.162, all 0.919/0.729/0.629 (model at step 22 500)."""
 import numpy as np, torch
 from pathlib import Path
 from scipy.fft import dct
-from timbred_train.evaluate import load_exported, resynthesize, _mel_matrix
+from timbred_train.evaluate import load_exported, resynthesize
+from timbred_train.dsp import mel_matrix
 from timbred_train.cache import load_or_build
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -15,7 +16,7 @@ model, env, meta = load_exported(Path('../models/default.safetensors'))
 cfg=model.cfg; sr=cfg.sample_rate
 notes=load_or_build(Path('data/default'), cfg)
 tr=notes.indices('train'); te=notes.indices('test'); means=model.prior_mu.detach().numpy()
-M=_mel_matrix(sr,2048,64)
+M=mel_matrix(sr,2048,64)
 def lmel(a):
     x=torch.as_tensor(np.asarray(a,np.float32))
     s=torch.stft(x,2048,hop_length=512,window=torch.hann_window(2048),return_complex=True).abs().pow(2).numpy()

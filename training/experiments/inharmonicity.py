@@ -3,7 +3,8 @@ per-note fitted coefficient B. Needs experiments/lmels.pkl (feature_groups.py).
 Session 4: 0.657 both; harpsichord 0.40 -> 0.67."""
 import numpy as np, torch, pickle
 from pathlib import Path
-from timbred_train.evaluate import load_exported, _mel_matrix
+from timbred_train.evaluate import load_exported
+from timbred_train.dsp import mel_matrix
 from timbred_train.cache import load_or_build
 from timbred_train import dsp
 from scipy.fft import dct
@@ -16,7 +17,7 @@ cfg=model.cfg; sr=cfg.sample_rate; hop=cfg.hop; K=cfg.n_harmonics
 notes=load_or_build(Path('data/default'), cfg)
 tr=notes.indices('train'); te=notes.indices('test')
 Ltr,Lre,Lor,Lsy=pickle.load(open('experiments/lmels.pkl','rb'))
-M=_mel_matrix(sr,2048,64)
+M=mel_matrix(sr,2048,64)
 def lmel(a):
     x=torch.as_tensor(np.asarray(a,np.float32))
     s=torch.stft(x,2048,hop_length=512,window=torch.hann_window(2048),return_complex=True).abs().pow(2).numpy()

@@ -82,7 +82,7 @@ def mean_log_mel(audio: np.ndarray, sample_rate: int, seconds: float = COMPARE_S
     """The note's timbre as one vector: its mel power spectrum averaged over the first `seconds`,
     normalised to unit total power (so gain does not count), in dB, floored `floor_db` below its
     loudest band."""
-    from .evaluate import _mel_matrix
+    from .dsp import mel_matrix
 
     x = np.asarray(audio, np.float64)[: int(seconds * sample_rate)]
     if len(x) < n_fft:
@@ -90,7 +90,7 @@ def mean_log_mel(audio: np.ndarray, sample_rate: int, seconds: float = COMPARE_S
     win = np.hanning(n_fft + 1)[:-1]
     frames = np.lib.stride_tricks.sliding_window_view(x, n_fft)[::hop] * win
     power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # [T, F]
-    mel = _mel_matrix(sample_rate, n_fft, n_mels) @ power.mean(0)
+    mel = mel_matrix(sample_rate, n_fft, n_mels) @ power.mean(0)
     mel = mel / max(float(mel.sum()), 1e-30)
     db = 10 * np.log10(mel + 1e-30)
     return np.maximum(db, db.max() - floor_db)

@@ -95,29 +95,13 @@ def classifier_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     n_fft, hop = 2048, 512
     x = torch.as_tensor(np.asarray(audio, np.float32))
     spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2).numpy()
-    lm = 10 * np.log10(_mel_matrix(sample_rate, n_fft, 64) @ spec + 1e-20)
+    lm = 10 * np.log10(dsp.mel_matrix(sample_rate, n_fft, 64) @ spec + 1e-20)
     lm = np.maximum(lm, lm.max() - 80.0)
     loud = lm.max(0) > lm.max() - 25.0
     lm = lm[:, loud] if loud.sum() > 2 else lm
     c = dct(lm, type=2, axis=0, norm="ortho")[:20]
     d = np.diff(c, axis=1) if c.shape[1] > 1 else np.zeros_like(c)
     return np.concatenate([c.mean(1), c.std(1), d.std(1)])
-
-
-def _mel_matrix(sr: int, n_fft: int, n_mels: int) -> np.ndarray:
-    def hz2mel(f):
-        return 2595 * np.log10(1 + f / 700)
-
-    def mel2hz(m):
-        return 700 * (10 ** (m / 2595) - 1)
-
-    pts = mel2hz(np.linspace(hz2mel(30), hz2mel(sr / 2), n_mels + 2))
-    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
-    m = np.zeros((n_mels, len(freqs)))
-    for i in range(n_mels):
-        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
-        m[i] = np.clip(np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)), 0, None)
-    return m
 
 
 # --- resynthesis -----------------------------------------------------------------------------------
