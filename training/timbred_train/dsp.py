@@ -246,9 +246,10 @@ class SpectralMotionLoss(torch.nn.Module):
     where the target is within `active_db` of its loudest: the standard deviation over time and
     the standard deviation of the frame-to-frame change, of target and prediction, compared by L1
     (dB). A frame-aligned spectral loss punishes a modulation (a piano's beating unison strings,
-    an organ's ranks) whose phase is off more than it punishes none at all, so a decoder trained
-    on it alone plays every note with a frozen spectrum; this loss does not care about the phase,
-    only that the spectrum moves as much, and as fast, as the real note's.
+    an organ's ranks) whose phase is off more than it punishes none at all, which pushes a
+    decoder trained on it alone towards a steadier spectrum than the real note's; this loss does
+    not care about the phase, only that the spectrum moves as much, and as fast, as the real
+    note's. Session 5 measured it (training/reports/default/TRAINING.md); its weight is 0 by default.
     """
 
     def __init__(self, sample_rate: float, scales=((2048, 512), (512, 128)), n_mels: int = 64,
