@@ -13,13 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
 from timbred_train.cache import load_or_build
 from timbred_train.config import ModelConfig
-from timbred_train.evaluate import classifier_features, resynthesize
+from timbred_train.evaluate import classifier_features, real_note_classifier, resynthesize
 from timbred_train.model import TimbreDDSP
 from timbred_train.train import load_checkpoint
 
@@ -27,9 +24,8 @@ torch.set_num_threads(1)
 cfg = ModelConfig()
 notes = load_or_build(Path("data/default"), cfg)
 sr = cfg.sample_rate
-tr, te = notes.indices("train"), notes.indices("test")
-clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
-clf.fit(np.stack([classifier_features(notes.audio[i], sr) for i in tr]), notes.instrument[tr])
+te = notes.indices("test")
+clf = real_note_classifier(notes, sr)
 y = notes.instrument[te]
 real = clf.score(np.stack([classifier_features(notes.audio[i], sr) for i in te]), y)
 for path in sys.argv[1:]:

@@ -104,6 +104,18 @@ def classifier_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.concatenate([c.mean(1), c.std(1), d.std(1)])
 
 
+def real_note_classifier(notes: NoteSet, sample_rate: int):
+    """The evaluation's instrument classifier: `classifier_features` of the real training notes
+    (the held-out pitches are never seen), standardised, multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    idx = notes.indices("train")
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
+    return clf.fit(np.stack([classifier_features(notes.audio[i], sample_rate) for i in idx]), notes.instrument[idx])
+
+
 # --- resynthesis -----------------------------------------------------------------------------------
 
 def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -153,10 +165,6 @@ def midi_controls(model: TimbreDDSP, env: dict, k: int, pitch: int, velocity: in
 def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: bool = False) -> dict:
     """Write the report for an exported model; dry=True leaves the reverb out of every resynthesis
     (to see how much of a score the learned room costs or earns)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     torch.set_num_threads(threads)
     t0 = time.time()
     model, env, meta = load_exported(model_path)
@@ -166,15 +174,11 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     notes = load_or_build(data, cfg)
     report.mkdir(parents=True, exist_ok=True)
     test = notes.indices("test")
-    train_idx = notes.indices("train")
     means = model.prior_mu.detach().numpy()
     sr = cfg.sample_rate
     mss = dsp.MultiScaleSpectralLoss()
 
-    # classifier on real notes, pitch-held-out split
-    feats_train = np.stack([classifier_features(notes.audio[i], sr) for i in train_idx])
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
-    clf.fit(feats_train, notes.instrument[train_idx])
+    clf = real_note_classifier(notes, sr)
 
     rows = []
     resynth_feats, real_feats, midi_feats, analysis_feats = [], [], [], []
