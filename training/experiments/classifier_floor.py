@@ -4,7 +4,7 @@ import numpy as np, torch
 from pathlib import Path
 from scipy.fft import dct
 from timbred_train.evaluate import resynthesize, load_exported
-from timbred_train.dsp import mel_matrix
+from timbred_train.evaluate import classifier_log_mel
 from timbred_train.cache import load_or_build
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -14,11 +14,8 @@ model, env, meta = load_exported(Path('../models/default.safetensors'))
 cfg=model.cfg; sr=cfg.sample_rate
 notes=load_or_build(Path('data/default'), cfg)
 tr=notes.indices('train'); te=notes.indices('test'); means=model.prior_mu.detach().numpy()
-M=mel_matrix(sr,2048,64)
 def lmel(a):
-    x=torch.as_tensor(np.asarray(a,np.float32))
-    s=torch.stft(x,2048,hop_length=512,window=torch.hann_window(2048),return_complex=True).abs().pow(2).numpy()
-    return 10*np.log10(M@s+1e-20)
+    return classifier_log_mel(a,sr)
 def feats(lm0, floor, gate=25, parts='all'):
     lm=np.maximum(lm0,lm0.max()-floor)
     loud=lm.max(0)>lm.max()-gate

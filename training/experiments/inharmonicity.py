@@ -4,7 +4,7 @@ Session 4: 0.657 both; harpsichord 0.40 -> 0.67."""
 import numpy as np, torch, pickle
 from pathlib import Path
 from timbred_train.evaluate import load_exported
-from timbred_train.dsp import mel_matrix
+from timbred_train.evaluate import classifier_log_mel
 from timbred_train.cache import load_or_build
 from timbred_train import dsp
 from scipy.fft import dct
@@ -17,11 +17,8 @@ cfg=model.cfg; sr=cfg.sample_rate; hop=cfg.hop; K=cfg.n_harmonics
 notes=load_or_build(Path('data/default'), cfg)
 tr=notes.indices('train'); te=notes.indices('test')
 Ltr,Lre,Lor,Lsy=pickle.load(open('experiments/lmels.pkl','rb'))
-M=mel_matrix(sr,2048,64)
 def lmel(a):
-    x=torch.as_tensor(np.asarray(a,np.float32))
-    s=torch.stft(x,2048,hop_length=512,window=torch.hann_window(2048),return_complex=True).abs().pow(2).numpy()
-    return 10*np.log10(M@s+1e-20)
+    return classifier_log_mel(a,sr)
 def feats(lm0):
     lm=np.maximum(lm0,lm0.max()-80); loud=lm.max(0)>lm.max()-25; lm=lm[:,loud] if loud.sum()>2 else lm
     c=dct(lm,type=2,axis=0,norm='ortho')[:20]; dd=np.diff(c,axis=1); return np.concatenate([c.mean(1),c.std(1),dd.std(1)])

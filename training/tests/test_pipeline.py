@@ -61,12 +61,15 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     ns = load_or_build(tiny_data, cfg, seconds=1.0)
     cfg.instruments = list(ns.instruments)
     tc = TrainConfig(regression_steps=20, spectral_steps=2, batch_regression=8, batch_spectral=2, crop_frames=64,
-                     checkpoint_every=10, lr=2e-3)
+                     checkpoint_every=10, lr=2e-3, motion_weight=1.0)
     run = tmp_path / "run"
     train(ns, cfg, tc, run, threads=1)
     hist = json.loads((run / "history.json").read_text())
     reg = [h["harm"] for h in hist if h["stage"] == "regression"]
     assert np.mean(reg[-4:]) < 0.8 * np.mean(reg[:4]), reg
+    # the spectral steps ran with the motion loss on (--motion-weight) and logged a finite value
+    motion = [h["motion"] for h in hist if h["stage"] == "spectral"]
+    assert len(motion) == 2 and all(np.isfinite(motion)) and min(motion) > 0, motion
     assert (run / "curves.png").stat().st_size > 1000
 
     models, presets, fixtures = tmp_path / "models", tmp_path / "presets", tmp_path / "fixtures"

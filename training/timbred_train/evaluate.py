@@ -86,16 +86,20 @@ def spectral_centroid_hz(audio: np.ndarray, sample_rate: int, n_fft: int = 2048,
     return (freqs[:, None] * spec).sum(0) / (spec.sum(0) + 1e-9)
 
 
+def classifier_log_mel(audio: np.ndarray, sample_rate: int, n_fft: int = 2048, hop: int = 512) -> np.ndarray:
+    """The classifier's spectrogram: 64-band mel power in dB, [64, frames], not floored."""
+    x = torch.as_tensor(np.asarray(audio, np.float32))
+    spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2).numpy()
+    return 10 * np.log10(dsp.mel_matrix(sample_rate, n_fft, 64) @ spec + 1e-20)
+
+
 def classifier_features(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Classic instrument-recognition features: mean and standard deviation over time of 20 MFCCs
     (DCT of a 64-band log-mel spectrum floored 80 dB below its peak), and the standard deviation
     of their frame-to-frame change, over the frames within 25 dB of the loudest."""
     from scipy.fft import dct
 
-    n_fft, hop = 2048, 512
-    x = torch.as_tensor(np.asarray(audio, np.float32))
-    spec = torch.stft(x, n_fft, hop_length=hop, window=torch.hann_window(n_fft), return_complex=True).abs().pow(2).numpy()
-    lm = 10 * np.log10(dsp.mel_matrix(sample_rate, n_fft, 64) @ spec + 1e-20)
+    lm = classifier_log_mel(audio, sample_rate)
     lm = np.maximum(lm, lm.max() - 80.0)
     loud = lm.max(0) > lm.max() - 25.0
     lm = lm[:, loud] if loud.sum() > 2 else lm

@@ -85,6 +85,8 @@ def regression_loss(model: TimbreDDSP, b: dict, z: torch.Tensor) -> tuple[torch.
 
 def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss, motion=None,
                   motion_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Multi-scale spectral loss through the synthesiser, a light harmonic-analysis anchor, and,
+    when `motion` is given, `motion_weight` times the spectral-motion loss."""
     raw = model.decoder(b["f0"], b["ld"], z)
     c = model.decoder.controls(raw, b["f0"])
     white = torch.rand(b["audio"].shape, device=b["audio"].device) * 2.0 - 1.0
@@ -93,7 +95,7 @@ def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss, motion=None,
     lh = (torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs().mean()
     logs = {"mss": loss.item(), "harm": lh.item()}
     total = loss + 0.1 * lh
-    if motion is not None and motion_weight > 0:
+    if motion is not None:
         mo = motion(b["audio"], out["audio"])
         total = total + motion_weight * mo
         logs["motion"] = mo.item()
