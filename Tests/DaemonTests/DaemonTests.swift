@@ -66,15 +66,21 @@ class DaemonTestCase: XCTestCase {
 
     /// Records from `start` for `seconds` (waits for it) and returns the left channel.
     func record(from start: UInt32, seconds: Double) -> [Float] {
-        let count = Int(seconds * 48000)
+        let count = Int((seconds * 48000).rounded())
         XCTAssertTrue(probe.waitUntilRecorded(start &+ UInt32(count) &+ 64), "recording stalled")
         return probe.samples(from: start, count: count)
     }
 
-    /// Samples `from`…`from + seconds` relative to `reference` (seconds may be fractional).
-    func slice(_ x: [Float], _ from: Double, _ seconds: Double) -> [Float] {
-        let a = Int(from * 48000), n = Int(seconds * 48000)
-        return Array(x[a..<(a + n)])
+    /// Samples `from`…`from + seconds` of a recording (times in seconds, rounded to the nearest
+    /// sample). A window that reaches past either end by one sample (the two roundings of a
+    /// time computed from frame counts) is clipped to the recording; further is a test failure,
+    /// not a crash.
+    func slice(_ x: [Float], _ from: Double, _ seconds: Double, file: StaticString = #filePath, line: UInt = #line) -> [Float] {
+        let a = Int((from * 48000).rounded()), b = a + Int((seconds * 48000).rounded())
+        let lo = min(max(a, 0), x.count), hi = min(max(b, lo), x.count)
+        XCTAssertLessThanOrEqual(max(lo - a, b - hi), 1,
+                                 "window \(a)..<\(b) is outside the \(x.count) samples recorded", file: file, line: line)
+        return Array(x[lo..<hi])
     }
 
     static let presetA = "name = \"alpha\"\ninstrument = \"a\"\nprogram = 0\n"
