@@ -1,4 +1,4 @@
-"""Which inputs does the decoder lack? Session 6's oracle test (`neighbour_oracle.py`) showed that
+"""Which inputs does the decoder lack? Session 6's probes (`controls_probe.py`) showed that
 the held-out notes are predictable from the training notes: their nearest training neighbour's
 harmonic distribution, smoothed over 250 ms, scores 0.752 with the evaluation's classifier where the
 decoder scores 0.638. The decoder misses the slow course of the spectrum, and underfits the training
@@ -20,7 +20,19 @@ notes with its instrument's preset point: harmonic log-amplitude L1 over the aud
 (within 40 dB of the frame's strongest), the same on 250 ms-smoothed distributions (the slow course
 the oracle says matters), and the evaluation's classifier on the resynthesised held-out notes.
 
-python3 experiments/decoder_inputs.py train VARIANT STEPS OUT.pt   (VARIANT: shipped, pitch, clock)
+Two loss/latent variants ride along: "floor40" / "floor50" (the harmonic L1 taken with its floor 40 /
+50 dB under the frame's strongest analysed harmonic instead of at -80 dB) and "zmu" / "zmean" (the
+decoder fed the posterior mean, or the instrument's component mean, instead of a posterior sample).
+
+Session 6 figures, 4 000 steps each (~13-16 min on one core with another run beside it); audible L1
+and smoothed-distribution L1 on training / held-out notes, then the classifier:
+  shipped  0.505/0.534  0.534/0.554  0.343      clock    0.489/0.519  0.508/0.534  0.357
+  floor40  0.492/0.528  0.515/0.548  0.338      zmu      0.509/0.554  0.515/0.550  0.362
+  zmean    0.473/0.533  0.488/0.547  0.371      the shipped model (25 000 steps): 0.508/0.571  0.513/0.555  0.638
+  pitch (an earlier form of this script; all-harmonic L1 0.089/0.103 against the shipped 0.099/0.102): 0.295
+A training neighbour's smoothed distribution is off by 0.283 on the held-out notes.
+
+python3 experiments/decoder_inputs.py train VARIANT STEPS OUT.pt   (VARIANT: shipped, pitch, clock, floor40, floor50, zmu, zmean)
 python3 experiments/decoder_inputs.py score OUT.pt ...
 """
 import sys
