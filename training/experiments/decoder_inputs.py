@@ -27,9 +27,11 @@ decoder fed the posterior mean, or the instrument's component mean, instead of a
 Session 6 figures, 4 000 steps each (~13-16 min on one core with another run beside it); audible L1
 and smoothed-distribution L1 on training / held-out notes, then the classifier:
   shipped  0.505/0.534  0.534/0.554  0.343      clock    0.489/0.519  0.508/0.534  0.357
-  floor40  0.492/0.528  0.515/0.548  0.338      zmu      0.509/0.554  0.515/0.550  0.362
+  floor40  0.492/0.528  0.515/0.548  0.338      floor50  0.500/0.536  0.524/0.553  0.319
+  zmu      0.509/0.554  0.515/0.550  0.362
   zmean    0.473/0.533  0.488/0.547  0.371      the shipped model (25 000 steps): 0.508/0.571  0.513/0.555  0.638
-  pitch (an earlier form of this script; all-harmonic L1 0.089/0.103 against the shipped 0.099/0.102): 0.295
+  pitch: not re-run in this form (a first form, the hats behind a since-reverted config flag in model.py,
+  gave all-harmonic L1 0.089/0.103 against the shipped 0.099/0.102 and 0.295)
 A training neighbour's smoothed distribution is off by 0.283 on the held-out notes.
 
 python3 experiments/decoder_inputs.py train VARIANT STEPS OUT.pt   (VARIANT: shipped, pitch, clock, floor40, floor50, zmu, zmean)
