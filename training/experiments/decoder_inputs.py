@@ -52,6 +52,7 @@ from timbred_train.model import MLP, Decoder, TimbreDDSP
 from timbred_train.train import LOG_FLOOR, Batcher, gather, latent_terms
 
 torch.set_num_threads(int(__import__("os").environ.get("THREADS", "1")))
+ROOM = __import__("os").environ.get("ROOM", "1") != "0"  # ROOM=0 scores the dry synthesiser output
 base = ModelConfig()
 notes = load_or_build(Path("data/default"), base)
 
@@ -176,13 +177,13 @@ def score(path: Path, clf, real: float) -> None:
             raw = decode(model, f0, ld, model.prior_mu[notes.instrument[i]][None], np.zeros(1, int), np.array([i]))
             c = model.decoder.controls(raw, f0)
             white = torch.rand(1, f0.shape[1] * base.hop, generator=torch.Generator().manual_seed(int(i))) * 2 - 1
-            feats.append(classifier_features(model.synthesize(c, f0, white)["audio"][0].numpy(), base.sample_rate))
+            feats.append(classifier_features(model.synthesize(c, f0, white, reverb=ROOM)["audio"][0].numpy(), base.sample_rate))
     p = clf.predict(np.stack(feats))
     per = " ".join(f"{n}={(p[y == k] == k).mean():.2f}" for k, n in enumerate(notes.instruments))
     seconds = ck.get("seconds", ck.get("history", [{}])[-1].get("seconds", 0))
     print(f"{path} ({variant}, {ck['step']} steps, {seconds:.0f} s): audible harmonic L1 train/held-out "
           f"{tr[0]:.3f}/{ho[0]:.3f}, smoothed distribution {tr[1]:.3f}/{ho[1]:.3f}; classifier on resynthesised "
-          f"held-out {(p == y).mean():.3f} (real {real:.3f})\n  {per}", flush=True)
+          f"held-out {(p == y).mean():.3f} ({'with' if ROOM else 'without'} room; real {real:.3f})\n  {per}", flush=True)
 
 
 def train(variant: str, steps: int, out: Path) -> None:

@@ -74,6 +74,8 @@ def cmd_train(args) -> None:
         tc.spectral_steps = args.spectral_steps
     if args.lr is not None:
         tc.lr = args.lr
+    if args.room_lr_scale is not None:
+        tc.room_lr_scale = args.room_lr_scale
     if args.motion_weight is not None:
         tc.motion_weight = args.motion_weight
     if args.batch:
@@ -155,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--spectral-steps", type=int)
     t.add_argument("--batch", type=int)
     t.add_argument("--lr", type=float, help="peak learning rate of the cosine schedule over all steps (default 1e-3)")
+    t.add_argument("--room-lr-scale", type=float,
+                   help="the room's parameters learn at lr × this (default 300; the dB level moves ~lr × scale per step)")
     t.add_argument("--motion-weight", type=float,
                    help="weight of the spectral-motion loss in the spectral stage (see dsp.SpectralMotionLoss)")
     t.add_argument("--seed", type=int, default=1234)

@@ -113,3 +113,6 @@ class TrainConfig:
     checkpoint_every: int = 250
     fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
     motion_weight: float = 0.0  # weight of dsp.SpectralMotionLoss in the spectral stage
+    # the room's parameters (level in dB, log decay time) learn at lr × this: Adam moves a
+    # parameter by about lr per step, and 1e-3 dB per step left the room at its initial level
+    room_lr_scale: float = 300.0

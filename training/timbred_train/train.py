@@ -125,6 +125,33 @@ def load_checkpoint(path: Path, cfg: ModelConfig | None = None) -> dict:
     return ck
 
 
+def _room_split(model: TimbreDDSP) -> tuple[list[int], list[int]]:
+    """Indices into model.parameters() of everything but the room, and of the room."""
+    room = {id(p) for p in model.reverb.parameters()}
+    params = list(model.parameters())
+    return ([i for i, p in enumerate(params) if id(p) not in room], [i for i, p in enumerate(params) if id(p) in room])
+
+
+def make_optimizer(model: TimbreDDSP, tc: TrainConfig) -> torch.optim.Adam:
+    """Adam with two parameter groups: the network at lr, the room at lr × tc.room_lr_scale."""
+    params = list(model.parameters())
+    rest, room = _room_split(model)
+    return torch.optim.Adam([{"params": [params[i] for i in rest], "lr": tc.lr},
+                             {"params": [params[i] for i in room], "lr": tc.lr * tc.room_lr_scale}])
+
+
+def optimizer_state(model: TimbreDDSP, state: dict) -> dict:
+    """An optimiser state from `make_optimizer`; a checkpoint from before the room had its own
+    learning rate (one parameter group, in model.parameters() order) is split the same way."""
+    if len(state["param_groups"]) != 1:
+        return state
+    (group,) = state["param_groups"]
+    rest, room = _room_split(model)
+    ids = group["params"]
+    return {"state": state["state"], "param_groups": [
+        {**group, "params": [ids[i] for i in rest]}, {**group, "params": [ids[i] for i in room]}]}
+
+
 def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, threads: int = 1,
           device: str | None = None, log_every: int = 25) -> TimbreDDSP:
     """Train (or resume) a model in run_dir; writes checkpoint.pt, history.json and curves.png."""
@@ -135,7 +162,7 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
     torch.manual_seed(tc.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     model = TimbreDDSP(cfg).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.lr)
+    opt = make_optimizer(model, tc)
     ck_path = run_dir / "checkpoint.pt"
     step, history = 0, []
     if ck_path.is_file():
@@ -148,7 +175,7 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
             print(f"{ck_path}: older free-form reverb dropped; reverb and optimiser state start afresh")
         else:
             model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["opt"])
+            opt.load_state_dict(optimizer_state(model, ck["opt"]))
         step, history = ck["step"], ck["history"]
         torch.set_rng_state(ck["rng"])
         print(f"resumed from {ck_path} at step {step}")
@@ -165,8 +192,8 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         bsz = tc.batch_regression if regression else tc.batch_spectral
         crop = tc.crop_frames if regression else min(tc.crop_frames, cfg.frame_rate)
         lr = tc.lr * (0.5 * (1 + math.cos(math.pi * step / total)) * 0.9 + 0.1)
-        for g in opt.param_groups:
-            g["lr"] = lr
+        for g, scale in zip(opt.param_groups, (1.0, tc.room_lr_scale)):
+            g["lr"] = lr * scale
         idx = batcher.pairs(bsz // 2)
         starts = batcher.crops(len(idx), crop, n_frames)
         b = {k: v.to(dev) for k, v in gather(notes, idx, starts, crop, cfg.hop, audio=not regression).items()}
