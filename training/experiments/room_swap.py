@@ -1,0 +1,41 @@
+"""Is it the room or the decoder? The session-7 fine-tune (runs/v4, the room set free) resynthesising
+the held-out notes dry, and through the shipped model's (runs/v2) room instead of its own; the
+evaluation's classifier and spectral distance.
+
+Session 7 figures: v4 decoder, no room 0.567 (spectral distance 3.530); v4 decoder + the shipped
+room 0.581 (3.959); v4 as trained (its own 50 ms room) 0.576 (3.508); the shipped model 0.638
+(3.871). Putting the long room back does not bring the classifier back: the shipped decoder's
+0.638 came from the decoder and room trained together, and the re-fitted decoder lost it on its own.
+
+python3 experiments/room_swap.py
+"""
+from pathlib import Path
+import numpy as np, torch
+from timbred_train import dsp
+from timbred_train.cache import load_or_build
+from timbred_train.config import ModelConfig
+from timbred_train.evaluate import classifier_features, real_note_classifier
+from timbred_train.model import TimbreDDSP
+from timbred_train.train import load_checkpoint
+torch.set_num_threads(1)
+cfg = ModelConfig(); notes = load_or_build(Path("data/default"), cfg); sr = cfg.sample_rate
+te = notes.indices("test")
+def load(p):
+    ck = load_checkpoint(Path(p)); m = TimbreDDSP(ModelConfig.from_dict(ck["config"])); m.load_state_dict(ck["model"]); m.eval(); return m
+v2, v4 = load("runs/v2/checkpoint.pt"), load("runs/v4/checkpoint.pt")
+ir2 = v2.ir().detach()
+mss = dsp.MultiScaleSpectralLoss()
+feats = {"v4 decoder, no room": [], "v4 decoder + shipped (v2) room": []}; dist = {k: [] for k in feats}
+for i in te:
+    k = int(notes.instrument[i]); f0 = torch.as_tensor(notes.f0_hz[i])[None]; ld = torch.as_tensor(notes.loudness_db[i])[None]
+    white = torch.rand(1, f0.shape[1] * cfg.hop, generator=torch.Generator().manual_seed(int(i))) * 2 - 1
+    with torch.no_grad():
+        c = v4.decoder.controls(v4.decoder(f0, ld, v4.prior_mu[k][None]), f0)
+        dry = v4.synthesize(c, f0, white, reverb=False)["audio"]
+        for key, y in (("v4 decoder, no room", dry), ("v4 decoder + shipped (v2) room", dry + dsp.fft_convolve(dry, ir2))):
+            feats[key].append(classifier_features(y[0].numpy(), sr))
+            dist[key].append(float(mss(torch.as_tensor(notes.audio[i])[None], y)))
+clf = real_note_classifier(notes, sr); yv = notes.instrument[te]
+for key, f in feats.items():
+    pr = clf.predict(np.stack(f))
+    print(f"{key}: {(pr == yv).mean():.3f}, spectral distance {np.mean(dist[key]):.3f}", flush=True)
