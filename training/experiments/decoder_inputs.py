@@ -33,9 +33,11 @@ and smoothed-distribution L1 on training / held-out notes, then the classifier:
   pitch: not re-run in this form (a first form, the hats behind a since-reverted config flag in model.py,
   gave all-harmonic L1 0.089/0.103 against the shipped 0.099/0.102 and 0.295)
 A training neighbour's smoothed distribution is off by 0.283 on the held-out notes.
+Session 7, the same checkpoints scored dry (ROOM=0; the warm start never trains the room, so the
+figures above go through its initial one): shipped 0.362, clock 0.424, zmean 0.405.
 
 python3 experiments/decoder_inputs.py train VARIANT STEPS OUT.pt   (VARIANT: shipped, pitch, clock, floor40, floor50, zmu, zmean)
-python3 experiments/decoder_inputs.py score OUT.pt ...
+[ROOM=0] python3 experiments/decoder_inputs.py score OUT.pt ...
 """
 import sys
 import time
