@@ -9,8 +9,9 @@ Session 5, the spectral-motion fine-tune (see TRAINING.md): runs/v2 (shipped) 0.
 weight 1 at steps 25 500 / 26 000 / 27 000: 0.633 / 0.619 / 0.629; weight 3 at 25 500: 0.614.
 
 Session 7, the room set free (runs/v4: the shipped checkpoint resumed for 1 000 spectral steps with
-the room at lr × 300, `--spectral-steps 10000`): steps 25 250 / 25 750 / 26 000: 0.543 / 0.571 /
-0.576; held-out spectral distance runs/v2 3.871 (the report's), runs/v4 at 26 000 3.508
+the room at lr × 300, `--spectral-steps 10000`; the step-25 250 and 25 750 files are copies of
+runs/v4/checkpoint.pt taken while it ran, as checkpoint-25250.pt / checkpoint-25750.pt):
+steps 25 250 / 25 750 / 26 000: 0.543 / 0.571 / 0.576; held-out spectral distance runs/v2 3.871 (the report's), runs/v4 at 26 000 3.508
 (analysis-resynthesis 3.323).
 """
 import sys

@@ -12,42 +12,32 @@ leans on it.
 
 python3 experiments/room_level.py
 """
-from pathlib import Path
-import numpy as np, torch
+import numpy as np
+import torch
+
+from common import ir_energy_db, load_model, report, setup, white_noise
 from timbred_train import dsp
-from timbred_train.cache import load_or_build
-from timbred_train.config import ModelConfig
-from timbred_train.evaluate import classifier_features, real_note_classifier
-from timbred_train.model import TimbreDDSP
-from timbred_train.train import load_checkpoint
-torch.set_num_threads(1)
-cfg = ModelConfig(); notes = load_or_build(Path("data/default"), cfg); sr = cfg.sample_rate
+from timbred_train.evaluate import analysis_resynthesis, classifier_features
+
+cfg, notes = setup()
+sr = cfg.sample_rate
 te = notes.indices("test")
-ck = load_checkpoint(Path("runs/v2/checkpoint.pt"))
-model = TimbreDDSP(ModelConfig.from_dict(ck["config"])); model.load_state_dict(ck["model"]); model.eval()
+model = load_model("runs/v2/checkpoint.pt")
 ir = model.ir().detach()
-print("IR energy re direct: %.1f dB" % (10 * np.log10((ir ** 2).sum().item())))
-gains = [-6, -12, -20]
-feats = {f"model room {g} dB": [] for g in gains}
-feats.update({f"own analysis room {g} dB": [] for g in (-12, -20)})
+print(f"IR energy re direct: {ir_energy_db(model):.1f} dB")
+model_gains, analysis_gains = (-6, -12, -20), (-12, -20)
+feats = {f"model room {g} dB": [] for g in model_gains}
+feats.update({f"own analysis room {g} dB": [] for g in analysis_gains})
 for i in te:
     k = int(notes.instrument[i])
-    f0 = torch.as_tensor(notes.f0_hz[i])[None]; ld = torch.as_tensor(notes.loudness_db[i])[None]
-    white = torch.rand(1, f0.shape[1] * cfg.hop, generator=torch.Generator().manual_seed(int(i))) * 2 - 1
+    f0 = torch.as_tensor(notes.f0_hz[i])[None]
+    ld = torch.as_tensor(notes.loudness_db[i])[None]
     with torch.no_grad():
         c = model.decoder.controls(model.decoder(f0, ld, model.prior_mu[k][None]), f0)
-        dry = model.synthesize(c, f0, white, reverb=False)["audio"]
-        wet = dsp.fft_convolve(dry, ir)
+        dry = model.synthesize(c, f0, white_noise(i, f0.shape[1], cfg.hop), reverb=False)["audio"]
+    own = torch.as_tensor(analysis_resynthesis(model, notes, int(i)))[None]
+    for name, x, gains in (("model", dry, model_gains), ("own analysis", own, analysis_gains)):
+        wet = dsp.fft_convolve(x, ir)
         for g in gains:
-            feats[f"model room {g} dB"].append(classifier_features((dry + wet * 10 ** (g / 20))[0].numpy(), sr))
-        mask = dsp.harmonic_mask(f0, cfg.n_harmonics, cfg.band_limit_hz)
-        a = {"harmonics": torch.as_tensor(notes.harmonics[i].astype(np.float32))[None] * mask,
-             "noise": torch.as_tensor(notes.noise[i].astype(np.float32))[None]}
-        dry = model.synthesize(a, f0, white, reverb=False)["audio"]
-        wet = dsp.fft_convolve(dry, ir)
-        for g in (-12, -20):
-            feats[f"own analysis room {g} dB"].append(classifier_features((dry + wet * 10 ** (g / 20))[0].numpy(), sr))
-clf = real_note_classifier(notes, sr); y = notes.instrument[te]
-for key, f in feats.items():
-    pr = clf.predict(np.stack(f))
-    print(f"{key}: {(pr == y).mean():.3f}  " + " ".join(f"{n[:5]}={(pr[y == c] == c).mean():.2f}" for c, n in enumerate(notes.instruments)), flush=True)
+            feats[f"{name} room {g} dB"].append(classifier_features((x + wet * 10 ** (g / 20))[0].numpy(), sr))
+report(notes, te, feats)

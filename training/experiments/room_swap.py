@@ -15,39 +15,37 @@ room 0.581 (3.959); v4 as trained (its own 50 ms room) 0.576 (3.508); the shippe
 python3 experiments/room_swap.py
 """
 from pathlib import Path
-import numpy as np, torch
+
+import numpy as np
+import torch
+
+from common import ir_energy_db, load_model, report, setup, white_noise
 from timbred_train import dsp
-from timbred_train.cache import load_or_build
-from timbred_train.config import ModelConfig
-from timbred_train.evaluate import classifier_features, real_note_classifier
-from timbred_train.model import TimbreDDSP
+from timbred_train.evaluate import classifier_features
 from timbred_train.train import load_checkpoint
-torch.set_num_threads(1)
-cfg = ModelConfig(); notes = load_or_build(Path("data/default"), cfg); sr = cfg.sample_rate
+
+cfg, notes = setup()
 te = notes.indices("test")
-def load(p):
-    ck = load_checkpoint(Path(p)); m = TimbreDDSP(ModelConfig.from_dict(ck["config"])); m.load_state_dict(ck["model"]); m.eval(); return m
-v2, v4 = load("runs/v2/checkpoint.pt"), load("runs/v4/checkpoint.pt")
-ir2 = v2.ir().detach()
-for name, m, path in (("v2", v2, "runs/v2/checkpoint.pt"), ("v4", v4, "runs/v4/checkpoint.pt")):
-    ir = m.ir().detach()
-    hist = [h["mss"] for h in load_checkpoint(Path(path))["history"] if h["stage"] == "spectral"]
+runs = {"v2": "runs/v2/checkpoint.pt", "v4": "runs/v4/checkpoint.pt"}
+models = {name: load_model(path) for name, path in runs.items()}
+for name, m in models.items():
+    hist = [h["mss"] for h in load_checkpoint(Path(runs[name]))["history"] if h["stage"] == "spectral"]
     print(f"{name} room: levels {[round(float(v), 1) for v in m.reverb.level_db.detach()]} dB, decay times "
           f"{[round(float(v), 2) for v in m.reverb.log_t60_s.detach().exp().clamp(0.05, 4.0)]} s, IR energy "
-          f"{10 * np.log10((ir ** 2).sum().item()):.1f} dB re direct; training spectral loss, last 250-step means: "
+          f"{ir_energy_db(m):.1f} dB re direct; training spectral loss, last 250-step means: "
           f"{[round(float(np.mean(hist[a:a + 250])), 2) for a in range(len(hist) - 1500, len(hist), 250)]}", flush=True)
+v4, ir2 = models["v4"], models["v2"].ir().detach()
 mss = dsp.MultiScaleSpectralLoss()
-feats = {"v4 decoder, no room": [], "v4 decoder + shipped (v2) room": []}; dist = {k: [] for k in feats}
+feats = {"v4 decoder, no room": [], "v4 decoder + shipped (v2) room": []}
+dist = {k: [] for k in feats}
 for i in te:
-    k = int(notes.instrument[i]); f0 = torch.as_tensor(notes.f0_hz[i])[None]; ld = torch.as_tensor(notes.loudness_db[i])[None]
-    white = torch.rand(1, f0.shape[1] * cfg.hop, generator=torch.Generator().manual_seed(int(i))) * 2 - 1
+    k = int(notes.instrument[i])
+    f0 = torch.as_tensor(notes.f0_hz[i])[None]
+    ld = torch.as_tensor(notes.loudness_db[i])[None]
     with torch.no_grad():
         c = v4.decoder.controls(v4.decoder(f0, ld, v4.prior_mu[k][None]), f0)
-        dry = v4.synthesize(c, f0, white, reverb=False)["audio"]
+        dry = v4.synthesize(c, f0, white_noise(i, f0.shape[1], cfg.hop), reverb=False)["audio"]
         for key, y in (("v4 decoder, no room", dry), ("v4 decoder + shipped (v2) room", dry + dsp.fft_convolve(dry, ir2))):
-            feats[key].append(classifier_features(y[0].numpy(), sr))
+            feats[key].append(classifier_features(y[0].numpy(), cfg.sample_rate))
             dist[key].append(float(mss(torch.as_tensor(notes.audio[i])[None], y)))
-clf = real_note_classifier(notes, sr); yv = notes.instrument[te]
-for key, f in feats.items():
-    pr = clf.predict(np.stack(f))
-    print(f"{key}: {(pr == yv).mean():.3f}, spectral distance {np.mean(dist[key]):.3f}", flush=True)
+report(notes, te, feats, {k: f", spectral distance {np.mean(v):.3f}" for k, v in dist.items()})
