@@ -55,7 +55,8 @@ public struct MonoAudio: Sendable {
 }
 
 /// Writes interleaved float samples to a 32-bit float WAV file through libsndfile (the one WAV
-/// writer: `timbred render` and `timbred encode`'s tests use it).
+/// writer: `timbred render` and `timbred encode`'s tests use it). The same samples give the same
+/// bytes (no time-stamped PEAK chunk).
 /// - Throws: `AnalysisError` naming the file when it cannot be written.
 public func writeFloatWAV(path: String, interleaved: [Float], channels: Int, sampleRate: Int) throws(AnalysisError) {
     var info = SF_INFO()
@@ -65,6 +66,9 @@ public func writeFloatWAV(path: String, interleaved: [Float], channels: Int, sam
     guard let file = sf_open(path, Int32(SFM_WRITE), &info) else {
         throw AnalysisError(path: path, message: "cannot write (\(String(cString: sf_strerror(nil))))")
     }
+    // no PEAK chunk: libsndfile stamps it with the time of writing, so two writes of the same
+    // samples would differ in their header
+    sf_command(file, Int32(SFC_SET_ADD_PEAK_CHUNK), nil, Int32(SF_FALSE))
     let frames = interleaved.count / channels
     let written = interleaved.withUnsafeBufferPointer { sf_writef_float(file, $0.baseAddress, sf_count_t(frames)) }
     sf_close(file)

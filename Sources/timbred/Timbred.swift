@@ -1,5 +1,6 @@
 import ArgumentParser
 import Control
+import Glibc
 
 /// `timbred`: the neural synthesizer's command-line entry point. Without a subcommand it runs
 /// the live daemon (`timbred run`).
@@ -36,4 +37,12 @@ struct Timbred: ParsableCommand {
                       CheckRealtimeCommand.self, EncodeCommand.self, MapCommand.self, PresetsCommand.self],
         defaultSubcommand: RunCommand.self
     )
+
+    /// Parses the command line and runs the command. Help wraps to the terminal's width; written
+    /// to a pipe or a file (no terminal, no $COLUMNS) it is not wrapped at all, so a reader or a
+    /// pager wraps it without breaking lines mid-sentence.
+    static func main() {
+        if isatty(STDOUT_FILENO) == 0 && getenv("COLUMNS") == nil { setenv("COLUMNS", "100000", 1) }
+        main(nil)
+    }
 }
