@@ -85,6 +85,8 @@ public final class Engine: @unchecked Sendable {
     private let batchFrameOffsets: UnsafeMutablePointer<Int>
     private let batchF0: UnsafeMutablePointer<Float>
     private let batchLoudness: UnsafeMutablePointer<Float>
+    /// `[slots, Decoder.noteStride]`: velocity, seconds since note-on and since note-off per voice.
+    private let batchNote: UnsafeMutablePointer<Float>
     private let batchZ: UnsafeMutablePointer<Float>
     private let batchState: UnsafeMutablePointer<Float>
     private let batchRaw: UnsafeMutablePointer<Float>
@@ -150,6 +152,7 @@ public final class Engine: @unchecked Sendable {
         batchFrameOffsets.initialize(repeating: 0, count: slots)
         batchF0 = buffer(slots)
         batchLoudness = buffer(slots)
+        batchNote = buffer(slots * Decoder.noteStride)
         batchZ = buffer(slots * model.config.zDim)
         batchState = buffer(slots * model.config.gruUnits)
         batchRaw = buffer(slots * scaler.rawCount)
@@ -178,7 +181,7 @@ public final class Engine: @unchecked Sendable {
     deinit {
         batchVoices.deallocate()
         batchFrameOffsets.deallocate()
-        for p in [batchF0, batchLoudness, batchZ, batchState, batchRaw, weights, mix, voiceScratch, timbreTarget] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, voiceScratch, timbreTarget] {
             p.deallocate()
         }
         summaries.deallocate()
@@ -424,17 +427,23 @@ public final class Engine: @unchecked Sendable {
             // timbre glide: one smoothing step per decoded frame
             for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
             let f0 = frequencyHz(of: voice)
-            let loudness = loudnessDB(of: voice, atFrame: frame)
+            let times = noteTimes(of: voice, atFrame: frame)
+            let loudness = loudnessDB(of: voice, times: times)
             voice.lastLoudnessDB = Float(loudness)
             batchF0[b] = Float(f0)
             batchLoudness[b] = Float(loudness)
+            let note = batchNote + b * Decoder.noteStride
+            note[0] = voice.velocity
+            note[1] = Float(times.sinceOn)
+            note[2] = Float(times.sinceOff ?? -1)
             (batchZ + b * zDim).update(from: voice.z, count: zDim)
             (batchState + b * g).update(from: voice.gruState, count: g)
             if loudness <= settings.endLoudnessDB && voice.endsAtFrame == .max {
                 voice.endsAtFrame = frame
             }
         }
-        decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, z: batchZ, state: batchState, raw: batchRaw)
+        decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, note: batchNote, z: batchZ,
+                     state: batchState, raw: batchRaw)
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
             (voice.gruState).update(from: batchState + b * g, count: g)
@@ -508,23 +517,29 @@ public final class Engine: @unchecked Sendable {
 
     @inline(__always)
     private func frequencyHz(of voice: Voice) -> Double {
-        let bend = channels[Int(voice.channel)].pitchBendSemitones
-        return midiToHz(Double(voice.note) + Double(bend))
+        let channel = channels[Int(voice.channel)]
+        return midiToHz(Double(voice.note) + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones))
     }
 
+    /// A voice's note times at `frame`, on the scaled time axes the model reads: seconds since
+    /// note-on (÷ attack scale until the release, then ÷ release scale), the note-off on that
+    /// axis, and seconds since note-off (÷ release scale; nil while held). Real-time safe.
     @inline(__always)
-    private func loudnessDB(of voice: Voice, atFrame frame: Int) -> Double {
-        envelopes.blendWeights(z: voice.z, into: weights)
+    private func noteTimes(of voice: Voice, atFrame frame: Int) -> (sinceOn: Double, offAt: Double?, sinceOff: Double?) {
         let t = voice.frameSeconds(frame, frameRate: frameRate)
-        var tOn = t / attackScale
-        var tOff: Double? = nil
-        if let off = voice.releaseSeconds {
-            let offScaled = off / attackScale
-            tOff = offScaled
-            if t > off { tOn = offScaled + (t - off) / releaseScale }
-        }
+        guard let off = voice.releaseSeconds else { return (t / attackScale, nil, nil) }
+        let offScaled = off / attackScale
+        if t < off { return (t / attackScale, offScaled, nil) }
+        return (offScaled + (t - off) / releaseScale, offScaled, (t - off) / releaseScale)
+    }
+
+    /// The loudness prior of a voice (the learned envelope blended by its timbre point, plus the
+    /// loudness controller's offset). Real-time safe.
+    @inline(__always)
+    private func loudnessDB(of voice: Voice, times: (sinceOn: Double, offAt: Double?, sinceOff: Double?)) -> Double {
+        envelopes.blendWeights(z: voice.z, into: weights)
         return envelopes.loudnessDB(pitch: Double(voice.note), velocity: Double(voice.velocity),
-                                    secondsSinceNoteOn: tOn, noteOffAtSeconds: tOff, weights: weights)
+                                    secondsSinceNoteOn: times.sinceOn, noteOffAtSeconds: times.offAt, weights: weights)
             + Double(controllerMap.loudnessOffsetDB)
     }
 
@@ -657,6 +672,8 @@ public final class Engine: @unchecked Sendable {
         }
         let (semis, cents) = channels[c].controllers.pitchBendSensitivity
         channels[c].bendRangeFromRPN = Float(semis) + Float(cents) / 100
+        channels[c].tuningSemitones = Float(channels[c].controllers.coarseTuningSemitones)
+            + Float(channels[c].controllers.fineTuningCents / 100)
         if let effect = controllerMap.controlChange(channel: c, controller: controller, value: value,
                                                     state: channels[c].controllers) {
             apply(effect)
@@ -752,7 +769,7 @@ public final class Engine: @unchecked Sendable {
     }
 }
 
-/// Per-channel MIDI state the engine keeps (pedals, bend).
+/// Per-channel MIDI state the engine keeps (pedals, bend, tuning).
 struct ChannelState {
     var controllers = ControllerState()
     var sustain = false
@@ -763,6 +780,8 @@ struct ChannelState {
     var bendRangeFromRPN: Float = 2 {
         didSet { if bendRangeFromRPN != oldValue { bendRangeSemitones = bendRangeFromRPN } }
     }
+    /// Channel coarse (RPN 0,2) plus fine (RPN 0,1) tuning in semitones.
+    var tuningSemitones: Float = 0
 
     var pitchBendSemitones: Float {
         Float(Int(pitchBend) - Int(MIDIEvent.pitchBendCentre)) / 8192 * bendRangeSemitones

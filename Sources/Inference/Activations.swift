@@ -16,6 +16,12 @@ public enum Activation {
     /// ln(10): the exponent of `exp_sigmoid`.
     public static let ln10: Float = 2.302585092994046
 
+    /// `e^x`. Real-time safe.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float {
+        expf(x)
+    }
+
     /// Logistic sigmoid `1 / (1 + e^-x)`. Real-time safe.
     @inlinable @inline(__always)
     public static func sigmoid(_ x: Float) -> Float {

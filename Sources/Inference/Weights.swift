@@ -112,14 +112,20 @@ public struct DecoderWeights: Sendable, Equatable {
     public let loudnessMLP: MLPWeights
     /// `decoder.z_mlp`: Z → U.
     public let zMLP: MLPWeights
-    /// `decoder.gru`: 3U → G.
+    /// `decoder.note_mlp`: N → U (the note input, docs/model-format.md "Note input").
+    public let noteMLP: MLPWeights
+    /// `decoder.gru`: 4U → G.
     public let gru: GRUWeights
-    /// `decoder.out_mlp`: G + 3U → U.
+    /// `decoder.out_mlp`: G + 4U → U.
     public let outMLP: MLPWeights
     /// `decoder.out`: U → 1 + K + B.
     public let out: DenseWeights
     /// Loudness input scaling: `ld_scaled = loudness_db / dbRange + 1`.
     public let dbRange: Float
+    /// Time constants (s) of the note input's note-on features, `exp(-t_on / tau)`.
+    public let noteOnTausSeconds: [Float]
+    /// Time constants (s) of the note input's note-off features, `released · exp(-t_off / tau)`.
+    public let noteOffTausSeconds: [Float]
 
     /// MLP width U.
     public var units: Int { f0MLP.outputCount }
@@ -129,19 +135,28 @@ public struct DecoderWeights: Sendable, Equatable {
     public var zDim: Int { zMLP.inputCount }
     /// Raw outputs per frame, 1 + K + B.
     public var rawCount: Int { out.outputCount }
+    /// Note input features per frame, N.
+    public var noteInputCount: Int { noteMLP.inputCount }
 
     /// Wraps the decoder's parts, checking that their widths connect as the format defines.
-    public init(f0MLP: MLPWeights, loudnessMLP: MLPWeights, zMLP: MLPWeights, gru: GRUWeights,
-                outMLP: MLPWeights, out: DenseWeights, dbRange: Float) {
+    public init(f0MLP: MLPWeights, loudnessMLP: MLPWeights, zMLP: MLPWeights, noteMLP: MLPWeights, gru: GRUWeights,
+                outMLP: MLPWeights, out: DenseWeights, dbRange: Float, noteOnTausSeconds: [Float],
+                noteOffTausSeconds: [Float]) {
         let u = f0MLP.outputCount
         precondition(f0MLP.inputCount == 1 && loudnessMLP.inputCount == 1, "DecoderWeights: f0/ld MLPs take 1 input")
-        precondition(loudnessMLP.outputCount == u && zMLP.outputCount == u, "DecoderWeights: MLP widths differ")
-        precondition(gru.inputCount == 3 * u, "DecoderWeights: GRU input must be 3U")
-        precondition(outMLP.inputCount == gru.units + 3 * u, "DecoderWeights: out_mlp input must be G + 3U")
+        precondition(loudnessMLP.outputCount == u && zMLP.outputCount == u && noteMLP.outputCount == u,
+                     "DecoderWeights: MLP widths differ")
+        precondition(noteMLP.inputCount == 2 + noteOnTausSeconds.count + noteOffTausSeconds.count,
+                     "DecoderWeights: note_mlp input must be 2 + the number of time constants")
+        precondition(gru.inputCount == 4 * u, "DecoderWeights: GRU input must be 4U")
+        precondition(outMLP.inputCount == gru.units + 4 * u, "DecoderWeights: out_mlp input must be G + 4U")
         precondition(out.inputCount == outMLP.outputCount, "DecoderWeights: out input must match out_mlp")
         self.f0MLP = f0MLP
         self.loudnessMLP = loudnessMLP
         self.zMLP = zMLP
+        self.noteMLP = noteMLP
+        self.noteOnTausSeconds = noteOnTausSeconds
+        self.noteOffTausSeconds = noteOffTausSeconds
         self.gru = gru
         self.outMLP = outMLP
         self.out = out

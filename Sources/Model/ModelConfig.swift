@@ -29,6 +29,10 @@ public struct ModelConfig: Sendable, Equatable {
     public var dbRange: Double = 120
     /// Length of `reverb.ir` in seconds at `sampleRate`.
     public var reverbSeconds: Double = 1.0
+    /// Time constants (s) of the note input's note-on features (docs/model-format.md, "Note input").
+    public var noteOnTausSeconds: [Double] = [0.005, 0.02, 0.08, 0.3, 1.0, 3.0]
+    /// Time constants (s) of the note input's note-off features.
+    public var noteOffTausSeconds: [Double] = [0.02, 0.1, 0.4, 1.5]
     /// Encoder feature bins per octave.
     public var encBinsPerOctave: Int = 24
     /// Encoder octaves below f0.
@@ -44,9 +48,9 @@ public struct ModelConfig: Sendable, Equatable {
     /// P pitch anchors (MIDI) of the envelope tables, increasing.
     public var envPitches: [Double] = [24, 36, 48, 60, 72, 84, 96, 108]
     /// V velocity anchors of the envelope tables, increasing.
-    public var envVelocities: [Double] = [40, 80, 120]
+    public var envVelocities: [Double] = [16, 40, 80, 120, 127]
     /// Hold table length in seconds.
-    public var envHoldSeconds: Double = 2.0
+    public var envHoldSeconds: Double = 3.0
     /// Release table length in seconds.
     public var envReleaseSeconds: Double = 1.0
     /// I instrument names, in latent component order.
@@ -67,6 +71,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var encSegmentCount: Int { encSegmentsSeconds.count - 1 }
     /// Encoder input features, `S · enc_bins + S`.
     public var encFeatureCount: Int { encSegmentCount * encBins + encSegmentCount }
+    /// Note input features per frame, N = 2 + note-on constants + note-off constants.
+    public var noteInputCount: Int { 2 + noteOnTausSeconds.count + noteOffTausSeconds.count }
     /// Latent components (one per instrument).
     public var instrumentCount: Int { instruments.count }
     /// Samples of `reverb.ir`: `int(reverb_seconds × sample_rate)`.
@@ -101,6 +107,8 @@ public struct ModelConfig: Sendable, Equatable {
         try reader.double("noise_bias", &noiseBias)
         try reader.double("db_range", &dbRange)
         try reader.double("reverb_seconds", &reverbSeconds)
+        try reader.doubles("note_on_taus_s", &noteOnTausSeconds)
+        try reader.doubles("note_off_taus_s", &noteOffTausSeconds)
         try reader.int("enc_bins_per_octave", &encBinsPerOctave)
         try reader.int("enc_octaves_below", &encOctavesBelow)
         try reader.int("enc_octaves_above", &encOctavesAbove)
@@ -174,6 +182,10 @@ public struct ModelConfig: Sendable, Equatable {
             for i in 1..<values.count where !(values[i] > values[i - 1]) {
                 throw fail(key, "values must increase, found \(values)")
             }
+        }
+        for (key, values) in [("note_on_taus_s", noteOnTausSeconds), ("note_off_taus_s", noteOffTausSeconds)] {
+            if values.isEmpty || values.count > 64 { throw fail(key, "needs 1 to 64 values, found \(values.count)") }
+            if !values.allSatisfy({ $0.isFinite && $0 > 0 }) { throw fail(key, "values must be positive, found \(values)") }
         }
         if instruments.isEmpty { throw fail("instruments", "no instruments") }
         if Set(instruments).count != instruments.count { throw fail("instruments", "names repeat: \(instruments)") }

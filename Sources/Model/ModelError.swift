@@ -51,8 +51,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable, Sendable {
             if let found { return "\(p): format \"\(found)\" is not a timbred model (expected \"timbred-ddsp\")" }
             return "\(p): no \"format\" in the metadata: not a timbred model (expected \"timbred-ddsp\")"
         case .unknownFormatVersion(let p, let found, let supported):
-            if let found { return "\(p): unknown format_version \(found) (this timbred reads \(supported))" }
-            return "\(p): no format_version in the metadata (this timbred reads \(supported))"
+            if let found { return "\(p): unknown format_version \(found) (this timbred reads 1 to \(supported))" }
+            return "\(p): no format_version in the metadata (this timbred reads 1 to \(supported))"
         case .missingMetadata(let p, let key):
             return "\(p): metadata \(key) is missing"
         case .badMetadata(let p, let key, let reason):

@@ -1,7 +1,8 @@
 import Foundation
 import Inference
 
-/// A loaded, validated timbred model (docs/model-format.md, format version 1).
+/// A loaded, validated timbred model (docs/model-format.md, format version 2; version 1 files,
+/// whose decoder has no note input, load as a version 2 decoder whose note input has no effect).
 ///
 /// Loading checks the metadata (`format`, `format_version`, `config`, `envelope_blend_scale`),
 /// then every tensor the configuration implies: present, F32, of the implied shape, with data
@@ -10,8 +11,13 @@ import Inference
 public struct TimbreModel: Sendable {
     /// The value `format` must have.
     public static let formatName = "timbred-ddsp"
-    /// The `format_version` this build reads.
-    public static let formatVersion = 1
+    /// The `format_version` this build writes and reads.
+    public static let formatVersion = 2
+    /// The oldest `format_version` this build still reads.
+    public static let oldestFormatVersion = 1
+
+    /// The file's `format_version`.
+    public let formatVersion: Int
 
     /// The file the model came from (as given to the loader).
     public let path: String
@@ -65,7 +71,8 @@ public struct TimbreModel: Sendable {
         guard let version = meta["format_version"] else {
             throw .unknownFormatVersion(path: path, found: nil, supported: Self.formatVersion)
         }
-        guard version.trimmingCharacters(in: .whitespaces) == String(Self.formatVersion) else {
+        guard let fileVersion = Int(version.trimmingCharacters(in: .whitespaces)),
+              (Self.oldestFormatVersion...Self.formatVersion).contains(fileVersion) else {
             throw .unknownFormatVersion(path: path, found: version, supported: Self.formatVersion)
         }
         guard let configText = meta["config"] else { throw .missingMetadata(path: path, key: "config") }
@@ -79,7 +86,7 @@ public struct TimbreModel: Sendable {
         }
 
         // Read every expected tensor, in the documented order, checking as we go.
-        let specs = Self.expectedTensors(for: config)
+        let specs = Self.expectedTensors(for: config, formatVersion: fileVersion)
         var values: [String: [Float]] = [:]
         for spec in specs {
             guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
@@ -96,6 +103,23 @@ public struct TimbreModel: Sendable {
         let known = Set(specs.map(\.name))
         unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
+        let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
+        if fileVersion == 1 {
+            // no note input: a note MLP of zeros (its output is 0 after layer norm with beta 0)
+            // and zero input columns where the GRU and the output MLP read it
+            let n = config.noteInputCount
+            for i in 0..<l {
+                let prefix = "decoder.note_mlp.layers.\(i)"
+                values[prefix + ".dense.weight"] = [Float](repeating: 0, count: u * (i == 0 ? n : u))
+                values[prefix + ".dense.bias"] = [Float](repeating: 0, count: u)
+                values[prefix + ".norm.weight"] = [Float](repeating: 1, count: u)
+                values[prefix + ".norm.bias"] = [Float](repeating: 0, count: u)
+            }
+            values["decoder.gru.weight_ih"] = Self.appendingZeroColumns(values["decoder.gru.weight_ih"]!, rows: 3 * g,
+                                                                         columns: 3 * u, extra: u)
+            values["decoder.out_mlp.layers.0.dense.weight"] = Self.appendingZeroColumns(
+                values["decoder.out_mlp.layers.0.dense.weight"]!, rows: u, columns: g + 3 * u, extra: u)
+        }
         func t(_ name: String) -> [Float] { values[name]! }
         let slope = Float(config.leakyReLUSlope), eps = Float(config.layerNormEpsilon)
         func dense(_ prefix: String, inputs: Int, outputs: Int) -> DenseWeights {
@@ -108,9 +132,8 @@ public struct TimbreModel: Sendable {
                                                        beta: t("\(prefix).layers.\(i).norm.bias")))
             }, leakyReLUSlope: slope, layerNormEpsilon: eps)
         }
-        let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
         let gru = GRUWeights(
-            inputToHidden: DenseWeights(inputCount: 3 * u, outputCount: 3 * g,
+            inputToHidden: DenseWeights(inputCount: 4 * u, outputCount: 3 * g,
                                         weight: t("decoder.gru.weight_ih"), bias: t("decoder.gru.bias_ih")),
             hiddenToHidden: DenseWeights(inputCount: g, outputCount: 3 * g,
                                          weight: t("decoder.gru.weight_hh"), bias: t("decoder.gru.bias_hh")))
@@ -118,10 +141,13 @@ public struct TimbreModel: Sendable {
             f0MLP: mlp("decoder.f0_mlp", inputs: 1, units: u, layers: l),
             loudnessMLP: mlp("decoder.ld_mlp", inputs: 1, units: u, layers: l),
             zMLP: mlp("decoder.z_mlp", inputs: z, units: u, layers: l),
+            noteMLP: mlp("decoder.note_mlp", inputs: config.noteInputCount, units: u, layers: l),
             gru: gru,
-            outMLP: mlp("decoder.out_mlp", inputs: g + 3 * u, units: u, layers: l),
+            outMLP: mlp("decoder.out_mlp", inputs: g + 4 * u, units: u, layers: l),
             out: dense("decoder.out", inputs: u, outputs: config.rawCount),
-            dbRange: Float(config.dbRange))
+            dbRange: Float(config.dbRange),
+            noteOnTausSeconds: config.noteOnTausSeconds.map(Float.init),
+            noteOffTausSeconds: config.noteOffTausSeconds.map(Float.init))
         encoderWeights = EncoderWeights(
             mlp: mlp("encoder.mlp", inputs: config.encFeatureCount, units: config.encUnits, layers: 2),
             out: dense("encoder.out", inputs: config.encUnits, outputs: 2 * z))
@@ -139,6 +165,7 @@ public struct TimbreModel: Sendable {
             releaseDB: t("envelope.release_db"), releaseSlopeDBPerSecond: t("envelope.release_slope_db_per_s"),
             latentMeans: means, blendScale: scale)
         self.path = path
+        self.formatVersion = fileVersion
         self.config = config
         self.metadata = meta
         self.provenance = meta["provenance"]
@@ -168,9 +195,16 @@ public struct TimbreModel: Sendable {
         public let shape: [Int]
     }
 
-    /// Every tensor `config` implies, with its shape, in a fixed order (decoder, encoder, latent,
-    /// reverb, envelopes).
-    public static func expectedTensors(for config: ModelConfig) -> [TensorSpec] {
+    /// A row-major `[rows, columns]` matrix with `extra` zero columns appended to every row.
+    static func appendingZeroColumns(_ m: [Float], rows: Int, columns: Int, extra: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * (columns + extra))
+        for r in 0..<rows { out[r * (columns + extra) ..< r * (columns + extra) + columns] = m[r * columns ..< (r + 1) * columns] }
+        return out
+    }
+
+    /// Every tensor `config` implies in a file of `formatVersion`, with its shape, in a fixed
+    /// order (decoder, encoder, latent, reverb, envelopes).
+    public static func expectedTensors(for config: ModelConfig, formatVersion: Int = formatVersion) -> [TensorSpec] {
         var specs: [TensorSpec] = []
         func add(_ name: String, _ shape: [Int]) { specs.append(TensorSpec(name: name, shape: shape)) }
         func mlp(_ prefix: String, inputs: Int, units: Int, layers: Int) {
@@ -186,11 +220,13 @@ public struct TimbreModel: Sendable {
         mlp("decoder.f0_mlp", inputs: 1, units: u, layers: l)
         mlp("decoder.ld_mlp", inputs: 1, units: u, layers: l)
         mlp("decoder.z_mlp", inputs: z, units: u, layers: l)
-        add("decoder.gru.weight_ih", [3 * g, 3 * u])
+        let inputs = formatVersion == 1 ? 3 : 4  // decoder MLPs feeding the GRU
+        if formatVersion > 1 { mlp("decoder.note_mlp", inputs: config.noteInputCount, units: u, layers: l) }
+        add("decoder.gru.weight_ih", [3 * g, inputs * u])
         add("decoder.gru.weight_hh", [3 * g, g])
         add("decoder.gru.bias_ih", [3 * g])
         add("decoder.gru.bias_hh", [3 * g])
-        mlp("decoder.out_mlp", inputs: g + 3 * u, units: u, layers: l)
+        mlp("decoder.out_mlp", inputs: g + inputs * u, units: u, layers: l)
         add("decoder.out.weight", [config.rawCount, u])
         add("decoder.out.bias", [config.rawCount])
         mlp("encoder.mlp", inputs: config.encFeatureCount, units: config.encUnits, layers: 2)

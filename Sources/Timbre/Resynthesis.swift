@@ -26,8 +26,10 @@ public final class Resynthesizer {
                                 bandCount: model.config.noiseBandCount, bandLimitHz: model.config.bandLimitHz)
     }
 
-    /// The note `frames` frames long (f0 and loudness per frame) at latent point `z`.
-    public func render(f0Hz: [Float], loudnessDB: [Float], z: [Float], seed: UInt64 = 1) -> [Float] {
+    /// The note `frames` frames long (f0 and loudness per frame) at latent point `z`, struck at
+    /// frame 0 with `velocity` and released at `releaseFrame` (nil: held throughout).
+    public func render(f0Hz: [Float], loudnessDB: [Float], z: [Float], velocity: Float = 100, releaseFrame: Int? = nil,
+                       seed: UInt64 = 1) -> [Float] {
         let frames = min(f0Hz.count, loudnessDB.count)
         let k = model.config.harmonicCount, b = model.config.noiseBandCount
         let bank = HarmonicOscillatorBank(sampleRate: Double(model.config.sampleRate), hop: hop, maxHarmonics: k)
@@ -37,7 +39,10 @@ public final class Resynthesizer {
         var harmonics = [[Float]](repeating: [Float](repeating: 0, count: k), count: frames)
         var bands = [[Float]](repeating: [Float](repeating: 0, count: b), count: frames)
         for n in 0..<frames {
-            decoder.step(batch: 1, f0Hz: [f0Hz[n]], loudnessDB: [loudnessDB[n]], z: z, state: &state, raw: &raw)
+            let t = Float(n) / Float(model.config.frameRate)
+            let sinceOff = releaseFrame.map { n >= $0 ? Float(n - $0) / Float(model.config.frameRate) : -1 } ?? -1
+            decoder.step(batch: 1, f0Hz: [f0Hz[n]], loudnessDB: [loudnessDB[n]], note: [velocity, t, sinceOff], z: z,
+                         state: &state, raw: &raw)
             raw.withUnsafeBufferPointer { r in
                 harmonics[n].withUnsafeMutableBufferPointer { h in
                     bands[n].withUnsafeMutableBufferPointer { nb in

@@ -15,7 +15,7 @@ struct ModelCommand: ParsableCommand {
         do {
             let m = try loadModel(try Resources.modelPath(file))
             let c = m.config
-            print("\(m.path): timbred-ddsp v\(TimbreModel.formatVersion), \(c.sampleRate) Hz, \(c.frameRate) frames/s")
+            print("\(m.path): timbred-ddsp v\(m.formatVersion), \(c.sampleRate) Hz, \(c.frameRate) frames/s")
             print("decoder: \(c.mlpLayers)x\(c.mlpUnits) MLPs, GRU \(c.gruUnits); \(c.harmonicCount) harmonics, \(c.noiseBandCount) noise bands")
             print("timbre space: \(c.zDim) dimensions, \(c.instrumentCount) instruments: \(c.instruments.joined(separator: ", "))")
             print("reverb: \(m.reverbIR.count) samples (\(Double(m.reverbIR.count) / Double(c.sampleRate)) s)")

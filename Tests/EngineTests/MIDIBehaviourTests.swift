@@ -102,4 +102,31 @@ final class MIDIBehaviourTests: XCTestCase {
         while let s = e.status.pop() { if case .timbre(let p) = s { reported = p.array } }
         XCTAssertEqual(reported, [0.5, 1, 1.5, 2])
     }
+
+    /// RPN 0,2 (coarse) and 0,1 (fine) tune the channel: the same samples as a pitch bend of the
+    /// same size (both only move the decoder's and the oscillators' f0), on that channel only.
+    func testChannelCoarseAndFineTuningMoveThePitchLikeAnEqualBend() throws {
+        func rpn(_ channel: UInt8, _ lsb: UInt8, msb value: UInt8, lsb dataLSB: UInt8 = 0) -> [(Double, MIDIEvent)] {
+            [(0, .controlChange(channel: channel, controller: 101, value: 0)),
+             (0, .controlChange(channel: channel, controller: 100, value: lsb)),
+             (0, .controlChange(channel: channel, controller: 6, value: value)),
+             (0, .controlChange(channel: channel, controller: 38, value: dataLSB))]
+        }
+        let note: [(Double, MIDIEvent)] = [(0.01, .noteOn(channel: 0, note: 60, velocity: 90)),
+                                           (0.4, .noteOff(channel: 0, note: 60, velocity: 0))]
+        let (plain, _) = play(try engine(), seconds: 0.6, note)
+        // coarse +6 semitones (data MSB 70) against a bend of +6 (range 12, bend 8192 + 4096)
+        let (coarse, _) = play(try engine(), seconds: 0.6, rpn(0, 2, msb: 70) + note)
+        let (bent6, _) = play(try engine(), seconds: 0.6, rpn(0, 0, msb: 12) + [(0, .pitchBend(channel: 0, value: 12288))] + note)
+        XCTAssertEqual(coarse, bent6)
+        XCTAssertNotEqual(coarse, plain)
+        // fine +50 cents (8192 + 4096 = MSB 96, LSB 0) against a bend of +0.5 (range 1)
+        let (fine, _) = play(try engine(), seconds: 0.6, rpn(0, 1, msb: 96) + note)
+        let (bentHalf, _) = play(try engine(), seconds: 0.6, rpn(0, 0, msb: 1) + [(0, .pitchBend(channel: 0, value: 12288))] + note)
+        XCTAssertEqual(fine, bentHalf)
+        XCTAssertNotEqual(fine, plain)
+        // another channel's tuning leaves channel 1 alone
+        let (other, _) = play(try engine(), seconds: 0.6, rpn(3, 2, msb: 70) + note)
+        XCTAssertEqual(other, plain)
+    }
 }

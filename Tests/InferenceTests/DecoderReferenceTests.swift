@@ -5,8 +5,8 @@ import XCTest
 
 /// The decoder and the control scaling against the PyTorch reference, frame by frame.
 final class DecoderReferenceTests: XCTestCase {
-    static let layerNames = ["decoder.f0_mlp", "decoder.ld_mlp", "decoder.z_mlp", "decoder.gru", "decoder.out_mlp",
-                             "decoder.raw"]
+    static let layerNames = ["decoder.f0_mlp", "decoder.ld_mlp", "decoder.z_mlp", "decoder.note_mlp", "decoder.gru",
+                             "decoder.out_mlp", "decoder.raw", "note"]
     static let controlNames = ["controls.amplitude", "controls.distribution", "controls.harmonics", "controls.noise"]
 
     /// Worst errors per tensor over a run: scaled (|a-b| / max(1,|b|)) and relative (|a-b| / (|b| + 1e-6)).
@@ -36,6 +36,9 @@ final class DecoderReferenceTests: XCTestCase {
         let f0 = try reference.values("f0_hz")
         let loudness = try reference.values("loudness_db")
         let zRef = try reference.values("z")
+        let velocity = try reference.values("note.velocity")[0]
+        let releaseFrame = Int(try reference.values("note.release_frame")[0])
+        let frameRate = Float(model.config.frameRate)
         let frames = f0.count
         let k = model.config.harmonicCount, bands = model.config.noiseBandCount
         var z = [Float]()
@@ -46,13 +49,19 @@ final class DecoderReferenceTests: XCTestCase {
         var distribution = [Float](repeating: 0, count: k)
         var errors = Errors()
         for n in 0..<frames {
+            // the note input as the engine gives it: velocity, seconds since note-on, since note-off
+            let sinceOff = n >= releaseFrame ? Float(n - releaseFrame) / frameRate : -1
+            let note = Array([[velocity, Float(n) / frameRate, sinceOff]].joined())
             decoder.step(batch: batch, f0Hz: [Float](repeating: f0[n], count: batch),
-                         loudnessDB: [Float](repeating: loudness[n], count: batch), z: z, state: &state, raw: &raw)
+                         loudnessDB: [Float](repeating: loudness[n], count: batch),
+                         note: Array(repeatElement(note, count: batch).joined()), z: z, state: &state, raw: &raw)
             let layers = decoder.layerOutputs(voice: target)
             let myRaw = Array(raw[target * decoder.rawCount ..< (target + 1) * decoder.rawCount])
             errors.add("decoder.f0_mlp", layers.f0MLP, try reference.row("decoder.f0_mlp", n))
             errors.add("decoder.ld_mlp", layers.loudnessMLP, try reference.row("decoder.ld_mlp", n))
             errors.add("decoder.z_mlp", layers.zMLP, try reference.row("decoder.z_mlp", n))
+            errors.add("decoder.note_mlp", layers.noteMLP, try reference.row("decoder.note_mlp", n))
+            errors.add("note", layers.noteInput, try reference.row("note", n))
             errors.add("decoder.gru", layers.gru, try reference.row("decoder.gru", n))
             errors.add("decoder.out_mlp", layers.outMLP, try reference.row("decoder.out_mlp", n))
             errors.add("decoder.raw", myRaw, try reference.row("decoder.raw", n))
@@ -126,21 +135,23 @@ final class DecoderReferenceTests: XCTestCase {
         let decoder = model.makeDecoder(maxBatch: batch)
         let single = model.makeDecoder(maxBatch: 1)
         let zDim = decoder.zDim, g = decoder.stateCount, r = decoder.rawCount
-        var z = [Float](), f0 = [Float](), loudness = [Float]()
+        var z = [Float](), f0 = [Float](), loudness = [Float](), note = [Float]()
         for v in 0..<batch {
             z += (0..<zDim).map { Float(v - 2) * 0.7 + Float($0) * 0.1 }
             f0.append(110 * Float(v + 1))
             loudness.append(-50 + 8 * Float(v))
+            note += [20 + 25 * Float(v), 0.05 * Float(v), v % 2 == 0 ? -1 : 0.02 * Float(v)]
         }
         var state = [Float](repeating: 0, count: batch * g), raw = [Float](repeating: 0, count: batch * r)
         var states = [[Float]](repeating: [Float](repeating: 0, count: g), count: batch)
         var raws = [[Float]](repeating: [Float](repeating: 0, count: r), count: batch)
         for frame in 0..<20 {
             let wobble = Float(frame) * 0.01
-            decoder.step(batch: batch, f0Hz: f0.map { $0 * (1 + wobble) }, loudnessDB: loudness, z: z,
+            decoder.step(batch: batch, f0Hz: f0.map { $0 * (1 + wobble) }, loudnessDB: loudness, note: note, z: z,
                          state: &state, raw: &raw)
             for v in 0..<batch {
                 single.step(batch: 1, f0Hz: [f0[v] * (1 + wobble)], loudnessDB: [loudness[v]],
+                            note: Array(note[v * 3 ..< (v + 1) * 3]),
                             z: Array(z[v * zDim ..< (v + 1) * zDim]), state: &states[v], raw: &raws[v])
                 XCTAssertLessThanOrEqual(maxScaledError(Array(raw[v * r ..< (v + 1) * r]), raws[v]), 1e-6)
                 XCTAssertLessThanOrEqual(maxScaledError(Array(state[v * g ..< (v + 1) * g]), states[v]), 1e-6)

@@ -18,6 +18,7 @@ final class RealtimeAllocationTests: XCTestCase {
         var f0 = (0..<maxBatch).map { 100 * Float($0 + 1) }
         var loudness = [Float](repeating: -30, count: maxBatch)
         var z = [Float](repeating: 0.3, count: maxBatch * zDim)
+        var note = [Float](repeating: 0.25, count: maxBatch * Decoder.noteStride)
         var state = [Float](repeating: 0, count: maxBatch * decoder.stateCount)
         var raw = [Float](repeating: 0, count: maxBatch * decoder.rawCount)
         var harmonics = [Float](repeating: 0, count: scaler.harmonicCount)
@@ -27,6 +28,7 @@ final class RealtimeAllocationTests: XCTestCase {
         f0.withUnsafeMutableBufferPointer { f0 in
         loudness.withUnsafeMutableBufferPointer { loudness in
         z.withUnsafeMutableBufferPointer { z in
+        note.withUnsafeMutableBufferPointer { note in
         state.withUnsafeMutableBufferPointer { state in
         raw.withUnsafeMutableBufferPointer { raw in
         harmonics.withUnsafeMutableBufferPointer { harmonics in
@@ -35,7 +37,7 @@ final class RealtimeAllocationTests: XCTestCase {
             func run() {
                 for batch in 0...maxBatch {
                     decoder.step(batch: batch, f0Hz: f0.baseAddress!, loudnessDB: loudness.baseAddress!,
-                                 z: z.baseAddress!, state: state.baseAddress!, raw: raw.baseAddress!)
+                                 note: note.baseAddress!, z: z.baseAddress!, state: state.baseAddress!, raw: raw.baseAddress!)
                     for v in 0..<batch {
                         sink += Double(scaler.scale(raw: raw.baseAddress! + v * decoder.rawCount, f0Hz: f0[v],
                                                     limitHz: 16000, harmonics: harmonics.baseAddress!,
@@ -51,7 +53,7 @@ final class RealtimeAllocationTests: XCTestCase {
             for _ in 0..<200 { run() }
             let after = timbred_alloc_count_thread()
             XCTAssertEqual(after - before, 0, "allocations in the real-time paths")
-        }}}}}}}}
+        }}}}}}}}}
         XCTAssertTrue(sink.isFinite)
     }
 
@@ -66,7 +68,8 @@ final class RealtimeAllocationTests: XCTestCase {
         var weights = [Float](repeating: 0, count: envelopes.instrumentCount)
         var sink: Double = 0
         func run() {
-            decoder.step(batch: 3, f0Hz: f0, loudnessDB: loudness, z: z, state: &state, raw: &raw)
+            decoder.step(batch: 3, f0Hz: f0, loudnessDB: loudness, note: [100, 0.1, -1, 64, 0.5, 0.2, 1, 0, -1], z: z,
+                         state: &state, raw: &raw)
             envelopes.blendWeights(z: z, into: &weights)
             sink += envelopes.loudnessDB(pitch: 50, velocity: 100, secondsSinceNoteOn: 0.2, noteOffAtSeconds: nil,
                                          weights: weights)

@@ -128,9 +128,9 @@ final class MalformedModelTests: XCTestCase {
 
     func testUnknownFormatVersion() throws {
         XCTAssertEqual(try refusal("v7.safetensors", try editedMetadata("format_version", "7")),
-                       "unknown format_version 7 (this timbred reads 1)")
+                       "unknown format_version 7 (this timbred reads 1 to 2)")
         XCTAssertEqual(try refusal("v-none.safetensors", try editedMetadata("format_version", nil)),
-                       "no format_version in the metadata (this timbred reads 1)")
+                       "no format_version in the metadata (this timbred reads 1 to 2)")
     }
 
     func testWrongFormatName() throws {

@@ -12,6 +12,7 @@ import torch
 
 from timbred_train import cli
 from timbred_train.cache import load_or_build
+from timbred_train.model import note_inputs, note_times
 from timbred_train.config import ModelConfig, TrainConfig
 from timbred_train.export import export, load_exported
 from timbred_train.train import train
@@ -75,8 +76,9 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     models, presets, fixtures = tmp_path / "models", tmp_path / "presets", tmp_path / "fixtures"
     path = export(run, tiny_data, "tiny", models, presets, fixtures)
     model, env, meta = load_exported(path)
-    assert meta["format_version"] == "1"
-    assert env["envelope.hold_db"].shape == (2, len(cfg.env_pitches), len(cfg.env_velocities), 200)
+    assert meta["format_version"] == "2"
+    assert env["envelope.hold_db"].shape == (2, len(cfg.env_pitches), len(cfg.env_velocities),
+                                             int(cfg.env_hold_s * cfg.frame_rate))
     # round trip: the loaded model computes what the trained checkpoint computes
     ck = torch.load(run / "checkpoint.pt", weights_only=False)
     from timbred_train.model import TimbreDDSP
@@ -84,8 +86,10 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     ref = TimbreDDSP(cfg)
     ref.load_state_dict(ck["model"])
     f0, ld, z = torch.full((1, 30), 330.0), torch.linspace(-50, -10, 30)[None], torch.randn(1, cfg.z_dim)
+    t_on, t_off = note_times(30, cfg.frame_rate, torch.tensor([20]))
+    note = note_inputs(cfg, torch.tensor([64.0]), t_on, t_off)
     with torch.no_grad():
-        assert torch.allclose(model.decoder(f0, ld, z), ref.decoder(f0, ld, z), atol=1e-6)
+        assert torch.allclose(model.decoder(f0, ld, note, z), ref.decoder(f0, ld, note, z), atol=1e-6)
     assert sorted(p.name for p in presets.iterdir()) == ["flute.toml", "trumpet.toml"]
     text = (presets / "flute.toml").read_text()
     assert 'instrument = "flute"' in text and "latent = [" in text
@@ -176,7 +180,7 @@ def test_checkpoint_from_another_config_and_bad_model(tmp_path):
     small = ModelConfig(instruments=["a", "b"], mlp_units=8, gru_units=8, enc_units=8, n_harmonics=8, n_noise_bands=5)
     tensors = model_tensors(TimbreDDSP(small))
     tensors["decoder.gru.weight_hh"] = np.zeros((24, 7), np.float32)
-    meta = {"format": "timbred-ddsp", "format_version": "1", "config": small.to_json()}
+    meta = {"format": "timbred-ddsp", "format_version": "2", "config": small.to_json()}
     save_file(tensors, str(tmp_path / "bad.safetensors"), metadata=meta)
     rc, _, err = run_cli("evaluate", "--model", str(tmp_path / "bad.safetensors"), "--data", str(tmp_path))
     assert_one_line_error(rc, err, "bad.safetensors", "decoder.gru.weight_hh", "expected shape [24, 8]", "found [24, 7]")

@@ -18,7 +18,7 @@ from .dataset import load_manifest, read_audio
 from .errors import UserError
 from .features import note_features
 
-FEATURE_VERSION = 2  # bump when an analysis in features.py changes: 2 = cleaner noise residual
+FEATURE_VERSION = 3  # bump when an analysis in features.py changes: 2 = cleaner noise residual, 3 = onset-aware windows
 FEATURE_KEYS = ("sample_rate", "frame_rate", "n_harmonics", "n_noise_bands", "enc_bins_per_octave",
                 "enc_octaves_below", "enc_octaves_above", "enc_n_fft", "enc_segments_s")
 
@@ -53,7 +53,7 @@ def cache_key(cfg: ModelConfig, n_frames: int) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 
-def load_or_build(data: Path, cfg: ModelConfig, seconds: float = 3.0) -> NoteSet:
+def load_or_build(data: Path, cfg: ModelConfig, seconds: float = 4.0) -> NoteSet:
     """Load the cached features of a dataset folder, computing them first if needed."""
     sr, notes = load_manifest(data)
     if sr != cfg.sample_rate:

@@ -81,7 +81,8 @@ def cmd_train(args) -> None:
     if args.batch:
         tc.batch_regression = args.batch
     tc.seed = args.seed
-    train(ns, cfg, tc, Path(args.run), threads=args.threads, device=args.device)
+    train(ns, cfg, tc, Path(args.run), threads=args.threads, device=args.device,
+          init_from=Path(args.init_from) if args.init_from else None)
 
 
 def cmd_export(args) -> None:
@@ -125,6 +126,13 @@ def cmd_encode_check(args) -> None:
                  held_out=not args.no_held_out, unseen=not args.no_unseen, command=command)
 
 
+def cmd_playing(args) -> None:
+    from .playing import playing
+
+    playing(Path(args.timbred), Path(args.model), Path(args.presets), Path(args.work), Path(args.report),
+            instruments=args.instruments.split(",") if args.instruments else None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -137,9 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--instrument", help="instrument name for --wav-folder")
     d.add_argument("--instruments", help="comma-separated subset of the default instruments")
     d.add_argument("--max-pitches", type=int, help="at most this many pitches per instrument")
-    d.add_argument("--velocities", default="40,80,120")
+    d.add_argument("--velocities", default="16,40,80,120,127")
     d.add_argument("--pitch-step", type=int, default=2, help="semitones between rendered pitches")
-    d.add_argument("--hold", type=float, default=2.0, help="seconds from note-on to note-off")
+    d.add_argument("--hold", type=float, default=3.0, help="seconds from note-on to note-off")
     d.add_argument("--release", type=float, default=1.0, help="seconds rendered after note-off")
     d.add_argument("--sample-rate", type=int, default=32000)
     d.set_defaults(func=cmd_dataset)
@@ -162,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--motion-weight", type=float,
                    help="weight of the spectral-motion loss in the spectral stage (see dsp.SpectralMotionLoss)")
     t.add_argument("--seed", type=int, default=1234)
+    t.add_argument("--init-from", help="an exported model file to start from when the run has no checkpoint yet "
+                                        "(a format-1 file fills all but the note input, which starts at zero)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("export", help="write models/NAME.safetensors, presets and fixtures")
@@ -200,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--no-held-out", action="store_true", help="skip part 1 (held-out notes)")
     k.add_argument("--no-unseen", action="store_true", help="skip part 2 (sounds the model never saw)")
     k.set_defaults(func=cmd_encode_check)
+
+    g = sub.add_parser("playing", help="every instrument played from MIDI through `timbred render` beside FluidSynth: "
+                                       "attack, decay, release, velocity range, pitch")
+    g.add_argument("--timbred", required=True, help="path of the timbred binary")
+    g.add_argument("--model", default="../models/default.safetensors")
+    g.add_argument("--presets", default="../presets", help="the presets (their parent is TIMBRED_HOME)")
+    g.add_argument("--work", default="runs/playing", help="scratch folder (MIDI files, renders)")
+    g.add_argument("--report", default="reports/default", help="writes playing.json and playing.md here")
+    g.add_argument("--instruments", help="comma-separated subset")
+    g.set_defaults(func=cmd_playing)
     return p
 
 

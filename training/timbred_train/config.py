@@ -9,7 +9,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the decoder also reads the note (velocity, time since note-on / note-off)
 
 # GM programs (0-based) of the default instrument set: at least one per family.
 DEFAULT_INSTRUMENTS: list[tuple[str, int, int, int]] = [
@@ -52,6 +52,11 @@ class ModelConfig:
     noise_bias: float = -5.0  # added to the noise logits before exp_sigmoid (DDSP's initial_bias)
     db_range: float = 120.0  # loudness scaling: ld_scaled = ld_db / db_range + 1
     reverb_seconds: float = 1.0
+    # note inputs (format 2): velocity / 127, exp(-t_on / tau) for each tau of note_on_taus_s, a
+    # released flag, and released * exp(-t_off / tau) for each tau of note_off_taus_s: what the
+    # engine knows of a note, so the decoder can make its strike, decay and release itself
+    note_on_taus_s: tuple[float, ...] = (0.005, 0.02, 0.08, 0.3, 1.0, 3.0)
+    note_off_taus_s: tuple[float, ...] = (0.02, 0.1, 0.4, 1.5)
     # encoder features: log-magnitude spectrum on a pitch-relative log-frequency axis
     enc_bins_per_octave: int = 24
     enc_octaves_below: int = 1
@@ -61,8 +66,8 @@ class ModelConfig:
     enc_units: int = 256
     # loudness envelope tables
     env_pitches: tuple[int, ...] = (24, 36, 48, 60, 72, 84, 96, 108)
-    env_velocities: tuple[int, ...] = (40, 80, 120)
-    env_hold_s: float = 2.0
+    env_velocities: tuple[int, ...] = (16, 40, 80, 120, 127)
+    env_hold_s: float = 3.0
     env_release_s: float = 1.0
     instruments: list[str] = field(default_factory=list)
 
@@ -73,6 +78,10 @@ class ModelConfig:
     @property
     def band_limit_hz(self) -> float:
         return self.sample_rate / 2.0
+
+    @property
+    def n_note_inputs(self) -> int:
+        return 2 + len(self.note_on_taus_s) + len(self.note_off_taus_s)
 
     @property
     def enc_bins(self) -> int:
@@ -90,7 +99,7 @@ class ModelConfig:
     def from_dict(d: dict) -> "ModelConfig":
         known = {f.name for f in dataclasses.fields(ModelConfig)}
         kw = {k: v for k, v in d.items() if k in known}
-        for k in ("enc_segments_s", "env_pitches", "env_velocities"):
+        for k in ("enc_segments_s", "env_pitches", "env_velocities", "note_on_taus_s", "note_off_taus_s"):
             if k in kw:
                 kw[k] = tuple(kw[k])
         return ModelConfig(**kw)

@@ -116,8 +116,8 @@ def note_is_usable(audio: np.ndarray, sample_rate: int) -> tuple[bool, str]:
 
 
 def render_soundfont(out: Path, soundfont: Path = DEFAULT_SOUNDFONT, sample_rate: int = 32000,
-                     instruments=None, velocities=(40, 80, 120), pitch_step: int = 2,
-                     hold_s: float = 2.0, release_s: float = 1.0) -> list[Note]:
+                     instruments=None, velocities=(16, 40, 80, 120, 127), pitch_step: int = 2,
+                     hold_s: float = 3.0, release_s: float = 1.0) -> list[Note]:
     """Render an NSynth-style note set (one note per file) from a SoundFont, loaded once."""
     if not soundfont.is_file():
         raise UserError(f"{soundfont}: SoundFont not found (Debian: apt-get install fluid-soundfont-gm)")

@@ -110,3 +110,45 @@ def lookup(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray,
         rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
         per = curve(hold, hs, t_off_s) + curve(rel, rs, t_on_s - t_off_s)
     return float(np.clip((weights * per).sum(), FLOOR_DB, 0.0))
+
+
+def course(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
+           n_frames: int, hold_s: float | None) -> np.ndarray:
+    """`lookup` at every frame n / frame_rate, n < n_frames, of a note released hold_s after
+    note-on (None: held): the loudness prior the engine feeds the decoder, [n_frames] float32."""
+    jp, fp = _axis(cfg.env_pitches, pitch)
+    fp = float(np.clip(fp, 0.0, 1.0))
+    jv, fv = _axis(cfg.env_velocities, velocity)
+
+    def grid(name):
+        t = tables[name]
+        a = t[:, jp] * (1 - fp) + t[:, jp + 1] * fp
+        return a[:, jv] * (1 - fv) + a[:, jv + 1] * fv  # [I, ...]
+
+    def curve(table, slope, t_s):  # table [I, T], slope [I], t_s [N] -> [I, N]
+        n = table.shape[-1]
+        pos = np.asarray(t_s, float) * cfg.frame_rate
+        i = np.clip(np.floor(pos).astype(int), 0, n - 2)
+        f = pos - i
+        inside = table[:, i] * (1 - f) + table[:, i + 1] * f
+        beyond = table[:, -1:] + slope[:, None] * (np.asarray(t_s, float) - (n - 1) / cfg.frame_rate)[None, :]
+        return np.where(pos[None, :] >= n - 1, beyond, inside)
+
+    t = np.arange(n_frames) / cfg.frame_rate
+    hold, hs = grid("envelope.hold_db"), grid("envelope.hold_slope_db_per_s")
+    per = curve(hold, hs, t)
+    if hold_s is not None:
+        rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
+        after = t >= hold_s
+        released = curve(hold, hs, np.array([hold_s]))[:, :1] + curve(rel, rs, np.maximum(t - hold_s, 0.0))
+        per = np.where(after[None, :], released, per)
+    return np.clip((weights[:, None] * per).sum(0), FLOOR_DB, 0.0).astype(np.float32)
+
+
+def note_priors(notes: NoteSet, cfg: ModelConfig, tables: dict[str, np.ndarray]) -> np.ndarray:
+    """The loudness prior of every note of the set, as the engine would play it from MIDI with
+    the note's own instrument: [M, n_frames]."""
+    n_frames = notes.f0_hz.shape[1]
+    eye = np.eye(len(notes.instruments))
+    return np.stack([course(tables, cfg, eye[int(notes.instrument[m])], float(notes.pitch[m]), float(notes.velocity[m]),
+                            n_frames, float(notes.hold_frames[m]) / cfg.frame_rate) for m in range(len(notes.pitch))])

@@ -27,7 +27,8 @@ import torch
 from . import dsp
 from .cache import NoteSet, load_or_build
 from .export import load_exported
-from .model import TimbreDDSP
+from .envelope import course
+from .model import TimbreDDSP, note_inputs
 
 
 # --- independent measurements ---------------------------------------------------------------------
@@ -122,18 +123,25 @@ def real_note_classifier(notes: NoteSet, sample_rate: int):
 
 # --- resynthesis -----------------------------------------------------------------------------------
 
-def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0) -> np.ndarray:
+def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0,
+                 velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True) -> np.ndarray:
+    """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
+    with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
+    [frames, Z])."""
     cfg = model.cfg
     with torch.no_grad():
         f0t = torch.as_tensor(f0)[None]
         ldt = torch.as_tensor(ld)[None]
         zt = torch.as_tensor(np.asarray(z, np.float32))
         zt = zt[None] if zt.dim() == 1 else zt[None]
-        raw = model.decoder(f0t, ldt, zt)
+        t_on = torch.arange(len(f0), dtype=torch.float32)[None] / cfg.frame_rate
+        t_off = t_on - (hold_s if hold_s is not None else 1e9)
+        note = note_inputs(cfg, torch.tensor([float(velocity)]), t_on, t_off)
+        raw = model.decoder(f0t, ldt, note, zt)
         c = model.decoder.controls(raw, f0t)
         g = torch.Generator().manual_seed(seed)
         white = torch.rand(1, len(f0) * cfg.hop, generator=g) * 2 - 1
-        return model.synthesize(c, f0t, white)["audio"][0].numpy()
+        return model.synthesize(c, f0t, white, reverb=reverb)["audio"][0].numpy()
 
 
 def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int) -> np.ndarray:
@@ -154,14 +162,13 @@ def midi_controls(model: TimbreDDSP, env: dict, k: int, pitch: int, velocity: in
                   n_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """f0 and loudness of a note played from MIDI, as the engine plays it: equal-tempered pitch and
     the model's learned envelope for instrument k's preset point (note-off after hold_s)."""
-    from .envelope import blend_weights, lookup
+    from .envelope import blend_weights
     from .export import blend_scale
 
     cfg = model.cfg
     means = model.prior_mu.detach().numpy()
     w = blend_weights(means[k], means, blend_scale(means))
-    ld = np.array([lookup(env, cfg, w, pitch, velocity, n / cfg.frame_rate, hold_s) for n in range(n_frames)],
-                  np.float32)
+    ld = course(env, cfg, w, pitch, velocity, n_frames, hold_s)
     f0 = np.full(n_frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
     return f0, ld
 
@@ -188,12 +195,15 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     resynth_feats, real_feats, midi_feats, analysis_feats = [], [], [], []
     for i in test:
         inst = int(notes.instrument[i])
-        y = resynthesize(model, notes.f0_hz[i], notes.loudness_db[i], means[inst], seed=int(i))
+        hold = int(notes.hold_frames[i])
+        prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
+                       len(notes.f0_hz[i]), hold / cfg.frame_rate)
+        y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
+                         hold_s=hold / cfg.frame_rate)
         x = notes.audio[i]
         with torch.no_grad():
             dist = float(mss(torch.as_tensor(x)[None], torch.as_tensor(y)[None]))
         # f0 in the held part, where the note sounds
-        hold = int(notes.hold_frames[i])
         wanted = float(np.median(notes.f0_hz[i][5:hold]))
         meas = harmonic_sum_f0(y[: hold * cfg.hop], sr)
         meas_real = harmonic_sum_f0(x[: hold * cfg.hop], sr)
@@ -214,7 +224,8 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         # the same note played from MIDI: learned envelope, equal-tempered pitch
         f0m, ldm = midi_controls(model, env, inst, int(notes.pitch[i]), int(notes.velocity[i]), hold / cfg.frame_rate,
                                  len(notes.f0_hz[i]))
-        ym = resynthesize(model, f0m, ldm, means[inst], seed=int(i))
+        ym = resynthesize(model, f0m, ldm, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
+                          hold_s=hold / cfg.frame_rate)
         midi_feats.append(classifier_features(ym, sr))
         meas_m = harmonic_sum_f0(ym[: hold * cfg.hop], sr)
         cents_midi = 1200 * math.log2(np.nanmedian(meas_m) / float(f0m[0])) if np.isfinite(meas_m).any() else float("nan")
@@ -323,7 +334,10 @@ def _morph_path(model: TimbreDDSP, notes: NoteSet, path: Path, a: str = "flute",
     ld = np.full(n, -25.0, np.float32)
     with torch.no_grad():
         cfg = model.cfg
-        raw = model.decoder(torch.as_tensor(f0)[None], torch.as_tensor(ld)[None], torch.as_tensor(z, dtype=torch.float32)[None])
+        t_on = torch.arange(n, dtype=torch.float32)[None] / cfg.frame_rate
+        note = note_inputs(cfg, torch.tensor([100.0]), t_on)
+        raw = model.decoder(torch.as_tensor(f0)[None], torch.as_tensor(ld)[None], note,
+                            torch.as_tensor(z, dtype=torch.float32)[None])
         c = model.decoder.controls(raw, torch.as_tensor(f0)[None])
         white = torch.rand(1, n * cfg.hop, generator=torch.Generator().manual_seed(0)) * 2 - 1
         y = model.synthesize(c, torch.as_tensor(f0)[None], white, reverb=False)["audio"][0].numpy()

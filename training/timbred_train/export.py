@@ -18,7 +18,7 @@ from .cache import NoteSet, load_or_build
 from .config import FORMAT_VERSION, ModelConfig
 from .envelope import fit_envelopes
 from .errors import UserError
-from .model import TimbreDDSP
+from .model import TimbreDDSP, note_inputs, note_times
 from .train import load_checkpoint
 
 FORMAT_NAME = "timbred-ddsp"
@@ -130,14 +130,20 @@ def export(run: Path, data: Path, name: str, models: Path, presets: Path, fixtur
 
 # --- reference fixtures --------------------------------------------------------------------------
 
-def fixture_inputs(n_frames: int, z_dim: int, seed: int = 3) -> dict[str, np.ndarray]:
-    """Fixed inputs: a vibrato glide over an octave and a loudness swell and decay."""
+def fixture_inputs(cfg: ModelConfig, n_frames: int, seed: int = 3) -> dict[str, np.ndarray]:
+    """Fixed inputs: a vibrato glide over an octave, a loudness swell and decay, and the note
+    input of a note struck with velocity 90 and released at 60 % of the frames (`note.velocity`,
+    `note.release_frame`; the engine computes the note input itself and is checked against it)."""
     t = np.arange(n_frames) / n_frames
     f0 = 220.0 * 2 ** (t + 0.02 * np.sin(2 * np.pi * 5 * t * n_frames / 100))
     ld = -60.0 + 50.0 * np.sin(np.pi * t) ** 0.5
     rng = np.random.default_rng(seed)
+    release = int(0.6 * n_frames)
+    t_on, t_off = note_times(n_frames, cfg.frame_rate, torch.tensor([release]))
+    note = note_inputs(cfg, torch.tensor([90.0]), t_on, t_off)[0].numpy()
     return {"f0_hz": f0.astype(np.float32), "loudness_db": ld.astype(np.float32),
-            "z": rng.normal(size=z_dim).astype(np.float32)}
+            "z": rng.normal(size=cfg.z_dim).astype(np.float32), "note": note.astype(np.float32),
+            "note.velocity": np.array([90.0], np.float32), "note.release_frame": np.array([release], np.float32)}
 
 
 def stage_outputs(model: TimbreDDSP, inputs: dict[str, np.ndarray], white_seed: int, rates=(32000,)) -> dict[str, np.ndarray]:
@@ -145,9 +151,10 @@ def stage_outputs(model: TimbreDDSP, inputs: dict[str, np.ndarray], white_seed: 
     f0 = torch.as_tensor(inputs["f0_hz"])[None]
     ld = torch.as_tensor(inputs["loudness_db"])[None]
     z = torch.as_tensor(inputs["z"])[None]
+    note = torch.as_tensor(inputs["note"])[None]
     out = {}
     with torch.no_grad():
-        raw, layers = model.decoder(f0, ld, z, return_layers=True)
+        raw, layers = model.decoder(f0, ld, note, z, return_layers=True)
         for k, v in layers.items():
             out[f"decoder.{k}"] = v[0].numpy()
         c = model.decoder.controls(raw, f0)
@@ -188,7 +195,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
         "envelope.release_slope_db_per_s": (-20 - 40 * rng.random((3, 3, 2))).astype(np.float32),
     }
     write_model(folder / "small.safetensors", small, small_env, {"fixture": True})
-    inputs = fixture_inputs(50, small_cfg.z_dim)
+    inputs = fixture_inputs(small_cfg, 50)
     ref = dict(inputs)
     ref.update(stage_outputs(small, inputs, white_seed=17, rates=(32000, 44100, 48000, 96000)))
     # encoder on the features of a real note
@@ -216,7 +223,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in ref.items()}, str(folder / "small-reference.safetensors"),
               metadata={"white_noise": "torch.rand(seed 17) * 2 - 1 at each rate", "frames": "50"})
     # the trained model on fixed inputs
-    tin = fixture_inputs(60, trained.cfg.z_dim)
+    tin = fixture_inputs(trained.cfg, 60)
     tin["z"] = trained.prior_mu[0].detach().numpy().astype(np.float32)
     tref = dict(tin)
     tref.update(stage_outputs(trained, tin, white_seed=23, rates=(32000, 48000)))

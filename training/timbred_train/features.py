@@ -72,7 +72,8 @@ def track_f0(audio: np.ndarray, sample_rate: int, frame_rate: int, nominal_hz: f
 def analyse_harmonics(audio: np.ndarray, sample_rate: int, frame_rate: int, f0_hz: np.ndarray, n_harmonics: int,
                       band_limit_hz: float) -> np.ndarray:
     """Sinusoidal analysis: amplitude of each harmonic k*f0 per frame, by a DFT at exactly that
-    frequency over a Hann window of max(4 periods, 32 ms), centred on the frame.
+    frequency over a Hann window of max(4 periods, 32 ms), centred on the frame; a window that
+    reaches before the onset is normalised by its part after the onset.
 
     Harmonics at or above band_limit_hz are 0. Returns [n_frames, n_harmonics] (sine amplitudes).
     """
@@ -87,11 +88,16 @@ def analyse_harmonics(audio: np.ndarray, sample_rate: int, frame_rate: int, f0_h
     seg = x[(centres - win // 2)[:, None] + torch.arange(win)[None, :]]  # [N, win]
     w = torch.hann_window(win, periodic=False, dtype=torch.float64)
     seg = seg * w
+    # onset-aware: only the part of the window that lies at or after the onset (sample 0) holds
+    # signal, so the amplitude is normalised by that part's weight; a window centred on the onset
+    # would otherwise read a strike 6 dB low and smear it over half a window
+    inside = ((centres - win // 2 - win)[:, None] + torch.arange(win)[None, :]) >= 0
+    w_sum = (w[None, :] * inside).sum(1)
     theta = 2 * math.pi * torch.as_tensor(f0_hz, dtype=torch.float64)[:, None] / sample_rate * t[None, :]
     base = torch.polar(torch.ones_like(theta), -theta).to(torch.complex64)  # e^{-i theta}
     cur = base.clone()
     out = np.zeros((n_frames, n_harmonics), np.float32)
-    scale = 2.0 / w.sum()
+    scale = (2.0 / w_sum).float()
     segc = seg.to(torch.complex64)
     for k in range(n_harmonics):
         out[:, k] = ((segc * cur).sum(1).abs() * scale).numpy()
@@ -144,8 +150,10 @@ def analyse_noise(audio: np.ndarray, cfg: ModelConfig, f0_hz: np.ndarray) -> tup
     band_of_bin = np.round(freqs / spacing).astype(int)
     mags = np.zeros((n_frames, cfg.n_noise_bands), np.float32)
     weight = np.zeros((n_frames, cfg.n_noise_bands), np.float32)
-    # white uniform noise (variance 1/3) through a filter of gain m: E|X|^2 = m^2/3 * sum(win^2)
-    calib = float((win.double() ** 2).sum()) / 3.0
+    # white uniform noise (variance 1/3) through a filter of gain m: E|X|^2 = m^2/3 * sum(win^2),
+    # the sum over the part of the window at or after the onset (frames near it see less signal)
+    starts = np.arange(n_frames)[:, None] * hop - n_fft // 2 + np.arange(n_fft)[None, :]
+    calib = ((win.double().numpy() ** 2)[None, :] * (starts >= 0)).sum(1) / 3.0
     for b in range(cfg.n_noise_bands):
         sel = band_of_bin == b
         kb = keep[:, sel]

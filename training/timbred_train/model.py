@@ -34,10 +34,43 @@ class MLP(nn.Module):
         return x
 
 
-class Decoder(nn.Module):
-    """f0, loudness, z per frame -> raw controls (amplitude, harmonic distribution, noise logits).
+def note_inputs(cfg: ModelConfig, velocity: torch.Tensor, t_on_s: torch.Tensor,
+                t_off_s: torch.Tensor | None = None) -> torch.Tensor:
+    """The decoder's note input per frame (docs/model-format.md, "Note input").
 
-    Inputs are scaled as f0_scaled = midi(f0) / 127 and ld_scaled = ld_db / db_range + 1.
+    velocity: [B] (MIDI 1-127); t_on_s: [B, N] seconds since note-on (already divided by the
+    attack scale); t_off_s: [B, N] seconds since note-off (divided by the release scale), < 0
+    while the note is held, or None for a held note. Returns [B, N, n_note_inputs]:
+    velocity / 127, exp(-t_on / tau) per tau of note_on_taus_s, released (0/1), and
+    released * exp(-t_off / tau) per tau of note_off_taus_s.
+    """
+    t_on = t_on_s.clamp(min=0.0)
+    if t_off_s is None:
+        t_off_s = torch.full_like(t_on, -1.0)
+    released = (t_off_s >= 0).to(t_on.dtype)
+    t_off = t_off_s.clamp(min=0.0)
+    cols = [(velocity.to(t_on.dtype) / 127.0)[:, None].expand_as(t_on)]
+    cols += [torch.exp(-t_on / tau) for tau in cfg.note_on_taus_s]
+    cols.append(released)
+    cols += [released * torch.exp(-t_off / tau) for tau in cfg.note_off_taus_s]
+    return torch.stack(cols, -1)
+
+
+def note_times(n_frames: int, frame_rate: int, hold_frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seconds since note-on and since note-off (negative while held) of frames 0..n_frames-1 of
+    notes released after hold_frames[b] frames: ([B, N], [B, N])."""
+    t = torch.arange(n_frames, dtype=torch.float32)[None, :] / frame_rate
+    off = hold_frames.to(torch.float32)[:, None] / frame_rate
+    return t.expand(len(hold_frames), -1), t - off
+
+
+class Decoder(nn.Module):
+    """f0, loudness, the note and z per frame -> raw controls (amplitude, harmonic distribution,
+    noise logits).
+
+    Inputs are scaled as f0_scaled = midi(f0) / 127 and ld_scaled = ld_db / db_range + 1; the
+    note input comes from `note_inputs`. The loudness is the engine's prior (the learned envelope
+    tables); the note input lets the decoder shape the strike, decay and release around it.
     """
 
     def __init__(self, cfg: ModelConfig):
@@ -47,28 +80,31 @@ class Decoder(nn.Module):
         self.f0_mlp = MLP(1, u, n, s, e)
         self.ld_mlp = MLP(1, u, n, s, e)
         self.z_mlp = MLP(cfg.z_dim, u, n, s, e)
-        self.gru = nn.GRU(3 * u, cfg.gru_units, batch_first=True)
-        self.out_mlp = MLP(cfg.gru_units + 3 * u, u, n, s, e)
+        self.note_mlp = MLP(cfg.n_note_inputs, u, n, s, e)
+        self.gru = nn.GRU(4 * u, cfg.gru_units, batch_first=True)
+        self.out_mlp = MLP(cfg.gru_units + 4 * u, u, n, s, e)
         self.out = nn.Linear(u, 1 + cfg.n_harmonics + cfg.n_noise_bands)
 
     def scale_inputs(self, f0_hz: torch.Tensor, ld_db: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return dsp.hz_to_midi(f0_hz) / 127.0, ld_db / self.cfg.db_range + 1.0
 
-    def forward(self, f0_hz: torch.Tensor, ld_db: torch.Tensor, z: torch.Tensor, state: torch.Tensor | None = None,
-                return_layers: bool = False):
-        """f0_hz, ld_db: [B, N]; z: [B, z_dim] or [B, N, z_dim]. Returns raw outputs [B, N, 1+K+Bands]."""
+    def forward(self, f0_hz: torch.Tensor, ld_db: torch.Tensor, note: torch.Tensor, z: torch.Tensor,
+                state: torch.Tensor | None = None, return_layers: bool = False):
+        """f0_hz, ld_db: [B, N]; note: [B, N, n_note_inputs]; z: [B, z_dim] or [B, N, z_dim].
+        Returns raw outputs [B, N, 1+K+Bands]."""
         f0s, lds = self.scale_inputs(f0_hz, ld_db)
         if z.dim() == 2:
             z = z[:, None, :].expand(-1, f0_hz.shape[1], -1)
         hf = self.f0_mlp(f0s[..., None])
         hl = self.ld_mlp(lds[..., None])
         hz = self.z_mlp(z)
-        x = torch.cat([hf, hl, hz], -1)
+        hn = self.note_mlp(note)
+        x = torch.cat([hf, hl, hz, hn], -1)
         g, state = self.gru(x, state)
-        y = self.out_mlp(torch.cat([g, hf, hl, hz], -1))
+        y = self.out_mlp(torch.cat([g, hf, hl, hz, hn], -1))
         raw = self.out(y)
         if return_layers:
-            return raw, {"f0_mlp": hf, "ld_mlp": hl, "z_mlp": hz, "gru": g, "out_mlp": y, "raw": raw}
+            return raw, {"f0_mlp": hf, "ld_mlp": hl, "z_mlp": hz, "note_mlp": hn, "gru": g, "out_mlp": y, "raw": raw}
         return raw
 
     def controls(self, raw: torch.Tensor, f0_hz: torch.Tensor) -> dict[str, torch.Tensor]:

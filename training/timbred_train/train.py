@@ -21,9 +21,11 @@ from . import dsp
 from .cache import NoteSet
 from .config import ModelConfig, TrainConfig
 from .errors import UserError
-from .model import TimbreDDSP
+from .envelope import fit_envelopes, note_priors
+from .model import TimbreDDSP, note_inputs
 
 LOG_FLOOR = 1e-4  # -80 dB floor for log-amplitude regression
+ONSET_EMPHASIS, ONSET_EMPHASIS_S = 3.0, 0.1  # regression weight 1 + 3 exp(-t_on / 100 ms)
 
 
 class Batcher:
@@ -47,11 +49,21 @@ class Batcher:
         return np.where(onset, 0, starts)
 
 
-def gather(notes: NoteSet, idx: np.ndarray, starts: np.ndarray, crop: int, hop: int, audio: bool = False):
+def gather(notes: NoteSet, prior_ld: np.ndarray, cfg: ModelConfig, idx: np.ndarray, starts: np.ndarray, crop: int,
+           audio: bool = False):
+    """A batch of crops: tracked f0, the engine's loudness prior and note input (what the decoder
+    is fed when the note is played from MIDI), the analysed targets, and optionally the audio."""
     fr = np.arange(crop)[None, :] + starts[:, None]
+    t_on = torch.as_tensor(fr / cfg.frame_rate, dtype=torch.float32)
+    t_off = t_on - torch.as_tensor(notes.hold_frames[idx] / cfg.frame_rate, dtype=torch.float32)[:, None]
+    hop = cfg.hop
     out = {
         "f0": torch.as_tensor(notes.f0_hz[idx[:, None], fr]),
-        "ld": torch.as_tensor(notes.loudness_db[idx[:, None], fr]),
+        "ld": torch.as_tensor(prior_ld[idx[:, None], fr]),
+        "note": note_inputs(cfg, torch.as_tensor(notes.velocity[idx]), t_on, t_off),
+        # the first 100 ms weigh up to 4× in the regression: a strike is a few frames of a crop,
+        # and what a player hears first
+        "onset_w": 1.0 + ONSET_EMPHASIS * torch.exp(-t_on / ONSET_EMPHASIS_S),
         "harm": torch.as_tensor(notes.harmonics[idx[:, None], fr].astype(np.float32)),
         "noise": torch.as_tensor(notes.noise[idx[:, None], fr].astype(np.float32)),
         "noise_w": torch.as_tensor(notes.noise_weight[idx[:, None], fr]),
@@ -76,10 +88,11 @@ def latent_terms(model: TimbreDDSP, b: dict, tc: TrainConfig, n_pairs: int):
 
 
 def regression_loss(model: TimbreDDSP, b: dict, z: torch.Tensor) -> tuple[torch.Tensor, dict]:
-    raw = model.decoder(b["f0"], b["ld"], z)
+    raw = model.decoder(b["f0"], b["ld"], b["note"], z)
     c = model.decoder.controls(raw, b["f0"])
-    lh = (torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs().mean()
-    ln = ((torch.log(c["noise"] + LOG_FLOOR) - torch.log(b["noise"] + LOG_FLOOR)).abs() * b["noise_w"]).mean()
+    w = b["onset_w"][..., None]
+    lh = ((torch.log(c["harmonics"] + LOG_FLOOR) - torch.log(b["harm"] + LOG_FLOOR)).abs() * w).mean()
+    ln = ((torch.log(c["noise"] + LOG_FLOOR) - torch.log(b["noise"] + LOG_FLOOR)).abs() * b["noise_w"] * w).mean()
     return lh + 0.5 * ln, {"harm": lh.item(), "noise": ln.item()}
 
 
@@ -87,7 +100,7 @@ def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss, motion=None,
                   motion_weight: float = 0.0) -> tuple[torch.Tensor, dict]:
     """Multi-scale spectral loss through the synthesiser, a light harmonic-analysis anchor, and,
     when `motion` is given, `motion_weight` times the spectral-motion loss."""
-    raw = model.decoder(b["f0"], b["ld"], z)
+    raw = model.decoder(b["f0"], b["ld"], b["note"], z)
     c = model.decoder.controls(raw, b["f0"])
     white = torch.rand(b["audio"].shape, device=b["audio"].device) * 2.0 - 1.0
     out = model.synthesize(c, b["f0"], white)
@@ -152,9 +165,43 @@ def optimizer_state(model: TimbreDDSP, state: dict) -> dict:
         {**group, "params": [ids[i] for i in rest]}, {**group, "params": [ids[i] for i in room]}]}
 
 
+def init_from_file(model: TimbreDDSP, path: Path) -> None:
+    """Start from an exported model's weights (a warm start; the optimiser starts afresh).
+
+    A format-1 file (no note input) fills everything but the note MLP; the GRU's and the output
+    MLP's input weights get zero columns for the note features, so the decoder starts out
+    computing exactly what the file's decoder computed. The room keeps its initial parameters
+    (the file holds its samples, not its parameters)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise UserError(f"{path}: not a safetensors model ({e})") from None
+    state = model.state_dict()
+    loaded = 0
+    for k, v in state.items():
+        fk = {"prior_mu": "latent.means", "prior_logvar": "latent.logvars"}.get(k, k.replace("_l0", ""))
+        if fk not in tensors or k.startswith("reverb."):
+            continue
+        t = tensors[fk]
+        if t.shape != v.shape:
+            if t.dim() == 2 and t.shape[0] == v.shape[0] and t.shape[1] < v.shape[1] and (
+                    k.startswith("decoder.gru.weight_ih") or k.startswith("decoder.out_mlp.layers.0.dense.weight")):
+                t = torch.cat([t, torch.zeros(v.shape[0], v.shape[1] - t.shape[1])], 1)
+            else:
+                raise UserError(f"{path}: tensor {fk}: shape {list(t.shape)} does not fit {list(v.shape)}")
+        state[k] = t
+        loaded += 1
+    model.load_state_dict(state)
+    print(f"initialised {loaded} tensors from {path}")
+
+
 def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, threads: int = 1,
-          device: str | None = None, log_every: int = 25) -> TimbreDDSP:
-    """Train (or resume) a model in run_dir; writes checkpoint.pt, history.json and curves.png."""
+          device: str | None = None, log_every: int = 25, init_from: Path | None = None) -> TimbreDDSP:
+    """Train (or resume) a model in run_dir; writes checkpoint.pt, history.json and curves.png.
+    Without a checkpoint there, `init_from` (an exported model file) gives the starting weights."""
     torch.set_num_threads(threads)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     random.seed(tc.seed)
@@ -179,6 +226,9 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         step, history = ck["step"], ck["history"]
         torch.set_rng_state(ck["rng"])
         print(f"resumed from {ck_path} at step {step}")
+    elif init_from is not None:
+        init_from_file(model, init_from)
+    prior_ld = note_priors(notes, cfg, fit_envelopes(notes, cfg))
     rng = np.random.default_rng(tc.seed + step)
     batcher = Batcher(notes, notes.indices("train"), rng)
     mss = dsp.MultiScaleSpectralLoss(tc.fft_sizes).to(dev)
@@ -196,7 +246,7 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
             g["lr"] = lr * scale
         idx = batcher.pairs(bsz // 2)
         starts = batcher.crops(len(idx), crop, n_frames)
-        b = {k: v.to(dev) for k, v in gather(notes, idx, starts, crop, cfg.hop, audio=not regression).items()}
+        b = {k: v.to(dev) for k, v in gather(notes, prior_ld, cfg, idx, starts, crop, audio=not regression).items()}
         z, lat_loss, logs = latent_terms(model, b, tc, bsz // 2)
         rec, rec_logs = (regression_loss(model, b, z) if regression
                          else spectral_loss(model, b, z, mss, motion, tc.motion_weight))

@@ -1,0 +1,166 @@
+"""What a player hears: every instrument played from MIDI through `timbred render` (the Swift
+engine, the shipped presets), beside the same notes from the SoundFont through FluidSynth (reverb
+and chorus off), measured in a musician's terms.
+
+Per instrument, at MIDI 60 (or the nearest note of its range) and at the centres of the lowest and
+highest quarter of its range, velocity 100, held 3 s then released:
+- attack: onset (first 1 ms RMS within 40 dB of the peak) to within 3 dB of the peak, ms;
+- decay: slope of the 20 ms RMS level in dB over 0.1-2.9 s after note-on, dB/s;
+- release: note-off to 40 dB under the level at note-off, ms;
+- velocity range: the RMS level over the first second at velocity 127 minus at velocity 16, dB;
+- pitch: the median harmonic-sum f0 of the held part against equal temperament, cents.
+"""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from .config import DEFAULT_INSTRUMENTS
+from .dataset import DEFAULT_SOUNDFONT, FluidSynth, read_audio
+from .errors import UserError
+from .evaluate import harmonic_sum_f0
+
+RATE = 48000
+HOLD_S, RELEASE_S = 3.0, 1.5
+# instruments whose real note decays while held (judged by their slope); the others sustain
+DECAYING = ("piano", "electric_piano", "harpsichord", "vibraphone", "marimba", "nylon_guitar", "acoustic_bass")
+
+
+def probe_pitches(lo: int, hi: int) -> list[int]:
+    """MIDI 60 (or the nearest note of the range) and the centres of the range's lowest and
+    highest quarter."""
+    q = (hi - lo) / 8.0
+    return [min(max(60, lo), hi), int(round(lo + q)), int(round(hi - q))]
+
+
+def level_db(audio: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """RMS level in dB of windows of window_s every hop_s (times are window starts)."""
+    w, h = max(1, int(window_s * RATE)), max(1, int(hop_s * RATE))
+    n = max(1, (len(audio) - w) // h + 1)
+    idx = np.arange(n)[:, None] * h + np.arange(w)[None, :]
+    rms = np.sqrt(np.mean(audio[np.minimum(idx, len(audio) - 1)] ** 2, axis=1))
+    return np.arange(n) * h / RATE, 20 * np.log10(rms + 1e-9)
+
+
+def attack_ms(audio: np.ndarray) -> float:
+    t, db = level_db(audio[: int(0.6 * RATE)], 0.001, 0.0005)
+    peak = db.max()
+    onset = t[np.argmax(db > peak - 40)]
+    return float((t[np.argmax(db >= peak - 3)] - onset) * 1000)
+
+
+def decay_db_per_s(audio: np.ndarray) -> float:
+    t, db = level_db(audio, 0.02, 0.01)
+    sel = (t >= 0.1) & (t <= HOLD_S - 0.1)
+    return float(np.polyfit(t[sel], db[sel], 1)[0])
+
+
+def release_ms(audio: np.ndarray) -> float:
+    t, db = level_db(audio, 0.01, 0.002)
+    at_off = db[np.searchsorted(t, HOLD_S - 0.02)]
+    after = (t >= HOLD_S) & (db < at_off - 40)
+    return float((t[np.argmax(after)] - HOLD_S) * 1000) if after.any() else float("inf")
+
+
+def cents(audio: np.ndarray, pitch: int) -> float:
+    f0 = harmonic_sum_f0(audio[int(0.2 * RATE): int(HOLD_S * RATE)], RATE)
+    want = 440 * 2 ** ((pitch - 69) / 12)
+    return 1200 * math.log2(np.nanmedian(f0) / want) if np.isfinite(f0).any() else float("nan")
+
+
+def write_midi(path: Path, notes: list[tuple[int, int]], program: int = 0) -> float:
+    """Notes one after another on channel 1, each HOLD_S held then RELEASE_S of rest; returns the
+    seconds from one note-on to the next."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    per_s = 960  # ticks per second at 120 bpm
+    for j, (pitch, vel) in enumerate(notes):
+        track.append(mido.Message("note_on", note=pitch, velocity=vel, time=0 if j == 0 else int(RELEASE_S * per_s)))
+        track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(HOLD_S * per_s)))
+    mid.save(path)
+    return HOLD_S + RELEASE_S
+
+
+def render_timbred(timbred: Path, model: Path, presets: Path, name: str, notes: list[tuple[int, int]],
+                   work: Path) -> list[np.ndarray]:
+    mid, wav = work / f"{name}.mid", work / f"{name}.wav"
+    step = write_midi(mid, notes)
+    p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model), "--preset", name,
+                        "--rate", str(RATE), "--tail", str(RELEASE_S)], capture_output=True, text=True,
+                       env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+    if p.returncode != 0:
+        raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
+    audio = read_audio(wav, RATE)
+    n = int(step * RATE)
+    return [np.pad(audio[j * n:(j + 1) * n], (0, max(0, (j + 1) * n - len(audio))))[:n] for j in range(len(notes))]
+
+
+def measure(notes: dict[str, np.ndarray], pitches: list[int]) -> dict:
+    """The figures of one instrument from its rendered notes: keys f"{pitch}-{velocity}"."""
+    main = notes[f"{pitches[0]}-100"]
+    out = {"attack_ms": [attack_ms(notes[f"{p}-100"]) for p in pitches], "decay_db_per_s": decay_db_per_s(main),
+           "release_ms": release_ms(main), "cents": cents(main, pitches[0])}
+    _, loud = level_db(notes[f"{pitches[0]}-127"][:RATE], 1.0, 1.0)
+    _, soft = level_db(notes[f"{pitches[0]}-16"][:RATE], 1.0, 1.0)
+    out["velocity_range_db"] = float(loud[0] - soft[0])
+    return out
+
+
+def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
+            soundfont: Path = DEFAULT_SOUNDFONT, instruments: list[str] | None = None) -> dict:
+    """Measure every instrument both ways; write playing.json and playing.md into `report`."""
+    work.mkdir(parents=True, exist_ok=True)
+    report.mkdir(parents=True, exist_ok=True)
+    fs = FluidSynth(soundfont, RATE)
+    results = {}
+    for name, program, lo, hi in DEFAULT_INSTRUMENTS:
+        if instruments and name not in instruments:
+            continue
+        pitches = probe_pitches(lo, hi)
+        keys = [(p, 100) for p in pitches] + [(pitches[0], 127), (pitches[0], 16)]
+        real = {f"{p}-{v}": fs.render_note(program, p, v, HOLD_S, RELEASE_S) for p, v in keys}
+        ours = dict(zip([f"{p}-{v}" for p, v in keys], render_timbred(timbred, model, presets, name, keys, work)))
+        results[name] = {"pitches": pitches, "real": measure(real, pitches), "timbred": measure(ours, pitches)}
+        r, o = results[name]["real"], results[name]["timbred"]
+        print(f"{name:15s} attack {r['attack_ms'][0]:6.1f} | {o['attack_ms'][0]:6.1f} ms  decay {r['decay_db_per_s']:6.1f} | "
+              f"{o['decay_db_per_s']:6.1f} dB/s  release {r['release_ms']:6.0f} | {o['release_ms']:6.0f} ms  "
+              f"velocity {r['velocity_range_db']:5.1f} | {o['velocity_range_db']:5.1f} dB  pitch {o['cents']:+.1f} c")
+    (report / "playing.json").write_text(json.dumps(results, indent=1))
+    (report / "playing.md").write_text(table(results))
+    return results
+
+
+def _verdict_attack(r: float, o: float) -> bool:
+    return abs(o - r) <= max(5.0, 0.5 * r)
+
+
+def table(results: dict) -> str:
+    """Markdown: each figure real | timbred, per instrument, with the issue's bounds marked."""
+    lines = ["# Played from MIDI: FluidR3 (FluidSynth, reverb and chorus off) | timbred (`timbred render`)", "",
+             f"Velocity 100, held {HOLD_S:.0f} s; attack at MIDI 60 (or nearest) / low / high quarter of the range. "
+             "✓ = within the bound the issues set (attack within max(5 ms, 1.5×); decay within 30 % for the "
+             "decaying instruments, level held within 2 dB over 3 s for the others; velocity range within 3 dB).",
+             "",
+             "| instrument | pitches | attack ms (60 / low / high) | decay dB/s | release to -40 dB, ms | velocity 16→127, dB | pitch, cents |",
+             "|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        r, o = res["real"], res["timbred"]
+        att = " / ".join(f"{a:.0f} \\| {b:.0f}{' ✓' if _verdict_attack(a, b) else ''}"
+                         for a, b in zip(r["attack_ms"], o["attack_ms"]))
+        if name in DECAYING:
+            ok = abs(o["decay_db_per_s"] - r["decay_db_per_s"]) <= 0.3 * abs(r["decay_db_per_s"])
+        else:
+            ok = abs(o["decay_db_per_s"] - r["decay_db_per_s"]) * (HOLD_S - 0.2) <= 2.0
+        vel_ok = abs(o["velocity_range_db"] - r["velocity_range_db"]) <= 3.0
+        lines.append(f"| {name} | {', '.join(map(str, res['pitches']))} | {att} | {r['decay_db_per_s']:.1f} \\| "
+                     f"{o['decay_db_per_s']:.1f}{' ✓' if ok else ''} | {r['release_ms']:.0f} \\| {o['release_ms']:.0f} | "
+                     f"{r['velocity_range_db']:.1f} \\| {o['velocity_range_db']:.1f}{' ✓' if vel_ok else ''} | "
+                     f"{o['cents']:+.1f} |")
+    return "\n".join(lines) + "\n"
