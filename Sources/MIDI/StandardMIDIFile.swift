@@ -97,6 +97,10 @@ public struct StandardMIDIFile: Sendable {
     public let durationSeconds: Double
     /// Payloads of every SysEx event (without 0xF0/0xF7), addressed by `MIDISysExSpan`s in `events`.
     public let sysExBytes: [UInt8]
+    /// What was repaired to play the file, one sentence each, in file order (empty for a clean
+    /// file): a status byte that has no place in a file skipped with its data bytes, a track
+    /// chunk cut short by the end of the file read up to its last complete event.
+    public let repairs: [String]
 
     /// Parses a Standard MIDI File from its bytes.
     ///
@@ -116,6 +120,7 @@ public struct StandardMIDIFile: Sendable {
         division = header.division
         trackCount = tracks.count
         sysExBytes = parser.sysExPool
+        repairs = parser.repairs
 
         // Tempo map: every track's tempo events by tick, then track, then file order.
         var tempoEvents: [(tick: Int, track: Int, order: Int, tempo: Int)] = []
@@ -232,6 +237,8 @@ private struct Parser {
     /// Offset of the first byte not yet consumed at chunk level.
     var offset = 0
     var sysExPool: [UInt8] = []
+    /// Repairs made while reading (see `StandardMIDIFile.repairs`).
+    var repairs: [String] = []
 
     init(bytes: [UInt8]) {
         self.bytes = bytes
@@ -297,13 +304,23 @@ private struct Parser {
                 throw .truncatedChunk(byteOffset: chunkStart, neededByteCount: 8, availableByteCount: remaining)
             }
             let length = uint32(at: chunkStart + 4)
+            let isTrack = chunkType(at: chunkStart, is: "MTrk")
             guard length <= remaining - 8 else {
-                throw .truncatedChunk(byteOffset: chunkStart, neededByteCount: 8 + length,
-                                      availableByteCount: remaining)
+                // the file ends inside a track chunk (a lost End-of-Track, a cut download): play
+                // its complete events and say so
+                guard isTrack else {
+                    throw .truncatedChunk(byteOffset: chunkStart, neededByteCount: 8 + length,
+                                          availableByteCount: remaining)
+                }
+                repairs.append("the track chunk at byte \(chunkStart) ends \(8 + length - remaining) bytes early "
+                               + "(the file is cut short): its complete events play")
+                offset = bytes.count
+                tracks.append(try readTrack(from: chunkStart + 8, to: bytes.count, cutShort: true))
+                continue
             }
             let bodyStart = chunkStart + 8
             offset = bodyStart + length
-            if chunkType(at: chunkStart, is: "MTrk") {
+            if isTrack {
                 tracks.append(try readTrack(from: bodyStart, to: bodyStart + length))
             }
         }
@@ -331,10 +348,25 @@ private struct Parser {
         return body
     }
 
-    private mutating func readTrack(from start: Int, to end: Int) throws(MIDIFileError) -> Track {
+    /// Reads one track's events. In a chunk `cutShort` by the end of the file, an event cut off
+    /// by the end ends the track instead of failing it.
+    private mutating func readTrack(from start: Int, to end: Int, cutShort: Bool = false) throws(MIDIFileError) -> Track {
         var track = Track()
-        var position = start
         var tick = 0
+        do {
+            return try readEvents(from: start, to: end, into: &track, tick: &tick)
+        } catch .truncatedEvent where cutShort {
+            track.endTick = tick
+            return track
+        } catch .badVariableLengthQuantity where cutShort {
+            track.endTick = tick
+            return track
+        }
+    }
+
+    private mutating func readEvents(from start: Int, to end: Int, into track: inout Track,
+                                     tick: inout Int) throws(MIDIFileError) -> Track {
+        var position = start
         var runningStatus: UInt8 = 0
         /// Pool offset of a SysEx begun by an F0 event without a closing F7, awaiting F7 packets.
         var openSysExStart: Int?
@@ -399,8 +431,15 @@ private struct Parser {
                 }
 
             default:
-                // System Common / Real-Time status bytes are not events in a Standard MIDI File.
-                throw .unexpectedStatusByte(status, byteOffset: eventStart)
+                // System Common / Real-Time status bytes are not events in a Standard MIDI File:
+                // skip the message (its status byte and the data bytes its status has)
+                var skipped = 0
+                while skipped < MIDIEvent.dataByteCount(forStatus: status) && position < end && bytes[position] < 0x80 {
+                    position += 1
+                    skipped += 1
+                }
+                repairs.append("skipped status byte 0x\(String(status, radix: 16, uppercase: true)) at byte \(eventStart)"
+                               + (skipped > 0 ? " and its \(skipped) data byte\(skipped == 1 ? "" : "s")" : ""))
             }
         }
         // No end-of-track event: the track ends at its last event.
