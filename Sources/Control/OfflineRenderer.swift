@@ -1,0 +1,97 @@
+import Engine
+import MIDI
+
+/// Commands a `SoundController` emitted and nobody has applied yet (render's sink).
+public final class CommandQueue {
+    public private(set) var commands: [EngineCommand] = []
+    public init() {}
+    public func append(_ command: EngineCommand) { commands.append(command) }
+    /// The commands queued, oldest first; the queue is empty afterwards.
+    public func take() -> [EngineCommand] {
+        defer { commands.removeAll(keepingCapacity: true) }
+        return commands
+    }
+}
+
+/// Plays timed MIDI through an engine in a plain loop (`timbred render`), the way the daemon
+/// plays it live: every event goes to the engine at its sample (so the engine's own controller
+/// map plays the knobs), and the events the daemon's process thread forwards to its control
+/// thread (program changes, bank selects) also go to the same `SoundController`, whose commands
+/// are applied from the sample of the event that caused them (a block is split there).
+public final class OfflineRenderer {
+    public let engine: Engine
+    public let sound: SoundController
+    private let queue: CommandQueue
+    /// Only this MIDI channel (0…15) plays and is forwarded; nil: every channel (the daemon's
+    /// `channel` setting).
+    public var channel: UInt8?
+
+    /// An engine built for `sound`'s current sound (`Engine(timbre: sound.timbre, gainDB:
+    /// sound.gainDB)`); `queue` is `sound`'s sink. What the queue holds now is superseded by the
+    /// whole state, which the engine gets before its first block.
+    public init(engine: Engine, sound: SoundController, queue: CommandQueue, channel: UInt8? = nil) {
+        self.engine = engine
+        self.sound = sound
+        self.queue = queue
+        self.channel = channel
+        _ = queue.take()
+        for command in sound.stateCommands() { queue.append(command) }
+    }
+
+    /// Renders `frameCount` frames of `events` (sorted by time) and returns them interleaved
+    /// (left, right). `everyBlock(frame)` runs before each block (and may move the sound).
+    public func render(_ events: [StandardMIDIFile.TimedEvent], frameCount: Int,
+                       everyBlock: ((Int) -> Void)? = nil) -> [Float] {
+        let rate = engine.settings.sampleRate
+        let block = engine.settings.maxBlockFrames
+        var out = [Float](repeating: 0, count: 2 * frameCount)
+        var left = [Float](repeating: 0, count: block), right = [Float](repeating: 0, count: block)
+        var list: [TimedMIDIEvent] = []
+        list.reserveCapacity(1024)
+        var next = 0
+        var frame = 0
+        while frame < frameCount {
+            var end = min(frame + block, frameCount)
+            list.removeAll(keepingCapacity: true)
+            while next < events.count {
+                let at = max(frame, Int((events[next].timeSeconds * rate).rounded()))
+                if at >= end { break }
+                let event = events[next].event
+                guard let c = event.channel, channel == nil || channel == c else {
+                    next += 1
+                    continue
+                }
+                if SoundController.isForwarded(event, learning: sound.learnTarget != nil) {
+                    if at > frame {  // the next block starts at this event
+                        end = at
+                        break
+                    }
+                    sound.handleForwarded(event)
+                }
+                list.append(TimedMIDIEvent(offset: at - frame, event: event))
+                next += 1
+            }
+            everyBlock?(frame)
+            for command in queue.take() where !engine.commands.push(command) {
+                Log.warning("engine command ring full: a command was dropped")
+            }
+            let n = end - frame
+            left.withUnsafeMutableBufferPointer { l in
+                right.withUnsafeMutableBufferPointer { r in
+                    list.withUnsafeBufferPointer { ev in
+                        engine.render(frameCount: n, events: ev, left: l.baseAddress!, right: r.baseAddress!)
+                    }
+                }
+            }
+            for i in 0..<n {
+                out[2 * (frame + i)] = left[i]
+                out[2 * (frame + i) + 1] = right[i]
+            }
+            while let status = engine.status.pop() {
+                if case .timbre(let point) = status { sound.engineReportedTimbre(point.array) }
+            }
+            frame = end
+        }
+        return out
+    }
+}

@@ -1,0 +1,384 @@
+import Engine
+import Foundation
+import MIDI
+import Model
+
+/// What the musician asked the synth to sound like, and what a preset, a bank select + program
+/// change, the controller map, the morph and pad corners, MIDI learn and a model reload do to it.
+///
+/// One type for the live daemon and for `timbred render`: both own one and give it a sink for the
+/// `EngineCommand`s it emits (the daemon's pushes them into the playing engine's command ring,
+/// render's applies them to its offline engine at the sample of the event that caused them), and
+/// both feed it the events the real-time side forwards (program changes, bank selects and, while
+/// MIDI learn is armed, controllers and pressure). Controllers themselves are played by the
+/// engine's own `ControllerMap` on the audio thread; this type only configures that map.
+///
+/// Not thread-safe: the daemon's control thread (or render's loop) is its only user.
+public final class SoundController {
+    /// The settings it reads (a subset of `DaemonSettings`, which `init(_:)` takes them from).
+    public struct Settings: Sendable, Equatable {
+        /// Sound used when a preset does not set its own.
+        public var reverbMix: Float = 1
+        public var gainDB: Float = -6
+        public var attackScale: Float = 1
+        public var releaseScale: Float = 1
+        public var pitchBendRange: Float = 2
+        /// Presets at morph positions 0 and 1, and at the pad corners (bottom-left, bottom-right,
+        /// top-left, top-right, comma-separated); empty: the first presets of the library.
+        public var morphA = ""
+        public var morphB = ""
+        public var pad = ""
+        /// The config file's `[cc]` table (source → target text), over `ControllerMapSpec.defaults`.
+        public var controllerMap: [String: String] = [:]
+        /// Program changes are ignored: the preset chosen stays (`timbred render --keep-preset`).
+        public var keepPreset = false
+        /// Where MIDI learn saves a mapping (the config file's `[cc]` table); nil: not saved.
+        public var configPath: String?
+
+        public init() {}
+
+        /// The sound settings of the daemon's settings (defaults ← config file ← flags).
+        public init(_ s: DaemonSettings) {
+            reverbMix = Float(s.number(.reverb))
+            gainDB = Float(s.number(.gainDB))
+            attackScale = Float(s.number(.attackScale))
+            releaseScale = Float(s.number(.releaseScale))
+            pitchBendRange = Float(s.number(.pitchBendRange))
+            morphA = s.string(.morphA)
+            morphB = s.string(.morphB)
+            pad = s.string(.pad)
+            controllerMap = s.controllerMap
+            configPath = s.configPath
+        }
+    }
+
+    /// Receives every command, in the order emitted.
+    public typealias Sink = (EngineCommand) -> Void
+
+    public private(set) var settings: Settings
+    public private(set) var model: TimbreModel
+    public private(set) var library: PresetLibrary
+    /// The preset playing (nil before the first is chosen).
+    public private(set) var currentPreset: LoadedPreset?
+    /// The timbre target: the preset's point, moved by requests and (as the engine reports) knobs.
+    public private(set) var timbre: [Float]
+    public private(set) var reverbMix: Float
+    public private(set) var gainDB: Float
+    public private(set) var attackScale: Float
+    public private(set) var releaseScale: Float
+    /// The map sent to the engine (unmapped sources left out), and the targets it came from.
+    public private(set) var mappings: [ControllerSource: ControllerMapping] = [:]
+    public private(set) var targets: [ControllerSource: TargetSpec] = [:]
+    /// Morph ends and pad corners sent to the engine.
+    public private(set) var corners: [MorphCorner: [Float]] = [:]
+    /// Defaults, then the config file's `[cc]` table, then what MIDI learn added.
+    public private(set) var configMap: [String: String]
+    /// The target MIDI learn maps the next controller moved to (nil: not armed).
+    public private(set) var learnTarget: TargetSpec?
+    /// Bank select per channel: CC 0 (MSB) and CC 32 (LSB).
+    public private(set) var bankMSB = [Int](repeating: 0, count: 16)
+    public private(set) var bankLSB = [Int](repeating: 0, count: 16)
+
+    /// Called when MIDI learn is armed or disarmed (the daemon then has its process thread
+    /// forward controllers, or stop doing so).
+    public var learnArmedChanged: ((Bool) -> Void)?
+
+    private let sink: Sink
+
+    /// A controller for `model` with the presets of `folders` (not loaded yet: `loadPresets`).
+    public init(model: TimbreModel, presetFolders: [String], settings: Settings, sink: @escaping Sink) {
+        self.settings = settings
+        self.model = model
+        self.sink = sink
+        library = PresetLibrary(folders: presetFolders, model: model)
+        timbre = model.latentMeans.first ?? []
+        reverbMix = settings.reverbMix
+        gainDB = settings.gainDB
+        attackScale = settings.attackScale
+        releaseScale = settings.releaseScale
+        configMap = ControllerMapSpec.defaults.merging(settings.controllerMap) { _, file in file }
+    }
+
+    // MARK: - starting
+
+    /// Loads the preset folders (one warning per preset skipped), sets up the morph and pad
+    /// corners and the controller map (logged once).
+    public func loadPresets() {
+        for problem in library.reload() { Log.warning(problem) }
+        Log.info("\(library.presets.count) presets: \(library.presets.map(\.name).joined(separator: ", "))")
+        setUpCorners()
+        resolveMap(for: nil, announce: true)
+    }
+
+    /// Plays the preset named `name` (by name, file stem, instrument or index), else (with a
+    /// warning when a name was given) the first preset.
+    public func start(preset name: String) {
+        if !name.isEmpty, let p = library.find(name) {
+            select(p)
+        } else {
+            if !name.isEmpty { Log.warning("no preset named \(name); starting with \(library.presets.first?.name ?? "the first instrument")") }
+            if let p = library.presets.first { select(p) }
+        }
+    }
+
+    /// Every command a fresh engine needs to sound as asked (sent before it plays).
+    public func stateCommands() -> [EngineCommand] {
+        var commands: [EngineCommand] = [
+            .setTimbre(LatentPoint(timbre)), .setReverbMix(reverbMix), .setGainDB(gainDB),
+            .setEnvelopeScale(attack: attackScale, release: releaseScale),
+            .setPitchBendRange(semitones: settings.pitchBendRange),
+        ]
+        for (source, mapping) in mappings.sorted(by: { $0.key.slot < $1.key.slot }) {
+            commands.append(.mapController(source: source, mapping: mapping))
+        }
+        for (corner, point) in corners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            commands.append(.setMorphPoint(corner: corner, point: LatentPoint(point)))
+        }
+        return commands
+    }
+
+    // MARK: - presets
+
+    /// Plays a preset: its timbre point, its sound settings (or the configured ones), its map.
+    public func select(_ preset: LoadedPreset) {
+        currentPreset = preset
+        timbre = preset.point
+        reverbMix = preset.preset.reverbMix ?? settings.reverbMix
+        gainDB = preset.preset.gainDB ?? settings.gainDB
+        attackScale = preset.preset.attackScale ?? settings.attackScale
+        releaseScale = preset.preset.releaseScale ?? settings.releaseScale
+        sink(.setTimbre(LatentPoint(timbre)))
+        sink(.setReverbMix(reverbMix))
+        sink(.setGainDB(gainDB))
+        sink(.setEnvelopeScale(attack: attackScale, release: releaseScale))
+        resolveMap(for: preset, announce: false)
+        Log.info("preset: \(preset.name)")
+    }
+
+    /// Moves the whole timbre target to `point` (the model's dimension), keeping the preset's
+    /// other settings (`timbred render --latent` and `--morph`).
+    public func moveTimbre(to point: [Float]) {
+        timbre = point
+        sink(.setTimbre(LatentPoint(point)))
+    }
+
+    /// The engine reported where the timbre target is now (knobs move it on the audio thread).
+    public func engineReportedTimbre(_ point: [Float]) { timbre = point }
+
+    /// Reloads the preset folders (and replaces the config file's `[cc]` table when `configMap`
+    /// is given: SIGHUP). Invalid files are skipped with one line each; the sound playing keeps
+    /// playing, or plays its preset's new version.
+    public func reloadPresets(configMap fileMap: [String: String]? = nil) {
+        if let fileMap { configMap = ControllerMapSpec.defaults.merging(fileMap) { _, file in file } }
+        for problem in library.reload() { Log.warning(problem) }
+        Log.info("presets reloaded: \(library.presets.count) (\(library.presets.map(\.name).joined(separator: ", ")))")
+        setUpCorners()
+        if let current = currentPreset, let again = library.find(current.name) {
+            if again != current { select(again) } else { resolveMap(for: again, announce: false) }
+        } else {
+            resolveMap(for: currentPreset, announce: false)
+        }
+    }
+
+    /// A new model (already loaded and checked): the presets resolved against it, the corners
+    /// and the map again, and the preset playing (by name) or the first selected. The owner
+    /// builds an engine for the model and sends it `stateCommands()`.
+    public func replaceModel(_ fresh: TimbreModel) {
+        model = fresh
+        library = PresetLibrary(folders: library.folders, model: fresh)
+        for problem in library.reload() { Log.warning(problem) }
+        setUpCorners()
+        if let current = currentPreset, let again = library.find(current.name) {
+            select(again)
+        } else if let first = library.presets.first {
+            select(first)
+        }
+    }
+
+    // MARK: - events forwarded by the real-time side
+
+    /// A program change, bank select (CC 0 / 32), or (while MIDI learn is armed) a controller
+    /// or pressure event, in the order they were played. Other events are ignored.
+    public func handleForwarded(_ event: MIDIEvent) {
+        switch event {
+        case let .controlChange(channel, controller, value) where controller == 0 || controller == 32:
+            if controller == 0 { bankMSB[Int(channel & 0x0F)] = Int(value) } else { bankLSB[Int(channel & 0x0F)] = Int(value) }
+            if learnTarget != nil { return }
+        case let .programChange(channel, program):
+            let bank = bankMSB[Int(channel & 0x0F)] * 128 + bankLSB[Int(channel & 0x0F)]
+            if settings.keepPreset {
+                Log.debug("program change \(program) (bank \(bank)) ignored: the preset is kept")
+            } else if let p = library.preset(bank: bank, program: Int(program)) {
+                select(p)
+            } else {
+                Log.info("program change \(program) (bank \(bank)): no preset there")
+            }
+            return
+        default:
+            break
+        }
+        guard let target = learnTarget else { return }
+        let source: ControllerSource
+        switch event {
+        case let .controlChange(_, controller, _): source = .controller(controller)
+        case .channelPressure: source = .channelPressure
+        case .polyPressure: source = .polyPressure
+        default: return
+        }
+        guard !source.isReserved else { return }
+        learn(source, target)
+    }
+
+    /// True for the events the real-time side forwards to the control side: program changes,
+    /// bank selects, and (while learn is armed) controllers and pressure.
+    public static func isForwarded(_ event: MIDIEvent, learning: Bool) -> Bool {
+        switch event {
+        case .programChange: return true
+        case let .controlChange(_, controller, _): return controller == 0 || controller == 32 || learning
+        case .channelPressure, .polyPressure: return learning
+        default: return false
+        }
+    }
+
+    // MARK: - the controller map
+
+    /// The map now in force: defaults, the config file's [cc], the preset's [cc]; sends the
+    /// entries that changed.
+    private func resolveMap(for preset: LoadedPreset?, announce: Bool) {
+        let entries = configMap.merging(preset?.controllerMap ?? [:]) { _, p in p }
+        let resolved = ControllerMapSpec.resolve(entries, latentMeans: model.latentMeans, skipMissingDimensions: true)
+        for e in resolved.errors { Log.warning(e) }
+        for source in Set(mappings.keys).union(resolved.mappings.keys).sorted(by: { $0.slot < $1.slot }) {
+            let new = resolved.mappings[source] ?? .unmapped
+            if mappings[source] != new { sink(.mapController(source: source, mapping: new)) }
+        }
+        mappings = resolved.mappings.filter { $0.value.target != .none }
+        targets = resolved.targets
+        if announce {
+            let text = targets.sorted { $0.key.slot < $1.key.slot }
+                .map { "\(ControllerMapSpec.key($0.key))→\($0.value)" }.joined(separator: ", ")
+            Log.info("controller map: \(text)")
+        }
+    }
+
+    /// Morph ends and pad corners: the configured presets, else the first ones in the library.
+    private func setUpCorners() {
+        let presets = library.presets
+        guard !presets.isEmpty else { return }
+        func pick(_ name: String, _ fallback: Int) -> LoadedPreset {
+            if !name.isEmpty {
+                if let p = library.find(name) { return p }
+                Log.warning("morph/pad preset \(name) not found; using \(presets[fallback % presets.count].name)")
+            }
+            return presets[fallback % presets.count]
+        }
+        var chosen: [MorphCorner: LoadedPreset] = [.a: pick(settings.morphA, 0), .b: pick(settings.morphB, 1)]
+        let pad = settings.pad.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let padCorners: [MorphCorner] = [.padBottomLeft, .padBottomRight, .padTopLeft, .padTopRight]
+        for (i, corner) in padCorners.enumerated() { chosen[corner] = pick(i < pad.count ? pad[i] : "", i) }
+        for (corner, p) in chosen.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            corners[corner] = p.point
+            sink(.setMorphPoint(corner: corner, point: LatentPoint(p.point)))
+        }
+        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name); pad: "
+                 + padCorners.map { chosen[$0]!.name }.joined(separator: ", "))
+    }
+
+    // MARK: - control requests
+
+    /// Applies a request that changes the sound (preset, latent, morph, pad, reverb, gain,
+    /// attack, release, panic, note, learn) and returns the reply. The daemon's own requests
+    /// (status, load, reload, model reload) are answered with an error here.
+    public func perform(_ request: ControlRequest) -> ControlReply {
+        switch request {
+        case .preset(let key):
+            guard let p = library.find(key) else {
+                return .error("no preset \(key) (have: \(library.presets.map(\.name).joined(separator: ", ")))")
+            }
+            select(p)
+            return .ok("preset \(p.name)")
+        case let .latent(d, v):
+            guard d >= 0, d < model.config.zDim else { return .error("latent dimension \(d) is outside 0...\(model.config.zDim - 1)") }
+            sink(.setLatentDimension(index: d, value: v))
+            if d < timbre.count { timbre[d] = v }
+            return .ok("latent \(d) = \(v)")
+        case .morph(let m):
+            sink(.setMorph(m))
+            return .ok("morph \(min(max(m, 0), 1))")
+        case let .pad(x, y):
+            sink(.setPad(x: x, y: y))
+            return .ok("pad \(min(max(x, 0), 1)) \(min(max(y, 0), 1))")
+        case .reverb(let m):
+            reverbMix = m
+            sink(.setReverbMix(m))
+            return .ok("reverb \(m)")
+        case .gain(let g):
+            gainDB = g
+            sink(.setGainDB(g))
+            return .ok("gain \(g) dB")
+        case .attack(let s):
+            attackScale = s
+            sink(.setAttackScale(s))
+            return .ok("attack \(s)")
+        case .release(let s):
+            releaseScale = s
+            sink(.setReleaseScale(s))
+            return .ok("release \(s)")
+        case .panic:
+            sink(.panic)
+            return .ok("panic")
+        case let .note(n, velocity, channel):
+            let v = UInt8(max(0, min(127, velocity ?? 100))), c = UInt8(max(0, min(15, channel ?? 0)))
+            sink(.midi(.noteOn(channel: c, note: UInt8(max(0, min(127, n))), velocity: v)))
+            return .ok(v == 0 ? "note \(n) off" : "note \(n) on")
+        case .learn(let target):
+            do {
+                try armLearn(target)
+                return .ok("learn \(target): move a knob")
+            } catch {
+                return .error("\(error)")
+            }
+        case .cancelLearn:
+            cancelLearn()
+            return .ok("learn cancelled")
+        case .status, .load, .reload, .reloadModel:
+            return .error("\(request.path) is answered by the daemon, not the sound")
+        }
+    }
+
+    // MARK: - MIDI learn
+
+    /// Arms MIDI learn: the next controller or pressure moved is mapped to `target`.
+    /// - Throws: `ControllerMapError` when the target does not fit the model.
+    public func armLearn(_ target: TargetSpec) throws(ControllerMapError) {
+        _ = try target.mapping(latentMeans: model.latentMeans)
+        learnTarget = target
+        learnArmedChanged?(true)
+        Log.info("MIDI learn armed for \(target): move a knob")
+    }
+
+    /// Disarms MIDI learn.
+    public func cancelLearn() {
+        learnTarget = nil
+        learnArmedChanged?(false)
+    }
+
+    private func learn(_ source: ControllerSource, _ target: TargetSpec) {
+        learnTarget = nil
+        learnArmedChanged?(false)
+        let key = ControllerMapSpec.key(source)
+        configMap[key] = target.description
+        resolveMap(for: currentPreset, announce: false)
+        let name = key == "pressure" || key == "poly_pressure" ? key : "CC \(key)"
+        guard let path = settings.configPath else {
+            Log.info("MIDI learn: \(name) → \(target)")
+            return
+        }
+        do {
+            try ConfigFileEditor.saveControllerMapping(key: key, target: target.description, path: path)
+            Log.info("MIDI learn: \(name) → \(target) (saved to \(path))")
+        } catch {
+            Log.warning("MIDI learn: \(key) → \(target), but the config file \(path) could not be written: \(error)")
+        }
+    }
+}
