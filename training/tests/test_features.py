@@ -58,3 +58,23 @@ def test_a_tone_that_starts_at_the_onset_reads_full_level_from_frame_0():
         mags, _ = analyse_noise(white, cfg, np.full(n_frames, 4000.0))
         ratios.append(20 * np.log10(np.median(mags[0, band]) / np.median(mags[20:40, band])))
     assert abs(np.mean(ratios)) < 1.0, ratios  # without the onset normalisation: -3 dB
+
+
+def test_a_strike_reads_its_onset_level_in_frame_0():
+    """A tone struck at full level that decays with a 15 ms time constant (a mallet's first
+    milliseconds): the long analysis windows read frame 0 below the strike; with onset_levels
+    frame 0 is within 2 dB of the signal's level over its first 5 ms, and above frame 1."""
+    from timbred_train.features import analyse_harmonics, onset_levels
+
+    cfg = ModelConfig()
+    sr, n_frames = cfg.sample_rate, 40
+    t = np.arange(n_frames * cfg.hop) / sr
+    strike = (np.sin(2 * np.pi * 523.25 * t) * (0.2 + 0.8 * np.exp(-t / 0.015))).astype(np.float32)
+    f0 = np.full(n_frames, 523.25)
+    harm = analyse_harmonics(strike, sr, cfg.frame_rate, f0, cfg.n_harmonics, cfg.band_limit_hz)
+    noise = np.zeros((n_frames, cfg.n_noise_bands), np.float32)
+    before = harm[0, 0]
+    onset_levels(strike, cfg, f0, harm, noise)
+    first5ms = math.sqrt(2 * np.mean(strike[: cfg.hop // 2].astype(np.float64) ** 2))  # sine amplitude
+    assert abs(20 * math.log10(harm[0, 0] / first5ms)) < 2.0, (harm[0, 0], first5ms)
+    assert harm[0, 0] > before and harm[0, 0] > harm[1, 0]

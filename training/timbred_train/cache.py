@@ -18,7 +18,7 @@ from .dataset import load_manifest, read_audio
 from .errors import UserError
 from .features import note_features
 
-FEATURE_VERSION = 3  # bump when an analysis in features.py changes: 2 = cleaner noise residual, 3 = onset-aware windows
+FEATURE_VERSION = 4  # bump when an analysis in features.py changes: 2 = cleaner noise residual, 3 = onset-aware windows, 4 = onset levels from short windows
 FEATURE_KEYS = ("sample_rate", "frame_rate", "n_harmonics", "n_noise_bands", "enc_bins_per_octave",
                 "enc_octaves_below", "enc_octaves_above", "enc_n_fft", "enc_segments_s")
 

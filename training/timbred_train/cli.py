@@ -130,7 +130,7 @@ def cmd_playing(args) -> None:
     from .playing import playing
 
     playing(Path(args.timbred), Path(args.model), Path(args.presets), Path(args.work), Path(args.report),
-            instruments=args.instruments.split(",") if args.instruments else None)
+            instruments=args.instruments.split(",") if args.instruments else None, dry=args.dry)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -219,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--work", default="runs/playing", help="scratch folder (MIDI files, renders)")
     g.add_argument("--report", default="reports/default", help="writes playing.json and playing.md here")
     g.add_argument("--instruments", help="comma-separated subset")
+    g.add_argument("--dry", action="store_true", help="timbred without its room (--reverb 0)")
     g.set_defaults(func=cmd_playing)
     return p
 

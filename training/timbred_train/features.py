@@ -212,6 +212,38 @@ def encoder_features(audio: np.ndarray, cfg: ModelConfig, f0_hz: np.ndarray, ld_
     return np.concatenate([np.concatenate(feats), np.asarray(ld_feats)]).astype(np.float32)
 
 
+ONSET_FRAMES = 4  # frames whose level comes from a short window (see onset_levels)
+ONSET_GAIN_LIMIT_DB = 12.0
+
+
+def onset_levels(audio: np.ndarray, cfg: ModelConfig, f0_hz: np.ndarray, harm: np.ndarray, noise: np.ndarray) -> None:
+    """Sets the level of the first ONSET_FRAMES frames from a short window, in place.
+
+    The analysis windows (32 ms and longer) smear a strike of a few milliseconds over several
+    frames, and the synthesiser interpolates linearly between frames, so a note whose frame 0 and
+    1 are read from long windows rises over 10-20 ms whatever the decoder learns. Here frame n's
+    harmonics and noise keep their shape but are scaled (by at most ±12 dB) so that their power
+    equals the signal's mean square over [n·hop − w, n·hop + w) ∩ [0, ∞), w = max(hop, one
+    period) / 2: the level the synthesiser then passes through at frame n's time.
+    """
+    hop, sr = cfg.hop, cfg.sample_rate
+    x = np.asarray(audio, np.float64)
+    limit = 10 ** (ONSET_GAIN_LIMIT_DB / 20)
+    for n in range(min(ONSET_FRAMES, len(f0_hz))):
+        half = int(max(hop, sr / max(float(f0_hz[n]), 20.0)) / 2)
+        seg = x[max(0, n * hop - half): n * hop + half]
+        if len(seg) == 0:
+            continue
+        measured = float(np.mean(seg ** 2))
+        # the synthesiser's power for these controls: sines A^2/2, filtered uniform noise m^2/3
+        model = float((harm[n].astype(np.float64) ** 2).sum() / 2 + (noise[n].astype(np.float64) ** 2).mean() / 3)
+        if model <= 1e-12 or measured <= 1e-12:
+            continue
+        g = float(np.clip(math.sqrt(measured / model), 1 / limit, limit))
+        harm[n] *= g
+        noise[n] *= g
+
+
 def note_features(audio: np.ndarray, cfg: ModelConfig, nominal_pitch: int) -> dict[str, np.ndarray]:
     """Everything the trainer needs from one note (audio at cfg.sample_rate, starting at the onset)."""
     n_frames = int(math.ceil(len(audio) / cfg.hop))
@@ -220,6 +252,7 @@ def note_features(audio: np.ndarray, cfg: ModelConfig, nominal_pitch: int) -> di
     ld = loudness_db(audio, cfg.sample_rate, cfg.frame_rate, n_frames)
     harm = analyse_harmonics(audio, cfg.sample_rate, cfg.frame_rate, f0, cfg.n_harmonics, cfg.band_limit_hz)
     noise, noise_w = analyse_noise(audio, cfg, f0)
+    onset_levels(audio, cfg, f0, harm, noise)
     enc = encoder_features(audio, cfg, f0, ld)
     return {"f0_hz": f0, "f0_conf": conf, "loudness_db": ld, "harmonics": harm, "noise": noise,
             "noise_weight": noise_w, "encoder": enc}

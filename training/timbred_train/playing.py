@@ -4,7 +4,9 @@ and chorus off), measured in a musician's terms.
 
 Per instrument, at MIDI 60 (or the nearest note of its range) and at the centres of the lowest and
 highest quarter of its range, velocity 100, held 3 s then released:
-- attack: onset (first 1 ms RMS within 40 dB of the peak) to within 3 dB of the peak, ms;
+- attack: onset (the first RMS window within 40 dB of the peak) to the first within 3 dB of the
+  peak, ms; windows one period of the note long (1-10 ms, every 0.5 ms), so the waveform's own
+  crests do not count as level;
 - decay: slope of the 20 ms RMS level in dB over 0.1-2.9 s after note-on, dB/s;
 - release: note-off to 40 dB under the level at note-off, ms;
 - velocity range: the RMS level over the first second at velocity 127 minus at velocity 16, dB;
@@ -47,8 +49,9 @@ def level_db(audio: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarr
     return np.arange(n) * h / RATE, 20 * np.log10(rms + 1e-9)
 
 
-def attack_ms(audio: np.ndarray) -> float:
-    t, db = level_db(audio[: int(0.6 * RATE)], 0.001, 0.0005)
+def attack_ms(audio: np.ndarray, pitch: int) -> float:
+    period_s = 1.0 / (440.0 * 2 ** ((pitch - 69) / 12))
+    t, db = level_db(audio[: int(0.6 * RATE)], min(max(period_s, 0.001), 0.01), 0.0005)
     peak = db.max()
     onset = t[np.argmax(db > peak - 40)]
     return float((t[np.argmax(db >= peak - 3)] - onset) * 1000)
@@ -89,11 +92,12 @@ def write_midi(path: Path, notes: list[tuple[int, int]], program: int = 0) -> fl
 
 
 def render_timbred(timbred: Path, model: Path, presets: Path, name: str, notes: list[tuple[int, int]],
-                   work: Path) -> list[np.ndarray]:
+                   work: Path, dry: bool = False) -> list[np.ndarray]:
     mid, wav = work / f"{name}.mid", work / f"{name}.wav"
     step = write_midi(mid, notes)
     p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model), "--preset", name,
-                        "--rate", str(RATE), "--tail", str(RELEASE_S)], capture_output=True, text=True,
+                        "--rate", str(RATE), "--tail", str(RELEASE_S)] + (["--reverb", "0"] if dry else []),
+                       capture_output=True, text=True,
                        env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
     if p.returncode != 0:
         raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
@@ -105,7 +109,7 @@ def render_timbred(timbred: Path, model: Path, presets: Path, name: str, notes: 
 def measure(notes: dict[str, np.ndarray], pitches: list[int]) -> dict:
     """The figures of one instrument from its rendered notes: keys f"{pitch}-{velocity}"."""
     main = notes[f"{pitches[0]}-100"]
-    out = {"attack_ms": [attack_ms(notes[f"{p}-100"]) for p in pitches], "decay_db_per_s": decay_db_per_s(main),
+    out = {"attack_ms": [attack_ms(notes[f"{p}-100"], p) for p in pitches], "decay_db_per_s": decay_db_per_s(main),
            "release_ms": release_ms(main), "cents": cents(main, pitches[0])}
     _, loud = level_db(notes[f"{pitches[0]}-127"][:RATE], 1.0, 1.0)
     _, soft = level_db(notes[f"{pitches[0]}-16"][:RATE], 1.0, 1.0)
@@ -114,8 +118,9 @@ def measure(notes: dict[str, np.ndarray], pitches: list[int]) -> dict:
 
 
 def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
-            soundfont: Path = DEFAULT_SOUNDFONT, instruments: list[str] | None = None) -> dict:
-    """Measure every instrument both ways; write playing.json and playing.md into `report`."""
+            soundfont: Path = DEFAULT_SOUNDFONT, instruments: list[str] | None = None, dry: bool = False) -> dict:
+    """Measure every instrument both ways; write playing.json and playing.md into `report`.
+    dry=True plays timbred without its room (--reverb 0), as FluidSynth plays without reverb."""
     work.mkdir(parents=True, exist_ok=True)
     report.mkdir(parents=True, exist_ok=True)
     fs = FluidSynth(soundfont, RATE)
@@ -126,22 +131,70 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
         pitches = probe_pitches(lo, hi)
         keys = [(p, 100) for p in pitches] + [(pitches[0], 127), (pitches[0], 16)]
         real = {f"{p}-{v}": fs.render_note(program, p, v, HOLD_S, RELEASE_S) for p, v in keys}
-        ours = dict(zip([f"{p}-{v}" for p, v in keys], render_timbred(timbred, model, presets, name, keys, work)))
+        ours = dict(zip([f"{p}-{v}" for p, v in keys], render_timbred(timbred, model, presets, name, keys, work, dry)))
         results[name] = {"pitches": pitches, "real": measure(real, pitches), "timbred": measure(ours, pitches)}
         r, o = results[name]["real"], results[name]["timbred"]
         print(f"{name:15s} attack {r['attack_ms'][0]:6.1f} | {o['attack_ms'][0]:6.1f} ms  decay {r['decay_db_per_s']:6.1f} | "
               f"{o['decay_db_per_s']:6.1f} dB/s  release {r['release_ms']:6.0f} | {o['release_ms']:6.0f} ms  "
               f"velocity {r['velocity_range_db']:5.1f} | {o['velocity_range_db']:5.1f} dB  pitch {o['cents']:+.1f} c")
-    (report / "playing.json").write_text(json.dumps(results, indent=1))
-    (report / "playing.md").write_text(table(results))
+    morphs = {f"{a}:{b}": morph_figures(timbred, model, presets, a, b, work) for a, b in MORPHS
+               if not instruments or (a in instruments and b in instruments)}
+    for k, m in morphs.items():
+        print(f"morph {k}: centroid rho {m['rho']:.3f}, largest step / mean step {m['max_step_over_mean']:.1f}, "
+              f"last second vs B {100 * m['end_vs_b']:+.1f} %")
+    (report / "playing.json").write_text(json.dumps({"instruments": results, "morphs": morphs}, indent=1))
+    (report / "playing.md").write_text(table(results, morphs))
     return results
+
+
+MORPH_HOLD_S = 6.0
+MORPHS = (("flute", "trumpet"), ("piano", "violin"))
+
+
+def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, work: Path, pitch: int = 69) -> dict:
+    """One note held MORPH_HOLD_S while `timbred render --morph a:b` moves the timbre from a to b:
+    Spearman rho of the spectral centroid (100 ms frames, 0.3 s to the end of the hold) over time,
+    its largest frame-to-frame step over the mean step, and the centroid of the last second against
+    the same note played with preset b (relative difference)."""
+    from scipy.stats import spearmanr
+
+    from .evaluate import spectral_centroid_hz
+
+    mid = work / f"morph-{a}-{b}.mid"
+    mido_file = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mido_file.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    track.append(mido.Message("note_on", note=pitch, velocity=100, time=0))
+    track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(MORPH_HOLD_S * 960)))
+    mido_file.save(mid)
+
+    def render(extra: list[str], name: str) -> np.ndarray:
+        wav = work / f"{name}.wav"
+        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model), "--rate", str(RATE),
+                            "--tail", "0", "--reverb", "0"] + extra, capture_output=True, text=True,
+                           env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+        if p.returncode != 0:
+            raise UserError(f"timbred render failed ({name}): {p.stderr.strip()}")
+        return read_audio(wav, RATE)
+
+    hop = RATE // 10
+    moving = render(["--morph", f"{a}:{b}"], f"morph-{a}-{b}")
+    target = render(["--preset", b], f"morph-{b}-alone")
+    cen = spectral_centroid_hz(moving[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)[3:-1]
+    steps = np.abs(np.diff(cen))
+    last = slice(-10, None)
+    cen_b = spectral_centroid_hz(target[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)[3:-1]
+    return {"rho": float(spearmanr(np.arange(len(cen)), cen)[0]), "max_step_over_mean": float(steps.max() / steps.mean()),
+            "end_vs_b": float(np.mean(cen[last]) / np.mean(cen_b[last]) - 1.0),
+            "centroid_hz": [float(c) for c in cen]}
 
 
 def _verdict_attack(r: float, o: float) -> bool:
     return abs(o - r) <= max(5.0, 0.5 * r)
 
 
-def table(results: dict) -> str:
+def table(results: dict, morphs: dict | None = None) -> str:
     """Markdown: each figure real | timbred, per instrument, with the issue's bounds marked."""
     lines = ["# Played from MIDI: FluidR3 (FluidSynth, reverb and chorus off) | timbred (`timbred render`)", "",
              f"Velocity 100, held {HOLD_S:.0f} s; attack at MIDI 60 (or nearest) / low / high quarter of the range. "
@@ -163,4 +216,11 @@ def table(results: dict) -> str:
                      f"{o['decay_db_per_s']:.1f}{' ✓' if ok else ''} | {r['release_ms']:.0f} \\| {o['release_ms']:.0f} | "
                      f"{r['velocity_range_db']:.1f} \\| {o['velocity_range_db']:.1f}{' ✓' if vel_ok else ''} | "
                      f"{o['cents']:+.1f} |")
+    if morphs:
+        lines += ["", f"Morphs (`timbred render --morph A:B`, one A4 held {MORPH_HOLD_S:.0f} s, spectral centroid in 100 ms "
+                  "frames; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B):", "",
+                  "| morph | centroid rho over time | largest step / mean step | last second vs B alone |", "|---|---|---|---|"]
+        for k, m in morphs.items():
+            lines.append(f"| {k.replace(':', ' → ')} | {m['rho']:.3f} | {m['max_step_over_mean']:.1f} | "
+                         f"{100 * m['end_vs_b']:+.1f} % |")
     return "\n".join(lines) + "\n"
