@@ -26,6 +26,7 @@ struct CtlCommand: ParsableCommand {
           reload                  reload presets and the [cc] table
           reload model            reload the model file (refused, keeping the sound, if it is broken)
         Any OSC tool works too: oscsend 127.0.0.1 9123 /timbred/morph f 0.5
+        (every path, argument and reply: docs/control-protocol.md)
         """)
 
     @Argument(help: "The request (status, load, preset, latent, morph, pad, reverb, gain, attack, release, panic, learn, note, reload).")
@@ -42,30 +43,27 @@ struct CtlCommand: ParsableCommand {
 
     mutating func run() throws {
         let oscPort = port ?? configuredPort()
-        let message: OSCMessage
+        let request: ControlRequest
         do {
-            message = try Self.message(request, arguments)
-        } catch let e as CLIError {
-            FileHandle.standardError.write(Data("timbred ctl: \(e.description)\n".utf8))
+            request = try ControlRequest(command: self.request, arguments: arguments)
+        } catch {
+            FileHandle.standardError.write(Data("timbred ctl: \(error.description)\n".utf8))
             throw ExitCode(2)
         }
-        let reply: OSCMessage
+        let reply: ControlReply
         do {
-            reply = try OSCClient.request(message, port: oscPort, timeoutSeconds: timeout)
+            reply = try ControlReply(message: OSCClient.request(request.message, port: oscPort, timeoutSeconds: timeout))
         } catch {
             FileHandle.standardError.write(Data("timbred ctl: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        switch reply.path {
-        case "/timbred/status":
-            print(Self.formatStatus(reply.arguments))
-        case "/timbred/load":
-            print(Self.formatLoad(reply.arguments))
-        case "/timbred/error":
-            FileHandle.standardError.write(Data("timbred ctl: \(reply.arguments.first?.description ?? "error")\n".utf8))
+        switch reply {
+        case .status(let status): print(status.text)
+        case .load(let load): print(load.text)
+        case .ok(let text): print(text)
+        case .error(let text):
+            FileHandle.standardError.write(Data("timbred ctl: \(text)\n".utf8))
             throw ExitCode(1)
-        default:
-            print(reply.arguments.map(\.description).joined(separator: " "))
         }
     }
 
@@ -73,69 +71,5 @@ struct CtlCommand: ParsableCommand {
         var settings = DaemonSettings(configPath: DaemonSettings.defaultConfigPath)
         try? settings.mergeConfigFile()
         return settings.integer(.oscPort)
-    }
-
-    /// The OSC message for a request and its command-line arguments.
-    static func message(_ request: String, _ args: [String]) throws -> OSCMessage {
-        let path = "/timbred/" + request
-        func float(_ i: Int) throws -> OSCArgument {
-            guard i < args.count, let v = Float(args[i]) else { throw CLIError("\(request): argument \(i + 1) must be a number") }
-            return .float(v)
-        }
-        func int(_ i: Int) throws -> OSCArgument {
-            guard i < args.count, let v = Int32(args[i]) else { throw CLIError("\(request): argument \(i + 1) must be an integer") }
-            return .int(v)
-        }
-        switch request {
-        case "status", "panic": return OSCMessage(path)
-        case "reload":
-            if args.first == "model" { return OSCMessage("/timbred/model/reload") }
-            guard args.isEmpty else { throw CLIError("reload takes nothing, or model") }
-            return OSCMessage(path)
-        case "load":
-            if args.first == "reset" { return OSCMessage(path, [.string("reset")]) }
-            guard args.isEmpty else { throw CLIError("load takes nothing, or reset") }
-            return OSCMessage(path)
-        case "preset":
-            guard let key = args.first else { throw CLIError("preset needs a name or a number") }
-            if let n = Int32(key) { return OSCMessage(path, [.int(n)]) }
-            return OSCMessage(path, [.string(args.joined(separator: " "))])
-        case "latent": return OSCMessage(path, [try int(0), try float(1)])
-        case "morph", "reverb", "gain", "attack", "release": return OSCMessage(path, [try float(0)])
-        case "pad": return OSCMessage(path, [try float(0), try float(1)])
-        case "learn": return OSCMessage(path, [.string(args.joined(separator: " "))])
-        case "note":
-            var a = [try int(0)]
-            if args.count > 1 { a.append(try int(1)) }
-            if args.count > 2 { a.append(try int(2)) }
-            return OSCMessage(path, a)
-        default:
-            throw CLIError("unknown request \(request) (see `timbred ctl --help`)")
-        }
-    }
-
-    /// The load report: mean, peak, late cycles, cycles, xruns.
-    static func formatLoad(_ a: [OSCArgument]) -> String {
-        func at(_ i: Int) -> String { i < a.count ? a[i].description : "?" }
-        func percent(_ i: Int) -> String { i < a.count ? String(format: "%.2f", a[i].number ?? 0) : "?" }
-        return "callback_load_mean: \(percent(0)) %\ncallback_load_peak: \(percent(1)) %\nlate_cycles: \(at(2))\ncycles: \(at(3))\nxruns: \(at(4))"
-            + "\ncallback_cpu_mean: \(percent(5)) %\ncallback_cpu_peak: \(percent(6)) %\noverrun_cycles: \(at(7))"
-    }
-
-    /// Human-readable status lines.
-    static func formatStatus(_ a: [OSCArgument]) -> String {
-        func at(_ i: Int) -> String { i < a.count ? a[i].description : "?" }
-        func percent(_ i: Int) -> String { i < a.count ? String(format: "%.1f", a[i].number ?? 0) : "?" }
-        let latent = a.count > 11 ? a[11...].compactMap { $0.number.map { String(format: "%.3f", $0) } }.joined(separator: " ") : ""
-        return """
-        voices: \(at(0))
-        xruns: \(at(1))
-        dsp_load: \(percent(2)) % (JACK graph)
-        callback_load: mean \(percent(8)) %, peak \(percent(9)) % of the period; late cycles: \(at(10))
-        preset: \(at(3))
-        jack: \(at(4)) (\(at(5)) Hz, \(at(6)) frames)
-        peak: \(a.count > 7 ? String(format: "%.3f", a[7].number ?? 0) : "?")
-        latent: \(latent)
-        """
     }
 }

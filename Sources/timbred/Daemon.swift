@@ -20,26 +20,11 @@ final class Daemon {
     let settings: DaemonSettings
     /// The model file (reloaded on request: `/timbred/model/reload`).
     let modelPath: String
-    private(set) var model: TimbreModel
-    private(set) var library: PresetLibrary
     let backend: JackBackend
+    /// The sound asked for (presets, controller map, learn), re-sent to every new engine.
+    let sound: SoundController
     private var sequencer: ALSASequencerInput?
     private var osc: OSCServer?
-
-    // the sound the control side asked for (re-sent to every new engine)
-    private var currentPreset: LoadedPreset?
-    private var timbre: [Float]
-    private var reverbMix: Float
-    private var gainDB: Float
-    private var attackScale: Float
-    private var releaseScale: Float
-    private var configMap: [String: String]
-    private var mappings: [ControllerSource: ControllerMapping] = [:]
-    private var targets: [ControllerSource: TargetSpec] = [:]
-    private var corners: [MorphCorner: [Float]] = [:]
-    private var bankMSB = [Int](repeating: 0, count: 16)
-    private var bankLSB = [Int](repeating: 0, count: 16)
-    private var learnTarget: TargetSpec?
 
     // what the real-time side reported
     private var voices = 0
@@ -66,22 +51,21 @@ final class Daemon {
     init(settings: DaemonSettings, model: TimbreModel, modelPath: String, presetFolders: [String]) {
         self.settings = settings
         self.modelPath = modelPath
-        self.model = model
-        library = PresetLibrary(folders: presetFolders, model: model)
         var jack = JackBackend.Configuration()
         jack.clientName = settings.string(.clientName)
         jack.serverName = settings.string(.server)
         jack.autoconnectAudio = settings.bool(.autoconnect)
         jack.autoconnectMIDI = settings.bool(.jackMIDIAutoconnect)
-        backend = JackBackend(configuration: jack)
+        let backend = JackBackend(configuration: jack)
+        self.backend = backend
         let channel = settings.integer(.channel)
         backend.setChannelFilter(channel == 0 ? nil : channel - 1)
-        timbre = model.latentMeans.first ?? []
-        reverbMix = Float(settings.number(.reverb))
-        gainDB = Float(settings.number(.gainDB))
-        attackScale = Float(settings.number(.attackScale))
-        releaseScale = Float(settings.number(.releaseScale))
-        configMap = ControllerMapSpec.defaults.merging(settings.controllerMap) { _, file in file }
+        // this thread is the command ring's only producer: commands go to the engine playing now
+        sound = SoundController(model: model, presetFolders: presetFolders, settings: SoundController.Settings(settings)) { command in
+            guard let engine = backend.currentEngine else { return }
+            if !engine.commands.push(command) { Log.warning("engine command ring full: a command was dropped") }
+        }
+        sound.learnArmedChanged = { backend.setLearnArmed($0) }
     }
 
     // MARK: - run
@@ -94,17 +78,8 @@ final class Daemon {
         for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
         pthread_sigmask(SIG_BLOCK, &signals, nil)  // before any thread starts: they inherit it
 
-        for problem in library.reload() { Log.warning(problem) }
-        Log.info("\(library.presets.count) presets: \(library.presets.map(\.name).joined(separator: ", "))")
-        setUpCorners()
-        resolveMap(for: nil, announce: true)
-        let initial = settings.string(.preset)
-        if !initial.isEmpty, let p = library.find(initial) {
-            select(p)
-        } else {
-            if !initial.isEmpty { Log.warning("no preset named \(initial); starting with \(library.presets.first?.name ?? "the first instrument")") }
-            if let p = library.presets.first { select(p) }
-        }
+        sound.loadPresets()
+        sound.start(preset: settings.string(.preset))
 
         if settings.bool(.osc) {
             do {
@@ -244,6 +219,7 @@ final class Daemon {
     /// Builds an engine for the server's rate and period (off the real-time thread), sends it the
     /// current sound, and installs it (swapped in at the next cycle when the client is active).
     private func prepareEngine(rate: Int, frames: Int) {
+        let model = sound.model
         let frameRate = model.config.frameRate
         guard rate > 0, frames > 0 else { return }
         guard rate % frameRate == 0 else {
@@ -262,34 +238,17 @@ final class Daemon {
         // all-sound-off and stolen voices fade within one period (3 ms at most)
         s.fadeSeconds = min(0.003, 0.9 * Double(frames) / Double(rate))
         let started = Date()
-        let engine = Engine(model: model, settings: s, timbre: timbre, gainDB: gainDB)
-        configure(engine)
+        let engine = Engine(model: model, settings: s, timbre: sound.timbre, gainDB: sound.gainDB)
+        // the whole current sound, before it plays (it drains its ring first)
+        for c in sound.stateCommands() where !engine.commands.push(c) { Log.warning("engine command ring full while preparing") }
         backend.install(engine)
         Log.info(String(format: "engine prepared for %d Hz, %d frames in %.0f ms", rate, frames, Date().timeIntervalSince(started) * 1000))
-    }
-
-    /// Sends a fresh engine the whole current sound (before it plays: it drains its ring first).
-    private func configure(_ engine: Engine) {
-        var commands: [EngineCommand] = [
-            .setTimbre(LatentPoint(timbre)), .setReverbMix(reverbMix), .setGainDB(gainDB),
-            .setEnvelopeScale(attack: attackScale, release: releaseScale),
-            .setPitchBendRange(semitones: Float(settings.number(.pitchBendRange))),
-        ]
-        for (source, mapping) in mappings { commands.append(.mapController(source: source, mapping: mapping)) }
-        for (corner, point) in corners { commands.append(.setMorphPoint(corner: corner, point: LatentPoint(point))) }
-        for c in commands where !engine.commands.push(c) { Log.warning("engine command ring full while preparing") }
-    }
-
-    /// Sends a command to the engine playing now (this thread is the ring's only producer).
-    private func push(_ command: EngineCommand) {
-        guard let engine = backend.currentEngine else { return }
-        if !engine.commands.push(command) { Log.warning("engine command ring full: a command was dropped") }
     }
 
     // MARK: - what the real-time side reported
 
     private func drainRealtimeSide() {
-        while let event = backend.nextForwardedEvent() { handleForwarded(event) }
+        while let event = backend.nextForwardedEvent() { sound.handleForwarded(event) }
         if let engine = backend.currentEngine {
             while let status = engine.status.pop() {
                 switch status {
@@ -297,7 +256,7 @@ final class Daemon {
                     voices = v
                     peak = p
                 case .timbre(let point):
-                    timbre = point.array
+                    sound.engineReportedTimbre(point.array)
                 case .voiceStolen, .commandRejected:
                     break
                 }
@@ -329,98 +288,12 @@ final class Daemon {
         }
     }
 
-    private func handleForwarded(_ event: MIDIEvent) {
-        switch event {
-        case let .controlChange(channel, controller, value) where controller == 0 || controller == 32:
-            if controller == 0 { bankMSB[Int(channel)] = Int(value) } else { bankLSB[Int(channel)] = Int(value) }
-            if learnTarget != nil { return }
-        case let .programChange(channel, program):
-            let bank = bankMSB[Int(channel)] * 128 + bankLSB[Int(channel)]
-            if let p = library.preset(bank: bank, program: Int(program)) {
-                select(p)
-            } else {
-                Log.info("program change \(program) (bank \(bank)): no preset there")
-            }
-            return
-        default:
-            break
-        }
-        guard let target = learnTarget else { return }
-        let source: ControllerSource
-        switch event {
-        case let .controlChange(_, controller, _): source = .controller(controller)
-        case .channelPressure: source = .channelPressure
-        case .polyPressure: source = .polyPressure
-        default: return
-        }
-        guard !source.isReserved else { return }
-        learn(source, target)
-    }
-
-    // MARK: - presets and the controller map
-
-    /// Plays a preset: its timbre point, its sound settings (or the configured ones), its map.
-    private func select(_ preset: LoadedPreset) {
-        currentPreset = preset
-        timbre = preset.point
-        reverbMix = preset.preset.reverbMix ?? Float(settings.number(.reverb))
-        gainDB = preset.preset.gainDB ?? Float(settings.number(.gainDB))
-        attackScale = preset.preset.attackScale ?? Float(settings.number(.attackScale))
-        releaseScale = preset.preset.releaseScale ?? Float(settings.number(.releaseScale))
-        push(.setTimbre(LatentPoint(timbre)))
-        push(.setReverbMix(reverbMix))
-        push(.setGainDB(gainDB))
-        push(.setEnvelopeScale(attack: attackScale, release: releaseScale))
-        resolveMap(for: preset, announce: false)
-        Log.info("preset: \(preset.name)")
-    }
-
-    /// The map now in force: defaults, the config file's [cc], the preset's [cc]; sends the
-    /// entries that changed.
-    private func resolveMap(for preset: LoadedPreset?, announce: Bool) {
-        let entries = configMap.merging(preset?.controllerMap ?? [:]) { _, p in p }
-        let resolved = ControllerMapSpec.resolve(entries, latentMeans: model.latentMeans, skipMissingDimensions: true)
-        for e in resolved.errors { Log.warning(e) }
-        for source in Set(mappings.keys).union(resolved.mappings.keys) {
-            let new = resolved.mappings[source] ?? .unmapped
-            if mappings[source] != new { push(.mapController(source: source, mapping: new)) }
-        }
-        mappings = resolved.mappings.filter { $0.value.target != .none }
-        targets = resolved.targets
-        if announce {
-            let text = targets.sorted { $0.key.slot < $1.key.slot }
-                .map { "\(ControllerMapSpec.key($0.key))→\($0.value)" }.joined(separator: ", ")
-            Log.info("controller map: \(text)")
-        }
-    }
-
-    /// Morph ends and pad corners: the configured presets, else the first ones in the library.
-    private func setUpCorners() {
-        let presets = library.presets
-        guard !presets.isEmpty else { return }
-        func pick(_ name: String, _ fallback: Int) -> LoadedPreset {
-            if !name.isEmpty {
-                if let p = library.find(name) { return p }
-                Log.warning("morph/pad preset \(name) not found; using \(presets[fallback % presets.count].name)")
-            }
-            return presets[fallback % presets.count]
-        }
-        var chosen: [MorphCorner: LoadedPreset] = [.a: pick(settings.string(.morphA), 0), .b: pick(settings.string(.morphB), 1)]
-        let pad = settings.string(.pad).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let padCorners: [MorphCorner] = [.padBottomLeft, .padBottomRight, .padTopLeft, .padTopRight]
-        for (i, corner) in padCorners.enumerated() { chosen[corner] = pick(i < pad.count ? pad[i] : "", i) }
-        for (corner, p) in chosen {
-            corners[corner] = p.point
-            push(.setMorphPoint(corner: corner, point: LatentPoint(p.point)))
-        }
-        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name); pad: "
-                 + padCorners.map { chosen[$0]!.name }.joined(separator: ", "))
-    }
+    // MARK: - presets
 
     private func reloadPresetsIfChanged() {
         guard Date().timeIntervalSince(lastPresetCheck) >= 1 else { return }
         lastPresetCheck = Date()
-        if library.hasChanged() {
+        if sound.library.hasChanged() {
             Log.info("preset files changed: reloading")
             reloadPresets(rereadConfig: false)
         }
@@ -429,23 +302,17 @@ final class Daemon {
     /// Reloads the preset folders (and, on SIGHUP, the config file's [cc] table). Invalid files
     /// are skipped with one line each; the sound playing keeps playing.
     private func reloadPresets(rereadConfig: Bool) {
+        var fileMap: [String: String]? = nil
         if rereadConfig {
             var fresh = DaemonSettings(configPath: settings.configPath)
             do {
                 try fresh.mergeConfigFile()
-                configMap = ControllerMapSpec.defaults.merging(fresh.controllerMap) { _, file in file }
+                fileMap = fresh.controllerMap
             } catch {
                 Log.warning("\(error) (keeping the previous controller map)")
             }
         }
-        for problem in library.reload() { Log.warning(problem) }
-        Log.info("presets reloaded: \(library.presets.count) (\(library.presets.map(\.name).joined(separator: ", ")))")
-        setUpCorners()
-        if let current = currentPreset, let again = library.find(current.name) {
-            if again != current { select(again) } else { resolveMap(for: again, announce: false) }
-        } else {
-            resolveMap(for: currentPreset, announce: false)
-        }
+        sound.reloadPresets(configMap: fileMap)
     }
 
     // MARK: - the model
@@ -465,17 +332,9 @@ final class Daemon {
         if rate > 0 && rate % fresh.config.frameRate != 0 {
             return refuseModel("\(modelPath): \(fresh.config.frameRate) frames/s does not divide JACK's \(rate) Hz")
         }
-        model = fresh
-        library = PresetLibrary(folders: library.folders, model: fresh)
-        for problem in library.reload() { Log.warning(problem) }
-        setUpCorners()
-        if let current = currentPreset, let again = library.find(current.name) {
-            select(again)
-        } else if let first = library.presets.first {
-            select(first)
-        }
+        sound.replaceModel(fresh)
         if backend.currentEngine != nil { prepareEngine(rate: backend.sampleRate, frames: backend.bufferFrames) }
-        let text = "model reloaded: \(modelPath) (\(fresh.config.zDim)-dimensional timbre space, \(library.presets.count) presets)"
+        let text = "model reloaded: \(modelPath) (\(fresh.config.zDim)-dimensional timbre space, \(sound.library.presets.count) presets)"
         Log.info(text)
         return .success(text)
     }
@@ -484,22 +343,6 @@ final class Daemon {
         let text = "model reload refused: \(problem); the model playing is kept"
         Log.warning(text)
         return .failure(CLIError(text))
-    }
-
-    // MARK: - MIDI learn
-
-    private func learn(_ source: ControllerSource, _ target: TargetSpec) {
-        learnTarget = nil
-        backend.setLearnArmed(false)
-        let key = ControllerMapSpec.key(source)
-        configMap[key] = target.description
-        resolveMap(for: currentPreset, announce: false)
-        do {
-            try ConfigFileEditor.saveControllerMapping(key: key, target: target.description, path: settings.configPath)
-            Log.info("MIDI learn: \(key == "pressure" || key == "poly_pressure" ? key : "CC \(key)") → \(target) (saved to \(settings.configPath))")
-        } catch {
-            Log.warning("MIDI learn: \(key) → \(target), but the config file \(settings.configPath) could not be written: \(error)")
-        }
     }
 
     // MARK: - OSC
@@ -514,133 +357,60 @@ final class Daemon {
 
     /// Applies one control request; returns the reply (status, ok or error).
     private func handle(_ message: OSCMessage) -> OSCMessage {
-        let args = message.arguments
-        func number(_ i: Int) -> Float? { i < args.count ? args[i].number.map(Float.init) : nil }
-        func ok(_ text: String) -> OSCMessage { OSCMessage("/timbred/ok", [.string(text)]) }
-        func fail(_ text: String) -> OSCMessage { OSCMessage("/timbred/error", [.string(text)]) }
-        switch message.path {
-        case "/timbred/status":
-            return statusMessage()
-        case "/timbred/preset":
-            guard let first = args.first else { return fail("/timbred/preset needs a name or a number") }
-            let key: String
-            if case .string(let s) = first { key = s } else { key = String(Int(first.number ?? -1)) }
-            guard let p = library.find(key) else {
-                return fail("no preset \(key) (have: \(library.presets.map(\.name).joined(separator: ", ")))")
-            }
-            select(p)
-            return ok("preset \(p.name)")
-        case "/timbred/latent":
-            guard let d = number(0).map(Int.init), let v = number(1), v.isFinite else { return fail("/timbred/latent needs a dimension and a value") }
-            guard d >= 0, d < model.config.zDim else { return fail("latent dimension \(d) is outside 0...\(model.config.zDim - 1)") }
-            push(.setLatentDimension(index: d, value: v))
-            if d < timbre.count { timbre[d] = v }
-            return ok("latent \(d) = \(v)")
-        case "/timbred/morph":
-            guard let m = number(0), m.isFinite else { return fail("/timbred/morph needs a position 0...1") }
-            push(.setMorph(m))
-            return ok("morph \(min(max(m, 0), 1))")
-        case "/timbred/pad":
-            guard let x = number(0), let y = number(1), x.isFinite, y.isFinite else { return fail("/timbred/pad needs x and y in 0...1") }
-            push(.setPad(x: x, y: y))
-            return ok("pad \(min(max(x, 0), 1)) \(min(max(y, 0), 1))")
-        case "/timbred/reverb":
-            guard let m = number(0), (0...4).contains(m) else { return fail("/timbred/reverb needs a mix 0...4") }
-            reverbMix = m
-            push(.setReverbMix(m))
-            return ok("reverb \(m)")
-        case "/timbred/gain":
-            guard let g = number(0), (-60...12).contains(g) else { return fail("/timbred/gain needs dB in -60...12") }
-            gainDB = g
-            push(.setGainDB(g))
-            return ok("gain \(g) dB")
-        case "/timbred/attack", "/timbred/release":
-            guard let s = number(0), (0.1...10).contains(s) else { return fail("\(message.path) needs a scale 0.1...10") }
-            if message.path.hasSuffix("attack") { attackScale = s; push(.setAttackScale(s)) } else { releaseScale = s; push(.setReleaseScale(s)) }
-            return ok("\(message.path.dropFirst(9)) \(s)")
-        case "/timbred/panic":
-            push(.panic)
-            return ok("panic")
-        case "/timbred/note":
-            guard let n = number(0).map(Int.init), (0...127).contains(n) else { return fail("/timbred/note needs a note 0...127 and a velocity") }
-            let velocity = UInt8(max(0, min(127, Int(number(1) ?? 100))))
-            let channel = UInt8(max(0, min(15, Int(number(2) ?? 0))))
-            push(.midi(.noteOn(channel: channel, note: UInt8(n), velocity: velocity)))
-            return ok(velocity == 0 ? "note \(n) off" : "note \(n) on")
-        case "/timbred/learn":
-            let text = args.map(\.description).joined(separator: " ").trimmingCharacters(in: .whitespaces)
-            if text.isEmpty || text == "cancel" || text == "none" {
-                learnTarget = nil
-                backend.setLearnArmed(false)
-                return ok("learn cancelled")
-            }
-            do {
-                let spec = try TargetSpec(parsing: text)
-                _ = try spec.mapping(latentMeans: model.latentMeans)
-                learnTarget = spec
-                backend.setLearnArmed(true)
-                Log.info("MIDI learn armed for \(spec): move a knob")
-                return ok("learn \(spec): move a knob")
-            } catch {
-                return fail("\(error)")
-            }
-        case "/timbred/reload":
-            reloadPresets(rereadConfig: true)
-            return ok("reloaded \(library.presets.count) presets")
-        case "/timbred/model/reload":
-            switch reloadModel() {
-            case .success(let text): return ok(text)
-            case .failure(let problem): return fail(problem.description)
-            }
-        case "/timbred/load":
-            let reply = loadMessage()
-            if case .string("reset")? = args.first { resetLoadWindow() }
-            return reply
-        default:
-            return fail("unknown request \(message.path) (see `timbred ctl --help`)")
+        let request: ControlRequest
+        do {
+            request = try ControlRequest(message: message)
+        } catch {
+            return ControlReply.error(error.description).message
         }
+        let reply: ControlReply
+        switch request {
+        case .status: reply = .status(statusReport())
+        case .load(let reset):
+            reply = .load(loadReport())
+            if reset { resetLoadWindow() }
+        case .reload:
+            reloadPresets(rereadConfig: true)
+            reply = .ok("reloaded \(sound.library.presets.count) presets")
+        case .reloadModel:
+            switch reloadModel() {
+            case .success(let text): reply = .ok(text)
+            case .failure(let problem): reply = .error(problem.description)
+            }
+        default:
+            reply = sound.perform(request)
+        }
+        return reply.message
     }
 
-    /// /timbred/status reply: voices, xruns, DSP load % (JACK's, of the whole graph), preset,
-    /// JACK state, rate, period, sounding peak, then timbred's own callback load (mean % and
-    /// peak % of the period since the load window began, late cycles in it), then the latent
-    /// point (one float per dimension).
-    private func statusMessage() -> OSCMessage {
-        let load = callbackLoad()
-        var args: [OSCArgument] = [
-            .int(Int32(voices)), .int(Int32(backend.xrunCount)), .float(backend.cpuLoadPercent),
-            .string(currentPreset?.name ?? ""), .string(backend.isActive ? "active" : "waiting for a JACK server"),
-            .int(Int32(backend.sampleRate)), .int(Int32(backend.bufferFrames)), .float(peak),
-            .float(load.mean), .float(load.peak), .int(Int32(clamping: load.late)),
-        ]
-        args += timbre.map { .float($0) }
-        return OSCMessage("/timbred/status", args)
-    }
-
-    /// /timbred/load reply: the callback's mean and peak load in % of the period, late cycles
-    /// and cycles in the window, and xruns since the start.
-    private func loadMessage() -> OSCMessage {
-        let load = callbackLoad()
-        return OSCMessage("/timbred/load", [.float(load.mean), .float(load.peak), .int(Int32(clamping: load.late)),
-                                            .int(Int32(clamping: load.cycles)), .int(Int32(clamping: backend.xrunCount)),
-                                            .float(load.cpuMean), .float(load.cpuPeak), .int(Int32(clamping: load.overruns))])
+    private func statusReport() -> StatusReport {
+        let load = loadReport()
+        return StatusReport(voices: voices, xruns: backend.xrunCount, dspLoadPercent: backend.cpuLoadPercent,
+                            preset: sound.currentPreset?.name ?? "",
+                            jackState: backend.isActive ? "active" : "waiting for a JACK server", sampleRate: backend.sampleRate,
+                            bufferFrames: backend.bufferFrames, peak: peak, callbackMeanPercent: load.meanPercent,
+                            callbackPeakPercent: load.peakPercent, lateCycles: load.lateCycles, latent: sound.timbre)
     }
 
     /// The process callback's own load since the window began, in % of the period: the mean
     /// over every cycle, the longest cycle, and the cycles that took longer than their period;
     /// then the same in the thread's CPU time (its own work, without preemption and machine
     /// stalls): mean, largest, and cycles whose CPU time alone exceeded the period.
-    private func callbackLoad() -> (mean: Float, peak: Float, late: Int, cycles: Int, cpuMean: Float, cpuPeak: Float,
-                                    overruns: Int) {
+    private func loadReport() -> LoadReport {
         let now = backend.callbackTiming
         let period = Double(backend.periodNanoseconds)
         let cycles = now.cycles &- loadWindow.cycles
         let late = now.lateCycles &- loadWindow.lateCycles, overruns = now.overrunCycles &- loadWindow.overrunCycles
-        guard period > 0, cycles > 0 else { return (0, 0, late, max(cycles, 0), 0, 0, overruns) }
+        guard period > 0, cycles > 0 else {
+            return LoadReport(meanPercent: 0, peakPercent: 0, lateCycles: late, cycles: max(cycles, 0), xruns: backend.xrunCount,
+                              cpuMeanPercent: 0, cpuPeakPercent: 0, overrunCycles: overruns)
+        }
         let busy = Double(now.busyNanoseconds &- loadWindow.busyNanoseconds)
         let cpu = Double(now.cpuNanoseconds &- loadWindow.cpuNanoseconds)
-        return (Float(100 * busy / (Double(cycles) * period)), Float(100 * Double(now.peakNanoseconds) / period), late, cycles,
-                Float(100 * cpu / (Double(cycles) * period)), Float(100 * Double(now.peakCPUNanoseconds) / period), overruns)
+        return LoadReport(meanPercent: Float(100 * busy / (Double(cycles) * period)), peakPercent: Float(100 * Double(now.peakNanoseconds) / period),
+                          lateCycles: late, cycles: cycles, xruns: backend.xrunCount,
+                          cpuMeanPercent: Float(100 * cpu / (Double(cycles) * period)),
+                          cpuPeakPercent: Float(100 * Double(now.peakCPUNanoseconds) / period), overrunCycles: overruns)
     }
 
     private func resetLoadWindow() {
@@ -651,7 +421,7 @@ final class Daemon {
 
     private func statusLine() -> String {
         guard backend.isActive else { return "waiting for a JACK server" }
-        return "playing \(currentPreset?.name ?? "-") at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
+        return "playing \(sound.currentPreset?.name ?? "-") at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
     }
 
     private func reportStatus() {

@@ -1,18 +1,26 @@
 import ArgumentParser
+import Control
 import Engine
 import Foundation
 import MIDI
 import Model
-import Presets
 import Timbre
 
 /// `timbred render IN.mid -o OUT.wav`: drives the real-time engine from a Standard MIDI File (or
 /// one note, `--note`) in a plain loop (no JACK) and writes the result with libsndfile.
 /// `--morph A:B` moves the timbre from preset A to preset B over the length of the music.
+/// Program changes (with bank select), the controller map and the morph/pad corners act as in
+/// the live daemon: both feed the same `SoundController` (`--keep-preset` ignores program changes).
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
-        abstract: "Render a MIDI file to audio with the same engine the daemon runs.")
+        abstract: "Render a MIDI file to audio with the same engine the daemon runs.",
+        discussion: """
+        The file plays as it would live: the config file's settings and [cc] table (defaults: CC \
+        70-77 latent 0-7, CC 1 morph between morph_a and morph_b, CC 7 gain, CC 11 loudness, CC 91 \
+        reverb) drive the knobs, and bank select (CC 0/32) + program change pick presets from the \
+        sample they arrive at. --keep-preset ignores program changes, so --preset plays throughout.
+        """)
 
     @Argument(help: "Standard MIDI File (format 0 or 1); leave out with --note.")
     var input: String?
@@ -32,8 +40,11 @@ struct RenderCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output audio file (WAV, 32-bit float, stereo).")
     var output: String
 
-    @Option(help: "Preset name (or file stem / instrument) to play with.")
+    @Option(help: "Preset to start with (name, file stem or instrument; default: preset from the config file, else the first).")
     var preset: String?
+
+    @Flag(help: "Ignore program changes: the chosen --preset plays throughout (without it, bank select + program change pick presets as they do live).")
+    var keepPreset = false
 
     @Option(help: "Latent point, comma-separated (overrides --preset).")
     var latent: String?
@@ -41,17 +52,20 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Model file (default: models/default.safetensors).")
     var model: String?
 
+    @Option(help: "Config file whose settings and [cc] table apply, as for `timbred run` (default: $XDG_CONFIG_HOME/timbred/timbred.toml).")
+    var config: String?
+
     @Option(help: "Output sample rate in Hz (44100, 48000, 88200, 96000...).")
     var rate: Int = 48000
 
-    @Option(help: "Maximum simultaneous notes.")
-    var polyphony: Int = 32
+    @Option(help: "Maximum simultaneous notes (default: polyphony from the config file, else 32).")
+    var polyphony: Int?
 
-    @Option(help: "Reverb mix (0 = dry, 1 = as the model was trained).")
-    var reverb: Float = 1
+    @Option(help: "Reverb mix (0 = dry, 1 = as the model was trained; default: the config file's, else 1; a preset's own wins).")
+    var reverb: Float?
 
-    @Option(help: "Output gain in dB.")
-    var gainDB: Float = -6
+    @Option(help: "Output gain in dB (default: the config file's gain_db, else -6; a preset's own wins).")
+    var gainDB: Float?
 
     @Option(help: "Seconds rendered after the last event for releases and reverb tails.")
     var tail: Double = 2.0
@@ -99,65 +113,53 @@ struct RenderCommand: ParsableCommand {
         guard [44100, 48000, 88200, 96000, 32000, 64000, 192000].contains(rate) else {
             throw CLIError("unsupported --rate \(rate) (use 44100, 48000, 88200 or 96000)")
         }
-        guard (1...256).contains(polyphony) else { throw CLIError("--polyphony must be 1...256") }
-        let modelPath = try Resources.modelPath(model)
-        let timbreModel = try loadModel(modelPath)
-        let (presets, _) = Preset.loadAll(folders: Resources.presetFolders)
-        let timbre = try resolveTimbre(model: timbreModel, presets: presets)
-        let morphPath = try resolveMorph(model: timbreModel, presets: presets)
+        var settings = DaemonSettings(configPath: config ?? DaemonSettings.defaultConfigPath)
+        do {
+            try settings.mergeConfigFile()
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if let reverb { settings[.reverb] = .number(Double(reverb)) }
+        if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
+        let voices = polyphony ?? settings.integer(.polyphony)
+        guard (1...256).contains(voices) else { throw CLIError("--polyphony must be 1...256") }
+        Log.maximumLevel = .warning
+        let timbreModel = try loadModel(try Resources.modelPath(model ?? (settings.string(.model).isEmpty ? nil : settings.string(.model))))
 
-        var settings = EngineSettings()
-        settings.sampleRate = Double(rate)
-        settings.polyphony = polyphony
-        settings.maxBlockFrames = 256
-        let engine = Engine(model: timbreModel, settings: settings, timbre: morphPath?.from ?? timbre, gainDB: gainDB)
-        _ = engine.commands.push(.setReverbMix(reverb))
+        // the control side, as the daemon builds it: presets, [cc] map, morph and pad corners
+        var sound = SoundController.Settings(settings)
+        sound.keepPreset = keepPreset
+        sound.configPath = nil  // render never learns
+        let queue = CommandQueue()
+        let controller = SoundController(model: timbreModel, presetFolders: Resources.presetFolders, settings: sound,
+                                         sink: queue.append)
+        controller.loadPresets()
+        if let preset, controller.library.find(preset) == nil {
+            throw CLIError("no preset named \(preset) (have: \(controller.library.presets.map(\.name).joined(separator: ", ")))")
+        }
+        controller.start(preset: preset ?? settings.string(.preset))
+        if let z = try resolveLatent(model: timbreModel) { controller.moveTimbre(to: z) }
+        let morphPath = try resolveMorph(controller.library)
+        if let morphPath { controller.moveTimbre(to: morphPath.from) }
+
+        var engineSettings = EngineSettings()
+        engineSettings.sampleRate = Double(rate)
+        engineSettings.polyphony = voices
+        engineSettings.maxBlockFrames = 256
+        engineSettings.timbreSmoothingSeconds = settings.number(.timbreGlideMs) / 1000
+        let engine = Engine(model: timbreModel, settings: engineSettings, timbre: controller.timbre, gainDB: controller.gainDB)
+        let channel = settings.integer(.channel)
+        let renderer = OfflineRenderer(engine: engine, sound: controller, queue: queue,
+                                       channel: channel == 0 ? nil : UInt8(channel - 1))
 
         let sampleRate = Double(rate)
-        let block = settings.maxBlockFrames
         let totalFrames = Int((song.durationSeconds + tail) * sampleRate)
-        var out = [Float](repeating: 0, count: 2 * totalFrames)
-        var left = [Float](repeating: 0, count: block), right = [Float](repeating: 0, count: block)
-        var events: [TimedMIDIEvent] = []
-        events.reserveCapacity(1024)
-        var next = 0
         let started = DispatchTime.now().uptimeNanoseconds
-        var frame = 0
-        while frame < totalFrames {
-            let n = min(block, totalFrames - frame)
-            events.removeAll(keepingCapacity: true)
-            if let morphPath {
-                // the timbre moves linearly from A to B while the music plays, then stays at B
-                let t = Float(min(1, Double(frame) / max(1, song.durationSeconds * sampleRate)))
-                let z = zip(morphPath.from, morphPath.to).map { $0 + t * ($1 - $0) }
-                _ = engine.commands.push(.setTimbre(LatentPoint(z)))
-            }
-            while next < song.events.count {
-                let e = song.events[next]
-                let at = Int((e.timeSeconds * sampleRate).rounded())
-                if at >= frame + n { break }
-                if case .programChange(_, let program) = e.event {
-                    if let p = presets.first(where: { $0.program == Int(program) }),
-                       let z = try? p.latentPoint(instruments: timbreModel.instrumentNames, means: timbreModel.latentMeans) {
-                        _ = engine.commands.push(.setTimbre(LatentPoint(z)))
-                    }
-                } else {
-                    events.append(TimedMIDIEvent(offset: max(0, at - frame), event: e.event))
-                }
-                next += 1
-            }
-            left.withUnsafeMutableBufferPointer { l in
-                right.withUnsafeMutableBufferPointer { r in
-                    events.withUnsafeBufferPointer { ev in
-                        engine.render(frameCount: n, events: ev, left: l.baseAddress!, right: r.baseAddress!)
-                    }
-                }
-            }
-            for i in 0..<n {
-                out[2 * (frame + i)] = left[i]
-                out[2 * (frame + i) + 1] = right[i]
-            }
-            frame += n
+        let out = renderer.render(song.events, frameCount: totalFrames) { frame in
+            // the timbre moves linearly from A to B while the music plays, then stays at B
+            guard let morphPath else { return }
+            let t = Float(min(1, Double(frame) / max(1, song.durationSeconds * sampleRate)))
+            controller.moveTimbre(to: zip(morphPath.from, morphPath.to).map { $0 + t * ($1 - $0) })
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         do {
@@ -171,45 +173,30 @@ struct RenderCommand: ParsableCommand {
     }
 
     /// The two latent points of `--morph A:B`, or nil without the option.
-    private func resolveMorph(model: TimbreModel, presets: [Preset]) throws -> (from: [Float], to: [Float])? {
+    private func resolveMorph(_ library: PresetLibrary) throws -> (from: [Float], to: [Float])? {
         guard let morph else { return nil }
         let names = morph.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard names.count == 2, !names[0].isEmpty, !names[1].isEmpty else {
             throw CLIError("--morph wants two presets as A:B, got \"\(morph)\"")
         }
         let points = try names.map { name -> [Float] in
-            guard let p = Preset.find(name, in: presets) else {
-                throw CLIError("--morph: no preset named \(name) (have: \(presets.map(\.name).joined(separator: ", ")))")
+            guard let p = library.find(name) else {
+                throw CLIError("--morph: no preset named \(name) (have: \(library.presets.map(\.name).joined(separator: ", ")))")
             }
-            do {
-                return try p.latentPoint(instruments: model.instrumentNames, means: model.latentMeans)
-            } catch {
-                throw CLIError("\(error)")
-            }
+            return p.point
         }
         return (points[0], points[1])
     }
 
-    private func resolveTimbre(model: TimbreModel, presets: [Preset]) throws -> [Float] {
-        if let latent {
-            let values = latent.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
-            guard values.allSatisfy({ $0 != nil && $0!.isFinite }) else { throw CLIError("--latent: not a list of numbers: \(latent)") }
-            let z = values.map { $0! }
-            guard z.count == model.config.zDim else {
-                throw CLIError("--latent has \(z.count) values; the model's timbre space has \(model.config.zDim)")
-            }
-            return z
+    /// The point of `--latent`, or nil without the option.
+    private func resolveLatent(model: TimbreModel) throws -> [Float]? {
+        guard let latent else { return nil }
+        let values = latent.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard values.allSatisfy({ $0 != nil && $0!.isFinite }) else { throw CLIError("--latent: not a list of numbers: \(latent)") }
+        let z = values.map { $0! }
+        guard z.count == model.config.zDim else {
+            throw CLIError("--latent has \(z.count) values; the model's timbre space has \(model.config.zDim)")
         }
-        if let preset {
-            guard let p = Preset.find(preset, in: presets) else {
-                throw CLIError("no preset named \(preset) (have: \(presets.map(\.name).joined(separator: ", ")))")
-            }
-            do {
-                return try p.latentPoint(instruments: model.instrumentNames, means: model.latentMeans)
-            } catch {
-                throw CLIError("\(error)")
-            }
-        }
-        return model.latentMeans[0]
+        return z
     }
 }
