@@ -127,7 +127,7 @@ def analyse_noise(audio: np.ndarray, cfg: ModelConfig, f0_hz: np.ndarray) -> tup
     each band averages the power of the remaining bins within half a band spacing. (With the
     32 ms Hann window and 2 bins first used here, harmonic leakage and vibrato counted as noise:
     analysis-resynthesis of the held-out notes classified 0.729 right, with this one 0.805; see
-    training/experiments/noise_residual.py.) The calibration maps the power of white noise
+    research/classifier-ratio/noise_residual.py, on the format-1 dataset.) The calibration maps the power of white noise
     uniform in [-1, 1) filtered with band magnitude m back to m.
     """
     sr, hop = cfg.sample_rate, cfg.hop
