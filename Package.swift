@@ -18,7 +18,7 @@ let package = Package(
     products: [
         .executable(name: "timbred", targets: ["timbred"]),
         // The parsers, for the libFuzzer harnesses of Fuzz/ (a separate package, built by scripts/fuzz).
-        .library(name: "TimbredParsers", targets: ["MIDI", "Presets", "Model"]),
+        .library(name: "TimbredParsers", targets: ["MIDI", "Presets", "ModelCore", "Model"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -47,10 +47,13 @@ let package = Package(
 
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
         .target(name: "Inference", dependencies: ["DSP"], swiftSettings: optimize),
-        .target(name: "Model", dependencies: ["Inference", "DSP"], swiftSettings: optimize),
+        // The model's values (config, weights, envelope tables): what the real-time core reads. No Foundation.
+        .target(name: "ModelCore", dependencies: ["Inference"], swiftSettings: optimize),
+        // Reading and validating model files (Foundation); re-exports ModelCore.
+        .target(name: "Model", dependencies: ["ModelCore", "Inference"], swiftSettings: optimize),
         .target(name: "MIDI", swiftSettings: optimize),
         .target(name: "Presets"),
-        .target(name: "Engine", dependencies: ["DSP", "Inference", "Model", "MIDI", "CRealtime",
+        .target(name: "Engine", dependencies: ["DSP", "Inference", "ModelCore", "MIDI", "CRealtime",
                                                .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         // The live daemon's OS backends and control side.

@@ -5,7 +5,7 @@ import Glibc
 #endif
 import Inference
 import MIDI
-import Model
+import ModelCore
 
 /// Settings fixed when an engine is prepared (changing them means preparing a new engine).
 public struct EngineSettings: Sendable, Equatable {

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The loudness envelopes of a model (docs/model-format.md, "Envelopes"): per instrument, pitch
 /// anchor and velocity anchor, the loudness after note-on (`hold`) and its change after note-off

@@ -1,0 +1,123 @@
+import Foundation
+import Inference
+import ModelCore
+
+/// Loading: reads a safetensors file and checks it against the format (docs/model-format.md).
+extension TimbreModel {
+    /// Loads and validates the model file at `path`.
+    public init(contentsOf path: String) throws(ModelError) {
+        try self.init(file: SafetensorsFile(path: path))
+    }
+
+    /// Loads and validates a model from the bytes of a file; `path` is used in messages.
+    public init(path: String, bytes: Data) throws(ModelError) {
+        try self.init(file: SafetensorsFile(path: path, bytes: bytes))
+    }
+
+    /// Validates an already parsed safetensors file as a model.
+    public init(file: SafetensorsFile) throws(ModelError) {
+        let path = file.path
+        let meta = file.metadata
+        guard meta["format"] == Self.formatName else { throw .wrongFormat(path: path, found: meta["format"]) }
+        guard let version = meta["format_version"] else {
+            throw .unknownFormatVersion(path: path, found: nil, supported: Self.formatVersion)
+        }
+        guard let fileVersion = Int(version.trimmingCharacters(in: .whitespaces)),
+              (Self.oldestFormatVersion...Self.formatVersion).contains(fileVersion) else {
+            throw .unknownFormatVersion(path: path, found: version, supported: Self.formatVersion)
+        }
+        guard let configText = meta["config"] else { throw .missingMetadata(path: path, key: "config") }
+        let config = try ModelConfig(json: configText, path: path)
+        guard let scaleText = meta["envelope_blend_scale"] else {
+            throw .missingMetadata(path: path, key: "envelope_blend_scale")
+        }
+        guard let scale = Double(scaleText.trimmingCharacters(in: .whitespaces)), scale.isFinite, scale > 0 else {
+            throw .badMetadata(path: path, key: "envelope_blend_scale",
+                               reason: "expected a positive number, found \"\(scaleText)\"")
+        }
+
+        // Read every expected tensor, in the documented order, checking as we go.
+        let specs = Self.expectedTensors(for: config, formatVersion: fileVersion)
+        var values: [String: [Float]] = [:]
+        for spec in specs {
+            guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
+            guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
+            guard info.shape == spec.shape else {
+                throw .wrongShape(path: path, name: spec.name, expected: spec.shape, found: info.shape)
+            }
+            let v = try file.floats(spec.name)
+            if let bad = v.firstIndex(where: { !$0.isFinite }) {
+                throw .nonFinite(path: path, name: spec.name, index: bad)
+            }
+            values[spec.name] = v
+        }
+        let known = Set(specs.map(\.name))
+        let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
+
+        let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
+        if fileVersion == 1 {
+            // no note input: a note MLP of zeros (its output is 0 after layer norm with beta 0)
+            // and zero input columns where the GRU and the output MLP read it
+            let n = config.noteInputCount
+            for i in 0..<l {
+                let prefix = "decoder.note_mlp.layers.\(i)"
+                values[prefix + ".dense.weight"] = [Float](repeating: 0, count: u * (i == 0 ? n : u))
+                values[prefix + ".dense.bias"] = [Float](repeating: 0, count: u)
+                values[prefix + ".norm.weight"] = [Float](repeating: 1, count: u)
+                values[prefix + ".norm.bias"] = [Float](repeating: 0, count: u)
+            }
+            values["decoder.gru.weight_ih"] = Self.appendingZeroColumns(values["decoder.gru.weight_ih"]!, rows: 3 * g,
+                                                                         columns: 3 * u, extra: u)
+            values["decoder.out_mlp.layers.0.dense.weight"] = Self.appendingZeroColumns(
+                values["decoder.out_mlp.layers.0.dense.weight"]!, rows: u, columns: g + 3 * u, extra: u)
+        }
+        func t(_ name: String) -> [Float] { values[name]! }
+        let slope = Float(config.leakyReLUSlope), eps = Float(config.layerNormEpsilon)
+        func dense(_ prefix: String, inputs: Int, outputs: Int) -> DenseWeights {
+            DenseWeights(inputCount: inputs, outputCount: outputs, weight: t(prefix + ".weight"), bias: t(prefix + ".bias"))
+        }
+        func mlp(_ prefix: String, inputs: Int, units: Int, layers: Int) -> MLPWeights {
+            MLPWeights(layers: (0..<layers).map { i in
+                MLPLayerWeights(dense: dense("\(prefix).layers.\(i).dense", inputs: i == 0 ? inputs : units, outputs: units),
+                                norm: LayerNormWeights(gamma: t("\(prefix).layers.\(i).norm.weight"),
+                                                       beta: t("\(prefix).layers.\(i).norm.bias")))
+            }, leakyReLUSlope: slope, layerNormEpsilon: eps)
+        }
+        let gru = GRUWeights(
+            inputToHidden: DenseWeights(inputCount: 4 * u, outputCount: 3 * g,
+                                        weight: t("decoder.gru.weight_ih"), bias: t("decoder.gru.bias_ih")),
+            hiddenToHidden: DenseWeights(inputCount: g, outputCount: 3 * g,
+                                         weight: t("decoder.gru.weight_hh"), bias: t("decoder.gru.bias_hh")))
+        let decoderWeights = DecoderWeights(
+            f0MLP: mlp("decoder.f0_mlp", inputs: 1, units: u, layers: l),
+            loudnessMLP: mlp("decoder.ld_mlp", inputs: 1, units: u, layers: l),
+            zMLP: mlp("decoder.z_mlp", inputs: z, units: u, layers: l),
+            noteMLP: mlp("decoder.note_mlp", inputs: config.noteInputCount, units: u, layers: l),
+            gru: gru,
+            outMLP: mlp("decoder.out_mlp", inputs: g + 4 * u, units: u, layers: l),
+            out: dense("decoder.out", inputs: u, outputs: config.rawCount),
+            dbRange: Float(config.dbRange),
+            noteOnTausSeconds: config.noteOnTausSeconds.map(Float.init),
+            noteOffTausSeconds: config.noteOffTausSeconds.map(Float.init))
+        let encoderWeights = EncoderWeights(
+            mlp: mlp("encoder.mlp", inputs: config.encFeatureCount, units: config.encUnits, layers: 2),
+            out: dense("encoder.out", inputs: config.encUnits, outputs: 2 * z))
+
+        let means = t("latent.means"), logvars = t("latent.logvars")
+        let n = config.instrumentCount
+        let latentMeans = (0..<n).map { Array(means[$0 * z ..< ($0 + 1) * z]) }
+        let latentLogvars = (0..<n).map { Array(logvars[$0 * z ..< ($0 + 1) * z]) }
+        let reverbIR = t("reverb.ir")
+        let envelopes = EnvelopeTables(
+            instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
+            frameRateHz: Double(config.frameRate), holdFrameCount: config.holdFrameCount,
+            releaseFrameCount: config.releaseFrameCount,
+            holdDB: t("envelope.hold_db"), holdSlopeDBPerSecond: t("envelope.hold_slope_db_per_s"),
+            releaseDB: t("envelope.release_db"), releaseSlopeDBPerSecond: t("envelope.release_slope_db_per_s"),
+            latentMeans: means, blendScale: scale)
+        self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
+                  latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
+                  decoderWeights: decoderWeights, encoderWeights: encoderWeights,
+                  unexpectedTensorNames: unexpectedTensorNames)
+    }
+}

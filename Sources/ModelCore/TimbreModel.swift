@@ -1,0 +1,144 @@
+import Inference
+
+/// A loaded, validated timbred model (docs/model-format.md, format version 2; version 1 files,
+/// whose decoder has no note input, load as a version 2 decoder whose note input has no effect).
+///
+/// Loading checks the metadata (`format`, `format_version`, `config`, `envelope_blend_scale`),
+/// then every tensor the configuration implies: present, F32, of the implied shape, with data
+/// inside the file, and finite. Tensors the format does not name are ignored (listed in
+/// `unexpectedTensorNames`). Loading allocates and reads the file: call it off the audio thread.
+public struct TimbreModel: Sendable {
+    /// The value `format` must have.
+    public static let formatName = "timbred-ddsp"
+    /// The `format_version` this build writes and reads.
+    public static let formatVersion = 2
+    /// The oldest `format_version` this build still reads.
+    public static let oldestFormatVersion = 1
+
+    /// The file's `format_version`.
+    public let formatVersion: Int
+
+    /// The file the model came from (as given to the loader).
+    public let path: String
+    /// The model configuration.
+    public let config: ModelConfig
+    /// The file's metadata, verbatim.
+    public let metadata: [String: String]
+    /// `provenance` JSON text (informative only), if present.
+    public let provenance: String?
+    /// `s` of the envelope blend weights.
+    public let envelopeBlendScale: Double
+    /// `latent.means`, one Z-vector per instrument (component order = `instrumentNames`).
+    public let latentMeans: [[Float]]
+    /// `latent.logvars`, one Z-vector per instrument.
+    public let latentLogvars: [[Float]]
+    /// `reverb.ir`: the impulse response at the model rate (`ir[0]` = 0; dry is added separately).
+    public let reverbIR: [Float]
+    /// The loudness envelope tables and their blend.
+    public let envelopes: EnvelopeTables
+    /// The decoder network's weights.
+    public let decoderWeights: DecoderWeights
+    /// The encoder network's weights.
+    public let encoderWeights: EncoderWeights
+    /// Tensors in the file that the format does not define (ignored).
+    public let unexpectedTensorNames: [String]
+
+    /// Instrument names in latent component order.
+    public var instrumentNames: [String] { config.instruments }
+
+    /// The control scaling of this model (K, B, noise bias, band limit).
+    public var controlScaler: ControlScaler {
+        ControlScaler(harmonicCount: config.harmonicCount, noiseBandCount: config.noiseBandCount,
+                      noiseBias: Float(config.noiseBias), bandLimitHz: Float(config.bandLimitHz))
+    }
+
+    /// Wraps already validated parts (the loader in `Model` builds them from a file).
+    public init(path: String, formatVersion: Int, config: ModelConfig, metadata: [String: String],
+                envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
+                envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
+                unexpectedTensorNames: [String]) {
+        self.path = path
+        self.formatVersion = formatVersion
+        self.config = config
+        self.metadata = metadata
+        self.provenance = metadata["provenance"]
+        self.envelopeBlendScale = envelopeBlendScale
+        self.latentMeans = latentMeans
+        self.latentLogvars = latentLogvars
+        self.reverbIR = reverbIR
+        self.envelopes = envelopes
+        self.decoderWeights = decoderWeights
+        self.encoderWeights = encoderWeights
+        self.unexpectedTensorNames = unexpectedTensorNames
+    }
+
+    /// A decoder for up to `maxBatch` simultaneous voices (allocates; not real-time).
+    public func makeDecoder(maxBatch: Int) -> Decoder {
+        Decoder(weights: decoderWeights, maxBatch: maxBatch)
+    }
+
+    /// The timbre encoder (allocates; not real-time).
+    public func makeEncoder() -> Encoder {
+        Encoder(weights: encoderWeights)
+    }
+
+    /// Index of an instrument by name, if the model has it.
+    public func instrumentIndex(named name: String) -> Int? {
+        config.instruments.firstIndex(of: name)
+    }
+
+    /// A tensor the format requires: its name and shape.
+    public struct TensorSpec: Sendable, Equatable {
+        /// Tensor name in the file.
+        public let name: String
+        /// Shape, outermost first.
+        public let shape: [Int]
+    }
+
+    /// A row-major `[rows, columns]` matrix with `extra` zero columns appended to every row.
+    public static func appendingZeroColumns(_ m: [Float], rows: Int, columns: Int, extra: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * (columns + extra))
+        for r in 0..<rows { out[r * (columns + extra) ..< r * (columns + extra) + columns] = m[r * columns ..< (r + 1) * columns] }
+        return out
+    }
+
+    /// Every tensor `config` implies in a file of `formatVersion`, with its shape, in a fixed
+    /// order (decoder, encoder, latent, reverb, envelopes).
+    public static func expectedTensors(for config: ModelConfig, formatVersion: Int = formatVersion) -> [TensorSpec] {
+        var specs: [TensorSpec] = []
+        func add(_ name: String, _ shape: [Int]) { specs.append(TensorSpec(name: name, shape: shape)) }
+        func mlp(_ prefix: String, inputs: Int, units: Int, layers: Int) {
+            for i in 0..<layers {
+                add("\(prefix).layers.\(i).dense.weight", [units, i == 0 ? inputs : units])
+                add("\(prefix).layers.\(i).dense.bias", [units])
+                add("\(prefix).layers.\(i).norm.weight", [units])
+                add("\(prefix).layers.\(i).norm.bias", [units])
+            }
+        }
+        let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
+        let i = config.instrumentCount, p = config.envPitches.count, v = config.envVelocities.count
+        mlp("decoder.f0_mlp", inputs: 1, units: u, layers: l)
+        mlp("decoder.ld_mlp", inputs: 1, units: u, layers: l)
+        mlp("decoder.z_mlp", inputs: z, units: u, layers: l)
+        let inputs = formatVersion == 1 ? 3 : 4  // decoder MLPs feeding the GRU
+        if formatVersion > 1 { mlp("decoder.note_mlp", inputs: config.noteInputCount, units: u, layers: l) }
+        add("decoder.gru.weight_ih", [3 * g, inputs * u])
+        add("decoder.gru.weight_hh", [3 * g, g])
+        add("decoder.gru.bias_ih", [3 * g])
+        add("decoder.gru.bias_hh", [3 * g])
+        mlp("decoder.out_mlp", inputs: g + inputs * u, units: u, layers: l)
+        add("decoder.out.weight", [config.rawCount, u])
+        add("decoder.out.bias", [config.rawCount])
+        mlp("encoder.mlp", inputs: config.encFeatureCount, units: config.encUnits, layers: 2)
+        add("encoder.out.weight", [2 * z, config.encUnits])
+        add("encoder.out.bias", [2 * z])
+        add("latent.means", [i, z])
+        add("latent.logvars", [i, z])
+        add("reverb.ir", [config.reverbLength])
+        add("envelope.hold_db", [i, p, v, config.holdFrameCount])
+        add("envelope.hold_slope_db_per_s", [i, p, v])
+        add("envelope.release_db", [i, p, v, config.releaseFrameCount])
+        add("envelope.release_slope_db_per_s", [i, p, v])
+        return specs
+    }
+}
