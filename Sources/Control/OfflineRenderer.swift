@@ -1,5 +1,6 @@
 import Engine
 import MIDI
+import Model
 
 /// Commands a `SoundController` emitted and nobody has applied yet (render's sink).
 public final class CommandQueue {
@@ -10,6 +11,28 @@ public final class CommandQueue {
     public func take() -> [EngineCommand] {
         defer { commands.removeAll(keepingCapacity: true) }
         return commands
+    }
+}
+
+/// A preset asked for by name that the library does not hold. Prints as one line.
+public struct PresetNotFound: Error, Equatable, CustomStringConvertible {
+    public let name: String
+    public let available: [String]
+    public var description: String { "no preset named \(name) (have: \(available.joined(separator: ", ")))" }
+}
+
+extension EngineSettings {
+    /// The engine the daemon prepares for JACK's rate and period, and render for its rate and
+    /// block: polyphony and timbre glide from the settings; all-sound-off and stolen voices fade
+    /// within one block (3 ms at most).
+    public init(_ s: DaemonSettings, sampleRate: Int, blockFrames: Int) {
+        self.init()
+        self.sampleRate = Double(sampleRate)
+        maxBlockFrames = blockFrames
+        polyphony = s.integer(.polyphony)
+        reverbPartition = 128
+        timbreSmoothingSeconds = s.number(.timbreGlideMs) / 1000
+        fadeSeconds = min(0.003, 0.9 * Double(blockFrames) / Double(sampleRate))
     }
 }
 
@@ -36,6 +59,31 @@ public final class OfflineRenderer {
         self.channel = channel
         _ = queue.take()
         for command in sound.stateCommands() { queue.append(command) }
+    }
+
+    /// Everything `timbred render` plays through, built as the daemon builds it from the same
+    /// settings: a `SoundController` (presets loaded, `preset` or else the settings' preset
+    /// playing, program changes ignored with `keepPreset`), `prepare` run on it (it may move the
+    /// timbre or refuse), then an engine at its sound.
+    /// - Throws: `PresetNotFound` when `preset` names none; what `prepare` throws.
+    public convenience init(model: TimbreModel, presetFolders: [String], settings: DaemonSettings, preset: String?,
+                            keepPreset: Bool, sampleRate: Int, blockFrames: Int = 256,
+                            prepare: (SoundController) throws -> Void = { _ in }) throws {
+        var sound = SoundController.Settings(settings)
+        sound.keepPreset = keepPreset
+        sound.configPath = nil  // nothing is learned offline
+        let queue = CommandQueue()
+        let controller = SoundController(model: model, presetFolders: presetFolders, settings: sound, sink: queue.append)
+        controller.loadPresets()
+        if let preset, controller.library.find(preset) == nil {
+            throw PresetNotFound(name: preset, available: controller.library.presets.map(\.name))
+        }
+        controller.start(preset: preset ?? settings.string(.preset))
+        try prepare(controller)
+        let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: sampleRate, blockFrames: blockFrames),
+                            timbre: controller.timbre, gainDB: controller.gainDB)
+        let channel = settings.integer(.channel)
+        self.init(engine: engine, sound: controller, queue: queue, channel: channel == 0 ? nil : UInt8(channel - 1))
     }
 
     /// Renders `frameCount` frames of `events` (sorted by time) and returns them interleaved

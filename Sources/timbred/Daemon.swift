@@ -3,16 +3,16 @@ import Control
 import Engine
 import Foundation
 import JackBackend
-import MIDI
 import Model
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The live daemon's control thread: the one thread that talks to the engine (the single
-/// producer of its command ring), keeps JACK connected, turns OSC requests, program changes,
-/// MIDI learn, preset files and signals into engine commands, and turns the real-time side's
-/// counters into log lines and systemd status.
+/// producer of its command ring), keeps JACK connected, and wires OSC requests, forwarded
+/// program changes, bank selects and learn controllers, preset files and signals to its
+/// `SoundController` (Control), which turns them into engine commands; it turns the real-time
+/// side's counters into log lines and systemd status.
 ///
 /// Threads: this one (the process's main thread), JACK's (process callback and notifications),
 /// and the ALSA sequencer's poll thread (which only stamps and queues events for JACK).
@@ -229,16 +229,9 @@ final class Daemon {
             }
             return
         }
-        var s = EngineSettings()
-        s.sampleRate = Double(rate)
-        s.maxBlockFrames = frames
-        s.polyphony = settings.integer(.polyphony)
-        s.reverbPartition = 128
-        s.timbreSmoothingSeconds = settings.number(.timbreGlideMs) / 1000
-        // all-sound-off and stolen voices fade within one period (3 ms at most)
-        s.fadeSeconds = min(0.003, 0.9 * Double(frames) / Double(rate))
         let started = Date()
-        let engine = Engine(model: model, settings: s, timbre: sound.timbre, gainDB: sound.gainDB)
+        let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: rate, blockFrames: frames),
+                            timbre: sound.timbre, gainDB: sound.gainDB)
         // the whole current sound, before it plays (it drains its ring first)
         for c in sound.stateCommands() where !engine.commands.push(c) { Log.warning("engine command ring full while preparing") }
         backend.install(engine)

@@ -121,36 +121,24 @@ struct RenderCommand: ParsableCommand {
         }
         if let reverb { settings[.reverb] = .number(Double(reverb)) }
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
-        let voices = polyphony ?? settings.integer(.polyphony)
-        guard (1...256).contains(voices) else { throw CLIError("--polyphony must be 1...256") }
+        if let polyphony { settings[.polyphony] = .integer(polyphony) }
+        guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }
         Log.maximumLevel = .warning
         let timbreModel = try loadModel(try Resources.modelPath(model ?? (settings.string(.model).isEmpty ? nil : settings.string(.model))))
-
-        // the control side, as the daemon builds it: presets, [cc] map, morph and pad corners
-        var sound = SoundController.Settings(settings)
-        sound.keepPreset = keepPreset
-        sound.configPath = nil  // render never learns
-        let queue = CommandQueue()
-        let controller = SoundController(model: timbreModel, presetFolders: Resources.presetFolders, settings: sound,
-                                         sink: queue.append)
-        controller.loadPresets()
-        if let preset, controller.library.find(preset) == nil {
-            throw CLIError("no preset named \(preset) (have: \(controller.library.presets.map(\.name).joined(separator: ", ")))")
+        var morphPath: (from: [Float], to: [Float])?
+        // the control side and the engine, as the daemon builds them
+        let renderer: OfflineRenderer
+        do {
+            renderer = try OfflineRenderer(model: timbreModel, presetFolders: Resources.presetFolders, settings: settings,
+                                           preset: preset, keepPreset: keepPreset, sampleRate: rate) { controller in
+                if let z = try resolveLatent(model: timbreModel) { controller.moveTimbre(to: z) }
+                morphPath = try resolveMorph(controller.library)
+                if let morphPath { controller.moveTimbre(to: morphPath.from) }
+            }
+        } catch let e as PresetNotFound {
+            throw CLIError(e.description)
         }
-        controller.start(preset: preset ?? settings.string(.preset))
-        if let z = try resolveLatent(model: timbreModel) { controller.moveTimbre(to: z) }
-        let morphPath = try resolveMorph(controller.library)
-        if let morphPath { controller.moveTimbre(to: morphPath.from) }
-
-        var engineSettings = EngineSettings()
-        engineSettings.sampleRate = Double(rate)
-        engineSettings.polyphony = voices
-        engineSettings.maxBlockFrames = 256
-        engineSettings.timbreSmoothingSeconds = settings.number(.timbreGlideMs) / 1000
-        let engine = Engine(model: timbreModel, settings: engineSettings, timbre: controller.timbre, gainDB: controller.gainDB)
-        let channel = settings.integer(.channel)
-        let renderer = OfflineRenderer(engine: engine, sound: controller, queue: queue,
-                                       channel: channel == 0 ? nil : UInt8(channel - 1))
+        let controller = renderer.sound
 
         let sampleRate = Double(rate)
         let totalFrames = Int((song.durationSeconds + tail) * sampleRate)

@@ -14,23 +14,19 @@ final class OfflineRendererTests: SoundControllerTestCase {
         .init(timeSeconds: seconds, tick: 0, trackIndex: 0, event: e)
     }
 
-    func engineSettings() -> EngineSettings {
-        var s = EngineSettings()
-        s.sampleRate = rate
-        s.maxBlockFrames = 256
-        s.polyphony = 4
+    /// Defaults only (no config file), with `change` applied.
+    func daemonSettings(_ change: (inout DaemonSettings) -> Void = { _ in }) -> DaemonSettings {
+        var s = DaemonSettings(configPath: folder + "/none.toml")
+        s[.polyphony] = .integer(4)
+        change(&s)
         return s
     }
 
     /// Renders `events` for `seconds` as `timbred render` does, starting with `preset`.
-    func render(_ events: [StandardMIDIFile.TimedEvent], seconds: Double, preset: String = "A",
-                settings: SoundController.Settings = .init()) -> [Float] {
-        let queue = CommandQueue()
-        let sound = SoundController(model: model, presetFolders: [folder], settings: settings, sink: queue.append)
-        sound.loadPresets()
-        sound.start(preset: preset)
-        let engine = Engine(model: model, settings: engineSettings(), timbre: sound.timbre, gainDB: sound.gainDB)
-        let renderer = OfflineRenderer(engine: engine, sound: sound, queue: queue)
+    func render(_ events: [StandardMIDIFile.TimedEvent], seconds: Double, preset: String = "A", keepPreset: Bool = false,
+                settings: DaemonSettings? = nil) -> [Float] {
+        let renderer = try! OfflineRenderer(model: model, presetFolders: [folder], settings: settings ?? daemonSettings(),
+                                            preset: preset, keepPreset: keepPreset, sampleRate: Int(rate))
         return renderer.render(events, frameCount: Int(seconds * rate))
     }
 
@@ -50,7 +46,8 @@ final class OfflineRendererTests: SoundControllerTestCase {
         let events = [event(0.01, note[0]), event(0.3, .noteOff(channel: 0, note: 60, velocity: 64))]
         let x = render(events, seconds: 0.5)
         let sound = controller()
-        let engine = Engine(model: model, settings: engineSettings(), timbre: sound.timbre, gainDB: -6)
+        let engine = Engine(model: model, settings: EngineSettings(daemonSettings(), sampleRate: Int(rate), blockFrames: 256),
+                            timbre: sound.timbre, gainDB: -6)
         var y: [Float] = []
         var left = [Float](repeating: 0, count: 256), right = left
         for start in stride(from: 0, to: Int(0.5 * rate), by: 256) {
@@ -76,9 +73,7 @@ final class OfflineRendererTests: SoundControllerTestCase {
         let a = render(plain, seconds: 0.6)
         let c = render(plain, seconds: 0.6, preset: "C")
         let x = render(switching, seconds: 0.6)
-        var keep = SoundController.Settings()
-        keep.keepPreset = true
-        let kept = render(switching, seconds: 0.6, settings: keep)
+        let kept = render(switching, seconds: 0.6, keepPreset: true)
         let level = rms(left(a, 0.3, 0.6))
         print(String(format: "A vs C %.5f, switched vs A before %.2g, after %.5f, switched vs C after %.5f (level %.5f)",
                      difference(left(a, 0.3, 0.6), left(c, 0.3, 0.6)), difference(left(x, 0, change), left(a, 0, change)),
@@ -100,8 +95,7 @@ final class OfflineRendererTests: SoundControllerTestCase {
     /// The default map plays knobs offline as live: CC 91 (reverb 0 2) at 0 sounds as a reverb
     /// mix of 0, CC 7 (gain -40 0) at 0 as -40 dB.
     func testDefaultControllerMapAppliesOffline() {
-        var dry = SoundController.Settings()
-        dry.reverbMix = 0
+        let dry = daemonSettings { $0[.reverb] = .number(0) }
         let knob = render([event(0, .controlChange(channel: 0, controller: 91, value: 0)), event(0.01, note[0])], seconds: 0.4)
         let set = render([event(0.01, note[0])], seconds: 0.4, settings: dry)
         let wet = render([event(0.01, note[0])], seconds: 0.4)
@@ -110,5 +104,30 @@ final class OfflineRendererTests: SoundControllerTestCase {
         XCTAssertLessThan(difference(knob, set), 1e-4 * level)
         let quiet = render([event(0, .controlChange(channel: 0, controller: 7, value: 0)), event(0.01, note[0])], seconds: 0.4)
         XCTAssertLessThan(rms(quiet), rms(wet) * 0.05, "CC 7 = 0 should be -40 dB (34 dB below the default -6 dB)")
+    }
+}
+
+extension OfflineRendererTests {
+    /// An unknown --preset is refused (render exits with one line), not replaced by the first.
+    func testUnknownPresetIsRefused() {
+        XCTAssertThrowsError(try OfflineRenderer(model: model, presetFolders: [folder], settings: daemonSettings(), preset: "kazoo",
+                                                 keepPreset: false, sampleRate: 48000)) { error in
+            XCTAssertEqual("\(error)", "no preset named kazoo (have: A, B, C)")
+        }
+    }
+
+    /// The config file's [cc] table and channel apply offline as live.
+    func testConfiguredMapAndChannelApplyOffline() {
+        let set = daemonSettings {
+            $0.controllerMap = ["20": "gain -40 -40"]
+            $0[.channel] = .integer(2)
+        }
+        let knob = [event(0, .controlChange(channel: 1, controller: 20, value: 64)), event(0.01, .noteOn(channel: 1, note: 60, velocity: 100))]
+        let quiet = render(knob, seconds: 0.3, settings: set)
+        let loud = render(knob, seconds: 0.3)  // CC 20 unmapped by default; every channel plays
+        XCTAssertGreaterThan(rms(loud), 1e-4)
+        XCTAssertLessThan(rms(quiet), 0.05 * rms(loud))
+        let otherChannel = render([event(0.01, note[0])], seconds: 0.3, settings: set)
+        XCTAssertEqual(rms(otherChannel), 0, "channel = 2 plays MIDI channel 2 only")
     }
 }
