@@ -52,8 +52,11 @@ let package = Package(
         // Reading and validating model files (Foundation); re-exports ModelCore.
         .target(name: "Model", dependencies: ["ModelCore", "Inference"], swiftSettings: optimize),
         .target(name: "MIDI", swiftSettings: optimize),
-        .target(name: "Presets"),
-        .target(name: "Engine", dependencies: ["DSP", "Inference", "ModelCore", "MIDI", "CRealtime",
+        // The limits of the sound's parameters (reverb, gain, envelope scales, bend range): one
+        // table for settings, presets, OSC and the engine. No Foundation.
+        .target(name: "SoundParameters", swiftSettings: optimize),
+        .target(name: "Presets", dependencies: ["SoundParameters"]),
+        .target(name: "Engine", dependencies: ["DSP", "Inference", "ModelCore", "MIDI", "SoundParameters", "CRealtime",
                                                .product(name: "Atomics", package: "swift-atomics")],
                 swiftSettings: optimize),
         // The live daemon's OS backends and control side.
@@ -63,9 +66,9 @@ let package = Package(
         .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
         // Offline timbre tools: the trainer's note analysis, the encoder, timbre-space geometry, maps.
         .target(name: "Timbre", dependencies: ["DSP", "Inference", "Model", "CSndFile", "CCairo"], swiftSettings: optimize),
-        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "CLO", "CSystemd"]),
+        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "SoundParameters", "CLO", "CSystemd"]),
         .executableTarget(name: "timbred", dependencies: [
-            "Engine", "Model", "MIDI", "DSP", "Presets", "CSndFile", "CRealtime",
+            "Engine", "Model", "MIDI", "DSP", "Presets", "SoundParameters", "CSndFile", "CRealtime",
             "JackBackend", "ALSASequencer", "Control", "Timbre",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
@@ -78,7 +81,7 @@ let package = Package(
         // Depends on the executable so that `timbred render --morph` is built with the tests.
         .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "ALSASequencer", "CALSA", "MIDI", "Model", "Presets"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "ALSASequencer", "CALSA", "MIDI", "Model", "Presets", "SoundParameters"]),
         // End-to-end tests of `timbred run` against a real jackd -d dummy (depends on the
         // executable so that it is built with the tests).
         .testTarget(name: "DaemonTests", dependencies: ["timbred", "JackBackend", "Engine", "Model", "MIDI", "CJack",

@@ -106,33 +106,4 @@ public struct SequencerEventConverter: Sendable {
             return nil
         }
     }
-
-    /// The messages that release every note and pedal on every channel (for a source that
-    /// went away): sustain and sostenuto up, then all notes off, so releases ring out naturally.
-    public static var releaseEverything: [MIDIEvent] {
-        (0..<16).flatMap { c -> [MIDIEvent] in
-            let ch = UInt8(c)
-            return [.controlChange(channel: ch, controller: 64, value: 0),
-                    .controlChange(channel: ch, controller: 66, value: 0),
-                    .controlChange(channel: ch, controller: 123, value: 0)]
-        }
-    }
-
-    /// System reset: all sound off and reset all controllers on every channel.
-    public static var resetEverything: [MIDIEvent] {
-        (0..<16).flatMap { c -> [MIDIEvent] in
-            let ch = UInt8(c)
-            return [.controlChange(channel: ch, controller: 120, value: 0),
-                    .controlChange(channel: ch, controller: 121, value: 0)]
-        }
-    }
-
-    /// True for the General MIDI / GM2 "System On" and GS / XG reset messages (payload without
-    /// F0/F7): treated as a reset of every channel.
-    public static func isSystemReset(_ payload: [UInt8]) -> Bool {
-        if payload.count == 4, payload[0] == 0x7E, payload[2] == 0x09, payload[3] == 0x01 || payload[3] == 0x03 { return true }
-        if payload.count == 9, payload[0] == 0x41, Array(payload[2...7]) == [0x42, 0x12, 0x40, 0x00, 0x7F, 0x00] { return true }
-        if payload.count == 7, payload[0] == 0x43, Array(payload[2...6]) == [0x4C, 0x00, 0x00, 0x7E, 0x00] { return true }
-        return false
-    }
 }

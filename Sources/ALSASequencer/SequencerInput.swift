@@ -18,7 +18,7 @@ public struct SequencerError: Error, Equatable, CustomStringConvertible {
 /// arrival order, as soon as it is read: the sink stamps it with JACK's frame clock (the
 /// JackBackend queue), so arrival time, not processing time, decides when it plays. With
 /// `autoconnect`, the port subscribes to every hardware MIDI source present and to every one
-/// announced later (System:Announce), skipping "Midi Through". When a subscribed source goes
+/// announced later (System:Announce), skipping loop-backs (`isMIDIThroughPort`). When a subscribed source goes
 /// away, every note and pedal is released through the sink.
 public final class ALSASequencerInput: @unchecked Sendable {
     /// Called on the poll thread with each MIDI message, in order.
@@ -129,29 +129,29 @@ public final class ALSASequencerInput: @unchecked Sendable {
         case .midi(let messages):
             for m in messages { sink(m) }
         case .sysEx(let payload):
-            if SequencerEventConverter.isSystemReset(payload) {
-                for m in SequencerEventConverter.resetEverything { sink(m) }
+            if MIDIEvent.isSystemReset(sysExPayload: payload) {
+                for m in MIDIEvent.resetEveryChannel { sink(m) }
             }
         case .reset:
-            for m in SequencerEventConverter.resetEverything { sink(m) }
+            for m in MIDIEvent.resetEveryChannel { sink(m) }
         case let .subscribed(client, p):
             subscribed.insert(client << 8 | p)
         case let .unsubscribed(client, p):
             if subscribed.remove(client << 8 | p) != nil {
                 report("MIDI source \(client):\(p) disconnected; releasing every note")
-                for m in SequencerEventConverter.releaseEverything { sink(m) }
+                for m in MIDIEvent.releaseEveryChannel { sink(m) }
             }
         case let .portExited(client, p):
             if subscribed.remove(client << 8 | p) != nil {
                 report("MIDI source \(client):\(p) went away; releasing every note")
-                for m in SequencerEventConverter.releaseEverything { sink(m) }
+                for m in MIDIEvent.releaseEveryChannel { sink(m) }
             }
         case .clientExited(let client):
             let gone = subscribed.filter { $0 >> 8 == client }
             if !gone.isEmpty {
                 subscribed.subtract(gone)
                 report("MIDI client \(client) went away; releasing every note")
-                for m in SequencerEventConverter.releaseEverything { sink(m) }
+                for m in MIDIEvent.releaseEveryChannel { sink(m) }
             }
         case let .portStarted(client, p):
             guard autoconnect, let source = hardwareSource(client: Int32(client), port: Int32(p)) else { return }
@@ -209,12 +209,7 @@ public final class ALSASequencerInput: @unchecked Sendable {
         let isKernel = snd_seq_client_info_get_type(clientInfo) == SND_SEQ_KERNEL_CLIENT
         guard caps & readable == readable, type & hardware != 0 || isKernel,
               caps & UInt32(SND_SEQ_PORT_CAP_NO_EXPORT) == 0,
-              !Self.isMIDIThrough(clientName), !Self.isMIDIThrough(portName) else { return nil }
+              !isMIDIThroughPort(clientName), !isMIDIThroughPort(portName) else { return nil }
         return "\(clientName): \(portName)"
-    }
-
-    /// ALSA's loop-back client, never worth connecting.
-    public static func isMIDIThrough(_ name: String) -> Bool {
-        name.lowercased().contains("midi through")
     }
 }

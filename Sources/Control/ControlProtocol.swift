@@ -1,4 +1,5 @@
 import Foundation
+import SoundParameters
 
 // The OSC control API as types: the requests `timbred ctl` (or any OSC client) sends to the
 // daemon on 127.0.0.1, and the replies. One place knows the wire format (paths and argument
@@ -25,11 +26,12 @@ public enum ControlRequest: Sendable, Equatable {
     case morph(Float)
     /// `/timbred/pad f X f Y`: the 2-D pad, 0…1 each.
     case pad(x: Float, y: Float)
-    /// `/timbred/reverb f MIX`: reverb mix, 0…4.
+    /// `/timbred/reverb f MIX`: reverb mix, within `ParameterLimits.reverbMix`.
     case reverb(Float)
-    /// `/timbred/gain f DB`: output gain, -60…12 dB.
+    /// `/timbred/gain f DB`: output gain in dB, within `ParameterLimits.gainDB`.
     case gain(Float)
-    /// `/timbred/attack f SCALE`, `/timbred/release f SCALE`: envelope time scales, 0.1…10.
+    /// `/timbred/attack f SCALE`, `/timbred/release f SCALE`: envelope time scales, within
+    /// `ParameterLimits.attackScale` and `.releaseScale`.
     case attack(Float)
     case release(Float)
     /// `/timbred/panic`: silence every note now.
@@ -128,14 +130,18 @@ public enum ControlRequest: Sendable, Equatable {
             guard let x = number(0), let y = number(1) else { throw fail("/timbred/pad needs x and y in 0...1") }
             self = .pad(x: x, y: y)
         case "/timbred/reverb":
-            guard let m = number(0), (0...4).contains(m) else { throw fail("/timbred/reverb needs a mix 0...4") }
+            let range = ParameterLimits.reverbMix
+            guard let m = number(0), range.contains(Double(m)) else { throw fail("/timbred/reverb needs a mix \(ParameterLimits.text(range))") }
             self = .reverb(m)
         case "/timbred/gain":
-            guard let g = number(0), (-60...12).contains(g) else { throw fail("/timbred/gain needs dB in -60...12") }
+            let range = ParameterLimits.gainDB
+            guard let g = number(0), range.contains(Double(g)) else { throw fail("/timbred/gain needs dB in \(ParameterLimits.text(range))") }
             self = .gain(g)
         case "/timbred/attack", "/timbred/release":
-            guard let s = number(0), (0.1...10).contains(s) else { throw fail("\(message.path) needs a scale 0.1...10") }
-            self = message.path.hasSuffix("attack") ? .attack(s) : .release(s)
+            let isAttack = message.path.hasSuffix("attack")
+            let range = isAttack ? ParameterLimits.attackScale : ParameterLimits.releaseScale
+            guard let s = number(0), range.contains(Double(s)) else { throw fail("\(message.path) needs a scale \(ParameterLimits.text(range))") }
+            self = isAttack ? .attack(s) : .release(s)
         case "/timbred/panic": self = .panic
         case "/timbred/note":
             guard let n = integer(0), (0...127).contains(n) else { throw fail("/timbred/note needs a note 0...127 and a velocity") }

@@ -45,18 +45,18 @@ public final class OfflineRenderer {
     public let engine: Engine
     public let sound: SoundController
     private let queue: CommandQueue
-    /// Only this MIDI channel (0…15) plays and is forwarded; nil: every channel (the daemon's
-    /// `channel` setting).
-    public var channel: UInt8?
+    /// Only the events it accepts play and are forwarded (the daemon's `channel` setting, as
+    /// the JACK process thread filters live).
+    public var channelFilter: MIDIChannelFilter
 
     /// An engine built for `sound`'s current sound (`Engine(timbre: sound.timbre, gainDB:
     /// sound.gainDB)`); `queue` is `sound`'s sink. What the queue holds now is superseded by the
     /// whole state, which the engine gets before its first block.
-    public init(engine: Engine, sound: SoundController, queue: CommandQueue, channel: UInt8? = nil) {
+    public init(engine: Engine, sound: SoundController, queue: CommandQueue, channelFilter: MIDIChannelFilter = .omni) {
         self.engine = engine
         self.sound = sound
         self.queue = queue
-        self.channel = channel
+        self.channelFilter = channelFilter
         _ = queue.take()
         for command in sound.stateCommands() { queue.append(command) }
     }
@@ -82,8 +82,7 @@ public final class OfflineRenderer {
         try prepare(controller)
         let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: sampleRate, blockFrames: blockFrames),
                             timbre: controller.timbre, gainDB: controller.gainDB)
-        let channel = settings.integer(.channel)
-        self.init(engine: engine, sound: controller, queue: queue, channel: channel == 0 ? nil : UInt8(channel - 1))
+        self.init(engine: engine, sound: controller, queue: queue, channelFilter: settings.channelFilter)
     }
 
     /// Renders `frameCount` frames of `events` (sorted by time) and returns them interleaved
@@ -105,7 +104,7 @@ public final class OfflineRenderer {
                 let at = max(frame, Int((events[next].timeSeconds * rate).rounded()))
                 if at >= end { break }
                 let event = events[next].event
-                guard let c = event.channel, channel == nil || channel == c else {
+                guard channelFilter.accepts(event) else {
                     next += 1
                     continue
                 }

@@ -82,16 +82,10 @@ public final class PresetLibrary {
         return program >= 0 && program < inBank.count ? inBank[program] : nil
     }
 
-    /// A preset by name, file stem or instrument (case-insensitive), or by index as a number.
+    /// A preset by name, file stem or instrument (case-insensitive), or by index as a number
+    /// (`Preset.find`'s rule).
     public func find(_ key: String) -> LoadedPreset? {
-        let k = key.lowercased()
-        if let p = presets.first(where: { $0.name.lowercased() == k }) { return p }
-        if let p = presets.first(where: {
-            $0.preset.path.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.lowercased() } == k
-        }) { return p }
-        if let p = presets.first(where: { $0.preset.instrument?.lowercased() == k }) { return p }
-        if let i = Int(key), i >= 0, i < presets.count { return presets[i] }
-        return nil
+        Preset.find(key, in: presets) { $0.preset }
     }
 
     private static func scan(_ folders: [String]) -> [String: String] {

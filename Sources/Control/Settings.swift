@@ -1,5 +1,7 @@
 import Foundation
+import MIDI
 import Presets
+import SoundParameters
 
 /// A setting's value.
 public enum SettingValue: Sendable, Equatable, CustomStringConvertible {
@@ -83,11 +85,11 @@ public enum Setting: String, CaseIterable, Sendable {
         case .model: return (.string, .string(""), "model file (empty: models/default.safetensors in the search path)")
         case .preset: return (.string, .string(""), "preset to start with, by name or file name (empty: the first)")
         case .polyphony: return (.integer(1...128), .integer(32), "notes that can sound at once")
-        case .gainDB: return (.number(-60...12), .number(-6), "output gain in dB")
-        case .reverb: return (.number(0...4), .number(1), "reverb mix (0 = dry, 1 = as trained)")
-        case .attackScale: return (.number(0.1...10), .number(1), "time scale of the learned envelope after note-on")
-        case .releaseScale: return (.number(0.1...10), .number(1), "time scale of the learned envelope after note-off")
-        case .pitchBendRange: return (.number(0...48), .number(2), "pitch-bend range in semitones until RPN 0,0 sets one")
+        case .gainDB: return (.number(ParameterLimits.gainDB), .number(-6), "output gain in dB")
+        case .reverb: return (.number(ParameterLimits.reverbMix), .number(1), "reverb mix (0 = dry, 1 = as trained)")
+        case .attackScale: return (.number(ParameterLimits.attackScale), .number(1), "time scale of the learned envelope after note-on")
+        case .releaseScale: return (.number(ParameterLimits.releaseScale), .number(1), "time scale of the learned envelope after note-off")
+        case .pitchBendRange: return (.number(ParameterLimits.pitchBendSemitones), .number(2), "pitch-bend range in semitones until RPN 0,0 sets one")
         case .timbreGlideMs: return (.number(1...2000), .number(30), "time constant of the glide when the timbre moves, in ms")
         case .morphA: return (.string, .string(""), "preset at morph position 0 (empty: the first preset)")
         case .morphB: return (.string, .string(""), "preset at morph position 1 (empty: the second preset)")
@@ -236,6 +238,13 @@ public struct DaemonSettings: Sendable, Equatable {
         case .integer(let v): return Double(v)
         default: return 0
         }
+    }
+
+    /// The `channel` setting (1…16 one channel, 0 every channel) as the filter every MIDI input
+    /// applies: the JACK process thread live, `OfflineRenderer` offline.
+    public var channelFilter: MIDIChannelFilter {
+        let c = integer(.channel)
+        return MIDIChannelFilter(channel: (1...16).contains(c) ? c - 1 : nil)
     }
 
     /// Merges the config file's text over the current values.

@@ -231,13 +231,9 @@ public final class SoundController {
 
     /// True for the events the real-time side forwards to the control side: program changes,
     /// bank selects, and (while learn is armed) controllers and pressure.
+    /// (`MIDIEvent.isForwardedToControl`, the rule the JACK process thread applies.)
     public static func isForwarded(_ event: MIDIEvent, learning: Bool) -> Bool {
-        switch event {
-        case .programChange: return true
-        case let .controlChange(_, controller, _): return controller == 0 || controller == 32 || learning
-        case .channelPressure, .polyPressure: return learning
-        default: return false
-        }
+        event.isForwardedToControl(learning: learning)
     }
 
     // MARK: - the controller map

@@ -6,6 +6,7 @@ import Glibc
 import Inference
 import MIDI
 import ModelCore
+import SoundParameters
 
 /// Settings fixed when an engine is prepared (changing them means preparing a new engine).
 public struct EngineSettings: Sendable, Equatable {
@@ -23,8 +24,6 @@ public struct EngineSettings: Sendable, Equatable {
     public var fadeSeconds: Double = 0.003
     /// Loudness below which a released voice ends (dB).
     public var endLoudnessDB: Double = -90
-    /// MIDI channel to listen to (0-15), or nil for all (omni).
-    public var channel: UInt8? = nil
     /// Most notes started (two decoder frames each) per hop's worth of samples, at least 2 per
     /// block: the notes of a chord beyond a block's share start in the next blocks (at 48 kHz
     /// and 64-frame blocks, 2 a block, 1.3 ms apart). Bounds the work a chord puts into one
@@ -557,21 +556,21 @@ public final class Engine: @unchecked Sendable {
             guard index >= 0, index < model.config.zDim, value.isFinite else { _ = status.push(.commandRejected); return }
             timbreTarget[index] = value
         case .setReverbMix(let m):
-            reverbMix = m.isFinite ? min(max(m, 0), 4) : reverbMix
+            reverbMix = m.isFinite ? ParameterLimits.clamp(m, to: ParameterLimits.reverbMix) : reverbMix
         case .setGainDB(let db):
-            if db.isFinite { gain = dbToAmplitude(min(max(db, -60), 12)) }
+            if db.isFinite { gain = dbToAmplitude(ParameterLimits.clamp(db, to: ParameterLimits.gainDB)) }
         case .setEnvelopeScale(let attack, let release):
             if attack.isFinite, attack > 0 { attackScale = Double(attack) }
             if release.isFinite, release > 0 { releaseScale = Double(release) }
         case .setPitchBendRange(let semitones):
-            if semitones.isFinite { for c in 0..<16 { channels[c].bendRangeSemitones = min(max(semitones, 0), 48) } }
+            if semitones.isFinite { for c in 0..<16 { channels[c].bendRangeSemitones = ParameterLimits.clamp(semitones, to: ParameterLimits.pitchBendSemitones) } }
         case .panic:
             for c in 0..<16 { channels[c].resetPedals() }
             cutAllVoices()
         case .setAttackScale(let attack):
-            if attack.isFinite, attack > 0 { attackScale = Double(min(max(attack, 0.05), 20)) }
+            if attack.isFinite, attack > 0 { attackScale = Double(ParameterLimits.clamp(attack, to: ParameterLimits.attackScale)) }
         case .setReleaseScale(let release):
-            if release.isFinite, release > 0 { releaseScale = Double(min(max(release, 0.05), 20)) }
+            if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .mapController, .setMorphPoint, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
         }
@@ -591,7 +590,6 @@ public final class Engine: @unchecked Sendable {
     /// Handles one MIDI event at a sample position of the current block. Real-time safe.
     private func handle(_ event: MIDIEvent, at position: Int) {
         guard let ch = event.channel else { return }
-        if let only = settings.channel, only != ch { return }
         let c = Int(ch & 0x0F)
         switch event {
         case let .noteOn(_, note, velocity) where velocity > 0:

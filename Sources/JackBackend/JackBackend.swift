@@ -24,7 +24,7 @@ public final class JackBackend: @unchecked Sendable {
         public var serverName = ""
         /// Connect the outputs to the first two physical playback ports.
         public var autoconnectAudio = true
-        /// Connect every physical JACK MIDI source (except "Midi Through") to the MIDI input.
+        /// Connect every physical JACK MIDI source (except loop-backs, `isMIDIThroughPort`) to the MIDI input.
         public var autoconnectMIDI = false
 
         public init() {}
@@ -127,7 +127,7 @@ public final class JackBackend: @unchecked Sendable {
         }
         if configuration.autoconnectMIDI, let midiIn = state.midiIn, let ours = jack_port_name(midiIn) {
             let sources = ports(client, type: JACK_DEFAULT_MIDI_TYPE, flags: JackPortIsPhysical.rawValue | JackPortIsOutput.rawValue)
-            for source in sources where !Self.isMIDIThrough(source) {
+            for source in sources where !isMIDIThroughPort(source) {
                 let r = jack_connect(client, source, ours)
                 if r == 0 || r == EEXIST { made.append("\(source) -> \(String(cString: ours))") }
             }
@@ -207,9 +207,9 @@ public final class JackBackend: @unchecked Sendable {
     /// While armed, the process thread forwards every controller and pressure event for MIDI learn.
     public func setLearnArmed(_ armed: Bool) { state.learnArmed.store(armed, ordering: .releasing) }
 
-    /// Listens to one channel (0…15) or, with nil, to all (omni).
-    public func setChannelFilter(_ channel: Int?) {
-        state.channelFilter.store(channel.map { min(max($0, 0), 15) } ?? -1, ordering: .releasing)
+    /// Plays and forwards only the events the filter accepts (one channel, or every channel).
+    public func setChannelFilter(_ filter: MIDIChannelFilter) {
+        state.channelFilter.store(filter.rawValue, ordering: .releasing)
     }
 
     // MARK: - state for the control side
@@ -326,12 +326,6 @@ public final class JackBackend: @unchecked Sendable {
             i += 1
         }
         return names
-    }
-
-    /// ALSA's and PipeWire's loop-back ports, never worth connecting.
-    static func isMIDIThrough(_ name: String) -> Bool {
-        let lower = name.lowercased()
-        return lower.contains("midi through") || lower.contains("midi-through") || lower.contains("midi_through")
     }
 }
 

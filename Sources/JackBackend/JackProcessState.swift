@@ -48,8 +48,11 @@ final class JackProcessState: @unchecked Sendable {
     let toControl = SPSCRing<MIDIEvent>(capacity: 1024, placeholder: .timingClock)
     /// Set by the control side while a MIDI-learn target waits for a controller.
     let learnArmed = ManagedAtomic<Bool>(false)
-    /// Channel filter: 0…15, or -1 for every channel (omni). Events of other channels are dropped.
-    let channelFilter = ManagedAtomic<Int>(-1)
+    /// Channel filter (`MIDIChannelFilter.rawValue`: 0…15, or -1 for every channel). Events of
+    /// other channels are neither played nor forwarded.
+    let channelFilter = ManagedAtomic<Int>(MIDIChannelFilter.omni.rawValue)
+    /// JACK MIDI bytes → events (process thread only; its SysEx buffer allocated here).
+    var jackMIDI = JackMIDIDecoder()
 
     // counters and notifications (written by JACK threads, read by the control side)
     let cycles = ManagedAtomic<Int>(0)
@@ -92,6 +95,7 @@ final class JackProcessState: @unchecked Sendable {
         _ = retiredEngines.push(nil); _ = retiredEngines.pop()
         _ = external.push(StampedMIDIEvent(frameTime: 0, event: .timingClock)); _ = external.peek(); _ = external.pop()
         _ = toControl.push(.timingClock); _ = toControl.pop()
+        jackMIDI.warmUp()
     }
 
     deinit {
@@ -173,7 +177,7 @@ final class JackProcessState: @unchecked Sendable {
     @inline(__always)
     private func gatherEvents(frameCount: UInt32) -> Int {
         var count = 0
-        let filter = channelFilter.load(ordering: .relaxed)
+        let filter = MIDIChannelFilter(rawValue: channelFilter.load(ordering: .relaxed))
         let learning = learnArmed.load(ordering: .relaxed)
         // JACK MIDI: complete messages, already in time order
         if let port = midiIn, let buffer = jack_port_get_buffer(port, frameCount) {
@@ -181,13 +185,16 @@ final class JackProcessState: @unchecked Sendable {
             var raw = jack_midi_event_t()
             var i: UInt32 = 0
             while i < total {
-                if jack_midi_event_get(&raw, buffer, i) == 0, let event = Self.decode(raw),
-                   accept(event, filter: filter, learning: learning) {
-                    if count < eventCapacity {
-                        events[count] = TimedMIDIEvent(offset: Int(min(raw.time, frameCount - 1)), event: event)
-                        count += 1
-                    } else {
-                        droppedEvents.wrappingIncrement(ordering: .relaxed)
+                if jack_midi_event_get(&raw, buffer, i) == 0, raw.size > 0, let bytes = raw.buffer {
+                    let offset = Int(min(raw.time, frameCount - 1))
+                    jackMIDI.decode(UnsafeBufferPointer(start: bytes, count: raw.size)) { event in
+                        guard accept(event, filter: filter, learning: learning) else { return }
+                        if count < eventCapacity {
+                            events[count] = TimedMIDIEvent(offset: offset, event: event)
+                            count += 1
+                        } else {
+                            droppedEvents.wrappingIncrement(ordering: .relaxed)
+                        }
                     }
                 }
                 i += 1
@@ -214,19 +221,9 @@ final class JackProcessState: @unchecked Sendable {
     /// Channel filter and forwarding to the control side (program change, bank select, learn).
     /// Real-time safe.
     @inline(__always)
-    private func accept(_ event: MIDIEvent, filter: Int, learning: Bool) -> Bool {
-        guard let channel = event.channel else { return false }
-        if filter >= 0 && Int(channel) != filter { return false }
-        switch event {
-        case .programChange:
-            _ = toControl.push(event)
-        case let .controlChange(_, controller, _):
-            if controller == 0 || controller == 32 || learning { _ = toControl.push(event) }
-        case .channelPressure, .polyPressure:
-            if learning { _ = toControl.push(event) }
-        default:
-            break
-        }
+    private func accept(_ event: MIDIEvent, filter: MIDIChannelFilter, learning: Bool) -> Bool {
+        guard filter.accepts(event) else { return false }
+        if event.isForwardedToControl(learning: learning) { _ = toControl.push(event) }
         return true
     }
 
@@ -241,20 +238,44 @@ final class JackProcessState: @unchecked Sendable {
         events[i] = event
         count += 1
     }
+}
 
-    /// A complete JACK MIDI message → `MIDIEvent` (SysEx and malformed data give nil).
-    /// Real-time safe.
+/// JACK MIDI bytes → the events to play, through the one MIDI byte decoder (`MIDIByteDecoder`,
+/// as the ALSA sequencer's SysEx): a SysEx arrives whole (even split over several JACK events),
+/// and a System Reset (0xFF) or a GM / GS / XG reset SysEx becomes `MIDIEvent.channelReset`
+/// (all sound off and reset all controllers on every channel), as from the ALSA sequencer.
+/// Running status carries over between events, as on a MIDI cable. Real-time safe: the
+/// decoder's SysEx buffer is allocated in `init`, and nothing holds a copy of it.
+struct JackMIDIDecoder {
+    private var decoder = MIDIByteDecoder(maximumSysExByteCount: 4096)
+
+    /// Decodes the bytes of one JACK MIDI event, calling `emit` with each event to play, in
+    /// order. Real-time safe.
     @inline(__always)
-    static func decode(_ raw: jack_midi_event_t) -> MIDIEvent? {
-        guard raw.size >= 1, let bytes = raw.buffer else { return nil }
-        let status = bytes[0]
-        guard status >= 0x80, status != 0xF0 else { return nil }
-        let needed = MIDIEvent.dataByteCount(forStatus: status)
-        guard raw.size >= 1 + needed else { return nil }
-        let first = needed >= 1 ? bytes[1] : 0
-        let second = needed >= 2 ? bytes[2] : 0
-        guard first < 0x80, second < 0x80 else { return nil }
-        return MIDIEvent(statusByte: status, firstDataByte: first, secondDataByte: second)
+    mutating func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ emit: (MIDIEvent) -> Void) {
+        for byte in bytes {
+            guard let event = decoder.feed(byte) else { continue }
+            switch event {
+            case .systemExclusive:
+                if decoder.withSysExPayload({ MIDIEvent.isSystemReset(sysExPayload: $0) }) { emitChannelReset(emit) }
+            case .systemReset:
+                emitChannelReset(emit)
+            default:
+                emit(event)
+            }
+        }
+    }
+
+    @inline(__always)
+    private func emitChannelReset(_ emit: (MIDIEvent) -> Void) {
+        for i in 0..<MIDIEvent.channelResetCount { emit(MIDIEvent.channelReset(i)) }
+    }
+
+    /// Runs every path once (first-use costs off the real-time thread), then forgets the state.
+    mutating func warmUp() {
+        let bytes: [UInt8] = [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7, 0x90, 60, 100, 0xFF]
+        bytes.withUnsafeBufferPointer { decode($0) { _ in } }
+        decoder.reset()
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import SoundParameters
 
 /// A preset: a named point in a model's timbre space, with optional sound settings.
 ///
@@ -10,8 +11,8 @@ import Foundation
 /// latent = [0.1, -0.4, ...]     # ... or an explicit point (takes precedence)
 /// program = 7                   # program-change number within the bank (optional)
 /// bank = 0                      # bank (CC 0 · 128 + CC 32) the program number is in (optional, 0)
-/// reverb = 0.3                  # reverb mix (optional)
-/// gain_db = -3.0                # output gain (optional)
+/// reverb = 0.3                  # reverb mix (optional; this and the next three within
+/// gain_db = -3.0                # output gain (optional)    `ParameterLimits`, as the settings)
 /// attack_scale = 1.0            # envelope time scaling (optional)
 /// release_scale = 1.0
 ///
@@ -112,10 +113,10 @@ extension Preset {
             throw PresetError(path: path, message: "needs a latent point or an instrument name")
         }
         if let prog = try number("program", 0...127) { p.program = Int(prog) }
-        p.reverbMix = try number("reverb", 0...4)
-        p.gainDB = try number("gain_db", -60...12)
-        p.attackScale = try number("attack_scale", 0.1...10)
-        p.releaseScale = try number("release_scale", 0.1...10)
+        p.reverbMix = try number("reverb", ParameterLimits.reverbMix)
+        p.gainDB = try number("gain_db", ParameterLimits.gainDB)
+        p.attackScale = try number("attack_scale", ParameterLimits.attackScale)
+        p.releaseScale = try number("release_scale", ParameterLimits.releaseScale)
         if let bank = try number("bank", 0...16383) { p.bank = Int(bank) }
         for (key, value) in values where key.hasPrefix("cc.") {
             guard case .string(let target) = value else {
@@ -159,11 +160,25 @@ extension Preset {
         return (presets, errors)
     }
 
-    /// Finds a preset by name (case-insensitive) or by file stem.
+    /// Finds a preset by name (case-insensitive) or by file stem; see `find(_:in:preset:)`.
     public static func find(_ key: String, in presets: [Preset]) -> Preset? {
-        let k = key.lowercased()
-        return presets.first { $0.name.lowercased() == k }
-            ?? presets.first { ($0.path.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent.lowercased() }) == k }
-            ?? presets.first { $0.instrument?.lowercased() == k }
+        find(key, in: presets) { $0 }
     }
+
+    /// The one rule for a preset named by a person (`--preset`, `morph_a`, `/timbred/preset`,
+    /// `timbred render --preset`): the first item whose preset has that name, else that file
+    /// stem (`flute` for `presets/flute.toml`), else that instrument (all case-insensitive),
+    /// else, for a number, the item at that index; nil when none matches.
+    /// - Parameter preset: the preset of an item (items may wrap presets with more).
+    public static func find<Item>(_ key: String, in items: [Item], preset: (Item) -> Preset) -> Item? {
+        let k = key.lowercased()
+        if let item = items.first(where: { preset($0).name.lowercased() == k }) { return item }
+        if let item = items.first(where: { preset($0).fileStem?.lowercased() == k }) { return item }
+        if let item = items.first(where: { preset($0).instrument?.lowercased() == k }) { return item }
+        if let i = Int(key), i >= 0, i < items.count { return items[i] }
+        return nil
+    }
+
+    /// The file name without folder and extension, if the preset came from a file.
+    public var fileStem: String? { path.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } }
 }

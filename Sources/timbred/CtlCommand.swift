@@ -1,6 +1,7 @@
 import ArgumentParser
 import Control
 import Foundation
+import SoundParameters
 
 /// `timbred ctl`: the command-line client of the OSC control API (127.0.0.1 only).
 struct CtlCommand: ParsableCommand {
@@ -16,9 +17,9 @@ struct CtlCommand: ParsableCommand {
           latent DIM VALUE        move one latent dimension
           morph POSITION          A/B morph, 0...1
           pad X Y                 2-D pad over four presets, 0...1 each
-          reverb MIX              reverb mix, 0...4 (1 = as trained)
-          gain DB                 output gain, -60...12 dB
-          attack SCALE, release SCALE   envelope time scales, 0.1...10
+          reverb MIX              reverb mix, \(ParameterLimits.text(ParameterLimits.reverbMix)) (1 = as trained)
+          gain DB                 output gain, \(ParameterLimits.text(ParameterLimits.gainDB)) dB
+          attack SCALE, release SCALE   envelope time scales, \(ParameterLimits.text(ParameterLimits.attackScale))
           panic                   silence every note now
           learn TARGET            map the next knob moved to TARGET (latent N, morph, pad_x, pad_y,
                                   reverb, gain, attack, release, loudness; cancel to disarm); saved

@@ -58,8 +58,7 @@ final class Daemon {
         jack.autoconnectMIDI = settings.bool(.jackMIDIAutoconnect)
         let backend = JackBackend(configuration: jack)
         self.backend = backend
-        let channel = settings.integer(.channel)
-        backend.setChannelFilter(channel == 0 ? nil : channel - 1)
+        backend.setChannelFilter(settings.channelFilter)
         // this thread is the command ring's only producer: commands go to the engine playing now
         sound = SoundController(model: model, presetFolders: presetFolders, settings: SoundController.Settings(settings)) { command in
             guard let engine = backend.currentEngine else { return }

@@ -63,8 +63,8 @@ final class SequencerEventConverterTests: XCTestCase {
             return c.convert(e)
         }
         XCTAssertEqual(b, .sysEx([0x7E, 0x7F, 0x09, 0x01]))
-        XCTAssertTrue(SequencerEventConverter.isSystemReset([0x7E, 0x7F, 0x09, 0x01]))
-        XCTAssertFalse(SequencerEventConverter.isSystemReset([0x7E, 0x7F, 0x06, 0x01]))
+        XCTAssertTrue(MIDIEvent.isSystemReset(sysExPayload: [0x7E, 0x7F, 0x09, 0x01]))
+        XCTAssertFalse(MIDIEvent.isSystemReset(sysExPayload: [0x7E, 0x7F, 0x06, 0x01]))
     }
 
     func testSubscriptionNoticesForOurPortOnly() {
@@ -82,12 +82,12 @@ final class SequencerEventConverterTests: XCTestCase {
     }
 
     func testReleaseEverythingLiftsPedalsThenReleasesOnEveryChannel() {
-        let r = SequencerEventConverter.releaseEverything
+        let r = MIDIEvent.releaseEveryChannel
         XCTAssertEqual(r.count, 48)
         XCTAssertEqual(Array(r.prefix(3)), [.controlChange(channel: 0, controller: 64, value: 0),
                                             .controlChange(channel: 0, controller: 66, value: 0),
                                             .controlChange(channel: 0, controller: 123, value: 0)])
-        XCTAssertTrue(ALSASequencerInput.isMIDIThrough("Midi Through Port-0"))
+        XCTAssertTrue(isMIDIThroughPort("Midi Through Port-0"))
     }
 
     /// Without a sequencer device (this VM, most CI machines) opening fails with one line, not a crash.

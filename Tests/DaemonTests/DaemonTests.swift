@@ -154,18 +154,31 @@ final class DaemonPlaybackTests: DaemonTestCase {
     /// All-sound-off silences within one period (64 frames) of its event.
     func testAllSoundOffSilencesWithinOnePeriod() throws {
         try startDaemon(arguments: ["--reverb", "0"])
+        try assertSilencedWithinOnePeriod(by: Msg.cc(120, 0), "all-sound-off")
+    }
+
+    /// A GM System On SysEx from a DAW over JACK MIDI resets every channel (all sound off,
+    /// controllers reset), as it does from the ALSA sequencer.
+    func testGMResetOverJackMIDISilencesWithinOnePeriod() throws {
+        try startDaemon(arguments: ["--reverb", "0"])
+        try assertSilencedWithinOnePeriod(by: [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7], "a GM reset")
+    }
+
+    /// Plays two notes, sends `message` half a second later, and checks the sound is gone one
+    /// period after it.
+    func assertSilencedWithinOnePeriod(by message: [UInt8], _ name: String, line: UInt = #line) throws {
         let on = probe.frame(afterSeconds: 0.3)
         probe.send(Msg.on(64), at: on)
         probe.send(Msg.on(67), at: on)
         let cut = on &+ frames(0.5) &+ 21
-        probe.send(Msg.cc(120, 0), at: cut)
+        probe.send(message, at: cut)
         let x = record(from: on, seconds: 1.0)
         let cutIndex = Int(cut &- on)
         let playing = SignalAnalysis.peak(Array(x[(cutIndex - 4800)..<cutIndex]))
         let after = SignalAnalysis.peak(Array(x[(cutIndex + 64)..<(cutIndex + 64 + 4800)]))
-        print("peak before all-sound-off \(playing), from one period after \(after)")
-        XCTAssertGreaterThan(playing, 1e-3)
-        XCTAssertLessThan(after, playing * 1e-3, "still sounding one period after all-sound-off")
+        print("peak before \(name) \(playing), from one period after \(after)")
+        XCTAssertGreaterThan(playing, 1e-3, line: line)
+        XCTAssertLessThan(after, playing * 1e-3, "still sounding one period after \(name)", line: line)
     }
 
     /// Program change 1 selects the preset with program 1 (and the sound changes).
