@@ -73,19 +73,26 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 
-        .testTarget(name: "DSPTests", dependencies: ["DSP"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "CAllocCounter"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model"]),
-        .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter"]),
-        .testTarget(name: "PresetsTests", dependencies: ["Presets"]),
+        // What the test targets share (fixture and binary paths, temporary folders, a seeded
+        // random generator); a plain target under Tests/, used only by test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "CAllocCounter", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"]),
+        .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter", "TestSupport"]),
+        .testTarget(name: "PresetsTests", dependencies: ["Presets", "TestSupport"]),
         // Depends on the executable so that `timbred render --morph` is built with the tests.
-        .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "ALSASequencer", "CALSA", "MIDI", "Model", "Presets", "SoundParameters"]),
+        .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "MIDI", "Model", "Presets", "SoundParameters", "TestSupport"]),
+        // The OS backends' logic without a device: JACK MIDI decoding (no server), ALSA sequencer
+        // event conversion (no /dev/snd).
+        .testTarget(name: "JackBackendTests", dependencies: ["JackBackend", "MIDI", "CAllocCounter", "TestSupport"]),
+        .testTarget(name: "ALSASequencerTests", dependencies: ["ALSASequencer", "CALSA", "MIDI"]),
         // End-to-end tests of `timbred run` against a real jackd -d dummy (depends on the
         // executable so that it is built with the tests).
         .testTarget(name: "DaemonTests", dependencies: ["timbred", "JackBackend", "Engine", "Model", "MIDI", "CJack",
-                                                        "CAllocCounter", "Control",
+                                                        "CAllocCounter", "Control", "TestSupport",
                                                         .product(name: "Atomics", package: "swift-atomics")]),
     ]
 )

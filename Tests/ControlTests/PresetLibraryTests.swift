@@ -1,6 +1,7 @@
 import Control
 import Foundation
 import Model
+import TestSupport
 import XCTest
 
 final class PresetLibraryTests: XCTestCase {
@@ -10,9 +11,7 @@ final class PresetLibraryTests: XCTestCase {
     override func setUpWithError() throws {
         folder = NSTemporaryDirectory() + "presets-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/small.safetensors").path
-        model = try TimbreModel(contentsOf: fixtures)
+        model = try TimbreModel(contentsOf: Fixtures.smallModel)
     }
 
     override func tearDown() { try? FileManager.default.removeItem(atPath: folder) }

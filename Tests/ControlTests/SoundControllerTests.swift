@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import MIDI
 import Model
+import TestSupport
 import XCTest
 
 /// A command as text, so that sequences of them compare (EngineCommand is not Equatable).
@@ -44,9 +45,7 @@ class SoundControllerTestCase: XCTestCase {
     override func setUpWithError() throws {
         folder = NSTemporaryDirectory() + "sound-\(getpid())-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/small.safetensors").path
-        model = try TimbreModel(contentsOf: fixtures)
+        model = try TimbreModel(contentsOf: Fixtures.smallModel)
         XCTAssertEqual(model.config.zDim, 4)
         try write("a.toml", "name = \"A\"\ninstrument = \"a\"\nprogram = 0\n")
         try write("b.toml", "name = \"B\"\ninstrument = \"b\"\nprogram = 1\nreverb = 0.25\nattack_scale = 2.0\n")

@@ -1,6 +1,7 @@
 // Helpers shared by the DSP tests: fixture loading, reference implementations, measurements.
 import DSP
 import Foundation
+import TestSupport
 import XCTest
 
 /// Float32 tensors of a safetensors file (enough of the format for the test fixtures).
@@ -46,8 +47,7 @@ struct SafeTensors {
     }
 
     static func fixture(_ name: String) throws -> SafeTensors {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures").appendingPathComponent(name)
+        let url = Fixtures.directory.appendingPathComponent(name)
         return try SafeTensors(contentsOf: url)
     }
 }

@@ -8,11 +8,12 @@ import Foundation
 import JackBackend
 import MIDI
 import Model
+import TestSupport
 import XCTest
 
 final class BackendAllocationTests: DaemonTestCase {
     func testProcessCallbackDoesNotAllocate() throws {
-        let model = try TimbreModel(contentsOf: DaemonFixtures.smallModel)
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
         var configuration = JackBackend.Configuration()
         configuration.clientName = "alloc_tb"
         configuration.serverName = serverName
@@ -105,7 +106,7 @@ final class StampedEventTimingTests: DaemonTestCase {
         guard ProcessInfo.processInfo.environment["TIMBRED_TIMING_TESTS"] == "1" else {
             throw XCTSkip("timing test: set TIMBRED_TIMING_TESTS=1 on an idle machine")
         }
-        let model = try TimbreModel(contentsOf: DaemonFixtures.smallModel)
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
         var configuration = JackBackend.Configuration()
         configuration.clientName = "stamp_tb"
         configuration.serverName = serverName

@@ -4,6 +4,7 @@
 import CJack
 import Control
 import Foundation
+import TestSupport
 import XCTest
 
 /// libjack's messages (failed connection attempts while a server starts) stay out of test logs.
@@ -31,8 +32,8 @@ class DaemonTestCase: XCTestCase {
 
     override func setUpWithError() throws {
         try XCTSkipUnless(DaemonFixtures.jackdAvailable, "jackd (Debian package jackd2) is not installed")
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonFixtures.binary),
-                          "timbred binary not found at \(DaemonFixtures.binary)")
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Fixtures.timbredBinary),
+                          "timbred binary not found at \(Fixtures.timbredBinary)")
         jack_set_error_function(quietJackMessage)
         jack_set_info_function(quietJackMessage)
         Self.serial += 1
@@ -410,7 +411,7 @@ final class DaemonLifecycleTests: DaemonTestCase {
 final class HelpTests: XCTestCase {
     func output(_ arguments: [String]) throws -> String {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: DaemonFixtures.binary)
+        p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
         p.arguments = arguments
         let pipe = Pipe()
         p.standardOutput = pipe
@@ -421,7 +422,7 @@ final class HelpTests: XCTestCase {
     }
 
     func testHelpDescribesEverySetting() throws {
-        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: DaemonFixtures.binary))
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: Fixtures.timbredBinary))
         let root = try output(["--help"]), run = try output(["run", "--help"])
         for setting in Setting.allCases {
             XCTAssertTrue(root.contains(setting.rawValue), "timbred --help lacks \(setting.rawValue)")

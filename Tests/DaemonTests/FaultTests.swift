@@ -5,6 +5,7 @@
 // in ms) and asserts it with a tolerance.
 import CJack
 import Foundation
+import TestSupport
 import XCTest
 
 /// Levels of recorded audio.
@@ -164,7 +165,7 @@ final class FaultTests: DaemonTestCase {
     /// untouched (no new engine) and the note keeps sounding. A valid file then reloads.
     func testBrokenModelFileIsRefusedWhileTheSoundContinues() throws {
         let modelPath = configHome + "/model.safetensors"
-        try FileManager.default.copyItem(atPath: DaemonFixtures.smallModel, toPath: modelPath)
+        try FileManager.default.copyItem(atPath: Fixtures.smallModel, toPath: modelPath)
         let good = try Data(contentsOf: URL(fileURLWithPath: modelPath))
         try startDaemon(arguments: ["--model", modelPath, "--reverb", "0"])
         let on = holdNote()

@@ -1,27 +1,10 @@
 // Test fixtures that run real processes: a `jackd -d dummy` server and the `timbred` binary.
 import CJack
 import Foundation
+import TestSupport
 
-/// Paths the daemon tests use.
+/// What the daemon tests need beyond `Fixtures` (TestSupport): a free port, jackd.
 enum DaemonFixtures {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().path
-    static var smallModel: String { repository + "/Tests/Fixtures/small.safetensors" }
-
-    /// The timbred binary built with the tests ($TIMBRED_BINARY overrides).
-    static var binary: String {
-        if let given = ProcessInfo.processInfo.environment["TIMBRED_BINARY"] { return given }
-        // the test bundle lives in the build folder next to the executable
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var folder = exe.deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("timbred").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return repository + "/.build/debug/timbred"
-    }
-
     /// A free UDP port on 127.0.0.1.
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -109,8 +92,8 @@ final class TimbredProcess {
         oscPort = DaemonFixtures.freePort()
         logPath = configHome + "/timbred.log"
         try FileManager.default.createDirectory(atPath: configHome + "/timbred/presets", withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: DaemonFixtures.binary)
-        process.arguments = ["run", "--model", DaemonFixtures.smallModel, "--server", server, "--client-name", clientName,
+        process.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
+        process.arguments = ["run", "--model", Fixtures.smallModel, "--server", server, "--client-name", clientName,
                              "--osc-port", String(oscPort), "--alsa-midi", "false", "--autoconnect", String(autoconnect)] + extraArguments
         var env = ProcessInfo.processInfo.environment
         env["XDG_CONFIG_HOME"] = configHome
@@ -152,7 +135,7 @@ final class TimbredProcess {
     /// Runs `timbred ctl ARGS` against this daemon; returns (exit status, stdout + stderr).
     func ctl(_ arguments: [String]) -> (Int32, String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: DaemonFixtures.binary)
+        p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
         p.arguments = ["ctl"] + arguments + ["--port", String(oscPort), "--timeout", "3"]
         let pipe = Pipe()
         p.standardOutput = pipe

@@ -3,18 +3,8 @@ import CRealtime
 import Engine
 import MIDI
 import Model
+import TestSupport
 import XCTest
-
-/// Paths of the shared fixtures (written by training/timbred_train/export.py).
-enum Fixtures {
-    static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures").path
-    static var smallModel: String { folder + "/small.safetensors" }
-    static var defaultModel: String {
-        URL(fileURLWithPath: folder).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("models/default.safetensors").path
-    }
-}
 
 /// Renders `blocks` blocks of `block` frames, with events given as (absolute sample, event).
 func renderMono(_ engine: Engine, frames: Int, block: Int, events: [(Int, MIDIEvent)]) -> [Float] {

@@ -1,6 +1,7 @@
 import Engine
 import MIDI
 import Model
+import TestSupport
 import XCTest
 
 /// A million random MIDI events, garbage included, through the engine: the output must stay finite
@@ -40,7 +41,7 @@ final class HostileMIDITests: XCTestCase {
             XCTAssertTrue(engine.commands.push(.setMorphPoint(corner: corner, point: LatentPoint(far))))
         }
 
-        var rng = SplitMix64(seed: 0x7153_0005)
+        var rng = SeededGenerator(seed: 0x7153_0005)
         var events = [TimedMIDIEvent](repeating: TimedMIDIEvent(offset: 0, event: .stop), count: Self.eventsPerBlock)
         var left = [Float](repeating: 0, count: Self.block), right = left
         var peak: Float = 0
@@ -76,7 +77,7 @@ final class HostileMIDITests: XCTestCase {
     }
 
     /// Mostly inside the block, sometimes before or after it (the engine clamps those).
-    static func randomOffset(_ rng: inout SplitMix64) -> Int {
+    static func randomOffset(_ rng: inout SeededGenerator) -> Int {
         switch rng.next() % 50 {
         case 0: return -Int(rng.next() % 1000) - 1
         case 1: return block + Int(rng.next() % 1000)
@@ -86,7 +87,7 @@ final class HostileMIDITests: XCTestCase {
 
     /// Every kind of event with random channels and values; some with fields out of their range
     /// (channel above 15, data above 127, bend above 16383), as no decoder produces them.
-    static func randomEvent(_ rng: inout SplitMix64) -> MIDIEvent {
+    static func randomEvent(_ rng: inout SeededGenerator) -> MIDIEvent {
         let bits = rng.next()
         let garbage = bits % 16 == 0
         let channel = UInt8(truncatingIfNeeded: bits >> 8) & (garbage ? 0xFF : 0x0F)
@@ -114,18 +115,5 @@ final class HostileMIDITests: XCTestCase {
             ]
             return system[Int(b) % system.count]
         }
-    }
-}
-
-/// SplitMix64: a small seeded generator, the same sequence on every platform.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

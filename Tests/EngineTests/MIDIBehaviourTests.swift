@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import MIDI
 import Model
+import TestSupport
 import XCTest
 
 final class MIDIBehaviourTests: XCTestCase {

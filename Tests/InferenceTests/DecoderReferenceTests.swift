@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Model
+import TestSupport
 import XCTest
 
 /// The decoder and the control scaling against the PyTorch reference, frame by frame.

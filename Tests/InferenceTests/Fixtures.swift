@@ -1,24 +1,6 @@
 import Foundation
 import Model
 
-/// Paths of the test fixtures (Tests/Fixtures) and of the shipped model (models/).
-enum Fixtures {
-    /// Tests/Fixtures, found from this file's path.
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
-    /// The repository root.
-    static let repository = directory.deletingLastPathComponent().deletingLastPathComponent()
-    static let smallModel = directory.appendingPathComponent("small.safetensors").path
-    static let smallReference = directory.appendingPathComponent("small-reference.safetensors").path
-    /// The shipped model's reference outputs; `TIMBRED_DEFAULT_REFERENCE` overrides the path.
-    static let defaultReference = ProcessInfo.processInfo.environment["TIMBRED_DEFAULT_REFERENCE"]
-        ?? directory.appendingPathComponent("default-reference.safetensors").path
-    /// The shipped model (tests that need it skip when it is absent); `TIMBRED_DEFAULT_MODEL`
-    /// overrides the path, e.g. to check a candidate model before it ships.
-    static let defaultModel = ProcessInfo.processInfo.environment["TIMBRED_DEFAULT_MODEL"]
-        ?? repository.appendingPathComponent("models/default.safetensors").path
-}
-
 /// Reference tensors written by training/timbred_train/export.py.
 struct Reference {
     let file: SafetensorsFile

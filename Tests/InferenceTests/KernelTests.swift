@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Model
+import TestSupport
 import XCTest
 
 /// Kernels against naive loops, and the encoder against the reference.

@@ -2,6 +2,7 @@
 import CAllocCounter
 import Inference
 import Model
+import TestSupport
 import XCTest
 
 /// The real-time entry points of Inference and Model allocate nothing once built: the decoder

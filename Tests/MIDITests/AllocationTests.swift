@@ -3,6 +3,7 @@
 #if canImport(CAllocCounter)
 import CAllocCounter
 import MIDI
+import TestSupport
 import XCTest
 
 final class AllocationTests: XCTestCase {

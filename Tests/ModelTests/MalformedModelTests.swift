@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TestSupport
 import XCTest
 
 /// Malformed variants of small.safetensors, written to a temporary directory and loaded by path:

@@ -1,3 +1,4 @@
+import TestSupport
 import XCTest
 @testable import Presets
 
@@ -55,25 +56,12 @@ final class PresetTests: XCTestCase {
     }
 
     func testRandomBytesNeverCrashTheParser() {
-        var rng = SplitMix64(seed: 0x7153)
+        var rng = SeededGenerator(seed: 0x7153)
         let alphabet = Array("name=\"[]#,.0123456789e-+_ \n\tabc'\\truefalse")
         for _ in 0..<3000 {
             let n = Int.random(in: 0..<80, using: &rng)
             let text = String((0..<n).map { _ in alphabet.randomElement(using: &rng)! })
             _ = try? Preset.parse(text, path: "fuzz.toml")
         }
-    }
-}
-
-/// A small seeded generator, so a failing input can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 import DSP
 import Foundation
 import Model
+import TestSupport
 import Timbre
 import XCTest
 
@@ -10,7 +11,7 @@ final class NoteAnalysisTests: XCTestCase {
     var model: TimbreModel!
 
     override func setUpWithError() throws {
-        model = try TimbreModel(contentsOf: Paths.defaultModel)
+        model = try TimbreModel(contentsOf: Fixtures.defaultModel)
     }
 
     func testEveryStepMatchesTheTrainer() throws {
@@ -52,7 +53,7 @@ final class NoteAnalysisTests: XCTestCase {
 
     func testWholeAnalysisOfAFileLandsNearItsInstrument() throws {
         let encoder = TimbreEncoder(model: model)
-        let folder = Paths.temporaryFolder()
+        let folder = Fixtures.temporaryFolder()
         for slot in 0..<3 {
             let ref = try ReferenceNote.load(slot)
             let path = folder + "/note\(slot).wav"
@@ -83,7 +84,7 @@ final class NoteAnalysisTests: XCTestCase {
     }
 
     func testBadRecordingsGetOneClearError() throws {
-        let folder = Paths.temporaryFolder()
+        let folder = Fixtures.temporaryFolder()
         let rate = 44100.0
         func message(_ samples: [Float], _ name: String) throws -> String {
             let path = folder + "/" + name

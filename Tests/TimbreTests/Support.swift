@@ -1,37 +1,7 @@
 import Foundation
 import Model
+import TestSupport
 import Timbre
-
-/// Paths of the fixtures, the shipped model and the built binary.
-enum Paths {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
-    static let repository = fixtures.deletingLastPathComponent().deletingLastPathComponent()
-    /// The trainer's analysis of three held-out notes (training/timbred_train/export.py,
-    /// `write_analysis_fixture`).
-    static let analysisReference = fixtures.appendingPathComponent("analysis-reference.safetensors").path
-    static let defaultModel = ProcessInfo.processInfo.environment["TIMBRED_DEFAULT_MODEL"]
-        ?? repository.appendingPathComponent("models/default.safetensors").path
-
-    /// The timbred binary built with the tests ($TIMBRED_BINARY overrides).
-    static var binary: String {
-        if let given = ProcessInfo.processInfo.environment["TIMBRED_BINARY"] { return given }
-        var folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("timbred").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        return repository.path + "/.build/debug/timbred"
-    }
-
-    /// A fresh temporary folder.
-    static func temporaryFolder() -> String {
-        let path = NSTemporaryDirectory() + "timbre-tests-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-}
 
 /// One note of the analysis fixture with the trainer's outputs.
 struct ReferenceNote {
@@ -48,7 +18,7 @@ struct ReferenceNote {
     let logvar: [Float]
 
     static func load(_ slot: Int) throws -> ReferenceNote {
-        let file = try SafetensorsFile(path: Paths.analysisReference)
+        let file = try SafetensorsFile(path: Fixtures.analysisReference)
         func v(_ name: String) throws -> [Float] { try file.floats("analysis.\(slot).\(name)") }
         return ReferenceNote(audio: try v("audio"), pitch: Double(try v("pitch")[0]), instrument: Int(try v("instrument")[0]),
                              trimStart: Int(try v("trim_start")[0]), f0Hz: try v("f0_hz"), wideF0Hz: try v("wide_f0_hz"),

@@ -1,5 +1,6 @@
 import Foundation
 import Model
+import TestSupport
 import Timbre
 import XCTest
 
@@ -14,7 +15,7 @@ final class TimbreSpaceTests: XCTestCase {
     }
 
     func testNeighboursAndFarOutside() throws {
-        let model = try TimbreModel(contentsOf: Paths.defaultModel)
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
         let space = TimbreSpace(model: model)
         for (k, mean) in model.latentMeans.enumerated() {
             let near = space.neighbours(of: mean)

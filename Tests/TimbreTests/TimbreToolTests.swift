@@ -2,6 +2,7 @@ import DSP
 import Foundation
 import Model
 import Presets
+import TestSupport
 import Timbre
 import XCTest
 
@@ -9,10 +10,10 @@ import XCTest
 /// musician runs them.
 final class TimbreToolTests: XCTestCase {
     var folder: String!
-    var environment: [String: String] { ["XDG_CONFIG_HOME": folder + "/config", "TIMBRED_HOME": Paths.repository.path] }
+    var environment: [String: String] { ["XDG_CONFIG_HOME": folder + "/config", "TIMBRED_HOME": Fixtures.repository.path] }
 
     override func setUp() {
-        folder = Paths.temporaryFolder()
+        folder = Fixtures.temporaryFolder()
     }
 
     override func tearDown() {
@@ -25,7 +26,7 @@ final class TimbreToolTests: XCTestCase {
         // FLAC at 48 kHz, stereo-summed mono: not the model's format
         try MonoAudio(samples: ref.audio, sampleRate: 32000).resampled(to: 48000).writeWAV(path: folder + "/tmp.wav")
         // (the refinement search is checked in NoteAnalysisTests; the debug binary would take minutes)
-        let convert = try runTool(Paths.binary, ["encode", folder + "/tmp.wav", "--name", "My Flute", "--no-refine"], environment: environment)
+        let convert = try runTool(Fixtures.timbredBinary, ["encode", folder + "/tmp.wav", "--name", "My Flute", "--no-refine"], environment: environment)
         XCTAssertEqual(convert.status, 0, convert.output)
         _ = wav
         let presetPath = folder + "/config/timbred/presets/my_flute.toml"
@@ -36,12 +37,12 @@ final class TimbreToolTests: XCTestCase {
         XCTAssertTrue(text.contains("nearest = [\"flute\""), text)
         XCTAssertTrue(text.contains("pitch_low = \(Int(ref.pitch))"), text)
         // a second run refuses to overwrite without --force
-        let again = try runTool(Paths.binary, ["encode", folder + "/tmp.wav", "--name", "My Flute", "--no-refine"], environment: environment)
+        let again = try runTool(Fixtures.timbredBinary, ["encode", folder + "/tmp.wav", "--name", "My Flute", "--no-refine"], environment: environment)
         XCTAssertEqual(again.status, 1)
         XCTAssertTrue(again.output.contains("exists"), again.output)
         // and the synth plays it by name
         let out = folder + "/played.wav"
-        let render = try runTool(Paths.binary, ["render", "--note", "72", "--seconds", "1", "--preset", "My Flute", "-o", out],
+        let render = try runTool(Fixtures.timbredBinary, ["render", "--note", "72", "--seconds", "1", "--preset", "My Flute", "-o", out],
                              environment: environment)
         XCTAssertEqual(render.status, 0, render.output)
         let audio = try MonoAudio.read(path: out)
@@ -52,7 +53,7 @@ final class TimbreToolTests: XCTestCase {
         let silent = folder + "/silent.wav"
         try MonoAudio(samples: [Float](repeating: 0, count: 44100), sampleRate: 44100).writeWAV(path: silent)
         for (file, expected) in [(silent, "silence"), (folder + "/missing.wav", "unreadable audio")] {
-            let r = try runTool(Paths.binary, ["encode", file, "--name", "x"], environment: environment)
+            let r = try runTool(Fixtures.timbredBinary, ["encode", file, "--name", "x"], environment: environment)
             XCTAssertEqual(r.status, 1)
             let lines = r.output.split(separator: "\n")
             XCTAssertEqual(lines.count, 1, r.output)
@@ -62,24 +63,24 @@ final class TimbreToolTests: XCTestCase {
 
     func testMapWritesAPictureWithEveryInstrument() throws {
         let png = folder + "/map.png", svg = folder + "/map.svg"
-        let r = try runTool(Paths.binary, ["map", "-o", png], environment: environment)
+        let r = try runTool(Fixtures.timbredBinary, ["map", "-o", png], environment: environment)
         XCTAssertEqual(r.status, 0, r.output)
         let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: png)))
         XCTAssertEqual(Array(bytes[0..<8]), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A])
         let width = bytes[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = bytes[20..<24].reduce(0) { $0 << 8 | Int($1) }
         XCTAssertEqual([width, height], [1400, 1000])
         XCTAssertGreaterThan(bytes.count, 40_000, "a picture with text and shapes, not a blank page")
-        let s = try runTool(Paths.binary, ["map", "-o", svg], environment: environment)
+        let s = try runTool(Fixtures.timbredBinary, ["map", "-o", svg], environment: environment)
         XCTAssertEqual(s.status, 0, s.output)
         let text = try String(contentsOfFile: svg, encoding: .utf8)
         XCTAssertTrue(text.hasPrefix("<?xml") && text.contains("<svg"))
-        let bad = try runTool(Paths.binary, ["map", "-o", folder + "/no/such/dir/map.png"], environment: environment)
+        let bad = try runTool(Fixtures.timbredBinary, ["map", "-o", folder + "/no/such/dir/map.png"], environment: environment)
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.output.hasPrefix("timbred map: "), bad.output)
     }
 
     func testPresetsListsNearestInstruments() throws {
-        let r = try runTool(Paths.binary, ["presets"], environment: environment)
+        let r = try runTool(Fixtures.timbredBinary, ["presets"], environment: environment)
         XCTAssertEqual(r.status, 0, r.output)
         let flute = r.output.split(separator: "\n").first { $0.contains("Flute ") }
         XCTAssertNotNil(flute, r.output)
@@ -111,7 +112,7 @@ final class TimbreToolTests: XCTestCase {
         let rate = 32000.0
         func render(_ extra: [String]) throws -> [Float] {
             let out = folder + "/r\(UUID().uuidString).wav"
-            let r = try runTool(Paths.binary, ["render", "--note", "60", "--seconds", "4", "--rate", "32000", "--reverb", "0",
+            let r = try runTool(Fixtures.timbredBinary, ["render", "--note", "60", "--seconds", "4", "--rate", "32000", "--reverb", "0",
                                            "--tail", "0.2", "-o", out] + extra, environment: environment)
             XCTAssertEqual(r.status, 0, r.output)
             return try MonoAudio.read(path: out).samples
