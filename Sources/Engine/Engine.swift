@@ -425,7 +425,7 @@ public final class Engine: @unchecked Sendable {
             if batchFrameOffsets[b] == 2 { voice.keepStateBeforeAhead() }
             // timbre glide: one smoothing step per decoded frame
             for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
-            let f0 = frequencyHz(of: voice)
+            let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
             let loudness = loudnessDB(of: voice, times: times)
             voice.lastLoudnessDB = Float(loudness)
@@ -514,10 +514,13 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - voice inputs
 
+    /// A voice's f0 at `frame`: its key, the channel's bend and tuning, and a portamento glide.
+    /// Real-time safe.
     @inline(__always)
-    private func frequencyHz(of voice: Voice) -> Double {
+    private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
         let channel = channels[Int(voice.channel)]
-        return midiToHz(Double(voice.note) + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones))
+        let glide = voice.glideOffsetSemitones(atSeconds: voice.frameSeconds(frame, frameRate: frameRate))
+        return midiToHz(Double(voice.note) + glide + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones))
     }
 
     /// A voice's note times at `frame`, on the scaled time axes the model reads: seconds since
@@ -643,8 +646,9 @@ public final class Engine: @unchecked Sendable {
             channels[c].sostenuto = down
         case 120:  // all sound off: silence now
             for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c { fade(voices[i]) }
-        case 121:  // reset all controllers (RP-015): pedals off, bend centred
+        case 121:  // reset all controllers (RP-015): pedals and portamento off, bend centred
             channels[c].pitchBend = MIDIEvent.pitchBendCentre
+            channels[c].portamento = false
             let effects = controllerMap.resetControllers(channel: c)
             if let e = effects.modulation { apply(e) }
             if let e = effects.expression { apply(e) }
@@ -665,6 +669,13 @@ public final class Engine: @unchecked Sendable {
             for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c && !voices[i].isReleased {
                 keyUp(voices[i], channel: c)
             }
+            channels[c].heldKeyCount = 0
+            if controller == 126 { channels[c].mono = true }  // mono mode on: one voice, legato
+            if controller == 127 { channels[c].mono = false }  // poly mode on
+        case 65:  // portamento on/off
+            channels[c].portamento = value >= 64
+        case 84:  // portamento control: the next note glides from this key
+            channels[c].portamentoControlNote = Int(value)
         default:
             break
         }
@@ -679,6 +690,64 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func noteOn(note: UInt8, velocity: UInt8, channel: UInt8) {
+        let c = Int(channel)
+        let glideFrom = glideSource(channel: c)
+        channels[c].lastNote = Int(note)
+        channels[c].portamentoControlNote = -1
+        if channels[c].mono {
+            channels[c].pressKey(note)
+            if let v = monoVoice(channel: channel) {
+                legato(v, to: note, from: glideFrom, channel: c)
+                return
+            }
+        }
+        startNote(note: note, velocity: velocity, channel: channel)
+        if let glideFrom, let v = newestVoice(channel: channel) {
+            v.glide(to: note, fromSemitones: Double(glideFrom - Int(note)), seconds: channels[c].portamentoSeconds,
+                    atSeconds: 0)
+        }
+    }
+
+    /// The key a new note on channel `c` glides from: CC 84's key if set, else the channel's
+    /// last key while portamento is on; nil for no glide. Real-time safe.
+    private func glideSource(channel c: Int) -> Int? {
+        if channels[c].portamentoControlNote >= 0 { return channels[c].portamentoControlNote }
+        if channels[c].portamento && channels[c].lastNote >= 0 { return channels[c].lastNote }
+        return nil
+    }
+
+    /// The sounding, unreleased voice of a mono channel, if any. Real-time safe.
+    private func monoVoice(channel: UInt8) -> Voice? {
+        for i in 0..<voices.count {
+            let v = voices[i]
+            if v.isActive && v.channel == channel && !v.isReleased && v.fadeStep == 0 { return v }
+        }
+        return nil
+    }
+
+    /// The voice struck last on `channel`. Real-time safe.
+    private func newestVoice(channel: UInt8) -> Voice? {
+        var best: Voice? = nil
+        for i in 0..<voices.count {
+            let v = voices[i]
+            if v.isActive && v.channel == channel && v.strikeOrder == strikeCount { best = v }
+        }
+        return best
+    }
+
+    /// A mono channel's running voice takes the new key without a new attack: it glides there
+    /// from where it sounds now (over the portamento time when portamento is on, else at once).
+    /// Real-time safe.
+    private func legato(_ v: Voice, to note: UInt8, from glideFrom: Int?, channel c: Int) {
+        let now = Double(v.ageSamples) / settings.sampleRate
+        let sounding = Double(v.note) + v.glideOffsetSemitones(atSeconds: now)
+        let seconds = glideFrom != nil ? channels[c].portamentoSeconds : 0
+        v.glide(to: note, fromSemitones: sounding - Double(note), seconds: seconds, atSeconds: now)
+        // frame n+2 may have been decoded at the old pitch: decode it again
+        v.undoAhead()
+    }
+
+    private func startNote(note: UInt8, velocity: UInt8, channel: UInt8) {
         // a repeated key on the same channel re-triggers: release the old voice first
         for i in 0..<voices.count {
             let v = voices[i]
@@ -725,6 +794,15 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {
+        let c = Int(channel)
+        if channels[c].mono {
+            channels[c].releaseKey(note)
+            // the key that sounds went up while others are still down: back to the latest of them
+            if let back = channels[c].latestHeldKey, let v = monoVoice(channel: channel), v.note == note {
+                legato(v, to: back, from: channels[c].portamento ? Int(note) : nil, channel: c)
+                return
+            }
+        }
         for i in 0..<voices.count {
             let v = voices[i]
             guard v.isActive && v.note == note && v.channel == channel && !v.isReleased && !v.heldBySustain && !v.heldBySostenuto else { continue }
@@ -780,6 +858,38 @@ struct ChannelState {
     }
     /// Channel coarse (RPN 0,2) plus fine (RPN 0,1) tuning in semitones.
     var tuningSemitones: Float = 0
+    /// Portamento (CC 65), its time (CC 5/37: milliseconds, as FluidSynth reads it) and CC 84's key.
+    var portamento = false
+    var portamentoControlNote = -1
+    var portamentoSeconds: Double { Double(controllers.controllerValue14Bit(msbNumber: 5)) / 1000 }
+    /// The last key struck on the channel (a glide's start), -1 before any.
+    var lastNote = -1
+    /// Mono mode (CC 126, until CC 127): one voice per channel, new keys play legato.
+    var mono = false
+    /// Mono mode: the keys down, oldest first (at most 16 remembered).
+    var heldKeys = SIMD16<UInt8>()
+    var heldKeyCount = 0
+
+    var latestHeldKey: UInt8? { heldKeyCount > 0 ? heldKeys[heldKeyCount - 1] : nil }
+
+    mutating func pressKey(_ key: UInt8) {
+        releaseKey(key)
+        if heldKeyCount == 16 {
+            for i in 0..<15 { heldKeys[i] = heldKeys[i + 1] }
+            heldKeyCount = 15
+        }
+        heldKeys[heldKeyCount] = key
+        heldKeyCount += 1
+    }
+
+    mutating func releaseKey(_ key: UInt8) {
+        var j = 0
+        for i in 0..<heldKeyCount where heldKeys[i] != key {
+            heldKeys[j] = heldKeys[i]
+            j += 1
+        }
+        heldKeyCount = j
+    }
 
     var pitchBendSemitones: Float {
         Float(Int(pitchBend) - Int(MIDIEvent.pitchBendCentre)) / 8192 * bendRangeSemitones

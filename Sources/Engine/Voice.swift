@@ -37,6 +37,11 @@ final class Voice {
     /// When the note was struck, in the engine's strike count (deferred starts go in this order).
     var strikeOrder: UInt64 = 0
     var lastLoudnessDB: Float = -120
+    /// Portamento: the pitch starts `glideFromSemitones` away from `note` at `glideStartSeconds`
+    /// after note-on and reaches it linearly over `glideSeconds`.
+    var glideFromSemitones: Double = 0
+    var glideStartSeconds: Double = 0
+    var glideSeconds: Double = 0
 
     // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
     let harmonicCount: Int
@@ -116,6 +121,24 @@ final class Voice {
         }
     }
 
+    /// The glide's distance from `note`, in semitones, `seconds` after note-on. Real-time safe.
+    @inline(__always)
+    func glideOffsetSemitones(atSeconds seconds: Double) -> Double {
+        guard glideFromSemitones != 0 else { return 0 }
+        guard glideSeconds > 0 else { return seconds < glideStartSeconds ? glideFromSemitones : 0 }
+        let left = 1 - (seconds - glideStartSeconds) / glideSeconds
+        return glideFromSemitones * min(max(left, 0), 1)
+    }
+
+    /// Starts a glide to `note` from `fromSemitones` away, over `seconds`, at `atSeconds` after
+    /// note-on (portamento, or a legato note of a mono channel). Real-time safe.
+    func glide(to note: UInt8, fromSemitones: Double, seconds: Double, atSeconds: Double) {
+        self.note = note
+        glideFromSemitones = fromSemitones
+        glideStartSeconds = atSeconds
+        glideSeconds = seconds
+    }
+
     /// Clears the voice for a new note. Real-time safe.
     func start(note: UInt8, channel: UInt8, velocity: UInt8, z target: UnsafePointer<Float>) {
         isActive = true
@@ -136,6 +159,9 @@ final class Voice {
         positionInFrame = 0
         hasAhead = false
         isPendingStart = false
+        glideFromSemitones = 0
+        glideStartSeconds = 0
+        glideSeconds = 0
         slots = (0, 1, 2)
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)

@@ -102,6 +102,7 @@ struct RenderCommand: ParsableCommand {
         }
         do {
             let file = try StandardMIDIFile(bytes: [UInt8](data))
+            for repair in file.repairs { Log.warning("\(input): \(repair)") }
             return Song(events: file.events, durationSeconds: file.durationSeconds)
         } catch {
             throw CLIError("\(input): \(error)")
