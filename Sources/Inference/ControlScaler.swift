@@ -50,17 +50,18 @@ public struct ControlScaler: Sendable, Equatable {
                       distribution: UnsafeMutablePointer<Float>? = nil) -> Float {
         let k = harmonicCount
         let amplitude = Activation.expSigmoid(raw[0])
+        // branch-free exp_sigmoid: the compiler runs these loops eight values at a time (AVX2 / NEON)
         var sum: Float = 0
         for j in 0..<k {
-            let d = Activation.expSigmoid(raw[1 + j])
+            let d = VectorActivation.expSigmoid(raw[1 + j])
             distribution?[j] = d
             let masked: Float = Float(j + 1) * f0Hz < limitHz ? d : 0
             harmonics[j] = masked
             sum += masked
         }
-        let denominator = sum + 1e-7
-        for j in 0..<k { harmonics[j] = amplitude * (harmonics[j] / denominator) }
-        for b in 0..<noiseBandCount { noise[b] = Activation.expSigmoid(raw[1 + k + b] + noiseBias) }
+        let scale = amplitude / (sum + 1e-7)
+        for j in 0..<k { harmonics[j] = harmonics[j] * scale }
+        for b in 0..<noiseBandCount { noise[b] = VectorActivation.expSigmoid(raw[1 + k + b] + noiseBias) }
         return amplitude
     }
 }

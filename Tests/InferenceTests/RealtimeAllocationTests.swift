@@ -63,14 +63,14 @@ final class RealtimeAllocationTests: XCTestCase {
         let decoder = model.makeDecoder(maxBatch: 3)
         let envelopes = model.envelopes
         let f0: [Float] = [100, 200, 300], loudness: [Float] = [-20, -30, -40]
+        let note: [Float] = [100, 0.1, -1, 64, 0.5, 0.2, 1, 0, -1]
         let z = [Float](repeating: 0.1, count: 3 * decoder.zDim)
         var state = [Float](repeating: 0, count: 3 * decoder.stateCount)
         var raw = [Float](repeating: 0, count: 3 * decoder.rawCount)
         var weights = [Float](repeating: 0, count: envelopes.instrumentCount)
         var sink: Double = 0
         func run() {
-            decoder.step(batch: 3, f0Hz: f0, loudnessDB: loudness, note: [100, 0.1, -1, 64, 0.5, 0.2, 1, 0, -1], z: z,
-                         state: &state, raw: &raw)
+            decoder.step(batch: 3, f0Hz: f0, loudnessDB: loudness, note: note, z: z, state: &state, raw: &raw)
             envelopes.blendWeights(z: z, into: &weights)
             sink += envelopes.loudnessDB(pitch: 50, velocity: 100, secondsSinceNoteOn: 0.2, noteOffAtSeconds: nil,
                                          weights: weights)
