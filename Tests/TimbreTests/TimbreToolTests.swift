@@ -49,6 +49,26 @@ final class TimbreToolTests: XCTestCase {
         XCTAssertGreaterThan(audio.samples.map(abs).max()!, 0.01)
     }
 
+    /// A MIDI file missing its last byte and carrying a stray status byte plays, with one warning
+    /// line per repair; a file that cannot be played gets one line and exit 1.
+    func testRenderPlaysARepairableFileAndSaysWhatItRepaired() throws {
+        let track: [UInt8] = [0x00, 0x90, 60, 100, 0x00, 0xF8, 0x83, 0x60, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00]
+        let header: [UInt8] = Array("MThd".utf8) + [0, 0, 0, 6, 0, 0, 0, 1, 0, 96]
+        let chunk = Array("MTrk".utf8) + [0, 0, 0, UInt8(track.count)] + track
+        let path = folder + "/cut.mid"
+        try Data((header + chunk).dropLast()).write(to: URL(fileURLWithPath: path))
+        let out = folder + "/cut.wav"
+        let r = try runTool(Fixtures.timbredBinary, ["render", path, "-o", out, "--preset", "flute"], environment: environment)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("skipped status byte 0xF8 at byte 27"), r.output)
+        XCTAssertTrue(r.output.contains("ends 1 bytes early"), r.output)
+        XCTAssertGreaterThan(try MonoAudio.read(path: out).samples.map(abs).max()!, 0.001)
+        try Data(Array("MThd".utf8) + [0, 0, 0, 6, 0, 2]).write(to: URL(fileURLWithPath: path))
+        let bad = try runTool(Fixtures.timbredBinary, ["render", path, "-o", out], environment: environment)
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.output.split(separator: "\n").count, 1, bad.output)
+    }
+
     func testEncodeRefusesBadInputWithOneLine() throws {
         let silent = folder + "/silent.wav"
         try MonoAudio(samples: [Float](repeating: 0, count: 44100), sampleRate: 44100).writeWAV(path: silent)
