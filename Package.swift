@@ -65,11 +65,15 @@ let package = Package(
                 swiftSettings: optimize),
         .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
         // Offline timbre tools: the trainer's note analysis, the encoder, timbre-space geometry, maps.
-        .target(name: "Timbre", dependencies: ["DSP", "Inference", "Model", "CSndFile", "CCairo"], swiftSettings: optimize),
+        .target(name: "Timbre", dependencies: ["DSP", "Inference", "Model", "Presets", "CSndFile", "CCairo"], swiftSettings: optimize),
         .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "SoundParameters", "CLO", "CSystemd"]),
+        // The live daemon's control thread: JACK, ALSA sequencer, OSC and signals around a SoundController.
+        .target(name: "Daemon", dependencies: ["Control", "Engine", "Model", "JackBackend", "ALSASequencer"]),
+        // `timbred bench`'s measurements of the engine alone (stages, chord onsets, the soak load).
+        .target(name: "Bench", dependencies: ["Control", "Engine", "Model", "MIDI"], swiftSettings: optimize),
         .executableTarget(name: "timbred", dependencies: [
-            "Engine", "Model", "MIDI", "DSP", "Presets", "SoundParameters", "CSndFile", "CRealtime",
-            "JackBackend", "ALSASequencer", "Control", "Timbre",
+            "Engine", "Model", "MIDI", "Presets", "SoundParameters", "CRealtime",
+            "JackBackend", "Control", "Daemon", "Bench", "Timbre",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: optimize),
 

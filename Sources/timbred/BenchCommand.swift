@@ -1,7 +1,7 @@
 import ArgumentParser
-import Engine
+import Bench
+import Control
 import Foundation
-import MIDI
 import Model
 
 /// `timbred bench`: voices × real-time factor of the engine, per stage, at one output rate.
@@ -47,99 +47,11 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let voiceCounts = voices.split(separator: ",").compactMap { Int($0) }
+        let bench = EngineBench(model: timbreModel, z: z, rate: rate, seconds: seconds, budget: budget, chord: chord)
         print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point")
-        print("block  voices  us/block  load%   decoder  oscill.  noise   reverb   (us/block)")
-        for block in blockSizes {
-            var best = 0
-            for n in voiceCounts {
-                let engine = makeBenchEngine(timbreModel, rate: rate, polyphony: n, block: block, timbre: z)
-                let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
-                let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
-                defer { left.deallocate(); right.deallocate() }
-                // a spread chord of n notes, every note held
-                var events: [TimedMIDIEvent] = (0..<n).map { i in
-                    TimedMIDIEvent(offset: i % block, event: .noteOn(channel: UInt8(i % 16), note: UInt8(36 + (i * 7) % 60), velocity: 100))
-                }
-                events.sort { $0.offset < $1.offset }
-                events.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
-                let blockCount = Int(seconds * Double(rate)) / block
-                engine.profileStages = true
-                let start = DispatchTime.now().uptimeNanoseconds
-                let none = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
-                for _ in 0..<blockCount { engine.render(frameCount: block, events: none, left: left, right: right) }
-                let total = Double(DispatchTime.now().uptimeNanoseconds - start)
-                let perBlockUS = total / Double(blockCount) / 1000
-                let budgetUS = Double(block) / Double(rate) * 1e6
-                let load = perBlockUS / budgetUS * 100
-                let st = engine.stageNanoseconds
-                func us(_ ns: UInt64) -> String { String(format: "%7.1f", Double(ns) / Double(blockCount) / 1000) }
-                print(String(format: "%5d  %6d  %8.1f  %5.1f", block, engine.activeVoiceCount, perBlockUS, load),
-                      " ", us(st.decoder), " ", us(st.oscillators), " ", us(st.noise), " ", us(st.reverb))
-                if load <= budget && engine.activeVoiceCount == n { best = max(best, n) }
-            }
-            print("block \(block): largest measured polyphony within \(Int(budget)) % of one core: \(best) voices")
-        }
+        bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts)
         if chord > 0 {
-            for block in blockSizes { measureOnsets(model: timbreModel, z: z, block: block) }
+            for block in blockSizes { bench.measureOnsets(block: block) }
         }
     }
-
-    /// The cost of striking: `chord`-note chords struck into a full set of sounding voices (every
-    /// one steals), each block timed alone. Prints the steady blocks' median and the struck
-    /// blocks' median and worst, and the struck/steady ratio: the spike a chord puts into one
-    /// period, which is what makes a callback late.
-    private func measureOnsets(model timbreModel: TimbreModel, z: [Float], block: Int) {
-        let polyphony = 32
-        let engine = makeBenchEngine(timbreModel, rate: rate, polyphony: polyphony, block: block, timbre: z)
-        let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
-        let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
-        defer { left.deallocate(); right.deallocate() }
-        let none = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
-        let fill: [TimedMIDIEvent] = (0..<polyphony).map { i in
-            TimedMIDIEvent(offset: 0, event: .noteOn(channel: 0, note: UInt8(30 + i), velocity: 100))
-        }
-        fill.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
-        // a chord every 100 ms (the soak's chords come every 250-500 ms, with single notes between)
-        let period = max(1, Int(0.1 * Double(rate)) / block)
-        let blockCount = Int(seconds * Double(rate)) / block
-        var steady: [Double] = [], struck: [Double] = []
-        var chordEvents = [TimedMIDIEvent](repeating: TimedMIDIEvent(offset: 0, event: .noteOn(channel: 0, note: 60, velocity: 100)),
-                                           count: chord)
-        for b in 0..<blockCount {
-            let strike = b % period == 0
-            if strike {
-                let root = 62 + (b / period) % 24
-                for k in 0..<chord {
-                    chordEvents[k] = TimedMIDIEvent(offset: 0, event: .noteOn(channel: 1, note: UInt8(root + 3 * k), velocity: 100))
-                }
-            }
-            let start = DispatchTime.now().uptimeNanoseconds
-            if strike {
-                chordEvents.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
-            } else {
-                engine.render(frameCount: block, events: none, left: left, right: right)
-            }
-            let us = Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
-            if strike { struck.append(us) } else { steady.append(us) }
-        }
-        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
-        let budgetUS = Double(block) / Double(rate) * 1e6
-        let steadyUS = median(steady), struckUS = median(struck), worstUS = struck.max() ?? 0
-        print(String(format: "onsets, block %d, %d voices sounding, %d-note chords every %.0f ms: steady block %.1f us (%.1f %%), "
-                     + "struck block median %.1f us (%.1f %%), worst %.1f us (%.1f %%); struck/steady %.2f",
-                     block, engine.activeVoiceCount, chord, Double(period * block) / Double(rate) * 1000, steadyUS,
-                     steadyUS / budgetUS * 100, struckUS, struckUS / budgetUS * 100, worstUS, worstUS / budgetUS * 100,
-                     struckUS / steadyUS))
-    }
-}
-
-/// An engine prepared as the benchmarks run it: `rate` Hz, `block`-frame blocks, the reverb on
-/// (partition = block, at most 128).
-func makeBenchEngine(_ model: TimbreModel, rate: Int, polyphony: Int, block: Int, timbre: [Float]) -> Engine {
-    var settings = EngineSettings()
-    settings.sampleRate = Double(rate)
-    settings.polyphony = polyphony
-    settings.maxBlockFrames = block
-    settings.reverbPartition = min(block, 128)
-    return Engine(model: model, settings: settings, timbre: timbre)
 }

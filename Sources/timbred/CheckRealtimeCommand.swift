@@ -1,4 +1,5 @@
 import ArgumentParser
+import Control
 import CRealtime
 import Engine
 import Foundation

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Control
 import Foundation
 import Model
 import Presets
@@ -78,16 +79,11 @@ struct EncodeCommand: ParsableCommand {
         }
         let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
         let text = TimbreEncoder.presetText(name: name, modelName: modelName, sound: sound, refinement: refinement)
-        let path = output ?? Self.userPresetPath(name: name)
-        if FileManager.default.fileExists(atPath: path) && !force {
-            throw CLIError("\(path) exists (use --force to overwrite, or -o another file)")
-        }
+        let path = output ?? TimbreEncoder.userPresetPath(name: name)
         do {
-            try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
-                                                    withIntermediateDirectories: true)
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            try TimbreEncoder.writePreset(text, to: path, force: force)
         } catch {
-            throw CLIError("\(path): cannot write the preset (\(error.localizedDescription))")
+            throw CLIError(error.description)
         }
         let finalPoint = refinement?.latent ?? sound.latent
         let near = encoder.space.neighbours(of: finalPoint).prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
@@ -100,14 +96,6 @@ struct EncodeCommand: ParsableCommand {
         }
         print(String(format: "wrote preset \"%@\" to %@ in %.2f s", name as NSString, path as NSString,
                      Date().timeIntervalSince(started)))
-    }
-
-    /// The user's preset folder, where the daemon looks (and reloads on change).
-    static func userPresetPath(name: String) -> String {
-        let env = ProcessInfo.processInfo.environment
-        let configHome = env["XDG_CONFIG_HOME"] ?? (env["HOME"].map { $0 + "/.config" } ?? ".")
-        let slug = name.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }
-        return configHome + "/timbred/presets/" + String(slug) + ".toml"
     }
 }
 
@@ -143,11 +131,7 @@ struct MapCommand: ParsableCommand {
             var map = TimbreMap(space: TimbreSpace(model: timbreModel), modelName: modelName)
             let (presets, errors) = Preset.loadAll(folders: Resources.presetFolders)
             for e in errors { FileHandle.standardError.write(Data("timbred map: skipped \(e)\n".utf8)) }
-            for p in presets where p.model == modelName {
-                if let z = try? p.latentPoint(instruments: timbreModel.instrumentNames, means: timbreModel.latentMeans) {
-                    map.presets.append(.init(label: p.name, latent: z))
-                }
-            }
+            map.addPresets(presets, model: timbreModel, modelName: modelName)
             if !notes.isEmpty {
                 let encoder = TimbreEncoder(model: timbreModel)
                 for file in notes {
@@ -189,22 +173,7 @@ struct PresetsCommand: ParsableCommand {
             let space = TimbreSpace(model: timbreModel)
             let modelName = URL(fileURLWithPath: modelPath).deletingPathExtension().lastPathComponent
             let (presets, errors) = Preset.loadAll(folders: Resources.presetFolders)
-            print("program  name                  nearest instruments (latent distance)                  file")
-            for p in presets {
-                let prog = p.program.map { String(format: "%7d", $0) } ?? "      -"
-                let namePadded = p.name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                var near = "(model \"\(p.model)\", not this one)"
-                if p.model == modelName {
-                    do {
-                        let z = try p.latentPoint(instruments: timbreModel.instrumentNames, means: timbreModel.latentMeans)
-                        near = space.neighbours(of: z).prefix(3).map { String(format: "%@ %.2f", $0.instrument as NSString, $0.distance) }
-                            .joined(separator: ", ")
-                    } catch {
-                        near = "unusable: \(error)"
-                    }
-                }
-                print("\(prog)  \(namePadded)  \(near.padding(toLength: 52, withPad: " ", startingAt: 0))  \(p.path ?? "")")
-            }
+            for line in space.presetTable(presets, model: timbreModel, modelName: modelName) { print(line) }
             for e in errors { print("invalid: \(e)") }
         } catch let e as CLIError {
             FileHandle.standardError.write(Data("timbred presets: \(e.description)\n".utf8))

@@ -8,12 +8,19 @@ import Model
 /// engine alone, with the daemon's default controller map, and each block's thread CPU time
 /// measured: what the engine's own work costs per period under that load, apart from everything
 /// a live system adds (JACK, other clients, the machine's stalls).
-struct SoakLoadReplay {
-    let model: TimbreModel
-    let rate: Int
-    let block: Int
-    let seconds: Double
-    let polyphony = 32
+public struct SoakLoadReplay {
+    public let model: TimbreModel
+    public let rate: Int
+    public let block: Int
+    public let seconds: Double
+    public let polyphony = 32
+
+    public init(model: TimbreModel, rate: Int, block: Int, seconds: Double) {
+        self.model = model
+        self.rate = rate
+        self.block = block
+        self.seconds = seconds
+    }
 
     /// A deterministic pseudo-random sequence (xorshift64*).
     struct Random {
@@ -33,7 +40,8 @@ struct SoakLoadReplay {
         return t.tv_sec * 1_000_000_000 + t.tv_nsec
     }
 
-    func run() {
+    /// Replays the load and prints the CPU time per block (median, tails, blocks over the period).
+    public func run() {
         let means = model.latentMeans
         let engine = makeBenchEngine(model, rate: rate, polyphony: polyphony, block: block, timbre: means[0])
         // the daemon's default map, morph between the first two presets (instrument points)

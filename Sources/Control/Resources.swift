@@ -3,11 +3,11 @@ import Model
 import Presets
 
 /// Where timbred finds its model and presets when none is given on the command line.
-enum Resources {
+public enum Resources {
     /// Folders searched for `models/` and `presets/`, in order: $TIMBRED_HOME, the current
     /// directory, the user's data directory, the installed share directory, then the source tree
     /// the binary was built from.
-    static var roots: [String] {
+    public static var roots: [String] {
         var r: [String] = []
         let env = ProcessInfo.processInfo.environment
         if let home = env["TIMBRED_HOME"] { r.append(home) }
@@ -29,7 +29,7 @@ enum Resources {
         return r
     }
 
-    static func modelPath(_ given: String?) throws -> String {
+    public static func modelPath(_ given: String?) throws -> String {
         if let given { return given }
         for root in roots {
             let p = root + "/models/default.safetensors"
@@ -40,7 +40,7 @@ enum Resources {
 
     /// Preset folders, lowest priority first (a later folder's preset replaces an earlier one of
     /// the same name): every root's presets/ in reverse search order, then the user's config.
-    static var presetFolders: [String] {
+    public static var presetFolders: [String] {
         let env = ProcessInfo.processInfo.environment
         let configHome = env["XDG_CONFIG_HOME"] ?? (env["HOME"].map { $0 + "/.config" } ?? "")
         var seen = Set<String>()
@@ -53,13 +53,13 @@ enum Resources {
 }
 
 /// An error the CLI prints as one line before exiting non-zero.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
+public struct CLIError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
 }
 
 /// Loads a model, turning its typed error into one line.
-func loadModel(_ path: String) throws -> TimbreModel {
+public func loadModel(_ path: String) throws -> TimbreModel {
     do {
         return try TimbreModel(contentsOf: path)
     } catch {

@@ -16,13 +16,13 @@ import Glibc
 ///
 /// Threads: this one (the process's main thread), JACK's (process callback and notifications),
 /// and the ALSA sequencer's poll thread (which only stamps and queues events for JACK).
-final class Daemon {
-    let settings: DaemonSettings
+public final class Daemon {
+    public let settings: DaemonSettings
     /// The model file (reloaded on request: `/timbred/model/reload`).
-    let modelPath: String
-    let backend: JackBackend
+    public let modelPath: String
+    public let backend: JackBackend
     /// The sound asked for (presets, controller map, learn), re-sent to every new engine.
-    let sound: SoundController
+    public let sound: SoundController
     private var sequencer: ALSASequencerInput?
     private var osc: OSCServer?
 
@@ -48,7 +48,7 @@ final class Daemon {
     /// The callback's timing at the start of the DSP-load window (`/timbred/load reset`).
     private var loadWindow = JackBackend.CallbackTiming()
 
-    init(settings: DaemonSettings, model: TimbreModel, modelPath: String, presetFolders: [String]) {
+    public init(settings: DaemonSettings, model: TimbreModel, modelPath: String, presetFolders: [String]) {
         self.settings = settings
         self.modelPath = modelPath
         var jack = JackBackend.Configuration()
@@ -71,7 +71,7 @@ final class Daemon {
 
     /// Runs until SIGTERM or SIGINT. Signals are blocked in every thread and taken here
     /// synchronously (sigtimedwait), so no handler runs on any other thread.
-    func run() throws {
+    public func run() throws {
         var signals = sigset_t()
         sigemptyset(&signals)
         for s in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, s) }
@@ -313,7 +313,7 @@ final class Daemon {
     /// validates it, resolves the presets against it, and swaps in an engine prepared for it
     /// (through the process thread's inbox, as for a new period size). A file that does not load
     /// is refused with one line naming it and the problem, and the engine playing is untouched.
-    private func reloadModel() -> Result<String, CLIError> {
+    private func reloadModel() -> Result<String, ModelReloadRefused> {
         let fresh: TimbreModel
         do {
             fresh = try TimbreModel(contentsOf: modelPath)
@@ -331,10 +331,10 @@ final class Daemon {
         return .success(text)
     }
 
-    private func refuseModel(_ problem: String) -> Result<String, CLIError> {
+    private func refuseModel(_ problem: String) -> Result<String, ModelReloadRefused> {
         let text = "model reload refused: \(problem); the model playing is kept"
         Log.warning(text)
-        return .failure(CLIError(text))
+        return .failure(ModelReloadRefused(description: text))
     }
 
     // MARK: - OSC
@@ -425,4 +425,10 @@ final class Daemon {
             lastStatus = line
         }
     }
+}
+
+/// A model reload the daemon refused (the file did not load or does not fit JACK's rate), as
+/// one line; the model playing is kept.
+struct ModelReloadRefused: Error, CustomStringConvertible {
+    let description: String
 }
