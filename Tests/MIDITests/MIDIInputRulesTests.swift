@@ -48,4 +48,38 @@ final class MIDIInputRulesTests: XCTestCase {
             XCTAssertFalse(isMIDIThroughPort(name), name)
         }
     }
+
+    /// Drums: channel 10 by default, and any channel whose program came from a drum or effect
+    /// bank, play no note-ons; note-offs and everything else pass.
+    func testDrumFilter() {
+        var f = MIDIDrumFilter()
+        XCTAssertEqual(f.drumChannel, 9)
+        XCTAssertFalse(f.accepts(.noteOn(channel: 9, note: 36, velocity: 100)))
+        XCTAssertTrue(f.accepts(.noteOn(channel: 9, note: 36, velocity: 0)), "velocity 0 is a note-off")
+        XCTAssertTrue(f.accepts(.noteOff(channel: 9, note: 36, velocity: 0)))
+        XCTAssertTrue(f.accepts(.programChange(channel: 9, program: 0)))
+        XCTAssertTrue(f.accepts(.noteOn(channel: 0, note: 60, velocity: 100)))
+        // XG drum kit bank on channel 3: drums from its program change on
+        XCTAssertTrue(f.accepts(.controlChange(channel: 2, controller: 0, value: 127)))
+        XCTAssertTrue(f.accepts(.noteOn(channel: 2, note: 60, velocity: 100)), "a bank select alone changes nothing")
+        XCTAssertTrue(f.accepts(.programChange(channel: 2, program: 0)))
+        XCTAssertFalse(f.accepts(.noteOn(channel: 2, note: 60, velocity: 100)))
+        XCTAssertEqual(f.bank(channel: 2), 127 * 128)
+        // back to a melodic bank
+        XCTAssertTrue(f.accepts(.controlChange(channel: 2, controller: 0, value: 0)))
+        XCTAssertTrue(f.accepts(.programChange(channel: 2, program: 0)))
+        XCTAssertTrue(f.accepts(.noteOn(channel: 2, note: 60, velocity: 100)))
+        for (msb, lsb, drums) in [(120, 0, true), (126, 0, true), (64, 0, true), (1, 0, true), (1, 1, false),
+                                  (0, 0, false), (8, 0, false), (121, 1, false)] {
+            XCTAssertEqual(GeneralMIDI.isDrumOrEffectBank(msb: UInt8(msb), lsb: UInt8(lsb)), drums, "\(msb)/\(lsb)")
+        }
+        // no drum channel
+        var none = MIDIDrumFilter(drumChannelSetting: 0)
+        XCTAssertTrue(none.accepts(.noteOn(channel: 9, note: 36, velocity: 100)))
+        XCTAssertEqual(MIDIDrumFilter(drumChannelSetting: 16).drumChannel, 15)
+        XCTAssertEqual(GeneralMIDI.programNames.count, 128)
+        XCTAssertEqual(GeneralMIDI.name(of: 73), "Flute")
+        XCTAssertEqual(GeneralMIDI.name(of: 16), "Drawbar Organ")
+        XCTAssertEqual(GeneralMIDI.familyNames[GeneralMIDI.family(of: 19)], "Organ")
+    }
 }
