@@ -16,12 +16,16 @@ public enum Log {
     nonisolated(unsafe) public static var usePriorityPrefix = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
     /// Lines above this level are dropped.
     nonisolated(unsafe) public static var maximumLevel = Level.info
+    /// Sees every line that passes `maximumLevel` (level and text) before it is written; tests
+    /// read the log through it.
+    nonisolated(unsafe) public static var observer: ((Level, String) -> Void)?
     private static let lock = NSLock()
 
     /// Writes one line (newlines inside `message` are replaced by spaces).
     public static func write(_ level: Level, _ message: String) {
         guard level.rawValue <= maximumLevel.rawValue else { return }
         let text = message.replacingOccurrences(of: "\n", with: " ")
+        observer?(level, text)
         let line: String
         if usePriorityPrefix {
             line = "<\(level.rawValue)>timbred: \(text)\n"

@@ -48,15 +48,20 @@ public final class OfflineRenderer {
     /// Only the events it accepts play and are forwarded (the daemon's `channel` setting, as
     /// the JACK process thread filters live).
     public var channelFilter: MIDIChannelFilter
+    /// Note-ons on drum channels do not play (the `drum_channel` setting, drum and effect
+    /// banks), as the JACK process thread filters live.
+    public var drumFilter: MIDIDrumFilter
 
     /// An engine built for `sound`'s current sound (`Engine(timbre: sound.timbre, gainDB:
     /// sound.gainDB)`); `queue` is `sound`'s sink. What the queue holds now is superseded by the
     /// whole state, which the engine gets before its first block.
-    public init(engine: Engine, sound: SoundController, queue: CommandQueue, channelFilter: MIDIChannelFilter = .omni) {
+    public init(engine: Engine, sound: SoundController, queue: CommandQueue, channelFilter: MIDIChannelFilter = .omni,
+                drumFilter: MIDIDrumFilter = MIDIDrumFilter()) {
         self.engine = engine
         self.sound = sound
         self.queue = queue
         self.channelFilter = channelFilter
+        self.drumFilter = drumFilter
         _ = queue.take()
         for command in sound.stateCommands() { queue.append(command) }
     }
@@ -82,7 +87,8 @@ public final class OfflineRenderer {
         try prepare(controller)
         let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: sampleRate, blockFrames: blockFrames),
                             timbre: controller.timbre, gainDB: controller.gainDB)
-        self.init(engine: engine, sound: controller, queue: queue, channelFilter: settings.channelFilter)
+        self.init(engine: engine, sound: controller, queue: queue, channelFilter: settings.channelFilter,
+                  drumFilter: settings.drumFilter)
     }
 
     /// Renders `frameCount` frames of `events` (sorted by time) and returns them interleaved
@@ -104,7 +110,7 @@ public final class OfflineRenderer {
                 let at = max(frame, Int((events[next].timeSeconds * rate).rounded()))
                 if at >= end { break }
                 let event = events[next].event
-                guard channelFilter.accepts(event) else {
+                guard channelFilter.accepts(event), drumFilter.accepts(event) else {
                     next += 1
                     continue
                 }

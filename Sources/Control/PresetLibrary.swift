@@ -82,6 +82,22 @@ public final class PresetLibrary {
         return program >= 0 && program < inBank.count ? inBank[program] : nil
     }
 
+    /// True when some preset sits in `bank` (a user's own bank: program N plays its preset N).
+    public func holdsBank(_ bank: Int) -> Bool { presets.contains { $0.bank == bank } }
+
+    /// The preset a General MIDI program change (0-based `program`) picks among the bank-0
+    /// presets, by the GM program each stands for (`Preset.generalMIDIProgram`): one standing for
+    /// that program (`exact`; one whose own `program` says so first), else the one of the same GM
+    /// family (programs 8f…8f+7) closest by program number (the lower on a tie), else nil.
+    public func generalMIDIPreset(program: Int) -> (preset: LoadedPreset, exact: Bool)? {
+        let candidates = presets.filter { $0.bank == 0 }.compactMap { p in p.preset.generalMIDIProgram.map { (p, $0) } }
+        let exact = candidates.filter { $0.1 == program }
+        if let p = exact.first(where: { $0.0.preset.program == program }) ?? exact.first { return (p.0, true) }
+        let family = candidates.filter { $0.1 / 8 == program / 8 }
+        guard let near = family.min(by: { (abs($0.1 - program), $0.1) < (abs($1.1 - program), $1.1) }) else { return nil }
+        return (near.0, false)
+    }
+
     /// A preset by name, file stem or instrument (case-insensitive), or by index as a number
     /// (`Preset.find`'s rule).
     public func find(_ key: String) -> LoadedPreset? {

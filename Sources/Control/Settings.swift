@@ -45,6 +45,8 @@ public enum Setting: String, CaseIterable, Sendable {
     case alsaMIDI = "alsa_midi"
     case alsaAutoconnect = "alsa_autoconnect"
     case channel
+    case drumChannel = "drum_channel"
+    case keepPreset = "keep_preset"
     case model
     case preset
     case polyphony
@@ -68,6 +70,9 @@ public enum Setting: String, CaseIterable, Sendable {
         case integer(ClosedRange<Int>)
         case number(ClosedRange<Double>)
         case choice([String])
+        /// MIDI channels as text: "" none, "all", or channels 1-16 such as "1,2,5-8"
+        /// (`Setting.channels(in:)`); a config file may also say true (all) or false (none).
+        case channels
     }
 
     /// The declaration: kind, default and help.
@@ -82,6 +87,10 @@ public enum Setting: String, CaseIterable, Sendable {
         case .alsaAutoconnect:
             return (.bool, .bool(true), "subscribe the ALSA port to every hardware MIDI source, including ones plugged in later (Midi Through skipped)")
         case .channel: return (.integer(0...16), .integer(0), "MIDI channel to play, 1-16; 0 = every channel (omni)")
+        case .drumChannel:
+            return (.integer(0...16), .integer(10), "MIDI channel of General MIDI drums, whose notes are not played (a pitched synth would play the kit's keys as melody; drum and effect banks too); 0 = none")
+        case .keepPreset:
+            return (.channels, .string(""), "MIDI channels whose program changes are ignored, keeping the chosen preset: \"all\" or channels such as \"1,2\" (empty: program changes pick presets on every channel)")
         case .model: return (.string, .string(""), "model file (empty: models/default.safetensors in the search path)")
         case .preset: return (.string, .string(""), "preset to start with, by name or file name (empty: the first)")
         case .polyphony: return (.integer(1...128), .integer(32), "notes that can sound at once")
@@ -118,6 +127,25 @@ public enum Setting: String, CaseIterable, Sendable {
         return text + "; default \(s.defaultValue)"
     }
 
+    /// The channels (0…15) a `.channels` setting names: "" none, "all" (or "true") every
+    /// channel, else a comma-separated list of channels 1-16 and ranges ("1,3,9-11").
+    /// - Throws: `SettingError` naming `source` and `setting` when the text is not such a list.
+    public static func channels(in text: String, source: String, setting: String) throws(SettingError) -> Set<Int> {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        if t.isEmpty || t == "false" || t == "none" { return [] }
+        if t == "all" || t == "true" { return Set(0..<16) }
+        var out = Set<Int>()
+        for part in t.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", omittingEmptySubsequences: false)
+                .map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard (1...2).contains(bounds.count), let lo = bounds.first!, let hi = bounds.last!, 1 <= lo, lo <= hi, hi <= 16 else {
+                throw SettingError(source: source, message: "\(setting) must be \"all\" or MIDI channels 1-16 such as \"1,2,5-8\", not \"\(text)\"")
+            }
+            for c in lo...hi { out.insert(c - 1) }
+        }
+        return out
+    }
+
     private static func format(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
 
     /// Checks and converts a value from the config file.
@@ -129,6 +157,10 @@ public enum Setting: String, CaseIterable, Sendable {
             guard options.contains(v) else { throw SettingError(source: source, message: "\(rawValue) must be one of \(options.joined(separator: ", ")), not \"\(v)\"") }
             return .string(v)
         case (.bool, .bool(let v)): return .bool(v)
+        case (.channels, .string(let v)):
+            _ = try Self.channels(in: v, source: source, setting: rawValue)
+            return .string(v)
+        case (.channels, .bool(let v)): return .string(v ? "all" : "")
         case (.integer(let r), .integer(let v)):
             guard r.contains(v) else { throw SettingError(source: source, message: "\(rawValue) = \(v) is outside \(r.lowerBound)...\(r.upperBound)") }
             return .integer(v)
@@ -144,7 +176,7 @@ public enum Setting: String, CaseIterable, Sendable {
     /// Checks and converts a value given as text (a command-line flag).
     public func value(fromText text: String, source: String = "command line") throws(SettingError) -> SettingValue {
         switch spec.kind {
-        case .string, .choice: return try value(from: .string(text), source: source)
+        case .string, .choice, .channels: return try value(from: .string(text), source: source)
         case .bool:
             switch text.lowercased() {
             case "true", "yes", "on", "1": return .bool(true)
@@ -167,6 +199,7 @@ public enum Setting: String, CaseIterable, Sendable {
         case .integer: return "an integer"
         case .number: return "a number"
         case .choice(let c): return "one of \(c.joined(separator: ", "))"
+        case .channels: return "\"all\" or MIDI channels 1-16 such as \"1,2,5-8\""
         }
     }
 
@@ -183,6 +216,7 @@ public enum Setting: String, CaseIterable, Sendable {
         case .integer: return "n"
         case .number: return "x"
         case .choice(let c): return c.joined(separator: "|")
+        case .channels: return "all|1,2,..."
         }
     }
 }
@@ -245,6 +279,14 @@ public struct DaemonSettings: Sendable, Equatable {
     public var channelFilter: MIDIChannelFilter {
         let c = integer(.channel)
         return MIDIChannelFilter(channel: (1...16).contains(c) ? c - 1 : nil)
+    }
+
+    /// The `drum_channel` setting as the filter every MIDI input applies.
+    public var drumFilter: MIDIDrumFilter { MIDIDrumFilter(drumChannelSetting: integer(.drumChannel)) }
+
+    /// The `keep_preset` setting: the channels (0…15) whose program changes are ignored.
+    public var keepPresetChannels: Set<Int> {
+        (try? Setting.channels(in: string(.keepPreset), source: configPath, setting: Setting.keepPreset.rawValue)) ?? []
     }
 
     /// Merges the config file's text over the current values.

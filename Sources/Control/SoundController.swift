@@ -30,8 +30,15 @@ public final class SoundController {
         public var pad = ""
         /// The config file's `[cc]` table (source → target text), over `ControllerMapSpec.defaults`.
         public var controllerMap: [String: String] = [:]
-        /// Program changes are ignored: the preset chosen stays (`timbred render --keep-preset`).
+        /// Program changes are ignored on every channel: the preset chosen stays (`timbred
+        /// render --keep-preset`).
         public var keepPreset = false
+        /// Channels (0…15) whose program changes are ignored (the `keep_preset` setting).
+        public var keepPresetChannels: Set<Int> = []
+        /// Drums: the drum channel (the `drum_channel` setting; GM channel 10 by default) and drum
+        /// or effect banks, whose program changes pick no preset (their notes are not played:
+        /// the inputs apply the same filter).
+        public var drums = MIDIDrumFilter()
         /// Where MIDI learn saves a mapping (the config file's `[cc]` table); nil: not saved.
         public var configPath: String?
 
@@ -49,6 +56,8 @@ public final class SoundController {
             pad = s.string(.pad)
             controllerMap = s.controllerMap
             configPath = s.configPath
+            keepPresetChannels = s.keepPresetChannels
+            drums = s.drumFilter
         }
     }
 
@@ -78,6 +87,10 @@ public final class SoundController {
     /// Bank select per channel: CC 0 (MSB) and CC 32 (LSB).
     public private(set) var bankMSB = [Int](repeating: 0, count: 16)
     public private(set) var bankLSB = [Int](repeating: 0, count: 16)
+    /// Which channels play drums now (follows the bank selects and program changes forwarded).
+    public private(set) var drums: MIDIDrumFilter
+    /// What program changes chose, already logged (one line per channel, bank and program).
+    private var announced: Set<String> = []
 
     /// Called when MIDI learn is armed or disarmed (the daemon then has its process thread
     /// forward controllers, or stop doing so).
@@ -97,6 +110,7 @@ public final class SoundController {
         attackScale = settings.attackScale
         releaseScale = settings.releaseScale
         configMap = ControllerMapSpec.defaults.merging(settings.controllerMap) { _, file in file }
+        drums = settings.drums
     }
 
     // MARK: - starting
@@ -140,7 +154,9 @@ public final class SoundController {
     // MARK: - presets
 
     /// Plays a preset: its timbre point, its sound settings (or the configured ones), its map.
-    public func select(_ preset: LoadedPreset) {
+    public func select(_ preset: LoadedPreset) { select(preset, announce: true) }
+
+    private func select(_ preset: LoadedPreset, announce: Bool) {
         currentPreset = preset
         timbre = preset.point
         reverbMix = preset.preset.reverbMix ?? settings.reverbMix
@@ -152,7 +168,7 @@ public final class SoundController {
         sink(.setGainDB(gainDB))
         sink(.setEnvelopeScale(attack: attackScale, release: releaseScale))
         resolveMap(for: preset, announce: false)
-        Log.info("preset: \(preset.name)")
+        if announce { Log.info("preset: \(preset.name)") }
     }
 
     /// Moves the whole timbre target to `point` (the model's dimension), keeping the preset's
@@ -203,16 +219,11 @@ public final class SoundController {
         switch event {
         case let .controlChange(channel, controller, value) where controller == 0 || controller == 32:
             if controller == 0 { bankMSB[Int(channel & 0x0F)] = Int(value) } else { bankLSB[Int(channel & 0x0F)] = Int(value) }
+            _ = drums.accepts(event)
             if learnTarget != nil { return }
         case let .programChange(channel, program):
-            let bank = bankMSB[Int(channel & 0x0F)] * 128 + bankLSB[Int(channel & 0x0F)]
-            if settings.keepPreset {
-                Log.debug("program change \(program) (bank \(bank)) ignored: the preset is kept")
-            } else if let p = library.preset(bank: bank, program: Int(program)) {
-                select(p)
-            } else {
-                Log.info("program change \(program) (bank \(bank)): no preset there")
-            }
+            _ = drums.accepts(event)
+            programChange(channel: Int(channel & 0x0F), program: Int(program))
             return
         default:
             break
@@ -227,6 +238,48 @@ public final class SoundController {
         }
         guard !source.isReserved else { return }
         learn(source, target)
+    }
+
+    /// What a program change on `channel` (0…15) picks, in this order: nothing on a channel whose
+    /// preset is kept (`keep_preset`, `--keep-preset`) or that plays drums (the drum channel, or
+    /// a drum or effect bank selected); in a bank that holds presets of the user's own (bank ≥ 1),
+    /// the one with that program number, else the bank's program-th; otherwise (bank 0, or a
+    /// GS/XG/GM2 variation bank nobody's presets use) the preset standing for that General MIDI
+    /// program, else the nearest of its GM family (`PresetLibrary.generalMIDIPreset`), else
+    /// nothing. What it chose is logged once per channel, bank and program (notice).
+    private func programChange(channel c: Int, program: Int) {
+        let bank = bankMSB[c] * 128 + bankLSB[c]
+        let part = "channel \(c + 1): program \(program)"
+        func once(_ key: String, _ line: @autoclosure () -> String) {
+            if announced.insert("\(c) \(key)").inserted { Log.notice(line()) }
+        }
+        if settings.keepPreset || settings.keepPresetChannels.contains(c) {
+            once("kept", "\(part) ignored: program changes keep the preset (keep_preset); further ones are not logged")
+            return
+        }
+        if drums.isDrum(channel: UInt8(c)) {
+            let why = c == drums.drumChannel ? "the drum channel (drum_channel)" : "drums or effects (bank \(bank))"
+            once("drums \(bank)", "channel \(c + 1) plays \(why): its notes are not played")
+            return
+        }
+        if bank != 0 && library.holdsBank(bank) {
+            if let p = library.preset(bank: bank, program: program) {
+                once("\(bank) \(program)", "\(part) of bank \(bank): \(p.name)")
+                select(p, announce: false)
+            } else {
+                once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(currentPreset?.name ?? "the sound") keeps playing")
+            }
+            return
+        }
+        let gm = "\(part) (GM \(program + 1) \(GeneralMIDI.name(of: program))\(bank != 0 ? ", bank \(bank)" : ""))"
+        guard let (p, exact) = library.generalMIDIPreset(program: program) else {
+            let family = GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]
+            once("\(bank) \(program)", "\(gm): no preset in the \(family) family; \(currentPreset?.name ?? "the sound") keeps playing")
+            return
+        }
+        once("\(bank) \(program)", exact ? "\(gm): \(p.name)"
+             : "\(gm): \(p.name), the nearest of the \(GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]) family")
+        select(p, announce: false)
     }
 
     /// True for the events the real-time side forwards to the control side: program changes,

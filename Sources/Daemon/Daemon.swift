@@ -59,6 +59,7 @@ public final class Daemon {
         let backend = JackBackend(configuration: jack)
         self.backend = backend
         backend.setChannelFilter(settings.channelFilter)
+        backend.setDrumFilter(settings.drumFilter)
         // this thread is the command ring's only producer: commands go to the engine playing now
         sound = SoundController(model: model, presetFolders: presetFolders, settings: SoundController.Settings(settings)) { command in
             guard let engine = backend.currentEngine else { return }

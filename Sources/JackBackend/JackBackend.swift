@@ -212,6 +212,12 @@ public final class JackBackend: @unchecked Sendable {
         state.channelFilter.store(filter.rawValue, ordering: .releasing)
     }
 
+    /// Note-ons on the filter's drum channel (and on channels set to drum or effect banks) are
+    /// not played.
+    public func setDrumFilter(_ filter: MIDIDrumFilter) {
+        state.drumChannel.store(filter.drumChannel, ordering: .releasing)
+    }
+
     // MARK: - state for the control side
 
     /// The server's sample rate (updated by the sample-rate callback).

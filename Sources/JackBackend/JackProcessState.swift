@@ -51,6 +51,11 @@ final class JackProcessState: @unchecked Sendable {
     /// Channel filter (`MIDIChannelFilter.rawValue`: 0…15, or -1 for every channel). Events of
     /// other channels are neither played nor forwarded.
     let channelFilter = ManagedAtomic<Int>(MIDIChannelFilter.omni.rawValue)
+    /// The drum channel (0…15, or -1 for none), set by the control side.
+    let drumChannel = ManagedAtomic<Int>(Int(GeneralMIDI.drumChannel))
+    /// Note-ons of drum channels are not played (process thread only; follows bank selects and
+    /// program changes as they pass).
+    var drums = MIDIDrumFilter()
     /// JACK MIDI bytes → events (process thread only; its SysEx buffer allocated here).
     var jackMIDI = JackMIDIDecoder()
 
@@ -179,6 +184,7 @@ final class JackProcessState: @unchecked Sendable {
         var count = 0
         let filter = MIDIChannelFilter(rawValue: channelFilter.load(ordering: .relaxed))
         let learning = learnArmed.load(ordering: .relaxed)
+        drums.drumChannel = drumChannel.load(ordering: .relaxed)
         // JACK MIDI: complete messages, already in time order
         if let port = midiIn, let buffer = jack_port_get_buffer(port, frameCount) {
             let total = jack_midi_get_event_count(buffer)
@@ -218,11 +224,11 @@ final class JackProcessState: @unchecked Sendable {
         return count
     }
 
-    /// Channel filter and forwarding to the control side (program change, bank select, learn).
-    /// Real-time safe.
+    /// Channel filter, drum filter and forwarding to the control side (program change, bank
+    /// select, learn). Real-time safe.
     @inline(__always)
     private func accept(_ event: MIDIEvent, filter: MIDIChannelFilter, learning: Bool) -> Bool {
-        guard filter.accepts(event) else { return false }
+        guard filter.accepts(event), drums.accepts(event) else { return false }
         if event.isForwardedToControl(learning: learning) { _ = toControl.push(event) }
         return true
     }

@@ -179,6 +179,22 @@ extension Preset {
         return nil
     }
 
+    /// The General MIDI program (0-based) of the default model's instruments, as the trainer
+    /// rendered them from FluidR3_GM (training/timbred_train/config.py, `DEFAULT_INSTRUMENTS`).
+    public static let generalMIDIProgramOfInstrument: [String: Int] = [
+        "piano": 0, "electric_piano": 4, "harpsichord": 6, "vibraphone": 11, "marimba": 12, "church_organ": 19,
+        "nylon_guitar": 24, "acoustic_bass": 32, "violin": 40, "cello": 42, "choir_aahs": 52, "trumpet": 56,
+        "trombone": 57, "french_horn": 60, "alto_sax": 65, "oboe": 68, "clarinet": 71, "flute": 73,
+    ]
+
+    /// The General MIDI program (0-based) this preset stands for: its instrument's when that is
+    /// one of the table's (`generalMIDIProgramOfInstrument`; the shipped presets' `program` is
+    /// their position in the list, not GM), else its own `program`, else nil.
+    public var generalMIDIProgram: Int? {
+        if let instrument, let gm = Self.generalMIDIProgramOfInstrument[instrument.lowercased()] { return gm }
+        return program
+    }
+
     /// The file name without folder and extension, if the preset came from a file.
     public var fileStem: String? { path.map { URL(fileURLWithPath: $0).deletingPathExtension().lastPathComponent } }
 }

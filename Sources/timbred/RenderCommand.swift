@@ -19,7 +19,9 @@ struct RenderCommand: ParsableCommand {
         The file plays as it would live: the config file's settings and [cc] table (defaults: CC \
         70-77 latent 0-7, CC 1 morph between morph_a and morph_b, CC 7 gain, CC 11 loudness, CC 91 \
         reverb) drive the knobs, and bank select (CC 0/32) + program change pick presets from the \
-        sample they arrive at. --keep-preset ignores program changes, so --preset plays throughout.
+        sample they arrive at: on bank 0 the preset of the General MIDI program, else the nearest \
+        of its GM family, each choice printed once; channel 10 (drum_channel) and drum banks do \
+        not play. --keep-preset ignores program changes, so --preset plays throughout.
         """)
 
     @Argument(help: "Standard MIDI File (format 0 or 1); leave out with --note.")
@@ -124,7 +126,7 @@ struct RenderCommand: ParsableCommand {
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
         if let polyphony { settings[.polyphony] = .integer(polyphony) }
         guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }
-        Log.maximumLevel = .warning
+        Log.maximumLevel = .notice  // warnings, and what each program change picked (once)
         let timbreModel = try loadModel(try Resources.modelPath(model ?? (settings.string(.model).isEmpty ? nil : settings.string(.model))))
         var morphPath: (from: [Float], to: [Float])?
         // the control side and the engine, as the daemon builds them

@@ -40,6 +40,10 @@ struct RunCommand: ParsableCommand {
     var alsaAutoconnect: String?
     @Option(name: .customLong(Setting.channel.flagName), help: ArgumentHelp(Setting.channel.helpText, valueName: Setting.channel.valueName))
     var channel: String?
+    @Option(name: .customLong(Setting.drumChannel.flagName), help: ArgumentHelp(Setting.drumChannel.helpText, valueName: Setting.drumChannel.valueName))
+    var drumChannel: String?
+    @Option(name: .customLong(Setting.keepPreset.flagName), help: ArgumentHelp(Setting.keepPreset.helpText, valueName: Setting.keepPreset.valueName))
+    var keepPreset: String?
     @Option(name: .customLong(Setting.model.flagName), help: ArgumentHelp(Setting.model.helpText, valueName: Setting.model.valueName))
     var model: String?
     @Option(name: .customLong(Setting.preset.flagName), help: ArgumentHelp(Setting.preset.helpText, valueName: Setting.preset.valueName))
@@ -74,7 +78,8 @@ struct RunCommand: ParsableCommand {
     /// The flags given, by setting (every setting has exactly one flag; a test checks it).
     var flags: [Setting: String?] {
         [.clientName: clientName, .server: server, .autoconnect: autoconnect, .jackMIDIAutoconnect: jackMIDIAutoconnect,
-         .alsaMIDI: alsaMIDI, .alsaAutoconnect: alsaAutoconnect, .channel: channel, .model: model, .preset: preset,
+         .alsaMIDI: alsaMIDI, .alsaAutoconnect: alsaAutoconnect, .channel: channel,
+         .drumChannel: drumChannel, .keepPreset: keepPreset, .model: model, .preset: preset,
          .polyphony: polyphony, .gainDB: gainDB, .reverb: reverb, .attackScale: attackScale, .releaseScale: releaseScale,
          .pitchBendRange: pitchBendRange, .timbreGlideMs: timbreGlideMs, .morphA: morphA, .morphB: morphB, .pad: pad,
          .osc: osc, .oscPort: oscPort, .logLevel: logLevel]

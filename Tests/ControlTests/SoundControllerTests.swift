@@ -78,14 +78,17 @@ class SoundControllerTestCase: XCTestCase {
 final class SoundControllerTests: SoundControllerTestCase {
     func testProgramChangeSelectsThePresetOfTheBankChosenByBankSelect() {
         let sound = controller()
-        // program 3 in bank 0: no preset there (the number alone would have found C)
-        sound.handleForwarded(.programChange(channel: 0, program: 3))
+        // program 40 in bank 0 (GM Violin): no preset of the strings family (A and B, whose
+        // instruments are no GM instruments, stand for their own programs 0 and 1)
+        sound.handleForwarded(.programChange(channel: 0, program: 40))
         XCTAssertEqual(sound.currentPreset?.name, "A")
         XCTAssertEqual(recorder.take(), [], "a program change with no preset must not change the sound")
-        // bank select on another channel does not count for channel 0
+        // bank select on another channel does not count for channel 0: program 3 is GM there,
+        // the piano family's nearest (B), not C of bank 1
         sound.handleForwarded(.controlChange(channel: 1, controller: 32, value: 1))
         sound.handleForwarded(.programChange(channel: 0, program: 3))
-        XCTAssertEqual(sound.currentPreset?.name, "A")
+        XCTAssertEqual(sound.currentPreset?.name, "B")
+        _ = recorder.take()
         // bank 1 (CC 0 = 0, CC 32 = 1) then program 3: C
         sound.handleForwarded(.controlChange(channel: 0, controller: 0, value: 0))
         sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 1))
@@ -100,11 +103,16 @@ final class SoundControllerTests: SoundControllerTestCase {
         sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 0))
         sound.handleForwarded(.programChange(channel: 0, program: 1))
         XCTAssertEqual(sound.currentPreset?.name, "B")
-        // MSB counts 128 banks: CC 0 = 1 is bank 128, where nothing is
+        // MSB counts 128 banks: CC 0 = 1, CC 32 = 1 is bank 129, which holds no preset: GM
+        // there (a variation bank), so program 0 is A
         sound.handleForwarded(.controlChange(channel: 0, controller: 0, value: 1))
         sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 1))
-        sound.handleForwarded(.programChange(channel: 0, program: 3))
-        XCTAssertEqual(sound.currentPreset?.name, "B")
+        sound.handleForwarded(.programChange(channel: 0, program: 0))
+        XCTAssertEqual(sound.currentPreset?.name, "A")
+        // bank 128 (CC 0 = 1, CC 32 = 0) is FluidSynth's drum bank: no preset
+        sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 0))
+        sound.handleForwarded(.programChange(channel: 0, program: 1))
+        XCTAssertEqual(sound.currentPreset?.name, "A")
     }
 
     func testProgramChangesAreIgnoredWithKeepPreset() {
