@@ -156,6 +156,7 @@ public final class SoundController {
     /// Plays a preset: its timbre point, its sound settings (or the configured ones), its map.
     public func select(_ preset: LoadedPreset) { select(preset, announce: true) }
 
+    /// `announce`: log "preset: NAME" (a program change logs it only when the preset changes).
     private func select(_ preset: LoadedPreset, announce: Bool) {
         currentPreset = preset
         timbre = preset.point
@@ -265,7 +266,7 @@ public final class SoundController {
         if bank != 0 && library.holdsBank(bank) {
             if let p = library.preset(bank: bank, program: program) {
                 once("\(bank) \(program)", "\(part) of bank \(bank): \(p.name)")
-                select(p, announce: false)
+                select(p, announce: p.name != currentPreset?.name)
             } else {
                 once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(currentPreset?.name ?? "the sound") keeps playing")
             }
@@ -279,7 +280,7 @@ public final class SoundController {
         }
         once("\(bank) \(program)", exact ? "\(gm): \(p.name)"
              : "\(gm): \(p.name), the nearest of the \(GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]) family")
-        select(p, announce: false)
+        select(p, announce: p.name != currentPreset?.name)
     }
 
     /// True for the events the real-time side forwards to the control side: program changes,
