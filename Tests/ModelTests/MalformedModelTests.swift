@@ -96,7 +96,7 @@ final class MalformedModelTests: XCTestCase {
             header["decoder.gru.weight_ih"] = entry
         }
         XCTAssertEqual(try refusal("shape.safetensors", bytes),
-                       "tensor decoder.gru.weight_ih: expected shape [72, 48], found [72, 47]")
+                       "tensor decoder.gru.weight_ih: expected shape [72, 64], found [72, 47]")
     }
 
     func testShapeThatDisagreesWithItsData() throws {
@@ -186,7 +186,7 @@ final class MalformedModelTests: XCTestCase {
         config["gru_units"] = 32
         let text = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         XCTAssertEqual(try refusal("config-gru.safetensors", try editedMetadata("config", text)),
-                       "tensor decoder.gru.weight_ih: expected shape [96, 48], found [72, 48]")
+                       "tensor decoder.gru.weight_ih: expected shape [96, 64], found [72, 64]")
         config["gru_units"] = 0
         let zero = String(decoding: try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys]), as: UTF8.self)
         XCTAssertEqual(try refusal("config-zero.safetensors", try editedMetadata("config", zero)),

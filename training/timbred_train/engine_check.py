@@ -15,13 +15,32 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from .cache import load_or_build
-from .dataset import read_audio
+from .dataset import load_manifest, read_audio
 from .errors import UserError
 from .evaluate import classifier_features, harmonic_sum_f0
 from .export import load_exported
 
-NOTE_S, GAP_S = 2.0, 1.0
+NOTE_S, GAP_S = 3.0, 1.0  # the dataset's notes: 3 s held, 1 s released
+
+
+class _NoteAudio:
+    """The dataset's notes as the check needs them: audio and labels, no analysis (so a fresh
+    machine does not compute the trainer's features just to score the engine)."""
+
+    def __init__(self, data: Path, sample_rate: int, instruments: list[str]):
+        sr, manifest = load_manifest(data)
+        if sr != sample_rate:
+            raise UserError(f"{data}: dataset is at {sr} Hz but the model is configured for {sample_rate} Hz")
+        manifest = [n for n in manifest if n.instrument in instruments]
+        self.audio = [read_audio(data / "audio" / n.file, sample_rate) for n in manifest]
+        self.instrument = np.array([instruments.index(n.instrument) for n in manifest])
+        self.pitch = np.array([n.pitch for n in manifest])
+        self.velocity = np.array([n.velocity for n in manifest])
+        self.split = np.array([n.split for n in manifest])
+        self.instruments = instruments
+
+    def indices(self, split: str) -> np.ndarray:
+        return np.nonzero(self.split == split)[0]
 
 
 def write_midi(path: Path, notes: list[tuple[int, int]]) -> None:
@@ -47,8 +66,8 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
 
     model, _, _ = load_exported(model_path)
     cfg = model.cfg
-    notes = load_or_build(data, cfg)
     sr = cfg.sample_rate
+    notes = _NoteAudio(data, sr, cfg.instruments)
     train_idx, test = notes.indices("train"), notes.indices("test")
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
     clf.fit(np.stack([classifier_features(notes.audio[i], sr) for i in train_idx]), notes.instrument[train_idx])
