@@ -12,7 +12,7 @@
 - a 2-D map of the latent space (notes and presets) and a morph path with its spectral centroid.
 
 Resynthesis uses the instrument's preset point (its component mean), as a musician playing the
-preset would hear it, with the real note's f0 and loudness curves.
+preset would hear it, with the real note's f0, its note input and the engine's loudness prior.
 """
 from __future__ import annotations
 
@@ -362,7 +362,7 @@ def _write_markdown(s: dict, report: Path) -> None:
         f"# Evaluation of `{Path(s['model']).name}`",
         "",
         f"Held-out pitches only ({s['held_out_notes']} notes, {s['instruments']} instruments, {s['sample_rate']} Hz). "
-        "Resynthesis uses each instrument's preset point with the real note's f0 and loudness.",
+        "Resynthesis uses each instrument's preset point with the real note's tracked f0, its velocity and note-off time (the note input) and the engine's loudness prior (as played from MIDI, but with the real pitch track).",
         "",
         "| measure | value |",
         "|---|---|",
