@@ -78,44 +78,9 @@ def _axis(values, x):
     return j, (x - values[j]) / (values[j + 1] - values[j])
 
 
-def lookup(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
-           t_on_s: float, t_off_s: float | None = None) -> float:
-    """Loudness in dB at t_on_s after note-on (released at t_off_s after note-on, if given).
-
-    Bilinear in pitch and velocity (linear extrapolation in velocity, pitch clamped to the grid),
-    linear in time; past the table the tail slope continues; clamped to [-120, 0] dB.
-    """
-    jp, fp = _axis(cfg.env_pitches, pitch)
-    fp = float(np.clip(fp, 0.0, 1.0))
-    jv, fv = _axis(cfg.env_velocities, velocity)
-
-    def grid(name):
-        t = tables[name]
-        a = t[:, jp] * (1 - fp) + t[:, jp + 1] * fp
-        return a[:, jv] * (1 - fv) + a[:, jv + 1] * fv  # [I, ...]
-
-    def curve(table, slope, t_s):
-        n = table.shape[-1]
-        pos = t_s * cfg.frame_rate
-        if pos >= n - 1:
-            return table[..., -1] + slope * (t_s - (n - 1) / cfg.frame_rate)
-        i = int(np.floor(pos))
-        f = pos - i
-        return table[..., i] * (1 - f) + table[..., i + 1] * f
-
-    hold, hs = grid("envelope.hold_db"), grid("envelope.hold_slope_db_per_s")
-    if t_off_s is None or t_on_s < t_off_s:
-        per = curve(hold, hs, t_on_s)
-    else:
-        rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
-        per = curve(hold, hs, t_off_s) + curve(rel, rs, t_on_s - t_off_s)
-    return float(np.clip((weights * per).sum(), FLOOR_DB, 0.0))
-
-
-def course(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
-           n_frames: int, hold_s: float | None) -> np.ndarray:
-    """`lookup` at every frame n / frame_rate, n < n_frames, of a note released hold_s after
-    note-on (None: held): the loudness prior the engine feeds the decoder, [n_frames] float32."""
+def _loudness(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
+              t_on_s: np.ndarray, t_off_s: float | None) -> np.ndarray:
+    """The lookup at every time of t_on_s (seconds after note-on), released t_off_s after note-on."""
     jp, fp = _axis(cfg.env_pitches, pitch)
     fp = float(np.clip(fp, 0.0, 1.0))
     jv, fv = _axis(cfg.env_velocities, velocity)
@@ -127,22 +92,40 @@ def course(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray,
 
     def curve(table, slope, t_s):  # table [I, T], slope [I], t_s [N] -> [I, N]
         n = table.shape[-1]
-        pos = np.asarray(t_s, float) * cfg.frame_rate
+        t_s = np.asarray(t_s, float)
+        pos = t_s * cfg.frame_rate
         i = np.clip(np.floor(pos).astype(int), 0, n - 2)
         f = pos - i
         inside = table[:, i] * (1 - f) + table[:, i + 1] * f
-        beyond = table[:, -1:] + slope[:, None] * (np.asarray(t_s, float) - (n - 1) / cfg.frame_rate)[None, :]
+        beyond = table[:, -1:] + slope[:, None] * (t_s - (n - 1) / cfg.frame_rate)[None, :]
         return np.where(pos[None, :] >= n - 1, beyond, inside)
 
-    t = np.arange(n_frames) / cfg.frame_rate
+    t = np.asarray(t_on_s, float)
     hold, hs = grid("envelope.hold_db"), grid("envelope.hold_slope_db_per_s")
     per = curve(hold, hs, t)
-    if hold_s is not None:
+    if t_off_s is not None:
         rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
-        after = t >= hold_s
-        released = curve(hold, hs, np.array([hold_s]))[:, :1] + curve(rel, rs, np.maximum(t - hold_s, 0.0))
-        per = np.where(after[None, :], released, per)
-    return np.clip((weights[:, None] * per).sum(0), FLOOR_DB, 0.0).astype(np.float32)
+        released = curve(hold, hs, np.array([t_off_s]))[:, :1] + curve(rel, rs, np.maximum(t - t_off_s, 0.0))
+        per = np.where((t >= t_off_s)[None, :], released, per)
+    return np.clip((weights[:, None] * per).sum(0), FLOOR_DB, 0.0)
+
+
+def lookup(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
+           t_on_s: float, t_off_s: float | None = None) -> float:
+    """Loudness in dB at t_on_s after note-on (released at t_off_s after note-on, if given).
+
+    Bilinear in pitch and velocity (linear extrapolation in velocity, pitch clamped to the grid),
+    linear in time; past the table the tail slope continues; while held `hold(t_on)`, after the
+    release `hold(t_off) + release(t_on - t_off)`; clamped to [-120, 0] dB.
+    """
+    return float(_loudness(tables, cfg, weights, pitch, velocity, np.array([t_on_s]), t_off_s)[0])
+
+
+def course(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
+           n_frames: int, hold_s: float | None) -> np.ndarray:
+    """`lookup` at every frame n / frame_rate, n < n_frames, of a note released hold_s after
+    note-on (None: held): the loudness prior the engine feeds the decoder, [n_frames] float32."""
+    return _loudness(tables, cfg, weights, pitch, velocity, np.arange(n_frames) / cfg.frame_rate, hold_s).astype(np.float32)
 
 
 def note_priors(notes: NoteSet, cfg: ModelConfig, tables: dict[str, np.ndarray]) -> np.ndarray:
