@@ -563,8 +563,8 @@ public final class Engine: @unchecked Sendable {
         case .setGainDB(let db):
             if db.isFinite { gain = dbToAmplitude(ParameterLimits.clamp(db, to: ParameterLimits.gainDB)) }
         case .setEnvelopeScale(let attack, let release):
-            if attack.isFinite, attack > 0 { attackScale = Double(attack) }
-            if release.isFinite, release > 0 { releaseScale = Double(release) }
+            if attack.isFinite, attack > 0 { attackScale = Double(ParameterLimits.clamp(attack, to: ParameterLimits.attackScale)) }
+            if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .setPitchBendRange(let semitones):
             if semitones.isFinite { for c in 0..<16 { channels[c].bendRangeSemitones = ParameterLimits.clamp(semitones, to: ParameterLimits.pitchBendSemitones) } }
         case .panic:
