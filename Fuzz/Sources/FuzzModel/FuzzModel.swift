@@ -32,7 +32,8 @@ public func fuzzModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let decoder = model.makeDecoder(maxBatch: 1)
     var state = [Float](repeating: 0, count: c.gruUnits)
     var raw = [Float](repeating: 0, count: c.rawCount)
-    decoder.step(batch: 1, f0Hz: [440], loudnessDB: [-30], z: model.latentMeans[0], state: &state, raw: &raw)
+    decoder.step(batch: 1, f0Hz: [440], loudnessDB: [-30], note: [100, 0.5, 0.25], z: model.latentMeans[0],
+                 state: &state, raw: &raw)
 
     var weights = [Float](repeating: 0, count: c.instrumentCount)
     model.envelopes.blendWeights(z: model.latentMeans[0], into: &weights)
