@@ -38,9 +38,11 @@ extension EngineSettings {
 
 /// Plays timed MIDI through an engine in a plain loop (`timbred render`), the way the daemon
 /// plays it live: every event goes to the engine at its sample (so the engine's own controller
-/// map plays the knobs), and the events the daemon's process thread forwards to its control
-/// thread (program changes, bank selects) also go to the same `SoundController`, whose commands
-/// are applied from the sample of the event that caused them (a block is split there).
+/// map plays the knobs and its program table the program changes), in blocks of the engine's
+/// size on a fixed grid from sample 0, as JACK's periods are (never split at an event: the
+/// engine places events inside a block itself); the events the daemon's process thread forwards
+/// to its control thread (program changes, bank selects) also go to the same `SoundController`,
+/// which logs what they chose and keeps its record of the sound.
 public final class OfflineRenderer {
     public let engine: Engine
     public let sound: SoundController
@@ -104,7 +106,7 @@ public final class OfflineRenderer {
         var next = 0
         var frame = 0
         while frame < frameCount {
-            var end = min(frame + block, frameCount)
+            let end = min(frame + block, frameCount)
             list.removeAll(keepingCapacity: true)
             while next < events.count {
                 let at = max(frame, Int((events[next].timeSeconds * rate).rounded()))
@@ -114,13 +116,7 @@ public final class OfflineRenderer {
                     next += 1
                     continue
                 }
-                if SoundController.isForwarded(event, learning: sound.learnTarget != nil) {
-                    if at > frame {  // the next block starts at this event
-                        end = at
-                        break
-                    }
-                    sound.handleForwarded(event)
-                }
+                if SoundController.isForwarded(event, learning: sound.learnTarget != nil) { sound.handleForwarded(event) }
                 list.append(TimedMIDIEvent(offset: at - frame, event: event))
                 next += 1
             }
@@ -141,7 +137,11 @@ public final class OfflineRenderer {
                 out[2 * (frame + i) + 1] = right[i]
             }
             while let status = engine.status.pop() {
-                if case .timbre(let point) = status { sound.engineReportedTimbre(point.array) }
+                switch status {
+                case .timbre(let point): sound.engineReportedTimbre(point.array)
+                case .programTable(let generation): sound.engineAdoptedProgramTable(generation: generation)
+                default: break
+                }
             }
             frame = end
         }

@@ -91,6 +91,12 @@ public final class SoundController {
     public private(set) var drums: MIDIDrumFilter
     /// What program changes chose, already logged (one line per channel, bank and program).
     private var announced: Set<String> = []
+    /// What bank select + program change play, for the engine (rebuilt when the presets, the
+    /// model or the map change) and for this controller's own record of the preset playing.
+    public private(set) var programTable: ProgramTable
+    /// Tables sent that an engine may still read (the engine holds them unretained); freed once
+    /// the engine reports it plays a newer one.
+    private var tablesInUse: [ProgramTable] = []
 
     /// Called when MIDI learn is armed or disarmed (the daemon then has its process thread
     /// forward controllers, or stop doing so).
@@ -111,6 +117,8 @@ public final class SoundController {
         releaseScale = settings.releaseScale
         configMap = ControllerMapSpec.defaults.merging(settings.controllerMap) { _, file in file }
         drums = settings.drums
+        programTable = ProgramTable(generation: 0, sounds: [], generalMIDI: [], banks: [:], keepAll: true, keepChannels: [],
+                                    drumChannel: -1)
     }
 
     // MARK: - starting
@@ -122,6 +130,7 @@ public final class SoundController {
         Log.info("\(library.presets.count) presets: \(library.presets.map(\.name).joined(separator: ", "))")
         setUpCorners()
         resolveMap(for: nil, announce: true)
+        sendProgramTable()
     }
 
     /// Plays the preset named `name` (by name, file stem, instrument or index), else (with a
@@ -148,7 +157,50 @@ public final class SoundController {
         for (corner, point) in corners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             commands.append(.setMorphPoint(corner: corner, point: LatentPoint(point)))
         }
+        commands.append(.setProgramTable(Unmanaged.passUnretained(programTable)))
         return commands
+    }
+
+    // MARK: - the program table
+
+    /// Builds the program table for the presets, model and map now in force and sends it.
+    private func sendProgramTable() {
+        let presets = library.presets
+        let resolve = { (preset: LoadedPreset?) in
+            ControllerMapSpec.resolve(self.configMap.merging(preset?.controllerMap ?? [:]) { _, p in p },
+                                      latentMeans: self.model.latentMeans, skipMissingDimensions: true).mappings
+        }
+        let maps = presets.map { resolve($0) }
+        // every source mapped by the configured map or by any preset: each sound sets them all
+        var used = Set(resolve(nil).filter { $0.value.target != .none }.keys)
+        for m in maps { used.formUnion(m.filter { $0.value.target != .none }.keys) }
+        let sources = used.sorted { $0.slot < $1.slot }
+        let sounds = zip(presets, maps).map { p, map in
+            ProgramTable.Sound(timbre: p.point, reverbMix: p.preset.reverbMix ?? settings.reverbMix,
+                               gainDB: p.preset.gainDB ?? settings.gainDB, attackScale: p.preset.attackScale ?? settings.attackScale,
+                               releaseScale: p.preset.releaseScale ?? settings.releaseScale,
+                               mappings: sources.map { ($0, map[$0] ?? .unmapped) })
+        }
+        let generalMIDI: [(sound: Int, exact: Bool)?] = (0..<128).map { program in
+            guard let (p, exact) = library.generalMIDIPreset(program: program), let i = presets.firstIndex(of: p) else { return nil }
+            return (i, exact)
+        }
+        var banks: [Int: [Int?]] = [:]
+        for bank in Set(presets.map(\.bank)) where bank != 0 {
+            banks[bank] = (0..<128).map { program in library.preset(bank: bank, program: program).flatMap { presets.firstIndex(of: $0) } }
+        }
+        let table = ProgramTable(generation: programTable.generation + 1, sounds: sounds, generalMIDI: generalMIDI, banks: banks,
+                                 keepAll: settings.keepPreset, keepChannels: settings.keepPresetChannels,
+                                 drumChannel: settings.drums.drumChannel)
+        programTable = table
+        tablesInUse.append(table)
+        sink(.setProgramTable(Unmanaged.passUnretained(table)))
+    }
+
+    /// The engine reported that it plays program changes from the table of `generation`: older
+    /// tables are freed.
+    public func engineAdoptedProgramTable(generation: Int) {
+        tablesInUse.removeAll { $0.generation < generation && $0 !== programTable }
     }
 
     // MARK: - presets
@@ -157,18 +209,22 @@ public final class SoundController {
     public func select(_ preset: LoadedPreset) { select(preset, announce: true) }
 
     /// `announce`: log "preset: NAME" (a program change logs it only when the preset changes).
-    private func select(_ preset: LoadedPreset, announce: Bool) {
+    /// `send`: emit the commands (a program change does not: the engine has applied it at its
+    /// sample from the program table, the same sound these commands would carry).
+    private func select(_ preset: LoadedPreset, announce: Bool, send: Bool = true) {
         currentPreset = preset
         timbre = preset.point
         reverbMix = preset.preset.reverbMix ?? settings.reverbMix
         gainDB = preset.preset.gainDB ?? settings.gainDB
         attackScale = preset.preset.attackScale ?? settings.attackScale
         releaseScale = preset.preset.releaseScale ?? settings.releaseScale
-        sink(.setTimbre(LatentPoint(timbre)))
-        sink(.setReverbMix(reverbMix))
-        sink(.setGainDB(gainDB))
-        sink(.setEnvelopeScale(attack: attackScale, release: releaseScale))
-        resolveMap(for: preset, announce: false)
+        if send {
+            sink(.setTimbre(LatentPoint(timbre)))
+            sink(.setReverbMix(reverbMix))
+            sink(.setGainDB(gainDB))
+            sink(.setEnvelopeScale(attack: attackScale, release: releaseScale))
+        }
+        resolveMap(for: preset, announce: false, send: send)
         if announce { Log.info("preset: \(preset.name)") }
     }
 
@@ -195,6 +251,7 @@ public final class SoundController {
         } else {
             resolveMap(for: currentPreset, announce: false)
         }
+        sendProgramTable()
     }
 
     /// A new model (already loaded and checked): the presets resolved against it, the corners
@@ -210,6 +267,7 @@ public final class SoundController {
         } else if let first = library.presets.first {
             select(first)
         }
+        sendProgramTable()
     }
 
     // MARK: - events forwarded by the real-time side
@@ -241,46 +299,42 @@ public final class SoundController {
         learn(source, target)
     }
 
-    /// What a program change on `channel` (0…15) picks, in this order: nothing on a channel whose
-    /// preset is kept (`keep_preset`, `--keep-preset`) or that plays drums (the drum channel, or
-    /// a drum or effect bank selected); in a bank that holds presets of the user's own (bank ≥ 1),
-    /// the one with that program number, else the bank's program-th; otherwise (bank 0, or a
-    /// GS/XG/GM2 variation bank nobody's presets use) the preset standing for that General MIDI
-    /// program, else the nearest of its GM family (`PresetLibrary.generalMIDIPreset`), else
-    /// nothing. What it chose is logged once per channel, bank and program (notice).
+    /// What a program change on `channel` (0…15) picks, by the program table's rule
+    /// (`ProgramTable.choose`, which the engine applies at the event's sample): nothing on a
+    /// channel whose preset is kept (`keep_preset`, `--keep-preset`) or that plays drums (the drum
+    /// channel, or a drum or effect bank selected); in a bank that holds presets of the user's own
+    /// (bank ≥ 1), the one with that program number, else the bank's program-th; otherwise (bank
+    /// 0, or a GS/XG/GM2 variation bank nobody's presets use) the preset standing for that General
+    /// MIDI program, else the nearest of its GM family (`PresetLibrary.generalMIDIPreset`), else
+    /// nothing. What it chose is logged once per channel, bank and program (notice); this
+    /// controller's record of the sound follows (no commands: the engine has switched already).
     private func programChange(channel c: Int, program: Int) {
         let bank = bankMSB[c] * 128 + bankLSB[c]
         let part = "channel \(c + 1): program \(program)"
         func once(_ key: String, _ line: @autoclosure () -> String) {
             if announced.insert("\(c) \(key)").inserted { Log.notice(line()) }
         }
-        if settings.keepPreset || settings.keepPresetChannels.contains(c) {
+        let presets = library.presets
+        let gm = "\(part) (GM \(program + 1) \(GeneralMIDI.name(of: program))\(bank != 0 ? ", bank \(bank)" : ""))"
+        let family = GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]
+        let choice = programTable.choose(channel: UInt8(c), bank: bank, program: UInt8(program), isDrum: drums.isDrum(channel: UInt8(c)))
+        switch choice {
+        case .kept:
             once("kept", "\(part) ignored: program changes keep the preset (keep_preset); further ones are not logged")
-            return
-        }
-        if drums.isDrum(channel: UInt8(c)) {
+        case .drums:
             let why = c == drums.drumChannel ? "the drum channel (drum_channel)" : "drums or effects (bank \(bank))"
             once("drums \(bank)", "channel \(c + 1) plays \(why): its notes are not played")
-            return
-        }
-        if bank != 0 && library.holdsBank(bank) {
-            if let p = library.preset(bank: bank, program: program) {
-                once("\(bank) \(program)", "\(part) of bank \(bank): \(p.name)")
-                select(p, announce: p.name != currentPreset?.name)
-            } else {
-                once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(currentPreset?.name ?? "the sound") keeps playing")
-            }
-            return
-        }
-        let gm = "\(part) (GM \(program + 1) \(GeneralMIDI.name(of: program))\(bank != 0 ? ", bank \(bank)" : ""))"
-        guard let (p, exact) = library.generalMIDIPreset(program: program) else {
-            let family = GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]
+        case .bankPreset(let i) where i < presets.count:
+            once("\(bank) \(program)", "\(part) of bank \(bank): \(presets[i].name)")
+            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
+        case .bankEmpty:
+            once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(currentPreset?.name ?? "the sound") keeps playing")
+        case let .generalMIDI(i, exact) where i < presets.count:
+            once("\(bank) \(program)", exact ? "\(gm): \(presets[i].name)" : "\(gm): \(presets[i].name), the nearest of the \(family) family")
+            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
+        case .noGeneralMIDIPreset, .bankPreset, .generalMIDI:
             once("\(bank) \(program)", "\(gm): no preset in the \(family) family; \(currentPreset?.name ?? "the sound") keeps playing")
-            return
         }
-        once("\(bank) \(program)", exact ? "\(gm): \(p.name)"
-             : "\(gm): \(p.name), the nearest of the \(GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]) family")
-        select(p, announce: p.name != currentPreset?.name)
     }
 
     /// True for the events the real-time side forwards to the control side: program changes,
@@ -294,13 +348,13 @@ public final class SoundController {
 
     /// The map now in force: defaults, the config file's [cc], the preset's [cc]; sends the
     /// entries that changed.
-    private func resolveMap(for preset: LoadedPreset?, announce: Bool) {
+    private func resolveMap(for preset: LoadedPreset?, announce: Bool, send: Bool = true) {
         let entries = configMap.merging(preset?.controllerMap ?? [:]) { _, p in p }
         let resolved = ControllerMapSpec.resolve(entries, latentMeans: model.latentMeans, skipMissingDimensions: true)
         for e in resolved.errors { Log.warning(e) }
         for source in Set(mappings.keys).union(resolved.mappings.keys).sorted(by: { $0.slot < $1.slot }) {
             let new = resolved.mappings[source] ?? .unmapped
-            if mappings[source] != new { sink(.mapController(source: source, mapping: new)) }
+            if send && mappings[source] != new { sink(.mapController(source: source, mapping: new)) }
         }
         mappings = resolved.mappings.filter { $0.value.target != .none }
         targets = resolved.targets
@@ -419,6 +473,7 @@ public final class SoundController {
         let key = ControllerMapSpec.key(source)
         configMap[key] = target.description
         resolveMap(for: currentPreset, announce: false)
+        sendProgramTable()
         let name = key == "pressure" || key == "poly_pressure" ? key : "CC \(key)"
         guard let path = settings.configPath else {
             Log.info("MIDI learn: \(name) → \(target)")

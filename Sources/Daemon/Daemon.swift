@@ -250,6 +250,8 @@ public final class Daemon {
                     peak = p
                 case .timbre(let point):
                     sound.engineReportedTimbre(point.array)
+                case .programTable(let generation):
+                    sound.engineAdoptedProgramTable(generation: generation)
                 case .voiceStolen, .commandRejected:
                     break
                 }

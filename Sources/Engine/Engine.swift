@@ -92,6 +92,12 @@ public final class Engine: @unchecked Sendable {
     private let weights: UnsafeMutablePointer<Float>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
+    /// The block's reverb (wet) signal, and the gain and reverb mix in force at each of its
+    /// samples: a change (a knob, a program change) acts from its event's sample, whatever the
+    /// block size.
+    private let wet: UnsafeMutablePointer<Float>
+    private let gainAt: UnsafeMutablePointer<Float>
+    private let reverbMixAt: UnsafeMutablePointer<Float>
     private let voiceScratch: UnsafeMutablePointer<Float>
 
     // control state (audio thread only)
@@ -106,6 +112,11 @@ public final class Engine: @unchecked Sendable {
     private var fadeStep: Float
     /// Knobs → timbre (ControllerMap.swift); audio thread only.
     var controllerMap: ControllerMap
+    /// What program changes play (set by `.setProgramTable`; nil: they change nothing). The
+    /// control side keeps it alive (see `EngineCommand.setProgramTable`).
+    private var programs: Unmanaged<ProgramTable>?
+    /// Bank selects per channel and which channels play drums (their program changes pick nothing).
+    private var drums = MIDIDrumFilter(drumChannel: nil)
 
     /// Per-stage time accumulators (nanoseconds), read by `bench`; only counted when
     /// `profileStages` is true.
@@ -159,6 +170,9 @@ public final class Engine: @unchecked Sendable {
         summaries = .allocate(capacity: slots)
         summaries.initialize(repeating: VoiceSummary(isActive: false), count: slots)
         mix = buffer(settings.maxBlockFrames)
+        wet = buffer(settings.maxBlockFrames)
+        gainAt = buffer(settings.maxBlockFrames)
+        reverbMixAt = buffer(settings.maxBlockFrames)
         voiceScratch = buffer(hop)
         timbreTarget = buffer(model.config.zDim)
         if let timbre { timbreTarget.update(from: timbre, count: min(timbre.count, model.config.zDim)) }
@@ -180,7 +194,7 @@ public final class Engine: @unchecked Sendable {
     deinit {
         batchVoices.deallocate()
         batchFrameOffsets.deallocate()
-        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, voiceScratch, timbreTarget] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget] {
             p.deallocate()
         }
         summaries.deallocate()
@@ -202,7 +216,14 @@ public final class Engine: @unchecked Sendable {
         let off = [TimedMIDIEvent(offset: 0, event: .noteOff(channel: 0, note: 60, velocity: 0)),
                    TimedMIDIEvent(offset: 1, event: .controlChange(channel: 0, controller: 64, value: 0))]
         let block = min(256, settings.maxBlockFrames)
+        // a program change through a scratch table (the sound and map it sets are undone below)
+        let scratch = ProgramTable(generation: -1, sounds: [.init(timbre: initialTimbre, reverbMix: 1, gainDB: -6, attackScale: 1,
+                                                                  releaseScale: 1, mappings: [(.controller(75), .unmapped)])],
+                                   generalMIDI: .init(repeating: (0, true), count: 128), banks: [1: [0]], keepAll: false, keepChannels: [], drumChannel: -1)
+        let (gainBefore, attackBefore, releaseBefore) = (gain, attackScale, releaseScale)
+        _ = commands.push(.setProgramTable(Unmanaged.passUnretained(scratch)))
         on.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
+        programs = nil
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
         _ = commands.push(.panic)
@@ -220,6 +241,10 @@ public final class Engine: @unchecked Sendable {
         channels.update(repeating: ChannelState(), count: 16)
         timbreTarget.update(from: initialTimbre, count: model.config.zDim)
         reverbMix = 1
+        (gain, attackScale, releaseScale) = (gainBefore, attackBefore, releaseBefore)
+        _ = controllerMap.apply(.mapController(source: .controller(75), mapping: .unmapped))
+        drums = MIDIDrumFilter(drumChannel: nil)
+        withExtendedLifetime(scratch) {}
         reverb.reset()
         output.reset()
         while status.pop() != nil {}
@@ -283,16 +308,17 @@ public final class Engine: @unchecked Sendable {
             }
             var end = n
             if eventIndex < events.count { end = min(n, max(position + 1, events[eventIndex].offset - eventOffset)) }
+            (gainAt + position).update(repeating: gain, count: end - position)
+            (reverbMixAt + position).update(repeating: reverbMix, count: end - position)
             renderVoices(from: position, to: end)
             position = end
         }
         // reverb and output
         let t0 = profileStages ? monotonicNanoseconds() : 0
         // the reverb always runs, so its tail stays consistent when the mix comes back up
-        reverb.process(mix, addingTo: mix, count: n, gain: reverbMix)
+        reverb.process(mix, output: wet, count: n)
         if profileStages { stageNanoseconds.reverb += monotonicNanoseconds() - t0 }
-        let g = gain
-        for i in 0..<n { mix[i] *= g }
+        for i in 0..<n { mix[i] = (mix[i] + reverbMixAt[i] * wet[i]) * gainAt[i] }
         _ = output.process(mix, count: n)
         var peak: Float = 0
         for i in 0..<n { peak = max(peak, abs(mix[i])) }
@@ -576,6 +602,10 @@ public final class Engine: @unchecked Sendable {
             if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .mapController, .setMorphPoint, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
+        case .setProgramTable(let table):
+            programs = table
+            drums.drumChannel = table._withUnsafeGuaranteedRef { $0.drumChannel }
+            _ = status.push(.programTable(generation: table._withUnsafeGuaranteedRef { $0.generation }))
         }
         switch command {
         case .setTimbre, .setLatentDimension: reportTimbre()
@@ -594,6 +624,7 @@ public final class Engine: @unchecked Sendable {
     private func handle(_ event: MIDIEvent, at position: Int) {
         guard let ch = event.channel else { return }
         let c = Int(ch & 0x0F)
+        _ = drums.accepts(event)  // follows bank selects and drum banks (the inputs drop drum notes)
         switch event {
         case let .noteOn(_, note, velocity) where velocity > 0:
             noteOn(note: note & 0x7F, velocity: velocity & 0x7F, channel: ch & 0x0F)
@@ -607,8 +638,36 @@ public final class Engine: @unchecked Sendable {
             if let effect = controllerMap.pressure(.channelPressure, value: pressure) { apply(effect) }
         case let .polyPressure(_, _, pressure):
             if let effect = controllerMap.pressure(.polyPressure, value: pressure) { apply(effect) }
+        case let .programChange(_, program):
+            programChange(channel: ch & 0x0F, program: program & 0x7F)
         default:
             break
+        }
+    }
+
+    /// A program change switches to the sound the program table picks (`ProgramTable.choose`,
+    /// the rule the control side logs by): its timbre target, reverb, gain, envelope scales and
+    /// the controller-map entries that differ, in the order `SoundController.select` sends them.
+    /// Real-time safe.
+    private func programChange(channel: UInt8, program: UInt8) {
+        guard let programs else { return }
+        programs._withUnsafeGuaranteedRef { table in
+            let choice = table.choose(channel: channel, bank: drums.bank(channel: channel), program: program,
+                                      isDrum: drums.isDrum(channel: channel))
+            guard let index = choice.sound else { return }
+            let sound = table.values(index)
+            if sound.timbre.count == model.config.zDim { apply(.setTimbre(sound.timbre)) }
+            apply(.setReverbMix(sound.reverbMix))
+            apply(.setGainDB(sound.gainDB))
+            apply(.setEnvelopeScale(attack: sound.attackScale, release: sound.releaseScale))
+            var k = sound.mapStart
+            while k < sound.mapStart + sound.mapCount {
+                let (source, mapping) = table.mapEntry(k)
+                if controllerMap.mapping(for: source) != mapping {
+                    _ = controllerMap.apply(.mapController(source: source, mapping: mapping))
+                }
+                k += 1
+            }
         }
     }
 

@@ -48,6 +48,10 @@ public enum EngineCommand: Sendable {
     case setMorph(Float)
     /// Moves the 2-D pad to (x, y) in 0…1 and the timbre target with it.
     case setPad(x: Float, y: Float)
+    /// What bank select + program change play from now on (`ProgramTable`): the engine applies a
+    /// program change at its sample from it. Unretained: the sender keeps the table alive until
+    /// the engine reports (`EngineStatus.programTable`) that it plays a newer one.
+    case setProgramTable(Unmanaged<ProgramTable>)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it
@@ -62,4 +66,7 @@ public enum EngineStatus: Sendable {
     case commandRejected
     /// The timbre target moved (by a command or a mapped controller): where it is now.
     case timbre(LatentPoint)
+    /// The engine now plays program changes from the `ProgramTable` of this generation (older
+    /// ones can be freed).
+    case programTable(generation: Int)
 }

@@ -60,6 +60,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Output sample rate in Hz (44100, 48000, 88200, 96000...).")
     var rate: Int = 48000
 
+    @Option(help: "Frames per block, as JACK's period live (scripts/play runs 256). With the daemon's period, the same events give the same samples as live, from the same point of its period.")
+    var period: Int = 256
+
     @Option(help: "Maximum simultaneous notes (default: polyphony from the config file, else 32).")
     var polyphony: Int?
 
@@ -126,6 +129,7 @@ struct RenderCommand: ParsableCommand {
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
         if let polyphony { settings[.polyphony] = .integer(polyphony) }
         guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }
+        guard (16...8192).contains(period) else { throw CLIError("--period must be 16...8192 frames") }
         Log.maximumLevel = .notice  // warnings, and what each program change picked (once)
         let timbreModel = try loadModel(try Resources.modelPath(model ?? (settings.string(.model).isEmpty ? nil : settings.string(.model))))
         var morphPath: (from: [Float], to: [Float])?
@@ -133,7 +137,8 @@ struct RenderCommand: ParsableCommand {
         let renderer: OfflineRenderer
         do {
             renderer = try OfflineRenderer(model: timbreModel, presetFolders: Resources.presetFolders, settings: settings,
-                                           preset: preset, keepPreset: keepPreset, sampleRate: rate) { controller in
+                                           preset: preset, keepPreset: keepPreset, sampleRate: rate,
+                                           blockFrames: period) { controller in
                 if let z = try resolveLatent(model: timbreModel) { controller.moveTimbre(to: z) }
                 morphPath = try resolveMorph(controller.library)
                 if let morphPath { controller.moveTimbre(to: morphPath.from) }

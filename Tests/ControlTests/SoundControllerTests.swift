@@ -24,6 +24,7 @@ func describe(_ c: EngineCommand) -> String {
     case let .setMorphPoint(corner, p): return "corner \(corner) \(point(p))"
     case .setMorph(let m): return "morph \(m)"
     case let .setPad(x, y): return "pad \(x) \(y)"
+    case .setProgramTable(let t): return "program table \(t.takeUnretainedValue().soundCount) sounds"
     }
 }
 
@@ -96,7 +97,7 @@ final class SoundControllerTests: SoundControllerTestCase {
         sound.handleForwarded(.programChange(channel: 0, program: 3))
         XCTAssertEqual(sound.currentPreset?.name, "C")
         XCTAssertEqual(sound.timbre, point("C", sound))
-        XCTAssertEqual(recorder.texts.first, "timbre \(text(point("C", sound)))")
+        XCTAssertEqual(recorder.take(), [], "the engine plays program changes from its program table")
         // bank 1 holds only C: program 0 is its 0th preset
         sound.handleForwarded(.programChange(channel: 0, program: 1))
         XCTAssertEqual(sound.currentPreset?.name, "C", "bank 1 has no second preset")
@@ -137,21 +138,51 @@ final class SoundControllerTests: SoundControllerTestCase {
         settings.reverbMix = 0.5
         settings.gainDB = -3
         let sound = controller(settings)
-        sound.handleForwarded(.programChange(channel: 0, program: 1))
+        XCTAssertEqual(sound.perform(.preset("B")), .ok("preset B"))
         let b = point("B", sound)
         // B's own reverb and attack scale; the configured gain and release
         XCTAssertEqual(recorder.take(), ["timbre \(text(b))", "reverb 0.25", "gain -3.0", "envelope 2.0 1.0"])
-        sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 1))
-        sound.handleForwarded(.programChange(channel: 0, program: 3))
+        _ = sound.perform(.preset("C"))
         // C maps CC 74 (the defaults' latent 4 does not exist in a 4-dimensional model)
         let (lo, hi) = TargetSpec.latentRange(model.latentMeans, dimension: 1)
         XCTAssertEqual(recorder.take(), ["timbre \(text(point("C", sound)))", "reverb 0.5", "gain -12.0", "envelope 1.0 1.0",
                                          "map 74 latent(dimension: 1) \(lo) \(hi)"])
         // back to A: CC 74 is unmapped again
-        sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 0))
-        sound.handleForwarded(.programChange(channel: 0, program: 0))
+        _ = sound.perform(.preset("A"))
         XCTAssertEqual(recorder.texts.last, "map 74 none 0.0 1.0")
         XCTAssertEqual(recorder.texts.count, 5)
+    }
+
+    /// A program change emits nothing: the engine switches at the event's sample from the
+    /// program table, which holds, per preset, what selecting it sends (its sound, and every
+    /// mapped source set to the preset's map), and picks by the same rule the controller logs.
+    func testTheProgramTableHoldsWhatAProgramChangePlays() {
+        var settings = SoundController.Settings()
+        settings.keepPresetChannels = [2]
+        let sound = controller(settings)
+        let table = sound.programTable
+        XCTAssertEqual(table.soundCount, 3)
+        XCTAssertEqual(table.choose(channel: 0, bank: 0, program: 1, isDrum: false), .generalMIDI(sound: 1, exact: true))
+        XCTAssertEqual(table.choose(channel: 0, bank: 0, program: 40, isDrum: false), .noGeneralMIDIPreset)
+        XCTAssertEqual(table.choose(channel: 0, bank: 1, program: 3, isDrum: false), .bankPreset(sound: 2))
+        XCTAssertEqual(table.choose(channel: 0, bank: 1, program: 1, isDrum: false), .bankEmpty)
+        XCTAssertEqual(table.choose(channel: 0, bank: 129, program: 0, isDrum: false), .generalMIDI(sound: 0, exact: true))
+        XCTAssertEqual(table.choose(channel: 2, bank: 0, program: 1, isDrum: false), .kept)
+        XCTAssertEqual(table.choose(channel: 0, bank: 0, program: 1, isDrum: true), .drums)
+        XCTAssertEqual(table.timbre(ofSound: 2), point("C", sound))
+        // an engine given the table switches to C's sound at the program change's sample, as
+        // the commands of selecting C would
+        let state = sound.stateCommands()
+        XCTAssertEqual(state.map(describe).last, "program table 3 sounds")
+        sound.handleForwarded(.programChange(channel: 0, program: 1))
+        XCTAssertEqual(recorder.take(), [])
+        XCTAssertEqual(sound.currentPreset?.name, "B")
+        XCTAssertEqual(sound.reverbMix, 0.25)
+        // a reload sends a new table (the engine reports it plays it; older ones are freed)
+        sound.reloadPresets()
+        XCTAssertEqual(recorder.texts.last, "program table 3 sounds")
+        XCTAssertGreaterThan(sound.programTable.generation, table.generation)
+        sound.engineAdoptedProgramTable(generation: sound.programTable.generation)
     }
 
     func testStateCommandsCarryTheWholeSoundForAFreshEngine() {
@@ -225,7 +256,7 @@ final class SoundControllerTests: SoundControllerTestCase {
         XCTAssertNil(sound.learnTarget)
         XCTAssertEqual(armed, [true, false])
         let (lo, hi) = TargetSpec.latentRange(model.latentMeans, dimension: 2)
-        XCTAssertEqual(recorder.take(), ["map 21 latent(dimension: 2) \(lo) \(hi)"])
+        XCTAssertEqual(recorder.take(), ["map 21 latent(dimension: 2) \(lo) \(hi)", "program table 3 sounds"])
         XCTAssertEqual(sound.configMap["21"], "latent 2")
         let saved = try String(contentsOfFile: config, encoding: .utf8)
         XCTAssertTrue(saved.contains("polyphony = 8") && saved.contains("[cc]") && saved.contains("21 = \"latent 2\""), saved)
