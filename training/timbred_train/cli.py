@@ -133,6 +133,12 @@ def cmd_playing(args) -> None:
             instruments=args.instruments.split(",") if args.instruments else None, dry=args.dry)
 
 
+def cmd_inharmonicity(args) -> None:
+    from .inharmonicity import run
+
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -221,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--instruments", help="comma-separated subset")
     g.add_argument("--dry", action="store_true", help="timbred without its room (--reverb 0)")
     g.set_defaults(func=cmd_playing)
+
+    h = sub.add_parser("inharmonicity", help="measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "
+                                             "and add B per instrument and pitch (blended by z) to an exported model")
+    h.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    h.add_argument("--data", default="data/default", help="the model's note set (B per note cached in DATA/inharmonicity.json)")
+    h.add_argument("--out", help="write the model with the predictor here instead of in place")
+    h.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
+    h.set_defaults(func=cmd_inharmonicity)
     return p
 
 

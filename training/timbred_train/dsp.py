@@ -51,29 +51,51 @@ def frames_to_samples(frames: torch.Tensor, frame_rate: float, sample_rate: floa
     return out.squeeze(-1) if squeeze else out
 
 
-def harmonic_mask(f0_hz: torch.Tensor, n_harmonics: int, limit_hz: float) -> torch.Tensor:
-    """1 where harmonic k (1-based) of each frame lies below limit_hz, else 0. f0_hz: [B, N]."""
-    k = torch.arange(1, n_harmonics + 1, dtype=f0_hz.dtype, device=f0_hz.device)
-    return (f0_hz[..., None] * k < limit_hz).to(f0_hz.dtype)
+def stretch_ratios(n_harmonics: int, inharmonicity: torch.Tensor) -> torch.Tensor:
+    """r_k = k · sqrt(1 + B k²) (k = 1..K) per frame, float64: partial k's frequency over f0 for a
+    stiff string's inharmonicity coefficient B (docs/model-format.md, "Inharmonicity").
+    inharmonicity: [B, N] -> [B, N, K]."""
+    k = torch.arange(1, n_harmonics + 1, dtype=torch.float64, device=inharmonicity.device)
+    return k * torch.sqrt(1.0 + inharmonicity.double()[..., None] * k * k)
 
 
-def harmonic_amplitudes(amplitude: torch.Tensor, distribution: torch.Tensor, f0_hz: torch.Tensor, limit_hz: float) -> torch.Tensor:
-    """Per-harmonic amplitudes A_k = a * c_k / sum(c) after muting harmonics at or above limit_hz.
+def harmonic_mask(f0_hz: torch.Tensor, n_harmonics: int, limit_hz: float,
+                  inharmonicity: torch.Tensor | None = None) -> torch.Tensor:
+    """1 where partial k (1-based) of each frame lies below limit_hz, else 0. f0_hz: [B, N].
+    Partial k sits at k·f0, or at r_k·f0 (`stretch_ratios`) with a per-frame inharmonicity [B, N]."""
+    if inharmonicity is None:
+        k = torch.arange(1, n_harmonics + 1, dtype=f0_hz.dtype, device=f0_hz.device)
+        return (f0_hz[..., None] * k < limit_hz).to(f0_hz.dtype)
+    return (f0_hz.double()[..., None] * stretch_ratios(n_harmonics, inharmonicity) < limit_hz).to(f0_hz.dtype)
 
-    amplitude: [B, N, 1]; distribution: [B, N, K] (positive); f0_hz: [B, N]. Returns [B, N, K].
+
+def harmonic_amplitudes(amplitude: torch.Tensor, distribution: torch.Tensor, f0_hz: torch.Tensor, limit_hz: float,
+                        inharmonicity: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-harmonic amplitudes A_k = a * c_k / sum(c) after muting partials at or above limit_hz.
+
+    amplitude: [B, N, 1]; distribution: [B, N, K] (positive); f0_hz: [B, N]; inharmonicity:
+    [B, N] or None (harmonic). Returns [B, N, K].
     """
-    mask = harmonic_mask(f0_hz, distribution.shape[-1], limit_hz)
+    mask = harmonic_mask(f0_hz, distribution.shape[-1], limit_hz, inharmonicity)
     dist = distribution * mask
     dist = dist / (dist.sum(-1, keepdim=True) + 1e-7)
     return amplitude * dist
 
 
-def harmonic_synth(f0_hz: torch.Tensor, harm_amps: torch.Tensor, frame_rate: float, sample_rate: float, n_samples: int) -> torch.Tensor:
+def harmonic_synth(f0_hz: torch.Tensor, harm_amps: torch.Tensor, frame_rate: float, sample_rate: float, n_samples: int,
+                   inharmonicity: torch.Tensor | None = None) -> torch.Tensor:
     """Sum of sines: sum_k A_k(i) sin(k * phi(i)), phi(i) = 2 pi sum_{j<i} f0(j) / sample_rate.
 
     Phase is accumulated in float64 and starts at 0 for every harmonic. f0_hz: [B, N];
     harm_amps: [B, N, K]. Returns [B, n_samples] float32.
+
+    With `inharmonicity` ([B, N], B per frame; None or all 0: the harmonic sum above) partial k's
+    phase accumulates r_k of the sample's frame times f0: theta_k(i) = 2 pi sum_{j<i}
+    r_k(frame(j)) f0(j) / sample_rate, frame(j) = min(floor(j frame_rate / sample_rate), N - 1),
+    and the output is sum_k A_k(i) sin(theta_k(i)).
     """
+    if inharmonicity is not None and bool((inharmonicity != 0).any()):
+        return _stretched_synth(f0_hz, harm_amps, frame_rate, sample_rate, n_samples, inharmonicity)
     f0_s = frames_to_samples(f0_hz.double(), frame_rate, sample_rate, n_samples)
     inc = 2.0 * math.pi * f0_s / sample_rate
     phase = torch.cumsum(inc, dim=1) - inc  # phase of sample 0 is 0
@@ -83,6 +105,20 @@ def harmonic_synth(f0_hz: torch.Tensor, harm_amps: torch.Tensor, frame_rate: flo
     # sin(k * phase) computed in float64 then cast, so large k keep their precision.
     sines = torch.sin(torch.remainder(phase[..., None] * k, 2.0 * math.pi)).to(harm_amps.dtype)
     return (sines * amps).sum(-1)
+
+
+def _stretched_synth(f0_hz, harm_amps, frame_rate, sample_rate, n_samples, inharmonicity):
+    """harmonic_synth with stretched partials (see there)."""
+    n_frames = f0_hz.shape[1]
+    f0_s = frames_to_samples(f0_hz.double(), frame_rate, sample_rate, n_samples)
+    frame = torch.clamp(torch.floor(torch.arange(n_samples, dtype=torch.float64) * (frame_rate / sample_rate)).long(),
+                        max=n_frames - 1)
+    ratios = stretch_ratios(harm_amps.shape[-1], inharmonicity)[:, frame, :]  # [B, n, K]
+    inc = ratios * (f0_s / sample_rate)[..., None]  # cycles per sample
+    cycles = torch.cumsum(inc, dim=1) - inc
+    cycles = cycles - torch.floor(cycles)
+    amps = frames_to_samples(harm_amps, frame_rate, sample_rate, n_samples)
+    return (torch.sin(2.0 * math.pi * cycles).to(harm_amps.dtype) * amps).sum(-1)
 
 
 def noise_fir_length(n_bands: int, band_limit_hz: float, sample_rate: float) -> int:

@@ -235,6 +235,9 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tref.items()}, str(folder / "default-reference.safetensors"),
               metadata={"white_noise": "torch.rand(seed 23) * 2 - 1 at each rate", "frames": "60"})
     write_analysis_fixture(folder, trained, notes)
+    from .inharmonicity import write_fixture as write_inharmonic_fixture
+
+    write_inharmonic_fixture(folder)
     print(f"wrote fixtures in {folder}")
 
 

@@ -1,0 +1,127 @@
+"""Inharmonicity: the estimator on synthetic stretched tones, the stretched synthesiser, the lookup."""
+import math
+
+import numpy as np
+import torch
+
+from timbred_train import dsp
+from timbred_train.inharmonicity import (B_MIN, add_to_model, build_table, choose_blend_scale, estimate, predict,
+                                         stretch_ratio)
+
+
+def stiff_tone(f0: float, b: float, sr: int = 32000, seconds: float = 1.5, partials: int = 40, noise: float = 1e-4,
+               seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = np.zeros_like(t)
+    for k in range(1, partials + 1):
+        f = k * f0 * math.sqrt(1 + b * k * k)
+        if f < 0.45 * sr:
+            x += (0.5 / k) * np.exp(-t * (0.5 + 0.1 * k)) * np.sin(2 * np.pi * f * t + rng.uniform(0, 2 * np.pi))
+    return (x + noise * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def test_estimator_recovers_a_known_b_within_a_few_percent():
+    for f0, b in ((110.0, 1e-4), (261.63, 3.2e-4), (523.25, 9e-4), (98.0, 4e-5)):
+        e = estimate(stiff_tone(f0, b), 32000, f0 * 1.003)  # nominal pitch 5 cents off
+        assert e["reliable"], (f0, b, e)
+        assert abs(e["b"] / b - 1) < 0.03, (f0, b, e["b"])
+        assert abs(e["f0"] / f0 - 1) < 1e-4
+
+
+def test_estimator_reads_a_harmonic_tone_as_harmonic():
+    for f0 in (110.0, 440.0):
+        e = estimate(stiff_tone(f0, 0.0, seed=3), 32000, f0)
+        assert e["b"] == 0.0, e
+    # at 48 kHz too
+    e = estimate(stiff_tone(220.0, 2e-4, sr=48000), 48000, 220.0)
+    assert abs(e["b"] / 2e-4 - 1) < 0.03
+
+
+def measured_freq(x: np.ndarray, sr: float, near: float) -> float:
+    n = len(x) // 2
+    t = np.arange(n)
+    w = np.hanning(n)
+
+    def ph(seg, off):
+        return np.angle(np.sum(w * seg * np.exp(-2j * np.pi * near * (t + off) / sr)))
+
+    d = np.angle(np.exp(1j * (ph(x[n:2 * n], n) - ph(x[:n], 0))))
+    return near + d * sr / (2 * np.pi * n)
+
+
+def test_stretched_partial_is_at_k_f0_sqrt_1_plus_b_k2_within_0_1_cent():
+    sr, f0, b, k = 48000, 220.0, 3e-4, 15
+    n = 100
+    amps = torch.zeros(1, n, 16)
+    amps[..., k - 1] = 0.5
+    x = dsp.harmonic_synth(torch.full((1, n), f0), amps, 100, sr, sr, inharmonicity=torch.full((1, n), b)).numpy()[0]
+    want = f0 * stretch_ratio(k, b)
+    cents = 1200 * math.log2(measured_freq(x, sr, want) / want)
+    assert abs(cents) < 0.1, cents
+
+
+def test_zero_inharmonicity_is_the_harmonic_synthesiser_exactly():
+    f0 = torch.linspace(100, 300, 20)[None]
+    amps = torch.rand(1, 20, 12, generator=torch.Generator().manual_seed(1))
+    a = dsp.harmonic_synth(f0, amps, 100, 32000, 6400)
+    b = dsp.harmonic_synth(f0, amps, 100, 32000, 6400, inharmonicity=torch.zeros(1, 20))
+    assert torch.equal(a, b)
+    # and the stretched path with r_k = k (B = 0 after a stretched frame) agrees closely
+    bb = torch.zeros(1, 20)
+    bb[0, 19] = 1e-4  # only the last frame is stretched: everything before it is harmonic
+    c = dsp.harmonic_synth(f0, amps, 100, 32000, 6400, inharmonicity=bb)
+    assert torch.max(torch.abs(c[:, :6080] - a[:, :6080])) < 1e-5
+
+
+def test_mask_uses_the_stretched_frequencies():
+    f0 = torch.tensor([[1000.0]])
+    m = dsp.harmonic_mask(f0, 16, 16000.0, torch.tensor([[1e-3]]))
+    # 15 * sqrt(1 + 0.225) * 1000 = 16.6 kHz: muted; partial 14 at 15.2 kHz is not
+    ratios = stretch_ratio(np.arange(1, 17), 1e-3)
+    assert m[0, 0].tolist() == [1.0 if r * 1000 < 16000 else 0.0 for r in ratios]
+    assert m[0, 0, 13] == 1.0 and m[0, 0, 14] == 0.0
+
+
+def test_table_blend_and_scale():
+    measured = []
+    for p in range(21, 109, 2):
+        for v in (40, 80):
+            measured.append({"instrument": "piano", "pitch": p, "velocity": v, "b": 1e-4 * 2 ** ((p - 48) / 12),
+                             "reliable": p < 100})
+            measured.append({"instrument": "flute", "pitch": p, "velocity": v, "b": 0.0, "reliable": True})
+            # a few stray fits do not make an instrument stretched
+            measured.append({"instrument": "violin", "pitch": p, "velocity": v, "b": 5e-5 if p < 30 else 0.0,
+                             "reliable": True})
+    table = build_table(measured, ["piano", "flute", "violin"])
+    assert np.all(table[1] == 0) and np.all(table[2] == 0)
+    assert abs(table[0, 49] / (1e-4 * 2 ** (1 / 12)) - 1) < 1e-4
+    assert abs(table[0, 48] / 1e-4 - 1) < 1e-4  # an even pitch: interpolated in log10 B
+    assert table[0, 127] == table[0, 99]  # held past the last reliable pitch
+    means = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.2]])
+    scale = choose_blend_scale(table, means, largest=1.0)
+    assert scale < 1.0
+    assert abs(predict(table, means, scale, means[0], 60) / table[0, 60] - 1) <= 0.01
+    assert predict(table, means, scale, means[1], 60) == 0.0
+    # a morph moves B continuously and monotonically from the piano's to 0
+    path = [predict(table, means, scale, means[0] + a * (means[1] - means[0]), 60) for a in np.linspace(0, 1, 101)]
+    assert all(x >= y for x, y in zip(path, path[1:]))
+    assert max(abs(x - y) for x, y in zip(path, path[1:])) < 0.2 * path[0]
+    assert min(v for v in path if v > 0) >= B_MIN
+
+
+def test_add_to_model_keeps_every_other_tensor(tmp_path):
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    src = tmp_path / "m.safetensors"
+    tensors = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4, np.float32)}
+    save_file(tensors, str(src), metadata={"format": "timbred-ddsp", "format_version": "2"})
+    add_to_model(src, {"inharmonicity.b": np.zeros((2, 128), np.float32)}, {"x": 1})
+    add_to_model(src, {"inharmonicity.b": np.ones((2, 128), np.float32)}, {"x": 2})  # replaces, does not add
+    with safe_open(str(src), framework="np") as f:
+        assert sorted(f.keys()) == ["a", "b", "inharmonicity.b"]
+        assert np.array_equal(f.get_tensor("a"), tensors["a"]) and np.array_equal(f.get_tensor("b"), tensors["b"])
+        assert np.all(f.get_tensor("inharmonicity.b") == 1)
+        meta = f.metadata()
+        assert meta["format_version"] == "2" and '"x": 2' in meta["inharmonicity"]
