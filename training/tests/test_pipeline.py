@@ -39,7 +39,7 @@ def test_dataset_builder_renders_two_instruments(tiny_data):
     assert {n["split"] for n in notes} == {"train", "test"}
     for n in notes[:4]:
         audio, sr = sf.read(tiny_data / "audio" / n["file"])
-        assert sr == 32000
+        assert sr == 48000
         assert len(audio) == int(1.0 * sr)
         assert np.abs(audio).max() > 0.01
         # the release is quieter than the held part (fluidsynth reverb is off: no long tail)
@@ -201,7 +201,7 @@ def test_nsynth_folder_import(tmp_path):
     out = tmp_path / "out"
     assert cli.main(["dataset", "--out", str(out), "--nsynth", str(src)]) == 0
     m = json.loads((out / "manifest.json").read_text())
-    assert len(m["notes"]) == 7 and m["sample_rate"] == 32000
+    assert len(m["notes"]) == 7 and m["sample_rate"] == 48000
     assert {n["split"] for n in m["notes"]} == {"train", "test"}
     audio, sr_out = sf.read(out / "audio" / m["notes"][0]["file"])
-    assert sr_out == 32000 and len(audio) == 32000
+    assert sr_out == 48000 and len(audio) == 48000

@@ -9,9 +9,15 @@ from .errors import UserError
 
 
 def _model_config(args, notes=None):
+    """The model config: the defaults, at the sample rate of the dataset in `args.data` (a model
+    learns at the rate its notes were recorded at), with the command line's overrides."""
     from .config import ModelConfig
+    from .dataset import load_manifest
 
     cfg = ModelConfig()
+    data = getattr(args, "data", None)
+    if data and (Path(data) / "manifest.json").is_file():
+        cfg.sample_rate, _ = load_manifest(Path(data))
     if getattr(args, "sample_rate", None):
         cfg.sample_rate = args.sample_rate
     if getattr(args, "z_dim", None):
@@ -155,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pitch-step", type=int, default=2, help="semitones between rendered pitches")
     d.add_argument("--hold", type=float, default=3.0, help="seconds from note-on to note-off")
     d.add_argument("--release", type=float, default=1.0, help="seconds rendered after note-off")
-    d.add_argument("--sample-rate", type=int, default=32000)
+    d.add_argument("--sample-rate", type=int, default=48000,
+                   help="Hz (default 48000: harmonics and noise up to 20 kHz; the model learns at this rate)")
     d.set_defaults(func=cmd_dataset)
 
     f = sub.add_parser("features", help="compute and cache features of a note set")
@@ -176,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--motion-weight", type=float,
                    help="weight of the spectral-motion loss in the spectral stage (see dsp.SpectralMotionLoss)")
     t.add_argument("--seed", type=int, default=1234)
-    t.add_argument("--init-from", help="an exported model file to start from when the run has no checkpoint yet "
-                                        "(a format-1 file fills all but the note input, which starts at zero)")
+    t.add_argument("--init-from", help="an exported model file (.safetensors) or another run's checkpoint.pt to start "
+                                        "from when the run has no checkpoint yet (a format-1 file fills all but the "
+                                        "note input, which starts at zero; a checkpoint may come from another sample "
+                                        "rate and brings its room)")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("export", help="write models/NAME.safetensors, presets and fixtures")

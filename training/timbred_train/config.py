@@ -39,7 +39,7 @@ DEFAULT_INSTRUMENTS: list[tuple[str, int, int, int]] = [
 class ModelConfig:
     """Sizes and scalings of a timbre-space DDSP model."""
 
-    sample_rate: int = 32000
+    sample_rate: int = 48000  # the model's rate; a dataset at another rate sets its own (cli._model_config)
     frame_rate: int = 100  # decoder frames per second; hop = sample_rate / frame_rate
     n_harmonics: int = 100
     n_noise_bands: int = 65

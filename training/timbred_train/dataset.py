@@ -115,7 +115,7 @@ def note_is_usable(audio: np.ndarray, sample_rate: int) -> tuple[bool, str]:
     return True, ""
 
 
-def render_soundfont(out: Path, soundfont: Path = DEFAULT_SOUNDFONT, sample_rate: int = 32000,
+def render_soundfont(out: Path, soundfont: Path = DEFAULT_SOUNDFONT, sample_rate: int = 48000,
                      instruments=None, velocities=(16, 40, 80, 120, 127), pitch_step: int = 2,
                      hold_s: float = 3.0, release_s: float = 1.0) -> list[Note]:
     """Render an NSynth-style note set (one note per file) from a SoundFont, loaded once."""
@@ -196,7 +196,7 @@ def trim_to_onset(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     return audio[max(0, idx - int(0.005 * sample_rate)):]
 
 
-def import_nsynth(src: Path, out: Path, sample_rate: int = 32000) -> list[Note]:
+def import_nsynth(src: Path, out: Path, sample_rate: int = 48000) -> list[Note]:
     """Import an NSynth-format folder (examples.json + audio/NAME.wav)."""
     meta_path = src / "examples.json"
     if not meta_path.is_file():
@@ -242,7 +242,7 @@ def pitch_from_name(name: str) -> int | None:
     return None
 
 
-def import_wav_folder(src: Path, out: Path, instrument: str, sample_rate: int = 32000) -> list[Note]:
+def import_wav_folder(src: Path, out: Path, instrument: str, sample_rate: int = 48000) -> list[Note]:
     """Import a folder of the user's own notes (one note per file). The pitch comes from the file
     name when it carries one, else it is tracked (YIN over the whole range)."""
     from .features import track_f0

@@ -10,7 +10,12 @@ highest quarter of its range, velocity 100, held 3 s then released:
 - decay: slope of the 20 ms RMS level in dB over 0.1-2.9 s after note-on, dB/s;
 - release: note-off to 40 dB under the level at note-off, ms;
 - velocity range: the RMS level over the first second at velocity 127 minus at velocity 16, dB;
-- pitch: the median harmonic-sum f0 of the held part against equal temperament, cents.
+- pitch: the median harmonic-sum f0 of the held part against equal temperament, cents;
+- band levels: the held part's (0.05-2.9 s) power in equal-energy 1/3-octave bands (ISO centres
+  100 Hz-16 kHz, edges at the centre × 2^±1/6) in dB relative to the note's whole power, the mean of
+  the three pitches' dB;
+- strike: the power above 6 kHz in the first 20 ms after the onset, dB relative to all of the
+  first 20 ms' power (a mallet click, a hammer, a chiff), the mean of the three pitches.
 """
 from __future__ import annotations
 
@@ -70,6 +75,32 @@ def release_ms(audio: np.ndarray) -> float:
     return float((t[np.argmax(after)] - HOLD_S) * 1000) if after.any() else float("inf")
 
 
+BAND_CENTRES_HZ = tuple(float(1000 * 2 ** (n / 3)) for n in range(-10, 13))  # 100 Hz … 16 kHz
+BAND_NOMINAL_HZ = (100, 125, 160, 200, 250, 315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500, 3150, 4000, 5000,
+                   6300, 8000, 10000, 12500, 16000)
+
+
+def band_levels_db(audio: np.ndarray) -> list[float]:
+    """Power of the held part in each 1/3-octave band of BAND_CENTRES_HZ, dB relative to the
+    part's whole power."""
+    x = audio[int(0.05 * RATE): int((HOLD_S - 0.1) * RATE)]
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+    f = np.fft.rfftfreq(len(x), 1.0 / RATE)
+    total = power.sum() + 1e-30
+    return [float(10 * np.log10(power[(f >= c * 2 ** (-1 / 6)) & (f < c * 2 ** (1 / 6))].sum() / total + 1e-12))
+            for c in BAND_CENTRES_HZ]
+
+
+def strike_db(audio: np.ndarray) -> float:
+    """Power above 6 kHz in the first 20 ms after the onset (the first sample within 40 dB of the
+    note's peak), dB relative to the first 20 ms' whole power."""
+    onset = int(np.argmax(np.abs(audio) > np.abs(audio).max() * 0.01))
+    x = audio[onset: onset + int(0.02 * RATE)]
+    power = np.abs(np.fft.rfft(x * np.hanning(len(x)), n=4096)) ** 2
+    f = np.fft.rfftfreq(4096, 1.0 / RATE)
+    return float(10 * np.log10(power[f >= 6000].sum() / (power.sum() + 1e-30) + 1e-12))
+
+
 def cents(audio: np.ndarray, pitch: int) -> float:
     f0 = harmonic_sum_f0(audio[int(0.2 * RATE): int(HOLD_S * RATE)], RATE)
     want = 440 * 2 ** ((pitch - 69) / 12)
@@ -114,6 +145,8 @@ def measure(notes: dict[str, np.ndarray], pitches: list[int]) -> dict:
     _, loud = level_db(notes[f"{pitches[0]}-127"][:RATE], 1.0, 1.0)
     _, soft = level_db(notes[f"{pitches[0]}-16"][:RATE], 1.0, 1.0)
     out["velocity_range_db"] = float(loud[0] - soft[0])
+    out["bands_db"] = [float(v) for v in np.mean([band_levels_db(notes[f"{p}-100"]) for p in pitches], axis=0)]
+    out["strike_db"] = float(np.mean([strike_db(notes[f"{p}-100"]) for p in pitches]))
     return out
 
 
@@ -216,6 +249,22 @@ def table(results: dict, morphs: dict | None = None) -> str:
                      f"{o['decay_db_per_s']:.1f}{' ✓' if ok else ''} | {r['release_ms']:.0f} \\| {o['release_ms']:.0f} | "
                      f"{r['velocity_range_db']:.1f} \\| {o['velocity_range_db']:.1f}{' ✓' if vel_ok else ''} | "
                      f"{o['cents']:+.1f} |")
+    lines += ["", "Band levels of the held part (1/3-octave, dB relative to the note's whole power, mean over the three "
+              "pitches): timbred minus FluidR3. ✓ = the bound of issue 15 (±4 dB from 100 Hz to 12.5 kHz, ±6 dB at "
+              "16 kHz). Strike: power above 6 kHz in the first 20 ms, dB of the first 20 ms (bound ±3 dB).", "",
+              "| instrument | worst band 100 Hz-12.5 kHz | 4 kHz | 8 kHz | 10 kHz | 12.5 kHz | 16 kHz | strike, dB |",
+              "|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        r, o = res["real"], res["timbred"]
+        d = np.array(o["bands_db"]) - np.array(r["bands_db"])
+        upto = [i for i, c in enumerate(BAND_NOMINAL_HZ) if c <= 12500]
+        worst = max(upto, key=lambda i: abs(d[i]))
+        cell = {c: f"{d[BAND_NOMINAL_HZ.index(c)]:+.1f}" for c in (4000, 8000, 10000, 12500, 16000)}
+        ok16 = abs(d[BAND_NOMINAL_HZ.index(16000)]) <= 6
+        sr, so = r["strike_db"], o["strike_db"]
+        lines.append(f"| {name} | {d[worst]:+.1f} at {BAND_NOMINAL_HZ[worst]} Hz{' ✓' if abs(d[worst]) <= 4 else ''} | "
+                     f"{cell[4000]} | {cell[8000]} | {cell[10000]} | {cell[12500]} | {cell[16000]}{' ✓' if ok16 else ''} | "
+                     f"{sr:.1f} \\| {so:.1f}{' ✓' if abs(so - sr) <= 3 else ''} |")
     if morphs:
         lines += ["", f"Morphs (`timbred render --morph A:B`, one A4 held {MORPH_HOLD_S:.0f} s, spectral centroid in 100 ms "
                   "frames; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B):", "",

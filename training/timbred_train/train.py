@@ -165,6 +165,23 @@ def optimizer_state(model: TimbreDDSP, state: dict) -> dict:
         {**group, "params": [ids[i] for i in rest]}, {**group, "params": [ids[i] for i in room]}]}
 
 
+def init_from_checkpoint(model: TimbreDDSP, path: Path) -> None:
+    """Start from another run's checkpoint (its room included), trained at any sample rate: every
+    parameter is rate-free (harmonic and noise-band weights, the room's per-band levels and decay
+    times in seconds; the room's noise and time axis are rebuilt at this model's rate). Sizes must
+    match; the optimiser starts afresh."""
+    ck = load_checkpoint(path)
+    theirs = ModelConfig.from_dict(ck["config"])
+    mine = model.cfg if hasattr(model, "cfg") else None
+    if mine is not None and list(theirs.instruments) != list(mine.instruments):
+        raise UserError(f"{path}: instruments differ ({theirs.instruments} vs {mine.instruments})")
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise UserError(f"{path}: does not fit this model ({str(e).splitlines()[0]})") from None
+    print(f"initialised from {path} (trained at {theirs.sample_rate} Hz, step {ck['step']})")
+
+
 def init_from_file(model: TimbreDDSP, path: Path) -> None:
     """Start from an exported model's weights (a warm start; the optimiser starts afresh).
 
@@ -174,6 +191,9 @@ def init_from_file(model: TimbreDDSP, path: Path) -> None:
     (the file holds its samples, not its parameters)."""
     from safetensors import safe_open
 
+    if path.suffix == ".pt":
+        init_from_checkpoint(model, path)
+        return
     try:
         with safe_open(str(path), framework="pt") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
