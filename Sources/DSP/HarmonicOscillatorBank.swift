@@ -38,6 +38,39 @@ public enum HarmonicControls {
         }
         return active
     }
+
+    /// Partial k's frequency over f0 for a stiff string's inharmonicity coefficient B:
+    /// `r_k = k · sqrt(1 + B k²)` (docs/model-format.md, "Inharmonicity"); k for B = 0.
+    @inline(__always)
+    public static func stretchRatio(partial k: Int, inharmonicity b: Double) -> Double {
+        let kd = Double(k)
+        return b == 0 ? kd : kd * (1 + b * kd * kd).squareRoot()
+    }
+
+    /// ``mask(amplitude:distribution:f0Hz:limitHz:into:)`` for stretched partials: partial k sits at
+    /// `r_k · f0Hz` (``stretchRatio(partial:inharmonicity:)``, compared in double precision) and is
+    /// muted at or above `limitHz`; B = 0 is the harmonic mask exactly. Real-time safe.
+    @discardableResult
+    public static func mask(amplitude: Float, distribution: UnsafeBufferPointer<Float>, f0Hz: Float, limitHz: Float,
+                            inharmonicity: Double, into amplitudes: UnsafeMutableBufferPointer<Float>) -> Int {
+        guard inharmonicity != 0 else {
+            return mask(amplitude: amplitude, distribution: distribution, f0Hz: f0Hz, limitHz: limitHz, into: amplitudes)
+        }
+        let count = min(distribution.count, amplitudes.count)
+        var active = 0
+        var sum: Float = 0
+        for k in 0..<count {
+            if Double(f0Hz) * stretchRatio(partial: k + 1, inharmonicity: inharmonicity) < Double(limitHz) {
+                active = k + 1
+                sum += distribution[k]
+            }
+        }
+        let denominator = sum + 1e-7
+        for k in 0..<count {
+            amplitudes[k] = k < active ? amplitude * (distribution[k] / denominator) : 0
+        }
+        return active
+    }
 }
 
 /// One voice's bank of harmonic sine oscillators: `Σ_k A_k(i) sin(k φ(i))`.
@@ -104,6 +137,24 @@ public final class HarmonicOscillatorBank {
     private var statePosition = -1
     private var stateAlpha = 0.0, stateBeta = 0.0
 
+    // The stretched path (see the type's comment).
+    /// Whether the note renders stretched partials (from its first frame with B > 0 until `reset`).
+    public private(set) var isStretched = false
+    /// θ_k in cycles, [0, 1), at the start of the current frame (k = 1...maxHarmonics).
+    private let partialPhases: UnsafeMutablePointer<Double>
+    /// r_k for `ratiosFor`.
+    private let ratios: UnsafeMutablePointer<Double>
+    private var ratiosFor = -1.0
+    /// Per group of 8 partials: Re p, Im p, Re w, Im w, Re d, Im d.
+    private let stretchedState: UnsafeMutablePointer<SIMD8<Double>>
+    /// Per-sample sums of the lanes of each group, before the lanes are added.
+    private let laneSums: UnsafeMutablePointer<SIMD8<Float>>
+    /// The position `stretchedState` is at within the frame (-1: seed at the next call), and what for.
+    private var stretchedPosition = -1
+    private var stretchedAlpha = 0.0, stretchedBeta = 0.0, stretchedB = 0.0
+    private var stretchedGroups = 0
+    private static let stretchedStride = 6
+
     /// Creates a voice's oscillator bank (allocates; not real-time).
     /// - Parameters:
     ///   - sampleRate: output rate R in Hz.
@@ -123,12 +174,25 @@ public final class HarmonicOscillatorBank {
         let values = Self.blocksPerChunk * (Self.blockHeader + 2 * maxChains)
         blockValues = .allocate(capacity: values)
         blockValues.initialize(repeating: SIMD8(), count: values)
+        partialPhases = .allocate(capacity: max(1, maxHarmonics))
+        partialPhases.initialize(repeating: 0, count: max(1, maxHarmonics))
+        ratios = .allocate(capacity: max(1, maxHarmonics))
+        ratios.initialize(repeating: 0, count: max(1, maxHarmonics))
+        let groups = max(1, (maxHarmonics + 7) / 8)
+        stretchedState = .allocate(capacity: Self.stretchedStride * groups)
+        stretchedState.initialize(repeating: SIMD8(), count: Self.stretchedStride * groups)
+        laneSums = .allocate(capacity: hop)
+        laneSums.initialize(repeating: SIMD8(), count: hop)
     }
 
     deinit {
         coefficients.deallocate()
         coefficientSource.deallocate()
         blockValues.deallocate()
+        partialPhases.deallocate()
+        ratios.deallocate()
+        stretchedState.deallocate()
+        laneSums.deallocate()
     }
 
     /// Rotation chains for `elements` elements, at most ``maxChainSteps`` elements each: one, or an
@@ -142,6 +206,8 @@ public final class HarmonicOscillatorBank {
         phaseCycles = 0
         frameStartPhase = 0
         statePosition = -1
+        isStretched = false
+        stretchedPosition = -1
     }
 
     /// Adds samples `samples` of the current frame into `output` and advances the phase.
@@ -154,10 +220,14 @@ public final class HarmonicOscillatorBank {
     ///   - nextF0Hz: fundamental of frame n+1 (the current one again after the last frame).
     ///   - amplitudes: the K masked amplitudes `A_k` of frame n.
     ///   - nextAmplitudes: those of frame n+1; same count, at most ``maxHarmonics``.
+    ///   - inharmonicity: the frame's B (≥ 0, the same for every call of a frame): partial k at
+    ///     `k sqrt(1 + B k²) f0`; 0 renders exact harmonics (the amplitudes must have been masked
+    ///     for the same B: ``HarmonicControls/mask(amplitude:distribution:f0Hz:limitHz:inharmonicity:into:)``).
     ///   - samples: positions within the frame, `0 <= lowerBound`, `upperBound <= hop`.
     ///   - output: receives `samples.count` samples, added to what is there.
     public func render(f0Hz: Double, nextF0Hz: Double,
                        amplitudes: UnsafeBufferPointer<Float>, nextAmplitudes: UnsafeBufferPointer<Float>,
+                       inharmonicity: Double = 0,
                        samples: Range<Int>, addingInto output: UnsafeMutablePointer<Float>) {
         let harmonicCount = min(amplitudes.count, nextAmplitudes.count, maxHarmonics)
         assert(amplitudes.count == nextAmplitudes.count && amplitudes.count <= maxHarmonics)
@@ -166,6 +236,21 @@ public final class HarmonicOscillatorBank {
 
         // Phase of sample m: frameStart + m (α + (m - 1) β) cycles.
         if samples.lowerBound == 0 { frameStartPhase = phaseCycles }
+        if !isStretched && inharmonicity > 0 {
+            // enter the stretched path: every partial's phase where the harmonic one is, θ_k = k φ
+            isStretched = true
+            stretchedPosition = -1
+            for k in 0..<maxHarmonics {
+                let cycles = Double(k + 1) * frameStartPhase
+                partialPhases[k] = cycles - cycles.rounded(.down)
+            }
+        }
+        if isStretched {
+            renderStretched(f0Hz: f0Hz, nextF0Hz: nextF0Hz, amplitudes: amplitudes, nextAmplitudes: nextAmplitudes,
+                            harmonicCount: harmonicCount, inharmonicity: max(0, inharmonicity), samples: samples,
+                            addingInto: output)
+            return
+        }
         let frameStart = frameStartPhase
         let hopD = Double(hop)
         let alpha = f0Hz / sampleRate
@@ -340,6 +425,114 @@ public final class HarmonicOscillatorBank {
             }
             chunkStart = chunkEnd
         }
+    }
+
+    /// The stretched path (see the type's comment). Real-time safe.
+    private func renderStretched(f0Hz: Double, nextF0Hz: Double, amplitudes: UnsafeBufferPointer<Float>,
+                                 nextAmplitudes: UnsafeBufferPointer<Float>, harmonicCount: Int, inharmonicity b: Double,
+                                 samples: Range<Int>, addingInto output: UnsafeMutablePointer<Float>) {
+        let frameStart = frameStartPhase
+        let hopD = Double(hop)
+        let alpha = f0Hz / sampleRate
+        let beta = (nextF0Hz - f0Hz) / (2 * hopD * sampleRate)
+        let endM = Double(samples.upperBound)
+        let endPhase = frameStart + endM * (alpha + (endM - 1) * beta)
+        phaseCycles = endPhase - endPhase.rounded(.down)
+        if b != ratiosFor {
+            for k in 0..<maxHarmonics { ratios[k] = HarmonicControls.stretchRatio(partial: k + 1, inharmonicity: b) }
+            ratiosFor = b
+        }
+        defer {
+            if samples.upperBound == hop {
+                // the frame ends: every partial's phase moves on by r_k times the frame's base phase advance
+                let advance = hopD * (alpha + (hopD - 1) * beta)
+                for k in 0..<maxHarmonics {
+                    let cycles = partialPhases[k] + ratios[k] * advance
+                    partialPhases[k] = cycles - cycles.rounded(.down)
+                }
+                stretchedPosition = -1
+            }
+        }
+
+        var activeCount = harmonicCount
+        while activeCount > 0 && amplitudes[activeCount - 1] == 0 && nextAmplitudes[activeCount - 1] == 0 {
+            activeCount -= 1
+        }
+        guard activeCount > 0 else {
+            stretchedPosition = -1
+            return
+        }
+        let groups = (activeCount + 7) / 8
+        let stride = Self.stretchedStride
+        let lower = samples.lowerBound, count = samples.count
+        if lower != stretchedPosition || alpha != stretchedAlpha || beta != stretchedBeta || b != stretchedB
+            || groups != stretchedGroups {
+            // seed every group's phasors directly at position `lower`
+            let m = Double(lower)
+            let baseAdvance = m * (alpha + (m - 1) * beta), step = alpha + 2 * m * beta
+            for g in 0..<groups {
+                var cp = SIMD8<Double>(), cw = SIMD8<Double>(), cd = SIMD8<Double>()
+                for lane in 0..<8 {
+                    let k = 8 * g + lane
+                    guard k < maxHarmonics else { break }
+                    let r = ratios[k]
+                    cp[lane] = partialPhases[k] + r * baseAdvance
+                    cw[lane] = r * step
+                    cd[lane] = r * 2 * beta
+                }
+                let p = Self.phasor(cp), w = Self.phasor(cw), d = Self.phasor(cd)
+                let s = stretchedState + stride * g
+                s[0] = p.re
+                s[1] = p.im
+                s[2] = w.re
+                s[3] = w.im
+                s[4] = d.re
+                s[5] = d.im
+            }
+        }
+        laneSums.update(repeating: SIMD8(), count: count)
+        let invHop = 1 / hopD
+        for g in 0..<groups {
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            for lane in 0..<min(8, activeCount - 8 * g) {
+                a0[lane] = amplitudes[8 * g + lane]
+                a1[lane] = nextAmplitudes[8 * g + lane]
+            }
+            let slope = a1 - a0
+            let s = stretchedState + stride * g
+            var p = (re: s[0], im: s[1]), w = (re: s[2], im: s[3])
+            let d = (re: s[4], im: s[5])
+            var sums = laneSums
+            if beta == 0 {
+                // w stays constant (d = 1 exactly): the same bits without the multiplication
+                for m in lower..<(lower + count) {
+                    let fraction = SIMD8<Float>(repeating: Float(Double(m) * invHop))
+                    sums.pointee = sums.pointee.addingProduct(a0.addingProduct(fraction, slope), SIMD8<Float>(p.im))
+                    p = Self.multiply(p, w)
+                    sums += 1
+                }
+            } else {
+                for m in lower..<(lower + count) {
+                    let fraction = SIMD8<Float>(repeating: Float(Double(m) * invHop))
+                    sums.pointee = sums.pointee.addingProduct(a0.addingProduct(fraction, slope), SIMD8<Float>(p.im))
+                    p = Self.multiply(p, w)
+                    w = Self.multiply(w, d)
+                    sums += 1
+                }
+            }
+            s[0] = p.re
+            s[1] = p.im
+            s[2] = w.re
+            s[3] = w.im
+        }
+        for i in 0..<count {
+            let v = laneSums[i]
+            let half = v.lowHalf + v.highHalf
+            let quarter = half.lowHalf + half.highHalf
+            output[i] += quarter[0] + quarter[1]
+        }
+        stretchedPosition = lower + count
+        (stretchedAlpha, stretchedBeta, stretchedB, stretchedGroups) = (alpha, beta, b, groups)
     }
 
     /// Writes per element e (harmonics 5e+1 ... 5e+5 around the centre c = 5e+3):

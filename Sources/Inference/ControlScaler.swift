@@ -1,10 +1,12 @@
+import DSP
+
 /// Turns a frame of raw decoder outputs into synthesiser controls (docs/model-format.md, "Controls").
 ///
 /// ```
 /// amplitude    = exp_sigmoid(raw[0])
 /// distribution = exp_sigmoid(raw[1 ..< 1+K])
 /// noise        = exp_sigmoid(raw[1+K ..< 1+K+B] + noise_bias)
-/// mask_k       = 1 if k · f0_hz < limit_hz else 0        (k = 1..K)
+/// mask_k       = 1 if r_k · f0_hz < limit_hz else 0      (k = 1..K; r_k = k · sqrt(1 + B k²), k when B = 0)
 /// A_k          = amplitude · distribution_k · mask_k / (Σ_j distribution_j · mask_j + 1e-7)
 /// ```
 public struct ControlScaler: Sendable, Equatable {
@@ -43,21 +45,35 @@ public struct ControlScaler: Sendable, Equatable {
     ///   - harmonics: receives K amplitudes `A_k` (masked and normalised).
     ///   - noise: receives B noise band magnitudes.
     ///   - distribution: if not nil, receives the K unmasked distribution values.
+    ///   - inharmonicity: the frame's B (docs/model-format.md, "Inharmonicity"): partial k sits at
+    ///     `k sqrt(1 + B k²) f0` for the mask (compared in double precision); 0 = harmonic.
     /// - Returns: the overall amplitude.
     @discardableResult
     public func scale(raw: UnsafePointer<Float>, f0Hz: Float, limitHz: Float,
                       harmonics: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>,
-                      distribution: UnsafeMutablePointer<Float>? = nil) -> Float {
+                      distribution: UnsafeMutablePointer<Float>? = nil, inharmonicity: Double = 0) -> Float {
         let k = harmonicCount
         let amplitude = Activation.expSigmoid(raw[0])
         // branch-free exp_sigmoid: the compiler runs these loops eight values at a time (AVX2 / NEON)
         var sum: Float = 0
-        for j in 0..<k {
-            let d = VectorActivation.expSigmoid(raw[1 + j])
-            distribution?[j] = d
-            let masked: Float = Float(j + 1) * f0Hz < limitHz ? d : 0
-            harmonics[j] = masked
-            sum += masked
+        if inharmonicity == 0 {
+            for j in 0..<k {
+                let d = VectorActivation.expSigmoid(raw[1 + j])
+                distribution?[j] = d
+                let masked: Float = Float(j + 1) * f0Hz < limitHz ? d : 0
+                harmonics[j] = masked
+                sum += masked
+            }
+        } else {
+            for j in 0..<k {
+                let d = VectorActivation.expSigmoid(raw[1 + j])
+                distribution?[j] = d
+                let below = Double(f0Hz) * HarmonicControls.stretchRatio(partial: j + 1, inharmonicity: inharmonicity)
+                    < Double(limitHz)
+                let masked: Float = below ? d : 0
+                harmonics[j] = masked
+                sum += masked
+            }
         }
         let scale = amplitude / (sum + 1e-7)
         for j in 0..<k { harmonics[j] = harmonics[j] * scale }

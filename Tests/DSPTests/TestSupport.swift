@@ -66,8 +66,10 @@ func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Double {
 
 /// Renders frames of harmonic controls with a fresh bank, splitting each frame at `splits`
 /// (positions inside the frame) so tests can compare block layouts. The last frame is held.
+/// `inharmonicity` gives each frame's B (none: every frame harmonic, the bank's default).
 func renderHarmonics(sampleRate: Double, hop: Int, f0Hz: [Double], amplitudes: [[Float]],
-                     splits: [Int] = [], bank existing: HarmonicOscillatorBank? = nil) -> [Float] {
+                     splits: [Int] = [], inharmonicity: [Double] = [],
+                     bank existing: HarmonicOscillatorBank? = nil) -> [Float] {
     let k = amplitudes.first?.count ?? 0
     let bank = existing ?? HarmonicOscillatorBank(sampleRate: sampleRate, hop: hop, maxHarmonics: k)
     var output = [Float](repeating: 0, count: f0Hz.count * hop)
@@ -78,9 +80,15 @@ func renderHarmonics(sampleRate: Double, hop: Int, f0Hz: [Double], amplitudes: [
             amplitudes[n].withUnsafeBufferPointer { a0 in
                 amplitudes[next].withUnsafeBufferPointer { a1 in
                     for s in 0..<(bounds.count - 1) where bounds[s] < bounds[s + 1] {
-                        bank.render(f0Hz: f0Hz[n], nextF0Hz: f0Hz[next], amplitudes: a0, nextAmplitudes: a1,
-                                    samples: bounds[s]..<bounds[s + 1],
-                                    addingInto: out.baseAddress! + n * hop + bounds[s])
+                        if inharmonicity.isEmpty {
+                            bank.render(f0Hz: f0Hz[n], nextF0Hz: f0Hz[next], amplitudes: a0, nextAmplitudes: a1,
+                                        samples: bounds[s]..<bounds[s + 1],
+                                        addingInto: out.baseAddress! + n * hop + bounds[s])
+                        } else {
+                            bank.render(f0Hz: f0Hz[n], nextF0Hz: f0Hz[next], amplitudes: a0, nextAmplitudes: a1,
+                                        inharmonicity: inharmonicity[n], samples: bounds[s]..<bounds[s + 1],
+                                        addingInto: out.baseAddress! + n * hop + bounds[s])
+                        }
                     }
                 }
             }
@@ -104,6 +112,38 @@ func referenceHarmonics(sampleRate: Double, hop: Int, f0Hz: [Double], amplitudes
             }
             output[n * hop + m] = sum
             phase += 2 * Double.pi * (f0Hz[n] + fraction * (f0Hz[next] - f0Hz[n])) / sampleRate
+        }
+    }
+    return output
+}
+
+/// The stretched synthesis (docs/model-format.md, "Inharmonicity") evaluated directly in double
+/// precision: partial k's phase accumulates `k sqrt(1 + B_n k²) f0(i) / R` with B of the sample's frame.
+func referenceStretched(sampleRate: Double, hop: Int, f0Hz: [Double], amplitudes: [[Float]],
+                        inharmonicity: [Double]) -> [Double] {
+    var output = [Double](repeating: 0, count: f0Hz.count * hop)
+    let k = amplitudes.first?.count ?? 0
+    var phases = [Double](repeating: 0, count: k)  // cycles
+    for n in 0..<f0Hz.count {
+        let next = min(n + 1, f0Hz.count - 1)
+        var ratios = [Double](repeating: 0, count: k)
+        for j in 0..<k {
+            let kd = Double(j + 1)
+            ratios[j] = kd * (1 + inharmonicity[n] * kd * kd).squareRoot()
+        }
+        for m in 0..<hop {
+            let fraction = Double(m) / Double(hop)
+            var sum = 0.0
+            for j in 0..<k {
+                let a = Double(amplitudes[n][j]) + fraction * (Double(amplitudes[next][j]) - Double(amplitudes[n][j]))
+                sum += a * sin(2 * Double.pi * phases[j])
+            }
+            output[n * hop + m] = sum
+            let f0 = f0Hz[n] + fraction * (f0Hz[next] - f0Hz[n])
+            for j in 0..<k {
+                phases[j] += ratios[j] * f0 / sampleRate
+                phases[j] -= phases[j].rounded(.down)
+            }
         }
     }
     return output
