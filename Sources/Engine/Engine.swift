@@ -90,6 +90,11 @@ public final class Engine: @unchecked Sendable {
     private let batchState: UnsafeMutablePointer<Float>
     private let batchRaw: UnsafeMutablePointer<Float>
     private let weights: UnsafeMutablePointer<Float>
+    /// The model's stretched partials (nil: none, every partial harmonic), each batched voice's B,
+    /// and the table's scratch.
+    private let inharmonicity: InharmonicityTable?
+    private let batchInharmonicity: UnsafeMutablePointer<Double>
+    private let inharmonicityScratch: UnsafeMutablePointer<Double>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
     /// The block's reverb (wet) signal, and the gain and reverb mix in force at each of its
@@ -167,6 +172,11 @@ public final class Engine: @unchecked Sendable {
         batchState = buffer(slots * model.config.gruUnits)
         batchRaw = buffer(slots * scaler.rawCount)
         weights = buffer(model.envelopes.instrumentCount)
+        inharmonicity = model.inharmonicity.flatMap { $0.isStretched ? $0 : nil }
+        batchInharmonicity = .allocate(capacity: slots)
+        batchInharmonicity.initialize(repeating: 0, count: slots)
+        inharmonicityScratch = .allocate(capacity: max(1, model.config.instrumentCount))
+        inharmonicityScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
         summaries = .allocate(capacity: slots)
         summaries.initialize(repeating: VoiceSummary(isActive: false), count: slots)
         mix = buffer(settings.maxBlockFrames)
@@ -194,6 +204,8 @@ public final class Engine: @unchecked Sendable {
     deinit {
         batchVoices.deallocate()
         batchFrameOffsets.deallocate()
+        batchInharmonicity.deallocate()
+        inharmonicityScratch.deallocate()
         for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget] {
             p.deallocate()
         }
@@ -428,6 +440,7 @@ public final class Engine: @unchecked Sendable {
         voice.harmonics(ahead).baseAddress!.update(from: voice.harmonics(next).baseAddress!, count: voice.harmonicCount)
         voice.noiseBands(ahead).baseAddress!.update(from: voice.noiseBands(next).baseAddress!, count: voice.noiseBandCount)
         voice.setF0(ahead, voice.f0(next))
+        voice.setInharmonicity(ahead, voice.inharmonicity(next))
         voice.hasAhead = true
     }
 
@@ -456,6 +469,8 @@ public final class Engine: @unchecked Sendable {
             let loudness = loudnessDB(of: voice, times: times)
             voice.lastLoudnessDB = Float(loudness)
             batchF0[b] = Float(f0)
+            batchInharmonicity[b] = voice.inharmonicity(table: inharmonicity, f0Hz: Double(batchF0[b]),
+                                                        scratch: inharmonicityScratch)
             batchLoudness[b] = Float(loudness)
             let note = batchNote + b * Decoder.noteStride
             note[0] = voice.velocity
@@ -480,9 +495,11 @@ public final class Engine: @unchecked Sendable {
                 noise.update(repeating: 0)
             } else {
                 scaler.scale(raw: batchRaw + b * scaler.rawCount, f0Hz: batchF0[b], limitHz: limitHz,
-                             harmonics: harm.baseAddress!, noise: noise.baseAddress!)
+                             harmonics: harm.baseAddress!, noise: noise.baseAddress!,
+                             inharmonicity: batchInharmonicity[b])
             }
             voice.setF0(slot, Double(batchF0[b]))
+            voice.setInharmonicity(slot, batchInharmonicity[b])
             if frameOffset == 2 { voice.hasAhead = true }
         }
         if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 }
@@ -502,6 +519,7 @@ public final class Engine: @unchecked Sendable {
             voice.oscillators.render(f0Hz: voice.f0(cur), nextF0Hz: voice.f0(nxt),
                                      amplitudes: UnsafeBufferPointer(voice.harmonics(cur)),
                                      nextAmplitudes: UnsafeBufferPointer(voice.harmonics(nxt)),
+                                     inharmonicity: voice.inharmonicity(cur),
                                      samples: m..<(m + take), addingInto: scratch + done)
             let t1 = profileStages ? monotonicNanoseconds() : 0
             voice.noise.render(addingInto: scratch + done, count: take)

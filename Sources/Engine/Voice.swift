@@ -1,4 +1,8 @@
 import DSP
+#if canImport(Glibc)
+import Glibc
+#endif
+import ModelCore
 
 /// One voice slot: a note's decoder state, its three frames of controls, its oscillators and noise.
 ///
@@ -48,6 +52,8 @@ final class Voice {
     let noiseBandCount: Int
     private let controls: UnsafeMutablePointer<Float>
     var f0Hz: (Double, Double, Double) = (0, 0, 0)
+    /// Each slot's inharmonicity B (stretched partials; 0 = harmonic), set with its controls.
+    var inharmonicities: (Double, Double, Double) = (0, 0, 0)
     var slots: (current: Int, next: Int, ahead: Int) = (0, 1, 2)
 
     let gruState: UnsafeMutablePointer<Float>
@@ -121,6 +127,34 @@ final class Voice {
         }
     }
 
+    @inline(__always)
+    func setInharmonicity(_ slot: Int, _ b: Double) {
+        switch slot {
+        case 0: inharmonicities.0 = b
+        case 1: inharmonicities.1 = b
+        default: inharmonicities.2 = b
+        }
+    }
+
+    @inline(__always)
+    func inharmonicity(_ slot: Int) -> Double {
+        switch slot {
+        case 0: return inharmonicities.0
+        case 1: return inharmonicities.1
+        default: return inharmonicities.2
+        }
+    }
+
+    /// The inharmonicity B of a frame of this voice whose fundamental is `f0Hz`: the model's table
+    /// at the voice's timbre point and the pitch of `f0Hz` (docs/model-format.md, "Inharmonicity");
+    /// 0 without a table. Real-time safe: `scratch` holds the table's instrument count of doubles.
+    @inline(__always)
+    func inharmonicity(table: InharmonicityTable?, f0Hz: Double, scratch: UnsafeMutablePointer<Double>) -> Double {
+        guard let table, f0Hz > 0 else { return 0 }
+        let pitch = 69 + 12 * log2(f0Hz / 440)
+        return table.coefficient(z: z, pitch: pitch, scratch: scratch)
+    }
+
     /// The glide's distance from `note`, in semitones, `seconds` after note-on. Real-time safe.
     @inline(__always)
     func glideOffsetSemitones(atSeconds seconds: Double) -> Double {
@@ -163,6 +197,7 @@ final class Voice {
         glideStartSeconds = 0
         glideSeconds = 0
         slots = (0, 1, 2)
+        inharmonicities = (0, 0, 0)
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)
         oscillators.reset()

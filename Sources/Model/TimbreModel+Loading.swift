@@ -51,7 +51,28 @@ extension TimbreModel {
             }
             values[spec.name] = v
         }
-        let known = Set(specs.map(\.name))
+        // the optional stretched partials: all of their tensors or none
+        let optional = Self.inharmonicityTensors(for: config)
+        let present = optional.filter { file.tensors[$0.name] != nil }
+        if !present.isEmpty {
+            for spec in optional {
+                guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
+                guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
+                guard info.shape == spec.shape else {
+                    throw .wrongShape(path: path, name: spec.name, expected: spec.shape, found: info.shape)
+                }
+                let v = try file.floats(spec.name)
+                if let bad = v.firstIndex(where: { !$0.isFinite }) {
+                    throw .nonFinite(path: path, name: spec.name, index: bad)
+                }
+                if let bad = v.firstIndex(where: { spec.name == "inharmonicity.blend_scale" ? $0 <= 0 : $0 < 0 }) {
+                    throw .badTensorData(path: path, name: spec.name,
+                                         reason: "value \(v[bad]) at flat index \(bad) is out of range (B ≥ 0, scale > 0)")
+                }
+                values[spec.name] = v
+            }
+        }
+        let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -115,9 +136,12 @@ extension TimbreModel {
             holdDB: t("envelope.hold_db"), holdSlopeDBPerSecond: t("envelope.hold_slope_db_per_s"),
             releaseDB: t("envelope.release_db"), releaseSlopeDBPerSecond: t("envelope.release_slope_db_per_s"),
             latentMeans: means, blendScale: scale)
+        let inharmonicity = present.isEmpty ? nil : InharmonicityTable(
+            instrumentCount: n, zDim: z, values: t("inharmonicity.b"), latentMeans: means,
+            blendScale: Double(t("inharmonicity.blend_scale")[0]))
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
-                  decoderWeights: decoderWeights, encoderWeights: encoderWeights,
+                  decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,
                   unexpectedTensorNames: unexpectedTensorNames)
     }
 }

@@ -40,6 +40,9 @@ public struct TimbreModel: Sendable {
     public let decoderWeights: DecoderWeights
     /// The encoder network's weights.
     public let encoderWeights: EncoderWeights
+    /// The stretched partials (`inharmonicity.*`, optional): nil when the file has none, and the
+    /// model plays every partial harmonic.
+    public let inharmonicity: InharmonicityTable?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -56,7 +59,7 @@ public struct TimbreModel: Sendable {
     public init(path: String, formatVersion: Int, config: ModelConfig, metadata: [String: String],
                 envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
-                unexpectedTensorNames: [String]) {
+                inharmonicity: InharmonicityTable? = nil, unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
         self.config = config
@@ -69,6 +72,7 @@ public struct TimbreModel: Sendable {
         self.envelopes = envelopes
         self.decoderWeights = decoderWeights
         self.encoderWeights = encoderWeights
+        self.inharmonicity = inharmonicity
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -140,5 +144,12 @@ public struct TimbreModel: Sendable {
         add("envelope.release_db", [i, p, v, config.releaseFrameCount])
         add("envelope.release_slope_db_per_s", [i, p, v])
         return specs
+    }
+
+    /// The optional tensors of the stretched partials (docs/model-format.md, "Inharmonicity"):
+    /// a file has all of them or none.
+    public static func inharmonicityTensors(for config: ModelConfig) -> [TensorSpec] {
+        [TensorSpec(name: "inharmonicity.b", shape: [config.instrumentCount, InharmonicityTable.pitchCount]),
+         TensorSpec(name: "inharmonicity.blend_scale", shape: [1])]
     }
 }

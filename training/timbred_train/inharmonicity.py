@@ -381,3 +381,34 @@ def write_fixture(folder: Path) -> Path:
     save_file({key: np.ascontiguousarray(v, np.float32) for key, v in out.items()}, str(path),
               metadata={"frame_rate": "100", "writer": "timbred_train.inharmonicity.write_fixture"})
     return path
+
+
+# --- the check: played from MIDI beside FluidR3 --------------------------------------------------
+
+def partial_ratios(audio: np.ndarray, sample_rate: int, pitch: int, partials=REPORT_PARTIALS) -> dict[int, float]:
+    """f_k / f_1 of a note's partials by peak picking (the estimator's peaks over 0.1-1.0 s, 12 dB
+    above the level around them: a decoder's weak upper partials count); nan where partial k was
+    not found."""
+    e = estimate(audio, sample_rate, 440.0 * 2 ** ((pitch - 69) / 12), min_snr_db=12.0)
+    found = dict(zip(e["partials"], e["freqs"]))
+    f1 = found.get(1, e["f0"] * math.sqrt(1 + e["b_raw"]))
+    return {k: (found[k] / f1 if k in found else float("nan")) for k in partials}
+
+
+def render_check(timbred: Path, model: Path, presets: Path, work: Path, pitches=(48, 60, 72), instrument: str = "piano",
+                 program: int = 0, soundfont: Path = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")) -> dict:
+    """Partials 7, 11, 15 over partial 1 of `instrument` at `pitches`, played from MIDI through
+    `timbred render` with `model` and by FluidSynth (reverb and chorus off), velocity 100, 3 s held."""
+    from .dataset import FluidSynth
+    from .playing import RATE, render_timbred
+
+    work.mkdir(parents=True, exist_ok=True)
+    ours = render_timbred(timbred, model, presets, instrument, [(p, 100) for p in pitches], work)
+    fs = FluidSynth(soundfont, RATE)
+    out = {}
+    for p, audio in zip(pitches, ours):
+        real = fs.render_note(program, p, 100, 3.0, 1.0)
+        r, o = partial_ratios(real, RATE, p), partial_ratios(audio, RATE, p)
+        out[p] = {"real": r, "timbred": o,
+                  "error_percent": {k: 100 * (o[k] / r[k] - 1) for k in r}}
+    return out

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Stretched partials (docs/model-format.md, "Inharmonicity"): the inharmonicity coefficient B of
+/// a stiff string, whose partial k sits at `k · f0 · sqrt(1 + B k²)`, per instrument and MIDI pitch,
+/// blended over instruments by a latent point's distances to the instruments' prior means.
+///
+/// `y = Σ_i w_i(z) · B_i(pitch)`, `w_i = softmax_i(-0.5 · |z - latent.means_i|² / s²)` with the
+/// table's own scale s; `B_i` is linear between integer pitches, the pitch clamped to [0, 127];
+/// `B = 0` where `y < minimum`, else `min(y, maximum)`. A model without the tensors has no table
+/// and plays every partial harmonic (B = 0).
+public struct InharmonicityTable: Sendable, Equatable {
+    /// Pitches of the table: MIDI 0...127.
+    public static let pitchCount = 128
+    /// Below this B a note plays harmonic (partial 15 would be off by less than 0.2 cent).
+    public static let minimum = 1e-6
+    /// The largest B played.
+    public static let maximum = 1e-2
+
+    /// I, instruments (rows of the table).
+    public let instrumentCount: Int
+    /// Z, latent dimensions.
+    public let zDim: Int
+    /// `inharmonicity.b` [I, 128], row-major.
+    public let values: [Float]
+    /// `latent.means` [I, Z], row-major.
+    public let latentMeans: [Float]
+    /// s, `inharmonicity.blend_scale`.
+    public let blendScale: Double
+
+    /// Wraps validated values (the loader checks shapes and finiteness).
+    public init(instrumentCount: Int, zDim: Int, values: [Float], latentMeans: [Float], blendScale: Double) {
+        precondition(values.count == instrumentCount * Self.pitchCount && latentMeans.count == instrumentCount * zDim)
+        self.instrumentCount = instrumentCount
+        self.zDim = zDim
+        self.values = values
+        self.latentMeans = latentMeans
+        self.blendScale = blendScale
+    }
+
+    /// Whether any instrument is stretched at any pitch (a table of zeros plays harmonic everywhere).
+    public var isStretched: Bool { values.contains { $0 > 0 } }
+
+    /// B at latent point `z` (Z floats) and MIDI `pitch`. Real-time safe: no allocation;
+    /// `scratch` holds at least I doubles and is overwritten.
+    public func coefficient(z: UnsafePointer<Float>, pitch: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
+        let scale2 = blendScale * blendScale
+        var best = -Double.infinity
+        for i in 0..<instrumentCount {
+            var d2: Double = 0
+            for j in 0..<zDim {
+                let d = Double(z[j]) - Double(latentMeans[i * zDim + j])
+                d2 += d * d
+            }
+            weights[i] = -0.5 * d2 / scale2
+            best = max(best, weights[i])
+        }
+        var sum: Double = 0
+        for i in 0..<instrumentCount {
+            weights[i] = exponential(weights[i] - best)
+            sum += weights[i]
+        }
+        let p = min(max(pitch.isFinite ? pitch : 0, 0), Double(Self.pitchCount - 1))
+        let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
+        let f = p - Double(j)
+        var y: Double = 0
+        for i in 0..<instrumentCount {
+            let row = i * Self.pitchCount + j
+            y += weights[i] * ((1 - f) * Double(values[row]) + f * Double(values[row + 1]))
+        }
+        y /= sum
+        return y < Self.minimum ? 0 : min(y, Self.maximum)
+    }
+
+    /// Array form of ``coefficient(z:pitch:scratch:)`` (allocates; not real-time).
+    public func coefficient(z: [Float], pitch: Double) -> Double {
+        precondition(z.count >= zDim)
+        var scratch = [Double](repeating: 0, count: max(1, instrumentCount))
+        return z.withUnsafeBufferPointer { zb in
+            scratch.withUnsafeMutableBufferPointer { coefficient(z: zb.baseAddress!, pitch: pitch, scratch: $0.baseAddress!) }
+        }
+    }
+}
+
+@inline(__always)
+private func exponential(_ x: Double) -> Double { exp(x) }

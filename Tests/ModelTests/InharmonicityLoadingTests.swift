@@ -1,0 +1,124 @@
+import Foundation
+import Model
+import TestSupport
+import XCTest
+
+/// The optional stretched-partial tensors (docs/model-format.md, "Inharmonicity").
+final class InharmonicityLoadingTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("timbred-inharmonicity-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// The small model with `tensors` (name: shape, values) appended to its header and data.
+    func smallModel(adding tensors: [(String, [Int], [Float])]) throws -> URL {
+        let original = try Data(contentsOf: URL(fileURLWithPath: Fixtures.smallModel))
+        var n = 0
+        for i in 0..<8 { n |= Int(original[i]) << (8 * i) }
+        var header = try XCTUnwrap(JSONSerialization.jsonObject(with: original.subdata(in: 8 ..< 8 + n)) as? [String: Any])
+        var data = original.subdata(in: 8 + n ..< original.count)
+        for (name, shape, values) in tensors {
+            let start = data.count
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [start, data.count]]
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data()
+        var length = UInt64(json.count).littleEndian
+        withUnsafeBytes(of: &length) { out.append(contentsOf: $0) }
+        out.append(json)
+        out.append(data)
+        let url = directory.appendingPathComponent("model-\(UUID().uuidString).safetensors")
+        try out.write(to: url)
+        return url
+    }
+
+    func table(_ rows: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: rows * 128)
+        for i in values.indices where i / 128 != 1 {
+            let semitones = Double(i % 128 - 60)
+            values[i] = Float(1e-4 * pow(2, semitones / 12))
+        }
+        return values
+    }
+
+    func testAFileWithoutTheTensorsPlaysHarmonic() throws {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        XCTAssertNil(model.inharmonicity)
+    }
+
+    func testLoadsTheTable() throws {
+        let url = try smallModel(adding: [("inharmonicity.b", [3, 128], table(3)), ("inharmonicity.blend_scale", [1], [0.5])])
+        let model = try TimbreModel(contentsOf: url.path)
+        let t = try XCTUnwrap(model.inharmonicity)
+        XCTAssertEqual(t.instrumentCount, 3)
+        XCTAssertEqual(t.blendScale, 0.5)
+        XCTAssertEqual(t.values, table(3))
+        XCTAssertTrue(t.isStretched)
+        XCTAssertEqual(model.unexpectedTensorNames, [])
+        // at an instrument's own mean, far from the others, its own B (linear between pitches)
+        let means = model.latentMeans
+        let own = t.coefficient(z: means[0], pitch: 60.5)
+        XCTAssertEqual(own, 1e-4 * (pow(2, 0.5 / 12) + 1) / 2, accuracy: 2e-6)
+        XCTAssertEqual(t.coefficient(z: means[1], pitch: 60), 0, "instrument b is harmonic")
+    }
+
+    func testRefusesHalfTheTensorsNegativeValuesAndWrongShapes() throws {
+        let half = try smallModel(adding: [("inharmonicity.b", [3, 128], table(3))])
+        XCTAssertThrowsError(try TimbreModel(contentsOf: half.path)) { error in
+            XCTAssertTrue("\(error)".contains("tensor inharmonicity.blend_scale is missing"), "\(error)")
+        }
+        var negative = table(3)
+        negative[7] = -1e-4
+        let bad = try smallModel(adding: [("inharmonicity.b", [3, 128], negative), ("inharmonicity.blend_scale", [1], [0.5])])
+        XCTAssertThrowsError(try TimbreModel(contentsOf: bad.path)) { error in
+            XCTAssertTrue("\(error)".contains("inharmonicity.b: value -0.0001 at flat index 7"), "\(error)")
+        }
+        let shape = try smallModel(adding: [("inharmonicity.b", [2, 128], table(2)), ("inharmonicity.blend_scale", [1], [0.5])])
+        XCTAssertThrowsError(try TimbreModel(contentsOf: shape.path)) { error in
+            XCTAssertTrue("\(error)".contains("expected shape [3, 128], found [2, 128]"), "\(error)")
+        }
+        let scale = try smallModel(adding: [("inharmonicity.b", [3, 128], table(3)), ("inharmonicity.blend_scale", [1], [0])])
+        XCTAssertThrowsError(try TimbreModel(contentsOf: scale.path))
+    }
+
+    func testLookupMatchesTorchReference() throws {
+        let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
+        let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")
+        let pitches = try fixture.values("lookup.pitch"), expected = try fixture.values("lookup.values")
+        let zDim = fixture.shape("lookup.means")[1]
+        let t = InharmonicityTable(instrumentCount: fixture.shape("lookup.b")[0], zDim: zDim,
+                                   values: try fixture.values("lookup.b"), latentMeans: means,
+                                   blendScale: Double(try fixture.values("lookup.blend_scale")[0]))
+        var zeros = 0
+        for q in 0..<pitches.count {
+            let b = t.coefficient(z: Array(zs[q * zDim ..< (q + 1) * zDim]), pitch: Double(pitches[q]))
+            if expected[q] == 0 { zeros += 1 }
+            XCTAssertEqual(b, Double(expected[q]), accuracy: 1e-6 * Double(expected[q]) + 1e-12, "query \(q)")
+        }
+        XCTAssertGreaterThan(zeros, 0)
+        XCTAssertLessThan(zeros, pitches.count)
+    }
+
+    func testTheShippedModelStretchesThePiano() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let t = try XCTUnwrap(model.inharmonicity, "models/default.safetensors has no inharmonicity tensors "
+                                                    + "(timbred-train inharmonicity adds them)")
+        let piano = try XCTUnwrap(model.instrumentIndex(named: "piano"))
+        let b60 = t.coefficient(z: model.latentMeans[piano], pitch: 60)
+        print("shipped model: piano B at MIDI 48/60/72 = \([48.0, 60, 72].map { t.coefficient(z: model.latentMeans[piano], pitch: $0) })")
+        XCTAssertGreaterThan(b60, 2e-4)
+        XCTAssertLessThan(b60, 5e-4)
+        if let flute = model.instrumentIndex(named: "flute") {
+            XCTAssertEqual(t.coefficient(z: model.latentMeans[flute], pitch: 72), 0)
+        }
+    }
+}
