@@ -36,6 +36,17 @@ extension TimbreModel {
                                reason: "expected a positive number, found \"\(scaleText)\"")
         }
 
+        let blendRule: LatentBlendRule
+        if let ruleText = meta["envelope_blend"] {
+            guard let rule = LatentBlendRule(rawValue: ruleText.trimmingCharacters(in: .whitespaces)) else {
+                throw .badMetadata(path: path, key: "envelope_blend",
+                                   reason: "expected \"gaussian\" or \"inverse_distance\", found \"\(ruleText)\"")
+            }
+            blendRule = rule
+        } else {
+            blendRule = .gaussian
+        }
+
         // Read every expected tensor, in the documented order, checking as we go.
         let specs = Self.expectedTensors(for: config, formatVersion: fileVersion)
         var values: [String: [Float]] = [:]
@@ -135,10 +146,10 @@ extension TimbreModel {
             releaseFrameCount: config.releaseFrameCount,
             holdDB: t("envelope.hold_db"), holdSlopeDBPerSecond: t("envelope.hold_slope_db_per_s"),
             releaseDB: t("envelope.release_db"), releaseSlopeDBPerSecond: t("envelope.release_slope_db_per_s"),
-            latentMeans: means, blendScale: scale)
+            latentMeans: means, blendScale: scale, blendRule: blendRule)
         let inharmonicity = present.isEmpty ? nil : InharmonicityTable(
             instrumentCount: n, zDim: z, values: t("inharmonicity.b"), latentMeans: means,
-            blendScale: Double(t("inharmonicity.blend_scale")[0]))
+            blendScale: Double(t("inharmonicity.blend_scale")[0]), blendRule: blendRule)
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,

@@ -41,12 +41,15 @@ public struct EnvelopeTables: Sendable, Equatable {
     public let latentMeans: [Float]
     /// `s` of the blend weights (metadata `envelope_blend_scale`).
     public let blendScale: Double
+    /// The blend rule (metadata `envelope_blend`; gaussian when absent).
+    public let blendRule: LatentBlendRule
 
     /// Wraps tables of the documented shapes (the counts must match; checked).
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double],
                 frameRateHz: Double, holdFrameCount: Int, releaseFrameCount: Int,
                 holdDB: [Float], holdSlopeDBPerSecond: [Float], releaseDB: [Float],
-                releaseSlopeDBPerSecond: [Float], latentMeans: [Float], blendScale: Double) {
+                releaseSlopeDBPerSecond: [Float], latentMeans: [Float], blendScale: Double,
+                blendRule: LatentBlendRule = .gaussian) {
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         precondition(instrumentCount >= 1 && pitchAnchors.count >= 2 && velocityAnchors.count >= 2,
                      "EnvelopeTables: needs an instrument and two anchors per axis")
@@ -69,33 +72,18 @@ public struct EnvelopeTables: Sendable, Equatable {
         self.releaseSlopeDBPerSecond = releaseSlopeDBPerSecond
         self.latentMeans = latentMeans
         self.blendScale = blendScale
+        self.blendRule = blendRule
     }
 
     // MARK: Blend weights
 
-    /// Writes the instrument weights of latent point `z` (Z floats) into `weights` (I floats):
-    /// `w_k = softmax_k(-0.5 · |z - latent.means_k|² / s²)`. Real-time safe: no allocation.
+    /// Writes the instrument weights of latent point `z` (Z floats) into `weights` (I floats), by
+    /// the model's rule (`LatentBlendRule`). Real-time safe: no allocation.
     public func blendWeights(z: UnsafePointer<Float>, into weights: UnsafeMutablePointer<Float>) {
-        let scale2 = blendScale * blendScale
-        var best = -Double.infinity
-        for k in 0..<instrumentCount {
-            var d2: Double = 0
-            for j in 0..<zDim {
-                let d = Double(z[j]) - Double(latentMeans[k * zDim + j])
-                d2 += d * d
-            }
-            let a = -0.5 * d2 / scale2
-            weights[k] = Float(a)  // logits for now
-            best = max(best, a)
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
         }
-        var sum: Double = 0
-        for k in 0..<instrumentCount {
-            let e = expDouble(Double(weights[k]) - best)
-            weights[k] = Float(e)
-            sum += e
-        }
-        let inv = 1 / sum
-        for k in 0..<instrumentCount { weights[k] = Float(Double(weights[k]) * inv) }
     }
 
     /// Array form of `blendWeights(z:into:)`: `z` holds Z floats, `weights` at least I.

@@ -8,8 +8,8 @@ import Darwin
 /// a stiff string, whose partial k sits at `k · f0 · sqrt(1 + B k²)`, per instrument and MIDI pitch,
 /// blended over instruments by a latent point's distances to the instruments' prior means.
 ///
-/// `y = Σ_i w_i(z) · B_i(pitch)`, `w_i = softmax_i(-0.5 · |z - latent.means_i|² / s²)` with the
-/// table's own scale s; `B_i` is linear between integer pitches, the pitch clamped to [0, 127];
+/// `y = Σ_i w_i(z) · B_i(pitch)`, with the weights `w_i` of the model's blend rule
+/// (`LatentBlendRule`; the gaussian rule with the table's own scale s); `B_i` is linear between integer pitches, the pitch clamped to [0, 127];
 /// `B = 0` where `y < minimum`, else `min(y, maximum)`. A model without the tensors has no table
 /// and plays every partial harmonic (B = 0).
 public struct InharmonicityTable: Sendable, Equatable {
@@ -30,15 +30,19 @@ public struct InharmonicityTable: Sendable, Equatable {
     public let latentMeans: [Float]
     /// s, `inharmonicity.blend_scale`.
     public let blendScale: Double
+    /// The blend rule, the envelopes' (metadata `envelope_blend`; gaussian when absent).
+    public let blendRule: LatentBlendRule
 
     /// Wraps validated values (the loader checks shapes and finiteness).
-    public init(instrumentCount: Int, zDim: Int, values: [Float], latentMeans: [Float], blendScale: Double) {
+    public init(instrumentCount: Int, zDim: Int, values: [Float], latentMeans: [Float], blendScale: Double,
+                blendRule: LatentBlendRule = .gaussian) {
         precondition(values.count == instrumentCount * Self.pitchCount && latentMeans.count == instrumentCount * zDim)
         self.instrumentCount = instrumentCount
         self.zDim = zDim
         self.values = values
         self.latentMeans = latentMeans
         self.blendScale = blendScale
+        self.blendRule = blendRule
     }
 
     /// Whether any instrument is stretched at any pitch (a table of zeros plays harmonic everywhere).
@@ -47,21 +51,9 @@ public struct InharmonicityTable: Sendable, Equatable {
     /// B at latent point `z` (Z floats) and MIDI `pitch`. Real-time safe: no allocation;
     /// `scratch` holds at least I doubles and is overwritten.
     public func coefficient(z: UnsafePointer<Float>, pitch: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
-        let scale2 = blendScale * blendScale
-        var best = -Double.infinity
-        for i in 0..<instrumentCount {
-            var d2: Double = 0
-            for j in 0..<zDim {
-                let d = Double(z[j]) - Double(latentMeans[i * zDim + j])
-                d2 += d * d
-            }
-            weights[i] = -0.5 * d2 / scale2
-            best = max(best, weights[i])
-        }
-        var sum: Double = 0
-        for i in 0..<instrumentCount {
-            weights[i] = exponential(weights[i] - best)
-            sum += weights[i]
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
         }
         let p = min(max(pitch.isFinite ? pitch : 0, 0), Double(Self.pitchCount - 1))
         let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
@@ -71,7 +63,6 @@ public struct InharmonicityTable: Sendable, Equatable {
             let row = i * Self.pitchCount + j
             y += weights[i] * ((1 - f) * Double(values[row]) + f * Double(values[row + 1]))
         }
-        y /= sum
         return y < Self.minimum ? 0 : min(y, Self.maximum)
     }
 
@@ -84,6 +75,3 @@ public struct InharmonicityTable: Sendable, Equatable {
         }
     }
 }
-
-@inline(__always)
-private func exponential(_ x: Double) -> Double { exp(x) }

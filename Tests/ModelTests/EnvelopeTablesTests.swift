@@ -81,4 +81,37 @@ final class EnvelopeTablesTests: XCTestCase {
         let far = env.blendWeights(z: [1000, -1000])
         XCTAssertEqual(far[0] + far[1], 1, accuracy: 1e-6)
     }
+
+    /// The inverse-distance rule: exactly an instrument at its mean (a preset plays its own
+    /// envelope), equal weights half-way between two, a smooth path between them (no step larger
+    /// than a few times the mean step), and the nearest means dominate far from all of them.
+    func testInverseDistanceBlendIsTheInstrumentAtItsMeanAndSmoothBetween() {
+        let means: [Float] = [0, 0, 2, 0, 0, 3]
+        let env = EnvelopeTables(instrumentCount: 3, zDim: 2, pitchAnchors: [0, 1], velocityAnchors: [0, 1],
+                                 frameRateHz: 100, holdFrameCount: 2, releaseFrameCount: 2,
+                                 holdDB: [Float](repeating: -10, count: 24), holdSlopeDBPerSecond: [Float](repeating: 0, count: 12),
+                                 releaseDB: [Float](repeating: 0, count: 24), releaseSlopeDBPerSecond: [Float](repeating: -20, count: 12),
+                                 latentMeans: means, blendScale: 0.8, blendRule: .inverseDistance)
+        for k in 0..<3 {
+            let w = env.blendWeights(z: Array(means[(2 * k)..<(2 * k + 2)]))
+            XCTAssertGreaterThan(w[k], 1 - 1e-6, "instrument \(k) at its own mean")
+        }
+        let mid = env.blendWeights(z: [1, 0])
+        XCTAssertEqual(mid[0], mid[1], accuracy: 1e-6)
+        XCTAssertLessThan(mid[2], 0.1, "a third instrument, 3.2 away, barely enters half-way between two 1 away")
+        var path: [Float] = []
+        for i in 0...100 { path.append(env.blendWeights(z: [2 * Float(i) / 100, 0])[1]) }
+        let steps = zip(path.dropFirst(), path).map { abs($0 - $1) }
+        let meanStep = steps.reduce(0, +) / Float(steps.count)
+        print(String(format: "inverse-distance path: largest step %.4f, mean step %.4f", steps.max()!, meanStep))
+        XCTAssertLessThan(steps.max()!, 4 * meanStep, "the weight moves smoothly along the path")
+        XCTAssertEqual(path.first!, 0, accuracy: 1e-6)
+        XCTAssertEqual(path.last!, 1, accuracy: 1e-6)
+        let far = env.blendWeights(z: [1000, -1000])
+        XCTAssertEqual(far.reduce(0, +), 1, accuracy: 1e-5)
+        let nan = env.blendWeights(z: [.nan, 0])
+        XCTAssertTrue(nan.allSatisfy { $0.isNaN })
+        XCTAssertEqual(env.loudnessDB(pitch: 0.5, velocity: 0.5, secondsSinceNoteOn: 0.1, noteOffAtSeconds: nil, weights: nan),
+                       EnvelopeTables.floorDB)
+    }
 }

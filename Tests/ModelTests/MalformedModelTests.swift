@@ -193,6 +193,8 @@ final class MalformedModelTests: XCTestCase {
                        "metadata config.gru_units: must be ≥ 1, found 0")
         XCTAssertEqual(try refusal("scale.safetensors", try editedMetadata("envelope_blend_scale", "-1")),
                        "metadata envelope_blend_scale: expected a positive number, found \"-1\"")
+        XCTAssertEqual(try refusal("rule.safetensors", try editedMetadata("envelope_blend", "cubic")),
+                       "metadata envelope_blend: expected \"gaussian\" or \"inverse_distance\", found \"cubic\"")
     }
 
     /// The small model with its `config` JSON edited by `edit`.

@@ -62,12 +62,21 @@ def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
             "envelope.release_db": release, "envelope.release_slope_db_per_s": release_slope}
 
 
-def blend_weights(z: np.ndarray, means: np.ndarray, scale: float) -> np.ndarray:
-    """Instrument weights for a latent point: softmax_k(-0.5 * |z - mu_k|^2 / scale^2)."""
-    d2 = ((means - z[None, :]) ** 2).sum(1)
-    a = -0.5 * d2 / scale**2
-    a -= a.max()
-    w = np.exp(a)
+def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str = "gaussian") -> np.ndarray:
+    """Instrument weights for a latent point, by the model file's `envelope_blend` rule
+    (docs/model-format.md, "Blend weights"; the engine's LatentBlendRule):
+    "gaussian": softmax_k(-0.5 |z - mu_k|² / scale²); "inverse_distance":
+    w_k ∝ (|z - mu_k|² / scale² + 1e-6)^-2, exactly instrument k at its mean."""
+    d2 = ((np.asarray(means, np.float64) - np.asarray(z, np.float64)[None, :]) ** 2).sum(1)
+    if rule == "inverse_distance":
+        a = d2 / scale**2 + 1e-6
+        w = 1.0 / (a * a)
+    elif rule == "gaussian":
+        a = -0.5 * d2 / scale**2
+        a -= a.max()
+        w = np.exp(a)
+    else:
+        raise ValueError(f"unknown blend rule {rule!r}")
     return w / w.sum()
 
 

@@ -163,11 +163,11 @@ def midi_controls(model: TimbreDDSP, env: dict, k: int, pitch: int, velocity: in
     """f0 and loudness of a note played from MIDI, as the engine plays it: equal-tempered pitch and
     the model's learned envelope for instrument k's preset point (note-off after hold_s)."""
     from .envelope import blend_weights
-    from .export import blend_scale
+    from .export import BLEND_RULE, blend_scale
 
     cfg = model.cfg
     means = model.prior_mu.detach().numpy()
-    w = blend_weights(means[k], means, blend_scale(means))
+    w = blend_weights(means[k], means, blend_scale(means), BLEND_RULE)
     ld = course(env, cfg, w, pitch, velocity, n_frames, hold_s)
     f0 = np.full(n_frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
     return f0, ld

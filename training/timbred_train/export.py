@@ -40,6 +40,11 @@ def model_tensors(model: TimbreDDSP) -> dict[str, np.ndarray]:
     return out
 
 
+# the rule exported models blend their per-instrument tables by (metadata `envelope_blend`):
+# exactly an instrument at its own mean, as the decoder was trained (`envelope.note_priors`)
+BLEND_RULE = "inverse_distance"
+
+
 def blend_scale(means: np.ndarray) -> float:
     """Envelope blending width: half the median nearest-neighbour distance between components."""
     if len(means) < 2:
@@ -61,6 +66,7 @@ def write_model(path: Path, model: TimbreDDSP, envelopes: dict[str, np.ndarray],
         "format_version": str(FORMAT_VERSION),
         "config": cfg.to_json(),
         "envelope_blend_scale": repr(blend_scale(tensors["latent.means"])),
+        "envelope_blend": BLEND_RULE,
         "provenance": json.dumps(provenance, sort_keys=True),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -214,7 +220,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     for q in [(60, 100, 0.0, -1), (60, 100, 0.123, -1), (50, 64, 0.4, -1), (90, 127, 1.7, -1), (30, 20, 0.2, 0.1),
               (72, 80, 0.45, 0.3), (72, 80, 2.0, 0.3), (40, 110, 0.05, 0.01)]:
         zq = means[0] * 0.6 + means[1] * 0.4
-        w = blend_weights(zq, means, scale)
+        w = blend_weights(zq, means, scale, BLEND_RULE)
         v = lookup(small_env, small_cfg, w, q[0], q[1], q[2], None if q[3] < 0 else q[3])
         queries.append(list(q) + list(zq))
         values.append(v)

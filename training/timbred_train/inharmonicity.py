@@ -194,11 +194,11 @@ def build_table(measured: list[dict], instruments: list[str]) -> np.ndarray:
     return table
 
 
-def blend_weights(z: np.ndarray, means: np.ndarray, scale: float) -> np.ndarray:
-    """softmax_i(-0.5 |z - mean_i|² / scale²) (the envelope blend's form, with its own scale)."""
+def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str = "gaussian") -> np.ndarray:
+    """The envelopes' blend weights (`envelope.blend_weights`, the model's rule) with this table's scale."""
     from .envelope import blend_weights as weights
 
-    return weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale)
+    return weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule)
 
 
 def table_value(table: np.ndarray, pitch: float) -> np.ndarray:
@@ -209,14 +209,16 @@ def table_value(table: np.ndarray, pitch: float) -> np.ndarray:
     return (1 - f) * table[:, j].astype(np.float64) + f * table[:, j + 1].astype(np.float64)
 
 
-def predict(table: np.ndarray, means: np.ndarray, scale: float, z: np.ndarray, pitch: float) -> float:
+def predict(table: np.ndarray, means: np.ndarray, scale: float, z: np.ndarray, pitch: float,
+            rule: str = "gaussian") -> float:
     """B at latent point z and MIDI pitch (docs/model-format.md, "Inharmonicity"):
     y = Σ_i w_i(z) B_i(pitch); B = 0 where y < B_MIN, else min(y, B_MAX)."""
-    y = float(blend_weights(z, means, scale) @ table_value(table, pitch))
+    y = float(blend_weights(z, means, scale, rule) @ table_value(table, pitch))
     return 0.0 if y < B_MIN else min(y, B_MAX)
 
 
-def choose_blend_scale(table: np.ndarray, means: np.ndarray, largest: float, tolerance: float = 0.01) -> float:
+def choose_blend_scale(table: np.ndarray, means: np.ndarray, largest: float, tolerance: float = 0.01,
+                       rule: str = "gaussian") -> float:
     """The largest blend scale (at most `largest`, the envelope's) at which every instrument's own
     prior mean plays its own B at every pitch: within `tolerance` of it, and harmonic (below
     B_MIN) where it is 0. Smaller scales make a morph's change of B happen over a shorter part of
@@ -224,7 +226,7 @@ def choose_blend_scale(table: np.ndarray, means: np.ndarray, largest: float, tol
     (a piano's own weight there is about 0.76)."""
     def ok(scale: float) -> bool:
         for i in range(len(means)):
-            y = blend_weights(means[i], means, scale) @ table.astype(np.float64)
+            y = blend_weights(means[i], means, scale, rule) @ table.astype(np.float64)
             own = table[i].astype(np.float64)
             if np.any(np.where(own > 0, np.abs(y - own) > tolerance * own, y >= B_MIN)):
                 return False
@@ -271,7 +273,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     print(f"measuring B on the notes of {data} (cached in {data / 'inharmonicity.json'})", flush=True)
     measured = measure_dataset(data)
     table = build_table(measured, list(cfg.instruments))
-    scale = choose_blend_scale(table, means, float(meta["envelope_blend_scale"]))
+    rule = meta.get("envelope_blend", "gaussian")
+    scale = choose_blend_scale(table, means, float(meta["envelope_blend_scale"]), rule=rule)
     print(f"blend scale {scale:.4f} (the envelopes': {float(meta['envelope_blend_scale']):.4f})")
     figures: dict = {"instruments": {}}
     print(f"{'instrument':16s} {'notes':>5s} {'B > 0':>5s}  {'measured B (median at low/mid/high pitch)':>42s}  "
@@ -286,7 +289,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         pitches = sorted({m["pitch"] for m in ms})
         picks = [pitches[0], pitches[len(pitches) // 2], pitches[-1]]
         meas = [float(np.median([m["b"] for m in ms if m["pitch"] == p])) for p in picks]
-        pred = [predict(table, means, scale, means[k], p) for p in picks]
+        pred = [predict(table, means, scale, means[k], p, rule) for p in picks]
         r_meas = [float(stretch_ratio(q, meas[1])) for q in REPORT_PARTIALS]
         r_pred = [float(stretch_ratio(q, pred[1])) for q in REPORT_PARTIALS]
         stretched = int(sum(m["b"] > 0 for m in ms))
@@ -300,7 +303,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         k = cfg.instruments.index("piano")
         figures["piano"] = {}
         for p in (48, 60, 72):
-            b = predict(table, means, scale, means[k], p)
+            b = predict(table, means, scale, means[k], p, rule)
             near = [m["b"] for m in by_name.get("piano", []) if abs(m["pitch"] - p) <= 1 and m["reliable"]]
             bm = float(np.median(near)) if near else 0.0
             rp = [float(stretch_ratio(q, b)) for q in REPORT_PARTIALS]
