@@ -37,10 +37,32 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of the soak test's MIDI to replay through the engine alone, timing each block's CPU time (0 skips it).")
     var soakLoad: Double = 0
 
+    @Flag(help: "Time the decoder alone (one frame per voice) at --batches, beside the machine's FMA peak, instead of the engine.")
+    var decoder = false
+
+    @Option(help: "With --decoder: batch sizes (voices) to time, comma-separated.")
+    var batches: String = "1,4,8,32,64"
+
+    @Option(help: "With --decoder: seconds of decoder steps per batch size.")
+    var decoderSeconds: Double = 0.5
+
+    @Flag(help: "With --decoder: print one JSON object instead of the table.")
+    var json = false
+
+    @Option(help: "With --decoder: run one step on the inputs of this JSON file (batch, f0_hz, loudness_db, note, z, state) and write raw and state to --check-output.")
+    var checkInput: String?
+
+    @Option(help: "With --check-input: where to write the step's outputs (JSON).")
+    var checkOutput: String?
+
     mutating func run() throws {
         let timbreModel = try loadModel(try Resources.modelPath(model))
         let k = timbreModel.instrumentIndex(named: instrument) ?? 0
         let z = timbreModel.latentMeans[k]
+        if decoder {
+            try runDecoder(timbreModel)
+            return
+        }
         let blockSizes = blocks.split(separator: ",").compactMap { Int($0) }
         if soakLoad > 0 {
             for block in blockSizes { SoakLoadReplay(model: timbreModel, rate: rate, block: block, seconds: soakLoad).run() }
@@ -52,6 +74,45 @@ struct BenchCommand: ParsableCommand {
         bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts)
         if chord > 0 {
             for block in blockSizes { bench.measureOnsets(block: block) }
+        }
+    }
+
+    /// `--decoder`: the decoder step per batch size, µs per step and per voice, GFLOP/s and the
+    /// fraction of the FMA peak measured in the same run (or `--check-input`: one step from a file).
+    private func runDecoder(_ timbreModel: TimbreModel) throws {
+        let batchSizes = batches.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
+        let bench = DecoderBench(model: timbreModel, batches: batchSizes, seconds: decoderSeconds, repetitions: 5)
+        if let input = checkInput {
+            guard let output = checkOutput else { throw ValidationError("--check-input needs --check-output") }
+            try bench.check(input: input, output: output)
+            return
+        }
+        let macs = DecoderBench.multiplyAdds(timbreModel.decoderWeights)
+        let peakBefore = measureFMAPeak()
+        let timings = bench.measure()
+        let peakAfter = measureFMAPeak()
+        let peak = max(peakBefore, peakAfter)
+        let flops = Double(2 * macs)
+        if json {
+            let rows = timings.map { t -> [String: Any] in
+                ["batch": t.batch, "us_per_step": t.medianMicroseconds, "us_per_step_min": t.minMicroseconds, "steps": t.steps]
+            }
+            let obj: [String: Any] = ["macs_per_voice_frame": macs, "fma_peak_gflops": peak,
+                                      "fma_peak_gflops_before": peakBefore, "fma_peak_gflops_after": peakAfter,
+                                      "timings": rows]
+            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(String(format: "timbred bench --decoder: %d multiply-adds per voice frame (%.3f MFLOP); "
+                     + "FMA peak (SIMD8<Float> loop, one core) %.1f GFLOP/s (%.1f before, %.1f after)",
+                     macs, flops / 1e6, peak, peakBefore, peakAfter))
+        print("batch  us/step  us/voice  GFLOP/s  %peak")
+        for t in timings {
+            let perVoice = t.medianMicroseconds / Double(t.batch)
+            let gflops = flops / (perVoice * 1e3)
+            print(String(format: "%5d  %7.1f  %8.2f  %7.1f  %5.1f", t.batch, t.medianMicroseconds, perVoice, gflops,
+                         gflops / peak * 100))
         }
     }
 }

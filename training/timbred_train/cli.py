@@ -147,6 +147,12 @@ def cmd_inharmonicity(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_bench_decoder(args) -> None:
+    from .bench_decoder import main_args
+
+    main_args(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -248,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--out", help="write the model with the predictor here instead of in place")
     h.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
     h.set_defaults(func=cmd_inharmonicity)
+
+    b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "
+                                             "(one thread each) on the same weights, batch 1-64, GFLOP/s and %% of the FMA peak")
+    from .bench_decoder import add_arguments as bench_decoder_arguments
+
+    bench_decoder_arguments(b)
+    b.set_defaults(func=cmd_bench_decoder)
     return p
 
 

@@ -1,0 +1,170 @@
+import Foundation
+import Inference
+import Model
+
+/// `timbred bench --decoder`: the decoder alone (input MLPs, GRU, output MLP and output layer),
+/// one frame per voice for a batch of voices, timed beside the machine's FMA peak measured in the
+/// same run. `training/timbred_train/bench_decoder.py` runs it beside PyTorch and ONNX Runtime on
+/// the same weights (docs/performance.md).
+public struct DecoderBench {
+    public let model: TimbreModel
+    /// Batch sizes (voices, one frame each) to time.
+    public let batches: [Int]
+    /// Seconds of decoder steps per batch size, split into `repetitions` timed runs.
+    public let seconds: Double
+    public let repetitions: Int
+
+    public init(model: TimbreModel, batches: [Int], seconds: Double, repetitions: Int) {
+        self.model = model
+        self.batches = batches
+        self.seconds = seconds
+        self.repetitions = max(1, repetitions)
+    }
+
+    /// Multiply-adds of one decoder frame of one voice, from the layer sizes (matrix products
+    /// only: biases, layer norms and activations are not counted).
+    public static func multiplyAdds(_ w: DecoderWeights) -> Int {
+        func dense(_ d: DenseWeights) -> Int { d.inputCount * d.outputCount }
+        func mlp(_ m: MLPWeights) -> Int { m.layers.reduce(0) { $0 + dense($1.dense) } }
+        return mlp(w.f0MLP) + mlp(w.loudnessMLP) + mlp(w.zMLP) + mlp(w.noteMLP)
+            + dense(w.gru.inputToHidden) + dense(w.gru.hiddenToHidden) + mlp(w.outMLP) + dense(w.out)
+    }
+
+    /// One batch size's timing: the median and the fastest of the repetitions, µs per step.
+    public struct Timing: Sendable {
+        public var batch: Int
+        public var medianMicroseconds: Double
+        public var minMicroseconds: Double
+        public var steps: Int
+    }
+
+    /// The inputs of one decoder step for `batch` voices: reproducible values spread over the
+    /// instruments, pitches and note times, and a GRU state that is not zero.
+    struct Inputs {
+        var f0: [Float], loudness: [Float], note: [Float], z: [Float], state: [Float]
+
+        init(model: TimbreModel, batch: Int) {
+            let w = model.decoderWeights
+            f0 = (0..<batch).map { b in 440 * Float(pow(2.0, (Double((b * 7) % 48) - 24) / 12)) }
+            loudness = (0..<batch).map { b in -20 - Float(b % 5) * 6 }
+            note = []
+            for b in 0..<batch {
+                let velocity = Float(40 + (b * 13) % 87), sinceOn: Float = 0.01 * Float(b % 30)
+                let sinceOff: Float = b % 3 == 0 ? 0.05 : -1
+                note += [velocity, sinceOn, sinceOff]
+            }
+            let means = model.latentMeans
+            z = (0..<batch).flatMap { b in means[b % means.count] }
+            state = (0..<batch * w.gruUnits).map { i in 0.5 * Float(sin(Double(i) * 0.37)) }
+        }
+    }
+
+    /// Times `step` at each batch size. Real work: `repetitions` runs of as many steps as fill
+    /// `seconds / repetitions`, after a warm-up.
+    public func measure() -> [Timing] {
+        let maxBatch = batches.max() ?? 1
+        let decoder = model.makeDecoder(maxBatch: maxBatch)
+        var result: [Timing] = []
+        for batch in batches {
+            var inp = Inputs(model: model, batch: batch)
+            var raw = [Float](repeating: 0, count: batch * decoder.rawCount)
+            func run(_ n: Int) -> Double {
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<n {
+                    decoder.step(batch: batch, f0Hz: inp.f0, loudnessDB: inp.loudness, note: inp.note, z: inp.z,
+                                 state: &inp.state, raw: &raw)
+                }
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1000
+            }
+            // warm up and size the runs
+            var n = 1, spent = run(1)
+            while spent < 20_000 { n *= 2; spent = run(n) }
+            let perStep = spent / Double(n)
+            let stepsPerRep = max(1, Int(seconds / Double(repetitions) * 1e6 / perStep))
+            var reps: [Double] = []
+            for _ in 0..<repetitions { reps.append(run(stepsPerRep) / Double(stepsPerRep)) }
+            reps.sort()
+            result.append(Timing(batch: batch, medianMicroseconds: reps[reps.count / 2], minMicroseconds: reps[0],
+                                 steps: stepsPerRep * repetitions))
+        }
+        return result
+    }
+
+    /// One decoder step at `batch` voices from the inputs in a JSON file (keys batch, f0_hz,
+    /// loudness_db, note [batch × 3], z [batch × Z], state [batch × G]); writes raw and the new
+    /// state to `output` as JSON. For checking the decoder against another runtime.
+    public func check(input: String, output: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: input))
+        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let batch = obj["batch"] as? Int else {
+            throw DecoderBenchError.badInput("\(input): expected a JSON object with batch")
+        }
+        func floats(_ key: String, _ count: Int) throws -> [Float] {
+            guard let a = obj[key] as? [Double], a.count == count else {
+                throw DecoderBenchError.badInput("\(input): \(key) must hold \(count) numbers")
+            }
+            return a.map { Float($0) }
+        }
+        let w = model.decoderWeights
+        let decoder = model.makeDecoder(maxBatch: max(batch, 1))
+        var state = try floats("state", batch * w.gruUnits)
+        var raw = [Float](repeating: 0, count: batch * w.rawCount)
+        decoder.step(batch: batch, f0Hz: try floats("f0_hz", batch), loudnessDB: try floats("loudness_db", batch),
+                     note: try floats("note", batch * Decoder.noteStride), z: try floats("z", batch * w.zDim),
+                     state: &state, raw: &raw)
+        let out: [String: Any] = ["raw": raw.map { Double($0) }, "state": state.map { Double($0) }]
+        try JSONSerialization.data(withJSONObject: out).write(to: URL(fileURLWithPath: output))
+    }
+}
+
+public enum DecoderBenchError: Error, CustomStringConvertible {
+    case badInput(String)
+    public var description: String {
+        switch self { case .badInput(let s): return s }
+    }
+}
+
+/// The machine's single-core FMA peak: a tight loop of independent 8-lane fused multiply-adds
+/// (AVX2 + FMA on x86-64 with the release build's `-target-cpu haswell`), twelve accumulators so
+/// that the FMA units never wait on a result. Returns GFLOP/s (2 FLOPs per lane per FMA): the
+/// median of `repetitions` runs of about `seconds / repetitions` each.
+public func measureFMAPeak(seconds: Double = 0.3, repetitions: Int = 5) -> Double {
+    let flopsPerIteration = 12 * 8 * 2
+    var n = 1 << 10, spent = 0.0
+    while true {
+        let start = DispatchTime.now().uptimeNanoseconds
+        fmaLoopSink &+= fmaLoop(iterations: n)
+        spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if spent > 0.01 { break }
+        n *= 2
+    }
+    let iterations = max(1, Int(Double(n) * seconds / Double(max(1, repetitions)) / spent))
+    var rates: [Double] = []
+    for _ in 0..<max(1, repetitions) {
+        let start = DispatchTime.now().uptimeNanoseconds
+        fmaLoopSink &+= fmaLoop(iterations: iterations)
+        let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        rates.append(Double(iterations * flopsPerIteration) / s / 1e9)
+    }
+    rates.sort()
+    return rates[rates.count / 2]
+}
+
+/// Keeps the FMA loop's result alive.
+nonisolated(unsafe) var fmaLoopSink: Int = 0
+
+@inline(never)
+func fmaLoop(iterations: Int) -> Int {
+    let m = SIMD8<Float>(repeating: 0.999_999), c = SIMD8<Float>(repeating: 1e-6)
+    var a0 = SIMD8<Float>(repeating: 0.1), a1 = a0 + 0.01, a2 = a0 + 0.02, a3 = a0 + 0.03
+    var a4 = a0 + 0.04, a5 = a0 + 0.05, a6 = a0 + 0.06, a7 = a0 + 0.07
+    var a8 = a0 + 0.08, a9 = a0 + 0.09, a10 = a0 + 0.10, a11 = a0 + 0.11
+    for _ in 0..<iterations {
+        a0 = c.addingProduct(a0, m); a1 = c.addingProduct(a1, m); a2 = c.addingProduct(a2, m)
+        a3 = c.addingProduct(a3, m); a4 = c.addingProduct(a4, m); a5 = c.addingProduct(a5, m)
+        a6 = c.addingProduct(a6, m); a7 = c.addingProduct(a7, m); a8 = c.addingProduct(a8, m)
+        a9 = c.addingProduct(a9, m); a10 = c.addingProduct(a10, m); a11 = c.addingProduct(a11, m)
+    }
+    let s = (a0 + a1 + a2 + a3) + (a4 + a5 + a6 + a7) + (a8 + a9 + a10 + a11)
+    return Int(s.sum() * 1000)
+}
