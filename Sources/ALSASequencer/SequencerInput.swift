@@ -31,6 +31,9 @@ public final class ALSASequencerInput: @unchecked Sendable {
     private let announcePort: Int32
     public let clientID: Int
     private let sink: Sink
+    /// Receives tuning and GM / GS / XG reset SysEx payloads (bytes between F0 and F7), after
+    /// a reset's channel events went to `sink`; nil: SysEx other than resets is dropped.
+    private let sysExSink: (@Sendable ([UInt8]) -> Void)?
     private let report: Reporter
     private let autoconnect: Bool
     private var converter = SequencerEventConverter()
@@ -41,7 +44,8 @@ public final class ALSASequencerInput: @unchecked Sendable {
     /// Opens the sequencer, creates the ports and, with `autoconnect`, subscribes to hardware
     /// sources. Does not start reading: call `start()`.
     /// - Throws: `SequencerError` (no /dev/snd/seq, no permission…): a warning for the caller.
-    public init(clientName: String, autoconnect: Bool, sink: @escaping Sink, report: @escaping Reporter) throws(SequencerError) {
+    public init(clientName: String, autoconnect: Bool, sink: @escaping Sink,
+                sysExSink: (@Sendable ([UInt8]) -> Void)? = nil, report: @escaping Reporter) throws(SequencerError) {
         timbred_alsa_quiet_errors()
         var handle: OpaquePointer?
         let r = snd_seq_open(&handle, "default", SND_SEQ_OPEN_DUPLEX, SND_SEQ_NONBLOCK)
@@ -63,6 +67,7 @@ public final class ALSASequencerInput: @unchecked Sendable {
         converter.ownClient = clientID
         converter.ownPort = Int(port)
         self.sink = sink
+        self.sysExSink = sysExSink
         self.report = report
         self.autoconnect = autoconnect
         // announcements: ports appearing (autoconnect), subscriptions, exits
@@ -131,6 +136,9 @@ public final class ALSASequencerInput: @unchecked Sendable {
         case .sysEx(let payload):
             if MIDIEvent.isSystemReset(sysExPayload: payload) {
                 for m in MIDIEvent.resetEveryChannel { sink(m) }
+                sysExSink?(payload)
+            } else if payload.withUnsafeBufferPointer({ TuningTables.isTuningMessage($0) }) {
+                sysExSink?(payload)
             }
         case .reset:
             for m in MIDIEvent.resetEveryChannel { sink(m) }

@@ -95,7 +95,10 @@ public final class OfflineRenderer {
 
     /// Renders `frameCount` frames of `events` (sorted by time) and returns them interleaved
     /// (left, right). `everyBlock(frame)` runs before each block (and may move the sound).
-    public func render(_ events: [StandardMIDIFile.TimedEvent], frameCount: Int,
+    /// `sysExBytes` is the store the events' SysEx spans point into (`StandardMIDIFile.sysExBytes`):
+    /// tuning SysEx (MIDI Tuning Standard, master tuning) plays at its sample, and a GM / GS / XG
+    /// reset also becomes all-sound-off and reset-all-controllers on every channel, as live.
+    public func render(_ events: [StandardMIDIFile.TimedEvent], sysExBytes: [UInt8] = [], frameCount: Int,
                        everyBlock: ((Int) -> Void)? = nil) -> [Float] {
         let rate = engine.settings.sampleRate
         let block = engine.settings.maxBlockFrames
@@ -118,6 +121,10 @@ public final class OfflineRenderer {
                 }
                 if SoundController.isForwarded(event, learning: sound.learnTarget != nil) { sound.handleForwarded(event) }
                 list.append(TimedMIDIEvent(offset: at - frame, event: event))
+                if case let .systemExclusive(span) = event, span.range.upperBound <= sysExBytes.count,
+                   MIDIEvent.isSystemReset(sysExPayload: Array(sysExBytes[span.range])) {
+                    for reset in MIDIEvent.resetEveryChannel { list.append(TimedMIDIEvent(offset: at - frame, event: reset)) }
+                }
                 next += 1
             }
             everyBlock?(frame)
@@ -128,7 +135,9 @@ public final class OfflineRenderer {
             left.withUnsafeMutableBufferPointer { l in
                 right.withUnsafeMutableBufferPointer { r in
                     list.withUnsafeBufferPointer { ev in
-                        engine.render(frameCount: n, events: ev, left: l.baseAddress!, right: r.baseAddress!)
+                        sysExBytes.withUnsafeBufferPointer { bytes in
+                            engine.render(frameCount: n, events: ev, sysEx: bytes, left: l.baseAddress!, right: r.baseAddress!)
+                        }
                     }
                 }
             }

@@ -95,6 +95,7 @@ public final class Daemon {
                 let input = try ALSASequencerInput(clientName: settings.string(.clientName),
                                                    autoconnect: settings.bool(.alsaAutoconnect),
                                                    sink: { backend.enqueue($0) },
+                                                   sysExSink: { backend.enqueueSysEx($0) },
                                                    report: { Log.info($0) })
                 input.start()
                 sequencer = input

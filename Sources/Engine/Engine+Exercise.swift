@@ -27,4 +27,27 @@ extension Engine {
                    .controlChange(channel: 0, controller: 121, value: 0), .controlChange(channel: 0, controller: 66, value: 0)]
         return events
     }()
+
+    /// Tuning SysEx of every form the engine applies (single-note real-time and with a bank,
+    /// bulk dump, scale/octave 1- and 2-byte, master fine and coarse) and a GM reset, as one
+    /// byte store and the `.systemExclusive` events that point into it; `warmUp` renders them
+    /// with `exerciseEvents`' notes sounding.
+    public static let exerciseSysEx: (bytes: [UInt8], events: [MIDIEvent]) = {
+        let payloads: [[UInt8]] = [
+            MIDITuningMessage.singleNote(program: 0, changes: [(60, 60.5), (64, 63.86)]),
+            MIDITuningMessage.singleNote(program: 1, changes: [(61, 61.25)], bank: 2, realTime: false),
+            MIDITuningMessage.bulkDump(program: 2, pitches: (0..<128).map { Double($0) + 0.1 }),
+            MIDITuningMessage.scaleOctave1Byte(channels: Array(0..<16), cents: [0, -10, 4, -6, 0, -2, 3, 1, -8, 5, 0, -12]),
+            MIDITuningMessage.scaleOctave2Byte(channels: [0, 15], cents: [0, -13.7, 3.9, 15.6, -13.7, -2, 5.9, 2, 13.7, -15.6, 17.6, -11.7]),
+            MIDITuningMessage.masterFine(cents: 12.5), MIDITuningMessage.masterCoarse(semitones: -2),
+            [0x7E, 0x7F, 0x09, 0x01],
+        ]
+        var bytes: [UInt8] = []
+        var events: [MIDIEvent] = []
+        for p in payloads {
+            events.append(.systemExclusive(MIDISysExSpan(byteOffset: UInt32(bytes.count), byteCount: UInt32(p.count))))
+            bytes += p
+        }
+        return (bytes, events)
+    }()
 }

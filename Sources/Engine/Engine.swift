@@ -122,6 +122,11 @@ public final class Engine: @unchecked Sendable {
     private var programs: Unmanaged<ProgramTable>?
     /// Bank selects per channel and which channels play drums (their program changes pick nothing).
     private var drums = MIDIDrumFilter(drumChannel: nil)
+    /// MIDI Tuning Standard key tables, scale/octave offsets and master tuning (preallocated;
+    /// SysEx and `setKeyPitches` change them; audio thread only once the engine plays).
+    public let tuning = TuningTables()
+    /// The SysEx payload store of the block being rendered (`render`'s `sysEx`).
+    private var sysExStore = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
     /// Per-stage time accumulators (nanoseconds), read by `bench`; only counted when
     /// `profileStages` is true.
@@ -235,6 +240,11 @@ public final class Engine: @unchecked Sendable {
         let (gainBefore, attackBefore, releaseBefore) = (gain, attackScale, releaseScale)
         _ = commands.push(.setProgramTable(Unmanaged.passUnretained(scratch)))
         on.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
+        let tunings = Engine.exerciseSysEx.events.enumerated().map { TimedMIDIEvent(offset: $0.offset, event: $0.element) }
+        Engine.exerciseSysEx.bytes.withUnsafeBufferPointer { bytes in
+            tunings.withUnsafeBufferPointer { render(frameCount: block, events: $0, sysEx: bytes, left: left, right: right) }
+        }
+        apply(.setKeyPitches(first: 120, pitches: SIMD8(repeating: 121)))
         programs = nil
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
@@ -256,6 +266,7 @@ public final class Engine: @unchecked Sendable {
         (gain, attackScale, releaseScale) = (gainBefore, attackBefore, releaseBefore)
         _ = controllerMap.apply(.mapController(source: .controller(75), mapping: .unmapped))
         drums = MIDIDrumFilter(drumChannel: nil)
+        tuning.reset()
         withExtendedLifetime(scratch) {}
         reverb.reset()
         output.reset()
@@ -288,9 +299,14 @@ public final class Engine: @unchecked Sendable {
     /// - Parameters:
     ///   - frameCount: samples to render, at most `settings.maxBlockFrames`.
     ///   - events: MIDI events sorted by offset (offsets outside the block are clamped).
+    ///   - sysEx: the store the events' `.systemExclusive` spans point into (tuning messages and
+    ///     GM / GS / XG resets act at their sample; a span outside it is ignored).
     ///   - left, right: receive the output (the mono signal on both).
     public func render(frameCount: Int, events: UnsafeBufferPointer<TimedMIDIEvent>,
+                       sysEx: UnsafeBufferPointer<UInt8> = .init(start: nil, count: 0),
                        left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
+        sysExStore = sysEx
+        defer { sysExStore = .init(start: nil, count: 0) }
         // Blocks larger than prepared are rendered in prepared-size pieces.
         var done = 0
         var first = 0
@@ -564,7 +580,45 @@ public final class Engine: @unchecked Sendable {
     private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
         let channel = channels[Int(voice.channel)]
         let glide = voice.glideOffsetSemitones(atSeconds: voice.frameSeconds(frame, frameRate: frameRate))
-        return midiToHz(Double(voice.note) + glide + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones))
+        return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones)
+                        + tuning.masterSemitones)
+    }
+
+    /// The tuning program channel `c` plays (RPN 0,3's data MSB; 0 until one is selected).
+    @inline(__always)
+    private func tuningProgram(channel c: Int) -> Int {
+        Int((channels[c].controllers.registeredParameterValue(.tuningProgramSelect) ?? 0) >> 7)
+    }
+
+    /// Key `key`'s pitch on channel `c` in the channel's tuning (semitones). Real-time safe.
+    @inline(__always)
+    private func tunedPitch(key: Int, channel c: Int) -> Double {
+        tuning.pitch(key: key, channel: c, program: tuningProgram(channel: c))
+    }
+
+    /// A real-time tuning change: every sounding voice takes its key's new pitch from the next
+    /// frame decoded. Real-time safe.
+    private func retuneSoundingVoices() {
+        for i in 0..<voices.count where voices[i].isActive {
+            let v = voices[i]
+            v.tunedKey = tunedPitch(key: Int(v.note), channel: Int(v.channel))
+        }
+    }
+
+    /// A System Exclusive message at its sample: MIDI Tuning Standard and master tuning change
+    /// the tables (`TuningTables.apply`); a GM / GS / XG reset clears scale/octave offsets and
+    /// master tuning (the inputs also turn it into all-sound-off and reset-all-controllers on
+    /// every channel). Real-time safe.
+    private func systemExclusive(_ span: MIDISysExSpan) {
+        guard span.byteCount > 0, let base = sysExStore.baseAddress, span.range.upperBound <= sysExStore.count else { return }
+        let payload = UnsafeBufferPointer(start: base + Int(span.byteOffset), count: Int(span.byteCount))
+        if MIDIEvent.isSystemReset(sysExPayload: payload) {
+            tuning.resetScaleAndMaster()
+            retuneSoundingVoices()
+            return
+        }
+        let change = tuning.apply(sysExPayload: payload)
+        if change.retunesSoundingNotes { retuneSoundingVoices() }
     }
 
     /// A voice's note times at `frame`, on the scaled time axes the model reads: seconds since
@@ -620,6 +674,11 @@ public final class Engine: @unchecked Sendable {
             if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .mapController, .setMorphPoint, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
+        case let .setKeyPitches(first, pitches):
+            for i in 0..<8 where Int(first) + i < TuningTables.keyCount {
+                tuning.setKeyPitch(program: 0, key: Int(first) + i, semitones: pitches[i])
+            }
+            retuneSoundingVoices()
         case .setProgramTable(let table):
             programs = table
             drums.drumChannel = table._withUnsafeGuaranteedRef { $0.drumChannel }
@@ -640,7 +699,10 @@ public final class Engine: @unchecked Sendable {
 
     /// Handles one MIDI event at a sample position of the current block. Real-time safe.
     private func handle(_ event: MIDIEvent, at position: Int) {
-        guard let ch = event.channel else { return }
+        guard let ch = event.channel else {
+            if case let .systemExclusive(span) = event { systemExclusive(span) }
+            return
+        }
         let c = Int(ch & 0x0F)
         _ = drums.accepts(event)  // follows bank selects and drum banks (the inputs drop drum notes)
         switch event {
@@ -780,8 +842,8 @@ public final class Engine: @unchecked Sendable {
         }
         startNote(note: note, velocity: velocity, channel: channel)
         if let glideFrom, let v = newestVoice(channel: channel) {
-            v.glide(to: note, fromSemitones: Double(glideFrom - Int(note)), seconds: channels[c].portamentoSeconds,
-                    atSeconds: 0)
+            v.glide(to: note, fromSemitones: tunedPitch(key: glideFrom, channel: c) - v.tunedKey,
+                    seconds: channels[c].portamentoSeconds, atSeconds: 0)
         }
     }
 
@@ -817,9 +879,10 @@ public final class Engine: @unchecked Sendable {
     /// Real-time safe.
     private func legato(_ v: Voice, to note: UInt8, from glideFrom: Int?, channel c: Int) {
         let now = Double(v.ageSamples) / settings.sampleRate
-        let sounding = Double(v.note) + v.glideOffsetSemitones(atSeconds: now)
+        let sounding = v.tunedKey + v.glideOffsetSemitones(atSeconds: now)
         let seconds = glideFrom != nil ? channels[c].portamentoSeconds : 0
-        v.glide(to: note, fromSemitones: sounding - Double(note), seconds: seconds, atSeconds: now)
+        v.tunedKey = tunedPitch(key: Int(note), channel: c)
+        v.glide(to: note, fromSemitones: sounding - v.tunedKey, seconds: seconds, atSeconds: now)
         // frame n+2 may have been decoded at the old pitch: decode it again
         v.undoAhead()
     }
@@ -865,6 +928,7 @@ public final class Engine: @unchecked Sendable {
 
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
         voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
+        voice.tunedKey = tunedPitch(key: Int(note), channel: Int(channel))
         voice.isPendingStart = true
         strikeCount &+= 1
         voice.strikeOrder = strikeCount

@@ -52,6 +52,10 @@ public enum EngineCommand: Sendable {
     /// program change at its sample from it. Unretained: the sender keeps the table alive until
     /// the engine reports (`EngineStatus.programTable`) that it plays a newer one.
     case setProgramTable(Unmanaged<ProgramTable>)
+    /// Keys `first ..< first + 8` of tuning program 0 (the key table every channel plays until
+    /// RPN 0,3 selects another) sound these pitches in semitones (a Scala tuning: 16 commands
+    /// set the whole keyboard); sounding notes follow.
+    case setKeyPitches(first: UInt8, pitches: SIMD8<Double>)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it

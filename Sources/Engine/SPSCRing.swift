@@ -60,4 +60,8 @@ public final class SPSCRing<Element>: @unchecked Sendable {
     public var count: Int {
         (tail.load(ordering: .acquiring) - head.load(ordering: .acquiring)) & mask
     }
+
+    /// Producer side: values that can be pushed now without refusal (at least; the consumer may
+    /// free more meanwhile).
+    public var freeSlots: Int { mask - count }
 }

@@ -13,6 +13,10 @@ final class Voice {
     // identity and MIDI state
     var isActive = false
     var note: UInt8 = 0
+    /// The key's pitch in semitones as the channel's tuning plays it (MTS key table + scale/octave
+    /// offsets, or a Scala tuning; `note` when equal-tempered), set at note-on and by real-time
+    /// tuning changes. Bend, channel and master tuning and the glide are added per frame.
+    var tunedKey: Double = 0
     var channel: UInt8 = 0
     var velocity: Float = 0
     var isReleased = false
@@ -177,6 +181,7 @@ final class Voice {
     func start(note: UInt8, channel: UInt8, velocity: UInt8, z target: UnsafePointer<Float>) {
         isActive = true
         self.note = note
+        tunedKey = Double(note)
         self.channel = channel
         self.velocity = Float(velocity)
         isReleased = false

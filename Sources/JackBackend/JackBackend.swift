@@ -201,6 +201,23 @@ public final class JackBackend: @unchecked Sendable {
         }
     }
 
+    /// Stamps a SysEx payload (the bytes between F0 and F7) as `enqueue(_:)` stamps an event; the
+    /// process thread plays it at the same one-period delay (tuning and reset SysEx act, others
+    /// are ignored by the engine). Same thread rule as `enqueue`. Returns false when no client is
+    /// active or the queues lack room (the message is dropped whole).
+    @discardableResult
+    public func enqueueSysEx(_ payload: [UInt8]) -> Bool {
+        guard !payload.isEmpty, payload.count <= JackMIDIDecoder.storeCapacity else { return false }
+        return clientForClock.withLock { bits in
+            guard bits != 0, let client = OpaquePointer(bitPattern: bits) else { return false }
+            guard state.externalSysEx.freeSlots >= payload.count, state.external.freeSlots >= 1 else { return false }
+            for byte in payload { _ = state.externalSysEx.push(byte) }
+            let now = jack_frame_time(client)
+            let span = MIDISysExSpan(byteOffset: 0, byteCount: UInt32(payload.count))
+            return state.external.push(StampedMIDIEvent(frameTime: now, event: .systemExclusive(span)))
+        }
+    }
+
     /// The next event the process thread forwarded (program change, bank select, learn). Control side.
     public func nextForwardedEvent() -> MIDIEvent? { state.toControl.pop() }
 

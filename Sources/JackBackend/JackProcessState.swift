@@ -44,6 +44,9 @@ final class JackProcessState: @unchecked Sendable {
     /// A non-JACK MIDI source (its own thread, the only producer) → process thread.
     let external = SPSCRing<StampedMIDIEvent>(capacity: 4096,
                                               placeholder: StampedMIDIEvent(frameTime: 0, event: .timingClock))
+    /// The SysEx payloads of `external`'s `.systemExclusive` events, in the same order (each
+    /// event's span counts its bytes; the offset is ignored).
+    let externalSysEx = SPSCRing<UInt8>(capacity: 16384, placeholder: 0)
     /// Process thread → control: program changes, bank selects, and every CC while MIDI learn is armed.
     let toControl = SPSCRing<MIDIEvent>(capacity: 1024, placeholder: .timingClock)
     /// Set by the control side while a MIDI-learn target waits for a controller.
@@ -100,10 +103,12 @@ final class JackProcessState: @unchecked Sendable {
         _ = retiredEngines.push(nil); _ = retiredEngines.pop()
         _ = external.push(StampedMIDIEvent(frameTime: 0, event: .timingClock)); _ = external.peek(); _ = external.pop()
         _ = toControl.push(.timingClock); _ = toControl.pop()
+        _ = externalSysEx.push(0); _ = externalSysEx.pop()
         jackMIDI.warmUp()
     }
 
     deinit {
+        jackMIDI.deallocate()
         events.deallocate()
         shutdownReason.deallocate()
     }
@@ -134,7 +139,8 @@ final class JackProcessState: @unchecked Sendable {
         let count = gatherEvents(frameCount: frameCount)
         if let engine, engineMatchesServer(engine) {
             engine._withUnsafeGuaranteedRef { e in
-                e.render(frameCount: n, events: UnsafeBufferPointer(start: events, count: count), left: left, right: right)
+                e.render(frameCount: n, events: UnsafeBufferPointer(start: events, count: count), sysEx: jackMIDI.sysExBytes,
+                         left: left, right: right)
             }
         } else {
             left.update(repeating: 0, count: n)
@@ -185,6 +191,7 @@ final class JackProcessState: @unchecked Sendable {
         let filter = MIDIChannelFilter(rawValue: channelFilter.load(ordering: .relaxed))
         let learning = learnArmed.load(ordering: .relaxed)
         drums.drumChannel = drumChannel.load(ordering: .relaxed)
+        jackMIDI.beginCycle()
         // JACK MIDI: complete messages, already in time order
         if let port = midiIn, let buffer = jack_port_get_buffer(port, frameCount) {
             let total = jack_midi_get_event_count(buffer)
@@ -213,12 +220,21 @@ final class JackProcessState: @unchecked Sendable {
                 let offset = Int(Int32(bitPattern: stamped.frameTime &+ frameCount &- cycleStart))
                 if offset >= Int(frameCount) { break }  // for a later cycle
                 _ = external.pop()
-                guard accept(stamped.event, filter: filter, learning: learning) else { continue }
+                var event = stamped.event
+                if case let .systemExclusive(span) = event {
+                    // its payload waits in externalSysEx: into this cycle's store
+                    guard let stored = jackMIDI.store(from: externalSysEx, count: Int(span.byteCount)) else {
+                        droppedEvents.wrappingIncrement(ordering: .relaxed)
+                        continue
+                    }
+                    event = .systemExclusive(stored)
+                }
+                guard accept(event, filter: filter, learning: learning) else { continue }
                 guard count < eventCapacity else {
                     droppedEvents.wrappingIncrement(ordering: .relaxed)
                     continue
                 }
-                insertSorted(TimedMIDIEvent(offset: max(offset, 0), event: stamped.event), count: &count)
+                insertSorted(TimedMIDIEvent(offset: max(offset, 0), event: event), count: &count)
             }
         }
         return count
@@ -250,10 +266,60 @@ final class JackProcessState: @unchecked Sendable {
 /// as the ALSA sequencer's SysEx): a SysEx arrives whole (even split over several JACK events),
 /// and a System Reset (0xFF) or a GM / GS / XG reset SysEx becomes `MIDIEvent.channelReset`
 /// (all sound off and reset all controllers on every channel), as from the ALSA sequencer.
+/// Tuning SysEx (MIDI Tuning Standard, master tuning) and the GM / GS / XG reset itself (which
+/// clears scale and master tuning) are copied into the cycle's SysEx store (`sysExBytes`, 16 KiB,
+/// emptied by `beginCycle`) and emitted as `.systemExclusive` spans into it, for the engine to
+/// play at their offsets; other SysEx is dropped.
 /// Running status carries over between events, as on a MIDI cable. Real-time safe: the
-/// decoder's SysEx buffer is allocated in `init`, and nothing holds a copy of it.
+/// decoder's SysEx buffer and the store are allocated in `init`, and nothing holds a copy of them.
 struct JackMIDIDecoder {
     private var decoder = MIDIByteDecoder(maximumSysExByteCount: 4096)
+    private let store: UnsafeMutablePointer<UInt8>
+    static let storeCapacity = 16384
+    private var stored = 0
+
+    init() {
+        store = .allocate(capacity: Self.storeCapacity)
+        store.initialize(repeating: 0, count: Self.storeCapacity)
+    }
+
+    /// Frees the store (the owner's deinit).
+    func deallocate() { store.deallocate() }
+
+    /// The SysEx payloads of the cycle's events. Real-time safe.
+    var sysExBytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: store, count: stored) }
+
+    /// Empties the store (at the start of each cycle). Real-time safe.
+    mutating func beginCycle() { stored = 0 }
+
+    /// Copies the decoder's current SysEx payload into the store; nil when it does not fit.
+    /// Real-time safe.
+    @inline(__always)
+    private mutating func keepPayload() -> MIDISysExSpan? {
+        let store = self.store, start = stored
+        let count = decoder.withSysExPayload { payload -> Int in
+            guard payload.count > 0, start + payload.count <= Self.storeCapacity, let base = payload.baseAddress else { return 0 }
+            (store + start).update(from: base, count: payload.count)
+            return payload.count
+        }
+        guard count > 0 else { return nil }
+        stored += count
+        return MIDISysExSpan(byteOffset: UInt32(start), byteCount: UInt32(count))
+    }
+
+    /// Moves `count` bytes from `ring` into the store (an external SysEx); nil when they do not
+    /// fit (they are dropped from the ring all the same). Real-time safe.
+    mutating func store(from ring: SPSCRing<UInt8>, count: Int) -> MIDISysExSpan? {
+        let fits = count > 0 && stored + count <= Self.storeCapacity
+        let start = stored
+        for i in 0..<count {
+            guard let byte = ring.pop() else { return nil }
+            if fits { store[start + i] = byte }
+        }
+        guard fits else { return nil }
+        stored += count
+        return MIDISysExSpan(byteOffset: UInt32(start), byteCount: UInt32(count))
+    }
 
     /// Decodes the bytes of one JACK MIDI event, calling `emit` with each event to play, in
     /// order. Real-time safe.
@@ -263,7 +329,11 @@ struct JackMIDIDecoder {
             guard let event = decoder.feed(byte) else { continue }
             switch event {
             case .systemExclusive:
-                if decoder.withSysExPayload({ MIDIEvent.isSystemReset(sysExPayload: $0) }) { emitChannelReset(emit) }
+                let (reset, tuning) = decoder.withSysExPayload { p in
+                    (MIDIEvent.isSystemReset(sysExPayload: p), TuningTables.isTuningMessage(p))
+                }
+                if reset { emitChannelReset(emit) }
+                if reset || tuning, let span = keepPayload() { emit(.systemExclusive(span)) }
             case .systemReset:
                 emitChannelReset(emit)
             default:
@@ -279,9 +349,11 @@ struct JackMIDIDecoder {
 
     /// Runs every path once (first-use costs off the real-time thread), then forgets the state.
     mutating func warmUp() {
-        let bytes: [UInt8] = [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7, 0x90, 60, 100, 0xFF]
+        let bytes: [UInt8] = [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7, 0x90, 60, 100, 0xFF,
+                              0xF0, 0x7F, 0x7F, 0x04, 0x03, 0x00, 0x40, 0xF7]
         bytes.withUnsafeBufferPointer { decode($0) { _ in } }
         decoder.reset()
+        stored = 0
     }
 }
 

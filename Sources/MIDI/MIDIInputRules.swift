@@ -29,10 +29,15 @@ public struct MIDIChannelFilter: Sendable, Hashable {
     /// The channel listened to (0…15), or nil for every channel.
     public var channel: UInt8? { rawValue >= 0 ? UInt8(rawValue) : nil }
 
-    /// True for a channel voice message on the channel listened to. Real-time safe.
+    /// True for a channel voice message on the channel listened to, and for System Exclusive
+    /// (tuning and reset messages address the whole instrument, or channels by their own mask).
+    /// Other system messages carry no channel and are not played. Real-time safe.
     @inlinable
     public func accepts(_ event: MIDIEvent) -> Bool {
-        guard let channel = event.channel else { return false }
+        guard let channel = event.channel else {
+            if case .systemExclusive = event { return true }
+            return false
+        }
         return rawValue < 0 || Int(channel) == rawValue
     }
 }

@@ -88,6 +88,8 @@ struct RenderCommand: ParsableCommand {
     private struct Song {
         var events: [StandardMIDIFile.TimedEvent]
         var durationSeconds: Double
+        /// The file's SysEx payloads (tuning and reset messages play).
+        var sysExBytes: [UInt8] = []
     }
 
     private func loadSong() throws -> Song {
@@ -108,7 +110,7 @@ struct RenderCommand: ParsableCommand {
         do {
             let file = try StandardMIDIFile(bytes: [UInt8](data))
             for repair in file.repairs { Log.warning("\(input): \(repair)") }
-            return Song(events: file.events, durationSeconds: file.durationSeconds)
+            return Song(events: file.events, durationSeconds: file.durationSeconds, sysExBytes: file.sysExBytes)
         } catch {
             throw CLIError("\(input): \(error)")
         }
@@ -151,7 +153,7 @@ struct RenderCommand: ParsableCommand {
         let sampleRate = Double(rate)
         let totalFrames = Int((song.durationSeconds + tail) * sampleRate)
         let started = DispatchTime.now().uptimeNanoseconds
-        let out = renderer.render(song.events, frameCount: totalFrames) { frame in
+        let out = renderer.render(song.events, sysExBytes: song.sysExBytes, frameCount: totalFrames) { frame in
             // the timbre moves linearly from A to B while the music plays, then stays at B
             guard let morphPath else { return }
             let t = Float(min(1, Double(frame) / max(1, song.durationSeconds * sampleRate)))

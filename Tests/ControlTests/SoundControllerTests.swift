@@ -25,6 +25,7 @@ func describe(_ c: EngineCommand) -> String {
     case .setMorph(let m): return "morph \(m)"
     case let .setPad(x, y): return "pad \(x) \(y)"
     case .setProgramTable(let t): return "program table \(t.takeUnretainedValue().soundCount) sounds"
+    case let .setKeyPitches(first, p): return "key pitches \(first) \((0..<8).map { String(format: "%.4f", p[$0]) }.joined(separator: ","))"
     }
 }
 

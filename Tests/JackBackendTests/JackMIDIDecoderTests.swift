@@ -30,7 +30,8 @@ final class JackMIDIDecoderTests: XCTestCase {
     }
 
     /// A GM, GM2, GS or XG reset from a DAW over JACK MIDI resets every channel, as from the ALSA
-    /// sequencer (it used to be dropped with every other SysEx).
+    /// sequencer (it used to be dropped with every other SysEx), and then reaches the engine
+    /// itself (it clears master and scale tuning) as a span into the cycle's SysEx store.
     func testResetSysExResetsEveryChannel() {
         let resets: [[UInt8]] = [
             [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7],                                      // GM System On
@@ -40,7 +41,12 @@ final class JackMIDIDecoderTests: XCTestCase {
             [0xFF],                                                                    // System Reset
         ]
         for reset in resets {
-            XCTAssertEqual(decode([reset]), MIDIEvent.resetEveryChannel, "\(reset)")
+            var decoder = JackMIDIDecoder()
+            defer { decoder.deallocate() }
+            let span = MIDISysExSpan(byteOffset: 0, byteCount: UInt32(max(reset.count - 2, 0)))
+            XCTAssertEqual(decode([reset], with: &decoder),
+                           MIDIEvent.resetEveryChannel + (reset.count > 1 ? [.systemExclusive(span)] : []), "\(reset)")
+            if reset.count > 1 { XCTAssertEqual(Array(decoder.sysExBytes), Array(reset.dropFirst().dropLast())) }
         }
         XCTAssertEqual(MIDIEvent.resetEveryChannel.count, 32)
         XCTAssertEqual(Array(MIDIEvent.resetEveryChannel.prefix(2)), [.controlChange(channel: 0, controller: 120, value: 0),
@@ -53,7 +59,24 @@ final class JackMIDIDecoderTests: XCTestCase {
     func testSysExSplitOverEventsIsReassembled() {
         var decoder = JackMIDIDecoder()
         XCTAssertEqual(decode([[0xF0, 0x7E, 0x7F]], with: &decoder), [])
-        XCTAssertEqual(decode([[0x09, 0x01, 0xF7]], with: &decoder), MIDIEvent.resetEveryChannel)
+        XCTAssertEqual(decode([[0x09, 0x01, 0xF7]], with: &decoder),
+                       MIDIEvent.resetEveryChannel + [.systemExclusive(MIDISysExSpan(byteOffset: 0, byteCount: 4))])
+        decoder.deallocate()
+    }
+
+    /// Tuning SysEx (MIDI Tuning Standard, master tuning) is kept in the cycle's store and played
+    /// as a span into it; the store empties at each cycle; other SysEx plays nothing.
+    func testTuningSysExIsKeptForTheEngine() {
+        var decoder = JackMIDIDecoder()
+        defer { decoder.deallocate() }
+        let single = MIDITuningMessage.singleNote(program: 0, changes: [(69, 69.5)])
+        let master = MIDITuningMessage.masterFine(cents: 20)
+        XCTAssertEqual(decode([[0xF0] + single + [0xF7], [0xF0] + master + [0xF7], [0xF0, 0x7E, 0x7F, 0x06, 0x01, 0xF7]], with: &decoder),
+                       [.systemExclusive(MIDISysExSpan(byteOffset: 0, byteCount: UInt32(single.count))),
+                        .systemExclusive(MIDISysExSpan(byteOffset: UInt32(single.count), byteCount: UInt32(master.count)))])
+        XCTAssertEqual(Array(decoder.sysExBytes), single + master)
+        decoder.beginCycle()
+        XCTAssertEqual(decoder.sysExBytes.count, 0)
     }
 
     /// A real-time byte inside a message plays at once and leaves the message whole; a status
