@@ -72,7 +72,8 @@ public final class OfflineRenderer {
     /// settings: a `SoundController` (presets loaded, `preset` or else the settings' preset
     /// playing, program changes ignored with `keepPreset`), `prepare` run on it (it may move the
     /// timbre or refuse), then an engine at its sound.
-    /// - Throws: `PresetNotFound` when `preset` names none; what `prepare` throws.
+    /// - Throws: `PresetNotFound` when `preset` names none; `TuningFileError` when the `tuning`
+    /// setting's Scala file cannot be read or parsed; what `prepare` throws.
     public convenience init(model: TimbreModel, presetFolders: [String], settings: DaemonSettings, preset: String?,
                             keepPreset: Bool, sampleRate: Int, blockFrames: Int = 256,
                             prepare: (SoundController) throws -> Void = { _ in }) throws {
@@ -86,6 +87,7 @@ public final class OfflineRenderer {
             throw PresetNotFound(name: preset, available: controller.library.presets.map(\.name))
         }
         controller.start(preset: preset ?? settings.string(.preset))
+        if let problem = controller.loadTuning(logFailure: false) { throw problem }
         try prepare(controller)
         let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: sampleRate, blockFrames: blockFrames),
                             timbre: controller.timbre, gainDB: controller.gainDB)

@@ -41,6 +41,8 @@ public final class SoundController {
         public var drums = MIDIDrumFilter()
         /// Where MIDI learn saves a mapping (the config file's `[cc]` table); nil: not saved.
         public var configPath: String?
+        /// The `tuning` setting (a Scala .scl, optionally ", FILE.kbm"; empty: equal temperament).
+        public var tuning = ""
 
         public init() {}
 
@@ -58,6 +60,7 @@ public final class SoundController {
             configPath = s.configPath
             keepPresetChannels = s.keepPresetChannels
             drums = s.drumFilter
+            tuning = s.string(.tuning)
         }
     }
 
@@ -144,6 +147,44 @@ public final class SoundController {
         }
     }
 
+    /// The keyboard's tuning (128 key pitches in semitones) from the `tuning` setting; nil:
+    /// equal temperament.
+    public private(set) var keyPitches: [Double]?
+
+    /// Loads the Scala tuning `setting` names (the settings' `tuning` when nil) and sends it to
+    /// the engine. A file that cannot be read or parsed is refused with one line naming it and
+    /// the problem (unless `logFailure` is false), and the tuning playing stays. Returns the
+    /// error, nil on success.
+    @discardableResult
+    public func loadTuning(_ setting: String? = nil, logFailure: Bool = true) -> TuningFileError? {
+        let text = setting ?? settings.tuning
+        let base = settings.configPath.map { ($0 as NSString).deletingLastPathComponent }
+        do {
+            let tuning = try ScalaTuning.load(setting: text, relativeTo: base)
+            settings.tuning = text
+            keyPitches = tuning?.keyPitches
+            for command in Self.keyPitchCommands(keyPitches) { sink(command) }
+            if let tuning {
+                Log.info("tuning: \(text) (\(tuning.cents.count) notes per period\(tuning.description.isEmpty ? "" : ": " + tuning.description))")
+            } else if setting != nil {
+                Log.info("tuning: 12-tone equal temperament")
+            }
+            return nil
+        } catch {
+            if logFailure { Log.warning("\(error) (the tuning playing is kept)") }
+            return error
+        }
+    }
+
+    /// The 16 commands that set the engine's key table (nil: equal temperament).
+    public static func keyPitchCommands(_ pitches: [Double]?) -> [EngineCommand] {
+        stride(from: 0, to: 128, by: 8).map { first in
+            var v = SIMD8<Double>()
+            for i in 0..<8 { v[i] = pitches?[first + i] ?? Double(first + i) }
+            return .setKeyPitches(first: UInt8(first), pitches: v)
+        }
+    }
+
     /// Every command a fresh engine needs to sound as asked (sent before it plays).
     public func stateCommands() -> [EngineCommand] {
         var commands: [EngineCommand] = [
@@ -158,6 +199,7 @@ public final class SoundController {
             commands.append(.setMorphPoint(corner: corner, point: LatentPoint(point)))
         }
         commands.append(.setProgramTable(Unmanaged.passUnretained(programTable)))
+        if keyPitches != nil { commands += Self.keyPitchCommands(keyPitches) }
         return commands
     }
 

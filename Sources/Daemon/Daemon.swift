@@ -80,6 +80,7 @@ public final class Daemon {
 
         sound.loadPresets()
         sound.start(preset: settings.string(.preset))
+        sound.loadTuning()
 
         if settings.bool(.osc) {
             do {
@@ -304,6 +305,9 @@ public final class Daemon {
             do {
                 try fresh.mergeConfigFile()
                 fileMap = fresh.controllerMap
+                if fresh.string(.tuning) != sound.settings.tuning || !fresh.string(.tuning).isEmpty {
+                    sound.loadTuning(fresh.string(.tuning))
+                }
             } catch {
                 Log.warning("\(error) (keeping the previous controller map)")
             }

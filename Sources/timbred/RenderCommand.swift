@@ -72,6 +72,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Output gain in dB (default: the config file's gain_db, else -6; a preset's own wins).")
     var gainDB: Float?
 
+    @Option(help: "Scala tuning: a .scl file, optionally followed by \", FILE.kbm\" (default: the config file's tuning, else 12-tone equal temperament).")
+    var tuning: String?
+
     @Option(help: "Seconds rendered after the last event for releases and reverb tails.")
     var tail: Double = 2.0
 
@@ -130,6 +133,7 @@ struct RenderCommand: ParsableCommand {
         if let reverb { settings[.reverb] = .number(Double(reverb)) }
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
         if let polyphony { settings[.polyphony] = .integer(polyphony) }
+        if let tuning { settings[.tuning] = .string(tuning) }
         guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }
         guard (16...8192).contains(period) else { throw CLIError("--period must be 16...8192 frames") }
         Log.maximumLevel = .notice  // warnings, and what each program change picked (once)
@@ -146,6 +150,8 @@ struct RenderCommand: ParsableCommand {
                 if let morphPath { controller.moveTimbre(to: morphPath.from) }
             }
         } catch let e as PresetNotFound {
+            throw CLIError(e.description)
+        } catch let e as TuningFileError {
             throw CLIError(e.description)
         }
         let controller = renderer.sound

@@ -74,6 +74,8 @@ struct RunCommand: ParsableCommand {
     var oscPort: String?
     @Option(name: .customLong(Setting.logLevel.flagName), help: ArgumentHelp(Setting.logLevel.helpText, valueName: Setting.logLevel.valueName))
     var logLevel: String?
+    @Option(name: .customLong(Setting.tuning.flagName), help: ArgumentHelp(Setting.tuning.helpText, valueName: Setting.tuning.valueName))
+    var tuning: String?
 
     /// The flags given, by setting (every setting has exactly one flag; a test checks it).
     var flags: [Setting: String?] {
@@ -82,7 +84,7 @@ struct RunCommand: ParsableCommand {
          .drumChannel: drumChannel, .keepPreset: keepPreset, .model: model, .preset: preset,
          .polyphony: polyphony, .gainDB: gainDB, .reverb: reverb, .attackScale: attackScale, .releaseScale: releaseScale,
          .pitchBendRange: pitchBendRange, .timbreGlideMs: timbreGlideMs, .morphA: morphA, .morphB: morphB, .pad: pad,
-         .osc: osc, .oscPort: oscPort, .logLevel: logLevel]
+         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning]
     }
 
     /// Defaults ← config file ← flags. - Throws: `SettingError` naming the file or flag.
