@@ -81,6 +81,9 @@ public final class Daemon {
         sound.loadPresets()
         sound.start(preset: settings.string(.preset))
         sound.loadTuning()
+        var configFile = DaemonSettings(configPath: settings.configPath)
+        try? configFile.mergeConfigFile()
+        configFileTuning = configFile.string(.tuning)
 
         if settings.bool(.osc) {
             do {
@@ -296,6 +299,19 @@ public final class Daemon {
         }
     }
 
+    /// The config file's `tuning` when last read (at the start, then at each SIGHUP).
+    private var configFileTuning: String?
+
+    /// On SIGHUP: when the config file names another tuning than when last read, that one
+    /// plays; else the tuning playing (from the file or `--tuning`) is read again, so edits to
+    /// its .scl/.kbm files take effect. A file that does not parse is refused with one line and
+    /// the tuning playing stays.
+    private func reloadTuning(configFileSays text: String) {
+        let target = text != configFileTuning ? text : sound.settings.tuning
+        configFileTuning = text
+        if !target.isEmpty || target != sound.settings.tuning { sound.loadTuning(target) }
+    }
+
     /// Reloads the preset folders (and, on SIGHUP, the config file's [cc] table). Invalid files
     /// are skipped with one line each; the sound playing keeps playing.
     private func reloadPresets(rereadConfig: Bool) {
@@ -305,9 +321,7 @@ public final class Daemon {
             do {
                 try fresh.mergeConfigFile()
                 fileMap = fresh.controllerMap
-                if fresh.string(.tuning) != sound.settings.tuning || !fresh.string(.tuning).isEmpty {
-                    sound.loadTuning(fresh.string(.tuning))
-                }
+                reloadTuning(configFileSays: fresh.string(.tuning))
             } catch {
                 Log.warning("\(error) (keeping the previous controller map)")
             }

@@ -1,3 +1,4 @@
+import CAllocCounter
 import Engine
 import MIDI
 import Model
@@ -5,7 +6,10 @@ import TestSupport
 import XCTest
 
 /// A million random MIDI events, garbage included, through the engine: the output must stay finite
-/// and below 0 dBFS (issue 5, "Fuzzing"). About 40 s in a debug build on a 2-core machine: the cost
+/// and below 0 dBFS (issue 5, "Fuzzing"), and rendering must not allocate. One event in 25 is a
+/// tuning message (issue 16): MIDI Tuning Standard SysEx of every form with random contents (some
+/// cut short, some with garbage bytes or spans outside the store), master tuning, and RPN 0,3/0,4
+/// tuning program selects. About 40 s in a debug build on a 2-core machine: the cost
 /// is the decoder run for the notes started at each distinct offset, hence few offsets per block.
 final class HostileMIDITests: XCTestCase {
     static let eventCount = 1_000_000
@@ -43,6 +47,10 @@ final class HostileMIDITests: XCTestCase {
 
         var rng = SeededGenerator(seed: 0x7153_0005)
         var events = [TimedMIDIEvent](repeating: TimedMIDIEvent(offset: 0, event: .stop), count: Self.eventsPerBlock)
+        var store: [UInt8] = []
+        store.reserveCapacity(1 << 16)
+        var allocations = 0
+        var tuningEvents = 0
         var left = [Float](repeating: 0, count: Self.block), right = left
         var peak: Float = 0
         var sent = 0
@@ -53,13 +61,24 @@ final class HostileMIDITests: XCTestCase {
             // (a debug build pays per split), and crowds are the hostile case (many notes at once).
             let spots = (0..<3).map { _ in Self.randomOffset(&rng) }
             let used = 1 + Int(rng.next() % 3)
+            store.removeAll(keepingCapacity: true)
             for i in 0..<n {
-                events[i] = TimedMIDIEvent(offset: spots[Int(rng.next() % UInt64(used))], event: Self.randomEvent(&rng))
+                let event = rng.next() % 25 == 0 ? Self.randomTuningEvent(&rng, store: &store) : Self.randomEvent(&rng)
+                if case .systemExclusive = event { tuningEvents += 1 }
+                events[i] = TimedMIDIEvent(offset: spots[Int(rng.next() % UInt64(used))], event: event)
             }
             events[0..<n].sort { $0.offset < $1.offset }
             events.withUnsafeBufferPointer { e in
-                engine.render(frameCount: Self.block, events: UnsafeBufferPointer(rebasing: e[0..<n]),
-                              left: &left, right: &right)
+                store.withUnsafeBufferPointer { bytes in
+                    left.withUnsafeMutableBufferPointer { l in
+                        right.withUnsafeMutableBufferPointer { r in
+                            let before = timbred_alloc_count_thread()
+                            engine.render(frameCount: Self.block, events: UnsafeBufferPointer(rebasing: e[0..<n]), sysEx: bytes,
+                                          left: l.baseAddress!, right: r.baseAddress!)
+                            allocations += Int(timbred_alloc_count_thread() - before)
+                        }
+                    }
+                }
             }
             for i in 0..<Self.block {
                 let l = left[i], r = right[i]
@@ -74,6 +93,56 @@ final class HostileMIDITests: XCTestCase {
         }
         XCTAssertEqual(sent, Self.eventCount)
         XCTAssertGreaterThan(peak, 0.01, "the random notes made no sound: the test would prove nothing")
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering")
+        XCTAssertGreaterThan(tuningEvents, 20_000)
+        print("hostile MIDI: \(tuningEvents) tuning SysEx among \(sent) events, peak \(peak), \(allocations) allocations")
+    }
+
+    /// A tuning message: an MTS or master tuning SysEx with random contents appended to `store`
+    /// (some cut short, some with garbage bytes, some spans reaching outside the store), or an
+    /// RPN 0,3/0,4 selection or data entry. Allocates (outside the timed render).
+    static func randomTuningEvent(_ rng: inout SeededGenerator, store: inout [UInt8]) -> MIDIEvent {
+        let bits = rng.next()
+        let channel = UInt8(truncatingIfNeeded: bits >> 8) & 0x0F
+        func pitch() -> Double { Double(rng.next() % 1_400_000) / 10_000 - 6 }  // −6 … 134 semitones (clamped by the builders)
+        func key() -> UInt8 { UInt8(rng.next() % 128) }
+        var payload: [UInt8]
+        switch bits % 12 {
+        case 0: return .controlChange(channel: channel, controller: 101, value: 0)
+        case 1: return .controlChange(channel: channel, controller: 100, value: UInt8(3 + rng.next() % 2))
+        case 2: return .controlChange(channel: channel, controller: 6, value: UInt8(rng.next() % 128))
+        case 3:
+            let changes = (0..<Int(rng.next() % 12)).map { _ in (key: key(), semitones: pitch()) }
+            payload = MIDITuningMessage.singleNote(program: UInt8(rng.next() % 128), changes: changes,
+                                                   bank: rng.next() % 2 == 0 ? nil : UInt8(rng.next() % 128),
+                                                   realTime: rng.next() % 3 != 0)
+        case 4:
+            payload = MIDITuningMessage.bulkDump(program: UInt8(rng.next() % 128), pitches: (0..<128).map { _ in pitch() },
+                                                 bank: rng.next() % 2 == 0 ? nil : UInt8(rng.next() % 128))
+        case 5:
+            payload = MIDITuningMessage.scaleOctave1Byte(channels: (0..<16).filter { _ in rng.next() % 2 == 0 },
+                                                         cents: (0..<12).map { _ in Int(rng.next() % 128) - 64 }, realTime: rng.next() % 2 == 0)
+        case 6:
+            payload = MIDITuningMessage.scaleOctave2Byte(channels: (0..<16).filter { _ in rng.next() % 2 == 0 },
+                                                         cents: (0..<12).map { _ in Double(rng.next() % 20_000) / 100 - 100 },
+                                                         realTime: rng.next() % 2 == 0)
+        case 7: payload = MIDITuningMessage.masterFine(cents: Double(rng.next() % 20_000) / 100 - 100)
+        case 8: payload = MIDITuningMessage.masterCoarse(semitones: Int(rng.next() % 128) - 64)
+        case 9: payload = [0x7E, 0x7F, 0x09, 0x01]  // GM System On
+        default:
+            // a tuning header with random bytes after it, any length
+            let header: [UInt8] = [rng.next() % 2 == 0 ? 0x7E : 0x7F, UInt8(rng.next() % 128), rng.next() % 4 == 0 ? 0x04 : 0x08,
+                                   UInt8(rng.next() % 12)]
+            payload = header + (0..<Int(rng.next() % 40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        // cut short sometimes, or garbage above 0x7F in a data byte
+        if rng.next() % 5 == 0 { payload = Array(payload.prefix(Int(rng.next() % UInt64(payload.count + 1)))) }
+        if rng.next() % 7 == 0, !payload.isEmpty { payload[Int(rng.next() % UInt64(payload.count))] = UInt8(truncatingIfNeeded: rng.next()) | 0x80 }
+        let offset = store.count
+        store += payload
+        var count = payload.count
+        if rng.next() % 20 == 0 { count += Int(rng.next() % 3000) }  // a span past the store's end: ignored
+        return .systemExclusive(MIDISysExSpan(byteOffset: UInt32(offset), byteCount: UInt32(count)))
     }
 
     /// Mostly inside the block, sometimes before or after it (the engine clamps those).
