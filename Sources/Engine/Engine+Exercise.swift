@@ -3,7 +3,7 @@ import MIDI
 extension Engine {
     /// One event of every kind the engine reacts to (notes, velocity-0 note-on, pedals, bend, both
     /// pressures, program change, RPN data entry, the controllers the default controller map
-    /// uses, channel-mode messages). `warmUp` renders them before the audio thread starts, and the
+    /// uses, channel-mode messages, an MPE zone with a note's own slide, pressure and bend). `warmUp` renders them before the audio thread starts, and the
     /// real-time checks (allocation test, `timbred check-realtime`) replay them, so all three
     /// cover the same paths.
     public static let exerciseEvents: [MIDIEvent] = {
@@ -25,6 +25,14 @@ extension Engine {
         }
         events += [.controlChange(channel: 1, controller: 123, value: 0), .controlChange(channel: 2, controller: 120, value: 0),
                    .controlChange(channel: 0, controller: 121, value: 0), .controlChange(channel: 0, controller: 66, value: 0)]
+        // MPE: a lower zone of 3 member channels (RPN 0,6 on channel 1), a note on member channel 2
+        // with its own slide, pressure and bend, the manager's bend, then the zone off again
+        events += [.controlChange(channel: 0, controller: 101, value: 0), .controlChange(channel: 0, controller: 100, value: 6),
+                   .controlChange(channel: 0, controller: 6, value: 3), .controlChange(channel: 1, controller: 74, value: 100),
+                   .channelPressure(channel: 1, pressure: 90), .pitchBend(channel: 1, value: 9000),
+                   .noteOn(channel: 1, note: 67, velocity: 90), .pitchBend(channel: 0, value: 8000),
+                   .controlChange(channel: 1, controller: 74, value: 20), .noteOff(channel: 1, note: 67, velocity: 0),
+                   .controlChange(channel: 0, controller: 6, value: 0)]
         return events
     }()
 

@@ -125,6 +125,8 @@ public final class Engine: @unchecked Sendable {
     /// MIDI Tuning Standard key tables, scale/octave offsets and master tuning (preallocated;
     /// SysEx and `setKeyPitches` change them; audio thread only once the engine plays).
     public let tuning = TuningTables()
+    /// MPE zones (RP-053), set by the MPE Configuration Message.
+    private var mpe = MPEZones()
     /// The SysEx payload store of the block being rendered (`render`'s `sysEx`).
     private var sysExStore = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
@@ -267,6 +269,7 @@ public final class Engine: @unchecked Sendable {
         _ = controllerMap.apply(.mapController(source: .controller(75), mapping: .unmapped))
         drums = MIDIDrumFilter(drumChannel: nil)
         tuning.reset()
+        mpe = MPEZones()
         withExtendedLifetime(scratch) {}
         reverb.reset()
         output.reset()
@@ -478,11 +481,24 @@ public final class Engine: @unchecked Sendable {
             let voice = voices[batchVoices[b]]
             let frame = voice.frameIndex + batchFrameOffsets[b]
             if batchFrameOffsets[b] == 2 { voice.keepStateBeforeAhead() }
-            // timbre glide: one smoothing step per decoded frame
-            for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
+            // timbre glide: one smoothing step per decoded frame, towards the timbre target, moved
+            // for an MPE note by its own slide (CC 74) along the morph axis
+            let c = Int(voice.channel)
+            let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
+            if slide != 0, morphAxisValid {
+                let a = controllerMap.point(.a), bEnd = controllerMap.point(.b)
+                for d in 0..<zDim {
+                    voice.z[d] += timbreAlpha * (timbreTarget[d] + slide * (bEnd.values[d] - a.values[d]) - voice.z[d])
+                }
+            } else {
+                for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
+            }
+            // an MPE note's own pressure: its loudness, gliding the same way
+            let pressureTarget = mpe.isMember(c) ? Double(channels[c].mpePressure) * Engine.mpePressureRangeDB : 0
+            voice.pressureDB += Double(timbreAlpha) * (pressureTarget - voice.pressureDB)
             let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
-            let loudness = loudnessDB(of: voice, times: times)
+            let loudness = loudnessDB(of: voice, times: times) + voice.pressureDB
             voice.lastLoudnessDB = Float(loudness)
             batchF0[b] = Float(f0)
             batchInharmonicity[b] = voice.inharmonicity(table: inharmonicity, f0Hz: Double(batchF0[b]),
@@ -580,8 +596,41 @@ public final class Engine: @unchecked Sendable {
     private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
         let channel = channels[Int(voice.channel)]
         let glide = voice.glideOffsetSemitones(atSeconds: voice.frameSeconds(frame, frameRate: frameRate))
-        return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + Double(channel.tuningSemitones)
-                        + tuning.masterSemitones)
+        // an MPE member channel's bend is its note's own; the zone's manager channel bends them all
+        let managerBend = mpe.manager(of: Int(voice.channel)).map { Double(channels[$0].pitchBendSemitones) } ?? 0
+        return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
+                        + Double(channel.tuningSemitones) + tuning.masterSemitones)
+    }
+
+    /// True when morph ends A and B are set (the MPE slide's direction is B − A).
+    private var morphAxisValid: Bool {
+        controllerMap.point(.a).count == model.config.zDim && controllerMap.point(.b).count == model.config.zDim
+    }
+
+    /// Loudness an MPE note's full pressure adds (dB; 0 at no pressure).
+    static let mpePressureRangeDB = 9.0
+
+    /// The MPE Configuration Message (RPN 0,6) on channel `c`: on channel 1 it sets the lower
+    /// zone's member channels (2…n+1), on channel 16 the upper zone's (15 down to 16−n); 0 turns
+    /// the zone off. A zone that overlaps the other shrinks the other (RP-053). Member channels
+    /// start with a 48-semitone bend range, centred bend, no pressure and slide. Real-time safe.
+    private func configureMPE(channel c: Int, members: Int) {
+        let n = min(max(members, 0), 15)
+        if c == 0 {
+            mpe.lower = n
+            if mpe.lower > 0 && mpe.upper > 0 && mpe.lower + mpe.upper > 14 { mpe.upper = max(0, 14 - mpe.lower) }
+        } else if c == 15 {
+            mpe.upper = n
+            if mpe.lower > 0 && mpe.upper > 0 && mpe.lower + mpe.upper > 14 { mpe.lower = max(0, 14 - mpe.upper) }
+        } else {
+            return
+        }
+        for m in 0..<16 where mpe.isMember(m) {
+            channels[m].bendRangeSemitones = 48
+            channels[m].pitchBend = MIDIEvent.pitchBendCentre
+            channels[m].mpeSlide = 0
+            channels[m].mpePressure = 0
+        }
     }
 
     /// The tuning program channel `c` plays (RPN 0,3's data MSB; 0 until one is selected).
@@ -715,7 +764,11 @@ public final class Engine: @unchecked Sendable {
         case let .pitchBend(_, value):
             channels[c].pitchBend = value
         case let .channelPressure(_, pressure):
-            if let effect = controllerMap.pressure(.channelPressure, value: pressure) { apply(effect) }
+            if mpe.isMember(c) {
+                channels[c].mpePressure = Float(pressure & 0x7F) / 127  // the note's own loudness
+            } else if let effect = controllerMap.pressure(.channelPressure, value: pressure) {
+                apply(effect)
+            }
         case let .polyPressure(_, _, pressure):
             if let effect = controllerMap.pressure(.polyPressure, value: pressure) { apply(effect) }
         case let .programChange(_, program):
@@ -752,7 +805,15 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func controlChange(channel c: Int, controller: UInt8, value: UInt8) {
-        _ = channels[c].controllers.applyControlChange(controller: controller, value: value)
+        let update = channels[c].controllers.applyControlChange(controller: controller, value: value)
+        if case let .registeredParameter(parameter, data) = update, parameter.msb == 0, parameter.lsb == 6 {
+            configureMPE(channel: c, members: Int(data >> 7))
+        }
+        if controller == 74 && mpe.isMember(c) {
+            // an MPE note's slide: its own timbre, along the morph axis (64 = the target itself)
+            channels[c].mpeSlide = min(max((Float(value) - 64) / 63, -1), 1)
+            return
+        }
         switch controller {
         case 64:  // sustain
             let down = value >= 64
@@ -787,6 +848,8 @@ public final class Engine: @unchecked Sendable {
             for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c { fade(voices[i]) }
         case 121:  // reset all controllers (RP-015): pedals and portamento off, bend centred
             channels[c].pitchBend = MIDIEvent.pitchBendCentre
+            channels[c].mpeSlide = 0
+            channels[c].mpePressure = 0
             channels[c].portamento = false
             let effects = controllerMap.resetControllers(channel: c)
             if let e = effects.modulation { apply(e) }
@@ -999,6 +1062,9 @@ struct ChannelState {
     }
     /// Channel coarse (RPN 0,2) plus fine (RPN 0,1) tuning in semitones.
     var tuningSemitones: Float = 0
+    /// MPE member channel: the note's slide (CC 74 as −1…1, 0 at 64) and pressure (0…1).
+    var mpeSlide: Float = 0
+    var mpePressure: Float = 0
     /// Portamento (CC 65), its time (CC 5/37: milliseconds, as FluidSynth reads it) and CC 84's key.
     var portamento = false
     var portamentoControlNote = -1
@@ -1040,6 +1106,27 @@ struct ChannelState {
         sustain = false
         sostenuto = false
         pitchBend = MIDIEvent.pitchBendCentre
+    }
+}
+
+/// The two MPE zones (RP-053): member channel counts of the lower zone (manager channel 1,
+/// members 2…) and the upper zone (manager channel 16, members 15 down…); 0 = no zone.
+struct MPEZones {
+    var lower = 0
+    var upper = 0
+
+    /// True for a member channel (0-based) of either zone. Real-time safe.
+    @inline(__always)
+    func isMember(_ c: Int) -> Bool {
+        (lower > 0 && c >= 1 && c <= lower) || (upper > 0 && c <= 14 && c >= 15 - upper)
+    }
+
+    /// The manager channel of member channel `c`, nil when `c` is not a member. Real-time safe.
+    @inline(__always)
+    func manager(of c: Int) -> Int? {
+        if lower > 0 && c >= 1 && c <= lower { return 0 }
+        if upper > 0 && c <= 14 && c >= 15 - upper { return 15 }
+        return nil
     }
 }
 

@@ -17,6 +17,9 @@ final class Voice {
     /// offsets, or a Scala tuning; `note` when equal-tempered), set at note-on and by real-time
     /// tuning changes. Bend, channel and master tuning and the glide are added per frame.
     var tunedKey: Double = 0
+    /// MPE: the loudness offset from the note's own pressure (dB), gliding towards its target
+    /// one smoothing step per decoded frame, as the timbre point does.
+    var pressureDB: Double = 0
     var channel: UInt8 = 0
     var velocity: Float = 0
     var isReleased = false
@@ -182,6 +185,7 @@ final class Voice {
         isActive = true
         self.note = note
         tunedKey = Double(note)
+        pressureDB = 0
         self.channel = channel
         self.velocity = Float(velocity)
         isReleased = false

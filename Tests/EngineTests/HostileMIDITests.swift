@@ -8,8 +8,9 @@ import XCTest
 /// A million random MIDI events, garbage included, through the engine: the output must stay finite
 /// and below 0 dBFS (issue 5, "Fuzzing"), and rendering must not allocate. One event in 25 is a
 /// tuning message (issue 16): MIDI Tuning Standard SysEx of every form with random contents (some
-/// cut short, some with garbage bytes or spans outside the store), master tuning, and RPN 0,3/0,4
-/// tuning program selects. About 40 s in a debug build on a 2-core machine: the cost
+/// cut short, some with garbage bytes or spans outside the store), master tuning, RPN 0,3/0,4
+/// tuning program selects and RPN 0,6 MPE zone configurations (so the random CC 74, pressure and
+/// bend also land on MPE member channels). About 40 s in a debug build on a 2-core machine: the cost
 /// is the decoder run for the notes started at each distinct offset, hence few offsets per block.
 final class HostileMIDITests: XCTestCase {
     static let eventCount = 1_000_000
@@ -109,7 +110,7 @@ final class HostileMIDITests: XCTestCase {
         var payload: [UInt8]
         switch bits % 12 {
         case 0: return .controlChange(channel: channel, controller: 101, value: 0)
-        case 1: return .controlChange(channel: channel, controller: 100, value: UInt8(3 + rng.next() % 2))
+        case 1: return .controlChange(channel: rng.next() % 2 == 0 ? channel : 0, controller: 100, value: UInt8(3 + rng.next() % 4))  // 0,3/0,4 tuning, 0,6 MPE zones
         case 2: return .controlChange(channel: channel, controller: 6, value: UInt8(rng.next() % 128))
         case 3:
             let changes = (0..<Int(rng.next() % 12)).map { _ in (key: key(), semitones: pitch()) }

@@ -1,0 +1,111 @@
+// MPE (RP-053, issue 16): a zone set by the MPE Configuration Message, and per-note bend,
+// pressure and slide (CC 74) acting on their own note only, measured on the rendered audio of
+// the shipped model (flute, morph axis flute → trumpet).
+import Engine
+import Foundation
+import MIDI
+import Model
+import TestSupport
+import XCTest
+
+final class MPETests: XCTestCase {
+    static let rate = 48000.0
+
+    func engine() throws -> Engine {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("models/default.safetensors is absent") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        guard let flute = model.instrumentIndex(named: "flute"), let trumpet = model.instrumentIndex(named: "trumpet") else {
+            throw XCTSkip("the model lacks flute or trumpet")
+        }
+        var s = EngineSettings()
+        s.sampleRate = Self.rate
+        s.maxBlockFrames = 64
+        s.polyphony = 8
+        let e = Engine(model: model, settings: s, timbre: model.latentMeans[flute], gainDB: 0)
+        _ = e.commands.push(.setReverbMix(0))
+        _ = e.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(model.latentMeans[flute])))
+        _ = e.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(model.latentMeans[trumpet])))
+        return e
+    }
+
+    /// RPN 0,6 = 15 on channel 1: a lower zone with member channels 2-16.
+    static let lowerZone: [(Double, MIDIEvent)] = [
+        (0, .controlChange(channel: 0, controller: 101, value: 0)), (0, .controlChange(channel: 0, controller: 100, value: 6)),
+        (0, .controlChange(channel: 0, controller: 6, value: 15)),
+    ]
+
+    /// Two notes held 1.4 s: C4 on member channel 2, F#4 on member channel 3 (harmonics apart).
+    func render(_ extra: [(Double, MIDIEvent)]) throws -> [Float] {
+        let notes: [(Double, MIDIEvent)] = [
+            (0.01, .noteOn(channel: 1, note: 60, velocity: 100)), (0.01, .noteOn(channel: 2, note: 66, velocity: 100)),
+            (1.4, .noteOff(channel: 1, note: 60, velocity: 0)), (1.4, .noteOff(channel: 2, note: 66, velocity: 0)),
+        ]
+        return renderWithSysEx(try engine(), seconds: 1.45, events: Self.lowerZone + extra + notes, sysEx: [])
+    }
+
+    static func hz(_ pitch: Double) -> Double { 440 * pow(2, (pitch - 69) / 12) }
+
+    /// Levels (dB) of harmonics 1…6 of `f0` over 0.7…1.3 s (a Hann-windowed DFT at each).
+    func harmonicsDB(_ x: [Float], f0: Double) -> [Double] {
+        let start = Int(0.7 * Self.rate), n = Int(0.6 * Self.rate)
+        return (1...6).map { k in
+            var re = 0.0, im = 0.0
+            for i in 0..<n {
+                let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
+                let ph = 2 * Double.pi * Double(k) * f0 * Double(start + i) / Self.rate
+                re += w * Double(x[start + i]) * cos(ph)
+                im -= w * Double(x[start + i]) * sin(ph)
+            }
+            return 10 * log10(max(re * re + im * im, 1e-30))
+        }
+    }
+
+    func pitchError(_ x: [Float], expected: Double) -> Double {
+        (PitchMeasure.pitch(x, sampleRate: Self.rate, guess: expected, fromSeconds: 0.7, seconds: 0.6) - expected) * 100
+    }
+
+    /// CC 74 on one member channel moves that note's timbre only; the member's bend (range 48)
+    /// moves only its own pitch.
+    func testSlideAndBendActOnTheirOwnNoteOnly() throws {
+        let reference = try render([(0, .controlChange(channel: 1, controller: 74, value: 64)),
+                                    (0, .controlChange(channel: 2, controller: 74, value: 64))])
+        let bendValue: UInt16 = 8192 + 341  // 341 / 8192 × 48 = 1.998 semitones
+        let bent = 66 + Double(341) / 8192 * 48
+        let played = try render([(0, .controlChange(channel: 1, controller: 74, value: 64)),
+                                 (0, .controlChange(channel: 2, controller: 74, value: 127)),
+                                 (0.3, .pitchBend(channel: 2, value: bendValue))])
+        // pitches: the bent note moved by its own bend, the other did not
+        let errors = [pitchError(reference, expected: 60), pitchError(reference, expected: 66),
+                      pitchError(played, expected: 60), pitchError(played, expected: bent)]
+        print("MPE pitch errors (cents): \(errors.map { String(format: "%+.3f", $0) })")
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+        // timbres: the slid note's harmonic profile changed, the other's did not
+        func profile(_ h: [Double]) -> [Double] { h.map { $0 - h[0] } }
+        let stillRef = profile(harmonicsDB(reference, f0: Self.hz(60))), still = profile(harmonicsDB(played, f0: Self.hz(60)))
+        let slidRef = profile(harmonicsDB(reference, f0: Self.hz(66))), slid = profile(harmonicsDB(played, f0: Self.hz(bent)))
+        let stillChange = zip(stillRef, still).map { abs($0 - $1) }.max()!
+        let slidChange = zip(slidRef, slid).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE slide: harmonic profile change %.2f dB on the slid note, %.2f dB on the other", slidChange, stillChange))
+        XCTAssertGreaterThan(slidChange, 3, "CC 74 did not change its note's timbre: \(slidRef) → \(slid)")
+        XCTAssertLessThan(stillChange, 1, "CC 74 on channel 3 changed the note on channel 2: \(stillRef) → \(still)")
+        // and the two held notes now differ in timbre (different spectra at once)
+        let between = zip(still, slid).map { abs($0 - $1) }.max()!
+        XCTAssertGreaterThan(between, 3)
+    }
+
+    /// Pressure on a member channel raises that note's loudness only; the manager channel's bend
+    /// moves every note of the zone.
+    func testPressureIsPerNoteAndTheManagerBendMovesTheZone() throws {
+        let reference = try render([])
+        let pressed = try render([(0.2, .channelPressure(channel: 1, pressure: 127)), (0.3, .pitchBend(channel: 0, value: 8192 + 4096))])
+        let up = 1.0  // the manager channel bends ±2 semitones: half-way up = 1 semitone
+        let louder = harmonicsDB(pressed, f0: Self.hz(60 + up))[0] - harmonicsDB(reference, f0: Self.hz(60))[0]
+        let other = harmonicsDB(pressed, f0: Self.hz(66 + up))[0] - harmonicsDB(reference, f0: Self.hz(66))[0]
+        print(String(format: "MPE pressure: pressed note %+.2f dB, other note %+.2f dB", louder, other))
+        XCTAssertGreaterThan(louder, 3)
+        XCTAssertLessThan(abs(other), 1)
+        let errors = [pitchError(pressed, expected: 60 + up), pitchError(pressed, expected: 66 + up)]
+        print("MPE manager bend errors (cents): \(errors.map { String(format: "%+.3f", $0) })")
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+    }
+}
