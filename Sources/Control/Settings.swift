@@ -63,6 +63,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case oscPort = "osc_port"
     case logLevel = "log_level"
     case tuning
+    case mpe
 
     /// What kind of value the setting takes.
     public enum Kind: Sendable, Equatable {
@@ -107,6 +108,7 @@ public enum Setting: String, CaseIterable, Sendable {
         case .osc: return (.bool, .bool(true), "serve the OSC control API on 127.0.0.1")
         case .oscPort: return (.integer(1024...65535), .integer(9123), "UDP port of the OSC control API (loopback only)")
         case .logLevel: return (.choice(["error", "warning", "notice", "info", "debug"]), .string("info"), "most verbose log level")
+        case .mpe: return (.string, .string(""), "MPE zones from the start: \"lower\" (channel 1 manages 2-16), \"upper\" (16 manages 1-15), \"lower 7, upper 7\"…; empty: none until an MPE Configuration Message (RPN 6) sets them")
         case .tuning: return (.string, .string(""), "Scala tuning: a .scl file, optionally followed by \", FILE.kbm\" (a keyboard mapping); empty: 12-tone equal temperament")
         }
     }

@@ -43,6 +43,8 @@ public final class SoundController {
         public var configPath: String?
         /// The `tuning` setting (a Scala .scl, optionally ", FILE.kbm"; empty: equal temperament).
         public var tuning = ""
+        /// The `mpe` setting: MPE zones from the start ("lower", "upper 7", "lower 7, upper 7"; empty: none).
+        public var mpe = ""
 
         public init() {}
 
@@ -61,6 +63,7 @@ public final class SoundController {
             keepPresetChannels = s.keepPresetChannels
             drums = s.drumFilter
             tuning = s.string(.tuning)
+            mpe = s.string(.mpe)
         }
     }
 
@@ -176,6 +179,19 @@ public final class SoundController {
         }
     }
 
+    /// The MPE Configuration Messages (RPN 0,6, then the null RPN) the `mpe` setting asks for;
+    /// none when it is empty or cannot be read (the daemon warns and render refuses at the start).
+    public var mpeCommands: [EngineCommand] {
+        guard let zones = try? MPEZoneSetting(settings.mpe) else { return [] }
+        var out: [EngineCommand] = []
+        for (manager, members) in [(UInt8(0), zones.lower), (UInt8(15), zones.upper)] where members > 0 {
+            for (cc, value) in [(UInt8(101), UInt8(0)), (100, 6), (6, UInt8(members)), (101, 127), (100, 127)] {
+                out.append(.midi(.controlChange(channel: manager, controller: cc, value: value)))
+            }
+        }
+        return out
+    }
+
     /// The 16 commands that set the engine's key table (nil: equal temperament).
     public static func keyPitchCommands(_ pitches: [Double]?) -> [EngineCommand] {
         stride(from: 0, to: 128, by: 8).map { first in
@@ -200,6 +216,7 @@ public final class SoundController {
         }
         commands.append(.setProgramTable(Unmanaged.passUnretained(programTable)))
         if keyPitches != nil { commands += Self.keyPitchCommands(keyPitches) }
+        commands += mpeCommands
         return commands
     }
 

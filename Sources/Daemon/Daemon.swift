@@ -81,6 +81,11 @@ public final class Daemon {
         sound.loadPresets()
         sound.start(preset: settings.string(.preset))
         sound.loadTuning()
+        do {
+            _ = try MPEZoneSetting(settings.string(.mpe))
+        } catch {
+            Log.warning("\(error); no MPE zones until an MPE Configuration Message (RPN 6) sets them")
+        }
         var configFile = DaemonSettings(configPath: settings.configPath)
         try? configFile.mergeConfigFile()
         configFileTuning = configFile.string(.tuning)

@@ -75,6 +75,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Scala tuning: a .scl file, optionally followed by \", FILE.kbm\" (default: the config file's tuning, else 12-tone equal temperament).")
     var tuning: String?
 
+    @Option(help: "MPE zones from the start: \"lower\", \"upper\", \"lower 7, upper 7\"… (default: the config file's mpe, else none until an MPE Configuration Message).")
+    var mpe: String?
+
     @Option(help: "Seconds rendered after the last event for releases and reverb tails.")
     var tail: Double = 2.0
 
@@ -134,6 +137,7 @@ struct RenderCommand: ParsableCommand {
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
         if let polyphony { settings[.polyphony] = .integer(polyphony) }
         if let tuning { settings[.tuning] = .string(tuning) }
+        if let mpe { settings[.mpe] = .string(mpe) }
         guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }
         guard (16...8192).contains(period) else { throw CLIError("--period must be 16...8192 frames") }
         Log.maximumLevel = .notice  // warnings, and what each program change picked (once)
@@ -152,6 +156,8 @@ struct RenderCommand: ParsableCommand {
         } catch let e as PresetNotFound {
             throw CLIError(e.description)
         } catch let e as TuningFileError {
+            throw CLIError(e.description)
+        } catch let e as SettingError {
             throw CLIError(e.description)
         }
         let controller = renderer.sound

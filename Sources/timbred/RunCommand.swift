@@ -76,6 +76,8 @@ struct RunCommand: ParsableCommand {
     var logLevel: String?
     @Option(name: .customLong(Setting.tuning.flagName), help: ArgumentHelp(Setting.tuning.helpText, valueName: Setting.tuning.valueName))
     var tuning: String?
+    @Option(name: .customLong(Setting.mpe.flagName), help: ArgumentHelp(Setting.mpe.helpText, valueName: Setting.mpe.valueName))
+    var mpe: String?
 
     /// The flags given, by setting (every setting has exactly one flag; a test checks it).
     var flags: [Setting: String?] {
@@ -84,7 +86,7 @@ struct RunCommand: ParsableCommand {
          .drumChannel: drumChannel, .keepPreset: keepPreset, .model: model, .preset: preset,
          .polyphony: polyphony, .gainDB: gainDB, .reverb: reverb, .attackScale: attackScale, .releaseScale: releaseScale,
          .pitchBendRange: pitchBendRange, .timbreGlideMs: timbreGlideMs, .morphA: morphA, .morphB: morphB, .pad: pad,
-         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning]
+         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning, .mpe: mpe]
     }
 
     /// Defaults ← config file ← flags. - Throws: `SettingError` naming the file or flag.

@@ -1,0 +1,109 @@
+// MPE offline (issue 16): the `mpe` setting, and an MPE performance written with the project's
+// SMF writer (zone by RPN 6, per-note slide, pressure and bend) rendered as `timbred render`
+// renders it: each note's bend moves only its own pitch, and two held notes with different CC 74
+// sound different spectra.
+import Control
+import Engine
+import Foundation
+import MIDI
+import Model
+import TestSupport
+import XCTest
+
+final class MPEFileTests: XCTestCase {
+    let rate = 48000.0
+    var presets: String { Fixtures.repository.appendingPathComponent("presets").path }
+
+    func testMPESettingReadsZones() throws {
+        XCTAssertEqual(try MPEZoneSetting(""), MPEZoneSetting())
+        XCTAssertEqual(try MPEZoneSetting("lower"), MPEZoneSetting(lower: 15))
+        XCTAssertEqual(try MPEZoneSetting("Upper 5"), MPEZoneSetting(upper: 5))
+        XCTAssertEqual(try MPEZoneSetting("lower 7, upper 7"), MPEZoneSetting(lower: 7, upper: 7))
+        for bad in ["sideways", "lower 0", "lower 16", "lower 8, upper 7", "lower, lower", "lower 3 4"] {
+            XCTAssertThrowsError(try MPEZoneSetting(bad)) { error in
+                XCTAssertFalse("\(error)".contains("\n"))
+                XCTAssertTrue("\(error)".hasPrefix("settings: mpe"), "\(error)")
+            }
+        }
+    }
+
+    func renderer(mpe: String = "") throws -> OfflineRenderer {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("models/default.safetensors is absent") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        var settings = DaemonSettings(configPath: "/nonexistent/timbred.toml")
+        settings[.polyphony] = .integer(8)
+        settings[.reverb] = .number(0)
+        settings[.morphA] = .string("flute")
+        settings[.morphB] = .string("trumpet")
+        settings[.mpe] = .string(mpe)
+        return try OfflineRenderer(model: model, presetFolders: [presets], settings: settings, preset: "flute",
+                                   keepPreset: true, sampleRate: Int(rate), blockFrames: 64)
+    }
+
+    func pitch(_ x: [Float], _ expected: Double) -> Double {
+        let mono = stride(from: 0, to: x.count, by: 2).map { x[$0] }
+        return (PitchMeasure.pitch(mono, sampleRate: rate, guess: expected, fromSeconds: 0.7, seconds: 0.6) - expected) * 100
+    }
+
+    /// Levels (dB) of harmonics 1…6 of `f0` over 0.7…1.3 s, relative to the fundamental.
+    func profile(_ x: [Float], _ pitch: Double) -> [Double] {
+        let f0 = 440 * pow(2, (pitch - 69) / 12)
+        let start = Int(0.7 * rate), n = Int(0.6 * rate)
+        let levels = (1...6).map { k -> Double in
+            var re = 0.0, im = 0.0
+            for i in 0..<n {
+                let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
+                let ph = 2 * Double.pi * Double(k) * f0 * Double(start + i) / rate
+                re += w * Double(x[2 * (start + i)]) * cos(ph)
+                im -= w * Double(x[2 * (start + i)]) * sin(ph)
+            }
+            return 10 * log10(max(re * re + im * im, 1e-30))
+        }
+        return levels.map { $0 - levels[0] }
+    }
+
+    /// An MPE file: RPN 6 makes channels 2-16 members; C4 on channel 2 with slide 0, F#4 on
+    /// channel 3 with slide 127 and a +2-semitone bend of its own (range 48).
+    func testMPEFileFromTheSMFWriterPlaysPerNotePitchAndTimbre() throws {
+        func t(_ s: Double) -> Int { Int(s * 960) }
+        let events: [StandardMIDIFileWriter.TickedEvent] = [
+            .midi(0, .controlChange(channel: 0, controller: 101, value: 0)), .midi(0, .controlChange(channel: 0, controller: 100, value: 6)),
+            .midi(0, .controlChange(channel: 0, controller: 6, value: 15)),
+            .midi(t(0.005), .controlChange(channel: 1, controller: 74, value: 0)), .midi(t(0.005), .controlChange(channel: 2, controller: 74, value: 127)),
+            .midi(t(0.01), .noteOn(channel: 1, note: 60, velocity: 100)), .midi(t(0.01), .noteOn(channel: 2, note: 66, velocity: 100)),
+            .midi(t(0.3), .pitchBend(channel: 2, value: 8192 + 341)),
+            .midi(t(1.4), .noteOff(channel: 1, note: 60, velocity: 0)), .midi(t(1.4), .noteOff(channel: 2, note: 66, velocity: 0)),
+        ]
+        let file = try StandardMIDIFile(bytes: StandardMIDIFileWriter().formatZero(events: events))
+        let x = try renderer().render(file.events, sysExBytes: file.sysExBytes, frameCount: Int(1.45 * rate))
+        let bent = 66 + 341.0 / 8192 * 48
+        let errors = [pitch(x, 60), pitch(x, bent)]
+        print("MPE file (offline) pitch errors (cents): \(errors.map { String(format: "%+.3f", $0) })")
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+        // the same notes without MPE (no zone: CC 74 is a knob of the whole sound, bend per channel)
+        let plain = try StandardMIDIFile(bytes: StandardMIDIFileWriter().formatZero(events: Array(events.dropFirst(3))))
+        let y = try renderer().render(plain.events, frameCount: Int(1.45 * rate))
+        let low = profile(x, 60), high = profile(x, bent), lowPlain = profile(y, 60), highPlain = profile(y, 66 + 2.0 / 8192 * 341)
+        let between = zip(low, high).map { abs($0 - $1) }.max()!
+        let betweenPlain = zip(lowPlain, highPlain).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE file: harmonic profiles of the two notes differ by %.2f dB (%.2f dB without a zone)", between, betweenPlain))
+        XCTAssertGreaterThan(between, betweenPlain + 3, "the two notes' CC 74 did not give them different timbres")
+    }
+
+    /// The `mpe` setting configures the zone before the file plays: the same file without RPN 6
+    /// plays per-note bend.
+    func testMPESettingConfiguresTheZoneFromTheStart() throws {
+        let events: [StandardMIDIFile.TimedEvent] = [
+            .init(timeSeconds: 0.01, tick: 0, trackIndex: 0, event: .noteOn(channel: 1, note: 60, velocity: 100)),
+            .init(timeSeconds: 0.01, tick: 0, trackIndex: 0, event: .noteOn(channel: 2, note: 66, velocity: 100)),
+            .init(timeSeconds: 0.3, tick: 0, trackIndex: 0, event: .pitchBend(channel: 2, value: 8192 + 341)),
+        ]
+        let r = try renderer(mpe: "lower")
+        XCTAssertEqual(r.sound.mpeCommands.count, 5)
+        let x = r.render(events, frameCount: Int(1.4 * rate))
+        let errors = [pitch(x, 60), pitch(x, 66 + 341.0 / 8192 * 48)]
+        print("MPE setting pitch errors (cents): \(errors.map { String(format: "%+.3f", $0) })")
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+        XCTAssertThrowsError(try renderer(mpe: "diagonal"))
+    }
+}

@@ -1,0 +1,59 @@
+// MPE live (issue 16): an MPE performance sent over JACK MIDI by the probe: the zone by RPN 6,
+// two held notes with different slides (CC 74) and one with its own bend.
+import Foundation
+import TestSupport
+import XCTest
+
+final class MPEDaemonTests: DaemonTestCase {
+    func testPerNoteBendAndSlideOverJackMIDI() throws {
+        try startDaemon(presets: [("alpha.toml", Self.presetA), ("gamma.toml", Self.presetC)], arguments: ["--reverb", "0"])
+        let start = probe.frame(afterSeconds: 0.3)
+        for (i, m) in [Msg.cc(101, 0), Msg.cc(100, 6), Msg.cc(6, 15), Msg.cc(74, 0, channel: 1), Msg.cc(74, 127, channel: 2)].enumerated() {
+            probe.send(m, at: start &+ UInt32(i))
+        }
+        let on = start &+ 100
+        probe.send(Msg.on(60, channel: 1), at: on)
+        probe.send(Msg.on(66, channel: 2), at: on)
+        probe.send(Msg.bend(8192 + 341, channel: 2), at: on &+ frames(0.3))
+        let x = record(from: on, seconds: 1.4)
+        let bent = 66 + 341.0 / 8192 * 48
+        let errors = [60.0, bent].map { p in
+            (PitchMeasure.pitch(x, sampleRate: 48000, guess: p, fromSeconds: 0.7, seconds: 0.6) - p) * 100
+        }
+        print("MPE over JACK MIDI (live): pitch errors (cents) \(errors.map { String(format: "%+.3f", $0) })")
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+
+        // the same two notes again with equal slides: the two notes' spectra differ much less
+        let again = on &+ frames(1.5)
+        probe.send(Msg.cc(120, 0, channel: 1), at: again &- 200)
+        probe.send(Msg.cc(120, 0, channel: 2), at: again &- 200)
+        probe.send(Msg.cc(74, 64, channel: 1), at: again &- 100)
+        probe.send(Msg.cc(74, 64, channel: 2), at: again &- 100)
+        probe.send(Msg.bend(8192 + 341, channel: 2), at: again &- 100)
+        probe.send(Msg.on(60, channel: 1), at: again)
+        probe.send(Msg.on(66, channel: 2), at: again)
+        let y = record(from: again, seconds: 1.4)
+        let between = zip(profile(x, 60), profile(x, bent)).map { abs($0 - $1) }.max()!
+        let betweenEqual = zip(profile(y, 60), profile(y, bent)).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE over JACK MIDI (live): the notes' harmonic profiles differ by %.2f dB with slides 0/127, %.2f dB with 64/64",
+                     between, betweenEqual))
+        XCTAssertGreaterThan(between, betweenEqual + 3, "CC 74 per note did not give the two notes different timbres")
+    }
+
+    /// Levels (dB) of harmonics 1…6 of `pitch` over 0.7…1.3 s, relative to the fundamental.
+    func profile(_ x: [Float], _ pitch: Double) -> [Double] {
+        let f0 = 440 * pow(2, (pitch - 69) / 12)
+        let start = Int(0.7 * 48000.0), n = Int(0.6 * 48000.0)
+        let levels = (1...6).map { k -> Double in
+            var re = 0.0, im = 0.0
+            for i in 0..<n {
+                let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
+                let ph = 2 * Double.pi * Double(k) * f0 * Double(start + i) / 48000
+                re += w * Double(x[start + i]) * cos(ph)
+                im -= w * Double(x[start + i]) * sin(ph)
+            }
+            return 10 * log10(max(re * re + im * im, 1e-30))
+        }
+        return levels.map { $0 - levels[0] }
+    }
+}
