@@ -494,7 +494,7 @@ public final class Engine: @unchecked Sendable {
                 for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
             }
             // an MPE note's own pressure: its loudness, gliding the same way
-            let pressureTarget = mpe.isMember(c) ? Double(channels[c].mpePressure) * Engine.mpePressureRangeDB : 0
+            let pressureTarget = Double(voice.pressure) * Engine.mpePressureRangeDB
             voice.pressureDB += Double(timbreAlpha) * (pressureTarget - voice.pressureDB)
             let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
@@ -765,12 +765,23 @@ public final class Engine: @unchecked Sendable {
             channels[c].pitchBend = value
         case let .channelPressure(_, pressure):
             if mpe.isMember(c) {
-                channels[c].mpePressure = Float(pressure & 0x7F) / 127  // the note's own loudness
+                // the note's own loudness
+                channels[c].mpePressure = Float(pressure & 0x7F) / 127
+                for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c {
+                    voices[i].pressure = channels[c].mpePressure
+                }
             } else if let effect = controllerMap.pressure(.channelPressure, value: pressure) {
                 apply(effect)
             }
-        case let .polyPressure(_, _, pressure):
-            if let effect = controllerMap.pressure(.polyPressure, value: pressure) { apply(effect) }
+        case let .polyPressure(_, note, pressure):
+            if controllerMap.mapping(for: .polyPressure).target == ControllerTarget.none {
+                // unmapped (the default): the pressed key's own loudness, as MPE pressure
+                for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c && voices[i].note == note & 0x7F {
+                    voices[i].pressure = Float(pressure & 0x7F) / 127
+                }
+            } else if let effect = controllerMap.pressure(.polyPressure, value: pressure) {
+                apply(effect)
+            }
         case let .programChange(_, program):
             programChange(channel: ch & 0x0F, program: program & 0x7F)
         default:
@@ -850,6 +861,7 @@ public final class Engine: @unchecked Sendable {
             channels[c].pitchBend = MIDIEvent.pitchBendCentre
             channels[c].mpeSlide = 0
             channels[c].mpePressure = 0
+            for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c { voices[i].pressure = 0 }
             channels[c].portamento = false
             let effects = controllerMap.resetControllers(channel: c)
             if let e = effects.modulation { apply(e) }
@@ -992,6 +1004,7 @@ public final class Engine: @unchecked Sendable {
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
         voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
         voice.tunedKey = tunedPitch(key: Int(note), channel: Int(channel))
+        if mpe.isMember(Int(channel)) { voice.pressure = channels[Int(channel)].mpePressure }  // sent before the note
         voice.isPendingStart = true
         strikeCount &+= 1
         voice.strikeOrder = strikeCount

@@ -20,6 +20,9 @@ final class Voice {
     /// MPE: the loudness offset from the note's own pressure (dB), gliding towards its target
     /// one smoothing step per decoded frame, as the timbre point does.
     var pressureDB: Double = 0
+    /// The note's own pressure, 0…1: its MPE member channel's channel pressure, or polyphonic
+    /// key pressure on its key while poly pressure is not mapped to a knob target.
+    var pressure: Float = 0
     var channel: UInt8 = 0
     var velocity: Float = 0
     var isReleased = false
@@ -186,6 +189,7 @@ final class Voice {
         self.note = note
         tunedKey = Double(note)
         pressureDB = 0
+        pressure = 0
         self.channel = channel
         self.velocity = Float(velocity)
         isReleased = false

@@ -108,4 +108,20 @@ final class MPETests: XCTestCase {
         print("MPE manager bend errors (cents): \(errors.map { String(format: "%+.3f", $0) })")
         for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
     }
+
+    /// Polyphonic key pressure (unmapped, the default) is the pressed key's own loudness, as MPE
+    /// pressure, on a keyboard without MPE.
+    func testPolyPressureIsThePressedKeysLoudness() throws {
+        func play(_ extra: [(Double, MIDIEvent)]) throws -> [Float] {
+            renderWithSysEx(try engine(), seconds: 1.45, events: extra + [
+                (0.01, .noteOn(channel: 0, note: 60, velocity: 100)), (0.01, .noteOn(channel: 0, note: 66, velocity: 100)),
+            ], sysEx: [])
+        }
+        let reference = try play([]), pressed = try play([(0.2, .polyPressure(channel: 0, note: 66, pressure: 127))])
+        let louder = harmonicsDB(pressed, f0: Self.hz(66))[0] - harmonicsDB(reference, f0: Self.hz(66))[0]
+        let other = harmonicsDB(pressed, f0: Self.hz(60))[0] - harmonicsDB(reference, f0: Self.hz(60))[0]
+        print(String(format: "poly pressure: pressed key %+.2f dB, other key %+.2f dB", louder, other))
+        XCTAssertGreaterThan(louder, 3)
+        XCTAssertLessThan(abs(other), 1)
+    }
 }
