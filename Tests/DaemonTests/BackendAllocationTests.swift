@@ -52,6 +52,11 @@ final class BackendAllocationTests: DaemonTestCase {
             Msg.cc(101, 0), Msg.cc(100, 0), Msg.cc(6, 12), Msg.cc(38, 0), Msg.cc(70, 30), Msg.cc(1, 90),
             [0xD0, 80], [0xA0, 64, 70], Msg.program(1), Msg.cc(0, 0), Msg.cc(32, 1), Msg.cc(120, 0, channel: 2),
             Msg.cc(121, 0), Msg.on(67), [0xF0, 0x7E, 0x7F, 0x09, 0x01, 0xF7], [0xF8],
+            [0xF0] + MIDITuningMessage.singleNote(program: 0, changes: [(67, 67.3), (60, 59.8)]) + [0xF7],
+            [0xF0] + MIDITuningMessage.bulkDump(program: 0, pitches: (0..<128).map { Double($0) + 0.2 }) + [0xF7],
+            [0xF0] + MIDITuningMessage.scaleOctave2Byte(channels: [0, 2], cents: [Double](repeating: -12.5, count: 12)) + [0xF7],
+            [0xF0] + MIDITuningMessage.masterFine(cents: 30) + [0xF7], Msg.cc(101, 0), Msg.cc(100, 6), Msg.cc(6, 7),
+            Msg.cc(74, 100, channel: 1), [0xD1, 90], Msg.on(70, 100, channel: 1), Msg.bend(9000, channel: 1),
         ]
         for (i, m) in messages.enumerated() {
             probe.send(m, at: t &+ UInt32(i * 97))
@@ -61,6 +66,7 @@ final class BackendAllocationTests: DaemonTestCase {
             for i in 0..<200 {
                 backend.enqueue(i % 2 == 0 ? .noteOn(channel: 3, note: UInt8(50 + i % 20), velocity: 80)
                                            : .noteOff(channel: 3, note: UInt8(50 + (i - 1) % 20), velocity: 0))
+                if i % 10 == 0 { backend.enqueueSysEx(MIDITuningMessage.masterFine(cents: Double(i % 7) * 5)) }
                 usleep(2000)
             }
         }

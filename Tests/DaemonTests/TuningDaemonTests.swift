@@ -2,8 +2,11 @@
 // a probe client, and a Scala file from the config file (refused with one line on a SIGHUP
 // reload, the tuning playing kept), measured in cents on timbred's recorded output.
 import Control
+import Engine
 import Foundation
+import JackBackend
 import MIDI
+import Model
 import TestSupport
 import XCTest
 
@@ -85,5 +88,41 @@ final class TuningDaemonTests: DaemonTestCase {
         XCTAssertLessThan(abs(fifth), 1, "the broken reload changed the tuning")
         let lines = daemon.log.dropFirst(offset).split(separator: "\n").filter { $0.contains("tuning:") }
         XCTAssertEqual(lines.count, 1, "\(lines)")
+    }
+}
+
+/// SysEx from a non-JACK source (the ALSA sequencer's thread hands payloads to
+/// `JackBackend.enqueueSysEx`): stamped on arrival like its events, played by the engine.
+final class ExternalSysExTests: DaemonTestCase {
+    func testStampedTuningSysExRetunes() throws {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        var configuration = JackBackend.Configuration()
+        configuration.clientName = "sysex_tb"
+        configuration.serverName = serverName
+        configuration.autoconnectAudio = false
+        let backend = JackBackend(configuration: configuration)
+        let connection = try backend.open()
+        var s = EngineSettings()
+        s.sampleRate = Double(connection.sampleRate)
+        s.maxBlockFrames = connection.bufferFrames
+        s.polyphony = 4
+        let engine = Engine(model: model, settings: s, timbre: model.latentMeans[0])
+        _ = engine.commands.push(.setReverbMix(0))
+        backend.install(engine)
+        _ = try backend.activate()
+        defer { backend.close() }
+        probe = try JackProbe(server: serverName)
+        try probe.connect(to: "sysex_tb")
+        XCTAssertTrue(probe.waitUntilRecorded(probe.frame(afterSeconds: 0.2)))
+        XCTAssertTrue(backend.enqueueSysEx(MIDITuningMessage.masterFine(cents: 50)))
+        XCTAssertTrue(backend.enqueueSysEx(MIDITuningMessage.singleNote(program: 0, changes: [(69, 69.25)])))
+        XCTAssertTrue(backend.enqueue(.noteOn(channel: 0, note: 69, velocity: 100)))
+        let from = probe.now
+        XCTAssertTrue(probe.waitUntilRecorded(from &+ frames(1.0)))
+        let x = probe.samples(from: from, count: Int(frames(1.0)))
+        let error = (PitchMeasure.pitch(x, sampleRate: 48000, guess: 69.75, fromSeconds: 0.4, seconds: 0.5) - 69.75) * 100
+        print(String(format: "stamped (ALSA-path) tuning SysEx: %+.3f cents", error))
+        XCTAssertLessThan(abs(error), 1)
+        XCTAssertFalse(backend.enqueueSysEx([UInt8](repeating: 0x7F, count: 20_000)), "larger than the cycle store: refused")
     }
 }
