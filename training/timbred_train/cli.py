@@ -86,6 +86,8 @@ def cmd_train(args) -> None:
         tc.motion_weight = args.motion_weight
     if args.band_weight is not None:
         tc.band_weight = args.band_weight
+    if args.onset_weight is not None:
+        tc.onset_weight = args.onset_weight
     if args.batch:
         tc.batch_regression = args.batch
     tc.seed = args.seed
@@ -192,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the spectral-motion loss in the spectral stage (see dsp.SpectralMotionLoss)")
     t.add_argument("--band-weight", type=float,
                    help="weight of the regression's 1/3-octave band-power term (default 1; 0 = per-partial L1 only)")
+    t.add_argument("--onset-weight", type=float,
+                   help="extra weight of the regression's first 100 ms: 1 + this · exp(-t / 100 ms) (default 3)")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--init-from", help="an exported model file (.safetensors) or another run's checkpoint.pt to start "
                                         "from when the run has no checkpoint yet (a format-1 file fills all but the "

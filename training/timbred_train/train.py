@@ -25,7 +25,7 @@ from .envelope import fit_envelopes, note_priors
 from .model import TimbreDDSP, note_inputs
 
 LOG_FLOOR = 1e-4  # -80 dB floor for log-amplitude regression
-ONSET_EMPHASIS, ONSET_EMPHASIS_S = 3.0, 0.1  # regression weight 1 + 3 exp(-t_on / 100 ms)
+ONSET_EMPHASIS_S = 0.1  # regression weight 1 + onset_weight · exp(-t_on / 100 ms) (TrainConfig.onset_weight)
 
 
 class Batcher:
@@ -50,7 +50,7 @@ class Batcher:
 
 
 def gather(notes: NoteSet, prior_ld: np.ndarray, cfg: ModelConfig, idx: np.ndarray, starts: np.ndarray, crop: int,
-           audio: bool = False):
+           audio: bool = False, onset_weight: float = 3.0):
     """A batch of crops: tracked f0, the engine's loudness prior and note input (what the decoder
     is fed when the note is played from MIDI), the analysed targets, and optionally the audio."""
     fr = np.arange(crop)[None, :] + starts[:, None]
@@ -63,7 +63,7 @@ def gather(notes: NoteSet, prior_ld: np.ndarray, cfg: ModelConfig, idx: np.ndarr
         "note": note_inputs(cfg, torch.as_tensor(notes.velocity[idx]), t_on, t_off),
         # the first 100 ms weigh up to 4× in the regression: a strike is a few frames of a crop,
         # and what a player hears first
-        "onset_w": 1.0 + ONSET_EMPHASIS * torch.exp(-t_on / ONSET_EMPHASIS_S),
+        "onset_w": 1.0 + onset_weight * torch.exp(-t_on / ONSET_EMPHASIS_S),
         "start_s": t_on[:, 0],
         "harm": torch.as_tensor(notes.harmonics[idx[:, None], fr].astype(np.float32)),
         "noise": torch.as_tensor(notes.noise[idx[:, None], fr].astype(np.float32)),
@@ -341,7 +341,8 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         idx = batcher.pairs(bsz // 2)
         starts = batcher.crops(len(idx), crop, n_frames)
         b = {k: v.to(dev) for k, v in gather(notes, prior_ld, cfg, idx, starts, crop,
-                                             audio=not regression or tc.band_weight > 0).items()}
+                                             audio=not regression or tc.band_weight > 0,
+                                             onset_weight=tc.onset_weight).items()}
         z, lat_loss, logs = latent_terms(model, b, tc, bsz // 2)
         rec, rec_logs = (regression_loss(model, b, z, tc.band_weight) if regression
                          else spectral_loss(model, b, z, mss, motion, tc.motion_weight))
