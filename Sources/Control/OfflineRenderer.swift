@@ -73,8 +73,8 @@ public final class OfflineRenderer {
     /// playing, program changes ignored with `keepPreset`), `prepare` run on it (it may move the
     /// timbre or refuse), then an engine at its sound.
     /// - Throws: `PresetNotFound` when `preset` names none; `TuningFileError` when the `tuning`
-    /// setting's Scala file cannot be read or parsed; `SettingError` for an `mpe` setting it
-    /// cannot read; what `prepare` throws.
+    /// setting's Scala file cannot be read or parsed; `SettingError` for an `mpe` or `mpe_slide`
+    /// setting it cannot read; what `prepare` throws.
     public convenience init(model: TimbreModel, presetFolders: [String], settings: DaemonSettings, preset: String?,
                             keepPreset: Bool, sampleRate: Int, blockFrames: Int = 256,
                             prepare: (SoundController) throws -> Void = { _ in }) throws {
@@ -89,7 +89,7 @@ public final class OfflineRenderer {
         }
         controller.start(preset: preset ?? settings.string(.preset))
         if let problem = controller.loadTuning(logFailure: false) { throw problem }
-        _ = try MPEZoneSetting(settings.string(.mpe))
+        if let problem = controller.mpeSettingProblem { throw SettingError(source: "settings", message: problem) }
         try prepare(controller)
         let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: sampleRate, blockFrames: blockFrames),
                             timbre: controller.timbre, gainDB: controller.gainDB)

@@ -64,6 +64,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case logLevel = "log_level"
     case tuning
     case mpe
+    case mpeSlide = "mpe_slide"
 
     /// What kind of value the setting takes.
     public enum Kind: Sendable, Equatable {
@@ -109,6 +110,7 @@ public enum Setting: String, CaseIterable, Sendable {
         case .oscPort: return (.integer(1024...65535), .integer(9123), "UDP port of the OSC control API (loopback only)")
         case .logLevel: return (.choice(["error", "warning", "notice", "info", "debug"]), .string("info"), "most verbose log level")
         case .mpe: return (.string, .string(""), "MPE zones from the start: \"lower\" (channel 1 manages 2-16), \"upper\" (16 manages 1-15), \"lower 7, upper 7\"…; empty: none until an MPE Configuration Message (RPN 6) sets them")
+        case .mpeSlide: return (.string, .string("morph"), "where an MPE note's slide (CC 74) moves its own timbre: \"morph\" (127: one whole morph_a → morph_b distance further, 0: back) or \"latent N [MIN MAX]\" (dimension N by half its range)")
         case .tuning: return (.string, .string(""), "Scala tuning: a .scl file, optionally followed by \", FILE.kbm\" (a keyboard mapping); empty: 12-tone equal temperament")
         }
     }

@@ -45,6 +45,8 @@ public final class SoundController {
         public var tuning = ""
         /// The `mpe` setting: MPE zones from the start ("lower", "upper 7", "lower 7, upper 7"; empty: none).
         public var mpe = ""
+        /// The `mpe_slide` setting: "morph" or "latent N [MIN MAX]".
+        public var mpeSlide = "morph"
 
         public init() {}
 
@@ -64,6 +66,7 @@ public final class SoundController {
             drums = s.drumFilter
             tuning = s.string(.tuning)
             mpe = s.string(.mpe)
+            mpeSlide = s.string(.mpeSlide)
         }
     }
 
@@ -192,6 +195,37 @@ public final class SoundController {
         return out
     }
 
+    /// Where an MPE note's slide moves its timbre (the `mpe_slide` setting): nil direction for
+    /// the morph axis, else half the range of the latent dimension named (its default range,
+    /// the instruments' spread on it, or the one given).
+    public var mpeSlideCommand: EngineCommand {
+        let text = settings.mpeSlide.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty || text == "morph" { return .setMPESlide(nil) }
+        let resolved = ControllerMapSpec.resolve(["74": text], latentMeans: model.latentMeans)
+        guard resolved.errors.isEmpty, let mapping = resolved.mappings[.controller(74)],
+              case let .latent(d) = mapping.target, d < model.config.zDim else {
+            return .setMPESlide(nil)
+        }
+        var direction = [Float](repeating: 0, count: model.config.zDim)
+        direction[d] = (mapping.maximum - mapping.minimum) / 2
+        return .setMPESlide(LatentPoint(direction))
+    }
+
+    /// The problem with the `mpe` or `mpe_slide` setting, as one line; nil when both are fine.
+    public var mpeSettingProblem: String? {
+        do {
+            _ = try MPEZoneSetting(settings.mpe)
+        } catch {
+            return error.message
+        }
+        let text = settings.mpeSlide.trimmingCharacters(in: .whitespaces)
+        if text.isEmpty || text == "morph" { return nil }
+        let resolved = ControllerMapSpec.resolve(["74": text], latentMeans: model.latentMeans)
+        if let mapping = resolved.mappings[.controller(74)], resolved.errors.isEmpty, case .latent = mapping.target { return nil }
+        return "mpe_slide must be \"morph\" or \"latent N [MIN MAX]\" with a dimension of the model, not \"\(text)\""
+            + (resolved.errors.first.map { " (\($0))" } ?? "")
+    }
+
     /// The 16 commands that set the engine's key table (nil: equal temperament).
     public static func keyPitchCommands(_ pitches: [Double]?) -> [EngineCommand] {
         stride(from: 0, to: 128, by: 8).map { first in
@@ -217,6 +251,7 @@ public final class SoundController {
         commands.append(.setProgramTable(Unmanaged.passUnretained(programTable)))
         if keyPitches != nil { commands += Self.keyPitchCommands(keyPitches) }
         commands += mpeCommands
+        if case .setMPESlide(.some) = mpeSlideCommand { commands.append(mpeSlideCommand) }  // a fresh engine slides along the morph axis
         return commands
     }
 

@@ -81,10 +81,8 @@ public final class Daemon {
         sound.loadPresets()
         sound.start(preset: settings.string(.preset))
         sound.loadTuning()
-        do {
-            _ = try MPEZoneSetting(settings.string(.mpe))
-        } catch {
-            Log.warning("\(error); no MPE zones until an MPE Configuration Message (RPN 6) sets them")
+        if let problem = sound.mpeSettingProblem {
+            Log.warning("\(problem); playing without it (MPE zones come from an MPE Configuration Message, RPN 6; slides move along the morph axis)")
         }
         var configFile = DaemonSettings(configPath: settings.configPath)
         try? configFile.mergeConfigFile()

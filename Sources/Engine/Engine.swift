@@ -127,6 +127,8 @@ public final class Engine: @unchecked Sendable {
     public let tuning = TuningTables()
     /// MPE zones (RP-053), set by the MPE Configuration Message.
     private var mpe = MPEZones()
+    /// `setMPESlide`'s direction (nil: the morph axis).
+    private var mpeSlide: LatentPoint?
     /// The SysEx payload store of the block being rendered (`render`'s `sysEx`).
     private var sysExStore = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
@@ -247,6 +249,7 @@ public final class Engine: @unchecked Sendable {
             tunings.withUnsafeBufferPointer { render(frameCount: block, events: $0, sysEx: bytes, left: left, right: right) }
         }
         apply(.setKeyPitches(first: 120, pitches: SIMD8(repeating: 121)))
+        apply(.setMPESlide(LatentPoint(initialTimbre)))
         programs = nil
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
@@ -270,6 +273,7 @@ public final class Engine: @unchecked Sendable {
         drums = MIDIDrumFilter(drumChannel: nil)
         tuning.reset()
         mpe = MPEZones()
+        mpeSlide = nil
         withExtendedLifetime(scratch) {}
         reverb.reset()
         output.reset()
@@ -485,10 +489,9 @@ public final class Engine: @unchecked Sendable {
             // for an MPE note by its own slide (CC 74) along the morph axis
             let c = Int(voice.channel)
             let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
-            if slide != 0, morphAxisValid {
-                let a = controllerMap.point(.a), bEnd = controllerMap.point(.b)
+            if slide != 0, let direction = mpeSlideDirection {
                 for d in 0..<zDim {
-                    voice.z[d] += timbreAlpha * (timbreTarget[d] + slide * (bEnd.values[d] - a.values[d]) - voice.z[d])
+                    voice.z[d] += timbreAlpha * (timbreTarget[d] + slide * direction.values[d] - voice.z[d])
                 }
             } else {
                 for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
@@ -602,9 +605,14 @@ public final class Engine: @unchecked Sendable {
                         + Double(channel.tuningSemitones) + tuning.masterSemitones)
     }
 
-    /// True when morph ends A and B are set (the MPE slide's direction is B − A).
-    private var morphAxisValid: Bool {
-        controllerMap.point(.a).count == model.config.zDim && controllerMap.point(.b).count == model.config.zDim
+    /// The direction a full MPE slide (CC 74 = 127) moves a note's timbre point: the one
+    /// `setMPESlide` gave, else the morph axis (B − A) while both ends are set; nil: none.
+    /// Real-time safe.
+    private var mpeSlideDirection: LatentPoint? {
+        if let mpeSlide { return mpeSlide }
+        let a = controllerMap.point(.a), b = controllerMap.point(.b)
+        guard a.count == model.config.zDim, b.count == model.config.zDim else { return nil }
+        return LatentPoint(values: b.values - a.values, count: a.count)
     }
 
     /// Loudness an MPE note's full pressure adds (dB; 0 at no pressure).
@@ -723,6 +731,9 @@ public final class Engine: @unchecked Sendable {
             if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .mapController, .setMorphPoint, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
+        case .setMPESlide(let direction):
+            if let direction, direction.count != model.config.zDim { _ = status.push(.commandRejected); return }
+            mpeSlide = direction
         case let .setKeyPitches(first, pitches):
             for i in 0..<8 where Int(first) + i < TuningTables.keyCount {
                 tuning.setKeyPitch(program: 0, key: Int(first) + i, semitones: pitches[i])

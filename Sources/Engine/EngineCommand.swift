@@ -56,6 +56,9 @@ public enum EngineCommand: Sendable {
     /// RPN 0,3 selects another) sound these pitches in semitones (a Scala tuning: 16 commands
     /// set the whole keyboard); sounding notes follow.
     case setKeyPitches(first: UInt8, pitches: SIMD8<Double>)
+    /// What a full MPE slide (CC 74 = 127 on a member channel) adds to its note's timbre point
+    /// (0 at 64, minus it at 0); nil: the morph axis, B − A (the default).
+    case setMPESlide(LatentPoint?)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it

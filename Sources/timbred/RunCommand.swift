@@ -78,6 +78,8 @@ struct RunCommand: ParsableCommand {
     var tuning: String?
     @Option(name: .customLong(Setting.mpe.flagName), help: ArgumentHelp(Setting.mpe.helpText, valueName: Setting.mpe.valueName))
     var mpe: String?
+    @Option(name: .customLong(Setting.mpeSlide.flagName), help: ArgumentHelp(Setting.mpeSlide.helpText, valueName: Setting.mpeSlide.valueName))
+    var mpeSlide: String?
 
     /// The flags given, by setting (every setting has exactly one flag; a test checks it).
     var flags: [Setting: String?] {
@@ -86,7 +88,7 @@ struct RunCommand: ParsableCommand {
          .drumChannel: drumChannel, .keepPreset: keepPreset, .model: model, .preset: preset,
          .polyphony: polyphony, .gainDB: gainDB, .reverb: reverb, .attackScale: attackScale, .releaseScale: releaseScale,
          .pitchBendRange: pitchBendRange, .timbreGlideMs: timbreGlideMs, .morphA: morphA, .morphB: morphB, .pad: pad,
-         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning, .mpe: mpe]
+         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning, .mpe: mpe, .mpeSlide: mpeSlide]
     }
 
     /// Defaults ← config file ← flags. - Throws: `SettingError` naming the file or flag.

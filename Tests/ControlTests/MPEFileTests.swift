@@ -106,4 +106,28 @@ final class MPEFileTests: XCTestCase {
         for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
         XCTAssertThrowsError(try renderer(mpe: "diagonal"))
     }
+
+    /// `mpe_slide`: the morph axis by default, or half a latent dimension's range; a setting it
+    /// cannot read is one line (render refuses it).
+    func testMPESlideSettingPicksTheDirection() throws {
+        let r = try renderer()
+        guard case .setMPESlide(nil) = r.sound.mpeSlideCommand else { return XCTFail("default is not the morph axis") }
+        var settings = r.sound.settings
+        settings.mpeSlide = "latent 1 -2 2"
+        let sound = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }
+        guard case let .setMPESlide(direction?) = sound.mpeSlideCommand else { return XCTFail("no direction") }
+        XCTAssertEqual(direction.array, [0, 2] + [Float](repeating: 0, count: r.sound.model.config.zDim - 2))
+        XCTAssertNil(sound.mpeSettingProblem)
+        settings.mpeSlide = "sideways 3"
+        let bad = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }
+        XCTAssertTrue(bad.mpeSettingProblem?.hasPrefix("mpe_slide must be") ?? false, bad.mpeSettingProblem ?? "nil")
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { return }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        var daemon = DaemonSettings(configPath: "/nonexistent/timbred.toml")
+        daemon[.mpeSlide] = .string("latent 99")
+        XCTAssertThrowsError(try OfflineRenderer(model: model, presetFolders: [presets], settings: daemon, preset: "flute",
+                                                 keepPreset: true, sampleRate: 48000)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("settings: mpe_slide must be"), "\(error)")
+        }
+    }
 }

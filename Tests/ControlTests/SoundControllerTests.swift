@@ -25,6 +25,7 @@ func describe(_ c: EngineCommand) -> String {
     case .setMorph(let m): return "morph \(m)"
     case let .setPad(x, y): return "pad \(x) \(y)"
     case .setProgramTable(let t): return "program table \(t.takeUnretainedValue().soundCount) sounds"
+    case .setMPESlide(let d): return "mpe slide \(d.map(point) ?? "morph")"
     case let .setKeyPitches(first, p): return "key pitches \(first) \((0..<8).map { String(format: "%.4f", p[$0]) }.joined(separator: ","))"
     }
 }
@@ -204,7 +205,9 @@ final class SoundControllerTests: SoundControllerTestCase {
     func testConfiguredMapOverridesTheDefaults() {
         var settings = SoundController.Settings()
         settings.controllerMap = ["1": "pad_x", "91": "none", "20": "gain -20 0"]
-        let state = controller(settings).stateCommands().map(describe)
+        // the controller must outlive `describe`: its program table is sent unretained
+        let sound = controller(settings)
+        let state = withExtendedLifetime(sound) { sound.stateCommands().map(describe) }
         XCTAssertTrue(state.contains("map 1 padX 0.0 1.0"), "\(state)")
         XCTAssertTrue(state.contains("map 20 gainDB -20.0 0.0"), "\(state)")
         XCTAssertFalse(state.contains { $0.hasPrefix("map 91") }, "\(state)")

@@ -124,4 +124,20 @@ final class MPETests: XCTestCase {
         XCTAssertGreaterThan(louder, 3)
         XCTAssertLessThan(abs(other), 1)
     }
+
+    /// `setMPESlide` sets the slide's direction: a zero direction leaves a slid note's timbre as
+    /// the target's.
+    func testSlideDirectionComesFromSetMPESlide() throws {
+        let reference = try render([(0, .controlChange(channel: 2, controller: 74, value: 64))])
+        let e = try engine()
+        XCTAssertTrue(e.commands.push(.setMPESlide(LatentPoint([Float](repeating: 0, count: e.model.config.zDim)))))
+        let notes: [(Double, MIDIEvent)] = [
+            (0, .controlChange(channel: 2, controller: 74, value: 127)),
+            (0.01, .noteOn(channel: 1, note: 60, velocity: 100)), (0.01, .noteOn(channel: 2, note: 66, velocity: 100)),
+        ]
+        let flat = renderWithSysEx(e, seconds: 1.45, events: Self.lowerZone + notes, sysEx: [])
+        let change = zip(harmonicsDB(reference, f0: Self.hz(66)), harmonicsDB(flat, f0: Self.hz(66))).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE slide with a zero direction: %.3f dB", change))
+        XCTAssertLessThan(change, 0.5)
+    }
 }
