@@ -526,10 +526,10 @@ public final class HarmonicOscillatorBank {
             s[3] = w.im
         }
         for i in 0..<count {
+            // the lanes summed by hand in the order of (low + high halves) twice: `lowHalf` is a
+            // SIMD4<Float>, whose type a debug build instantiates on first use (an allocation)
             let v = laneSums[i]
-            let half = v.lowHalf + v.highHalf
-            let quarter = half.lowHalf + half.highHalf
-            output[i] += quarter[0] + quarter[1]
+            output[i] += ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
         }
         stretchedPosition = lower + count
         (stretchedAlpha, stretchedBeta, stretchedB, stretchedGroups) = (alpha, beta, b, groups)
