@@ -108,14 +108,33 @@ def cmd_evaluate(args) -> None:
     evaluate(Path(args.model), Path(args.data), Path(args.report), threads=args.threads, dry=args.dry)
 
 
+def _model_sample_rate(model: Path) -> int:
+    """The rate a model file was trained at (its config's sample_rate), for rendering the notes
+    it is checked against when no dataset is there yet."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(model), framework="np") as f:
+            return int(json.loads((f.metadata() or {})["config"])["sample_rate"])
+    except Exception as e:
+        raise UserError(f"{model}: cannot read the model's config ({e})") from None
+
+
+def _render_missing_dataset(data: Path, model: Path) -> None:
+    """Renders the default note set into `data` at the model's rate if it is not there."""
+    if not (data / "manifest.json").is_file():
+        from . import dataset
+
+        dataset.render_soundfont(data, sample_rate=_model_sample_rate(model))
+
+
 def cmd_engine_check(args) -> None:
     from .engine_check import engine_check
 
     data = Path(args.data)
-    if not (data / "manifest.json").is_file():
-        from . import dataset
-
-        dataset.render_soundfont(data)
+    _render_missing_dataset(data, Path(args.model))
     engine_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work),
                  Path(args.report) if args.report else None, args.tolerance)
 
@@ -126,10 +145,8 @@ def cmd_encode_check(args) -> None:
     from .encode_check import encode_check
 
     data = Path(args.data)
-    if not args.no_held_out and not (data / "manifest.json").is_file():
-        from . import dataset
-
-        dataset.render_soundfont(data)
+    if not args.no_held_out:
+        _render_missing_dataset(data, Path(args.model))
     command = "timbred-train " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["encode-check"] \
         else "timbred-train encode-check"
     encode_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work), Path(args.report),
