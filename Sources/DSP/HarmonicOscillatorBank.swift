@@ -25,13 +25,18 @@ public enum HarmonicControls {
                             limitHz: Float, into amplitudes: UnsafeMutableBufferPointer<Float>) -> Int {
         let count = min(distribution.count, amplitudes.count)
         var active = 0
+        while active < count && Float(active + 1) * f0Hz < limitHz { active += 1 }
+        return normalise(amplitude: amplitude, distribution: distribution, active: active, into: amplitudes)
+    }
+
+    /// Writes `A_k = amplitude · dist_k / (Σ_{j<active} dist_j + 1e-7)` for the first `active`
+    /// partials and 0 for the rest; returns `active`. The part both masks share. Real-time safe.
+    @inline(__always)
+    private static func normalise(amplitude: Float, distribution: UnsafeBufferPointer<Float>, active: Int,
+                                  into amplitudes: UnsafeMutableBufferPointer<Float>) -> Int {
+        let count = min(distribution.count, amplitudes.count)
         var sum: Float = 0
-        for k in 0..<count {
-            if Float(k + 1) * f0Hz < limitHz {
-                active = k + 1
-                sum += distribution[k]
-            }
-        }
+        for k in 0..<active { sum += distribution[k] }
         let denominator = sum + 1e-7
         for k in 0..<count {
             amplitudes[k] = k < active ? amplitude * (distribution[k] / denominator) : 0
@@ -58,18 +63,11 @@ public enum HarmonicControls {
         }
         let count = min(distribution.count, amplitudes.count)
         var active = 0
-        var sum: Float = 0
-        for k in 0..<count {
-            if Double(f0Hz) * stretchRatio(partial: k + 1, inharmonicity: inharmonicity) < Double(limitHz) {
-                active = k + 1
-                sum += distribution[k]
-            }
+        while active < count
+                && Double(f0Hz) * stretchRatio(partial: active + 1, inharmonicity: inharmonicity) < Double(limitHz) {
+            active += 1
         }
-        let denominator = sum + 1e-7
-        for k in 0..<count {
-            amplitudes[k] = k < active ? amplitude * (distribution[k] / denominator) : 0
-        }
-        return active
+        return normalise(amplitude: amplitude, distribution: distribution, active: active, into: amplitudes)
     }
 }
 
