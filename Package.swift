@@ -82,12 +82,12 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DSPTests", dependencies: ["DSP", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "Model", "CAllocCounter", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "DSP", "TestSupport"]),
         .testTarget(name: "MIDITests", dependencies: ["MIDI", "CAllocCounter", "TestSupport"]),
         .testTarget(name: "PresetsTests", dependencies: ["Presets", "TestSupport"]),
         // Depends on the executable so that `timbred render --morph` is built with the tests.
         .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Model", "MIDI", "CAllocCounter", "CRealtime", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "DSP", "Model", "MIDI", "CAllocCounter", "CRealtime", "TestSupport"]),
         .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "MIDI", "Model", "Presets", "SoundParameters", "TestSupport"]),
         // The OS backends' logic without a device: JACK MIDI decoding (no server), ALSA sequencer
         // event conversion (no /dev/snd).

@@ -95,6 +95,9 @@ public final class Engine: @unchecked Sendable {
     private let inharmonicity: InharmonicityTable?
     private let batchInharmonicity: UnsafeMutablePointer<Double>
     private let inharmonicityScratch: UnsafeMutablePointer<Double>
+    /// The model's attack transients (nil: none) and their basis waveforms at the output rate.
+    private let transients: TransientTable?
+    private let transientWaveforms: TransientWaveforms?
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
     /// The block's reverb (wet) signal, and the gain and reverb mix in force at each of its
@@ -161,8 +164,15 @@ public final class Engine: @unchecked Sendable {
                   stateCount: model.config.gruUnits, zDim: model.config.zDim,
                   oscillators: HarmonicOscillatorBank(sampleRate: settings.sampleRate, hop: hopSamples,
                                                       maxHarmonics: model.config.harmonicCount),
-                  noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)))
+                  noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)),
+                  transientCount: model.transients?.basisCount ?? 0)
         })
+        transients = model.transients
+        transientWaveforms = model.transients.map {
+            TransientWaveforms(basis: $0.basis, basisCount: $0.basisCount, frameCount: TransientTable.frameCount,
+                               bandEdgesHz: TransientTable.bandEdgesHz, frameRateHz: TransientTable.frameRateHz,
+                               sampleRate: settings.sampleRate)
+        }
         commands = SPSCRing(capacity: 1024, placeholder: .panic)
         status = SPSCRing(capacity: 1024, placeholder: .commandRejected)
         func buffer(_ n: Int) -> UnsafeMutablePointer<Float> {
@@ -558,6 +568,10 @@ public final class Engine: @unchecked Sendable {
                                      samples: m..<(m + take), addingInto: scratch + done)
             let t1 = profileStages ? monotonicNanoseconds() : 0
             voice.noise.render(addingInto: scratch + done, count: take)
+            if let transientWaveforms, voice.ageSamples + done < transientWaveforms.length {
+                transientWaveforms.add(coefficients: voice.transientCoefficients, from: voice.ageSamples + done,
+                                       count: take, into: scratch + done)
+            }
             if profileStages {
                 let t2 = monotonicNanoseconds()
                 stageNanoseconds.oscillators += t1 - t0
@@ -1015,10 +1029,21 @@ public final class Engine: @unchecked Sendable {
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
         voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
         voice.tunedKey = tunedPitch(key: Int(note), channel: Int(channel))
+        startTransient(voice)
         if mpe.isMember(Int(channel)) { voice.pressure = channels[Int(channel)].mpePressure }  // sent before the note
         voice.isPendingStart = true
         strikeCount &+= 1
         voice.strikeOrder = strikeCount
+    }
+
+    /// Sets the voice's attack transient from its timbre point, tuned key and velocity, at the
+    /// loudness controller's gain. Real-time safe.
+    private func startTransient(_ voice: Voice) {
+        guard let transients else { return }
+        transients.coefficients(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
+                                scratch: inharmonicityScratch, into: voice.transientCoefficients)
+        let g = Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB)))
+        for k in 0..<voice.transientCount { voice.transientCoefficients[k] *= g }
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {

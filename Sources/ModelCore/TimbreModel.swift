@@ -43,6 +43,9 @@ public struct TimbreModel: Sendable {
     /// The stretched partials (`inharmonicity.*`, optional): nil when the file has none, and the
     /// model plays every partial harmonic.
     public let inharmonicity: InharmonicityTable?
+    /// The attack transients (`transient.*`, optional): nil when the file has none, and notes
+    /// start with harmonics and smooth noise alone.
+    public let transients: TransientTable?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -59,7 +62,8 @@ public struct TimbreModel: Sendable {
     public init(path: String, formatVersion: Int, config: ModelConfig, metadata: [String: String],
                 envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
-                inharmonicity: InharmonicityTable? = nil, unexpectedTensorNames: [String]) {
+                inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil,
+                unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
         self.config = config
@@ -73,6 +77,7 @@ public struct TimbreModel: Sendable {
         self.decoderWeights = decoderWeights
         self.encoderWeights = encoderWeights
         self.inharmonicity = inharmonicity
+        self.transients = transients
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -151,5 +156,13 @@ public struct TimbreModel: Sendable {
     public static func inharmonicityTensors(for config: ModelConfig) -> [TensorSpec] {
         [TensorSpec(name: "inharmonicity.b", shape: [config.instrumentCount, InharmonicityTable.pitchCount]),
          TensorSpec(name: "inharmonicity.blend_scale", shape: [1])]
+    }
+
+    /// The optional tensors of the attack transients (docs/model-format.md, "Transients") for K
+    /// basis envelopes and V velocity anchors: a file has all of them or none.
+    public static func transientTensors(for config: ModelConfig, basisCount k: Int, velocityCount v: Int) -> [TensorSpec] {
+        [TensorSpec(name: "transient.basis", shape: [k, TransientTable.frameCount, TransientTable.bandCount]),
+         TensorSpec(name: "transient.coefficients", shape: [config.instrumentCount, TransientTable.pitchCount, v, k]),
+         TensorSpec(name: "transient.velocity_anchors", shape: [v])]
     }
 }

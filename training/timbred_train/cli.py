@@ -166,6 +166,12 @@ def cmd_inharmonicity(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_transients(args) -> None:
+    from .transients import run
+
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+
+
 def cmd_bench_decoder(args) -> None:
     from .bench_decoder import main_args
 
@@ -275,6 +281,14 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--out", help="write the model with the predictor here instead of in place")
     h.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
     h.set_defaults(func=cmd_inharmonicity)
+
+    r = sub.add_parser("transients", help="measure each note's attack beyond its analysis-resynthesis (click, hammer, "
+                                          "pluck, chiff) and add the transient basis and table to an exported model")
+    r.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    r.add_argument("--data", default="data/default", help="the model's note set")
+    r.add_argument("--out", help="write the model with the transients here instead of in place")
+    r.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
+    r.set_defaults(func=cmd_transients)
 
     b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "
                                              "(one thread each) on the same weights, batch 1-64, GFLOP/s and %% of the FMA peak")

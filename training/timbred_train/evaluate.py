@@ -148,10 +148,16 @@ def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int) -> np.ndarra
     """Note i resynthesised from its own analysed controls (the regression targets: harmonic
     amplitudes at the tracked f0 and the noise residual per band) through the model's synthesiser,
     without decoder or reverb; the noise is seeded with i, as in `resynthesize`'s use here."""
+    return analysis_resynthesis_head(model, notes, i, frames=None)
+
+
+def analysis_resynthesis_head(model: TimbreDDSP, notes: NoteSet, i: int, frames: int | None) -> np.ndarray:
+    """`analysis_resynthesis` of the note's first `frames` frames (None: all)."""
     cfg = model.cfg
-    f0 = torch.as_tensor(notes.f0_hz[i])[None]
-    controls = {"harmonics": torch.as_tensor(notes.harmonics[i].astype(np.float32))[None],
-                "noise": torch.as_tensor(notes.noise[i].astype(np.float32))[None]}
+    n = slice(None) if frames is None else slice(0, frames)
+    f0 = torch.as_tensor(notes.f0_hz[i][n])[None]
+    controls = {"harmonics": torch.as_tensor(notes.harmonics[i][n].astype(np.float32))[None],
+                "noise": torch.as_tensor(notes.noise[i][n].astype(np.float32))[None]}
     g = torch.Generator().manual_seed(i)
     white = torch.rand(1, f0.shape[1] * cfg.hop, generator=g) * 2 - 1
     with torch.no_grad():

@@ -244,6 +244,9 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     from .inharmonicity import write_fixture as write_inharmonic_fixture
 
     write_inharmonic_fixture(folder)
+    from .transients import write_fixture as write_transient_fixture
+
+    write_transient_fixture(folder)
     print(f"wrote fixtures in {folder}")
 
 

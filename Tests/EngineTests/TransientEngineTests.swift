@@ -1,0 +1,138 @@
+import CAllocCounter
+import CRealtime
+import DSP
+import Engine
+import MIDI
+import Model
+import TestSupport
+import XCTest
+
+/// The engine with attack transients (a model with `transient.*` tensors).
+final class TransientEngineTests: XCTestCase {
+    /// The small model with a table of K = 2 basis envelopes (bands from 177 Hz up, so the output
+    /// stage's DC blocker leaves them be): instrument 0 strikes, louder with velocity; 1 and 2 have
+    /// no transient.
+    func smallModel(striking: Bool = true) throws -> TimbreModel {
+        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let k = 2, t = TransientTable.frameCount, b = TransientTable.bandCount
+        var basis = [Float](repeating: 0, count: k * t * b)
+        for c in 0..<k {
+            for f in 0..<t {
+                for band in 5..<b { basis[(c * t + f) * b + band] = Float(exp(-Double(f) / Double(4 + 6 * c))) * (c == 0 ? 1 : 0.5) }
+            }
+        }
+        let anchors: [Double] = [16, 64, 127]
+        var coefficients = [Float](repeating: 0, count: 3 * 128 * anchors.count * k)
+        if striking {
+            for p in 0..<128 {
+                for v in 0..<anchors.count {
+                    for c in 0..<k { coefficients[((0 * 128 + p) * anchors.count + v) * k + c] = Float(0.01 * Double(v + 1) * Double(c + 1)) }
+                }
+            }
+        }
+        let table = TransientTable(basisCount: k, instrumentCount: 3, zDim: m.config.zDim, basis: basis,
+                                   coefficients: coefficients, velocityAnchors: anchors,
+                                   latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
+        return TimbreModel(path: m.path, formatVersion: m.formatVersion, config: m.config, metadata: m.metadata,
+                           envelopeBlendScale: m.envelopeBlendScale, latentMeans: m.latentMeans,
+                           latentLogvars: m.latentLogvars, reverbIR: m.reverbIR, envelopes: m.envelopes,
+                           decoderWeights: m.decoderWeights, encoderWeights: m.encoderWeights, transients: table,
+                           unexpectedTensorNames: [])
+    }
+
+    func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
+        var s = EngineSettings()
+        s.sampleRate = 48000
+        s.maxBlockFrames = block
+        s.polyphony = 6
+        // no room and a low gain: the output is linear in the voices (limiter and reverb out of play)
+        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+    }
+
+    let events: [(Int, MIDIEvent)] = [(700, .noteOn(channel: 0, note: 57, velocity: 100)),
+                                      (9_001, .noteOn(channel: 0, note: 64, velocity: 30)),
+                                      (20_000, .noteOff(channel: 0, note: 57, velocity: 0)),
+                                      (23_333, .noteOn(channel: 0, note: 72, velocity: 127))]
+
+    func testEachNoteStartsWithItsTransientAndNothingElseChanges() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let frames = 36_000
+        let without = renderMono(makeEngine(plain), frames: frames, block: 64, events: events)
+        let silentTable = renderMono(makeEngine(try smallModel(striking: false)), frames: frames, block: 64, events: events)
+        XCTAssertEqual(without, silentTable, "a table of zeros plays exactly as a model without one")
+        let otherInstrument = renderMono(makeEngine(try smallModel(), instrument: 1), frames: frames, block: 64, events: events)
+        XCTAssertEqual(otherInstrument, renderMono(makeEngine(plain, instrument: 1), frames: frames, block: 64, events: events),
+                       "a preset whose instrument has no transient plays none")
+
+        let model = try smallModel()
+        let with = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
+        let diff = zip(with, without).map { $0 - $1 }
+        let table = try XCTUnwrap(model.transients)
+        let waves = TransientWaveforms(basis: table.basis, basisCount: table.basisCount, frameCount: TransientTable.frameCount,
+                                       bandEdgesHz: TransientTable.bandEdgesHz, frameRateHz: TransientTable.frameRateHz,
+                                       sampleRate: 48000)
+        XCTAssertEqual(diff[..<700].map(abs).max(), 0, "nothing before the first note-on")
+        var rms: [Double] = []
+        for (start, note, velocity) in [(700, 57.0, 100.0), (9_001, 64, 30), (23_333, 72, 127)] {
+            // the expected transient of this note, at the engine's gain
+            let c = table.coefficients(z: model.latentMeans[0], pitch: note, velocity: velocity)
+            var expected = [Float](repeating: 0, count: waves.length)
+            c.withUnsafeBufferPointer { cb in expected.withUnsafeMutableBufferPointer {
+                waves.add(coefficients: cb.baseAddress!, from: 0, count: waves.length, into: $0.baseAddress!) } }
+            let gain = Float(dbToAmplitude(-20.0))
+            let got = Array(diff[start ..< start + waves.length])
+            let e = expected.map { $0 * gain }
+            let energy = e.reduce(0.0) { $0 + Double($1 * $1) }
+            let error = zip(got, e).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            print("note \(note) velocity \(velocity): transient RMS \((energy / Double(e.count)).squareRoot()), "
+                  + "residual against the expected \(10 * log10(error / energy)) dB")
+            XCTAssertLessThan(error, 0.01 * energy, "note \(note): the transient is the table's (within -20 dB)")
+            rms.append((energy / Double(e.count)).squareRoot())
+        }
+        XCTAssertGreaterThan(rms[2], rms[1] * 2, "velocity 127 strikes harder than velocity 30")
+        // after the last transient only the DC blocker's tail of it is left
+        let tail = diff[(23_333 + waves.length + 4_800)...].map(abs).max() ?? 0
+        XCTAssertLessThan(tail, 1e-3 * (diff.map(abs).max() ?? 0))
+    }
+
+    func testTheBlockSizeDoesNotChangeTheTransients() throws {
+        let model = try smallModel()
+        let frames = 30_000
+        let reference = renderMono(makeEngine(model, block: 512), frames: frames, block: 512, events: events)
+        let peak = reference.map(abs).max() ?? 0
+        XCTAssertGreaterThan(peak, 0.001)
+        for block in [64, 333, 1024] {
+            let x = renderMono(makeEngine(model, block: block), frames: frames, block: block, events: events)
+            let worst = zip(x, reference).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-5 * peak, "\(block)-frame blocks differ from 512-frame blocks by \(worst)")
+        }
+    }
+
+    /// 10 000 blocks of notes starting with transients, the timbre moving, allocate nothing.
+    func testTransientsDoNotAllocate() throws {
+        let model = try smallModel()
+        let engine = makeEngine(model)
+        let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+        defer { left.deallocate(); right.deallocate() }
+        let pattern = Engine.exerciseEvents
+        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
+        defer { events.deallocate() }
+        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
+        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+        for b in 0..<200 {
+            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
+            engine.render(frameCount: 64, events: e, left: left, right: right)
+        }
+        let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
+        let before = timbred_alloc_count_thread()
+        for b in 0..<10_000 {
+            let e = b % 5 == 0 ? UnsafeBufferPointer(start: events + (b / 5) % pattern.count, count: 1) : empty
+            if b % 1000 == 300 { _ = engine.commands.push(.setTimbre(b % 2000 == 300 ? b1 : a)) }
+            timbred_rt_enter()
+            engine.render(frameCount: 64, events: e, left: left, right: right)
+            timbred_rt_exit()
+        }
+        XCTAssertEqual(timbred_alloc_count_thread() - before, 0, "heap allocations while rendering 10 000 blocks with transients")
+    }
+}
