@@ -1,5 +1,12 @@
 // Real-time helpers: RealtimeSanitizer region markers and denormal flushing.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
 #include "CRealtime.h"
+
+#ifdef __linux__
+#include <sched.h>
+#endif
 
 #include <stdint.h>
 #include <time.h>
@@ -77,4 +84,37 @@ int timbred_denormals_flushed(void) {
 #else
     return 0;
 #endif
+}
+
+void timbred_set_flush_denormals(int on) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned int csr = _mm_getcsr() & ~(TIMBRED_MXCSR_FTZ | TIMBRED_MXCSR_DAZ);
+    _mm_setcsr(on ? (csr | TIMBRED_MXCSR_FTZ | TIMBRED_MXCSR_DAZ) : csr);
+#elif defined(__aarch64__)
+    uint64_t fpcr;
+    __asm__ __volatile__("mrs %0, fpcr" : "=r"(fpcr));
+    fpcr = on ? (fpcr | (UINT64_C(1) << 24)) : (fpcr & ~(UINT64_C(1) << 24));
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(fpcr));
+#else
+    (void)on;
+#endif
+}
+
+int timbred_pin_current_thread(int cpu) {
+#ifdef __linux__
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return -1;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof set, &set) == 0 ? 0 : -1;
+#else
+    (void)cpu;
+    return -1;
+#endif
+}
+
+long long timbred_call_counter(const void *counter) {
+    if (counter == 0) return 0;
+    long long (*fn)(void) = (long long (*)(void))counter;
+    return fn();
 }

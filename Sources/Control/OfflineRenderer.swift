@@ -33,6 +33,7 @@ extension EngineSettings {
         reverbPartition = 128
         timbreSmoothingSeconds = s.number(.timbreGlideMs) / 1000
         fadeSeconds = min(0.003, 0.9 * Double(blockFrames) / Double(sampleRate))
+        decoderThread = s.bool(.decoderThread)
     }
 }
 

@@ -65,6 +65,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case tuning
     case mpe
     case mpeSlide = "mpe_slide"
+    case decoderThread = "decoder_thread"
 
     /// What kind of value the setting takes.
     public enum Kind: Sendable, Equatable {
@@ -111,6 +112,8 @@ public enum Setting: String, CaseIterable, Sendable {
         case .logLevel: return (.choice(["error", "warning", "notice", "info", "debug"]), .string("info"), "most verbose log level")
         case .mpe: return (.string, .string(""), "MPE zones from the start: \"lower\" (channel 1 manages 2-16), \"upper\" (16 manages 1-15), \"lower 7, upper 7\"…; empty: none until an MPE Configuration Message (RPN 6) sets them")
         case .mpeSlide: return (.string, .string("morph"), "where an MPE note's slide (CC 74) moves its own timbre: \"morph\" (127: one whole morph_a → morph_b distance further, 0: back) or \"latent N [MIN MAX]\" (dimension N by half its range)")
+        case .decoderThread:
+            return (.bool, .bool(true), "decode the voices' frames ahead on a real-time worker thread (SCHED_FIFO just below JACK's process thread where permitted, pinned to the other core) while the process callback synthesises; the samples are the same either way, false decodes everything in the callback")
         case .tuning: return (.string, .string(""), "Scala tuning: a .scl file, optionally followed by \", FILE.kbm\" (a keyboard mapping); empty: 12-tone equal temperament")
         }
     }

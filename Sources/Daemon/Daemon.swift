@@ -238,12 +238,15 @@ public final class Daemon {
             return
         }
         let started = Date()
-        let engine = Engine(model: model, settings: EngineSettings(settings, sampleRate: rate, blockFrames: frames),
-                            timbre: sound.timbre, gainDB: sound.gainDB)
+        var engineSettings = EngineSettings(settings, sampleRate: rate, blockFrames: frames)
+        // the decode worker runs just below JACK's process thread (normal scheduling when JACK's isn't real-time)
+        engineSettings.decoderThreadPriority = backend.processThreadPriority.map { max(1, $0 - 1) } ?? 0
+        let engine = Engine(model: model, settings: engineSettings, timbre: sound.timbre, gainDB: sound.gainDB)
         // the whole current sound, before it plays (it drains its ring first)
         for c in sound.stateCommands() where !engine.commands.push(c) { Log.warning("engine command ring full while preparing") }
         backend.install(engine)
-        Log.info(String(format: "engine prepared for %d Hz, %d frames in %.0f ms", rate, frames, Date().timeIntervalSince(started) * 1000))
+        Log.info(String(format: "engine prepared for %d Hz, %d frames in %.0f ms", rate, frames, Date().timeIntervalSince(started) * 1000)
+                 + decodeWorkerDescription(engine.decodeWorkerStats, asked: engineSettings))
     }
 
     // MARK: - what the real-time side reported
@@ -456,4 +459,14 @@ public final class Daemon {
 /// one line; the model playing is kept.
 struct ModelReloadRefused: Error, CustomStringConvertible {
     let description: String
+}
+
+/// How the engine's decode worker runs, for the log line of a prepared engine.
+func decodeWorkerDescription(_ stats: DecodeWorkerStats, asked: EngineSettings) -> String {
+    guard asked.decoderThread else { return "; decoder in the process callback (decoder_thread = false)" }
+    guard stats.isRunning else { return "; no decode worker thread could be created: decoding in the process callback" }
+    let scheduling = stats.isRealtime ? "SCHED_FIFO \(stats.priority)"
+        : (asked.decoderThreadPriority > 0 ? "normal scheduling (SCHED_FIFO \(asked.decoderThreadPriority) not permitted)"
+                                           : "normal scheduling (JACK is not real-time)")
+    return "; decode worker thread: \(scheduling)" + (stats.cpu >= 0 ? ", CPU \(stats.cpu)" : "")
 }

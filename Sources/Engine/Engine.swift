@@ -1,3 +1,4 @@
+import Atomics
 import CRealtime
 import DSP
 #if canImport(Glibc)
@@ -29,6 +30,13 @@ public struct EngineSettings: Sendable, Equatable {
     /// and 64-frame blocks, 2 a block, 1.3 ms apart). Bounds the work a chord puts into one
     /// callback, the spike that makes a short period late.
     public var noteStartsPerHop: Int = 12
+    /// Decode frame n+2 of sounding voices on a worker thread (`DecodeWorker`) while the callback
+    /// synthesises; when a frame is not ready in time the callback decodes it itself. The samples
+    /// are the same either way. Off: the callback computes every decode.
+    public var decoderThread = false
+    /// The worker's SCHED_FIFO priority (0: normal scheduling); the daemon asks for JACK's process
+    /// thread's priority minus one, and the worker falls back to normal scheduling when refused.
+    public var decoderThreadPriority: Int32 = 0
 
     public init() {}
 }
@@ -77,6 +85,28 @@ public final class Engine: @unchecked Sendable {
     let envelopes: EnvelopeTables
     let reverb: PartitionedConvolver
     var output: OutputStage
+
+    // frame n+2 of sounding voices, decoded in jobs (DecodeWorker.swift)
+    /// Rows (voices) per decode job: a multiple of 4, the decoder kernel's group.
+    static let decodeJobRows = 8
+    let jobs: DecodeJobPool
+    /// The worker thread computing the jobs (nil: `decoderThread` off, the callback computes them).
+    let worker: DecodeWorker?
+    /// Jobs handed out and not yet consumed (callback only).
+    private let outstandingJobs: UnsafeMutablePointer<Int>
+    private var outstandingJobCount = 0
+    /// Per voice slot: the ticket of its frame n+2 waiting in a job (a row is the voice's own only
+    /// while the voice still has this ticket and its frame n+2: a release or a new note voids it).
+    private let pendingTicket: UnsafeMutablePointer<UInt64>
+    private var ticketCount: UInt64 = 0
+    /// The callback's own outputs for a job it needs while the worker is still computing it.
+    private let ownStateOut: UnsafeMutablePointer<Float>
+    private let ownRaw: UnsafeMutablePointer<Float>
+    private let ownControls: UnsafeMutablePointer<Float>
+    /// The callback's side of `DecodeWorkerStats`.
+    private var jobCounters = DecodeWorkerStats()
+    /// Jobs were queued in this block: wake the worker when the block is done.
+    private var workerHasNewJobs = false
 
     // batch buffers for the decoder
     private let batchVoices: UnsafeMutablePointer<Int>
@@ -217,10 +247,34 @@ public final class Engine: @unchecked Sendable {
         reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition)
         output = OutputStage(sampleRate: settings.sampleRate)
         controllerMap = ControllerMap(dimension: model.config.zDim)
+        // at most one job per voice slot holds a row the voices wait for, plus the one the worker
+        // may still compute after the callback took it over
+        let jobRows = Engine.decodeJobRows
+        jobs = DecodeJobPool(jobCount: slots + 4, rowCapacity: jobRows, zDim: model.config.zDim,
+                             stateCount: model.config.gruUnits, rawCount: scaler.rawCount,
+                             harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount)
+        outstandingJobs = .allocate(capacity: jobs.jobCount)
+        outstandingJobs.initialize(repeating: -1, count: jobs.jobCount)
+        pendingTicket = .allocate(capacity: slots)
+        pendingTicket.initialize(repeating: 0, count: slots)
+        ownStateOut = buffer(jobRows * model.config.gruUnits)
+        ownRaw = buffer(jobRows * scaler.rawCount)
+        ownControls = buffer(jobRows * jobs.controlCount)
+        if settings.decoderThread {
+            let w = DecodeWorker(pool: jobs, decoder: model.makeDecoder(maxBatch: jobRows), scaler: scaler,
+                                 limitHz: limitHz)
+            worker = w.start(priority: settings.decoderThreadPriority) ? w : nil
+        } else {
+            worker = nil
+        }
         warmUp()
     }
 
     deinit {
+        worker?.stop()
+        outstandingJobs.deallocate()
+        pendingTicket.deallocate()
+        for p in [ownStateOut, ownRaw, ownControls] { p.deallocate() }
         batchVoices.deallocate()
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
@@ -265,6 +319,10 @@ public final class Engine: @unchecked Sendable {
         off.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
         _ = commands.push(.panic)
         for _ in 0..<4 { render(frameCount: block, events: .init(start: nil, count: 0), left: left, right: right) }
+        // the worker computes what the warm-up queued (its first-use costs paid here), then every
+        // job is forgotten
+        worker?.waitUntilIdle()
+        forgetDecodeJobs()
         // the warm-up leaves nothing behind: every voice's noise generator back at its seed (the
         // warm-up's length depends on the block size, and a note's noise must not), counters at 0
         for i in 0..<voices.count {
@@ -289,6 +347,54 @@ public final class Engine: @unchecked Sendable {
         output.reset()
         while status.pop() != nil {}
         stageNanoseconds = StageTimes()
+        jobCounters = DecodeWorkerStats()
+        if let worker {
+            worker.jobsComputed.store(0, ordering: .relaxed)
+            worker.busyNanoseconds.store(0, ordering: .relaxed)
+            worker.cpuNanoseconds.store(0, ordering: .relaxed)
+            worker.allocations.store(0, ordering: .relaxed)
+        }
+    }
+
+    /// Drops every decode job (the worker idle): the warm-up's. Not real-time.
+    private func forgetDecodeJobs() {
+        for j in 0..<jobs.jobCount { jobs.states[j].store(DecodeJobState.free, ordering: .releasing) }
+        outstandingJobCount = 0
+        pendingTicket.update(repeating: 0, count: voices.count)
+    }
+
+    /// What the decode worker and the callback did with the decode jobs since the engine was
+    /// prepared (read between blocks: the callback's counters are plain values).
+    public var decodeWorkerStats: DecodeWorkerStats {
+        var s = jobCounters
+        guard let worker else { return s }
+        s.isRunning = true
+        s.isRealtime = worker.isRealtime
+        s.priority = worker.priority
+        s.cpu = worker.cpu
+        s.jobsByWorker = worker.jobsComputed.load(ordering: .relaxed)
+        s.workerBusyNanoseconds = worker.busyNanoseconds.load(ordering: .relaxed)
+        s.workerCPUNanoseconds = worker.cpuNanoseconds.load(ordering: .relaxed)
+        s.workerAllocations = worker.allocations.load(ordering: .relaxed)
+        return s
+    }
+
+    /// Test hook: the decode worker busy-waits `nanoseconds` before each job (> 0: a slow or
+    /// preempted worker), or leaves every job to the callback (< 0: a stalled worker); 0: normal.
+    public func setDecodeWorkerStall(nanoseconds: Int) {
+        worker?.stallNanoseconds.store(nanoseconds, ordering: .relaxed)
+    }
+
+    /// Test hook: a function returning the calling thread's allocation count (CAllocCounter's
+    /// `timbred_alloc_count_thread`), which the worker calls around each job
+    /// (`DecodeWorkerStats.workerAllocations`); nil stops counting.
+    public func setDecodeWorkerAllocationProbe(_ probe: (@convention(c) () -> Int64)?) {
+        worker?.allocationProbe.store(probe.map { unsafeBitCast($0, to: UnsafeRawPointer.self) }, ordering: .relaxed)
+    }
+
+    /// Waits until the worker has taken every job queued so far (tests and benchmarks; not real-time).
+    public func waitForDecodeWorker() {
+        worker?.waitUntilIdle()
     }
 
     /// Notes struck but not started yet: a chord beyond the block's note starts waits for the
@@ -370,6 +476,11 @@ public final class Engine: @unchecked Sendable {
         left.update(from: mix, count: n)
         right.update(from: mix, count: n)
         _ = status.push(.block(voices: activeVoiceCount, peak: peak))
+        // once per block, after the block's work: the worker has at least half a hop to do it
+        if workerHasNewJobs, let worker {
+            workerHasNewJobs = false
+            worker.wake()
+        }
     }
 
     /// Renders every active voice over block samples `start..<end`, in windows of at most one
@@ -402,6 +513,7 @@ public final class Engine: @unchecked Sendable {
     /// bounding note starts per block, keeps voices struck together (whose frame grids coincide)
     /// from all decoding in one short period. Real-time safe.
     private func decodeFrames(within count: Int) {
+        if outstandingJobCount > 0 { settleDecodeJobs(within: count) }
         var batch = 0
         while batch < noteStartsLeft {
             var pick = -1
@@ -417,7 +529,6 @@ public final class Engine: @unchecked Sendable {
         }
         let starts = batch
         noteStartsLeft -= starts
-        var sounding = 0
         for i in 0..<voices.count where voices[i].isActive && !voices[i].isPendingStart {
             let voice = voices[i]
             if voice.fadeStep > 0 {
@@ -425,27 +536,11 @@ public final class Engine: @unchecked Sendable {
                 if !voice.hasAhead && hop - voice.positionInFrame <= count { holdAhead(voice) }
                 continue
             }
-            sounding += 1
             if !voice.hasAhead && hop - voice.positionInFrame <= count {
                 batchVoices[batch] = i
                 batchFrameOffsets[batch] = 2
                 batch += 1
             }
-        }
-        // the even share counts every decode of this window, the started notes' two frames too
-        let share = (sounding * count + hop - 1) / hop
-        while batch + starts < share {
-            var pick = -1
-            for i in 0..<voices.count {
-                let voice = voices[i]
-                guard voice.isActive && !voice.isPendingStart && voice.fadeStep == 0 && !voice.hasAhead
-                        && hop - voice.positionInFrame > count, !isInBatch(i, batch) else { continue }
-                if pick < 0 || voice.positionInFrame > voices[pick].positionInFrame { pick = i }
-            }
-            if pick < 0 { break }
-            batchVoices[batch] = pick
-            batchFrameOffsets[batch] = 2
-            batch += 1
         }
         if batch > 0 { decode(batch: batch) }
         if starts > 0 {
@@ -463,6 +558,194 @@ public final class Engine: @unchecked Sendable {
                 for b in 0..<starts { batchFrameOffsets[b] = 2 }
                 decode(batch: starts)
             }
+        }
+        submitEarlyDecodes(within: count)
+    }
+
+    /// Samples before a voice reaches frame n+1 within which its frame n+2 is handed out even
+    /// if that leaves a decode job short of a multiple of 4 voices (half a hop: 5 ms).
+    private var urgentDecodeSamples: Int { hop / 2 }
+
+    /// Hands out frame n+2 of the sounding voices that do not need it in this window, in decode
+    /// jobs of up to `decodeJobRows` voices (furthest into their frame first): as many as fill
+    /// groups of 4 (the decoder kernel streams its weights once per group of 4), plus, rounded up
+    /// to a group of 4 where enough voices wait, those that will need it within
+    /// `urgentDecodeSamples`. Each voice's inputs are gathered now, exactly as a decode in the
+    /// callback gathers them; the worker (or, without one, the callback at once) computes the job;
+    /// `settleDecodeJobs` puts the results into the voices before they need them. The rule depends
+    /// only on the voices, never on the worker's progress, so the samples do not either.
+    /// Real-time safe.
+    private func submitEarlyDecodes(within count: Int) {
+        var eligible = 0, urgent = 0
+        for i in 0..<voices.count {
+            let v = voices[i]
+            guard v.isActive && !v.isPendingStart && v.fadeStep == 0 && !v.hasAhead && hop - v.positionInFrame > count
+            else { continue }
+            eligible += 1
+            if hop - v.positionInFrame <= count + urgentDecodeSamples { urgent += 1 }
+        }
+        var take = eligible / 4 * 4
+        if urgent > 0 { take = max(take, min(eligible, (urgent + 3) / 4 * 4)) }
+        guard take > 0 else { return }
+        let t0 = profileStages ? monotonicNanoseconds() : 0
+        defer { if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 } }
+        var posted = false
+        while take > 0 {
+            let rows = min(take, Engine.decodeJobRows)
+            take -= rows
+            var job = -1
+            for j in 0..<jobs.jobCount where jobs.states[j].load(ordering: .acquiring) == DecodeJobState.free && !isOutstanding(j) {
+                job = j
+                break
+            }
+            // pick the voices: furthest into their frame first
+            for r in 0..<rows {
+                var pick = -1
+                for i in 0..<voices.count {
+                    let v = voices[i]
+                    guard v.isActive && !v.isPendingStart && v.fadeStep == 0 && !v.hasAhead
+                            && hop - v.positionInFrame > count, !isInBatch(i, r) else { continue }
+                    if pick < 0 || v.positionInFrame > voices[pick].positionInFrame { pick = i }
+                }
+                batchVoices[r] = pick
+                batchFrameOffsets[r] = 2
+            }
+            guard job >= 0 else {
+                // no free job (never expected: see the pool's size): decode here
+                jobCounters.poolExhausted += 1
+                decode(batch: rows)
+                continue
+            }
+            let b = jobs.base(job), g = jobs.stateCount, zDim = jobs.zDim
+            for r in 0..<rows {
+                let i = batchVoices[r], voice = voices[i]
+                jobs.silent[b + r] = gatherInputs(of: voice, frameOffset: 2, f0: jobs.f0Hz + b + r,
+                                                  inharmonicity: jobs.inharmonicity + b + r,
+                                                  loudness: jobs.loudnessDB + b + r,
+                                                  note: jobs.note + (b + r) * Decoder.noteStride,
+                                                  z: jobs.z + (b + r) * zDim, state: jobs.stateIn + (b + r) * g)
+                ticketCount &+= 1
+                pendingTicket[i] = ticketCount
+                jobs.rowVoice[b + r] = i
+                jobs.rowTicket[b + r] = ticketCount
+                voice.hasAhead = true
+            }
+            jobs.rows[job] = rows
+            jobs.flushDenormals[job] = timbred_denormals_flushed()
+            decodedFrameCount &+= rows
+            jobCounters.jobsSubmitted += 1
+            jobCounters.rowsSubmitted += rows
+            outstandingJobs[outstandingJobCount] = job
+            outstandingJobCount += 1
+            if let worker {
+                jobs.states[job].store(DecodeJobState.queued, ordering: .releasing)
+                _ = worker.queue.push(job)  // a full queue leaves it to the callback
+                posted = true
+            } else {
+                let out = jobs.outputs(job)
+                jobs.compute(job: job, decoder: decoder, scaler: scaler, limitHz: limitHz,
+                             stateOut: out.state, raw: out.raw, controls: out.controls)
+                jobs.states[job].store(DecodeJobState.done, ordering: .releasing)
+            }
+        }
+        if posted { workerHasNewJobs = true }
+    }
+
+    @inline(__always)
+    private func isOutstanding(_ job: Int) -> Bool {
+        for k in 0..<outstandingJobCount where outstandingJobs[k] == job { return true }
+        return false
+    }
+
+    /// Whether row `r` of job `j` is still its voice's frame n+2 (not voided by a release, a
+    /// legato move or a new note in the slot). Real-time safe.
+    @inline(__always)
+    private func rowIsLive(job j: Int, row r: Int) -> Bool {
+        let i = jobs.rowVoice[jobs.base(j) + r]
+        guard i >= 0 else { return false }
+        let v = voices[i]
+        return v.isActive && v.hasAhead && pendingTicket[i] == jobs.rowTicket[jobs.base(j) + r]
+    }
+
+    /// Before a window of `count` samples: puts every finished job's results into its voices, and
+    /// decodes here every job a voice needs within the window that the worker has not finished
+    /// (the whole job, the same batch: the same numbers as the worker's); jobs no voice wants any
+    /// more are dropped. Real-time safe: never waits for the worker.
+    private func settleDecodeJobs(within count: Int) {
+        let t0 = profileStages ? monotonicNanoseconds() : 0
+        defer { if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 } }
+        var k = 0
+        while k < outstandingJobCount {
+            let j = outstandingJobs[k]
+            var live = 0, needed = false
+            for r in 0..<jobs.rows[j] where rowIsLive(job: j, row: r) {
+                live += 1
+                if hop - voices[jobs.rowVoice[jobs.base(j) + r]].positionInFrame <= count { needed = true }
+            }
+            let state = jobs.states[j].load(ordering: .acquiring)
+            if state == DecodeJobState.done {
+                let out = jobs.outputs(j)
+                consume(job: j, state: out.state, controls: out.controls)
+                jobs.states[j].store(DecodeJobState.free, ordering: .releasing)
+            } else if live == 0 {
+                // nobody waits for it: free it, or leave it to the worker to free
+                if !jobs.states[j].compareExchange(expected: DecodeJobState.queued, desired: DecodeJobState.free,
+                                                   ordering: .acquiringAndReleasing).exchanged
+                    && !jobs.states[j].compareExchange(expected: DecodeJobState.running, desired: DecodeJobState.abandoned,
+                                                       ordering: .acquiringAndReleasing).exchanged {
+                    jobs.states[j].store(DecodeJobState.free, ordering: .releasing)  // done meanwhile
+                }
+                jobCounters.jobsCancelled += 1
+            } else if needed {
+                takeOver(job: j)
+            } else {
+                k += 1
+                continue
+            }
+            outstandingJobCount -= 1
+            outstandingJobs[k] = outstandingJobs[outstandingJobCount]
+        }
+    }
+
+    /// The callback needs job `j` now: it computes it itself, before the worker starts it (into
+    /// the job's outputs) or while the worker is on it (into its own buffers, leaving the job to
+    /// the worker to free), unless the worker has just finished. Real-time safe.
+    private func takeOver(job j: Int) {
+        if jobs.states[j].compareExchange(expected: DecodeJobState.queued, desired: DecodeJobState.taken,
+                                          ordering: .acquiringAndReleasing).exchanged {
+            let out = jobs.outputs(j)
+            jobs.compute(job: j, decoder: decoder, scaler: scaler, limitHz: limitHz,
+                         stateOut: out.state, raw: out.raw, controls: out.controls)
+            consume(job: j, state: out.state, controls: out.controls)
+            jobs.states[j].store(DecodeJobState.free, ordering: .releasing)
+            jobCounters.jobsTakenByCallback += 1
+        } else if jobs.states[j].compareExchange(expected: DecodeJobState.running, desired: DecodeJobState.abandoned,
+                                                 ordering: .acquiringAndReleasing).exchanged {
+            jobs.compute(job: j, decoder: decoder, scaler: scaler, limitHz: limitHz,
+                         stateOut: ownStateOut, raw: ownRaw, controls: ownControls)
+            consume(job: j, state: ownStateOut, controls: ownControls)
+            jobCounters.jobsAbandonedByCallback += 1
+        } else {
+            // done between the two looks
+            let out = jobs.outputs(j)
+            consume(job: j, state: out.state, controls: out.controls)
+            jobs.states[j].store(DecodeJobState.free, ordering: .releasing)
+        }
+    }
+
+    /// Puts a computed job's rows into their voices (those still waiting for them): the new GRU
+    /// state, and frame n+2's controls, f0 and stretch in the voice's `ahead` slot. Real-time safe.
+    private func consume(job j: Int, state: UnsafePointer<Float>, controls: UnsafePointer<Float>) {
+        let b = jobs.base(j), g = jobs.stateCount, k = jobs.harmonicCount, width = jobs.controlCount
+        for r in 0..<jobs.rows[j] where rowIsLive(job: j, row: r) {
+            let i = jobs.rowVoice[b + r], voice = voices[i]
+            voice.gruState.update(from: state + r * g, count: g)
+            let slot = voice.slots.ahead
+            voice.harmonics(slot).baseAddress!.update(from: controls + r * width, count: k)
+            voice.noiseBands(slot).baseAddress!.update(from: controls + r * width + k, count: width - k)
+            voice.setF0(slot, Double(jobs.f0Hz[b + r]))
+            voice.setInharmonicity(slot, jobs.inharmonicity[b + r])
+            pendingTicket[i] = 0
         }
     }
 
@@ -492,9 +775,32 @@ public final class Engine: @unchecked Sendable {
         let zDim = model.config.zDim
         let g = model.config.gruUnits
         for b in 0..<batch {
-            let voice = voices[batchVoices[b]]
-            let frame = voice.frameIndex + batchFrameOffsets[b]
-            if batchFrameOffsets[b] == 2 { voice.keepStateBeforeAhead() }
+            _ = gatherInputs(of: voices[batchVoices[b]], frameOffset: batchFrameOffsets[b], f0: batchF0 + b,
+                             inharmonicity: batchInharmonicity + b, loudness: batchLoudness + b,
+                             note: batchNote + b * Decoder.noteStride, z: batchZ + b * zDim, state: batchState + b * g)
+        }
+        decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, note: batchNote, z: batchZ,
+                     state: batchState, raw: batchRaw)
+        scatter(batch: batch)
+        if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 }
+    }
+
+    /// Gathers a voice's decoder inputs for its frame `frameIndex + frameOffset` (0, 1 or 2) into
+    /// one row each of f0, stretch, loudness, note, timbre and GRU state, moving what a decoded
+    /// frame moves (the timbre and pressure glides, the loudness kept for stealing, the end
+    /// frame; frame n+2 keeps what it changes first, for `Voice.undoAhead`). The same for a decode
+    /// here and a decode job. Returns whether the frame is silent (at or past the voice's end).
+    /// Real-time safe.
+    @inline(__always)
+    private func gatherInputs(of voice: Voice, frameOffset: Int, f0 f0Row: UnsafeMutablePointer<Float>,
+                              inharmonicity inharmonicityRow: UnsafeMutablePointer<Double>,
+                              loudness loudnessRow: UnsafeMutablePointer<Float>, note: UnsafeMutablePointer<Float>,
+                              z zRow: UnsafeMutablePointer<Float>, state stateRow: UnsafeMutablePointer<Float>) -> Bool {
+        let zDim = model.config.zDim
+        let g = model.config.gruUnits
+        do {
+            let frame = voice.frameIndex + frameOffset
+            if frameOffset == 2 { voice.keepStateBeforeAhead() }
             // timbre glide: one smoothing step per decoded frame, towards the timbre target, moved
             // for an MPE note by its own slide (CC 74) along the morph axis
             let c = Int(voice.channel)
@@ -513,22 +819,26 @@ public final class Engine: @unchecked Sendable {
             let times = noteTimes(of: voice, atFrame: frame)
             let loudness = loudnessDB(of: voice, times: times) + voice.pressureDB
             voice.lastLoudnessDB = Float(loudness)
-            batchF0[b] = Float(f0)
-            batchInharmonicity[b] = voice.inharmonicity(table: inharmonicity, f0Hz: Double(batchF0[b]),
-                                                        scratch: inharmonicityScratch)
-            batchLoudness[b] = Float(loudness)
-            let note = batchNote + b * Decoder.noteStride
+            f0Row.pointee = Float(f0)
+            inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee),
+                                                           scratch: inharmonicityScratch)
+            loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
             note[1] = Float(times.sinceOn)
             note[2] = Float(times.sinceOff ?? -1)
-            (batchZ + b * zDim).update(from: voice.z, count: zDim)
-            (batchState + b * g).update(from: voice.gruState, count: g)
+            zRow.update(from: voice.z, count: zDim)
+            stateRow.update(from: voice.gruState, count: g)
             if loudness <= settings.endLoudnessDB && voice.endsAtFrame == .max {
                 voice.endsAtFrame = frame
             }
+            return frame >= voice.endsAtFrame
         }
-        decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, note: batchNote, z: batchZ,
-                     state: batchState, raw: batchRaw)
+    }
+
+    /// Stores a decoded batch's results in its voices (`decode`). Real-time safe.
+    @inline(__always)
+    private func scatter(batch: Int) {
+        let g = model.config.gruUnits
         for b in 0..<batch {
             let voice = voices[batchVoices[b]]
             (voice.gruState).update(from: batchState + b * g, count: g)
@@ -547,7 +857,6 @@ public final class Engine: @unchecked Sendable {
             voice.setInharmonicity(slot, batchInharmonicity[b])
             if frameOffset == 2 { voice.hasAhead = true }
         }
-        if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 }
     }
 
     /// Renders `count` samples of one voice into `out`, crossing at most one frame boundary.

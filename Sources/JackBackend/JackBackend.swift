@@ -106,6 +106,14 @@ public final class JackBackend: @unchecked Sendable {
         return Connection(clientName: name, sampleRate: sampleRate, bufferFrames: bufferFrames)
     }
 
+    /// The SCHED_FIFO priority of JACK's process thread for this client (nil: not open or not
+    /// real-time), for the engine's decode worker, which runs just below it.
+    public var processThreadPriority: Int32? {
+        guard isOpen, let client = state.client, jack_is_realtime(client) != 0 else { return nil }
+        let priority = jack_client_real_time_priority(client)
+        return priority > 0 ? priority : nil
+    }
+
     /// Starts the process callback, then connects the ports (when configured).
     /// - Returns: the connections made, as "ours -> theirs" lines.
     public func activate() throws(JackError) -> [String] {

@@ -34,6 +34,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Notes per chord in the onset measurement (0 skips it).")
     var chord: Int = 6
 
+    @Option(help: "The decode worker: off (the callback decodes everything, as before issue 17), on, or both (each voice count without, then with it, in the same run).")
+    var decoderThread: String = "both"
+
+    @Option(help: "Render blocks on a real-time grid (each one period after the last, as JACK's cycles; the worker works between them), true or false (back to back). Default: true when the worker is measured.")
+    var pace: Bool?
+
+    @Option(help: "SCHED_FIFO priority asked for the decode worker (0: normal scheduling; refused without the right, then normal).")
+    var workerPriority: Int32 = 0
+
     @Option(help: "Seconds of the soak test's MIDI to replay through the engine alone, timing each block's CPU time (0 skips it).")
     var soakLoad: Double = 0
 
@@ -70,8 +79,18 @@ struct BenchCommand: ParsableCommand {
         }
         let voiceCounts = voices.split(separator: ",").compactMap { Int($0) }
         let bench = EngineBench(model: timbreModel, z: z, rate: rate, seconds: seconds, budget: budget, chord: chord)
-        print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point")
-        bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts)
+        let modes: [Bool]
+        switch decoderThread {
+        case "off", "false": modes = [false]
+        case "on", "true": modes = [true]
+        case "both": modes = [false, true]
+        default: throw ValidationError("--decoder-thread is off, on or both")
+        }
+        let paced = pace ?? modes.contains(true)
+        print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point"
+              + (paced ? ", blocks paced in real time" : ", blocks back to back"))
+        bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts, workerModes: modes, paced: paced,
+                            workerPriority: workerPriority)
         if chord > 0 {
             for block in blockSizes { bench.measureOnsets(block: block) }
         }

@@ -7,7 +7,8 @@ import MIDI
 
 /// `timbred check-realtime`: renders blocks with every kind of event inside RealtimeSanitizer's
 /// real-time regions. Built with `-fsanitize=realtime` (scripts/rtsan-check), any allocation,
-/// lock or system call in the render path aborts with a report.
+/// lock or system call in the render path aborts with a report; with the decode worker on (the
+/// default), the worker computes every job inside its own real-time region too.
 struct CheckRealtimeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-realtime",
@@ -25,6 +26,9 @@ struct CheckRealtimeCommand: ParsableCommand {
     @Flag(help: "Fail unless the RealtimeSanitizer runtime is linked in.")
     var requireSanitizer = false
 
+    @Option(help: "Decode frames ahead on the worker thread (true, the default) or in the render call (false).")
+    var decoderThread: Bool = true
+
     mutating func run() throws {
         if requireSanitizer && timbred_rt_sanitizer_active() == 0 {
             FileHandle.standardError.write(Data("timbred check-realtime: not built with -fsanitize=realtime\n".utf8))
@@ -34,6 +38,7 @@ struct CheckRealtimeCommand: ParsableCommand {
         var settings = EngineSettings()
         settings.maxBlockFrames = block
         settings.polyphony = 8
+        settings.decoderThread = decoderThread
         let engine = Engine(model: m, settings: settings, timbre: m.latentMeans[0])
         let pattern = Engine.exerciseEvents
         let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
@@ -49,8 +54,18 @@ struct CheckRealtimeCommand: ParsableCommand {
             engine.render(frameCount: block, events: e, left: left, right: right)
             timbred_rt_exit()
             peak = max(peak, abs(left[0]))
+            if b % 4 == 0 { usleep(100) }  // now and then the worker gets ahead of the callback
+        }
+        engine.waitForDecodeWorker()
+        let w = engine.decodeWorkerStats
+        if decoderThread && (!w.isRunning || w.jobsByWorker == 0) {
+            FileHandle.standardError.write(Data("timbred check-realtime: the decode worker computed no job\n".utf8))
+            throw ExitCode(1)
         }
         print("check-realtime: \(blocks) blocks of \(block) rendered in real-time regions "
-              + "(sanitizer \(timbred_rt_sanitizer_active() == 1 ? "active" : "not linked")), peak \(peak)")
+              + "(sanitizer \(timbred_rt_sanitizer_active() == 1 ? "active" : "not linked")), peak \(peak); "
+              + (decoderThread ? "decode worker: \(w.jobsByWorker) of \(w.jobsSubmitted) jobs computed in its real-time region "
+                                 + "(\(w.jobsTakenByCallback + w.jobsAbandonedByCallback) by the callback)"
+                               : "no decode worker"))
     }
 }

@@ -66,6 +66,9 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Maximum simultaneous notes (default: polyphony from the config file, else 32).")
     var polyphony: Int?
 
+    @Option(help: "Decode the voices' frames ahead on a worker thread, true or false (default: the config file's decoder_thread, else true). The samples are the same either way.")
+    var decoderThread: Bool?
+
     @Option(help: "Reverb mix (0 = dry, 1 = as the model was trained; default: the config file's, else 1; a preset's own wins).")
     var reverb: Float?
 
@@ -136,6 +139,7 @@ struct RenderCommand: ParsableCommand {
         if let reverb { settings[.reverb] = .number(Double(reverb)) }
         if let gainDB { settings[.gainDB] = .number(Double(gainDB)) }
         if let polyphony { settings[.polyphony] = .integer(polyphony) }
+        if let decoderThread { settings[.decoderThread] = .bool(decoderThread) }
         if let tuning { settings[.tuning] = .string(tuning) }
         if let mpe { settings[.mpe] = .string(mpe) }
         guard (1...256).contains(settings.integer(.polyphony)) else { throw CLIError("--polyphony must be 1...256") }

@@ -80,6 +80,8 @@ struct RunCommand: ParsableCommand {
     var mpe: String?
     @Option(name: .customLong(Setting.mpeSlide.flagName), help: ArgumentHelp(Setting.mpeSlide.helpText, valueName: Setting.mpeSlide.valueName))
     var mpeSlide: String?
+    @Option(name: .customLong(Setting.decoderThread.flagName), help: ArgumentHelp(Setting.decoderThread.helpText, valueName: Setting.decoderThread.valueName))
+    var decoderThread: String?
 
     /// The flags given, by setting (every setting has exactly one flag; a test checks it).
     var flags: [Setting: String?] {
@@ -88,7 +90,8 @@ struct RunCommand: ParsableCommand {
          .drumChannel: drumChannel, .keepPreset: keepPreset, .model: model, .preset: preset,
          .polyphony: polyphony, .gainDB: gainDB, .reverb: reverb, .attackScale: attackScale, .releaseScale: releaseScale,
          .pitchBendRange: pitchBendRange, .timbreGlideMs: timbreGlideMs, .morphA: morphA, .morphB: morphB, .pad: pad,
-         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning, .mpe: mpe, .mpeSlide: mpeSlide]
+         .osc: osc, .oscPort: oscPort, .logLevel: logLevel, .tuning: tuning, .mpe: mpe, .mpeSlide: mpeSlide,
+         .decoderThread: decoderThread]
     }
 
     /// Defaults ← config file ← flags. - Throws: `SettingError` naming the file or flag.

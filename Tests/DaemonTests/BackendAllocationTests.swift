@@ -1,6 +1,6 @@
 // The JACK process callback, in this process, with the allocation counter linked in: no heap
-// allocation on the real-time thread while MIDI of every kind arrives, commands are applied,
-// external (stamped) events are merged and an engine is swapped in.
+// allocation on the real-time thread, nor on the engine's decode worker, while MIDI of every kind
+// arrives, commands are applied, external (stamped) events are merged and an engine is swapped in.
 import CAllocCounter
 import CJack
 import Engine
@@ -27,7 +27,11 @@ final class BackendAllocationTests: DaemonTestCase {
             s.maxBlockFrames = connection.bufferFrames
             s.polyphony = 8
             s.reverbPartition = 128
-            return Engine(model: model, settings: s, timbre: model.latentMeans[0])
+            s.decoderThread = true
+            s.decoderThreadPriority = backend.processThreadPriority.map { max(1, $0 - 1) } ?? 0
+            let engine = Engine(model: model, settings: s, timbre: model.latentMeans[0])
+            engine.setDecodeWorkerAllocationProbe(timbred_alloc_count_thread)
+            return engine
         }
         let first = makeEngine()
         _ = first.commands.push(.mapController(source: .controller(70), mapping: ControllerMapping(target: .latent(dimension: 0), minimum: -1, maximum: 1)))
@@ -93,6 +97,15 @@ final class BackendAllocationTests: DaemonTestCase {
         XCTAssertGreaterThan(backend.cycleCount - cyclesBefore, 200)
         XCTAssertGreaterThan(backend.initializedThreadCount, 0, "thread-init callback never ran")
         XCTAssertEqual(backend.callbackAllocationCount, 0, "heap allocations inside the process callback")
+        for engine in [first, second] {
+            let w = engine.decodeWorkerStats
+            XCTAssertTrue(w.isRunning, "no decode worker")
+            XCTAssertEqual(w.workerAllocations, 0, "heap allocations in the decode worker")
+            print("decode worker: \(w.jobsByWorker) jobs computed, \(w.jobsTakenByCallback + w.jobsAbandonedByCallback) "
+                  + "by the callback, \(w.workerAllocations) allocations; "
+                  + (w.isRealtime ? "SCHED_FIFO \(w.priority)" : "normal scheduling") + (w.cpu >= 0 ? ", CPU \(w.cpu)" : ""))
+        }
+        XCTAssertGreaterThan(second.decodeWorkerStats.jobsByWorker, 0, "the decode worker computed nothing")
         XCTAssertTrue(backend.currentEngine === second)
         var forwarded: [MIDIEvent] = []
         while let e = backend.nextForwardedEvent() { forwarded.append(e) }

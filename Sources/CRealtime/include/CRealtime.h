@@ -32,6 +32,19 @@ void timbred_flush_denormals(void);
 /// Nonzero when the calling thread flushes denormal results to zero.
 int timbred_denormals_flushed(void);
 
+/// Sets (nonzero) or clears (zero) flush-to-zero and denormals-are-zero for the calling thread,
+/// so that a helper thread computes exactly as the thread whose work it takes. Real-time safe.
+void timbred_set_flush_denormals(int on);
+
+/// Pins the calling thread to CPU `cpu` (sched_setaffinity). Returns 0 on success, -1 when
+/// refused or where unsupported. Not real-time (call once when a thread starts).
+int timbred_pin_current_thread(int cpu);
+
+/// Calls `counter`, a `long long (*)(void)` (a test's allocation counter), or returns 0 when it is
+/// null: a C call, so a Swift thread calling it needs no function-type metadata. Real-time safe
+/// when `counter` is.
+long long timbred_call_counter(const void *counter);
+
 #ifdef __cplusplus
 }
 #endif
