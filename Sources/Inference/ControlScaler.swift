@@ -54,23 +54,25 @@ public struct ControlScaler: Sendable, Equatable {
                       distribution: UnsafeMutablePointer<Float>? = nil, inharmonicity: Double = 0) -> Float {
         let k = harmonicCount
         let amplitude = Activation.expSigmoid(raw[0])
-        // branch-free exp_sigmoid: the compiler runs these loops eight values at a time (AVX2 / NEON)
+        // branch-free exp_sigmoid in loops of their own (no sum in them), which the compiler runs
+        // eight values at a time (AVX2 / NEON); the mask and the sum follow in a scalar loop, in
+        // order, so the result is the same as one loop doing both
+        for j in 0..<k { harmonics[j] = VectorActivation.expSigmoid(raw[1 + j]) }
+        if let distribution {
+            for j in 0..<k { distribution[j] = harmonics[j] }
+        }
         var sum: Float = 0
         if inharmonicity == 0 {
             for j in 0..<k {
-                let d = VectorActivation.expSigmoid(raw[1 + j])
-                distribution?[j] = d
-                let masked: Float = Float(j + 1) * f0Hz < limitHz ? d : 0
+                let masked: Float = Float(j + 1) * f0Hz < limitHz ? harmonics[j] : 0
                 harmonics[j] = masked
                 sum += masked
             }
         } else {
             for j in 0..<k {
-                let d = VectorActivation.expSigmoid(raw[1 + j])
-                distribution?[j] = d
                 let below = Double(f0Hz) * HarmonicControls.stretchRatio(partial: j + 1, inharmonicity: inharmonicity)
                     < Double(limitHz)
-                let masked: Float = below ? d : 0
+                let masked: Float = below ? harmonics[j] : 0
                 harmonics[j] = masked
                 sum += masked
             }

@@ -1,9 +1,19 @@
 /// A dense layer `y = W x + b` packed for batched SIMD evaluation.
 ///
-/// The weights are stored as panels of 16 outputs: panel `p` holds, for every input `i`, the 16
-/// weights `W[16p ..< 16p+16, i]` as one `SIMD16<Float>` (outputs past `outputCount` are 0). A
-/// panel is streamed once per block of four voices and every weight load feeds four fused
-/// multiply-adds, so a batch of voices costs little more memory traffic than one voice.
+/// The weights are packed once, at init, into output tiles of 3 panels of 8 outputs (the last
+/// one or two tiles may be narrower, see `tileWidth(at:)`): tile `t` holds, for every input `i` in order, its
+/// panels' weights `W[o, i]` as consecutive `SIMD8<Float>`s, so the kernel reads each tile as
+/// one stream. `forward` runs tile by tile and, inside a tile, through the batch in blocks of up
+/// to `tileVoices` voices: a register block of `tileVoices × 8·tilePanels` accumulators that
+/// takes one broadcast input per voice and one weight vector per panel for each input (on
+/// x86-64 with AVX2: `vbroadcastss` and `vfmadd231ps` on ymm). A tile's weights are read from
+/// memory once per `forward` and then served from cache to every block of voices.
+///
+/// **Every output is the same sum whatever the batch.** Output `o` of a voice is always
+/// `bias[o]` followed by one fused multiply-add per input in input order, in one accumulator:
+/// the blocks differ only in how many voices and outputs run side by side, never in the order
+/// of a voice's own sum. So a voice's result is bit-identical at any batch size and at any
+/// position in the batch.
 ///
 /// The packed memory is owned by the layer and never changes after `init`, so a layer may be
 /// shared between threads; `forward` writes only to the caller's output.
@@ -12,36 +22,53 @@ public final class DenseLayer: @unchecked Sendable {
     public let inputCount: Int
     /// Output width.
     public let outputCount: Int
-    /// Number of 16-wide output panels.
+    /// Panels of 8 outputs per tile (the last tile may hold fewer).
+    static let tilePanels = 3
+    /// The most voices in one register block.
+    static let tileVoices = 4
+    /// Inputs per chunk when several blocks of voices share a tile: 128 inputs of a 3-panel
+    /// tile are 12 KB of weights, which stay in L1 while the blocks take their turns.
+    static let inputChunk = 128
+    /// Number of 8-wide output panels, `ceil(outputCount / 8)`.
     let panelCount: Int
-    /// `panelCount * inputCount` vectors, 64-byte aligned.
-    let panels: UnsafeMutablePointer<SIMD16<Float>>
+    /// `panelCount * inputCount` vectors, 64-byte aligned: the tile that starts at panel `p0`
+    /// starts at vector `p0 * inputCount` and holds `[inputCount][tileWidth(at: p0)]`.
+    let packed: UnsafeMutablePointer<SIMD8<Float>>
     /// `panelCount` bias vectors (zero-padded).
-    let bias: UnsafeMutablePointer<SIMD16<Float>>
+    let bias: UnsafeMutablePointer<SIMD8<Float>>
 
     /// Packs `weights` (allocates; call off the real-time thread).
     public init(_ weights: DenseWeights) {
         let n = weights.inputCount, m = weights.outputCount
         inputCount = n
         outputCount = m
-        panelCount = (m + 15) / 16
-        panels = allocateVectors(panelCount * n)
-        bias = allocateVectors(panelCount)
+        panelCount = (m + 7) / 8
+        packed = allocateVectors8(panelCount * n)
+        bias = allocateVectors8(panelCount)
         for p in 0..<panelCount {
-            var b = SIMD16<Float>(repeating: 0)
-            for lane in 0..<16 where 16 * p + lane < m { b[lane] = weights.bias[16 * p + lane] }
+            var b = SIMD8<Float>(repeating: 0)
+            for lane in 0..<8 where 8 * p + lane < m { b[lane] = weights.bias[8 * p + lane] }
             bias[p] = b
+        }
+        var p0 = 0
+        while p0 < panelCount {
+            let panels = tileWidth(at: p0)
             for i in 0..<n {
-                var v = SIMD16<Float>(repeating: 0)
-                for lane in 0..<16 where 16 * p + lane < m { v[lane] = weights.weight[(16 * p + lane) * n + i] }
-                panels[p * n + i] = v
+                for j in 0..<panels {
+                    var v = SIMD8<Float>(repeating: 0)
+                    for lane in 0..<8 where 8 * (p0 + j) + lane < m {
+                        v[lane] = weights.weight[(8 * (p0 + j) + lane) * n + i]
+                    }
+                    packed[p0 * n + i * panels + j] = v
+                }
             }
+            p0 += panels
         }
     }
 
     deinit {
-        panels.deinitialize(count: panelCount * inputCount)
-        panels.deallocate()
+        packed.deinitialize(count: panelCount * inputCount)
+        packed.deallocate()
         bias.deinitialize(count: panelCount)
         bias.deallocate()
     }
@@ -55,118 +82,321 @@ public final class DenseLayer: @unchecked Sendable {
     ///   - output: row `b` starts at `output + b * outputStride`; `outputCount` floats are written.
     ///   - outputStride: floats between consecutive output rows (≥ `outputCount`).
     ///
-    /// Input and output must not overlap.
+    /// Input and output must not overlap. Each row's result is bit-identical whatever `batch`
+    /// and the row's position (see the type's notes).
     public func forward(batch: Int, input: UnsafePointer<Float>, inputStride: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int) {
-        var row = 0
-        while batch - row >= 3 {
-            let r1 = row + 1, r2 = row + 2, r3 = batch - row >= 4 ? row + 3 : row + 2
-            kernel4(input + row * inputStride, input + r1 * inputStride, input + r2 * inputStride,
-                    input + r3 * inputStride,
-                    output + row * outputStride, output + r1 * outputStride, output + r2 * outputStride,
-                    batch - row >= 4 ? output + r3 * outputStride : nil)
-            row += 4
-        }
-        if batch - row == 2 {
-            kernel2(input + row * inputStride, input + (row + 1) * inputStride,
-                    output + row * outputStride, output + (row + 1) * outputStride)
-        } else if batch - row == 1 {
-            kernel1(input + row * inputStride, output + row * outputStride)
+        let n = inputCount
+        var p0 = 0
+        while p0 < panelCount {
+            let panels = tileWidth(at: p0)
+            let w = UnsafePointer(packed + p0 * n), b = UnsafePointer(bias + p0)
+            let y = output + 8 * p0
+            if batch == 1 && panels == 3 && p0 + 3 < panelCount && tileWidth(at: p0 + 3) == 3 {
+                // one voice: two tiles side by side, for six independent sums
+                block(Block1x2x3.self, w, b, input, inputStride, y, outputStride, p0, 0, n)
+                p0 += 6
+                continue
+            }
+            // with several blocks of voices, the inputs in chunks of `inputChunk`, so that the
+            // tile's weights for a chunk stay in L1 while every block runs through them
+            let chunk = batch > Self.tileVoices ? Self.inputChunk : n
+            for k0 in stride(from: 0, to: n, by: chunk) {
+                let k1 = min(n, k0 + chunk)
+                // the batch in blocks of at most `tileVoices`, as even as they come (7 = 4 + 3)
+                let blocks = (batch + Self.tileVoices - 1) / Self.tileVoices
+                var row = 0
+                for k in 0..<blocks {
+                    let left = batch - row, voices = (left + (blocks - k) - 1) / (blocks - k)
+                    let x = input + row * inputStride, yr = y + row * outputStride
+                    switch (voices, panels) {
+                    case (4, 3): block(Block4x1x3.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (3, 3): block(Block3x1x3.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (2, 3): block(Block2x1x3.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (1, 3): block(Block1x1x3.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (4, 2): block(Block4x1x2.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (3, 2): block(Block3x1x2.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (2, 2): block(Block2x1x2.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (1, 2): block(Block1x1x2.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (4, _): block(Block4x1x1.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (3, _): block(Block3x1x1.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    case (2, _): block(Block2x1x1.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    default: block(Block1x1x1.self, w, b, x, inputStride, yr, outputStride, p0, k0, k1)
+                    }
+                    row += voices
+                }
+            }
+            p0 += panels
         }
     }
 
-    /// Writes the first `outputCount - 16p` lanes (at most 16) of panel `p`'s result.
+    /// Panels in the tile that starts at panel `p0`: 3, except at the end, where 4 panels left
+    /// make two tiles of 2 (not 3 + 1), and fewer than 3 make one tile.
     @inline(__always)
-    private func store(_ v: SIMD16<Float>, panel p: Int, to y: UnsafeMutablePointer<Float>) {
-        let base = 16 * p
-        if base + 16 <= outputCount {
-            UnsafeMutableRawPointer(y + base).storeBytes(of: v, as: SIMD16<Float>.self)
+    func tileWidth(at p0: Int) -> Int {
+        let left = panelCount - p0
+        return left == 4 ? 2 : min(Self.tilePanels, left)
+    }
+
+    /// One register block: `Shape.voices` rows × `Shape.tiles` tiles of `Shape.panels` panels
+    /// each, every accumulator `bias` then one FMA per input in input order (the loop takes
+    /// two inputs per turn, each FMA still in order). Specialised per shape (the counts are
+    /// compile-time constants there), so each shape is its own straight-line loop; the
+    /// conditions below fold away.
+    @inline(never)
+    private func block<Shape: BlockShape>(_ shape: Shape.Type, _ w: UnsafePointer<SIMD8<Float>>,
+                                          _ bias: UnsafePointer<SIMD8<Float>>, _ x: UnsafePointer<Float>,
+                                          _ xStride: Int, _ y: UnsafeMutablePointer<Float>, _ yStride: Int,
+                                          _ firstPanel: Int, _ k0: Int, _ k1: Int) {
+        let voices = Shape.voices, tiles = Shape.tiles, panels = Shape.panels
+        let n = inputCount
+        // panel j = panels·t + p of the block: tile t's weights start panels·n vectors after tile t-1's
+        let wa = w, wb = w + (tiles > 1 ? panels * n : 0)
+        let zero = SIMD8<Float>(repeating: 0)
+        let c0 = bias[0], c1 = panels > 1 ? bias[1] : zero, c2 = panels > 2 ? bias[2] : zero
+        let c3 = tiles > 1 ? bias[panels] : zero, c4 = tiles > 1 && panels > 1 ? bias[panels + 1] : zero
+        let c5 = tiles > 1 && panels > 2 ? bias[panels + 2] : zero
+        let x0 = x
+        let x1 = x + (voices > 1 ? 1 * xStride : 0)
+        let x2 = x + (voices > 2 ? 2 * xStride : 0)
+        let x3 = x + (voices > 3 ? 3 * xStride : 0)
+        var a00 = c0, a01 = c1, a02 = c2, a03 = c3, a04 = c4, a05 = c5
+        var a10 = c0, a11 = c1, a12 = c2, a13 = c3, a14 = c4, a15 = c5
+        var a20 = c0, a21 = c1, a22 = c2, a23 = c3, a24 = c4, a25 = c5
+        var a30 = c0, a31 = c1, a32 = c2, a33 = c3, a34 = c4, a35 = c5
+        if k0 > 0 {  // a later chunk of the inputs: carry on from the sums stored so far
+            let count = tiles * panels
+            let yv = y + 0 * yStride
+            a00 = loadPanel(firstPanel, from: yv)
+            if count > 1 { a01 = loadPanel(firstPanel + 1, from: yv + 8) }
+            if count > 2 { a02 = loadPanel(firstPanel + 2, from: yv + 16) }
+            if count > 3 { a03 = loadPanel(firstPanel + 3, from: yv + 24) }
+            if count > 4 { a04 = loadPanel(firstPanel + 4, from: yv + 32) }
+            if count > 5 { a05 = loadPanel(firstPanel + 5, from: yv + 40) }
+            if voices > 1 {
+                let yv = y + 1 * yStride
+                a10 = loadPanel(firstPanel, from: yv)
+                if count > 1 { a11 = loadPanel(firstPanel + 1, from: yv + 8) }
+                if count > 2 { a12 = loadPanel(firstPanel + 2, from: yv + 16) }
+                if count > 3 { a13 = loadPanel(firstPanel + 3, from: yv + 24) }
+                if count > 4 { a14 = loadPanel(firstPanel + 4, from: yv + 32) }
+                if count > 5 { a15 = loadPanel(firstPanel + 5, from: yv + 40) }
+            }
+            if voices > 2 {
+                let yv = y + 2 * yStride
+                a20 = loadPanel(firstPanel, from: yv)
+                if count > 1 { a21 = loadPanel(firstPanel + 1, from: yv + 8) }
+                if count > 2 { a22 = loadPanel(firstPanel + 2, from: yv + 16) }
+                if count > 3 { a23 = loadPanel(firstPanel + 3, from: yv + 24) }
+                if count > 4 { a24 = loadPanel(firstPanel + 4, from: yv + 32) }
+                if count > 5 { a25 = loadPanel(firstPanel + 5, from: yv + 40) }
+            }
+            if voices > 3 {
+                let yv = y + 3 * yStride
+                a30 = loadPanel(firstPanel, from: yv)
+                if count > 1 { a31 = loadPanel(firstPanel + 1, from: yv + 8) }
+                if count > 2 { a32 = loadPanel(firstPanel + 2, from: yv + 16) }
+                if count > 3 { a33 = loadPanel(firstPanel + 3, from: yv + 24) }
+                if count > 4 { a34 = loadPanel(firstPanel + 4, from: yv + 32) }
+                if count > 5 { a35 = loadPanel(firstPanel + 5, from: yv + 40) }
+            }
+        }
+        var i = k0
+        while i + 2 <= k1 {
+            do {
+                let w0 = wa[i * panels]
+                let w1 = panels > 1 ? wa[i * panels + 1] : zero
+                let w2 = panels > 2 ? wa[i * panels + 2] : zero
+                let w3 = tiles > 1 ? wb[i * panels] : zero
+                let w4 = tiles > 1 && panels > 1 ? wb[i * panels + 1] : zero
+                let w5 = tiles > 1 && panels > 2 ? wb[i * panels + 2] : zero
+                let s0 = SIMD8<Float>(repeating: x0[i])
+                a00 = a00.addingProduct(s0, w0)
+                if panels > 1 { a01 = a01.addingProduct(s0, w1) }
+                if panels > 2 { a02 = a02.addingProduct(s0, w2) }
+                if tiles > 1 { a03 = a03.addingProduct(s0, w3) }
+                if tiles > 1 && panels > 1 { a04 = a04.addingProduct(s0, w4) }
+                if tiles > 1 && panels > 2 { a05 = a05.addingProduct(s0, w5) }
+                if voices > 1 {
+                    let s1 = SIMD8<Float>(repeating: x1[i])
+                    a10 = a10.addingProduct(s1, w0)
+                    if panels > 1 { a11 = a11.addingProduct(s1, w1) }
+                    if panels > 2 { a12 = a12.addingProduct(s1, w2) }
+                    if tiles > 1 { a13 = a13.addingProduct(s1, w3) }
+                    if tiles > 1 && panels > 1 { a14 = a14.addingProduct(s1, w4) }
+                    if tiles > 1 && panels > 2 { a15 = a15.addingProduct(s1, w5) }
+                }
+                if voices > 2 {
+                    let s2 = SIMD8<Float>(repeating: x2[i])
+                    a20 = a20.addingProduct(s2, w0)
+                    if panels > 1 { a21 = a21.addingProduct(s2, w1) }
+                    if panels > 2 { a22 = a22.addingProduct(s2, w2) }
+                    if tiles > 1 { a23 = a23.addingProduct(s2, w3) }
+                    if tiles > 1 && panels > 1 { a24 = a24.addingProduct(s2, w4) }
+                    if tiles > 1 && panels > 2 { a25 = a25.addingProduct(s2, w5) }
+                }
+                if voices > 3 {
+                    let s3 = SIMD8<Float>(repeating: x3[i])
+                    a30 = a30.addingProduct(s3, w0)
+                    if panels > 1 { a31 = a31.addingProduct(s3, w1) }
+                    if panels > 2 { a32 = a32.addingProduct(s3, w2) }
+                    if tiles > 1 { a33 = a33.addingProduct(s3, w3) }
+                    if tiles > 1 && panels > 1 { a34 = a34.addingProduct(s3, w4) }
+                    if tiles > 1 && panels > 2 { a35 = a35.addingProduct(s3, w5) }
+                }
+            }
+            do {
+                let w0 = wa[(i + 1) * panels]
+                let w1 = panels > 1 ? wa[(i + 1) * panels + 1] : zero
+                let w2 = panels > 2 ? wa[(i + 1) * panels + 2] : zero
+                let w3 = tiles > 1 ? wb[(i + 1) * panels] : zero
+                let w4 = tiles > 1 && panels > 1 ? wb[(i + 1) * panels + 1] : zero
+                let w5 = tiles > 1 && panels > 2 ? wb[(i + 1) * panels + 2] : zero
+                let s0 = SIMD8<Float>(repeating: x0[i + 1])
+                a00 = a00.addingProduct(s0, w0)
+                if panels > 1 { a01 = a01.addingProduct(s0, w1) }
+                if panels > 2 { a02 = a02.addingProduct(s0, w2) }
+                if tiles > 1 { a03 = a03.addingProduct(s0, w3) }
+                if tiles > 1 && panels > 1 { a04 = a04.addingProduct(s0, w4) }
+                if tiles > 1 && panels > 2 { a05 = a05.addingProduct(s0, w5) }
+                if voices > 1 {
+                    let s1 = SIMD8<Float>(repeating: x1[i + 1])
+                    a10 = a10.addingProduct(s1, w0)
+                    if panels > 1 { a11 = a11.addingProduct(s1, w1) }
+                    if panels > 2 { a12 = a12.addingProduct(s1, w2) }
+                    if tiles > 1 { a13 = a13.addingProduct(s1, w3) }
+                    if tiles > 1 && panels > 1 { a14 = a14.addingProduct(s1, w4) }
+                    if tiles > 1 && panels > 2 { a15 = a15.addingProduct(s1, w5) }
+                }
+                if voices > 2 {
+                    let s2 = SIMD8<Float>(repeating: x2[i + 1])
+                    a20 = a20.addingProduct(s2, w0)
+                    if panels > 1 { a21 = a21.addingProduct(s2, w1) }
+                    if panels > 2 { a22 = a22.addingProduct(s2, w2) }
+                    if tiles > 1 { a23 = a23.addingProduct(s2, w3) }
+                    if tiles > 1 && panels > 1 { a24 = a24.addingProduct(s2, w4) }
+                    if tiles > 1 && panels > 2 { a25 = a25.addingProduct(s2, w5) }
+                }
+                if voices > 3 {
+                    let s3 = SIMD8<Float>(repeating: x3[i + 1])
+                    a30 = a30.addingProduct(s3, w0)
+                    if panels > 1 { a31 = a31.addingProduct(s3, w1) }
+                    if panels > 2 { a32 = a32.addingProduct(s3, w2) }
+                    if tiles > 1 { a33 = a33.addingProduct(s3, w3) }
+                    if tiles > 1 && panels > 1 { a34 = a34.addingProduct(s3, w4) }
+                    if tiles > 1 && panels > 2 { a35 = a35.addingProduct(s3, w5) }
+                }
+            }
+            i += 2
+        }
+        if i < k1 {
+            let w0 = wa[i * panels]
+            let w1 = panels > 1 ? wa[i * panels + 1] : zero
+            let w2 = panels > 2 ? wa[i * panels + 2] : zero
+            let w3 = tiles > 1 ? wb[i * panels] : zero
+            let w4 = tiles > 1 && panels > 1 ? wb[i * panels + 1] : zero
+            let w5 = tiles > 1 && panels > 2 ? wb[i * panels + 2] : zero
+            let s0 = SIMD8<Float>(repeating: x0[i])
+            a00 = a00.addingProduct(s0, w0)
+            if panels > 1 { a01 = a01.addingProduct(s0, w1) }
+            if panels > 2 { a02 = a02.addingProduct(s0, w2) }
+            if tiles > 1 { a03 = a03.addingProduct(s0, w3) }
+            if tiles > 1 && panels > 1 { a04 = a04.addingProduct(s0, w4) }
+            if tiles > 1 && panels > 2 { a05 = a05.addingProduct(s0, w5) }
+            if voices > 1 {
+                let s1 = SIMD8<Float>(repeating: x1[i])
+                a10 = a10.addingProduct(s1, w0)
+                if panels > 1 { a11 = a11.addingProduct(s1, w1) }
+                if panels > 2 { a12 = a12.addingProduct(s1, w2) }
+                if tiles > 1 { a13 = a13.addingProduct(s1, w3) }
+                if tiles > 1 && panels > 1 { a14 = a14.addingProduct(s1, w4) }
+                if tiles > 1 && panels > 2 { a15 = a15.addingProduct(s1, w5) }
+            }
+            if voices > 2 {
+                let s2 = SIMD8<Float>(repeating: x2[i])
+                a20 = a20.addingProduct(s2, w0)
+                if panels > 1 { a21 = a21.addingProduct(s2, w1) }
+                if panels > 2 { a22 = a22.addingProduct(s2, w2) }
+                if tiles > 1 { a23 = a23.addingProduct(s2, w3) }
+                if tiles > 1 && panels > 1 { a24 = a24.addingProduct(s2, w4) }
+                if tiles > 1 && panels > 2 { a25 = a25.addingProduct(s2, w5) }
+            }
+            if voices > 3 {
+                let s3 = SIMD8<Float>(repeating: x3[i])
+                a30 = a30.addingProduct(s3, w0)
+                if panels > 1 { a31 = a31.addingProduct(s3, w1) }
+                if panels > 2 { a32 = a32.addingProduct(s3, w2) }
+                if tiles > 1 { a33 = a33.addingProduct(s3, w3) }
+                if tiles > 1 && panels > 1 { a34 = a34.addingProduct(s3, w4) }
+                if tiles > 1 && panels > 2 { a35 = a35.addingProduct(s3, w5) }
+            }
+        }
+        storeRow(a00, a01, a02, a03, a04, a05, tiles * panels, firstPanel, to: y)
+        if voices > 1 { storeRow(a10, a11, a12, a13, a14, a15, tiles * panels, firstPanel, to: y + 1 * yStride) }
+        if voices > 2 { storeRow(a20, a21, a22, a23, a24, a25, tiles * panels, firstPanel, to: y + 2 * yStride) }
+        if voices > 3 { storeRow(a30, a31, a32, a33, a34, a35, tiles * panels, firstPanel, to: y + 3 * yStride) }
+    }
+
+    /// Writes one row of a block: its panel `j` (of `count`) to `y + 8j`, all 8 lanes where the
+    /// panel is full, else only the lanes below `outputCount`.
+    @inline(__always)
+    private func storeRow(_ v0: SIMD8<Float>, _ v1: SIMD8<Float>, _ v2: SIMD8<Float>, _ v3: SIMD8<Float>,
+                          _ v4: SIMD8<Float>, _ v5: SIMD8<Float>, _ count: Int, _ firstPanel: Int,
+                          to y: UnsafeMutablePointer<Float>) {
+        storePanel(v0, firstPanel, to: y)
+        if count > 1 { storePanel(v1, firstPanel + 1, to: y + 8) }
+        if count > 2 { storePanel(v2, firstPanel + 2, to: y + 16) }
+        if count > 3 { storePanel(v3, firstPanel + 3, to: y + 24) }
+        if count > 4 { storePanel(v4, firstPanel + 4, to: y + 32) }
+        if count > 5 { storePanel(v5, firstPanel + 5, to: y + 40) }
+    }
+
+    /// Reads back what `storePanel` wrote (the lanes past `outputCount` read as 0).
+    @inline(__always)
+    private func loadPanel(_ panel: Int, from y: UnsafeMutablePointer<Float>) -> SIMD8<Float> {
+        let valid = outputCount - 8 * panel
+        if valid >= 8 { return load8(y) }
+        var v = SIMD8<Float>(repeating: 0)
+        for lane in 0..<valid { v[lane] = y[lane] }
+        return v
+    }
+
+    @inline(__always)
+    private func storePanel(_ v: SIMD8<Float>, _ panel: Int, to y: UnsafeMutablePointer<Float>) {
+        let valid = outputCount - 8 * panel
+        if valid >= 8 {
+            UnsafeMutableRawPointer(y).storeBytes(of: v, as: SIMD8<Float>.self)
         } else {
-            for lane in 0..<(outputCount - base) { y[base + lane] = v[lane] }
-        }
-    }
-
-    /// Four rows at once (the fourth output may be nil: three rows, the fourth input repeated).
-    @inline(__always)
-    private func kernel4(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>, _ x2: UnsafePointer<Float>,
-                         _ x3: UnsafePointer<Float>,
-                         _ y0: UnsafeMutablePointer<Float>, _ y1: UnsafeMutablePointer<Float>,
-                         _ y2: UnsafeMutablePointer<Float>, _ y3: UnsafeMutablePointer<Float>?) {
-        let n = inputCount
-        for p in 0..<panelCount {
-            let w = UnsafePointer(panels + p * n)
-            var a0 = bias[p], a1 = a0, a2 = a0, a3 = a0
-            for i in 0..<n {
-                let wi = w[i]
-                a0 = a0.addingProduct(SIMD16(repeating: x0[i]), wi)
-                a1 = a1.addingProduct(SIMD16(repeating: x1[i]), wi)
-                a2 = a2.addingProduct(SIMD16(repeating: x2[i]), wi)
-                a3 = a3.addingProduct(SIMD16(repeating: x3[i]), wi)
-            }
-            store(a0, panel: p, to: y0)
-            store(a1, panel: p, to: y1)
-            store(a2, panel: p, to: y2)
-            if let y3 { store(a3, panel: p, to: y3) }
-        }
-    }
-
-    /// Two rows, inputs unrolled by two (four independent accumulator chains).
-    @inline(__always)
-    private func kernel2(_ x0: UnsafePointer<Float>, _ x1: UnsafePointer<Float>,
-                         _ y0: UnsafeMutablePointer<Float>, _ y1: UnsafeMutablePointer<Float>) {
-        let n = inputCount
-        for p in 0..<panelCount {
-            let w = UnsafePointer(panels + p * n)
-            var a0 = bias[p], a1 = a0
-            var b0 = SIMD16<Float>(repeating: 0), b1 = b0
-            var i = 0
-            while i + 2 <= n {
-                let w0 = w[i], w1 = w[i + 1]
-                a0 = a0.addingProduct(SIMD16(repeating: x0[i]), w0)
-                a1 = a1.addingProduct(SIMD16(repeating: x1[i]), w0)
-                b0 = b0.addingProduct(SIMD16(repeating: x0[i + 1]), w1)
-                b1 = b1.addingProduct(SIMD16(repeating: x1[i + 1]), w1)
-                i += 2
-            }
-            if i < n {
-                a0 = a0.addingProduct(SIMD16(repeating: x0[i]), w[i])
-                a1 = a1.addingProduct(SIMD16(repeating: x1[i]), w[i])
-            }
-            store(a0 + b0, panel: p, to: y0)
-            store(a1 + b1, panel: p, to: y1)
-        }
-    }
-
-    /// One row, inputs unrolled by four (four independent accumulator chains).
-    @inline(__always)
-    private func kernel1(_ x0: UnsafePointer<Float>, _ y0: UnsafeMutablePointer<Float>) {
-        let n = inputCount
-        for p in 0..<panelCount {
-            let w = UnsafePointer(panels + p * n)
-            var a = bias[p]
-            var b = SIMD16<Float>(repeating: 0), c = b, d = b
-            var i = 0
-            while i + 4 <= n {
-                a = a.addingProduct(SIMD16(repeating: x0[i]), w[i])
-                b = b.addingProduct(SIMD16(repeating: x0[i + 1]), w[i + 1])
-                c = c.addingProduct(SIMD16(repeating: x0[i + 2]), w[i + 2])
-                d = d.addingProduct(SIMD16(repeating: x0[i + 3]), w[i + 3])
-                i += 4
-            }
-            while i < n {
-                a = a.addingProduct(SIMD16(repeating: x0[i]), w[i])
-                i += 1
-            }
-            store((a + b) + (c + d), panel: p, to: y0)
+            for lane in 0..<valid { y[lane] = v[lane] }
         }
     }
 }
 
-/// Allocates `count` zeroed, 64-byte aligned SIMD16 vectors.
-func allocateVectors(_ count: Int) -> UnsafeMutablePointer<SIMD16<Float>> {
-    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<SIMD16<Float>>.stride,
+/// The shape of a register block of `DenseLayer`: voices × tiles × 8-wide panels per tile.
+protocol BlockShape {
+    static var voices: Int { get }
+    static var tiles: Int { get }
+    static var panels: Int { get }
+}
+enum Block1x1x3: BlockShape { static var voices: Int { 1 }; static var tiles: Int { 1 }; static var panels: Int { 3 } }
+enum Block1x1x2: BlockShape { static var voices: Int { 1 }; static var tiles: Int { 1 }; static var panels: Int { 2 } }
+enum Block1x1x1: BlockShape { static var voices: Int { 1 }; static var tiles: Int { 1 }; static var panels: Int { 1 } }
+enum Block2x1x3: BlockShape { static var voices: Int { 2 }; static var tiles: Int { 1 }; static var panels: Int { 3 } }
+enum Block2x1x2: BlockShape { static var voices: Int { 2 }; static var tiles: Int { 1 }; static var panels: Int { 2 } }
+enum Block2x1x1: BlockShape { static var voices: Int { 2 }; static var tiles: Int { 1 }; static var panels: Int { 1 } }
+enum Block3x1x3: BlockShape { static var voices: Int { 3 }; static var tiles: Int { 1 }; static var panels: Int { 3 } }
+enum Block3x1x2: BlockShape { static var voices: Int { 3 }; static var tiles: Int { 1 }; static var panels: Int { 2 } }
+enum Block3x1x1: BlockShape { static var voices: Int { 3 }; static var tiles: Int { 1 }; static var panels: Int { 1 } }
+enum Block4x1x3: BlockShape { static var voices: Int { 4 }; static var tiles: Int { 1 }; static var panels: Int { 3 } }
+enum Block4x1x2: BlockShape { static var voices: Int { 4 }; static var tiles: Int { 1 }; static var panels: Int { 2 } }
+enum Block4x1x1: BlockShape { static var voices: Int { 4 }; static var tiles: Int { 1 }; static var panels: Int { 1 } }
+enum Block1x2x3: BlockShape { static var voices: Int { 1 }; static var tiles: Int { 2 }; static var panels: Int { 3 } }
+
+/// Allocates `count` zeroed, 64-byte aligned SIMD8 vectors.
+func allocateVectors8(_ count: Int) -> UnsafeMutablePointer<SIMD8<Float>> {
+    let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<SIMD8<Float>>.stride,
                                                alignment: 64)
-    let p = raw.bindMemory(to: SIMD16<Float>.self, capacity: max(1, count))
-    p.initialize(repeating: SIMD16(repeating: 0), count: max(1, count))
+    let p = raw.bindMemory(to: SIMD8<Float>.self, capacity: max(1, count))
+    p.initialize(repeating: SIMD8(repeating: 0), count: max(1, count))
     return p
 }

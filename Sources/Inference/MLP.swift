@@ -61,21 +61,44 @@ public enum Kernels {
     /// In place on each of `batch` rows (row `b` at `rows + b * stride`, `count` floats):
     /// `x = LeakyReLU((x - mean) / sqrt(var + epsilon) * gamma + beta)`, biased variance.
     /// Real-time safe.
+    ///
+    /// The mean and the variance are each summed in eight interleaved partial sums, one SIMD8
+    /// register (element `i` into lane `i mod 8`, the lanes combined pairwise at the end, then
+    /// the last `count mod 8` elements in order); the order depends only on `count`, so a row's
+    /// result does not depend on `batch` or on the other rows.
     public static func layerNormLeakyReLU(batch: Int, rows: UnsafeMutablePointer<Float>, stride: Int, count: Int,
                                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                           epsilon: Float, slope: Float) {
         let invCount = 1 / Float(count)
         for b in 0..<batch {
             let x = rows + b * stride
-            var sum: Float = 0
-            for i in 0..<count { sum += x[i] }
-            let mean = sum * invCount
-            var sq: Float = 0
-            for i in 0..<count {
-                let d = x[i] - mean
-                sq += d * d
+            var s = SIMD8<Float>(repeating: 0)
+            var i = 0
+            while i + 8 <= count {
+                s += load8(x + i)
+                i += 8
             }
-            let inv = 1 / (sq * invCount + epsilon).squareRoot()
+            var sum = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
+            while i < count {
+                sum += x[i]
+                i += 1
+            }
+            let mean = sum * invCount
+            s = SIMD8<Float>(repeating: 0)
+            i = 0
+            while i + 8 <= count {
+                let d = load8(x + i) - mean
+                s += d * d
+                i += 8
+            }
+            sum = ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))
+            while i < count {
+                let d = x[i] - mean
+                sum += d * d
+                i += 1
+            }
+            let variance = sum * invCount
+            let inv = 1 / (variance + epsilon).squareRoot()
             for i in 0..<count {
                 let v = (x[i] - mean) * inv * gamma[i] + beta[i]
                 x[i] = Activation.leakyReLU(v, slope: slope)

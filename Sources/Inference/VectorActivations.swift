@@ -82,3 +82,48 @@ public enum VectorActivation {
         2 * exp(Activation.ln10 * log(sigmoid(x))) + 1e-7
     }
 }
+
+/// Eight lanes at a time: the same operations as the scalar functions of `VectorActivation`, in
+/// the same order, so each lane is bit-identical to the scalar result (Tests/InferenceTests,
+/// VectorActivationTests). Real-time safe, except that a debug build instantiates the SIMD8
+/// integer types' metadata on first use (it allocates): call `warmUp()` once off the real-time
+/// thread (the layers that use these do it at init).
+public enum VectorActivation8 {
+    /// Evaluates each function once, so that a debug build's generic metadata exists before the
+    /// real-time thread needs it (allocates there; not real-time).
+    public static func warmUp() {
+        let x = SIMD8<Float>(repeating: 0.5)
+        _ = sigmoid(x) + tanh(x) + exp(x)
+    }
+
+    /// `e^x` per lane, as `VectorActivation.exp`. Real-time safe.
+    @inlinable @inline(__always)
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let magic = VectorActivation.roundingMagic
+        let x = x.replacing(with: -87.3, where: x .< -87.3).replacing(with: 88, where: x .> 88)
+        let t = x * 1.44269504088896341 + magic
+        let n = t - magic  // round(x / ln 2)
+        let r = (x - n * 0.693359375) + n * 2.12194440e-4
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let y = p * (r * r) + r + 1
+        let bits = (unsafeBitCast(t, to: SIMD8<UInt32>.self) &- magic.bitPattern &+ 127) &<< 23
+        return y * unsafeBitCast(bits, to: SIMD8<Float>.self)
+    }
+
+    /// Logistic sigmoid per lane, as `VectorActivation.sigmoid`. Real-time safe.
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        1 / (1 + exp(-x))
+    }
+
+    /// tanh per lane, as `VectorActivation.tanh`. Real-time safe.
+    @inlinable @inline(__always)
+    public static func tanh(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        1 - 2 / (exp(x + x) + 1)
+    }
+}

@@ -129,7 +129,7 @@ final class DecoderReferenceTests: XCTestCase {
         }
     }
 
-    /// Voices in a batch do not interact: each voice equals the same voice run alone.
+    /// Voices in a batch do not interact: each voice equals the same voice run alone, bit for bit.
     func testBatchedVoicesAreIndependent() throws {
         let model = try TimbreModel(contentsOf: Fixtures.smallModel)
         let batch = 5
@@ -154,8 +154,58 @@ final class DecoderReferenceTests: XCTestCase {
                 single.step(batch: 1, f0Hz: [f0[v] * (1 + wobble)], loudnessDB: [loudness[v]],
                             note: Array(note[v * 3 ..< (v + 1) * 3]),
                             z: Array(z[v * zDim ..< (v + 1) * zDim]), state: &states[v], raw: &raws[v])
-                XCTAssertLessThanOrEqual(maxScaledError(Array(raw[v * r ..< (v + 1) * r]), raws[v]), 1e-6)
-                XCTAssertLessThanOrEqual(maxScaledError(Array(state[v * g ..< (v + 1) * g]), states[v]), 1e-6)
+                XCTAssertEqual(Array(raw[v * r ..< (v + 1) * r]).map(\.bitPattern), raws[v].map(\.bitPattern))
+                XCTAssertEqual(Array(state[v * g ..< (v + 1) * g]).map(\.bitPattern), states[v].map(\.bitPattern))
+            }
+        }
+    }
+
+    /// A voice's outputs are bit-identical whatever the batch size and its position in the batch
+    /// (every output is the same sum in the same order: DenseLayer's notes), for every register
+    /// block the kernels choose (1-4 voices, the two-tile block of a single voice, the narrow
+    /// last tiles), so a decoder worker may batch voices however it likes.
+    func testVoiceIsBitIdenticalAtAnyBatchSizeAndPosition() throws {
+        var models = [try TimbreModel(contentsOf: Fixtures.smallModel)]
+        if FileManager.default.fileExists(atPath: Fixtures.defaultModel) {
+            models.append(try TimbreModel(contentsOf: Fixtures.defaultModel))
+        }
+        for (index, model) in models.enumerated() {
+            let batches = index == 0 ? Array(1...13) + [17, 33] : [1, 2, 5, 8]
+            let maxBatch = batches.max()!
+            let decoder = model.makeDecoder(maxBatch: maxBatch)
+            let zDim = decoder.zDim, g = decoder.stateCount, r = decoder.rawCount
+            let means = model.latentMeans
+            // voice v's inputs, the same wherever it sits
+            func inputs(_ v: Int) -> (f0: Float, loudness: Float, note: [Float], z: [Float], state: [Float]) {
+                (f0: 60 * Float(v % 11 + 1), loudness: -60 + 4 * Float(v % 13),
+                 note: [Float(10 + (v * 17) % 117), 0.03 * Float(v % 7), v % 3 == 0 ? 0.04 : -1],
+                 z: means[v % means.count].map { $0 * (1 + 0.1 * Float(v % 5)) },
+                 state: (0..<g).map { 0.6 * Float(sin(Double($0 * (v + 3)) * 0.37)) })
+            }
+            func run(_ voices: [Int]) -> (raw: [[Float]], state: [[Float]]) {
+                let b = voices.count
+                var f0 = [Float](), loudness = [Float](), note = [Float](), z = [Float](), state = [Float]()
+                for v in voices {
+                    let i = inputs(v)
+                    f0.append(i.f0); loudness.append(i.loudness); note += i.note; z += i.z; state += i.state
+                }
+                var raw = [Float](repeating: .nan, count: b * r)
+                decoder.step(batch: b, f0Hz: f0, loudnessDB: loudness, note: note, z: z, state: &state, raw: &raw)
+                return ((0..<b).map { Array(raw[$0 * r ..< ($0 + 1) * r]) },
+                        (0..<b).map { Array(state[$0 * g ..< ($0 + 1) * g]) })
+            }
+            let target = 7
+            let alone = run([target])
+            for batch in batches {
+                for position in Set([0, batch / 2, batch - 1]) {
+                    var voices = (0..<batch).map { 100 + $0 }
+                    voices[position] = target
+                    let out = run(voices)
+                    XCTAssertEqual(out.raw[position].map(\.bitPattern), alone.raw[0].map(\.bitPattern),
+                                   "raw outputs, batch \(batch), position \(position)")
+                    XCTAssertEqual(out.state[position].map(\.bitPattern), alone.state[0].map(\.bitPattern),
+                                   "GRU state, batch \(batch), position \(position)")
+                }
             }
         }
     }

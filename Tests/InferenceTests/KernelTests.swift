@@ -52,6 +52,46 @@ final class KernelTests: XCTestCase {
         }
     }
 
+    /// Wide layers (inputs past one chunk of the kernel, every tile width): each row of a batch
+    /// equals the row run alone, bit for bit, and the naive sum within rounding.
+    func testDenseRowsAreBitIdenticalAtAnyBatch() {
+        var noise = Noise(state: 0x2545_F491_4F6C_DD1D)
+        for (inputs, outputs) in [(300, 42), (257, 200), (130, 8), (512, 24)] {
+            let w = DenseWeights(inputCount: inputs, outputCount: outputs,
+                                 weight: noise.array(inputs * outputs), bias: noise.array(outputs))
+            let layer = DenseLayer(w)
+            let maxBatch = 11
+            let x = noise.array(maxBatch * inputs)
+            func run(_ rows: [Int]) -> [[Float]] {
+                let xs = rows.flatMap { x[$0 * inputs ..< ($0 + 1) * inputs] }
+                var y = [Float](repeating: .nan, count: rows.count * outputs)
+                xs.withUnsafeBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        layer.forward(batch: rows.count, input: xb.baseAddress!, inputStride: inputs,
+                                      output: yb.baseAddress!, outputStride: outputs)
+                    }
+                }
+                return (0..<rows.count).map { Array(y[$0 * outputs ..< ($0 + 1) * outputs]) }
+            }
+            let alone = (0..<maxBatch).map { run([$0])[0] }
+            for b in 0..<maxBatch {
+                for o in 0..<outputs {
+                    var expected = Double(w.bias[o])
+                    for i in 0..<inputs { expected += Double(w.weight[o * inputs + i]) * Double(x[b * inputs + i]) }
+                    XCTAssertEqual(Double(alone[b][o]), expected, accuracy: 1e-4 * max(1, abs(expected)))
+                }
+            }
+            for batch in [2, 3, 4, 5, 7, 8, 9, 11] {
+                let rows = (0..<batch).map { ($0 * 5 + batch) % maxBatch }
+                let y = run(rows)
+                for (k, r) in rows.enumerated() {
+                    XCTAssertEqual(y[k].map(\.bitPattern), alone[r].map(\.bitPattern),
+                                   "in \(inputs) out \(outputs) batch \(batch) position \(k)")
+                }
+            }
+        }
+    }
+
     func testLayerNormLeakyReLU() {
         var x: [Float] = [1, 2, 3, 4, 10, 10, 10, 10]
         let gamma: [Float] = [1, 2, 1, 1], beta: [Float] = [0, 0, 0.5, 0]

@@ -44,4 +44,22 @@ final class VectorActivationTests: XCTestCase {
         XCTAssertEqual(VectorActivation.tanh(100), 1)
         XCTAssertEqual(VectorActivation.expSigmoid(-100), 1e-7, accuracy: 1e-12)
     }
+
+    /// The eight-lane versions (the GRU gates) give each lane the scalar function's exact bits.
+    func testEightLanesAreBitIdenticalToScalar() {
+        var xs: [Float] = [0, -0.0, 1e-8, -1e-8, 88, 88.5, -87.3, -88, -200, 200, .infinity, -.infinity]
+        for i in 0..<40_000 { xs.append(-100 + 200 * Float(i) / 40_000) }
+        for i in 0..<8_000 { xs.append(-6 + 12 * Float(i) / 8_000 + 1e-4) }
+        while xs.count % 8 != 0 { xs.append(0.25) }
+        for start in stride(from: 0, to: xs.count, by: 8) {
+            let v = SIMD8<Float>((0..<8).map { xs[start + $0] })
+            let e = VectorActivation8.exp(v), s = VectorActivation8.sigmoid(v), t = VectorActivation8.tanh(v)
+            for lane in 0..<8 {
+                let x = v[lane]
+                XCTAssertEqual(e[lane].bitPattern, VectorActivation.exp(x).bitPattern, "exp(\(x))")
+                XCTAssertEqual(s[lane].bitPattern, VectorActivation.sigmoid(x).bitPattern, "sigmoid(\(x))")
+                XCTAssertEqual(t[lane].bitPattern, VectorActivation.tanh(x).bitPattern, "tanh(\(x))")
+            }
+        }
+    }
 }
