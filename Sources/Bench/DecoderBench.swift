@@ -63,6 +63,8 @@ public struct DecoderBench {
     /// `seconds / repetitions`, after a warm-up.
     public func measure() -> [Timing] {
         let maxBatch = batches.max() ?? 1
+        // TIMBRED_DECODER_PROFILE=1: each stage's time first (docs/performance.md)
+        if ProcessInfo.processInfo.environment["TIMBRED_DECODER_PROFILE"] != nil { print(profileStages()) }
         let decoder = model.makeDecoder(maxBatch: maxBatch)
         var result: [Timing] = []
         for batch in batches {
@@ -167,4 +169,107 @@ func fmaLoop(iterations: Int) -> Int {
     }
     let s = (a0 + a1 + a2 + a3) + (a4 + a5 + a6 + a7) + (a8 + a9 + a10 + a11)
     return Int(s.sum() * 1000)
+}
+
+extension DecoderBench {
+    /// The decoder's stages timed one by one at each batch size (the same public kernels the
+    /// step runs, on the model's weights): µs per voice-frame and GFLOP/s of each, the median of
+    /// 7 runs of 20 calls. Diagnostic for tuning the kernels (`TIMBRED_DECODER_PROFILE=1 timbred
+    /// bench --decoder`); the stages overlap (the GRU step includes its two dense layers, the out
+    /// MLP its first layer), and their sum is close to, not equal to, one whole step. The two
+    /// "in L1" lines run layers small enough to stay in the L1 cache: the kernel's own speed.
+    public func profileStages() -> String {
+        let w = model.decoderWeights
+        let maxBatch = batches.max() ?? 1
+        let u = w.units, g = w.gruUnits
+        let width = g + 4 * u
+        var x = (0..<maxBatch * width).map { i in Float(sin(Double(i) * 0.731)) }
+        var y = [Float](repeating: 0, count: maxBatch * 3 * g)
+        var state = (0..<maxBatch * g).map { i in 0.5 * Float(sin(Double(i) * 0.37)) }
+        var scratch = [Float](repeating: 0, count: maxBatch * 6 * g + maxBatch * 2 * width)
+        let f0 = MLP(w.f0MLP), ld = MLP(w.loudnessMLP), zm = MLP(w.zMLP), nm = MLP(w.noteMLP)
+        let gru = GRULayer(w.gru), outMLP = MLP(w.outMLP), out = DenseLayer(w.out)
+        let ih = DenseLayer(w.gru.inputToHidden), hh = DenseLayer(w.gru.hiddenToHidden)
+        let outMLP0 = DenseLayer(w.outMLP.layers[0].dense)
+        let gamma = w.outMLP.layers[0].norm.gamma, beta = w.outMLP.layers[0].norm.beta
+        // in-cache shapes: the kernel's own speed, weights and inputs in L1
+        let l1 = DenseLayer(DenseWeights(inputCount: 128, outputCount: 16, weight: Array(w.gru.inputToHidden.weight[0..<2048]),
+                                         bias: Array(w.gru.inputToHidden.bias[0..<16])))
+        let l2 = DenseLayer(DenseWeights(inputCount: 128, outputCount: 96, weight: Array(w.gru.inputToHidden.weight[0..<12288]),
+                                         bias: Array(w.gru.inputToHidden.bias[0..<96])))
+        func time(_ body: () -> Void) -> Double {
+            body()
+            var reps: [Double] = []
+            for _ in 0..<7 {
+                let n = 20
+                let start = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<n { body() }
+                reps.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1000 / Double(n))
+            }
+            return reps.sorted()[reps.count / 2]
+        }
+        var lines = ["stage profile: us per voice-frame (GFLOP/s) at batch " + batches.map(String.init).joined(separator: "/")]
+        func dense(_ d: DenseWeights) -> Int { d.inputCount * d.outputCount }
+        func mlp(_ m: MLPWeights) -> Int { m.layers.reduce(0) { $0 + dense($1.dense) } }
+        x.withUnsafeMutableBufferPointer { xb in
+        y.withUnsafeMutableBufferPointer { yb in
+        state.withUnsafeMutableBufferPointer { sb in
+        scratch.withUnsafeMutableBufferPointer { wb in
+            let xp = xb.baseAddress!, yp = yb.baseAddress!, sp = sb.baseAddress!, wp = wb.baseAddress!
+            let stages: [(String, Int, (Int) -> Void)] = [
+                ("input MLPs x4", mlp(w.f0MLP) + mlp(w.loudnessMLP) + mlp(w.zMLP) + mlp(w.noteMLP), { b in
+                    f0.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u, scratch: wp)
+                    ld.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u, scratch: wp)
+                    zm.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u, scratch: wp)
+                    nm.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u, scratch: wp)
+                }),
+                ("GRU dense ih", dense(w.gru.inputToHidden), { b in
+                    ih.forward(batch: b, input: xp + g, inputStride: width, output: yp, outputStride: 3 * g)
+                }),
+                ("GRU dense hh", dense(w.gru.hiddenToHidden), { b in
+                    hh.forward(batch: b, input: sp, inputStride: g, output: yp, outputStride: 3 * g)
+                }),
+                ("GRU step (all)", dense(w.gru.inputToHidden) + dense(w.gru.hiddenToHidden), { b in
+                    gru.step(batch: b, input: xp + g, inputStride: width, state: sp, stateStride: g,
+                             copy: nil, copyStride: 0, scratch: wp)
+                }),
+                ("out MLP", mlp(w.outMLP), { b in
+                    outMLP.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u, scratch: wp)
+                }),
+                ("out MLP dense 0", dense(w.outMLP.layers[0].dense), { b in
+                    outMLP0.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: u)
+                }),
+                ("in L1: 128x16 x10", 10 * 128 * 16, { b in
+                    for _ in 0..<10 { l1.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: 3 * g) }
+                }),
+                ("in L1: 128x96", 128 * 96, { b in
+                    l2.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: 3 * g)
+                }),
+                ("layer norm x1", 0, { b in
+                    Kernels.layerNormLeakyReLU(batch: b, rows: yp, stride: u, count: u, gamma: gamma, beta: beta,
+                                               epsilon: 1e-5, slope: 0.2)
+                }),
+                ("out dense", dense(w.out), { b in
+                    out.forward(batch: b, input: xp, inputStride: width, output: yp, outputStride: w.rawCount)
+                }),
+                ("control scaler", 0, { b in
+                    let scaler = model.controlScaler, k = scaler.harmonicCount
+                    for v in 0..<b {
+                        scaler.scale(raw: xp + v * w.rawCount, f0Hz: 110 + 20 * Float(v), limitHz: 16000,
+                                     harmonics: yp, noise: yp + k)
+                    }
+                }),
+            ]
+            for (name, macs, body) in stages {
+                var line = name.padding(toLength: 19, withPad: " ", startingAt: 0)
+                for b in batches {
+                    let us = time { body(b) } / Double(b)
+                    line += String(format: "  %7.2f", us)
+                    if macs > 0 { line += String(format: " (%5.1f)", Double(2 * macs) / (us * 1e3)) } else { line += "        " }
+                }
+                lines.append(line)
+            }
+        }}}}
+        return lines.joined(separator: "\n")
+    }
 }

@@ -216,14 +216,20 @@ def torch_matmul_gflops(n: int = 1024, repetitions: int = 5) -> float:
     return 2 * n ** 3 / (time_loop(lambda: torch.mm(a, b), 0.3, repetitions) * 1e-6) / 1e9
 
 
-def run(timbred: Path, model: Path, batches: list[int], seconds: float, rounds: int, onnx: bool = True) -> dict:
-    """Check the three runtimes agree, then time them; returns everything the table shows."""
+def run(timbred: Path, model: Path, batches: list[int], seconds: float, rounds: int, onnx: bool = True,
+        baseline: Path | None = None) -> dict:
+    """Check the three runtimes agree, then time them; returns everything the table shows.
+
+    `baseline`: another timbred binary (an earlier build), checked and timed in the same rounds
+    as `timbred-base`, for before/after figures from one run."""
     import torch
 
     from .export import load_exported
 
     if not timbred.is_file():
         raise UserError(f"{timbred}: no timbred binary (build it: swift build -c release)")
+    if baseline is not None and not baseline.is_file():
+        raise UserError(f"{baseline}: no such baseline binary")
     torch.set_num_threads(1)
     full, _, _ = load_exported(model)
     decoder = full.decoder.eval()
@@ -244,6 +250,8 @@ def run(timbred: Path, model: Path, batches: list[int], seconds: float, rounds: 
         x = make_inputs(decoder, max(batches))
         ref_raw, ref_state = runtimes[0].run_once(x)
         outs = {"timbred": timbred_check(timbred, model, x, work)}
+        if baseline is not None:
+            outs["timbred-base"] = timbred_check(baseline, model, x, work)
         for r in runtimes[1:]:
             outs[r.name] = r.run_once(x)
         agreement = {name: (float(np.abs(raw - ref_raw).max()), float(np.abs(st - ref_state).max()))
@@ -260,13 +268,20 @@ def run(timbred: Path, model: Path, batches: list[int], seconds: float, rounds: 
             for row in t["timings"]:
                 key = ("timbred", row["batch"])
                 best[key] = min(best.get(key, math.inf), row["us_per_step"])
+            if baseline is not None:
+                tb = timbred_times(baseline, model, batches, seconds)
+                peaks += [tb["fma_peak_gflops_before"], tb["fma_peak_gflops_after"]]
+                for row in tb["timings"]:
+                    key = ("timbred-base", row["batch"])
+                    best[key] = min(best.get(key, math.inf), row["us_per_step"])
             for r in runtimes:
                 for batch in batches:
                     us = r.time(make_inputs(decoder, batch), seconds)
                     best[(r.name, batch)] = min(best.get((r.name, batch), math.inf), us)
         matmul = torch_matmul_gflops()
     return {"macs": macs, "peak": max(peaks), "peaks": peaks, "matmul_gflops": matmul, "best": best,
-            "names": ["timbred"] + [r.name for r in runtimes], "batches": batches, "agreement": agreement,
+            "names": ["timbred"] + (["timbred-base"] if baseline is not None else []) + [r.name for r in runtimes],
+            "batches": batches, "agreement": agreement,
             "raw_scale": scale, "ort_note": ort_note, "rounds": rounds, "seconds": seconds,
             "torch": torch.__version__,
             "ort": next((r.version for r in runtimes if r.name == "onnxruntime"), None)}
@@ -307,13 +322,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=2, help="rounds of all runtimes in turn (each cell: its best round)")
     p.add_argument("--no-onnx", action="store_true", help="skip ONNX Runtime")
     p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--baseline", help="another timbred binary (an earlier build) to time beside it, as timbred-base")
 
 
 def main_args(args) -> None:
     batches = [int(b) for b in args.batches.split(",") if b]
     if not batches or min(batches) < 1:
         raise UserError("--batches: positive integers, comma-separated")
-    res = run(Path(args.timbred), Path(args.model), batches, args.seconds, max(1, args.rounds), onnx=not args.no_onnx)
+    res = run(Path(args.timbred), Path(args.model), batches, args.seconds, max(1, args.rounds), onnx=not args.no_onnx,
+              baseline=Path(args.baseline) if args.baseline else None)
     print(format_table(res))
     if args.json:
         out = dict(res)
