@@ -125,9 +125,9 @@ public final class Engine: @unchecked Sendable {
     private let inharmonicity: InharmonicityTable?
     private let batchInharmonicity: UnsafeMutablePointer<Double>
     private let inharmonicityScratch: UnsafeMutablePointer<Double>
-    /// The model's attack transients (nil: none) and their basis waveforms at the output rate.
+    /// The model's attack transients (nil: none) and their band noises at the output rate.
     private let transients: TransientTable?
-    private let transientWaveforms: TransientWaveforms?
+    private let transientBands: TransientBands?
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
     /// The block's reverb (wet) signal, and the gain and reverb mix in force at each of its
@@ -195,13 +195,12 @@ public final class Engine: @unchecked Sendable {
                   oscillators: HarmonicOscillatorBank(sampleRate: settings.sampleRate, hop: hopSamples,
                                                       maxHarmonics: model.config.harmonicCount),
                   noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)),
-                  transientCount: model.transients?.basisCount ?? 0)
+                  transientCount: model.transients == nil ? 0 : TransientTable.envelopeCount)
         })
         transients = model.transients
-        transientWaveforms = model.transients.map {
-            TransientWaveforms(basis: $0.basis, basisCount: $0.basisCount, frameCount: TransientTable.frameCount,
-                               bandEdgesHz: TransientTable.bandEdgesHz, frameRateHz: TransientTable.frameRateHz,
-                               sampleRate: settings.sampleRate)
+        transientBands = model.transients.map { _ in
+            TransientBands(frameCount: TransientTable.frameCount, bandEdgesHz: TransientTable.bandEdgesHz,
+                           frameRateHz: TransientTable.frameRateHz, sampleRate: settings.sampleRate)
         }
         commands = SPSCRing(capacity: 1024, placeholder: .panic)
         status = SPSCRing(capacity: 1024, placeholder: .commandRejected)
@@ -476,10 +475,11 @@ public final class Engine: @unchecked Sendable {
         left.update(from: mix, count: n)
         right.update(from: mix, count: n)
         _ = status.push(.block(voices: activeVoiceCount, peak: peak))
-        // once per block, after the block's work: the worker has at least half a hop to do it
+        // once per block, after the block's work (the worker has at least half a hop to do it):
+        // a system call only when the worker has parked
         if workerHasNewJobs, let worker {
             workerHasNewJobs = false
-            worker.wake()
+            worker.wakeIfParked()
         }
     }
 
@@ -877,9 +877,9 @@ public final class Engine: @unchecked Sendable {
                                      samples: m..<(m + take), addingInto: scratch + done)
             let t1 = profileStages ? monotonicNanoseconds() : 0
             voice.noise.render(addingInto: scratch + done, count: take)
-            if let transientWaveforms, voice.ageSamples + done < transientWaveforms.length {
-                transientWaveforms.add(coefficients: voice.transientCoefficients, from: voice.ageSamples + done,
-                                       count: take, into: scratch + done)
+            if let transientBands, voice.ageSamples + done < transientBands.length {
+                transientBands.add(amplitudes: voice.transientAmplitudes, from: voice.ageSamples + done, count: take,
+                                   into: scratch + done)
             }
             if profileStages {
                 let t2 = monotonicNanoseconds()
@@ -1349,10 +1349,9 @@ public final class Engine: @unchecked Sendable {
     /// loudness controller's gain. Real-time safe.
     private func startTransient(_ voice: Voice) {
         guard let transients else { return }
-        transients.coefficients(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
-                                scratch: inharmonicityScratch, into: voice.transientCoefficients)
-        let g = Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB)))
-        for k in 0..<voice.transientCount { voice.transientCoefficients[k] *= g }
+        transients.amplitudes(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
+                              gain: Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB))),
+                              scratch: inharmonicityScratch, into: voice.transientAmplitudes)
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {
