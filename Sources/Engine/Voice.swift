@@ -77,10 +77,10 @@ final class Voice {
     private var endsAtFrameBeforeAhead = Int.max
     let oscillators: HarmonicOscillatorBank
     let noise: NoiseVoice
-    /// The note's attack transient: the K coefficients of the model's transient basis waveforms
-    /// (docs/model-format.md, "Transients"), the loudness controller's gain included; all zero
-    /// when the model has none. Played from the note's first synthesised sample (`ageSamples`).
-    let transientCoefficients: UnsafeMutablePointer<Float>
+    /// The note's attack transient: its band amplitudes [T, B] (docs/model-format.md,
+    /// "Transients"), the loudness controller's gain included; all zero when the model has none.
+    /// Played from the note's first synthesised sample (`ageSamples`).
+    let transientAmplitudes: UnsafeMutablePointer<Float>
     let transientCount: Int
 
     init(harmonicCount: Int, noiseBandCount: Int, stateCount: Int, zDim: Int, oscillators: HarmonicOscillatorBank,
@@ -102,8 +102,8 @@ final class Voice {
         self.oscillators = oscillators
         self.noise = noise
         self.transientCount = transientCount
-        transientCoefficients = .allocate(capacity: max(1, transientCount))
-        transientCoefficients.initialize(repeating: 0, count: max(1, transientCount))
+        transientAmplitudes = .allocate(capacity: max(1, transientCount))
+        transientAmplitudes.initialize(repeating: 0, count: max(1, transientCount))
     }
 
     deinit {
@@ -112,7 +112,7 @@ final class Voice {
         z.deallocate()
         stateBeforeAhead.deallocate()
         zBeforeAhead.deallocate()
-        transientCoefficients.deallocate()
+        transientAmplitudes.deallocate()
     }
 
     /// Harmonic amplitudes of a control slot. Real-time safe.
@@ -222,7 +222,7 @@ final class Voice {
         inharmonicities = (0, 0, 0)
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)
-        transientCoefficients.update(repeating: 0, count: max(1, transientCount))
+        transientAmplitudes.update(repeating: 0, count: max(1, transientCount))
         oscillators.reset()
         noise.reset()
     }

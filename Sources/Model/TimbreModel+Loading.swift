@@ -83,19 +83,8 @@ extension TimbreModel {
                 values[spec.name] = v
             }
         }
-        // the optional attack transients: all of their tensors or none; K and V from the file
-        var transientSpecs: [TensorSpec] = []
-        if let basis = file.tensors["transient.basis"], basis.shape.count == 3, basis.shape[0] >= 1,
-           let anchors = file.tensors["transient.velocity_anchors"], anchors.shape.count == 1, anchors.shape[0] >= 2 {
-            transientSpecs = Self.transientTensors(for: config, basisCount: basis.shape[0], velocityCount: anchors.shape[0])
-        } else if let name = ["transient.basis", "transient.coefficients", "transient.velocity_anchors"]
-                    .first(where: { file.tensors[$0] != nil }) {
-            if let other = ["transient.basis", "transient.velocity_anchors"].first(where: { file.tensors[$0] == nil }) {
-                throw .missingTensor(path: path, name: other)
-            }
-            throw .badTensorData(path: path, name: name, reason: "transient.basis must be [K, \(TransientTable.frameCount), "
-                                 + "\(TransientTable.bandCount)] and transient.velocity_anchors [V ≥ 2]")
-        }
+        // the optional attack transients
+        let transientSpecs = file.tensors["transient.amplitude"] == nil ? [] : Self.transientTensors(for: config)
         for spec in transientSpecs {
             guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
             guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
@@ -106,10 +95,11 @@ extension TimbreModel {
             if let bad = v.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFinite(path: path, name: spec.name, index: bad)
             }
+            if let bad = v.firstIndex(where: { $0 < 0 }) {
+                throw .badTensorData(path: path, name: spec.name,
+                                     reason: "amplitude \(v[bad]) at flat index \(bad) is negative")
+            }
             values[spec.name] = v
-        }
-        if let anchors = values["transient.velocity_anchors"], zip(anchors, anchors.dropFirst()).contains(where: { $0 >= $1 }) {
-            throw .badTensorData(path: path, name: "transient.velocity_anchors", reason: "anchors must increase")
         }
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name))
@@ -180,9 +170,8 @@ extension TimbreModel {
             instrumentCount: n, zDim: z, values: t("inharmonicity.b"), latentMeans: means,
             blendScale: Double(t("inharmonicity.blend_scale")[0]), blendRule: blendRule)
         let transients = transientSpecs.isEmpty ? nil : TransientTable(
-            basisCount: transientSpecs[0].shape[0], instrumentCount: n, zDim: z, basis: t("transient.basis"),
-            coefficients: t("transient.coefficients"), velocityAnchors: t("transient.velocity_anchors").map(Double.init),
-            latentMeans: means, blendScale: scale, blendRule: blendRule)
+            instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
+            amplitude: t("transient.amplitude"), latentMeans: means, blendScale: scale, blendRule: blendRule)
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,

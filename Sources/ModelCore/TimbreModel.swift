@@ -158,11 +158,11 @@ public struct TimbreModel: Sendable {
          TensorSpec(name: "inharmonicity.blend_scale", shape: [1])]
     }
 
-    /// The optional tensors of the attack transients (docs/model-format.md, "Transients") for K
-    /// basis envelopes and V velocity anchors: a file has all of them or none.
-    public static func transientTensors(for config: ModelConfig, basisCount k: Int, velocityCount v: Int) -> [TensorSpec] {
-        [TensorSpec(name: "transient.basis", shape: [k, TransientTable.frameCount, TransientTable.bandCount]),
-         TensorSpec(name: "transient.coefficients", shape: [config.instrumentCount, TransientTable.pitchCount, v, k]),
-         TensorSpec(name: "transient.velocity_anchors", shape: [v])]
+    /// The optional tensor of the attack transients (docs/model-format.md, "Transients"), at the
+    /// envelopes' pitch and velocity anchors.
+    public static func transientTensors(for config: ModelConfig) -> [TensorSpec] {
+        [TensorSpec(name: "transient.amplitude", shape: [config.instrumentCount, config.envPitches.count,
+                                                         config.envVelocities.count, TransientTable.frameCount,
+                                                         TransientTable.bandCount])]
     }
 }

@@ -9,29 +9,27 @@ import XCTest
 
 /// The engine with attack transients (a model with `transient.*` tensors).
 final class TransientEngineTests: XCTestCase {
-    /// The small model with a table of K = 2 basis envelopes (bands from 177 Hz up, so the output
-    /// stage's DC blocker leaves them be): instrument 0 strikes, louder with velocity; 1 and 2 have
-    /// no transient.
+    /// The small model with a transient table (bands from 177 Hz up, so the output stage's DC
+    /// blocker leaves them be): instrument 0 strikes, louder with velocity; 1 and 2 have none.
     func smallModel(striking: Bool = true) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
-        let k = 2, t = TransientTable.frameCount, b = TransientTable.bandCount
-        var basis = [Float](repeating: 0, count: k * t * b)
-        for c in 0..<k {
-            for f in 0..<t {
-                for band in 5..<b { basis[(c * t + f) * b + band] = Float(exp(-Double(f) / Double(4 + 6 * c))) * (c == 0 ? 1 : 0.5) }
-            }
-        }
-        let anchors: [Double] = [16, 64, 127]
-        var coefficients = [Float](repeating: 0, count: 3 * 128 * anchors.count * k)
+        let t = TransientTable.frameCount, b = TransientTable.bandCount
+        let p = m.config.envPitches.count, v = m.config.envVelocities.count
+        var amplitude = [Float](repeating: 0, count: 3 * p * v * t * b)
         if striking {
-            for p in 0..<128 {
-                for v in 0..<anchors.count {
-                    for c in 0..<k { coefficients[((0 * 128 + p) * anchors.count + v) * k + c] = Float(0.01 * Double(v + 1) * Double(c + 1)) }
+            for pa in 0..<p {
+                for va in 0..<v {
+                    for f in 0..<t {
+                        for band in 5..<b {
+                            amplitude[(((0 * p + pa) * v + va) * t + f) * b + band] =
+                                Float(0.02 * Double(va + 1) * exp(-Double(f) / 5) * (1 + 0.1 * Double(pa)))
+                        }
+                    }
                 }
             }
         }
-        let table = TransientTable(basisCount: k, instrumentCount: 3, zDim: m.config.zDim, basis: basis,
-                                   coefficients: coefficients, velocityAnchors: anchors,
+        let table = TransientTable(instrumentCount: 3, zDim: m.config.zDim, pitchAnchors: m.config.envPitches,
+                                   velocityAnchors: m.config.envVelocities, amplitude: amplitude,
                                    latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
         return TimbreModel(path: m.path, formatVersion: m.formatVersion, config: m.config, metadata: m.metadata,
                            envelopeBlendScale: m.envelopeBlendScale, latentMeans: m.latentMeans,
@@ -68,19 +66,18 @@ final class TransientEngineTests: XCTestCase {
         let with = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
         let diff = zip(with, without).map { $0 - $1 }
         let table = try XCTUnwrap(model.transients)
-        let waves = TransientWaveforms(basis: table.basis, basisCount: table.basisCount, frameCount: TransientTable.frameCount,
-                                       bandEdgesHz: TransientTable.bandEdgesHz, frameRateHz: TransientTable.frameRateHz,
-                                       sampleRate: 48000)
+        let bands = TransientBands(frameCount: TransientTable.frameCount, bandEdgesHz: TransientTable.bandEdgesHz,
+                                   frameRateHz: TransientTable.frameRateHz, sampleRate: 48000)
         XCTAssertEqual(diff[..<700].map(abs).max(), 0, "nothing before the first note-on")
         var rms: [Double] = []
         for (start, note, velocity) in [(700, 57.0, 100.0), (9_001, 64, 30), (23_333, 72, 127)] {
             // the expected transient of this note, at the engine's gain
-            let c = table.coefficients(z: model.latentMeans[0], pitch: note, velocity: velocity)
-            var expected = [Float](repeating: 0, count: waves.length)
-            c.withUnsafeBufferPointer { cb in expected.withUnsafeMutableBufferPointer {
-                waves.add(coefficients: cb.baseAddress!, from: 0, count: waves.length, into: $0.baseAddress!) } }
+            let a = table.amplitudes(z: model.latentMeans[0], pitch: note, velocity: velocity)
+            var expected = [Float](repeating: 0, count: bands.length)
+            a.withUnsafeBufferPointer { ab in expected.withUnsafeMutableBufferPointer {
+                bands.add(amplitudes: ab.baseAddress!, from: 0, count: bands.length, into: $0.baseAddress!) } }
             let gain = Float(dbToAmplitude(-20.0))
-            let got = Array(diff[start ..< start + waves.length])
+            let got = Array(diff[start ..< start + bands.length])
             let e = expected.map { $0 * gain }
             let energy = e.reduce(0.0) { $0 + Double($1 * $1) }
             let error = zip(got, e).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
@@ -91,7 +88,7 @@ final class TransientEngineTests: XCTestCase {
         }
         XCTAssertGreaterThan(rms[2], rms[1] * 2, "velocity 127 strikes harder than velocity 30")
         // after the last transient only the DC blocker's tail of it is left
-        let tail = diff[(23_333 + waves.length + 4_800)...].map(abs).max() ?? 0
+        let tail = diff[(23_333 + bands.length + 4_800)...].map(abs).max() ?? 0
         XCTAssertLessThan(tail, 1e-3 * (diff.map(abs).max() ?? 0))
     }
 

@@ -3,16 +3,16 @@ harmonic-plus-noise synthesiser fed the note's own analysis does not make (a mal
 hammer's thump, a pluck, a pipe's chiff), kept as band-limited noise with a fine time envelope.
 
 Per training note: the power of the recording and of its analysis-resynthesis in 1/3-octave bands
-every 2 ms (5 ms Hann windows); the residual amplitude is `sqrt(max(0, P_rec - 2 P_syn))` (the
-factor 2 keeps the flicker of a steady band out), tapered to zero over the last 40 ms. The
-amplitudes of every note ([T, B] each) are compressed into K basis envelopes by a singular value
-decomposition (no centring: zero coefficients are silence), and the note's K coefficients are
-tabulated per instrument, MIDI pitch 0…127 (linear between the notes measured, clamped outside)
-and velocity anchor. The engine blends the coefficients over instruments by the model's blend
-rule (so morphs and encoded presets get a strike too), interpolates pitch and velocity, and plays
-`sum_k c_k w_k(t)`: w_k is basis envelope k applied to fixed band noises, built once at load, so
-a note's transient costs K multiply-adds per sample for 100 ms and nothing per note start but the
-lookup.
+every 2 ms (Hann windows of 2.5 periods, 5-20 ms); the residual amplitude is
+`sqrt(max(0, P_rec - 2 P_syn))` (the factor 2 keeps a steady band's flicker out), tapered to zero
+over the last 40 ms. The amplitudes are averaged per instrument around the envelopes' pitch
+anchors, per velocity anchor ([I, P, V, T, B]). The engine blends them over instruments by the
+model's blend rule (so morphs and encoded presets get a strike too), interpolates pitch and
+velocity at note-on, and plays `sum_b A(t, b) n_b(t)` with fixed unit-RMS band noises n_b built at
+load: B multiply-adds per sample for 100 ms.
+
+(A shared basis was tried first: an SVD's and a non-negative factorisation's reconstruction errors
+put 10-20 dB of hiss above 6 kHz on notes whose real attack has none, e.g. the electric piano.)
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ TAPER_FRAMES = 20  # the last 40 ms fade to zero (raised cosine)
 WINDOW_S = (0.005, 0.020)  # analysis window (Hann): 2.5 periods of the note, within these bounds
 WINDOW_PERIODS = 2.5
 SYNTH_MARGIN = 2.0  # residual power = recording - SYNTH_MARGIN × resynthesis (3 dB)
-BASIS = 24  # K
 NOISE_SEED = 0x7EA5  # the engine's PCG32 seed of band b's white noise, stream b
 
 
@@ -111,38 +110,30 @@ def measure_notes(model, notes, verbose: bool = True) -> np.ndarray:
     return out
 
 
-def fit_basis(amps: np.ndarray, k: int = BASIS) -> tuple[np.ndarray, np.ndarray, float]:
-    """Basis [K, FRAMES, BANDS] and coefficients [N, K] of the amplitudes [N, FRAMES, BANDS]
-    (uncentred SVD), and the fraction of their energy the basis keeps."""
-    x = amps.reshape(len(amps), -1).astype(np.float64)
-    _, s, vt = np.linalg.svd(x, full_matrices=False)
-    basis = vt[:k]
-    # sign: each basis envelope mostly positive
-    basis *= np.where(basis.sum(1, keepdims=True) < 0, -1.0, 1.0)
-    coef = x @ basis.T
-    kept = float((s[:k] ** 2).sum() / (s ** 2).sum())
-    return basis.reshape(k, FRAMES, BANDS).astype(np.float32), coef.astype(np.float32), kept
+PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distance, weighted 1 - d/span
 
 
-def build_table(coef: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
-                n_instruments: int, velocity_anchors: list[float]) -> np.ndarray:
-    """Coefficients [I, 128, V, K]: per instrument and velocity anchor the mean over notes of a
-    pitch, linear between the pitches measured, the nearest outside them."""
-    k = coef.shape[1]
-    table = np.zeros((n_instruments, 128, len(velocity_anchors), k), np.float32)
+def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                n_instruments: int, pitch_anchors, velocity_anchors) -> np.ndarray:
+    """Amplitudes [I, P, V, FRAMES, BANDS] at the envelopes' anchors: per instrument and velocity,
+    the notes' amplitudes averaged around each pitch anchor (weights 1 - |d| / PITCH_SPAN; an
+    anchor outside the instrument's range takes the nearest notes); a velocity the instrument
+    lacks takes the nearest one it has. Averaging over neighbouring notes keeps what their
+    attacks share and evens out each note's flicker."""
+    table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors), FRAMES, BANDS), np.float32)
     for i in range(n_instruments):
+        mine = instrument == i
+        if not mine.any():
+            continue
+        vs = np.unique(velocity[mine])
         for v, vel in enumerate(velocity_anchors):
-            sel = (instrument == i) & (velocity == vel)
-            if not sel.any():
-                # the nearest velocity measured for this instrument
-                vs = np.unique(velocity[instrument == i])
-                if len(vs) == 0:
-                    continue
-                sel = (instrument == i) & (velocity == vs[np.argmin(np.abs(vs - vel))])
-            ps = np.unique(pitch[sel])
-            rows = np.stack([coef[sel & (pitch == p)].mean(0) for p in ps])
-            for j in range(k):
-                table[i, :, v, j] = np.interp(np.arange(128), ps, rows[:, j])
+            sel = mine & (velocity == vs[np.argmin(np.abs(vs - vel))])
+            ps = pitch[sel].astype(np.float64)
+            for j, pa in enumerate(pitch_anchors):
+                w = np.maximum(0.0, 1 - np.abs(ps - pa) / PITCH_SPAN)
+                if w.sum() == 0:
+                    w = (np.abs(ps - pa) == np.abs(ps - pa).min()).astype(np.float64)
+                table[i, j, v] = np.tensordot(w / w.sum(), amps[sel], axes=1)
     return table
 
 
@@ -151,22 +142,26 @@ def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str) -> 
     return np.asarray(bw(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
 
 
-def lookup(table: np.ndarray, anchors: np.ndarray, means: np.ndarray, scale: float, rule: str,
+def _corner(anchors, x: float) -> tuple[int, float]:
+    """Lower anchor index and fraction for x, clamped to the anchors' range."""
+    a = np.asarray(anchors, np.float64)
+    x = min(max(float(x), a[0]), a[-1])
+    m = min(max(int(np.searchsorted(a, x, side="right") - 1), 0), len(a) - 2)
+    return m, (x - a[m]) / (a[m + 1] - a[m])
+
+
+def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
            z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
-    """The K coefficients of a note (the engine's lookup): blend weights over instruments, pitch
-    linear between integers clamped to [0, 127], velocity linear between anchors clamped to them."""
+    """A note's transient amplitudes [FRAMES, BANDS] (the engine's lookup): blend weights over
+    instruments, pitch and velocity linear between anchors, clamped to them."""
     w = blend_weights(z, means, scale, rule)
-    p = min(max(float(pitch), 0.0), 127.0)
-    j = min(int(math.floor(p)), 126)
-    fp = p - j
-    v = min(max(float(velocity), float(anchors[0])), float(anchors[-1]))
-    m = int(np.searchsorted(anchors, v, side="right") - 1)
-    m = min(max(m, 0), len(anchors) - 2)
-    fv = (v - anchors[m]) / (anchors[m + 1] - anchors[m])
+    j, fp = _corner(pitch_anchors, pitch)
+    m, fv = _corner(velocity_anchors, velocity)
     t = table.astype(np.float64)
-    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, K]
-    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, K]
-    return (w[:, None] * at_v).sum(0)
+    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, T, B]
+    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, T, B]
+    w = np.where(np.isfinite(w), w, 0.0)
+    return np.tensordot(w, at_v, axes=1)
 
 
 # --- synthesis (the engine's reference) -------------------------------------------------------
@@ -194,29 +189,17 @@ def length_samples(sample_rate: float) -> int:
     return int(math.ceil(FRAMES * sample_rate / FRAME_RATE_HZ))
 
 
-def basis_waveforms(basis: np.ndarray, noises: np.ndarray, sample_rate: float) -> np.ndarray:
-    """w_k(i) = sum_b U_k(i, b) n_b(i), U_k linear between frames (frame j at j / FRAME_RATE_HZ),
-    zero after the last frame. → [K, L]"""
+def synthesize(amplitudes: np.ndarray, noises: np.ndarray, sample_rate: float) -> np.ndarray:
+    """A note's transient: x(i) = sum_b A(i, b) n_b(i), A linear between frames (frame t at
+    t / FRAME_RATE_HZ s; zero after the last). → [L]"""
     n = noises.shape[1]
     p = np.arange(n) * FRAME_RATE_HZ / sample_rate
     j = np.minimum(np.floor(p).astype(int), FRAMES - 1)
     f = p - j
-    nxt = np.minimum(j + 1, FRAMES - 1)
-    b64 = basis.astype(np.float64)
-    env = (1 - f)[None, :, None] * b64[:, j] + f[None, :, None] * np.where((j + 1 < FRAMES)[None, :, None], b64[:, nxt], 0.0)
-    return np.einsum("kib,bi->ki", env, noises)
-
-
-def synthesize(coefficients: np.ndarray, waveforms: np.ndarray) -> np.ndarray:
-    """A note's transient: sum_k c_k w_k → [L]."""
-    return np.asarray(coefficients, np.float64) @ waveforms
-
-
-def white_for(sample_rate: float, seed: int = NOISE_SEED) -> np.ndarray:
-    """Stand-in white noise for studies (the engine draws its own PCG32 noise; fixtures carry
-    the noise used)."""
-    g = np.random.default_rng(seed)
-    return g.uniform(-1, 1, (BANDS, length_samples(sample_rate)))
+    a = np.asarray(amplitudes, np.float64)
+    nxt = np.where((j + 1 < FRAMES)[:, None], a[np.minimum(j + 1, FRAMES - 1)], 0.0)
+    env = (1 - f)[:, None] * a[j] + f[:, None] * nxt  # [L, B]
+    return (env * noises.T).sum(1)
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -236,8 +219,8 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1) -> dict:
-    """`timbred-train transients`: measure every note's residual attack, fit the basis, build the
-    table, write it into the model. Returns the figures."""
+    """`timbred-train transients`: measure every note's residual attack, build the table at the
+    envelopes' anchors, write it into the model. Returns the figures."""
     from .cache import load_or_build
     from .export import load_exported
 
@@ -247,60 +230,57 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     notes = load_or_build(Path(data), cfg)
     print(f"measuring the attack residual of {len(notes.pitch)} notes of {data}", flush=True)
     amps = measure_notes(model, notes)
-    basis, coef, kept = fit_basis(amps)
-    anchors = sorted({float(v) for v in notes.velocity})
-    table = build_table(coef, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments), anchors)
+    table = build_table(amps, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
+                        cfg.env_pitches, cfg.env_velocities)
     means = model.prior_mu.detach().numpy()
     rule = meta.get("envelope_blend", "gaussian")
     scale = float(meta["envelope_blend_scale"])
-    figures = {"kept_energy": kept, "notes": len(notes.pitch), "instruments": {}}
-    print(f"basis of {BASIS} envelopes keeps {100 * kept:.1f} % of the residuals' energy")
+    hf = band_edges_hz()[:-1] >= 5657
+    figures = {"notes": len(notes.pitch), "instruments": {}}
+    print(f"{'instrument':16s} {'energy dB':>9s} {'>5.7 kHz share dB':>17s}  (velocity 120, first 20 ms, mean over notes)")
     for i, name in enumerate(cfg.instruments):
-        sel = notes.instrument == i
-        e = (amps[sel] ** 2).sum((1, 2)).mean() / FRAME_RATE_HZ
-        figures["instruments"][name] = {"mean_energy_db": float(10 * np.log10(e + 1e-20))}
-        print(f"  {name:16s} residual energy per note {10 * np.log10(e + 1e-20):7.1f} dB")
+        sel = (notes.instrument == i) & (notes.velocity == max(notes.velocity))
+        if not sel.any():
+            continue
+        a = amps[sel]
+        e = float(10 * np.log10((a ** 2).sum((1, 2)).mean() / FRAME_RATE_HZ + 1e-20))
+        share = float(10 * np.log10((a[:, :10][..., hf] ** 2).sum() / ((a[:, :10] ** 2).sum() + 1e-20) + 1e-12))
+        figures["instruments"][name] = {"energy_db": e, "high_share_db": share}
+        print(f"{name:16s} {e:9.1f} {share:17.1f}")
     if write:
-        info = {"notes": len(notes.pitch), "dataset": Path(data).name, "kept_energy": round(kept, 4)}
-        add_to_model(Path(model_path), {"transient.basis": basis, "transient.coefficients": table,
-                                        "transient.velocity_anchors": np.array(anchors, np.float32)}, info, out)
-        print(f"wrote transient.basis {list(basis.shape)}, transient.coefficients {list(table.shape)} into "
-              f"{out or model_path}")
-    figures.update(basis=basis, table=table, anchors=anchors, amps=amps, coef=coef, means=means, rule=rule,
-                   scale=scale)
+        info = {"notes": len(notes.pitch), "dataset": Path(data).name}
+        add_to_model(Path(model_path), {"transient.amplitude": table}, info, out)
+        print(f"wrote transient.amplitude {list(table.shape)} into {out or model_path}")
+    figures.update(table=table, amps=amps, means=means, rule=rule, scale=scale)
     return figures
 
 
 # --- the engine's fixture ------------------------------------------------------------------------
 
 def write_fixture(folder: Path) -> Path:
-    """`transient-reference.safetensors`: a small random table (K = 3, I = 2, Z = 2, V = 3) with
-    lookup queries and answers, and per rate R in 32000, 48000 the white noise used (`white.R`
-    [B, L]), the basis waveforms (`waveforms.R` [K, L]) and one note's transient (`audio.R`) for
-    the coefficients `audio.coefficients` (model-independent)."""
+    """`transient-reference.safetensors`: a small random table (I = 2, Z = 2, pitch anchors 36 / 60
+    / 84, velocity anchors 20 / 64 / 120) with lookup queries and answers, and per rate R in 32000,
+    48000 the white noise used (`white.R` [B, L]) and the transient of the first query
+    (`audio.R`) (model-independent)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(15)
-    k, n_inst, z_dim, anchors = 3, 2, 2, np.array([20.0, 64.0, 120.0])
-    basis = (g.random((k, FRAMES, BANDS)) * taper()[None, :, None]).astype(np.float32)
-    coef = g.normal(0, 0.05, (n_inst, 128, len(anchors), k)).astype(np.float32)
+    pitches, velocities = np.array([36.0, 60.0, 84.0]), np.array([20.0, 64.0, 120.0])
+    table = (g.random((2, 3, 3, FRAMES, BANDS)) * 0.05 * taper()[None, None, None, :, None]).astype(np.float32)
     means = np.array([[0.0, 0.0], [1.0, 0.5]], np.float32)
     scale, rule = 0.7, "inverse_distance"
-    queries_z = np.array([[0.0, 0.0], [1.0, 0.5], [0.4, 0.3], [0.2, -0.5], [0.7, 0.1]], np.float32)
-    queries_p = np.array([60.0, 61.5, 0.0, 127.0, 33.25], np.float32)
+    queries_z = np.array([[0.4, 0.3], [1.0, 0.5], [0.0, 0.0], [0.2, -0.5], [0.7, 0.1]], np.float32)
+    queries_p = np.array([61.5, 60.0, 0.0, 127.0, 33.25], np.float32)
     queries_v = np.array([100.0, 10.0, 127.0, 64.0, 42.0], np.float32)
-    answers = np.stack([lookup(coef, anchors, means, scale, rule, zq, p, v)
-                        for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
-    out = {"basis": basis, "coefficients": coef, "velocity_anchors": anchors.astype(np.float32), "means": means,
-           "blend_scale": np.array([scale], np.float32), "lookup.z": queries_z, "lookup.pitch": queries_p,
-           "lookup.velocity": queries_v, "lookup.values": answers,
-           "audio.coefficients": np.array([0.8, -0.3, 0.5], np.float32)}
+    answers = np.stack([lookup(table, pitches, velocities, means, scale, rule, zq, p, v)
+                        for zq, p, v in zip(queries_z, queries_p, queries_v)])
+    out = {"amplitude": table, "pitch_anchors": pitches, "velocity_anchors": velocities, "means": means,
+           "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
+           "lookup.velocity": queries_v, "lookup.values": answers}
     for rate in (32000, 48000):
         white = (g.random((BANDS, length_samples(rate))) * 2 - 1).astype(np.float32)
-        waves = basis_waveforms(basis, band_noises(white.astype(np.float64), rate), rate)
         out[f"white.{rate}"] = white
-        out[f"waveforms.{rate}"] = waves.astype(np.float32)
-        out[f"audio.{rate}"] = synthesize(out["audio.coefficients"], waves).astype(np.float32)
+        out[f"audio.{rate}"] = synthesize(answers[0], band_noises(white.astype(np.float64), rate), rate)
     path = Path(folder) / "transient-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
     return path
