@@ -12,7 +12,8 @@
 // At exit (timbred stops on SIGTERM and returns from main) the counts go to the file named by
 // $TIMBRED_RT_ALLOC_REPORT (else stderr) as one line:
 //   regions=N allocations=N frees=N first_size=N
-// regions counts real-time regions entered (every process cycle): zero means the hooks did not
+// regions counts real-time regions entered (every process cycle, and every job of the engine's
+// decode worker, whose thread brackets each job the same way): zero means the hooks did not
 // bind, and the allocation count would prove nothing.
 #include <fcntl.h>
 #include <stdatomic.h>

@@ -327,8 +327,8 @@ def report(a):
           f"{xb['driver']} in the baseline; timbred's xrun counter {ld.get('xruns', '?')} in all")
     print(f"  excess over the stand-in: xruns p = {p_named:.3g}, late cycles p = {p_late:.3g} (fail below 0.001)")
     print(f"  jackd's lines with timbred: {xs['clients']}")
-    print(f"  heap calls in the real-time callback: {alloc.get('allocations', '?')} allocations, {alloc.get('frees', '?')} frees "
-          f"({alloc.get('regions', '?')} callback regions counted)")
+    print(f"  heap calls in the real-time callback and the decode worker: {alloc.get('allocations', '?')} allocations, "
+          f"{alloc.get('frees', '?')} frees ({alloc.get('regions', '?')} real-time regions counted: callback cycles and worker jobs)")
     print(f"  RSS: {rss_first / 1024:.1f} MB at start, {rss_start / 1024:.1f} MB after warm-up, {rss_end / 1024:.1f} MB at the end "
           f"(max {rss_max / 1024:.1f} MB after warm-up; growth {growth / 1024:+.2f} MB, tolerance {a.rss_tolerance_kb / 1024:.1f} MB)")
 
