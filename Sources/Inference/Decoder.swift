@@ -3,8 +3,13 @@
 ///
 /// All memory is allocated at init for `maxBatch` voices. The caller gathers the active voices'
 /// inputs and GRU states into contiguous rows, calls `step`, and scatters the results back; the
-/// voices' layers are then computed as matrix-matrix products, each weight panel loaded once per
-/// four voices.
+/// voices' layers are then computed as matrix-matrix products (`DenseLayer`: register blocks of
+/// up to 4 voices × 24 outputs, each weight tile read from memory once per step).
+///
+/// A voice's outputs and new state are bit-identical whatever the batch size and the voice's
+/// position in the batch: every stage computes each voice's values in an order that depends only
+/// on the layer sizes (tested in DecoderReferenceTests), so voices may be batched, split or
+/// reordered freely, on any thread, without changing a sample.
 ///
 /// A decoder's workspace is mutated by `step`: use one decoder from one thread at a time (it may
 /// be built on a control thread and handed to the audio thread).
