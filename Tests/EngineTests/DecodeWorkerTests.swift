@@ -126,8 +126,10 @@ final class DecodeWorkerTests: XCTestCase {
 
     /// Who decodes a batch cannot change it: two decoders on the same weights give the same batch
     /// bit for bit. (Whether a voice's result depends on its batch's size and its place in it is
-    /// the kernel's business, and it does today: rows outside groups of 4 run other kernels, so
-    /// the engine makes the batch, not the voice, the unit a worker or the callback computes.)
+    /// the kernel's business: the kernel of the worker's first commit ran rows outside groups of
+    /// 4 through other kernels, with other sums, and the one after 2c8a3d7 gives every row the
+    /// same sums. The engine relies on neither: the batch, not the voice, is the unit a worker or
+    /// the callback computes. The test prints what the kernel of the day does.)
     func testTwoDecodersGiveTheSameBatchAndTheBatchIsTheUnit() throws {
         let model = try TimbreModel(contentsOf: Fixtures.smallModel)
         let a = model.makeDecoder(maxBatch: 8), b = model.makeDecoder(maxBatch: 8)
