@@ -196,6 +196,8 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     mss = dsp.MultiScaleSpectralLoss()
 
     clf = real_note_classifier(notes, sr)
+    note_transient = _transient_player(model_path, model, env, meta)
+    midi_t_feats, analysis_t_feats = [], []
 
     rows = []
     resynth_feats, real_feats, midi_feats, analysis_feats = [], [], [], []
@@ -233,6 +235,13 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         ym = resynthesize(model, f0m, ldm, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
                           hold_s=hold / cfg.frame_rate)
         midi_feats.append(classifier_features(ym, sr))
+        if note_transient is not None:
+            # the same two with the model's attack transients, as the engine adds them
+            t = note_transient(inst, float(notes.pitch[i]), float(notes.velocity[i]), len(ym), room=False)
+            analysis_t_feats.append(classifier_features(ya + t[: len(ya)], sr))
+            midi_t_feats.append(classifier_features(ym + note_transient(inst, float(notes.pitch[i]),
+                                                                        float(notes.velocity[i]), len(ym),
+                                                                        room=not dry), sr))
         meas_m = harmonic_sum_f0(ym[: hold * cfg.hop], sr)
         cents_midi = 1200 * math.log2(np.nanmedian(meas_m) / float(f0m[0])) if np.isfinite(meas_m).any() else float("nan")
         rows.append({"index": int(i), "instrument": notes.instruments[inst], "pitch": int(notes.pitch[i]),
@@ -244,6 +253,8 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     acc_resynth = float((clf.predict(np.stack(resynth_feats)) == y_true).mean())
     acc_midi = float((clf.predict(np.stack(midi_feats)) == y_true).mean())
     acc_analysis = float((clf.predict(np.stack(analysis_feats)) == y_true).mean())
+    acc_midi_t = float((clf.predict(np.stack(midi_t_feats)) == y_true).mean()) if midi_t_feats else None
+    acc_analysis_t = float((clf.predict(np.stack(analysis_t_feats)) == y_true).mean()) if analysis_t_feats else None
     for r, pr, pa in zip(rows, clf.predict(np.stack(resynth_feats)), clf.predict(np.stack(analysis_feats))):
         r["classified_as"] = notes.instruments[int(pr)]
         r["analysis_classified_as"] = notes.instruments[int(pa)]
@@ -262,6 +273,8 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         "classifier_accuracy_midi": acc_midi,
         "classifier_accuracy_analysis": acc_analysis,
         "classifier_ratio_analysis": acc_analysis / max(acc_real, 1e-9),
+        "classifier_accuracy_midi_transients": acc_midi_t,
+        "classifier_accuracy_analysis_transients": acc_analysis_t,
         "mean_spectral_distance_analysis": float(np.mean([r["spectral_distance_analysis"] for r in rows])),
         "median_abs_f0_cents_midi": float(np.nanmedian(np.abs([r["f0_cents_midi"] for r in rows]))),
         "octave_errors_midi": int(np.sum(np.abs([r["f0_cents_midi"] for r in rows]) > 600)),
@@ -292,6 +305,43 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     print(f"report written to {report}: f0 median {summary['median_abs_f0_cents']:.2f} cents, "
           f"classifier {acc_resynth:.3f} resynth vs {acc_real:.3f} real")
     return summary
+
+
+def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):
+    """A function (instrument, pitch, velocity, n, room) → the note's attack transient [n] at the
+    model rate as the engine plays it at the instrument's preset (the room's tail added when
+    room), or None when the model file has no `transient.amplitude`."""
+    from safetensors import safe_open
+
+    from . import transients as T
+    from .export import blend_scale
+
+    with safe_open(str(model_path), framework="np") as f:
+        if "transient.amplitude" not in f.keys():
+            return None
+        table = f.get_tensor("transient.amplitude")
+    cfg = model.cfg
+    means = model.prior_mu.detach().numpy()
+    rule = meta.get("envelope_blend", "gaussian")
+    scale = float(meta.get("envelope_blend_scale", blend_scale(means)))
+    sr = cfg.sample_rate
+    noises = T.band_noises(T.white_for(sr), sr)
+    with torch.no_grad():
+        ir = model.reverb().detach().numpy()
+
+    def play(k: int, pitch: float, velocity: float, n: int, room: bool) -> np.ndarray:
+        a = T.lookup(table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity)
+        x = np.zeros(n)
+        t = T.synthesize(a, noises, sr)[:n]
+        x[: len(t)] = t
+        if room and len(ir):
+            m = len(t) + len(ir) - 1
+            size = 1 << (m - 1).bit_length()
+            wet = np.fft.irfft(np.fft.rfft(t, size) * np.fft.rfft(ir, size), size)[:m]
+            x[: min(n, m)] += wet[: min(n, m)]
+        return x.astype(np.float32)
+
+    return play
 
 
 def _plot_latent_map(model: TimbreDDSP, notes: NoteSet, path: Path) -> None:
@@ -387,6 +437,11 @@ def _write_markdown(s: dict, report: Path) -> None:
         f"| analysis-resynthesis (the synthesiser fed each note's analysed harmonic amplitudes and noise, "
         f"no decoder, dry): classifier accuracy, ratio, spectral distance | {s['classifier_accuracy_analysis']:.3f}, "
         f"{s['classifier_ratio_analysis']:.3f}, {s['mean_spectral_distance_analysis']:.3f} |",
+    ] + ([
+        f"| with the attack transients (`transient.amplitude`): played from MIDI / analysis-resynthesis, "
+        f"classifier accuracy | {s['classifier_accuracy_midi_transients']:.3f} / "
+        f"{s['classifier_accuracy_analysis_transients']:.3f} |",
+    ] if s.get("classifier_accuracy_midi_transients") is not None else []) + [
         "",
         "## Per instrument",
         "",

@@ -218,6 +218,13 @@ def synthesize(amplitudes: np.ndarray, noises: np.ndarray, sample_rate: float) -
     return (env * noises.T).sum(1)
 
 
+def white_for(sample_rate: float, seed: int = 0x7EA5) -> np.ndarray:
+    """White noise [BANDS, L] for the trainer's own renders (uniform in [-1, 1), numpy's
+    generator; the engine draws its own PCG32 noise, and the fixture carries the noise used)."""
+    g = np.random.default_rng(seed)
+    return g.uniform(-1, 1, (BANDS, length_samples(sample_rate)))
+
+
 # --- the command -------------------------------------------------------------------------------
 
 def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Path | None = None) -> None:
