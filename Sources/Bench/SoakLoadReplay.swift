@@ -14,12 +14,18 @@ public struct SoakLoadReplay {
     public let block: Int
     public let seconds: Double
     public let polyphony = 32
+    /// With the decode worker (frame n+2 decoded on its own thread).
+    public let decoderThread: Bool
+    /// Blocks on a real-time grid (one period apart, as JACK's cycles), else back to back.
+    public let paced: Bool
 
-    public init(model: TimbreModel, rate: Int, block: Int, seconds: Double) {
+    public init(model: TimbreModel, rate: Int, block: Int, seconds: Double, decoderThread: Bool = false, paced: Bool = false) {
         self.model = model
         self.rate = rate
         self.block = block
         self.seconds = seconds
+        self.decoderThread = decoderThread
+        self.paced = paced
     }
 
     /// A deterministic pseudo-random sequence (xorshift64*).
@@ -43,7 +49,10 @@ public struct SoakLoadReplay {
     /// Replays the load and prints the CPU time per block (median, tails, blocks over the period).
     public func run() {
         let means = model.latentMeans
-        let engine = makeBenchEngine(model, rate: rate, polyphony: polyphony, block: block, timbre: means[0])
+        let engine = makeBenchEngine(model, rate: rate, polyphony: polyphony, block: block, timbre: means[0],
+                                     decoderThread: decoderThread)
+        let periodNS = UInt64(Double(block) / Double(rate) * 1e9)
+        var next = DispatchTime.now().uptimeNanoseconds
         // the daemon's default map, morph between the first two presets (instrument points)
         let resolved = ControllerMapSpec.resolve(ControllerMapSpec.defaults, latentMeans: means, skipMissingDimensions: true)
         for (source, mapping) in resolved.mappings { _ = engine.commands.push(.mapController(source: source, mapping: mapping)) }
@@ -132,6 +141,8 @@ public struct SoakLoadReplay {
                 }
             }
             let before = engine.stageNanoseconds, decodedBefore = engine.decodedFrameCount
+            if paced { sleepUntil(uptimeNanoseconds: next) }
+            next += periodNS
             let t0 = Self.threadCPUNanoseconds()
             events.withUnsafeBufferPointer { engine.render(frameCount: block, events: $0, left: left, right: right) }
             cpu.append(Double(Self.threadCPUNanoseconds() - t0) / 1000)
@@ -151,15 +162,25 @@ public struct SoakLoadReplay {
         let periodUS = Double(block) / Double(rate) * 1e6
         func line(_ name: String, _ us: Double) -> String { String(format: "%@ %.0f us (%.1f %%)", name, us, us / periodUS * 100) }
         let over = cpu.filter { $0 > periodUS }.count
+        let w = engine.decodeWorkerStats
         print("soak load replayed through the engine alone: \(rate) Hz, \(block)-frame blocks, polyphony \(polyphony), "
-              + String(format: "%.0f s, %d notes; CPU time per block: ", seconds, notes)
+              + (decoderThread ? "decode worker on" : "decoding in the callback") + (paced ? ", paced in real time" : ", back to back")
+              + String(format: ", %.0f s, %d notes; the callback's CPU time per block: ", seconds, notes)
               + [line("median", quantile(0.5)), line("p99", quantile(0.99)), line("p99.9", quantile(0.999)),
                  line("p99.99", quantile(0.9999)), line("largest", sorted.last ?? 0)].joined(separator: ", ")
               + "; blocks over the period: \(over) of \(cpu.count)")
         // decoder frames per block: the engine's work bound, whatever the machine's speed
         let most = framesPerBlock.lastIndex { $0 > 0 } ?? 0
         let tail = (max(0, most - 3)...most).map { "\($0): \(framesPerBlock[$0])" }.joined(separator: ", ")
-        print("  decoder frames per block: mean " + String(format: "%.2f", Double(engine.decodedFrameCount) / Double(cpu.count))
+        print("  decoder frames per block (handed to the worker or decoded in the callback): mean "
+              + String(format: "%.2f", Double(engine.decodedFrameCount) / Double(cpu.count))
               + ", most \(most) (blocks decoding \(tail))")
+        if decoderThread {
+            print(String(format: "  decode worker: %.1f us per block (%.1f %% of its core), %d jobs computed by it, %d by the callback "
+                         + "(%d before it started, %d while it was on them)",
+                         Double(w.workerBusyNanoseconds) / Double(cpu.count) / 1000,
+                         Double(w.workerBusyNanoseconds) / Double(cpu.count) / 1000 / periodUS * 100, w.jobsByWorker,
+                         w.jobsTakenByCallback + w.jobsAbandonedByCallback, w.jobsTakenByCallback, w.jobsAbandonedByCallback))
+        }
     }
 }

@@ -559,7 +559,7 @@ public final class Engine: @unchecked Sendable {
                 decode(batch: starts)
             }
         }
-        submitEarlyDecodes(within: count)
+        submitEarlyDecodes(within: count, decodedHere: batch + starts * (count >= hop ? 2 : 1))
     }
 
     /// Samples before a voice reaches frame n+1 within which its frame n+2 is handed out even
@@ -570,22 +570,30 @@ public final class Engine: @unchecked Sendable {
     /// jobs of up to `decodeJobRows` voices (furthest into their frame first): as many as fill
     /// groups of 4 (the decoder kernel streams its weights once per group of 4), plus, rounded up
     /// to a group of 4 where enough voices wait, those that will need it within
-    /// `urgentDecodeSamples`. Each voice's inputs are gathered now, exactly as a decode in the
+    /// `urgentDecodeSamples`; at most the even share of the window rounded up to a group of 4
+    /// (or the urgent ones). Each voice's inputs are gathered now, exactly as a decode in the
     /// callback gathers them; the worker (or, without one, the callback at once) computes the job;
     /// `settleDecodeJobs` puts the results into the voices before they need them. The rule depends
     /// only on the voices, never on the worker's progress, so the samples do not either.
     /// Real-time safe.
-    private func submitEarlyDecodes(within count: Int) {
-        var eligible = 0, urgent = 0
+    private func submitEarlyDecodes(within count: Int, decodedHere: Int) {
+        var eligible = 0, urgent = 0, sounding = 0
         for i in 0..<voices.count {
             let v = voices[i]
-            guard v.isActive && !v.isPendingStart && v.fadeStep == 0 && !v.hasAhead && hop - v.positionInFrame > count
-            else { continue }
+            guard v.isActive && !v.isPendingStart && v.fadeStep == 0 else { continue }
+            sounding += 1
+            guard !v.hasAhead && hop - v.positionInFrame > count else { continue }
             eligible += 1
             if hop - v.positionInFrame <= count + urgentDecodeSamples { urgent += 1 }
         }
         var take = eligible / 4 * 4
         if urgent > 0 { take = max(take, min(eligible, (urgent + 3) / 4 * 4)) }
+        // with the window's other decodes (`decodedHere`), at most an even share of the hop's
+        // decodes (`voices × window / hop`) rounded up to a group of 4, or the urgent ones: many
+        // voices waiting at once (a release of many notes decodes their frame n+2 again) spread
+        // over the next windows instead of landing in one
+        let share = (sounding * count + hop - 1) / hop
+        take = min(take, max((share - decodedHere + 3) / 4 * 4, (urgent + 3) / 4 * 4))
         guard take > 0 else { return }
         let t0 = profileStages ? monotonicNanoseconds() : 0
         defer { if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 } }

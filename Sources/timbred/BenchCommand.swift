@@ -73,12 +73,6 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let blockSizes = blocks.split(separator: ",").compactMap { Int($0) }
-        if soakLoad > 0 {
-            for block in blockSizes { SoakLoadReplay(model: timbreModel, rate: rate, block: block, seconds: soakLoad).run() }
-            return
-        }
-        let voiceCounts = voices.split(separator: ",").compactMap { Int($0) }
-        let bench = EngineBench(model: timbreModel, z: z, rate: rate, seconds: seconds, budget: budget, chord: chord)
         let modes: [Bool]
         switch decoderThread {
         case "off", "false": modes = [false]
@@ -87,6 +81,17 @@ struct BenchCommand: ParsableCommand {
         default: throw ValidationError("--decoder-thread is off, on or both")
         }
         let paced = pace ?? modes.contains(true)
+        if soakLoad > 0 {
+            for block in blockSizes {
+                for withWorker in modes {
+                    SoakLoadReplay(model: timbreModel, rate: rate, block: block, seconds: soakLoad, decoderThread: withWorker,
+                                   paced: paced).run()
+                }
+            }
+            return
+        }
+        let voiceCounts = voices.split(separator: ",").compactMap { Int($0) }
+        let bench = EngineBench(model: timbreModel, z: z, rate: rate, seconds: seconds, budget: budget, chord: chord)
         print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point"
               + (paced ? ", blocks paced in real time" : ", blocks back to back"))
         bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts, workerModes: modes, paced: paced,
