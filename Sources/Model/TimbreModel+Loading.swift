@@ -47,10 +47,10 @@ extension TimbreModel {
             blendRule = .gaussian
         }
 
-        // Read every expected tensor, in the documented order, checking as we go.
-        let specs = Self.expectedTensors(for: config, formatVersion: fileVersion)
-        var values: [String: [Float]] = [:]
-        for spec in specs {
+        /// One tensor of the documented name, dtype F32, shape and finite values, else the error
+        /// naming it; `inRange` rejects the first value it returns false for, with `what`.
+        func checked(_ spec: TensorSpec, inRange: (Float) -> Bool = { _ in true },
+                     what: String = "") throws(ModelError) -> [Float] {
             guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
             guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
             guard info.shape == spec.shape else {
@@ -60,47 +60,29 @@ extension TimbreModel {
             if let bad = v.firstIndex(where: { !$0.isFinite }) {
                 throw .nonFinite(path: path, name: spec.name, index: bad)
             }
-            values[spec.name] = v
+            if let bad = v.firstIndex(where: { !inRange($0) }) {
+                throw .badTensorData(path: path, name: spec.name,
+                                     reason: "value \(v[bad]) at flat index \(bad) is out of range (\(what))")
+            }
+            return v
         }
+        // Read every expected tensor, in the documented order, checking as we go.
+        let specs = Self.expectedTensors(for: config, formatVersion: fileVersion)
+        var values: [String: [Float]] = [:]
+        for spec in specs { values[spec.name] = try checked(spec) }
         // the optional stretched partials: all of their tensors or none
         let optional = Self.inharmonicityTensors(for: config)
         let present = optional.filter { file.tensors[$0.name] != nil }
         if !present.isEmpty {
             for spec in optional {
-                guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
-                guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
-                guard info.shape == spec.shape else {
-                    throw .wrongShape(path: path, name: spec.name, expected: spec.shape, found: info.shape)
-                }
-                let v = try file.floats(spec.name)
-                if let bad = v.firstIndex(where: { !$0.isFinite }) {
-                    throw .nonFinite(path: path, name: spec.name, index: bad)
-                }
-                if let bad = v.firstIndex(where: { spec.name == "inharmonicity.blend_scale" ? $0 <= 0 : $0 < 0 }) {
-                    throw .badTensorData(path: path, name: spec.name,
-                                         reason: "value \(v[bad]) at flat index \(bad) is out of range (B ≥ 0, scale > 0)")
-                }
-                values[spec.name] = v
+                values[spec.name] = spec.name == "inharmonicity.blend_scale"
+                    ? try checked(spec, inRange: { $0 > 0 }, what: "scale > 0")
+                    : try checked(spec, inRange: { $0 >= 0 }, what: "B ≥ 0")
             }
         }
         // the optional attack transients
         let transientSpecs = file.tensors["transient.amplitude"] == nil ? [] : Self.transientTensors(for: config)
-        for spec in transientSpecs {
-            guard let info = file.tensors[spec.name] else { throw .missingTensor(path: path, name: spec.name) }
-            guard info.dtype == "F32" else { throw .wrongDType(path: path, name: spec.name, found: info.dtype) }
-            guard info.shape == spec.shape else {
-                throw .wrongShape(path: path, name: spec.name, expected: spec.shape, found: info.shape)
-            }
-            let v = try file.floats(spec.name)
-            if let bad = v.firstIndex(where: { !$0.isFinite }) {
-                throw .nonFinite(path: path, name: spec.name, index: bad)
-            }
-            if let bad = v.firstIndex(where: { $0 < 0 }) {
-                throw .badTensorData(path: path, name: spec.name,
-                                     reason: "amplitude \(v[bad]) at flat index \(bad) is negative")
-            }
-            values[spec.name] = v
-        }
+        for spec in transientSpecs { values[spec.name] = try checked(spec, inRange: { $0 >= 0 }, what: "amplitude ≥ 0") }
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name))
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
