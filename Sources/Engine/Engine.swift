@@ -120,11 +120,12 @@ public final class Engine: @unchecked Sendable {
     private let batchState: UnsafeMutablePointer<Float>
     private let batchRaw: UnsafeMutablePointer<Float>
     private let weights: UnsafeMutablePointer<Float>
-    /// The model's stretched partials (nil: none, every partial harmonic), each batched voice's B,
-    /// and the table's scratch.
+    /// The model's stretched partials (nil: none, every partial harmonic) and each batched voice's B.
     private let inharmonicity: InharmonicityTable?
     private let batchInharmonicity: UnsafeMutablePointer<Double>
-    private let inharmonicityScratch: UnsafeMutablePointer<Double>
+    /// I doubles of blend weights for the per-instrument tables looked up on this thread (the
+    /// stretched partials per decoded frame, the transients per note start).
+    private let blendScratch: UnsafeMutablePointer<Double>
     /// The model's attack transients (nil: none) and their band noises at the output rate.
     private let transients: TransientTable?
     private let transientBands: TransientBands?
@@ -223,8 +224,8 @@ public final class Engine: @unchecked Sendable {
         inharmonicity = model.inharmonicity.flatMap { $0.isStretched ? $0 : nil }
         batchInharmonicity = .allocate(capacity: slots)
         batchInharmonicity.initialize(repeating: 0, count: slots)
-        inharmonicityScratch = .allocate(capacity: max(1, model.config.instrumentCount))
-        inharmonicityScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
+        blendScratch = .allocate(capacity: max(1, model.config.instrumentCount))
+        blendScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
         summaries = .allocate(capacity: slots)
         summaries.initialize(repeating: VoiceSummary(isActive: false), count: slots)
         mix = buffer(settings.maxBlockFrames)
@@ -277,7 +278,7 @@ public final class Engine: @unchecked Sendable {
         batchVoices.deallocate()
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
-        inharmonicityScratch.deallocate()
+        blendScratch.deallocate()
         for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget] {
             p.deallocate()
         }
@@ -829,7 +830,7 @@ public final class Engine: @unchecked Sendable {
             voice.lastLoudnessDB = Float(loudness)
             f0Row.pointee = Float(f0)
             inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee),
-                                                           scratch: inharmonicityScratch)
+                                                           scratch: blendScratch)
             loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
             note[1] = Float(times.sinceOn)
@@ -1359,7 +1360,7 @@ public final class Engine: @unchecked Sendable {
         guard let transients else { return }
         transients.amplitudes(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
                               gain: Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB))),
-                              scratch: inharmonicityScratch, into: voice.transientAmplitudes)
+                              scratch: blendScratch, into: voice.transientAmplitudes)
     }
 
     private func noteOff(note: UInt8, channel: UInt8) {

@@ -116,9 +116,9 @@ public struct EnvelopeTables: Sendable, Equatable {
     ///   blended over instruments and clamped to [-120, 0] dB (-120 if the weights hold NaN).
     public func loudnessDB(pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                            noteOffAtSeconds: Double?, weights: UnsafePointer<Float>) -> Double {
-        let (jp, fpRaw) = Self.axis(pitchAnchors, pitch)
+        let (jp, fpRaw) = anchorAxis(pitchAnchors, pitch)
         let fp = min(max(fpRaw, 0), 1)
-        let (jv, fv) = Self.axis(velocityAnchors, velocity)
+        let (jv, fv) = anchorAxis(velocityAnchors, velocity)
         let tOn = max(secondsSinceNoteOn, 0)
         var released = false
         var tOff = 0.0
@@ -163,15 +163,6 @@ public struct EnvelopeTables: Sendable, Equatable {
         let jp: Int, fp: Double, jv: Int, fv: Double
     }
 
-    /// Index `j` (0...n-2) and fraction of `x` between anchors j and j+1 (outside: extrapolation).
-    /// `j` is one less than the number of anchors below `x`, clamped (numpy `searchsorted` left).
-    @inline(__always)
-    private static func axis(_ anchors: [Double], _ x: Double) -> (Int, Double) {
-        var below = 0
-        for k in 0..<anchors.count where anchors[k] < x { below += 1 }  // (an index loop: no iterator)
-        let j = min(max(below - 1, 0), anchors.count - 2)
-        return (j, (x - anchors[j]) / (anchors[j + 1] - anchors[j]))
-    }
 
     /// Bilinear value at frame `t` of instrument `i`'s table (`frames` per cell; 1 for slopes).
     @inline(__always)
@@ -200,6 +191,18 @@ public struct EnvelopeTables: Sendable, Equatable {
         return gridValue(table, frames: n, instrument: i, cell: cell, frame: k) * (1 - f)
             + gridValue(table, frames: n, instrument: i, cell: cell, frame: k + 1) * f
     }
+}
+
+/// Index `j` (0...n-2) and fraction of `x` between anchors j and j+1 of an increasing grid
+/// (outside: extrapolation; clamp the fraction to [0, 1] to clamp `x`). `j` is one less than the
+/// number of anchors below `x`, clamped (numpy `searchsorted` left). Real-time safe. The
+/// envelopes' and the transients' pitch and velocity axes.
+@inline(__always)
+func anchorAxis(_ anchors: [Double], _ x: Double) -> (Int, Double) {
+    var below = 0
+    for k in 0..<anchors.count where anchors[k] < x { below += 1 }  // (an index loop: no iterator)
+    let j = min(max(below - 1, 0), anchors.count - 2)
+    return (j, (x - anchors[j]) / (anchors[j + 1] - anchors[j]))
 }
 
 /// `e^x` from the C library (real-time safe).

@@ -56,15 +56,6 @@ public struct TransientTable: Sendable, Equatable {
         self.blendRule = blendRule
     }
 
-    /// Lower anchor index and fraction of `x` between it and the next, `x` clamped to the anchors.
-    @inline(__always)
-    static func corner(_ anchors: [Double], _ x: Double) -> (Int, Double) {
-        let v = min(max(x.isFinite ? x : anchors[0], anchors[0]), anchors[anchors.count - 1])
-        var m = 0
-        while m < anchors.count - 2 && v >= anchors[m + 1] { m += 1 }
-        return (m, (v - anchors[m]) / (anchors[m + 1] - anchors[m]))
-    }
-
     /// The T × B amplitudes of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them), scaled by `gain`, written to `out`. Real-time
     /// safe: `scratch` holds at least I doubles.
@@ -74,8 +65,10 @@ public struct TransientTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        let (j, fp) = Self.corner(pitchAnchors, pitch)
-        let (m, fv) = Self.corner(velocityAnchors, velocity)
+        // clamped to the anchors (a NaN key or velocity reads as the lowest anchor)
+        let (j, fpRaw) = anchorAxis(pitchAnchors, pitch.isFinite ? pitch : pitchAnchors[0])
+        let (m, fvRaw) = anchorAxis(velocityAnchors, velocity.isFinite ? velocity : velocityAnchors[0])
+        let fp = min(max(fpRaw, 0), 1), fv = min(max(fvRaw, 0), 1)
         let e = Self.envelopeCount, vc = velocityAnchors.count
         out.update(repeating: 0, count: e)
         amplitude.withUnsafeBufferPointer { table in
