@@ -27,6 +27,47 @@ func renderMono(_ engine: Engine, frames: Int, block: Int, events: [(Int, MIDIEv
     return out
 }
 
+/// Heap allocations on this thread while `engine` renders `blocks` 64-frame blocks inside
+/// real-time regions, one event of `Engine.exerciseEvents` every `eventEvery` blocks, after the
+/// same loop has run 200 blocks to warm it; `command(b)` may give a command to push before block b.
+func allocationsWhileExercising(_ engine: Engine, blocks: Int = 10_000, eventEvery: Int = 25,
+                                command: (Int) -> EngineCommand? = { _ in nil }) -> Int64 {
+    let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+    let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
+    defer { left.deallocate(); right.deallocate() }
+    // every event kind the engine handles, prepared before counting
+    let pattern = Engine.exerciseEvents
+    let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
+    defer { events.deallocate() }
+    for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
+    let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+    func block(_ b: Int) -> UnsafeBufferPointer<TimedMIDIEvent> {
+        b % eventEvery == 0 ? UnsafeBufferPointer(start: events + (b / eventEvery) % pattern.count, count: 1) : empty
+    }
+    for b in 0..<200 { engine.render(frameCount: 64, events: block(b), left: left, right: right) }
+    let before = timbred_alloc_count_thread()
+    for b in 0..<blocks {
+        let e = block(b)
+        if let c = command(b) { _ = engine.commands.push(c) }
+        timbred_rt_enter()
+        engine.render(frameCount: 64, events: e, left: left, right: right)
+        timbred_rt_exit()
+    }
+    return Int64(timbred_alloc_count_thread() - before)
+}
+
+extension TimbreModel {
+    /// This model with its optional tables replaced (tests give the small model stretched
+    /// partials or attack transients).
+    func with(inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil) -> TimbreModel {
+        TimbreModel(path: path, formatVersion: formatVersion, config: config, metadata: metadata,
+                    envelopeBlendScale: envelopeBlendScale, latentMeans: latentMeans, latentLogvars: latentLogvars,
+                    reverbIR: reverbIR, envelopes: envelopes, decoderWeights: decoderWeights,
+                    encoderWeights: encoderWeights, inharmonicity: inharmonicity, transients: transients,
+                    unexpectedTensorNames: [])
+    }
+}
+
 final class EngineTests: XCTestCase {
     func makeEngine(rate: Double = 48000, block: Int = 64, polyphony: Int = 8) throws -> Engine {
         let model = try TimbreModel(contentsOf: Fixtures.smallModel)
@@ -201,30 +242,10 @@ final class EngineTests: XCTestCase {
     /// 10 000 blocks after preparation allocate nothing on the rendering thread.
     func testRenderDoesNotAllocate() throws {
         let engine = try makeEngine(block: 64, polyphony: 6)
-        let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        defer { left.deallocate(); right.deallocate() }
-        // every event kind the engine handles, prepared before counting
-        let pattern = Engine.exerciseEvents
-        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
-        defer { events.deallocate() }
-        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
-        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
-        // warm the exact loop once
-        for b in 0..<200 {
-            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
-            engine.render(frameCount: 64, events: e, left: left, right: right)
+        let allocations = allocationsWhileExercising(engine) { b in
+            b % 1000 == 500 ? .setLatentDimension(index: 1, value: Float(b % 3)) : nil
         }
-        let before = timbred_alloc_count_thread()
-        for b in 0..<10_000 {
-            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
-            if b % 1000 == 500 { _ = engine.commands.push(.setLatentDimension(index: 1, value: Float(b % 3))) }
-            timbred_rt_enter()
-            engine.render(frameCount: 64, events: e, left: left, right: right)
-            timbred_rt_exit()
-        }
-        let after = timbred_alloc_count_thread()
-        XCTAssertEqual(after - before, 0, "heap allocations while rendering 10 000 blocks")
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks")
         XCTAssertGreaterThan(timbred_alloc_count(), 0, "the allocation counter is not linked in")
     }
 }

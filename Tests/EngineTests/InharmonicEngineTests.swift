@@ -17,11 +17,7 @@ final class InharmonicEngineTests: XCTestCase {
         }
         let table = InharmonicityTable(instrumentCount: 3, zDim: m.config.zDim, values: values,
                                        latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5)
-        return TimbreModel(path: m.path, formatVersion: m.formatVersion, config: m.config, metadata: m.metadata,
-                           envelopeBlendScale: m.envelopeBlendScale, latentMeans: m.latentMeans,
-                           latentLogvars: m.latentLogvars, reverbIR: m.reverbIR, envelopes: m.envelopes,
-                           decoderWeights: m.decoderWeights, encoderWeights: m.encoderWeights, inharmonicity: table,
-                           unexpectedTensorNames: [])
+        return m.with(inharmonicity: table)
     }
 
     func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
@@ -71,29 +67,11 @@ final class InharmonicEngineTests: XCTestCase {
     func testStretchedRenderDoesNotAllocate() throws {
         let model = try smallModel()
         let engine = makeEngine(model)
-        let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        defer { left.deallocate(); right.deallocate() }
-        let pattern = Engine.exerciseEvents
-        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
-        defer { events.deallocate() }
-        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
-        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
         let stretchedPoint = LatentPoint(model.latentMeans[0]), harmonicPoint = LatentPoint(model.latentMeans[1])
-        for b in 0..<200 {
-            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
-            engine.render(frameCount: 64, events: e, left: left, right: right)
+        let allocations = allocationsWhileExercising(engine) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? harmonicPoint : stretchedPoint) : nil
         }
-        let before = timbred_alloc_count_thread()
-        for b in 0..<10_000 {
-            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
-            if b % 1000 == 300 { _ = engine.commands.push(.setTimbre(b % 2000 == 300 ? harmonicPoint : stretchedPoint)) }
-            timbred_rt_enter()
-            engine.render(frameCount: 64, events: e, left: left, right: right)
-            timbred_rt_exit()
-        }
-        let after = timbred_alloc_count_thread()
-        XCTAssertEqual(after - before, 0, "heap allocations while rendering 10 000 blocks of stretched voices")
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks of stretched voices")
     }
 
     private func maxAbs(_ x: [Float]) -> Float { x.reduce(0) { max($0, abs($1)) } }

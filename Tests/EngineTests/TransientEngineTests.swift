@@ -31,11 +31,7 @@ final class TransientEngineTests: XCTestCase {
         let table = TransientTable(instrumentCount: 3, zDim: m.config.zDim, pitchAnchors: m.config.envPitches,
                                    velocityAnchors: m.config.envVelocities, amplitude: amplitude,
                                    latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
-        return TimbreModel(path: m.path, formatVersion: m.formatVersion, config: m.config, metadata: m.metadata,
-                           envelopeBlendScale: m.envelopeBlendScale, latentMeans: m.latentMeans,
-                           latentLogvars: m.latentLogvars, reverbIR: m.reverbIR, envelopes: m.envelopes,
-                           decoderWeights: m.decoderWeights, encoderWeights: m.encoderWeights, transients: table,
-                           unexpectedTensorNames: [])
+        return m.with(transients: table)
     }
 
     func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
@@ -109,27 +105,11 @@ final class TransientEngineTests: XCTestCase {
     func testTransientsDoNotAllocate() throws {
         let model = try smallModel()
         let engine = makeEngine(model)
-        let left = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        let right = UnsafeMutablePointer<Float>.allocate(capacity: 64)
-        defer { left.deallocate(); right.deallocate() }
-        let pattern = Engine.exerciseEvents
-        let events = UnsafeMutablePointer<TimedMIDIEvent>.allocate(capacity: pattern.count)
-        defer { events.deallocate() }
-        for (i, e) in pattern.enumerated() { (events + i).initialize(to: TimedMIDIEvent(offset: (i * 7) % 64, event: e)) }
-        let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
-        for b in 0..<200 {
-            let e = b % 25 == 0 ? UnsafeBufferPointer(start: events + (b / 25) % pattern.count, count: 1) : empty
-            engine.render(frameCount: 64, events: e, left: left, right: right)
-        }
         let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
-        let before = timbred_alloc_count_thread()
-        for b in 0..<10_000 {
-            let e = b % 5 == 0 ? UnsafeBufferPointer(start: events + (b / 5) % pattern.count, count: 1) : empty
-            if b % 1000 == 300 { _ = engine.commands.push(.setTimbre(b % 2000 == 300 ? b1 : a)) }
-            timbred_rt_enter()
-            engine.render(frameCount: 64, events: e, left: left, right: right)
-            timbred_rt_exit()
+        // a note event every 5 blocks: many note starts, each blending its transient
+        let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
         }
-        XCTAssertEqual(timbred_alloc_count_thread() - before, 0, "heap allocations while rendering 10 000 blocks with transients")
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with transients")
     }
 }
