@@ -80,7 +80,7 @@ def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str = "g
     return w / w.sum()
 
 
-def _axis(values, x):
+def anchor_axis(values, x):
     """Index and fraction for linear interpolation on a grid, extrapolating linearly outside."""
     values = np.asarray(values, float)
     j = int(np.clip(np.searchsorted(values, x) - 1, 0, len(values) - 2))
@@ -90,9 +90,9 @@ def _axis(values, x):
 def _loudness(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
               t_on_s: np.ndarray, t_off_s: float | None) -> np.ndarray:
     """The lookup at every time of t_on_s (seconds after note-on), released t_off_s after note-on."""
-    jp, fp = _axis(cfg.env_pitches, pitch)
+    jp, fp = anchor_axis(cfg.env_pitches, pitch)
     fp = float(np.clip(fp, 0.0, 1.0))
-    jv, fv = _axis(cfg.env_velocities, velocity)
+    jv, fv = anchor_axis(cfg.env_velocities, velocity)
 
     def grid(name):
         t = tables[name]

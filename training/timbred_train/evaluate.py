@@ -258,6 +258,11 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     for r, pr, pa in zip(rows, clf.predict(np.stack(resynth_feats)), clf.predict(np.stack(analysis_feats))):
         r["classified_as"] = notes.instruments[int(pr)]
         r["analysis_classified_as"] = notes.instruments[int(pa)]
+    for r, pm in zip(rows, clf.predict(np.stack(midi_feats))):
+        r["midi_classified_as"] = notes.instruments[int(pm)]
+    if midi_t_feats:
+        for r, pm in zip(rows, clf.predict(np.stack(midi_t_feats))):
+            r["midi_transients_classified_as"] = notes.instruments[int(pm)]
 
     cents = np.array([r["f0_cents"] for r in rows])
     octave_errors = int(np.sum(np.abs(cents) > 600))
@@ -292,6 +297,9 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
                 "loudness_error_db": float(np.mean([r["loudness_error_db"] for r in rs])),
                 "resynth_accuracy": float(np.mean([r["classified_as"] == name for r in rs])),
                 "analysis_accuracy": float(np.mean([r["analysis_classified_as"] == name for r in rs])),
+                "midi_accuracy": float(np.mean([r["midi_classified_as"] == name for r in rs])),
+                "midi_transients_accuracy": (float(np.mean([r["midi_transients_classified_as"] == name for r in rs]))
+                                             if midi_t_feats else None),
             }
     summary["per_instrument"] = per_inst
 
@@ -334,11 +342,8 @@ def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict
         x = np.zeros(n)
         t = T.synthesize(a, noises, sr)[:n]
         x[: len(t)] = t
-        if room and len(ir):
-            m = len(t) + len(ir) - 1
-            size = 1 << (m - 1).bit_length()
-            wet = np.fft.irfft(np.fft.rfft(t, size) * np.fft.rfft(ir, size), size)[:m]
-            x[: min(n, m)] += wet[: min(n, m)]
+        if room:
+            x += dsp.fft_convolve(torch.as_tensor(x)[None], torch.as_tensor(ir))[0].numpy()
         return x.astype(np.float32)
 
     return play
@@ -450,12 +455,14 @@ def _write_markdown(s: dict, report: Path) -> None:
         "that reproduced that analysis exactly would score about that, and the gap between it and the "
         "resynthesis is the decoder's.",
         "",
-        "| instrument | notes | spectral distance | f0 median abs (cents) | loudness error (dB) | classified correctly | analysis-resynthesis classified correctly |",
-        "|---|---|---|---|---|---|---|",
+        "| instrument | notes | spectral distance | f0 median abs (cents) | loudness error (dB) | classified correctly | analysis-resynthesis classified correctly | from MIDI classified correctly (with transients) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, r in s["per_instrument"].items():
+        with_t = f" ({r['midi_transients_accuracy']:.2f})" if r.get("midi_transients_accuracy") is not None else ""
         lines.append(f"| {name} | {r['notes']} | {r['spectral_distance']:.3f} | {r['median_abs_f0_cents']:.2f} | "
-                     f"{r['loudness_error_db']:.2f} | {r['resynth_accuracy']:.2f} | {r['analysis_accuracy']:.2f} |")
+                     f"{r['loudness_error_db']:.2f} | {r['resynth_accuracy']:.2f} | {r['analysis_accuracy']:.2f} | "
+                     f"{r['midi_accuracy']:.2f}{with_t} |")
     m = s["morph"]
     lines += [
         "",

@@ -153,26 +153,16 @@ def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, vel
     return table
 
 
-def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str) -> np.ndarray:
-    from .envelope import blend_weights as bw
-    return np.asarray(bw(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
-
-
-def _corner(anchors, x: float) -> tuple[int, float]:
-    """Lower anchor index and fraction for x, clamped to the anchors' range."""
-    a = np.asarray(anchors, np.float64)
-    x = min(max(float(x), a[0]), a[-1])
-    m = min(max(int(np.searchsorted(a, x, side="right") - 1), 0), len(a) - 2)
-    return m, (x - a[m]) / (a[m + 1] - a[m])
-
-
 def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
            z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
     """A note's transient amplitudes [FRAMES, BANDS] (the engine's lookup): blend weights over
     instruments, pitch and velocity linear between anchors, clamped to them."""
-    w = blend_weights(z, means, scale, rule)
-    j, fp = _corner(pitch_anchors, pitch)
-    m, fv = _corner(velocity_anchors, velocity)
+    from .envelope import anchor_axis, blend_weights
+
+    w = np.asarray(blend_weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
+    j, fp = anchor_axis(pitch_anchors, pitch)
+    m, fv = anchor_axis(velocity_anchors, velocity)
+    fp, fv = float(np.clip(fp, 0.0, 1.0)), float(np.clip(fv, 0.0, 1.0))  # clamped to the anchors
     t = table.astype(np.float64)
     at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, T, B]
     at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, T, B]
