@@ -3,7 +3,8 @@ import Model
 import TestSupport
 import XCTest
 
-/// The optional stretched-partial tensors (docs/model-format.md, "Inharmonicity").
+/// The optional tensors: stretched partials (docs/model-format.md, "Inharmonicity") and attack
+/// transients ("Transients").
 final class InharmonicityLoadingTests: XCTestCase {
     var directory: URL!
 
@@ -87,6 +88,32 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
         let scale = try smallModel(adding: [("inharmonicity.b", [3, 128], table(3)), ("inharmonicity.blend_scale", [1], [0])])
         XCTAssertThrowsError(try TimbreModel(contentsOf: scale.path))
+    }
+
+    func testTransientTableLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        XCTAssertNil(plain.transients)
+        let c = plain.config
+        let shape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, TransientTable.frameCount,
+                     TransientTable.bandCount]
+        let count = shape.reduce(1, *)
+        let values = (0..<count).map { Float($0 % 7) * 0.001 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [("transient.amplitude", shape, values)]).path)
+        let t = try XCTUnwrap(model.transients)
+        XCTAssertEqual(t.amplitude, values)
+        XCTAssertEqual(t.pitchAnchors, c.envPitches)
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        var negative = values
+        negative[123] = -0.5
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("transient.amplitude", shape, negative)]).path)) {
+            XCTAssertTrue("\($0)".contains("transient.amplitude") && "\($0)".contains("flat index 123"), "\($0)")
+        }
+        var short = shape
+        short[3] = 40
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
+            ("transient.amplitude", short, [Float](repeating: 0, count: count / 50 * 40))]).path)) {
+            XCTAssertTrue("\($0)".contains("expected shape"), "\($0)")
+        }
     }
 
     func testLookupMatchesTorchReference() throws {
