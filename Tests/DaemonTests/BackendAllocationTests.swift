@@ -125,25 +125,8 @@ final class StampedEventTimingTests: DaemonTestCase {
         guard ProcessInfo.processInfo.environment["TIMBRED_TIMING_TESTS"] == "1" else {
             throw XCTSkip("timing test: set TIMBRED_TIMING_TESTS=1 on an idle machine")
         }
-        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
-        var configuration = JackBackend.Configuration()
-        configuration.clientName = "stamp_tb"
-        configuration.serverName = serverName
-        configuration.autoconnectAudio = false
-        let backend = JackBackend(configuration: configuration)
-        let connection = try backend.open()
-        var s = EngineSettings()
-        s.sampleRate = Double(connection.sampleRate)
-        s.maxBlockFrames = connection.bufferFrames
-        s.polyphony = 4
-        let engine = Engine(model: model, settings: s, timbre: model.latentMeans[0])
-        _ = engine.commands.push(.setReverbMix(0))
-        backend.install(engine)
-        _ = try backend.activate()
+        let (backend, period) = try playingBackend(clientName: "stamp_tb", recordedSeconds: 0.3)
         defer { backend.close() }
-        probe = try JackProbe(server: serverName)
-        try probe.connect(to: "stamp_tb")
-        XCTAssertTrue(probe.waitUntilRecorded(probe.frame(afterSeconds: 0.3)))
 
         var exact = 0, trials = 0
         var delays: [Int] = []
@@ -162,7 +145,6 @@ final class StampedEventTimingTests: DaemonTestCase {
             // loaded two-core machine a process cycle can itself start late (jackd -S waits instead
             // of dropping) and then the note plays at that cycle's start: such trials are counted,
             // and most trials must be exact.
-            let period = connection.bufferFrames
             print("trial \(trial): stamped within \(before)...\(after), sounded at \(onset) (\(onset - Int(before)) after the first bound)")
             XCTAssertGreaterThanOrEqual(onset, Int(before) + period, "played before its stamp + one period")
             XCTAssertLessThanOrEqual(onset, Int(after) + 4 * period + 1, "played more than 3 periods late")
@@ -174,5 +156,32 @@ final class StampedEventTimingTests: DaemonTestCase {
         }
         XCTAssertGreaterThanOrEqual(exact * 2, trials + 1, "fewer than half the notes played exactly one period after their stamp: \(delays)")
         print("delays after the stamp's lower bound: \(delays)")
+    }
+}
+
+extension DaemonTestCase {
+    /// A JackBackend in this process playing the small model (4 voices, no room) on the test's
+    /// server, with the probe connected to its outputs and `recordedSeconds` recorded, and its
+    /// period in frames. Close it.
+    func playingBackend(clientName: String, recordedSeconds: Double) throws -> (backend: JackBackend, periodFrames: Int) {
+        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
+        var configuration = JackBackend.Configuration()
+        configuration.clientName = clientName
+        configuration.serverName = serverName
+        configuration.autoconnectAudio = false
+        let backend = JackBackend(configuration: configuration)
+        let connection = try backend.open()
+        var s = EngineSettings()
+        s.sampleRate = Double(connection.sampleRate)
+        s.maxBlockFrames = connection.bufferFrames
+        s.polyphony = 4
+        let engine = Engine(model: model, settings: s, timbre: model.latentMeans[0])
+        _ = engine.commands.push(.setReverbMix(0))
+        backend.install(engine)
+        _ = try backend.activate()
+        probe = try JackProbe(server: serverName)
+        try probe.connect(to: clientName)
+        XCTAssertTrue(probe.waitUntilRecorded(probe.frame(afterSeconds: recordedSeconds)))
+        return (backend, connection.bufferFrames)
     }
 }

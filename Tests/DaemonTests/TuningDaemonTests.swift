@@ -95,25 +95,8 @@ final class TuningDaemonTests: DaemonTestCase {
 /// `JackBackend.enqueueSysEx`): stamped on arrival like its events, played by the engine.
 final class ExternalSysExTests: DaemonTestCase {
     func testStampedTuningSysExRetunes() throws {
-        let model = try TimbreModel(contentsOf: Fixtures.smallModel)
-        var configuration = JackBackend.Configuration()
-        configuration.clientName = "sysex_tb"
-        configuration.serverName = serverName
-        configuration.autoconnectAudio = false
-        let backend = JackBackend(configuration: configuration)
-        let connection = try backend.open()
-        var s = EngineSettings()
-        s.sampleRate = Double(connection.sampleRate)
-        s.maxBlockFrames = connection.bufferFrames
-        s.polyphony = 4
-        let engine = Engine(model: model, settings: s, timbre: model.latentMeans[0])
-        _ = engine.commands.push(.setReverbMix(0))
-        backend.install(engine)
-        _ = try backend.activate()
+        let backend = try playingBackend(clientName: "sysex_tb", recordedSeconds: 0.2).backend
         defer { backend.close() }
-        probe = try JackProbe(server: serverName)
-        try probe.connect(to: "sysex_tb")
-        XCTAssertTrue(probe.waitUntilRecorded(probe.frame(afterSeconds: 0.2)))
         XCTAssertTrue(backend.enqueueSysEx(MIDITuningMessage.masterFine(cents: 50)))
         XCTAssertTrue(backend.enqueueSysEx(MIDITuningMessage.singleNote(program: 0, changes: [(69, 69.25)])))
         XCTAssertTrue(backend.enqueue(.noteOn(channel: 0, note: 69, velocity: 100)))
