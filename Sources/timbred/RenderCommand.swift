@@ -48,7 +48,7 @@ struct RenderCommand: ParsableCommand {
     @Flag(help: "Ignore program changes: the chosen --preset plays throughout (without it, bank select + program change pick presets as they do live).")
     var keepPreset = false
 
-    @Option(help: "Latent point, comma-separated (overrides --preset).")
+    @Option(parsing: .unconditional, help: "Latent point, comma-separated (overrides --preset); it may start with a minus sign.")
     var latent: String?
 
     @Option(help: "Model file (default: models/default.safetensors).")

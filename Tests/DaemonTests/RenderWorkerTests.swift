@@ -39,3 +39,33 @@ final class RenderWorkerTests: XCTestCase {
         }
     }
 }
+
+/// `timbred render --latent` takes a point whose first value is negative, as typed.
+final class RenderLatentOptionTests: XCTestCase {
+    func testALatentPointMayStartWithAMinusSign() throws {
+        let folder = URL(fileURLWithPath: Fixtures.temporaryFolder())
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func render(_ latent: [String]) throws -> Data {
+            let wav = folder.appendingPathComponent("latent-\(latent.joined()).wav").path
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
+            p.arguments = ["render", "--note", "60", "--seconds", "0.3", "--tail", "0", "-o", wav, "--model", Fixtures.smallModel]
+                + latent
+            var env = ProcessInfo.processInfo.environment
+            env["XDG_CONFIG_HOME"] = folder.path  // no config file
+            p.environment = env
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            p.standardError = pipe
+            try p.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, output)
+            return (try? Data(contentsOf: URL(fileURLWithPath: wav))) ?? Data()
+        }
+        let spaced = try render(["--latent", "-0.8,0.3,-1.2,0.5"])
+        XCTAssertGreaterThan(spaced.count, 10_000)
+        XCTAssertEqual(spaced, try render(["--latent=-0.8,0.3,-1.2,0.5"]))
+        XCTAssertNotEqual(spaced, try render(["--latent", "0.8,0.3,-1.2,0.5"]), "the sign must reach the engine")
+    }
+}
