@@ -52,3 +52,73 @@ def test_inverse_distance_blend_is_the_instrument_at_its_mean():
     path = np.array([blend_weights(np.array([a, 0.0]), means, 0.8, "inverse_distance")[1] for a in np.linspace(0, 2, 101)])
     steps = np.abs(np.diff(path))
     assert steps.max() < 4 * steps.mean()
+
+
+def _mixup_setup():
+    from timbred_train.model import TimbreDDSP
+
+    torch.manual_seed(2)
+    cfg = ModelConfig(n_harmonics=12, n_noise_bands=9, z_dim=3, mlp_units=8, mlp_layers=1, gru_units=8,
+                      reverb_seconds=0.05, enc_units=8, instruments=["a", "b", "c"])
+    model = TimbreDDSP(cfg)
+    with torch.no_grad():
+        model.prior_mu.copy_(torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 2.0, 0.0]]))
+    n, crop = 2, 10
+
+    def batch(label, seed):
+        g = torch.Generator().manual_seed(seed)
+        return {"f0": torch.full((n, crop), 220.0), "note": torch.rand(n, crop, cfg.n_note_inputs, generator=g),
+                "onset_w": torch.ones(n, crop), "label": torch.full((n,), label),
+                "harm": torch.rand(n, crop, 12, generator=g) * 0.1, "noise": torch.rand(n, crop, 9, generator=g) * 0.01,
+                "noise_w": torch.ones(n, crop, 9)}
+    courses = torch.stack([torch.full((n, crop), -10.0), torch.full((n, crop), -30.0), torch.full((n, crop), -50.0)], -1)
+    return model, batch(0, 1), batch(1, 2), courses
+
+
+def _l1(model, a, targets_h, targets_n, z, ld):
+    from timbred_train.train import LOG_FLOOR
+
+    c = model.decoder.controls(model.decoder(a["f0"], ld, a["note"], z), a["f0"])
+    lh = (torch.log(c["harmonics"] + LOG_FLOOR) - targets_h).abs().mean()
+    ln = (torch.log(c["noise"] + LOG_FLOOR) - targets_n).abs().mean()
+    return float(lh + 0.5 * ln)
+
+
+def test_mixup_at_either_end_is_that_instruments_own_regression():
+    """l = 0 throughout: z at a's mean, the prior a's own course, the target a's analysis; l = 1:
+    all of b. Between, z and the log targets move together along the path."""
+    from timbred_train.train import LOG_FLOOR, mixup_loss
+
+    model, a, b, courses = _mixup_setup()
+    mu = model.prior_mu.detach()
+    log = lambda x: torch.log(x + LOG_FLOOR)  # noqa: E731
+    with torch.no_grad():
+        at_a, _ = mixup_loss(model, a, b, courses, 0.7, ends=torch.zeros(2, 2))
+        want_a = _l1(model, a, log(a["harm"]), log(a["noise"]), mu[0].expand(2, 10, 3), courses[..., 0])
+        at_b, _ = mixup_loss(model, a, b, courses, 0.7, ends=torch.ones(2, 2))
+        want_b = _l1(model, a, log(b["harm"]), log(b["noise"]), mu[1].expand(2, 10, 3), courses[..., 1])
+        half, _ = mixup_loss(model, a, b, courses, 0.7, ends=torch.full((2, 2), 0.5))
+    assert abs(float(at_a) - want_a) < 1e-5
+    assert abs(float(at_b) - want_b) < 1e-5
+    assert abs(float(at_a) - float(at_b)) > 1e-3  # the two ends do differ
+    # halfway the prior is the engine's blend of the two courses (equal weights, c far off): -20 dB
+    w = blend_weights(0.5 * (mu[0] + mu[1]).numpy(), mu.numpy(), 0.7, "inverse_distance")
+    ld = torch.full((2, 10), float(w @ np.array([-10.0, -30.0, -50.0])))
+    assert abs(float(ld[0, 0]) + 20.0) < 1.0
+    with torch.no_grad():
+        want_half = _l1(model, a, 0.5 * (log(a["harm"]) + log(b["harm"])), 0.5 * (log(a["noise"]) + log(b["noise"])),
+                        (0.5 * (mu[0] + mu[1])).expand(2, 10, 3), ld)
+    assert abs(float(half) - want_half) < 1e-4
+
+
+def test_mixup_partner_is_another_instrument_at_the_same_velocity_and_nearest_pitch():
+    from types import SimpleNamespace
+
+    from timbred_train.train import Batcher
+
+    notes = SimpleNamespace(instrument=np.array([0, 0, 1, 1, 1, 2, 2]), pitch=np.array([60, 62, 59, 64, 61, 40, 61]),
+                            velocity=np.array([80, 80, 80, 80, 40, 80, 40]))
+    batcher = Batcher(notes, np.arange(7), np.random.default_rng(0))
+    got = batcher.partners(np.array([1] * 200))  # instrument 0, pitch 62, velocity 80
+    assert set(got) == {3, 5}  # instrument 1's nearest at velocity 80 (64, not 61 at velocity 40); instrument 2's only
+    assert set(batcher.partners(np.array([4] * 50))) == {6}  # velocity 40: only instrument 2 has one

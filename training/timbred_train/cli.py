@@ -88,6 +88,11 @@ def cmd_train(args) -> None:
         tc.band_weight = args.band_weight
     if args.onset_weight is not None:
         tc.onset_weight = args.onset_weight
+    if args.mix_weight is not None:
+        tc.mix_weight = args.mix_weight
+    if args.mix_frames is not None:
+        tc.mix_crop_frames = args.mix_frames
+    tc.freeze_latent = args.freeze_latent
     if args.batch:
         tc.batch_regression = args.batch
     tc.seed = args.seed
@@ -219,6 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the regression's 1/3-octave band-power term (default 1; 0 = per-partial L1 only)")
     t.add_argument("--onset-weight", type=float,
                    help="extra weight of the regression's first 100 ms: 1 + this · exp(-t / 100 ms) (default 3)")
+    t.add_argument("--mix-weight", type=float,
+                   help="weight of the latent-mixup term: the decoder along straight paths between instruments, "
+                        "held to the mixture of their analyses (default 0, off; see train.mixup_loss)")
+    t.add_argument("--mix-frames", type=int,
+                   help="frames of each mixup note from its note-on (default: the regression crop, 128)")
+    t.add_argument("--freeze-latent", action="store_true",
+                   help="keep the encoder and the latent means (where the presets sit) as they are")
     t.add_argument("--seed", type=int, default=1234)
     t.add_argument("--init-from", help="an exported model file (.safetensors) or another run's checkpoint.pt to start "
                                         "from when the run has no checkpoint yet (a format-1 file fills all but the "

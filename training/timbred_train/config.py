@@ -123,6 +123,9 @@ class TrainConfig:
     fft_sizes: tuple[int, ...] = (2048, 1024, 512, 256, 128, 64)
     motion_weight: float = 0.0  # weight of dsp.SpectralMotionLoss in the spectral stage
     band_weight: float = 1.0  # weight of the 1/3-octave band-power term of the regression (train.regression_loss)
+    mix_weight: float = 0.0  # weight of the latent-mixup term of the regression (train.mixup_loss)
+    mix_crop_frames: int = 0  # frames of the mixup's notes from the note-on (0: the regression crop)
+    freeze_latent: bool = False  # keep the encoder and latent means (the presets) as they are
     onset_weight: float = 3.0  # the regression weighs frame t by 1 + onset_weight · exp(-t / 100 ms)
     # the room's parameters (level in dB, log decay time) learn at lr × this: Adam moves a
     # parameter by about lr per step, and 1e-3 dB per step left the room at its initial level

@@ -90,6 +90,13 @@ def anchor_axis(values, x):
 def _loudness(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
               t_on_s: np.ndarray, t_off_s: float | None) -> np.ndarray:
     """The lookup at every time of t_on_s (seconds after note-on), released t_off_s after note-on."""
+    per = _per_instrument(tables, cfg, pitch, velocity, t_on_s, t_off_s)
+    return np.clip((weights[:, None] * per).sum(0), FLOOR_DB, 0.0)
+
+
+def _per_instrument(tables: dict[str, np.ndarray], cfg: ModelConfig, pitch: float, velocity: float,
+                    t_on_s: np.ndarray, t_off_s: float | None) -> np.ndarray:
+    """Every instrument's own course at the times t_on_s, before blending and clamping: [I, N]."""
     jp, fp = anchor_axis(cfg.env_pitches, pitch)
     fp = float(np.clip(fp, 0.0, 1.0))
     jv, fv = anchor_axis(cfg.env_velocities, velocity)
@@ -116,7 +123,7 @@ def _loudness(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarr
         rel, rs = grid("envelope.release_db"), grid("envelope.release_slope_db_per_s")
         released = curve(hold, hs, np.array([t_off_s]))[:, :1] + curve(rel, rs, np.maximum(t - t_off_s, 0.0))
         per = np.where((t >= t_off_s)[None, :], released, per)
-    return np.clip((weights[:, None] * per).sum(0), FLOOR_DB, 0.0)
+    return per
 
 
 def lookup(tables: dict[str, np.ndarray], cfg: ModelConfig, weights: np.ndarray, pitch: float, velocity: float,
@@ -144,3 +151,14 @@ def note_priors(notes: NoteSet, cfg: ModelConfig, tables: dict[str, np.ndarray])
     eye = np.eye(len(notes.instruments))
     return np.stack([course(tables, cfg, eye[int(notes.instrument[m])], float(notes.pitch[m]), float(notes.velocity[m]),
                             n_frames, float(notes.hold_frames[m]) / cfg.frame_rate) for m in range(len(notes.pitch))])
+
+
+def instrument_courses(notes: NoteSet, cfg: ModelConfig, tables: dict[str, np.ndarray]) -> np.ndarray:
+    """Every instrument's course at every note's pitch, velocity and note-off, unblended:
+    [M, I, n_frames] float32. A latent point's prior is its blend weights times these, clamped
+    to [-120, 0] dB, as the engine computes it (the mixed latent points of train.mixup_loss)."""
+    n_frames = notes.f0_hz.shape[1]
+    t = np.arange(n_frames) / cfg.frame_rate
+    return np.stack([_per_instrument(tables, cfg, float(notes.pitch[m]), float(notes.velocity[m]), t,
+                                     float(notes.hold_frames[m]) / cfg.frame_rate)
+                     for m in range(len(notes.pitch))]).astype(np.float32)

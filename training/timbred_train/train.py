@@ -1,7 +1,9 @@
 """Training loop: warm start by regression onto analysed harmonic and noise amplitudes, then
 end-to-end training through the synthesiser with the multi-scale spectral loss. Both stages carry
 the GMVAE terms (KL to the instrument's component, component classification) and the pitch and
-velocity invariance term on pairs of notes of the same instrument.
+velocity invariance term on pairs of notes of the same instrument. A fine-tune can add the
+latent mixup (`mixup_loss`): the decoder along straight paths between instruments, so a morph
+moves evenly and arrives.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from . import dsp
 from .cache import NoteSet
 from .config import ModelConfig, TrainConfig
 from .errors import UserError
-from .envelope import fit_envelopes, note_priors
+from .envelope import fit_envelopes, instrument_courses, note_priors
 from .model import TimbreDDSP, note_inputs
 
 LOG_FLOOR = 1e-4  # -80 dB floor for log-amplitude regression
@@ -42,6 +44,24 @@ class Batcher:
         a = self.rng.choice(self.idx, n_pairs)
         b = np.array([self.rng.choice(self.by_inst[int(self.notes.instrument[i])]) for i in a])
         return np.concatenate([a, b])
+
+    def partners(self, idx: np.ndarray) -> np.ndarray:
+        """For each note, a note of another instrument (drawn at random) at the same velocity and
+        the nearest pitch: the other end of a latent mixup (`mixup_loss`)."""
+        if not hasattr(self, "by_inst_vel"):
+            self.by_inst_vel = {}
+            for i in self.idx:
+                key = (int(self.notes.instrument[i]), int(self.notes.velocity[i]))
+                self.by_inst_vel.setdefault(key, []).append(int(i))
+            self.by_inst_vel = {k: np.asarray(v) for k, v in self.by_inst_vel.items()}
+        out = np.empty(len(idx), int)
+        for n, a in enumerate(idx):
+            vel, inst = int(self.notes.velocity[a]), int(self.notes.instrument[a])
+            others = [k for k in self.by_inst if k != inst and (k, vel) in self.by_inst_vel]
+            cand = self.by_inst_vel[(int(self.rng.choice(others)), vel)]
+            dist = np.abs(self.notes.pitch[cand] - self.notes.pitch[a])
+            out[n] = self.rng.choice(cand[dist == dist.min()])
+        return out
 
     def crops(self, n: int, crop: int, n_frames: int) -> np.ndarray:
         starts = self.rng.integers(0, n_frames - crop + 1, n)
@@ -168,6 +188,49 @@ def regression_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, band_weight: fl
         logs["bands"] = lb.item()
         total = total + band_weight * lb
     return total, logs
+
+
+def mixup_loss(model: TimbreDDSP, a: dict, b: dict, courses: torch.Tensor, scale: float,
+               ends: torch.Tensor | None = None, times: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """The decoder along straight latent paths between two instruments (a morph): for notes `a`
+    and partners `b` (another instrument, same velocity, nearest pitch, same frames), z moves
+    linearly from (1 - l0)·mu_a + l0·mu_b to (1 - l1)·mu_a + l1·mu_b over the crop (l0, l1
+    uniform in [0, 1]; mu the instruments' latent means, where the presets sit), the decoder is
+    fed a's f0 and note input and the loudness prior the engine computes at each z (its blend
+    weights times every instrument's course, `courses` [B, N, I]), and its controls are held to
+    the same mixture of the two notes' analysed log amplitudes (per harmonic and noise band).
+    Trained only at the latent means, the decoder switched timbre in steps between them and kept
+    the old one while z moved (a GRU latch); this term makes a morph move evenly and arrive.
+    `ends` [B, 2] gives (l0, l1) instead of drawing them; `times` [B, 2] (fractions of the crop,
+    default 0 and 1) where the move starts and ends: l0 before, l1 after, so the decoder also
+    learns to arrive and stay while the note goes on."""
+    mu = model.prior_mu.detach()
+    n, crop = a["f0"].shape
+    if ends is None:
+        ends = torch.rand(n, 2, device=a["f0"].device)
+    if times is None:
+        times = torch.tensor([[0.0, 1.0]], device=ends.device).expand(n, 2)
+    frac = torch.linspace(0, 1, crop, device=ends.device)[None, :]
+    ramp = ((frac - times[:, :1]) / (times[:, 1:] - times[:, :1]).clamp(min=1e-6)).clamp(0.0, 1.0)
+    lam = ends[:, :1] + (ends[:, 1:] - ends[:, :1]) * ramp
+    za, zb = mu[a["label"]], mu[b["label"]]
+    z = za[:, None, :] + lam[..., None] * (zb - za)[:, None, :]
+    d2 = ((z[:, :, None, :] - mu[None, None]) ** 2).sum(-1) / scale**2 + 1e-6  # [B, N, I]
+    w = d2.pow(-2)
+    w = w / w.sum(-1, keepdim=True)
+    ld = (w * courses).sum(-1).clamp(-120.0, 0.0)
+    raw = model.decoder(a["f0"], ld, a["note"], z)
+    c = model.decoder.controls(raw, a["f0"])
+    wt = a["onset_w"][..., None]
+    lm = lam[..., None]
+
+    def mix(x, y):
+        return (1 - lm) * torch.log(x + LOG_FLOOR) + lm * torch.log(y + LOG_FLOOR)
+
+    lh = ((torch.log(c["harmonics"] + LOG_FLOOR) - mix(a["harm"], b["harm"])).abs() * wt).mean()
+    ln = ((torch.log(c["noise"] + LOG_FLOOR) - mix(a["noise"], b["noise"])).abs()
+          * a["noise_w"] * b["noise_w"] * wt).mean()
+    return lh + 0.5 * ln, {"mix": (lh + 0.5 * ln).item()}
 
 
 def spectral_loss(model: TimbreDDSP, b: dict, z: torch.Tensor, mss, motion=None,
@@ -322,7 +385,13 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         print(f"resumed from {ck_path} at step {step}")
     elif init_from is not None:
         init_from_file(model, init_from)
-    prior_ld = note_priors(notes, cfg, fit_envelopes(notes, cfg))
+    tables = fit_envelopes(notes, cfg)
+    prior_ld = note_priors(notes, cfg, tables)
+    courses = instrument_courses(notes, cfg, tables) if tc.mix_weight > 0 else None
+    if tc.freeze_latent:
+        # the encoder and the latent means stay put, so the presets (at the means) keep their sound
+        for prm in list(model.encoder.parameters()) + [model.prior_mu, model.prior_logvar]:
+            prm.requires_grad_(False)
     rng = np.random.default_rng(tc.seed + step)
     batcher = Batcher(notes, notes.indices("train"), rng)
     mss = dsp.MultiScaleSpectralLoss(tc.fft_sizes).to(dev)
@@ -347,6 +416,22 @@ def train(notes: NoteSet, cfg: ModelConfig, tc: TrainConfig, run_dir: Path, thre
         rec, rec_logs = (regression_loss(model, b, z, tc.band_weight) if regression
                          else spectral_loss(model, b, z, mss, motion, tc.motion_weight))
         loss = rec + lat_loss
+        if regression and courses is not None:
+            from .export import blend_scale
+            # whole notes from the note-on (the voice's GRU runs from there in the engine), the
+            # timbre moving between two random times: a morph's start, its course and its end
+            ia = idx[: bsz // 2]
+            ib = batcher.partners(ia)
+            mix_crop = min(tc.mix_crop_frames or crop, n_frames)
+            zero = np.zeros(len(ia), int)
+            ba, bb = ({k: v.to(dev) for k, v in gather(notes, prior_ld, cfg, i, zero, mix_crop,
+                                                      onset_weight=tc.onset_weight).items()} for i in (ia, ib))
+            cs = torch.as_tensor(courses[ia, :, :mix_crop].transpose(0, 2, 1)).to(dev)  # [B, N, I]
+            times = torch.sort(torch.rand(len(ia), 2, device=dev), -1)[0]
+            mixed, mix_logs = mixup_loss(model, ba, bb, cs, blend_scale(model.prior_mu.detach().cpu().numpy()),
+                                         times=times)
+            loss = loss + tc.mix_weight * mixed
+            rec_logs.update(mix_logs)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 3.0)
