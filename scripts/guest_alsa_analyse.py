@@ -12,6 +12,8 @@ Audio checks:
   sequence  every note of NOTES is found, at its pitch (error in cents against 12-TET, A4 = 440 Hz)
             and at its time relative to the first note (error in ms against the MIDI file's timing)
   virmidi   the note sent as raw bytes through the autoconnected virmidi port sounds at its pitch
+  sysex     a MIDI Tuning Standard SysEx sent the same way retunes key 60 by +50 cents: the note
+            sounds at 60.5 (the SysEx branch of the sequencer input, live)
   panic-*   a note held by a source stays loud until the source goes away (killed, unsubscribed,
             unplugged), then falls below PANIC_FLOOR_DB within PANIC_BOUND_S; the moment is placed
             in the recording through a marker note sent at a known guest time
@@ -26,6 +28,7 @@ import soundfile as sf
 # The test's MIDI file: (note, start s, length s); velocity 100, channel 1.
 NOTES = [(57, 0.0, 0.6), (64, 1.0, 0.6), (69, 2.0, 0.6), (76, 3.0, 0.6)]
 VIRMIDI_NOTE = 60
+SYSEX_TUNED_NOTE = 60.5  # key 60 after the guest's MTS single-note tuning change (+50 cents)
 PANIC_NOTE = 64
 MARKER_NOTE = 72                           # starts each panic recording, sent at a known time
 
@@ -276,7 +279,8 @@ def main():
     if not lines:
         checks.report("guest", False, "the guest wrote no checks")
     audio = [("sequence.wav", lambda p: check_sequence(checks, p)),
-             ("virmidi.wav", lambda p: check_single_note(checks, "virmidi note", p, VIRMIDI_NOTE))]
+             ("virmidi.wav", lambda p: check_single_note(checks, "virmidi note", p, VIRMIDI_NOTE)),
+             ("sysex.wav", lambda p: check_single_note(checks, "sysex tuning", p, SYSEX_TUNED_NOTE))]
     for kind in ("killed", "unsubscribed", "unplugged"):
         key = f"panic_{kind}_after_marker"
         if key in values:
