@@ -81,6 +81,98 @@ final class PartitionedConvolverTests: XCTestCase {
         XCTAssertLessThan(worst / scale, 1e-5)
     }
 
+    /// `ir ∗ x` at every `step`-th sample, in Double, straight from the definition.
+    private func directConvolution(_ ir: [Float], _ x: [Float], step: Int) -> [(Int, Double)] {
+        ir.withUnsafeBufferPointer { h in
+            x.withUnsafeBufferPointer { s in
+                stride(from: 0, to: s.count, by: step).map { t in
+                    var sum = 0.0
+                    for tau in 0...min(t, h.count - 1) { sum += Double(h[tau]) * Double(s[t - tau]) }
+                    return (t, sum)
+                }
+            }
+        }
+    }
+
+    /// Worst error at the checked samples over the largest expected magnitude.
+    private func relativeError(_ y: [Float], _ expected: [(Int, Double)]) -> Double {
+        var worst = 0.0, scale = 0.0
+        for (t, e) in expected {
+            worst = max(worst, abs(e - Double(y[t])))
+            scale = max(scale, abs(e))
+        }
+        return worst / scale
+    }
+
+    func testNonUniformSegmentsLayout() {
+        // P = 64, largest 1024, a one-second IR at 48 kHz: 64 taps direct, then 7 × 64 from tap 64,
+        // 6 × 256 from tap 512, 45 × 1024 from tap 2048.
+        let convolver = PartitionedConvolver(impulseResponse: [Float](repeating: 0.001, count: 48_000), partitionSize: 64)
+        XCTAssertEqual(convolver.maximumPartitionSamples, 1_024)
+        XCTAssertEqual(convolver.segments, [
+            ConvolutionSegment(partitionSamples: 64, offsetSamples: 64, partitionCount: 7),
+            ConvolutionSegment(partitionSamples: 256, offsetSamples: 512, partitionCount: 6),
+            ConvolutionSegment(partitionSamples: 1_024, offsetSamples: 2_048, partitionCount: 45),
+        ])
+        // uniform when the largest partition is P; short IRs use only the segments they reach
+        let uniform = PartitionedConvolver(impulseResponse: [Float](repeating: 0.001, count: 48_000), partitionSize: 64,
+                                           maximumPartitionSamples: 64)
+        XCTAssertEqual(uniform.segments, [ConvolutionSegment(partitionSamples: 64, offsetSamples: 64, partitionCount: 749)])
+        let short = PartitionedConvolver(impulseResponse: [Float](repeating: 0.001, count: 600), partitionSize: 64)
+        XCTAssertEqual(short.segments, [
+            ConvolutionSegment(partitionSamples: 64, offsetSamples: 64, partitionCount: 7),
+            ConvolutionSegment(partitionSamples: 256, offsetSamples: 512, partitionCount: 1),
+        ])
+        XCTAssertEqual(PartitionedConvolver(impulseResponse: [1, 2, 3], partitionSize: 64).segments, [])
+        // a requested largest partition between the sizes rounds down to P · 4^k
+        XCTAssertEqual(PartitionedConvolver(impulseResponse: [0.5], partitionSize: 64, maximumPartitionSamples: 1_000)
+            .maximumPartitionSamples, 256)
+    }
+
+    /// Non-uniform partitions (every segment size used, the large ones' work spread over ticks)
+    /// give the direct convolution to -100 dB at block sizes 1, 64, 333, 1024 and odd mixes.
+    func testNonUniformMatchesDirectConvolutionAtEveryBlockSize() {
+        var noise = WhiteNoise(seed: 21)
+        let cases: [(partition: Int, largest: Int, length: Int, inputLength: Int)] = [
+            (8, 512, 5_000, 9_000),        // segments 8, 32, 128, 512
+            (64, 1_024, 9_000, 16_000),    // the engine's default: 64, 256, 1024
+        ]
+        var worst = 0.0
+        for c in cases {
+            let ir = decayingIR(c.length, seed: UInt64(c.length))
+            let x = (0..<c.inputLength).map { _ in noise.next() }
+            let expected = directConvolution(ir, x, step: c.partition == 8 ? 5 : 13)
+            for pattern in [[1], [64], [333], [1_024], [37, 1, 200, 64, 5, 129], [7, 1_031, 3]] {
+                let convolver = PartitionedConvolver(impulseResponse: ir, partitionSize: c.partition,
+                                                     maximumPartitionSamples: c.largest)
+                XCTAssertEqual(convolver.segments.last?.partitionSamples, c.largest)
+                let y = run(convolver, x, blockSizes: pattern)
+                let error = relativeError(y, expected)
+                worst = max(worst, error)
+                XCTAssertLessThan(error, 1e-5, "P \(c.partition) largest \(c.largest) L \(c.length) blocks \(pattern)")
+            }
+        }
+        print("non-uniform convolver vs direct: worst relative error \(worst) (\(20 * log10(worst)) dB)")
+    }
+
+    /// The non-uniform and the uniform algorithm give the same output (to float rounding), also
+    /// after a reset in the middle of a large block.
+    func testNonUniformEqualsUniformAndResets() {
+        let ir = decayingIR(20_000, seed: 4)
+        var noise = WhiteNoise(seed: 8)
+        let x = (0..<30_000).map { _ in noise.next() }
+        let uniform = PartitionedConvolver(impulseResponse: ir, partitionSize: 64, maximumPartitionSamples: 64)
+        let nonUniform = PartitionedConvolver(impulseResponse: ir, partitionSize: 64)
+        XCTAssertEqual(nonUniform.segments.count, 3)
+        _ = run(nonUniform, Array(x[0..<1_500]), blockSizes: [100])   // stops inside a 1024 block
+        nonUniform.reset()
+        let a = run(uniform, x, blockSizes: [64])
+        let b = run(nonUniform, x, blockSizes: [64])
+        let peak = a.map { abs(Double($0)) }.max()!
+        XCTAssertGreaterThan(peak, 0.1)
+        XCTAssertLessThan(maxAbsDifference(a, b) / peak, 1e-5)
+    }
+
     func testAddingInPlaceWithGain() {
         let ir: [Float] = [0, 0.5, 0.25, 0, 0, 0, 0, 0, 0, 0, 0.125] + [Float](repeating: 0, count: 100) + [0.1]
         let convolver = PartitionedConvolver(impulseResponse: ir, partitionSize: 8)
