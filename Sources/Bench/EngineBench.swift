@@ -1,3 +1,4 @@
+import DSP
 import Engine
 import Foundation
 import MIDI
@@ -33,17 +34,25 @@ public struct EngineBench {
     /// `paced`, blocks are rendered on a real-time grid (each block starts one period after the
     /// last, as JACK's cycles do), so the worker has the period to work in, as live; unpaced, back
     /// to back (the worker then rarely finishes first and the callback decodes the jobs itself).
+    ///
+    /// `reverbLargestPartitions` lists the reverb's largest partition per measurement (each voice
+    /// count and worker mode is measured with each, in the same run; the partition size P itself
+    /// is the uniform convolver of before issue 17, nil the engine's default). Besides the means,
+    /// each row has the callback's and the reverb's 99th percentile and largest block.
     public func measureStages(blockSizes: [Int], voiceCounts: [Int], workerModes: [Bool] = [false], paced: Bool = false,
-                              workerPriority: Int32 = 0) {
+                              workerPriority: Int32 = 0, reverbLargestPartitions: [Int?] = [nil]) {
         let timbreModel = model
-        print("block  voices  worker  us/block  load%   decoder  oscill.  noise   reverb   (us/block, callback)   worker us  worker%  jobs: worker/callback")
+        print("block  voices  worker  rev.part  us/block  p99 us  max us  load%   decoder  oscill.  noise   reverb  rev p99  rev max   (us/block, callback)   worker us  worker%  jobs: worker/callback")
         for block in blockSizes {
-            var best: [Bool: Int] = [:]
-            var bestWorkerLoad: [Bool: Double] = [:]
+            var best: [String: Int] = [:]
+            var bestWorkerLoad: [String: Double] = [:]
             for n in voiceCounts {
+                for reverbLargest in reverbLargestPartitions {
                 for withWorker in workerModes {
+                    let key = "\(withWorker)/\(reverbLargest.map(String.init) ?? "default")"
                     let engine = makeBenchEngine(timbreModel, rate: rate, polyphony: n, block: block, timbre: z,
-                                                 decoderThread: withWorker, decoderThreadPriority: workerPriority)
+                                                 decoderThread: withWorker, decoderThreadPriority: workerPriority,
+                                                 reverbLargestPartitionSamples: reverbLargest)
                     let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
                     let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
                     defer { left.deallocate(); right.deallocate() }
@@ -65,11 +74,17 @@ public struct EngineBench {
                     let statsBefore = engine.decodeWorkerStats
                     var busy: UInt64 = 0
                     var next = DispatchTime.now().uptimeNanoseconds
-                    for _ in 0..<blockCount {
+                    var blockNS = [UInt64](repeating: 0, count: blockCount)
+                    var reverbNS = [UInt64](repeating: 0, count: blockCount)
+                    for b in 0..<blockCount {
                         if paced { sleepUntil(uptimeNanoseconds: next) }
+                        let reverbBefore = engine.stageNanoseconds.reverb
                         let start = DispatchTime.now().uptimeNanoseconds
                         engine.render(frameCount: block, events: none, left: left, right: right)
-                        busy += DispatchTime.now().uptimeNanoseconds - start
+                        let elapsed = DispatchTime.now().uptimeNanoseconds - start
+                        busy += elapsed
+                        blockNS[b] = elapsed
+                        reverbNS[b] = engine.stageNanoseconds.reverb - reverbBefore
                         next += periodNS
                     }
                     engine.waitForDecodeWorker()
@@ -90,22 +105,31 @@ public struct EngineBench {
                         workerColumns = String(format: "  %8.1f  %6.1f   %d/%d", workerUS, workerLoad, byWorker, byCallback)
                             + (stats.isRealtime ? " (SCHED_FIFO)" : "")
                     }
-                    print(String(format: "%5d  %6d  %6@  %8.1f  %5.1f", block, engine.activeVoiceCount, withWorker ? "on" : "off",
-                                 perBlockUS, load),
-                          " ", us(st.decoder), " ", us(st.oscillators), " ", us(st.noise), " ", us(st.reverb), "                ",
+                    let (p99, worst) = percentile99AndMax(blockNS)
+                    let (reverbP99, reverbWorst) = percentile99AndMax(reverbNS)
+                    print(String(format: "%5d  %6d  %6@  %8d  %8.1f  %6.1f  %6.1f  %5.1f", block, engine.activeVoiceCount,
+                                 withWorker ? "on" : "off", engine.reverbLargestPartitionSamples, perBlockUS, p99, worst, load),
+                          " ", us(st.decoder), " ", us(st.oscillators), " ", us(st.noise), " ", us(st.reverb),
+                          String(format: "  %7.1f  %7.1f", reverbP99, reverbWorst), "                ",
                           workerColumns)
-                    if load <= budget && engine.activeVoiceCount == n && workerLoad <= 100 && n > (best[withWorker] ?? 0) {
-                        best[withWorker] = n
-                        bestWorkerLoad[withWorker] = workerLoad
+                    if load <= budget && engine.activeVoiceCount == n && workerLoad <= 100 && n > (best[key] ?? 0) {
+                        best[key] = n
+                        bestWorkerLoad[key] = workerLoad
                     }
                 }
+                }
             }
+            for reverbLargest in reverbLargestPartitions {
             for withWorker in workerModes {
-                let n = best[withWorker] ?? 0
-                print("block \(block): largest measured polyphony with the callback within \(Int(budget)) % of one core, "
+                let key = "\(withWorker)/\(reverbLargest.map(String.init) ?? "default")"
+                let n = best[key] ?? 0
+                let reverbNote = reverbLargestPartitions.count > 1
+                    ? " (reverb's largest partition \(reverbLargest.map(String.init) ?? "default"))" : ""
+                print("block \(block): largest measured polyphony with the callback within \(Int(budget)) % of one core\(reverbNote), "
                       + (withWorker ? "decode worker on: \(n) voices (the worker at "
-                                      + String(format: "%.0f", bestWorkerLoad[withWorker] ?? 0) + " % of the other core)"
+                                      + String(format: "%.0f", bestWorkerLoad[key] ?? 0) + " % of the other core)"
                                     : "decoding in the callback: \(n) voices"))
+            }
             }
         }
     }
@@ -161,11 +185,22 @@ public struct EngineBench {
 }
 
 
+/// The 99th percentile and the largest of per-block times, in µs.
+func percentile99AndMax(_ nanoseconds: [UInt64]) -> (Double, Double) {
+    guard !nanoseconds.isEmpty else { return (0, 0) }
+    let sorted = nanoseconds.sorted()
+    let index = min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)
+    return (Double(sorted[index]) / 1000, Double(sorted[sorted.count - 1]) / 1000)
+}
+
 /// An engine prepared as the benchmarks run it: `rate` Hz, `block`-frame blocks, the reverb on
-/// (partition = block, at most 128), the decode worker off unless asked for.
+/// (partition = block, at most 128; its largest partition the engine's default unless given),
+/// the decode worker off unless asked for.
 public func makeBenchEngine(_ model: TimbreModel, rate: Int, polyphony: Int, block: Int, timbre: [Float],
-                            decoderThread: Bool = false, decoderThreadPriority: Int32 = 0) -> Engine {
+                            decoderThread: Bool = false, decoderThreadPriority: Int32 = 0,
+                            reverbLargestPartitionSamples: Int? = nil) -> Engine {
     var settings = EngineSettings()
+    if let largest = reverbLargestPartitionSamples { settings.reverbLargestPartitionSamples = largest }
     settings.decoderThread = decoderThread
     settings.decoderThreadPriority = decoderThreadPriority
     settings.sampleRate = Double(rate)
@@ -182,4 +217,53 @@ func sleepUntil(uptimeNanoseconds target: UInt64) {
     let wait = target - now
     var ts = timespec(tv_sec: Int(wait / 1_000_000_000), tv_nsec: Int(wait % 1_000_000_000))
     nanosleep(&ts, nil)
+}
+
+/// `timbred bench --reverb-alone`: the reverb's convolver by itself (the model's IR at `rate`,
+/// partition size `partition`), one `block`-sample call per block, back to back, each call timed.
+/// Per largest partition (P: the uniform convolver of before issue 17): mean, 99th percentile
+/// and largest call in µs, and the mean per block phase (block index mod the largest partition's
+/// blocks), which shows whether the large partitions' work is spread evenly.
+public func measureReverbAlone(model: TimbreModel, rate: Int, block: Int, partition: Int, largestPartitions: [Int],
+                               seconds: Double, rounds: Int) {
+    let ir = resample(ir: model.reverbIR, from: Double(model.config.sampleRate), to: Double(rate))
+    print("reverb alone: IR \(ir.count) samples at \(rate) Hz, \(block)-sample blocks, partition \(partition), "
+          + "\(seconds) s per point, \(rounds) rounds alternating")
+    print("round  largest  segments (taps x count)            mean us  p99 us  max us  load%   mean us per block phase")
+    let convolvers = largestPartitions.map {
+        PartitionedConvolver(impulseResponse: ir, partitionSize: partition, maximumPartitionSamples: $0)
+    }
+    let input = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    let output = UnsafeMutablePointer<Float>.allocate(capacity: block)
+    defer { input.deallocate(); output.deallocate() }
+    var noise = WhiteNoise(seed: 1)
+    for i in 0..<block { input[i] = 0.1 * noise.next() }
+    let blockCount = max(1, Int(seconds * Double(rate)) / block)
+    var times = [UInt64](repeating: 0, count: blockCount)
+    for round in 0..<rounds {
+        for convolver in convolvers {
+            let phases = max(1, convolver.maximumPartitionSamples / block)
+            for _ in 0..<(2 * phases + 7) { convolver.process(input, output: output, count: block) }
+            for b in 0..<blockCount {
+                let start = DispatchTime.now().uptimeNanoseconds
+                convolver.process(input, output: output, count: block)
+                times[b] = DispatchTime.now().uptimeNanoseconds - start
+            }
+            let mean = Double(times.reduce(0, +)) / Double(blockCount) / 1000
+            let (p99, worst) = percentile99AndMax(times)
+            var phaseSum = [Double](repeating: 0, count: min(phases, 16))
+            var phaseCount = [Int](repeating: 0, count: phaseSum.count)
+            for b in 0..<blockCount where phases <= 16 {
+                phaseSum[b % phases] += Double(times[b]) / 1000
+                phaseCount[b % phases] += 1
+            }
+            let layout = convolver.segments.map { "\($0.partitionSamples)x\($0.partitionCount)" }.joined(separator: " ")
+            let perPhase = phases <= 16
+                ? zip(phaseSum, phaseCount).map { String(format: "%.0f", $0 / Double(max($1, 1))) }.joined(separator: " ")
+                : "(\(phases) phases)"
+            let budgetUS = Double(block) / Double(rate) * 1e6
+            print(String(format: "%5d  %7d  %-34@  %7.1f  %6.1f  %6.1f  %5.1f   ", round + 1, convolver.maximumPartitionSamples,
+                         layout, mean, p99, worst, mean / budgetUS * 100) + perPhase)
+        }
+    }
 }

@@ -19,6 +19,10 @@ public struct EngineSettings: Sendable, Equatable {
     public var polyphony: Int = 32
     /// Partition size of the convolution reverb (a power of two; its latency in samples).
     public var reverbPartition: Int = 64
+    /// Largest partition of the reverb's non-uniformly partitioned tail, in samples (rounded down
+    /// to `reverbPartition` · 4^k; `reverbPartition` itself gives uniform partitioning, the
+    /// convolver before issue 17). See `PartitionedConvolver`.
+    public var reverbLargestPartitionSamples: Int = 1024
     /// Time constant of the timbre glide when the target point moves (seconds).
     public var timbreSmoothingSeconds: Double = 0.03
     /// Samples of the fade when a voice is stolen or sound is cut.
@@ -84,6 +88,9 @@ public final class Engine: @unchecked Sendable {
     let scaler: ControlScaler
     let envelopes: EnvelopeTables
     let reverb: PartitionedConvolver
+    /// The reverb's largest partition in samples, as built (`settings.reverbLargestPartitionSamples`
+    /// rounded down to the partition size · 4^k; the partition size itself when uniform).
+    public var reverbLargestPartitionSamples: Int { reverb.maximumPartitionSamples }
     var output: OutputStage
 
     // frame n+2 of sounding voices, decoded in jobs (DecodeWorker.swift)
@@ -244,7 +251,8 @@ public final class Engine: @unchecked Sendable {
         channels.initialize(repeating: ChannelState(), count: 16)
         fadeStep = Float(1 / max(1, settings.fadeSeconds * settings.sampleRate))
         let ir = reverbIR ?? resample(ir: model.reverbIR, from: Double(model.config.sampleRate), to: settings.sampleRate)
-        reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition)
+        reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition,
+                                      maximumPartitionSamples: settings.reverbLargestPartitionSamples)
         output = OutputStage(sampleRate: settings.sampleRate)
         controllerMap = ControllerMap(dimension: model.config.zDim)
         // at most one job per voice slot holds a row the voices wait for, plus the one the worker
@@ -377,6 +385,16 @@ public final class Engine: @unchecked Sendable {
         s.workerCPUNanoseconds = worker.cpuNanoseconds.load(ordering: .relaxed)
         s.workerAllocations = worker.allocations.load(ordering: .relaxed)
         return s
+    }
+
+    /// The decode worker's own counters (atomics: safe to read from any thread while the engine
+    /// plays, unlike ``decodeWorkerStats``, whose callback counters are plain values). Zero and
+    /// not running when the worker is off.
+    public var decodeWorkerCounters: DecodeWorkerCounters {
+        guard let worker else { return DecodeWorkerCounters() }
+        return DecodeWorkerCounters(isRunning: true, busyNanoseconds: worker.busyNanoseconds.load(ordering: .relaxed),
+                                    cpuNanoseconds: worker.cpuNanoseconds.load(ordering: .relaxed),
+                                    jobsComputed: worker.jobsComputed.load(ordering: .relaxed))
     }
 
     /// Test hook: the decode worker busy-waits `nanoseconds` before each job (> 0: a slow or

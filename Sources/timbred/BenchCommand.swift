@@ -43,6 +43,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "SCHED_FIFO priority asked for the decode worker (0: normal scheduling; refused without the right, then normal).")
     var workerPriority: Int32 = 0
 
+    @Option(help: "The reverb's largest partition in samples, comma-separated to measure several in the same run (the reverb's partition size itself, e.g. 64, is the uniform convolver of before issue 17; default: the engine's, 1024).")
+    var reverbLargestPartition: String?
+
+    @Flag(help: "Time the reverb's convolver alone (the model's IR, one call per block, back to back) with each --reverb-largest-partition (default 64,1024), alternating for --reverb-rounds, instead of the engine.")
+    var reverbAlone = false
+
+    @Option(help: "With --reverb-alone: rounds of alternating measurements.")
+    var reverbRounds: Int = 3
+
     @Option(help: "Seconds of the soak test's MIDI to replay through the engine alone, timing each block's CPU time (0 skips it).")
     var soakLoad: Double = 0
 
@@ -73,6 +82,15 @@ struct BenchCommand: ParsableCommand {
             return
         }
         let blockSizes = blocks.split(separator: ",").compactMap { Int($0) }
+        let reverbLargest: [Int?] = reverbLargestPartition.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [nil]
+        if reverbAlone {
+            for block in blockSizes {
+                let largest = reverbLargestPartition == nil ? [min(block, 128), 1024] : reverbLargest.compactMap { $0 }
+                measureReverbAlone(model: timbreModel, rate: rate, block: block, partition: min(block, 128),
+                                   largestPartitions: largest, seconds: seconds, rounds: reverbRounds)
+            }
+            return
+        }
         let modes: [Bool]
         switch decoderThread {
         case "off", "false": modes = [false]
@@ -95,7 +113,7 @@ struct BenchCommand: ParsableCommand {
         print("timbred bench: \(rate) Hz, instrument \(timbreModel.instrumentNames[k]), reverb on, \(seconds) s per point"
               + (paced ? ", blocks paced in real time" : ", blocks back to back"))
         bench.measureStages(blockSizes: blockSizes, voiceCounts: voiceCounts, workerModes: modes, paced: paced,
-                            workerPriority: workerPriority)
+                            workerPriority: workerPriority, reverbLargestPartitions: reverbLargest.isEmpty ? [nil] : reverbLargest)
         if chord > 0 {
             for block in blockSizes { bench.measureOnsets(block: block) }
         }
