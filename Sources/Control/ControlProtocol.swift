@@ -298,7 +298,9 @@ public struct StatusReport: Sendable, Equatable {
 }
 
 /// `/timbred/load`'s reply: `f mean, f peak, i late_cycles, i cycles, i xruns, f cpu_mean,
-/// f cpu_peak, i overrun_cycles`.
+/// f cpu_peak, i overrun_cycles, i worker_running, f worker_mean, f worker_cpu_mean,
+/// i worker_jobs` (a reply of the first 8 only, from a daemon before the worker's fields, reads
+/// as the worker not running).
 public struct LoadReport: Sendable, Equatable {
     /// The process callback's wall time since the window began, % of the period: mean over
     /// every cycle, the longest cycle; cycles longer than their period; cycles in the window.
@@ -313,9 +315,22 @@ public struct LoadReport: Sendable, Equatable {
     public var cpuMeanPercent: Float
     public var cpuPeakPercent: Float
     public var overrunCycles: Int
+    /// The decode worker (issue 17) runs beside the callback.
+    public var workerRunning: Bool
+    /// The decode worker's wall time inside jobs over the same window, % of the window's cycles ×
+    /// the period (the load it puts on its own core, comparable with `meanPercent`), and the same
+    /// in its thread's CPU time; jobs it computed in the window.
+    public var workerMeanPercent: Float
+    public var workerCPUMeanPercent: Float
+    public var workerJobs: Int
 
     public init(meanPercent: Float, peakPercent: Float, lateCycles: Int, cycles: Int, xruns: Int, cpuMeanPercent: Float,
-                cpuPeakPercent: Float, overrunCycles: Int) {
+                cpuPeakPercent: Float, overrunCycles: Int, workerRunning: Bool = false, workerMeanPercent: Float = 0,
+                workerCPUMeanPercent: Float = 0, workerJobs: Int = 0) {
+        self.workerRunning = workerRunning
+        self.workerMeanPercent = workerMeanPercent
+        self.workerCPUMeanPercent = workerCPUMeanPercent
+        self.workerJobs = workerJobs
         self.meanPercent = meanPercent
         self.peakPercent = peakPercent
         self.lateCycles = lateCycles
@@ -331,17 +346,21 @@ public struct LoadReport: Sendable, Equatable {
     public var message: OSCMessage {
         OSCMessage(Self.path, [.float(meanPercent), .float(peakPercent), .int(Int32(clamping: lateCycles)),
                                .int(Int32(clamping: cycles)), .int(Int32(clamping: xruns)), .float(cpuMeanPercent),
-                               .float(cpuPeakPercent), .int(Int32(clamping: overrunCycles))])
+                               .float(cpuPeakPercent), .int(Int32(clamping: overrunCycles)), .int(workerRunning ? 1 : 0),
+                               .float(workerMeanPercent), .float(workerCPUMeanPercent), .int(Int32(clamping: workerJobs))])
     }
 
     /// - Throws: `ControlProtocolError` when the arguments are not a load reply's.
     public init(message m: OSCMessage) throws(ControlProtocolError) {
         let n = m.arguments.compactMap(\.number)
-        guard m.path == Self.path, m.arguments.count == 8, n.count == 8 else {
+        guard m.path == Self.path, m.arguments.count == 8 || m.arguments.count == 12, n.count == m.arguments.count else {
             throw ControlProtocolError("malformed load reply: \(m.arguments.map(\.description).joined(separator: " "))")
         }
+        let worker = n.count == 12
         self.init(meanPercent: Float(n[0]), peakPercent: Float(n[1]), lateCycles: Int(n[2]), cycles: Int(n[3]), xruns: Int(n[4]),
-                  cpuMeanPercent: Float(n[5]), cpuPeakPercent: Float(n[6]), overrunCycles: Int(n[7]))
+                  cpuMeanPercent: Float(n[5]), cpuPeakPercent: Float(n[6]), overrunCycles: Int(n[7]),
+                  workerRunning: worker && n[8] != 0, workerMeanPercent: worker ? Float(n[9]) : 0,
+                  workerCPUMeanPercent: worker ? Float(n[10]) : 0, workerJobs: worker ? Int(n[11]) : 0)
     }
 
     /// The lines `timbred ctl load` prints.
@@ -350,7 +369,11 @@ public struct LoadReport: Sendable, Equatable {
         return "callback_load_mean: \(percent(meanPercent)) %\ncallback_load_peak: \(percent(peakPercent)) %\n"
             + "late_cycles: \(lateCycles)\ncycles: \(cycles)\nxruns: \(xruns)\n"
             + "callback_cpu_mean: \(percent(cpuMeanPercent)) %\ncallback_cpu_peak: \(percent(cpuPeakPercent)) %\n"
-            + "overrun_cycles: \(overrunCycles)"
+            + "overrun_cycles: \(overrunCycles)\n"
+            + (workerRunning
+                ? "decode_worker_load_mean: \(percent(workerMeanPercent)) %\ndecode_worker_cpu_mean: \(percent(workerCPUMeanPercent)) %\n"
+                  + "decode_worker_jobs: \(workerJobs)"
+                : "decode_worker: off")
     }
 }
 

@@ -47,6 +47,10 @@ public final class Daemon {
     private var unsupportedRateReported = 0
     /// The callback's timing at the start of the DSP-load window (`/timbred/load reset`).
     private var loadWindow = JackBackend.CallbackTiming()
+    /// The decode worker's counters when the load window began, and the engine they were read
+    /// from (a new engine's counters start at 0: then the window's worker time is the new
+    /// engine's since it was installed).
+    private var workerWindow: (engine: ObjectIdentifier?, counters: DecodeWorkerCounters) = (nil, DecodeWorkerCounters())
 
     public init(settings: DaemonSettings, model: TimbreModel, modelPath: String, presetFolders: [String]) {
         self.settings = settings
@@ -421,21 +425,33 @@ public final class Daemon {
         let period = Double(backend.periodNanoseconds)
         let cycles = now.cycles &- loadWindow.cycles
         let late = now.lateCycles &- loadWindow.lateCycles, overruns = now.overrunCycles &- loadWindow.overrunCycles
+        let engine = backend.currentEngine
+        let worker = engine?.decodeWorkerCounters ?? DecodeWorkerCounters()
+        let workerBase = engine.map(ObjectIdentifier.init) == workerWindow.engine ? workerWindow.counters : DecodeWorkerCounters()
+        let workerJobs = worker.jobsComputed &- workerBase.jobsComputed
         guard period > 0, cycles > 0 else {
             return LoadReport(meanPercent: 0, peakPercent: 0, lateCycles: late, cycles: max(cycles, 0), xruns: backend.xrunCount,
-                              cpuMeanPercent: 0, cpuPeakPercent: 0, overrunCycles: overruns)
+                              cpuMeanPercent: 0, cpuPeakPercent: 0, overrunCycles: overruns,
+                              workerRunning: worker.isRunning, workerJobs: workerJobs)
         }
         let busy = Double(now.busyNanoseconds &- loadWindow.busyNanoseconds)
         let cpu = Double(now.cpuNanoseconds &- loadWindow.cpuNanoseconds)
-        return LoadReport(meanPercent: Float(100 * busy / (Double(cycles) * period)), peakPercent: Float(100 * Double(now.peakNanoseconds) / period),
+        let window = Double(cycles) * period
+        return LoadReport(meanPercent: Float(100 * busy / window), peakPercent: Float(100 * Double(now.peakNanoseconds) / period),
                           lateCycles: late, cycles: cycles, xruns: backend.xrunCount,
-                          cpuMeanPercent: Float(100 * cpu / (Double(cycles) * period)),
-                          cpuPeakPercent: Float(100 * Double(now.peakCPUNanoseconds) / period), overrunCycles: overruns)
+                          cpuMeanPercent: Float(100 * cpu / window),
+                          cpuPeakPercent: Float(100 * Double(now.peakCPUNanoseconds) / period), overrunCycles: overruns,
+                          workerRunning: worker.isRunning,
+                          workerMeanPercent: Float(100 * Double(worker.busyNanoseconds &- workerBase.busyNanoseconds) / window),
+                          workerCPUMeanPercent: Float(100 * Double(worker.cpuNanoseconds &- workerBase.cpuNanoseconds) / window),
+                          workerJobs: workerJobs)
     }
 
     private func resetLoadWindow() {
         backend.clearCallbackPeak()
         loadWindow = backend.callbackTiming
+        let engine = backend.currentEngine
+        workerWindow = (engine.map(ObjectIdentifier.init), engine?.decodeWorkerCounters ?? DecodeWorkerCounters())
         Log.info("DSP load window reset")
     }
 

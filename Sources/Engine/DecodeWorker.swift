@@ -186,6 +186,25 @@ public struct DecodeWorkerStats: Sendable, Equatable {
     public init() {}
 }
 
+/// The decode worker's running totals, read from its atomics (``Engine/decodeWorkerCounters``):
+/// what the daemon's load report needs, readable from the control thread while the engine plays.
+public struct DecodeWorkerCounters: Sendable, Equatable {
+    /// The worker thread runs.
+    public var isRunning = false
+    /// Its wall time and thread CPU time inside jobs since the engine was prepared, nanoseconds.
+    public var busyNanoseconds = 0
+    public var cpuNanoseconds = 0
+    /// Jobs it computed (those the callback took or finished itself not counted).
+    public var jobsComputed = 0
+
+    public init(isRunning: Bool = false, busyNanoseconds: Int = 0, cpuNanoseconds: Int = 0, jobsComputed: Int = 0) {
+        self.isRunning = isRunning
+        self.busyNanoseconds = busyNanoseconds
+        self.cpuNanoseconds = cpuNanoseconds
+        self.jobsComputed = jobsComputed
+    }
+}
+
 /// The decode worker: a thread that computes queued decode jobs (frame n+2 of sounding voices)
 /// while the process callback synthesises. Created and warmed with the engine, before it plays;
 /// SCHED_FIFO just below the audio thread where permitted, else normal scheduling; pinned to the

@@ -12,7 +12,9 @@ struct CtlCommand: ParsableCommand {
         Requests (the OSC path is /timbred/<request>):
           status                  voices, xruns, DSP load, preset, JACK state, latent point
           load [reset]            timbred's own callback load (mean, peak % of the period, late
-                                  cycles) since the window began; reset starts a new window
+                                  cycles) since the window began, and the decode worker's load
+                                  beside it (% of the period on its own core); reset starts a
+                                  new window
           preset NAME|NUMBER      play a preset
           latent DIM VALUE        move one latent dimension
           morph POSITION          A/B morph, 0...1

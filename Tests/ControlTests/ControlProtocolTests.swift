@@ -99,10 +99,27 @@ final class ControlProtocolTests: XCTestCase {
     func testLoadOkAndErrorReplies() throws {
         let load = LoadReport(meanPercent: 1.5, peakPercent: 9, lateCycles: 0, cycles: 750, xruns: 0, cpuMeanPercent: 1.25,
                               cpuPeakPercent: 8, overrunCycles: 0)
-        let wire = OSCMessage("/timbred/load", [.float(1.5), .float(9), .int(0), .int(750), .int(0), .float(1.25), .float(8), .int(0)])
+        let wire = OSCMessage("/timbred/load", [.float(1.5), .float(9), .int(0), .int(750), .int(0), .float(1.25), .float(8), .int(0),
+                                                .int(0), .float(0), .float(0), .int(0)])
         XCTAssertEqual(load.message, wire)
         XCTAssertEqual(try ControlReply(message: wire), .load(load))
         XCTAssertTrue(load.text.contains("callback_load_mean: 1.50 %\ncallback_load_peak: 9.00 %\nlate_cycles: 0\ncycles: 750"))
+        XCTAssertTrue(load.text.hasSuffix("overrun_cycles: 0\ndecode_worker: off"))
+        // with the decode worker: its load beside the callback's, 12 arguments
+        let withWorker = LoadReport(meanPercent: 7.5, peakPercent: 20, lateCycles: 0, cycles: 750, xruns: 0, cpuMeanPercent: 7,
+                                    cpuPeakPercent: 18, overrunCycles: 0, workerRunning: true, workerMeanPercent: 11.25,
+                                    workerCPUMeanPercent: 10.5, workerJobs: 3000)
+        let workerWire = OSCMessage("/timbred/load", [.float(7.5), .float(20), .int(0), .int(750), .int(0), .float(7), .float(18), .int(0),
+                                                      .int(1), .float(11.25), .float(10.5), .int(3000)])
+        XCTAssertEqual(withWorker.message, workerWire)
+        XCTAssertEqual(try ControlReply(message: workerWire), .load(withWorker))
+        XCTAssertTrue(withWorker.text.contains("callback_load_mean: 7.50 %"))
+        XCTAssertTrue(withWorker.text.hasSuffix("decode_worker_load_mean: 11.25 %\ndecode_worker_cpu_mean: 10.50 %\ndecode_worker_jobs: 3000"))
+        // an older daemon's 8-argument reply still parses (worker not reported); 9 arguments do not
+        XCTAssertEqual(try ControlReply(message: OSCMessage("/timbred/load", Array(workerWire.arguments[0..<8]))),
+                       .load(LoadReport(meanPercent: 7.5, peakPercent: 20, lateCycles: 0, cycles: 750, xruns: 0, cpuMeanPercent: 7,
+                                        cpuPeakPercent: 18, overrunCycles: 0)))
+        XCTAssertThrowsError(try ControlReply(message: OSCMessage("/timbred/load", Array(workerWire.arguments[0..<9]))))
         XCTAssertEqual(ControlReply.ok("panic").message, OSCMessage("/timbred/ok", [.string("panic")]))
         XCTAssertEqual(try ControlReply(message: OSCMessage("/timbred/error", [.string("no")])), .error("no"))
         XCTAssertThrowsError(try ControlReply(message: OSCMessage("/timbred/what")))
