@@ -38,10 +38,11 @@ public struct ConvolutionSegment: Sendable, Equatable {
 ///   last one: to the end of the IR). A B-sample input block is complete at a B boundary, and its
 ///   contribution is needed only B samples later (the segment starts at tap 2B), so its work is
 ///   **time-distributed** over the B / P partition ticks of that block: at the boundary the
-///   previous block's summed spectrum is transformed back (it becomes the next B output samples)
-///   and the new block is transformed; the complex multiply-adds of the delay line are split
-///   evenly over the B / P - 1 ticks that follow. No tick ever does a segment's whole work, and
-///   no result is ever late: the schedule is fixed by the sample count, not by a clock.
+///   previous block's summed spectrum is transformed back (it becomes the next B output samples);
+///   the new block is transformed k ticks later (k = 1 for the 4P segment, 2 for the 16P one…, so
+///   no two large FFTs share a tick), and the complex multiply-adds of the delay line are split
+///   evenly over the ticks from there to the block's end. No tick ever does a segment's whole
+///   work, and no result is ever late: the schedule is fixed by the sample count, not by a clock.
 ///
 /// So `output[t] = Σ_τ ir[τ] · input[t - τ]` from the first sample, whatever the `count` of each
 /// call, and the work per P samples is nearly constant. With P = 64 and a 48 000-tap IR the
@@ -123,7 +124,8 @@ public final class PartitionedConvolver {
         stageCount = layout.count
         stages = .allocate(capacity: max(1, layout.count))
         for (k, segment) in layout.enumerated() {
-            (stages + k).initialize(to: SegmentConvolver(segment: segment, tickSamples: p, impulseResponse: impulseResponse))
+            (stages + k).initialize(to: SegmentConvolver(segment: segment, index: k, tickSamples: p,
+                                                         impulseResponse: impulseResponse))
         }
     }
 
@@ -218,8 +220,9 @@ public final class PartitionedConvolver {
 /// One segment's uniformly partitioned overlap-save convolution, driven one P-sample tick at a
 /// time by ``PartitionedConvolver``. With B = P its whole work runs in the tick that completes a
 /// partition (result due at the next sample); with B > P (offset 2B) the boundary tick does the
-/// inverse FFT of the last block's sum and the forward FFT of the new block, and the B / P - 1
-/// following ticks each do an equal share of the complex multiply-adds.
+/// inverse FFT of the last block's sum, tick `forwardTick` the forward FFT of the new block, and
+/// the ticks from `forwardTick` to the block's end each an equal share of the complex
+/// multiply-adds.
 final class SegmentConvolver {
     /// Taps per partition, B.
     let blockSamples: Int
@@ -246,15 +249,25 @@ final class SegmentConvolver {
     private let lineImag: UnsafeMutablePointer<SIMD8<Float>>
     private let sumReal: UnsafeMutablePointer<SIMD8<Float>>
     private let sumImag: UnsafeMutablePointer<SIMD8<Float>>
-    /// Tick t (1..<ticksPerBlock) of a block does the flattened (partition, vector) range
-    /// `chunkStart[t - 1]..<chunkStart[t]`.
+    /// The tick of a block (1..<ticksPerBlock) that transforms the block completed at its start
+    /// (copied into the FFT's buffer at the boundary): 1 for the first time-distributed segment,
+    /// 2 for the next…, so that segments' forward FFTs fall into different ticks, and neither
+    /// into the boundary tick that does the inverse FFTs.
+    let forwardTick: Int
+    /// Tick t (forwardTick..<ticksPerBlock) of a block does the flattened (partition, vector)
+    /// range `chunkStart[t - forwardTick]..<chunkStart[t - forwardTick + 1]`.
     private let chunkStart: UnsafeMutablePointer<Int>
     /// Delay-line slot holding the newest input spectrum.
     private var newestSlot = 0
     /// Ticks of the current block received so far, 0..<ticksPerBlock.
     private var filledTicks = 0
 
-    init(segment: ConvolutionSegment, tickSamples p: Int, impulseResponse: [Float]) {
+    /// - Parameters:
+    ///   - segment: the partitions this convolver applies.
+    ///   - index: the segment's place (0: the B = P segment), which sets its forward FFT's tick.
+    ///   - p: samples per tick.
+    ///   - impulseResponse: the whole IR.
+    init(segment: ConvolutionSegment, index: Int, tickSamples p: Int, impulseResponse: [Float]) {
         let b = segment.partitionSamples
         blockSamples = b
         tickSamples = p
@@ -277,9 +290,10 @@ final class SegmentConvolver {
         lineImag = planes(vectors)
         sumReal = planes(binVectors)
         sumImag = planes(binVectors)
-        chunkStart = .allocate(capacity: ticksPerBlock)
-        let spreadTicks = max(1, ticksPerBlock - 1)
-        for t in 0..<ticksPerBlock { chunkStart[t] = vectors * t / spreadTicks }
+        forwardTick = ticksPerBlock == 1 ? 0 : min(ticksPerBlock - 1, max(1, index))
+        let spreadTicks = max(1, ticksPerBlock - forwardTick)
+        chunkStart = .allocate(capacity: spreadTicks + 1)
+        for t in 0...spreadTicks { chunkStart[t] = vectors * t / spreadTicks }
 
         // Spectra of the partitions, normalisation of the inverse FFT folded in.
         let scale = 1 / Float(2 * b)
@@ -317,6 +331,7 @@ final class SegmentConvolver {
         sumImag.update(repeating: SIMD8(), count: binVectors)
         frame.update(repeating: 0, count: 2 * blockSamples)
         output.update(repeating: 0, count: blockSamples)
+        fft.samples.update(repeating: 0)   // a completed frame may be waiting for its forward FFT
         newestSlot = 0
         filledTicks = 0
     }
@@ -330,30 +345,32 @@ final class SegmentConvolver {
         if filledTicks == ticksPerBlock {
             if ticksPerBlock == 1 {
                 // B = P: the result is due at the next sample, so all of it now.
+                fft.samples.baseAddress!.update(from: frame, count: 2 * b)
                 forwardIntoDelayLine()
                 clearSum()
                 multiplyAdd(0, partitionCount * binVectors)
                 inverseIntoOutput()
             } else {
-                // The sum finished over the last block's ticks is the next B output samples.
+                // The sum finished over the last block's ticks is the next B output samples; the
+                // completed frame waits in the FFT's buffer for tick `forwardTick`.
                 inverseIntoOutput()
-                forwardIntoDelayLine()
+                fft.samples.baseAddress!.update(from: frame, count: 2 * b)
                 clearSum()
             }
             frame.update(from: frame + b, count: b)
             filledTicks = 0
-        } else {
-            multiplyAdd(chunkStart[filledTicks - 1], chunkStart[filledTicks])
+        } else if filledTicks >= forwardTick {
+            if filledTicks == forwardTick { forwardIntoDelayLine() }
+            multiplyAdd(chunkStart[filledTicks - forwardTick], chunkStart[filledTicks - forwardTick + 1])
         }
         let slice = output + filledTicks * p
         for i in 0..<p { tail[i] += slice[i] }
     }
 
-    /// FFT of the 2B-sample frame into the next delay-line slot. Real-time safe.
+    /// FFT of the 2B-sample frame already in the FFT's buffer into the next delay-line slot.
+    /// Real-time safe.
     private func forwardIntoDelayLine() {
-        let time = fft.samples.baseAddress!
         let spectrum = fft.spectrum.baseAddress!
-        time.update(from: frame, count: 2 * blockSamples)
         fft.forward()
         newestSlot = newestSlot + 1 == partitionCount ? 0 : newestSlot + 1
         let re = UnsafeMutableRawPointer(lineReal + newestSlot * binVectors).assumingMemoryBound(to: Float.self)
