@@ -42,11 +42,13 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         // Real-time helpers in C: RealtimeSanitizer region markers, denormal flushing.
         .target(name: "CRealtime", path: "Sources/CRealtime", cSettings: cpuCFlags),
+        // The AVX-512 kernel of DenseLayer, chosen at run time (__builtin_cpu_supports).
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Test-only malloc interposer that counts heap allocations.
         .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
 
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
-        .target(name: "Inference", dependencies: ["DSP"], swiftSettings: optimize),
+        .target(name: "Inference", dependencies: ["DSP", "CKernels"], swiftSettings: optimize),
         // The model's values (config, weights, envelope tables): what the real-time core reads. No Foundation.
         .target(name: "ModelCore", dependencies: ["Inference"], swiftSettings: optimize),
         // Reading and validating model files (Foundation); re-exports ModelCore.

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A dense layer `y = W x + b` packed for batched SIMD evaluation.
 ///
 /// The weights are packed once, at init, into output tiles of 3 panels of 8 outputs (the last
@@ -15,9 +17,32 @@
 /// of a voice's own sum. So a voice's result is bit-identical at any batch size and at any
 /// position in the batch.
 ///
+/// **AVX-512.** Where the CPU has AVX-512F (checked at run time), the layer also packs its
+/// weights in 32-output tiles for a C kernel (`timbred_dense_avx512`, target CKernels: 8 voices ×
+/// 2 zmm accumulators per register block) and uses it for batches of at least
+/// ``avx512MinimumBatch``. It computes the same sums in the same order (bias, then one FMA per
+/// input in order), so its results are bit-identical to the AVX2 kernel's.
+///
 /// The packed memory is owned by the layer and never changes after `init`, so a layer may be
 /// shared between threads; `forward` writes only to the caller's output.
 public final class DenseLayer: @unchecked Sendable {
+    /// Which kernel computes a `forward`.
+    public enum Kernel: Sendable {
+        /// AVX-512 where available and the batch is at least ``avx512MinimumBatch``, else AVX2.
+        case automatic
+        /// The Swift SIMD8 (AVX2) kernel.
+        case avx2
+        /// The AVX-512 C kernel (only where ``hasAVX512`` is true; otherwise AVX2).
+        case avx512
+    }
+    /// Whether this CPU runs AVX-512F (and the layer packed its weights for it).
+    public let hasAVX512: Bool
+    /// Smallest batch that `.automatic` gives to the AVX-512 kernel.
+    public static let avx512MinimumBatch = 8
+    /// 32-output tiles for the AVX-512 kernel (nil without AVX-512): tile t's 32 weights per input,
+    /// inputs in order, 64-byte aligned; and the bias zero-padded to a whole tile.
+    let packed512: UnsafeMutablePointer<Float>?
+    let bias512: UnsafeMutablePointer<Float>?
     /// Input width.
     public let inputCount: Int
     /// Output width.
@@ -46,6 +71,26 @@ public final class DenseLayer: @unchecked Sendable {
         panelCount = (m + 7) / 8
         packed = allocateVectors8(panelCount * n)
         bias = allocateVectors8(panelCount)
+        hasAVX512 = timbred_avx512_available() != 0
+        if hasAVX512 {
+            let tiles = (m + 31) / 32
+            let w = UnsafeMutableRawPointer.allocate(byteCount: max(1, tiles * 32 * n) * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: max(1, tiles * 32 * n))
+            w.initialize(repeating: 0, count: max(1, tiles * 32 * n))
+            let b = UnsafeMutableRawPointer.allocate(byteCount: max(1, tiles * 32) * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: max(1, tiles * 32))
+            b.initialize(repeating: 0, count: max(1, tiles * 32))
+            for o in 0..<m {
+                b[o] = weights.bias[o]
+                let t = o / 32, lane = o % 32
+                for i in 0..<n { w[t * 32 * n + i * 32 + lane] = weights.weight[o * n + i] }
+            }
+            packed512 = w
+            bias512 = b
+        } else {
+            packed512 = nil
+            bias512 = nil
+        }
         for p in 0..<panelCount {
             var b = SIMD8<Float>(repeating: 0)
             for lane in 0..<8 where 8 * p + lane < m { b[lane] = weights.bias[8 * p + lane] }
@@ -68,6 +113,8 @@ public final class DenseLayer: @unchecked Sendable {
     }
 
     deinit {
+        if let w = packed512 { UnsafeMutableRawPointer(w).deallocate() }
+        if let b = bias512 { UnsafeMutableRawPointer(b).deallocate() }
         packed.deinitialize(count: panelCount * inputCount)
         packed.deallocate()
         bias.deinitialize(count: panelCount)
@@ -87,6 +134,19 @@ public final class DenseLayer: @unchecked Sendable {
     /// and the row's position (see the type's notes).
     public func forward(batch: Int, input: UnsafePointer<Float>, inputStride: Int,
                         output: UnsafeMutablePointer<Float>, outputStride: Int) {
+        forward(batch: batch, input: input, inputStride: inputStride, output: output, outputStride: outputStride,
+                kernel: .automatic)
+    }
+
+    /// ``forward(batch:input:inputStride:output:outputStride:)`` with the kernel chosen by the
+    /// caller (the tests run both on the same layer). Real-time safe: no allocation.
+    public func forward(batch: Int, input: UnsafePointer<Float>, inputStride: Int,
+                        output: UnsafeMutablePointer<Float>, outputStride: Int, kernel: Kernel) {
+        if let w = packed512, let b = bias512, batch > 0,
+           kernel == .avx512 || (kernel == .automatic && batch >= Self.avx512MinimumBatch) {
+            timbred_dense_avx512(w, b, inputCount, outputCount, batch, input, inputStride, output, outputStride)
+            return
+        }
         let n = inputCount
         var p0 = 0
         while p0 < panelCount {
