@@ -72,7 +72,7 @@ let package = Package(
         // The live daemon's control thread: JACK, ALSA sequencer, OSC and signals around a SoundController.
         .target(name: "Daemon", dependencies: ["Control", "Engine", "Model", "JackBackend", "ALSASequencer"]),
         // `timbred bench`'s measurements of the engine alone (stages, chord onsets, the soak load).
-        .target(name: "Bench", dependencies: ["Control", "Engine", "Model", "MIDI"], swiftSettings: optimize),
+        .target(name: "Bench", dependencies: ["Control", "Engine", "Model", "MIDI", "Inference", "CKernels"], swiftSettings: optimize),
         .executableTarget(name: "timbred", dependencies: [
             "Engine", "Model", "MIDI", "Presets", "SoundParameters", "CRealtime",
             "JackBackend", "Control", "Daemon", "Bench", "Timbre",

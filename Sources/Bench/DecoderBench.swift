@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Inference
 import Model
@@ -131,11 +132,24 @@ public enum DecoderBenchError: Error, CustomStringConvertible {
 /// that the FMA units never wait on a result. Returns GFLOP/s (2 FLOPs per lane per FMA): the
 /// median of `repetitions` runs of about `seconds / repetitions` each.
 public func measureFMAPeak(seconds: Double = 0.3, repetitions: Int = 5) -> Double {
-    let flopsPerIteration = 12 * 8 * 2
+    measurePeak(seconds: seconds, repetitions: repetitions, flopsPerIteration: 12 * 8 * 2) { fmaLoop(iterations: $0) }
+}
+
+/// The same measurement with 16-lane FMAs on zmm registers (`timbred_fma_loop_avx512`, C): the
+/// peak the AVX-512 kernel of `DenseLayer` is bound by. 0 on a CPU without AVX-512F.
+public func measureFMAPeakAVX512(seconds: Double = 0.3, repetitions: Int = 5) -> Double {
+    guard timbred_avx512_available() != 0 else { return 0 }
+    return measurePeak(seconds: seconds, repetitions: repetitions, flopsPerIteration: 12 * 16 * 2) {
+        timbred_fma_loop_avx512($0)
+    }
+}
+
+/// GFLOP/s of `loop` (the median of `repetitions` runs sized to `seconds` in all).
+private func measurePeak(seconds: Double, repetitions: Int, flopsPerIteration: Int, _ loop: (Int) -> Int) -> Double {
     var n = 1 << 10, spent = 0.0
     while true {
         let start = DispatchTime.now().uptimeNanoseconds
-        fmaLoopSink &+= fmaLoop(iterations: n)
+        fmaLoopSink &+= loop(n)
         spent = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if spent > 0.01 { break }
         n *= 2
@@ -144,7 +158,7 @@ public func measureFMAPeak(seconds: Double = 0.3, repetitions: Int = 5) -> Doubl
     var rates: [Double] = []
     for _ in 0..<max(1, repetitions) {
         let start = DispatchTime.now().uptimeNanoseconds
-        fmaLoopSink &+= fmaLoop(iterations: iterations)
+        fmaLoopSink &+= loop(iterations)
         let s = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         rates.append(Double(iterations * flopsPerIteration) / s / 1e9)
     }

@@ -1,5 +1,13 @@
 // AVX-512 kernel of DenseLayer (issue 17, item 2), chosen at run time where the CPU has it.
 #include "CKernels.h"
+#include <stdlib.h>
+
+long timbred_avx512_min_batch(long fallback) {
+    const char *text = getenv("TIMBRED_AVX512_MIN_BATCH");
+    if (!text || !*text) return fallback;
+    const long value = strtol(text, NULL, 10);
+    return value <= 0 ? -1 : value;
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -100,9 +108,27 @@ void timbred_dense_avx512(const float *packed, const float *bias, long n, long m
     }
 }
 
+/// 12 independent zmm accumulators, `iterations` turns of 12 FMAs (the AVX-512 counterpart of
+/// the bench's SIMD8 FMA loop). Returns a value derived from the sums (keeps them alive).
+AVX512
+long timbred_fma_loop_avx512(long iterations) {
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    __m512 a[12];
+    for (int k = 0; k < 12; k++) a[k] = _mm512_set1_ps(0.1f + 0.01f * (float)k);
+    for (long i = 0; i < iterations; i++) {
+#pragma clang loop unroll(full)
+        for (int k = 0; k < 12; k++) a[k] = _mm512_fmadd_ps(a[k], m, c);
+    }
+    __m512 s = a[0];
+    for (int k = 1; k < 12; k++) s = _mm512_add_ps(s, a[k]);
+    return (long)(_mm512_reduce_add_ps(s) * 1000);
+}
+
 #else
 
 int timbred_avx512_available(void) { return 0; }
+
+long timbred_fma_loop_avx512(long iterations) { (void)iterations; return 0; }
 
 void timbred_dense_avx512(const float *packed, const float *bias, long n, long m, long batch,
                           const float *input, long xs, float *output, long ys) {

@@ -37,8 +37,12 @@ public final class DenseLayer: @unchecked Sendable {
     }
     /// Whether this CPU runs AVX-512F (and the layer packed its weights for it).
     public let hasAVX512: Bool
-    /// Smallest batch that `.automatic` gives to the AVX-512 kernel.
-    public static let avx512MinimumBatch = 8
+    /// Smallest batch that `.automatic` gives to the AVX-512 kernel: 8, or the environment's
+    /// `TIMBRED_AVX512_MIN_BATCH` (read once, at the first layer built; 0: never), for measuring.
+    public static let avx512MinimumBatch: Int = {
+        let value = timbred_avx512_min_batch(8)
+        return value < 0 ? Int.max : value
+    }()
     /// 32-output tiles for the AVX-512 kernel (nil without AVX-512): tile t's 32 weights per input,
     /// inputs in order, 64-byte aligned; and the bias zero-padded to a whole tile.
     let packed512: UnsafeMutablePointer<Float>?
@@ -72,6 +76,7 @@ public final class DenseLayer: @unchecked Sendable {
         packed = allocateVectors8(panelCount * n)
         bias = allocateVectors8(panelCount)
         hasAVX512 = timbred_avx512_available() != 0
+        _ = Self.avx512MinimumBatch  // read the environment here, off the real-time thread
         if hasAVX512 {
             let tiles = (m + 31) / 32
             let w = UnsafeMutableRawPointer.allocate(byteCount: max(1, tiles * 32 * n) * 4, alignment: 64)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Bench
 import Control
 import Foundation
+import Inference
 import Model
 
 /// `timbred bench`: voices × real-time factor of the engine, per stage, at one output rate.
@@ -134,6 +135,7 @@ struct BenchCommand: ParsableCommand {
         let timings = bench.measure()
         let peakAfter = measureFMAPeak()
         let peak = max(peakBefore, peakAfter)
+        let peak512 = measureFMAPeakAVX512()
         let flops = Double(2 * macs)
         if json {
             let rows = timings.map { t -> [String: Any] in
@@ -141,6 +143,7 @@ struct BenchCommand: ParsableCommand {
             }
             let obj: [String: Any] = ["macs_per_voice_frame": macs, "fma_peak_gflops": peak,
                                       "fma_peak_gflops_before": peakBefore, "fma_peak_gflops_after": peakAfter,
+                                      "fma_peak_avx512_gflops": peak512,
                                       "timings": rows]
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -149,12 +152,17 @@ struct BenchCommand: ParsableCommand {
         print(String(format: "timbred bench --decoder: %d multiply-adds per voice frame (%.3f MFLOP); "
                      + "FMA peak (SIMD8<Float> loop, one core) %.1f GFLOP/s (%.1f before, %.1f after)",
                      macs, flops / 1e6, peak, peakBefore, peakAfter))
-        print("batch  us/step  us/voice  GFLOP/s  %peak")
+        print(peak512 > 0
+              ? String(format: "AVX-512 FMA peak (zmm loop, one core) %.1f GFLOP/s; ", peak512)
+                + (DenseLayer.avx512MinimumBatch == Int.max ? "DenseLayer's AVX-512 kernel off (TIMBRED_AVX512_MIN_BATCH=0)"
+                   : "DenseLayer uses its AVX-512 kernel from batch \(DenseLayer.avx512MinimumBatch)")
+              : "no AVX-512 on this CPU: the AVX2 kernel only")
+        print("batch  us/step  us/voice  GFLOP/s  %peak  %peak512")
         for t in timings {
             let perVoice = t.medianMicroseconds / Double(t.batch)
             let gflops = flops / (perVoice * 1e3)
-            print(String(format: "%5d  %7.1f  %8.2f  %7.1f  %5.1f", t.batch, t.medianMicroseconds, perVoice, gflops,
-                         gflops / peak * 100))
+            print(String(format: "%5d  %7.1f  %8.2f  %7.1f  %5.1f  %8.1f", t.batch, t.medianMicroseconds, perVoice, gflops,
+                         gflops / peak * 100, peak512 > 0 ? gflops / peak512 * 100 : 0))
         }
     }
 }

@@ -21,6 +21,14 @@ int timbred_avx512_available(void);
 void timbred_dense_avx512(const float *packed, const float *bias, long inputCount, long outputCount, long batch,
                           const float *input, long inputStride, float *output, long outputStride);
 
+/// The bench's AVX-512 FMA-peak loop: `iterations` turns of 12 independent 16-lane FMAs
+/// (384 FLOPs a turn). Only where timbred_avx512_available() is nonzero (elsewhere returns 0).
+long timbred_fma_loop_avx512(long iterations);
+
+/// Overrides the smallest batch DenseLayer gives to the AVX-512 kernel (for measurements): the
+/// value of TIMBRED_AVX512_MIN_BATCH when set (0 disables the kernel), else `fallback`. Read once.
+long timbred_avx512_min_batch(long fallback);
+
 #ifdef __cplusplus
 }
 #endif
