@@ -17,7 +17,8 @@ public struct EngineSettings: Sendable, Equatable {
     public var maxBlockFrames: Int = 4096
     /// Notes that can sound at once (default 32).
     public var polyphony: Int = 32
-    /// Partition size of the convolution reverb (a power of two; its latency in samples).
+    /// Partition size of the convolution reverb in samples (a power of two: its direct head's
+    /// length and smallest partition; the reverb adds no latency).
     public var reverbPartition: Int = 64
     /// Largest partition of the reverb's non-uniformly partitioned tail, in samples (rounded down
     /// to `reverbPartition` · 4^k; `reverbPartition` itself gives uniform partitioning, the
