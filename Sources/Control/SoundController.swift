@@ -76,9 +76,17 @@ public final class SoundController {
     public private(set) var settings: Settings
     public private(set) var model: TimbreModel
     public private(set) var library: PresetLibrary
-    /// The preset playing (nil before the first is chosen).
+    /// The preset chosen last, on the control side or by a program change on any channel (nil
+    /// before the first is chosen).
     public private(set) var currentPreset: LoadedPreset?
-    /// The timbre target: the preset's point, moved by requests and (as the engine reports) knobs.
+    /// The preset chosen on the control side (`preset` request, OSC, the `preset` setting,
+    /// `render --preset`): every channel without a program change of its own plays it.
+    public private(set) var sharedPreset: LoadedPreset?
+    /// Per channel (0…15): the preset its last program change chose, nil while it plays the
+    /// shared sound. A preset chosen on the control side clears them all.
+    public private(set) var channelPresets = [LoadedPreset?](repeating: nil, count: 16)
+    /// The shared timbre target: the shared preset's point, moved by requests and (as the engine
+    /// reports) knobs on channels without a preset of their own.
     public private(set) var timbre: [Float]
     public private(set) var reverbMix: Float
     public private(set) var gainDB: Float
@@ -307,13 +315,19 @@ public final class SoundController {
     /// sample from the program table, the same sound these commands would carry).
     private func select(_ preset: LoadedPreset, announce: Bool, send: Bool = true) {
         currentPreset = preset
-        timbre = preset.point
+        if send {
+            // chosen on the control side: the shared sound, which every channel plays again
+            sharedPreset = preset
+            timbre = preset.point
+            channelPresets = .init(repeating: nil, count: 16)
+        }
         reverbMix = preset.preset.reverbMix ?? settings.reverbMix
         gainDB = preset.preset.gainDB ?? settings.gainDB
         attackScale = preset.preset.attackScale ?? settings.attackScale
         releaseScale = preset.preset.releaseScale ?? settings.releaseScale
         if send {
             sink(.setTimbre(LatentPoint(timbre)))
+            sink(.resetChannelTimbres)
             sink(.setReverbMix(reverbMix))
             sink(.setGainDB(gainDB))
             sink(.setEnvelopeScale(attack: attackScale, release: releaseScale))
@@ -340,7 +354,7 @@ public final class SoundController {
         for problem in library.reload() { Log.warning(problem) }
         Log.info("presets reloaded: \(library.presets.count) (\(library.presets.map(\.name).joined(separator: ", ")))")
         setUpCorners()
-        if let current = currentPreset, let again = library.find(current.name) {
+        if let current = sharedPreset ?? currentPreset, let again = library.find(current.name) {
             if again != current { select(again) } else { resolveMap(for: again, announce: false) }
         } else {
             resolveMap(for: currentPreset, announce: false)
@@ -400,7 +414,9 @@ public final class SoundController {
     /// (bank ≥ 1), the one with that program number, else the bank's program-th; otherwise (bank
     /// 0, or a GS/XG/GM2 variation bank nobody's presets use) the preset standing for that General
     /// MIDI program, else the nearest of its GM family (`PresetLibrary.generalMIDIPreset`), else
-    /// nothing. What it chose is logged once per channel, bank and program (notice); this
+    /// nothing. The preset plays on that channel only (the engine gives the channel its own
+    /// timbre target; reverb, gain, envelope scales and map stay engine-wide, from the latest
+    /// choice). What it chose is logged once per channel, bank and program (notice); this
     /// controller's record of the sound follows (no commands: the engine has switched already).
     private func programChange(channel c: Int, program: Int) {
         let bank = bankMSB[c] * 128 + bankLSB[c]
@@ -412,6 +428,7 @@ public final class SoundController {
         let gm = "\(part) (GM \(program + 1) \(GeneralMIDI.name(of: program))\(bank != 0 ? ", bank \(bank)" : ""))"
         let family = GeneralMIDI.familyNames[GeneralMIDI.family(of: program)]
         let choice = programTable.choose(channel: UInt8(c), bank: bank, program: UInt8(program), isDrum: drums.isDrum(channel: UInt8(c)))
+        let playing = (channelPresets[c] ?? sharedPreset)?.name ?? "the sound"
         switch choice {
         case .kept:
             once("kept", "\(part) ignored: program changes keep the preset (keep_preset); further ones are not logged")
@@ -420,14 +437,16 @@ public final class SoundController {
             once("drums \(bank)", "channel \(c + 1) plays \(why): its notes are not played")
         case .bankPreset(let i) where i < presets.count:
             once("\(bank) \(program)", "\(part) of bank \(bank): \(presets[i].name)")
-            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
+            channelPresets[c] = presets[i]
+            select(presets[i], announce: false, send: false)
         case .bankEmpty:
-            once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(currentPreset?.name ?? "the sound") keeps playing")
+            once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(playing) keeps playing")
         case let .generalMIDI(i, exact) where i < presets.count:
             once("\(bank) \(program)", exact ? "\(gm): \(presets[i].name)" : "\(gm): \(presets[i].name), the nearest of the \(family) family")
-            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
+            channelPresets[c] = presets[i]
+            select(presets[i], announce: false, send: false)
         case .noGeneralMIDIPreset, .bankPreset, .generalMIDI:
-            once("\(bank) \(program)", "\(gm): no preset in the \(family) family; \(currentPreset?.name ?? "the sound") keeps playing")
+            once("\(bank) \(program)", "\(gm): no preset in the \(family) family; \(playing) keeps playing")
         }
     }
 

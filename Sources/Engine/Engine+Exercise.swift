@@ -2,7 +2,7 @@ import MIDI
 
 extension Engine {
     /// One event of every kind the engine reacts to (notes, velocity-0 note-on, pedals, bend, both
-    /// pressures, program change, RPN data entry, the controllers the default controller map
+    /// pressures, program changes (a channel's own timbre, and knobs moving it), RPN data entry, the controllers the default controller map
     /// uses, channel-mode messages, an MPE zone with a note's own slide, pressure and bend). `warmUp` renders them before the audio thread starts, and the
     /// real-time checks (allocation test, `timbred check-realtime`) replay them, so all three
     /// cover the same paths.
@@ -20,6 +20,8 @@ extension Engine {
             .controlChange(channel: 0, controller: 99, value: 1), .controlChange(channel: 0, controller: 98, value: 2),
             .noteOn(channel: 3, note: 30, velocity: 90),
         ]
+        // channel 2 gets a preset of its own, so its knobs move its own timbre
+        events.append(.programChange(channel: 1, program: 40))
         for cc: UInt8 in [0, 32, 1, 7, 11, 70, 74, 91] {
             events.append(.controlChange(channel: 1, controller: cc, value: 64))
         }

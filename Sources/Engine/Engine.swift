@@ -148,7 +148,14 @@ public final class Engine: @unchecked Sendable {
     private let voiceScratch: UnsafeMutablePointer<Float>
 
     // control state (audio thread only)
+    /// The shared timbre target: what every channel without a preset of its own plays (the
+    /// control side's preset, latent, morph and pad, and knobs on such channels move it).
     private let timbreTarget: UnsafeMutablePointer<Float>
+    /// `[16, zDim]`: each channel's own timbre target, set by a program change on it (and moved
+    /// by knobs arriving on it) while its bit in `channelOwnsTimbre` is set.
+    private let channelTimbre: UnsafeMutablePointer<Float>
+    /// Bit c: channel c plays its own timbre target (`channelTimbre`), not the shared one.
+    private var channelOwnsTimbre: UInt16 = 0
     private let initialTimbre: [Float]
     private var timbreAlpha: Float
     private var reverbMix: Float = 1
@@ -242,6 +249,7 @@ public final class Engine: @unchecked Sendable {
         reverbMixAt = buffer(settings.maxBlockFrames)
         voiceScratch = buffer(hop)
         timbreTarget = buffer(model.config.zDim)
+        channelTimbre = buffer(16 * model.config.zDim)
         if let timbre { timbreTarget.update(from: timbre, count: min(timbre.count, model.config.zDim)) }
         var start = [Float](repeating: 0, count: model.config.zDim)
         if let timbre { for d in 0..<min(timbre.count, start.count) { start[d] = timbre[d] } }
@@ -288,7 +296,7 @@ public final class Engine: @unchecked Sendable {
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
         blendScratch.deallocate()
-        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre] {
             p.deallocate()
         }
         summaries.deallocate()
@@ -344,6 +352,8 @@ public final class Engine: @unchecked Sendable {
         // the warm-up events moved controllers: start from power-on state and the given timbre
         channels.update(repeating: ChannelState(), count: 16)
         timbreTarget.update(from: initialTimbre, count: model.config.zDim)
+        channelTimbre.update(repeating: 0, count: 16 * model.config.zDim)
+        channelOwnsTimbre = 0
         reverbMix = 1
         (gain, attackScale, releaseScale) = (gainBefore, attackBefore, releaseBefore)
         _ = controllerMap.apply(.mapController(source: .controller(75), mapping: .unmapped))
@@ -832,13 +842,14 @@ public final class Engine: @unchecked Sendable {
             // timbre glide: one smoothing step per decoded frame, towards the timbre target, moved
             // for an MPE note by its own slide (CC 74) along the morph axis
             let c = Int(voice.channel)
+            let target = timbreTarget(channel: c)
             let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
             if slide != 0, let direction = mpeSlideDirection {
                 for d in 0..<zDim {
-                    voice.z[d] += timbreAlpha * (timbreTarget[d] + slide * direction.values[d] - voice.z[d])
+                    voice.z[d] += timbreAlpha * (target[d] + slide * direction.values[d] - voice.z[d])
                 }
             } else {
-                for d in 0..<zDim { voice.z[d] += timbreAlpha * (timbreTarget[d] - voice.z[d]) }
+                for d in 0..<zDim { voice.z[d] += timbreAlpha * (target[d] - voice.z[d]) }
             }
             // an MPE note's own pressure: its loudness, gliding the same way
             let pressureTarget = Double(voice.pressure) * Engine.mpePressureRangeDB
@@ -1021,6 +1032,7 @@ public final class Engine: @unchecked Sendable {
         guard span.byteCount > 0, let base = sysExStore.baseAddress, span.range.upperBound <= sysExStore.count else { return }
         let payload = UnsafeBufferPointer(start: base + Int(span.byteOffset), count: Int(span.byteCount))
         if MIDIEvent.isSystemReset(sysExPayload: payload) {
+            channelOwnsTimbre = 0  // every channel back to the shared sound, as at power-on
             tuning.resetScaleAndMaster()
             retuneSoundingVoices()
             return
@@ -1049,6 +1061,50 @@ public final class Engine: @unchecked Sendable {
         return envelopes.loudnessDB(pitch: Double(voice.note), velocity: Double(voice.velocity),
                                     secondsSinceNoteOn: times.sinceOn, noteOffAtSeconds: times.offAt, weights: weights)
             + Double(controllerMap.loudnessOffsetDB)
+    }
+
+    // MARK: - per-channel timbre
+
+    /// The channel whose timbre channel `c` plays: an MPE member channel its zone's manager
+    /// channel, any other channel itself. Real-time safe.
+    @inline(__always)
+    private func timbreChannel(_ c: Int) -> Int { mpe.manager(of: c) ?? c }
+
+    /// The timbre target channel `c`'s notes start at and glide to: the channel's own (after a
+    /// program change on it, or on its MPE zone's manager channel), else the shared one.
+    /// Real-time safe.
+    @inline(__always)
+    private func timbreTarget(channel c: Int) -> UnsafeMutablePointer<Float> {
+        let owner = timbreChannel(c)
+        return channelOwnsTimbre & (1 << UInt16(owner)) != 0 ? channelTimbre + owner * model.config.zDim : timbreTarget
+    }
+
+    /// A program change's timbre on channel `c` (its MPE zone's, on a member channel): from now
+    /// on the channel plays its own target, `point`. Real-time safe.
+    private func setChannelTimbre(channel c: Int, to point: LatentPoint) {
+        let owner = timbreChannel(c), zDim = model.config.zDim
+        for d in 0..<zDim { channelTimbre[owner * zDim + d] = point.values[d] }
+        channelOwnsTimbre |= 1 << UInt16(owner)
+    }
+
+    /// What a knob (a mapped controller or pressure) arriving on channel `c` does: a timbre
+    /// effect (a latent dimension, the morph or pad's point) moves the timbre the channel plays
+    /// (its own after a program change, else the shared one, as `setTimbre` would); any other
+    /// effect acts as the command. Real-time safe.
+    private func applyKnob(_ effect: EngineCommand, channel c: Int) {
+        let owner = timbreChannel(c)
+        guard channelOwnsTimbre & (1 << UInt16(owner)) != 0 else { apply(effect); return }
+        let zDim = model.config.zDim, target = channelTimbre + owner * zDim
+        switch effect {
+        case .setTimbre(let point):
+            guard point.count == zDim else { _ = status.push(.commandRejected); return }
+            for d in 0..<zDim { target[d] = point.values[d] }
+        case let .setLatentDimension(index, value):
+            guard index >= 0, index < zDim, value.isFinite else { _ = status.push(.commandRejected); return }
+            target[index] = value
+        default:
+            apply(effect)
+        }
     }
 
     // MARK: - events
@@ -1090,6 +1146,8 @@ public final class Engine: @unchecked Sendable {
                 tuning.setKeyPitch(program: 0, key: Int(first) + i, semitones: pitches[i])
             }
             retuneSoundingVoices()
+        case .resetChannelTimbres:
+            channelOwnsTimbre = 0
         case .setProgramTable(let table):
             programs = table
             drums.drumChannel = table._withUnsafeGuaranteedRef { $0.drumChannel }
@@ -1133,7 +1191,7 @@ public final class Engine: @unchecked Sendable {
                     voices[i].pressure = channels[c].mpePressure
                 }
             } else if let effect = controllerMap.pressure(.channelPressure, value: pressure) {
-                apply(effect)
+                applyKnob(effect, channel: c)
             }
         case let .polyPressure(_, note, pressure):
             if controllerMap.mapping(for: .polyPressure).target == ControllerTarget.none {
@@ -1142,7 +1200,7 @@ public final class Engine: @unchecked Sendable {
                     voices[i].pressure = Float(pressure & 0x7F) / 127
                 }
             } else if let effect = controllerMap.pressure(.polyPressure, value: pressure) {
-                apply(effect)
+                applyKnob(effect, channel: c)
             }
         case let .programChange(_, program):
             programChange(channel: ch & 0x0F, program: program & 0x7F)
@@ -1152,9 +1210,10 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// A program change switches to the sound the program table picks (`ProgramTable.choose`,
-    /// the rule the control side logs by): its timbre target, reverb, gain, envelope scales and
-    /// the controller-map entries that differ, in the order `SoundController.select` sends them.
-    /// Real-time safe.
+    /// the rule the control side logs by): the channel's own timbre target (its MPE zone's on a
+    /// member channel; other channels keep theirs), and, for the whole engine as before, reverb,
+    /// gain, envelope scales and the controller-map entries that differ, in the order
+    /// `SoundController.select` sends them. Real-time safe.
     private func programChange(channel: UInt8, program: UInt8) {
         guard let programs else { return }
         programs._withUnsafeGuaranteedRef { table in
@@ -1162,7 +1221,7 @@ public final class Engine: @unchecked Sendable {
                                       isDrum: drums.isDrum(channel: channel))
             guard let index = choice.sound else { return }
             let sound = table.values(index)
-            if sound.timbre.count == model.config.zDim { apply(.setTimbre(sound.timbre)) }
+            if sound.timbre.count == model.config.zDim { setChannelTimbre(channel: Int(channel), to: sound.timbre) }
             apply(.setReverbMix(sound.reverbMix))
             apply(.setGainDB(sound.gainDB))
             apply(.setEnvelopeScale(attack: sound.attackScale, release: sound.releaseScale))
@@ -1226,10 +1285,10 @@ public final class Engine: @unchecked Sendable {
             for i in 0..<voices.count where voices[i].isActive && Int(voices[i].channel) == c { voices[i].pressure = 0 }
             channels[c].portamento = false
             let effects = controllerMap.resetControllers(channel: c)
-            if let e = effects.modulation { apply(e) }
-            if let e = effects.expression { apply(e) }
-            if let e = effects.channelPressure { apply(e) }
-            if let e = effects.polyPressure { apply(e) }
+            if let e = effects.modulation { applyKnob(e, channel: c) }
+            if let e = effects.expression { applyKnob(e, channel: c) }
+            if let e = effects.channelPressure { applyKnob(e, channel: c) }
+            if let e = effects.polyPressure { applyKnob(e, channel: c) }
             if channels[c].sustain || channels[c].sostenuto {
                 channels[c].sustain = false
                 channels[c].sostenuto = false
@@ -1261,7 +1320,7 @@ public final class Engine: @unchecked Sendable {
             + Float(channels[c].controllers.fineTuningCents / 100)
         if let effect = controllerMap.controlChange(channel: c, controller: controller, value: value,
                                                     state: channels[c].controllers) {
-            apply(effect)
+            applyKnob(effect, channel: c)
         }
     }
 
@@ -1364,7 +1423,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func startVoice(_ voice: Voice, note: UInt8, velocity: UInt8, channel: UInt8, index: Int) {
-        voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget)
+        voice.start(note: note, channel: channel, velocity: velocity, z: timbreTarget(channel: Int(channel)))
         voice.tunedKey = tunedPitch(key: Int(note), channel: Int(channel))
         startTransient(voice)
         if mpe.isMember(Int(channel)) { voice.pressure = channels[Int(channel)].mpePressure }  // sent before the note

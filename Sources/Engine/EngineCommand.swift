@@ -22,9 +22,10 @@ public enum EngineCommand: Sendable {
     /// A MIDI event applied at the start of the next block (live events with sample offsets go
     /// through `render`'s event list instead).
     case midi(MIDIEvent)
-    /// Moves the timbre target (voices glide to it, smoothed).
+    /// Moves the shared timbre target: what every channel without a preset of its own plays
+    /// (voices glide to it, smoothed).
     case setTimbre(LatentPoint)
-    /// Moves one latent dimension of the timbre target.
+    /// Moves one latent dimension of the shared timbre target.
     case setLatentDimension(index: Int, value: Float)
     /// Reverb mix: scales the reverb (1 = as the model was trained; 0 = dry).
     case setReverbMix(Float)
@@ -59,6 +60,10 @@ public enum EngineCommand: Sendable {
     /// What a full MPE slide (CC 74 = 127 on a member channel) adds to its note's timbre point
     /// (0 at 64, minus it at 0); nil: the morph axis, B − A (the default).
     case setMPESlide(LatentPoint?)
+    /// Every channel plays the shared timbre target again, forgetting the presets program
+    /// changes chose for it (a preset chosen on the control side: `timbred ctl preset`, OSC, the
+    /// `preset` setting, `render --preset`).
+    case resetChannelTimbres
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it
@@ -71,7 +76,8 @@ public enum EngineStatus: Sendable {
     /// The command ring delivered a command the engine could not use (for example a latent
     /// dimension out of range).
     case commandRejected
-    /// The timbre target moved (by a command or a mapped controller): where it is now.
+    /// The shared timbre target moved (by a command or a controller on a channel without a
+    /// preset of its own): where it is now.
     case timbre(LatentPoint)
     /// The engine now plays program changes from the `ProgramTable` of this generation (older
     /// ones can be freed).

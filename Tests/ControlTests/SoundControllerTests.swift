@@ -27,6 +27,7 @@ func describe(_ c: EngineCommand) -> String {
     case .setProgramTable(let t): return "program table \(t.takeUnretainedValue().soundCount) sounds"
     case .setMPESlide(let d): return "mpe slide \(d.map(point) ?? "morph")"
     case let .setKeyPitches(first, p): return "key pitches \(first) \((0..<8).map { String(format: "%.4f", p[$0]) }.joined(separator: ","))"
+    case .resetChannelTimbres: return "channels to shared timbre"
     }
 }
 
@@ -98,7 +99,9 @@ final class SoundControllerTests: SoundControllerTestCase {
         XCTAssertEqual(recorder.take(), [], "bank select alone changes nothing")
         sound.handleForwarded(.programChange(channel: 0, program: 3))
         XCTAssertEqual(sound.currentPreset?.name, "C")
-        XCTAssertEqual(sound.timbre, point("C", sound))
+        XCTAssertEqual(sound.channelPresets[0]?.name, "C", "channel 1 plays C")
+        XCTAssertEqual(sound.sharedPreset?.name, "A", "the other channels still play the preset chosen on the control side")
+        XCTAssertEqual(sound.timbre, point("A", sound), "the shared timbre stays")
         XCTAssertEqual(recorder.take(), [], "the engine plays program changes from its program table")
         // bank 1 holds only C: program 0 is its 0th preset
         sound.handleForwarded(.programChange(channel: 0, program: 1))
@@ -143,16 +146,16 @@ final class SoundControllerTests: SoundControllerTestCase {
         XCTAssertEqual(sound.perform(.preset("B")), .ok("preset B"))
         let b = point("B", sound)
         // B's own reverb and attack scale; the configured gain and release
-        XCTAssertEqual(recorder.take(), ["timbre \(text(b))", "reverb 0.25", "gain -3.0", "envelope 2.0 1.0"])
+        XCTAssertEqual(recorder.take(), ["timbre \(text(b))", "channels to shared timbre", "reverb 0.25", "gain -3.0", "envelope 2.0 1.0"])
         _ = sound.perform(.preset("C"))
         // C maps CC 74 (the defaults' latent 4 does not exist in a 4-dimensional model)
         let (lo, hi) = TargetSpec.latentRange(model.latentMeans, dimension: 1)
-        XCTAssertEqual(recorder.take(), ["timbre \(text(point("C", sound)))", "reverb 0.5", "gain -12.0", "envelope 1.0 1.0",
+        XCTAssertEqual(recorder.take(), ["timbre \(text(point("C", sound)))", "channels to shared timbre", "reverb 0.5", "gain -12.0", "envelope 1.0 1.0",
                                          "map 74 latent(dimension: 1) \(lo) \(hi)"])
         // back to A: CC 74 is unmapped again
         _ = sound.perform(.preset("A"))
         XCTAssertEqual(recorder.texts.last, "map 74 none 0.0 1.0")
-        XCTAssertEqual(recorder.texts.count, 5)
+        XCTAssertEqual(recorder.texts.count, 6)
     }
 
     /// A program change emits nothing: the engine switches at the event's sample from the

@@ -248,4 +248,33 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks")
         XCTAssertGreaterThan(timbred_alloc_count(), 0, "the allocation counter is not linked in")
     }
+
+    /// Per-channel timbres allocate nothing either: program changes give channels presets of
+    /// their own (`exerciseEvents` changes programs on channels 1 and 2), mapped knobs (a latent
+    /// dimension, the morph) move them, the control side moves the shared sound and returns
+    /// every channel to it.
+    func testPerChannelTimbresDoNotAllocate() throws {
+        let engine = try makeEngine(block: 64, polyphony: 6)
+        let model = engine.model
+        let a = ProgramTable.Sound(timbre: model.latentMeans[0], reverbMix: 1, gainDB: -6, attackScale: 1, releaseScale: 1, mappings: [])
+        let b = ProgramTable.Sound(timbre: model.latentMeans[1], reverbMix: 1, gainDB: -6, attackScale: 1, releaseScale: 1, mappings: [])
+        let table = ProgramTable(generation: 1, sounds: [a, b], generalMIDI: (0..<128).map { ($0 % 2, $0 < 2) }, banks: [:],
+                                 keepAll: false, keepChannels: [], drumChannel: 9)
+        _ = engine.commands.push(.setProgramTable(Unmanaged.passUnretained(table)))
+        _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(model.latentMeans[0])))
+        _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(model.latentMeans[1])))
+        _ = engine.commands.push(.mapController(source: .controller(1), mapping: ControllerMapping(target: .morph, minimum: 0, maximum: 1)))
+        _ = engine.commands.push(.mapController(source: .controller(70),
+                                                mapping: ControllerMapping(target: .latent(dimension: 0), minimum: -1, maximum: 1)))
+        let shared = EngineCommand.setTimbre(LatentPoint(model.latentMeans[1]))
+        let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
+            switch b % 1000 {
+            case 300: return shared
+            case 700: return .resetChannelTimbres
+            default: return nil
+            }
+        }
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with per-channel timbres")
+        withExtendedLifetime(table) {}
+    }
 }

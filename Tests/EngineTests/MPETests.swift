@@ -140,4 +140,36 @@ final class MPETests: XCTestCase {
         print(String(format: "MPE slide with a zero direction: %.3f dB", change))
         XCTAssertLessThan(change, 0.5)
     }
+
+    /// A program change on the zone's manager channel gives every member channel its preset: the
+    /// members' notes sound as with that preset chosen for the whole engine, sample for sample.
+    func testMemberChannelsPlayTheirManagersProgram() throws {
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        guard let flute = model.instrumentIndex(named: "flute"), let trumpet = model.instrumentIndex(named: "trumpet") else {
+            throw XCTSkip("the model lacks flute or trumpet")
+        }
+        func sound(_ i: Int) -> ProgramTable.Sound {
+            .init(timbre: model.latentMeans[i], reverbMix: 0, gainDB: 0, attackScale: 1, releaseScale: 1, mappings: [])
+        }
+        var gm = [(sound: Int, exact: Bool)?](repeating: nil, count: 128)
+        gm[73] = (0, true)
+        gm[56] = (1, true)
+        let table = ProgramTable(generation: 1, sounds: [sound(flute), sound(trumpet)], generalMIDI: gm, banks: [:],
+                                 keepAll: false, keepChannels: [], drumChannel: -1)
+        let notes: [(Double, MIDIEvent)] = [
+            (0.01, .noteOn(channel: 1, note: 60, velocity: 100)), (0.01, .noteOn(channel: 2, note: 66, velocity: 100)),
+            (1.4, .noteOff(channel: 1, note: 60, velocity: 0)), (1.4, .noteOff(channel: 2, note: 66, velocity: 0)),
+        ]
+        let byProgram = try engine()
+        _ = byProgram.commands.push(.setProgramTable(Unmanaged.passUnretained(table)))
+        let x = renderWithSysEx(byProgram, seconds: 1.45, events: Self.lowerZone + [(0.005, .programChange(channel: 0, program: 56))] + notes,
+                                sysEx: [])
+        let shared = try engine()
+        _ = shared.commands.push(.setTimbre(LatentPoint(model.latentMeans[trumpet])))
+        let y = renderWithSysEx(shared, seconds: 1.45, events: Self.lowerZone + notes, sysEx: [])
+        let flutePlayed = renderWithSysEx(try engine(), seconds: 1.45, events: Self.lowerZone + notes, sysEx: [])
+        XCTAssertGreaterThan(zip(x, flutePlayed).map { abs($0 - $1) }.max()!, 1e-2, "the program change changed nothing")
+        XCTAssertEqual(x, y, "member channels must play the manager channel's program")
+        withExtendedLifetime(table) {}
+    }
 }
