@@ -236,6 +236,8 @@ public struct DaemonSettings: Sendable, Equatable {
     private var values: [Setting: SettingValue]
     /// `[cc]` entries from the config file, in file order is not kept: keyed by source text.
     public var controllerMap: [String: String] = [:]
+    /// `[mpe_map]` entries (per-note expression → target text: `pressure`, `release_velocity`).
+    public var mpeMap: [String: String] = [:]
     /// The config file read (or to be written by MIDI learn).
     public var configPath: String
     /// Keys of the config file that are not settings (reported as warnings).
@@ -313,6 +315,11 @@ public struct DaemonSettings: Sendable, Equatable {
                     throw SettingError(source: path, message: "\(key) must be a string such as \"latent 2\"")
                 }
                 controllerMap[String(key.dropFirst(3))] = target
+            } else if key.hasPrefix("mpe_map.") {
+                guard case .string(let target) = value else {
+                    throw SettingError(source: path, message: "\(key) must be a string such as \"loudness\" or \"latent 2\"")
+                }
+                mpeMap[String(key.dropFirst(8))] = target
             } else if let setting = Setting(rawValue: key) {
                 self[setting] = try setting.value(from: value, source: path)
             } else {

@@ -47,6 +47,9 @@ public final class SoundController {
         public var mpe = ""
         /// The `mpe_slide` setting: "morph" or "latent N [MIN MAX]".
         public var mpeSlide = "morph"
+        /// The config file's `[mpe_map]` table: `pressure` ("loudness", "morph" or "latent N
+        /// [MIN MAX]") and `release_velocity` ("none" or "release MIN MAX").
+        public var mpeMap: [String: String] = [:]
 
         public init() {}
 
@@ -67,6 +70,7 @@ public final class SoundController {
             tuning = s.string(.tuning)
             mpe = s.string(.mpe)
             mpeSlide = s.string(.mpeSlide)
+            mpeMap = s.mpeMap
         }
     }
 
@@ -219,13 +223,53 @@ public final class SoundController {
         return .setMPESlide(LatentPoint(direction))
     }
 
-    /// The problem with the `mpe` or `mpe_slide` setting, as one line; nil when both are fine.
+    /// What the `[mpe_map]` table asks for: the engine commands (none for the defaults, pressure
+    /// on loudness and release velocity unused) and one line per entry it cannot read.
+    public var mpeMapCommands: (commands: [EngineCommand], problems: [String]) {
+        var commands: [EngineCommand] = [], problems: [String] = []
+        for (key, raw) in settings.mpeMap.sorted(by: { $0.key < $1.key }) {
+            let text = raw.trimmingCharacters(in: .whitespaces)
+            switch key {
+            case "pressure":
+                if text.isEmpty || text == "loudness" { continue }
+                if text == "morph" {
+                    guard let a = corners[.a], let b = corners[.b] else { problems.append("mpe_map: pressure = \"morph\" needs presets"); continue }
+                    commands.append(.setMPEPressure(LatentPoint(zip(a, b).map { $1 - $0 })))
+                    continue
+                }
+                let resolved = ControllerMapSpec.resolve(["74": text], latentMeans: model.latentMeans)
+                guard resolved.errors.isEmpty, let mapping = resolved.mappings[.controller(74)], case let .latent(d) = mapping.target,
+                      d < model.config.zDim else {
+                    problems.append("mpe_map: pressure must be \"loudness\", \"morph\" or \"latent N [MIN MAX]\" with a dimension of the model, not \"\(raw)\"")
+                    continue
+                }
+                var direction = [Float](repeating: 0, count: model.config.zDim)
+                direction[d] = (mapping.maximum - mapping.minimum) / 2
+                commands.append(.setMPEPressure(LatentPoint(direction)))
+            case "release_velocity":
+                if text.isEmpty || text == "none" { continue }
+                let resolved = ControllerMapSpec.resolve(["1": text], latentMeans: model.latentMeans)
+                guard resolved.errors.isEmpty, let mapping = resolved.mappings[.controller(1)], mapping.target == .releaseScale else {
+                    problems.append("mpe_map: release_velocity must be \"none\" or \"release MIN MAX\", not \"\(raw)\"")
+                    continue
+                }
+                commands.append(.setReleaseVelocity(mapping))
+            default:
+                problems.append("mpe_map: no per-note expression \(key) (have: pressure, release_velocity)")
+            }
+        }
+        return (commands, problems)
+    }
+
+    /// The problem with the `mpe` or `mpe_slide` setting or the `[mpe_map]` table, as one line;
+    /// nil when all are fine.
     public var mpeSettingProblem: String? {
         do {
             _ = try MPEZoneSetting(settings.mpe)
         } catch {
             return error.message
         }
+        if let problem = mpeMapCommands.problems.first { return problem }
         let text = settings.mpeSlide.trimmingCharacters(in: .whitespaces)
         if text.isEmpty || text == "morph" { return nil }
         let resolved = ControllerMapSpec.resolve(["74": text], latentMeans: model.latentMeans)
@@ -260,6 +304,7 @@ public final class SoundController {
         if keyPitches != nil { commands += Self.keyPitchCommands(keyPitches) }
         commands += mpeCommands
         if case .setMPESlide(.some) = mpeSlideCommand { commands.append(mpeSlideCommand) }  // a fresh engine slides along the morph axis
+        commands += mpeMapCommands.commands  // a fresh engine plays pressure as loudness and ignores release velocity
         return commands
     }
 
@@ -438,13 +483,13 @@ public final class SoundController {
         case .bankPreset(let i) where i < presets.count:
             once("\(bank) \(program)", "\(part) of bank \(bank): \(presets[i].name)")
             channelPresets[c] = presets[i]
-            select(presets[i], announce: false, send: false)
+            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
         case .bankEmpty:
             once("\(bank) \(program)", "\(part) of bank \(bank): no preset there; \(playing) keeps playing")
         case let .generalMIDI(i, exact) where i < presets.count:
             once("\(bank) \(program)", exact ? "\(gm): \(presets[i].name)" : "\(gm): \(presets[i].name), the nearest of the \(family) family")
             channelPresets[c] = presets[i]
-            select(presets[i], announce: false, send: false)
+            select(presets[i], announce: presets[i].name != currentPreset?.name, send: false)
         case .noGeneralMIDIPreset, .bankPreset, .generalMIDI:
             once("\(bank) \(program)", "\(gm): no preset in the \(family) family; \(playing) keeps playing")
         }

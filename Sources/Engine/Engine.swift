@@ -178,6 +178,10 @@ public final class Engine: @unchecked Sendable {
     private var mpe = MPEZones()
     /// `setMPESlide`'s direction (nil: the morph axis).
     private var mpeSlide: LatentPoint?
+    /// `setMPEPressure`'s direction (nil: a note's pressure is its loudness).
+    private var mpePressureDirection: LatentPoint?
+    /// `setReleaseVelocity`'s mapping (target `releaseScale`, else none).
+    private var releaseVelocityMapping = ControllerMapping.unmapped
     /// The SysEx payload store of the block being rendered (`render`'s `sysEx`).
     private var sysExStore = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
@@ -324,6 +328,9 @@ public final class Engine: @unchecked Sendable {
                                    generalMIDI: .init(repeating: (0, true), count: 128), banks: [1: [0]], keepAll: false, keepChannels: [], drumChannel: -1)
         let (gainBefore, attackBefore, releaseBefore) = (gain, attackScale, releaseScale)
         _ = commands.push(.setProgramTable(Unmanaged.passUnretained(scratch)))
+        // per-note pressure on the timbre and release velocity on the release time (undone below)
+        apply(.setMPEPressure(LatentPoint(initialTimbre)))
+        apply(.setReleaseVelocity(ControllerMapping(target: .releaseScale, minimum: 2, maximum: 0.5, isLogarithmic: true)))
         on.withUnsafeBufferPointer { render(frameCount: block, events: $0, left: left, right: right) }
         let tunings = Engine.exerciseSysEx.events.enumerated().map { TimedMIDIEvent(offset: $0.offset, event: $0.element) }
         Engine.exerciseSysEx.bytes.withUnsafeBufferPointer { bytes in
@@ -361,6 +368,8 @@ public final class Engine: @unchecked Sendable {
         tuning.reset()
         mpe = MPEZones()
         mpeSlide = nil
+        mpePressureDirection = nil
+        releaseVelocityMapping = .unmapped
         withExtendedLifetime(scratch) {}
         reverb.reset()
         output.reset()
@@ -844,7 +853,15 @@ public final class Engine: @unchecked Sendable {
             let c = Int(voice.channel)
             let target = timbreTarget(channel: c)
             let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
-            if slide != 0, let direction = mpeSlideDirection {
+            if voice.pressure != 0, let pressureDirection = mpePressureDirection {
+                // the note's pressure moves its own timbre (`setMPEPressure`), with its slide
+                var slideDirection = SIMD16<Float>()
+                if slide != 0, let direction = mpeSlideDirection { slideDirection = direction.values }
+                for d in 0..<zDim {
+                    voice.z[d] += timbreAlpha * (target[d] + slide * slideDirection[d]
+                                                 + voice.pressure * pressureDirection.values[d] - voice.z[d])
+                }
+            } else if slide != 0, let direction = mpeSlideDirection {
                 for d in 0..<zDim {
                     voice.z[d] += timbreAlpha * (target[d] + slide * direction.values[d] - voice.z[d])
                 }
@@ -852,7 +869,7 @@ public final class Engine: @unchecked Sendable {
                 for d in 0..<zDim { voice.z[d] += timbreAlpha * (target[d] - voice.z[d]) }
             }
             // an MPE note's own pressure: its loudness, gliding the same way
-            let pressureTarget = Double(voice.pressure) * Engine.mpePressureRangeDB
+            let pressureTarget = mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0
             voice.pressureDB += Double(timbreAlpha) * (pressureTarget - voice.pressureDB)
             let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
@@ -1050,7 +1067,8 @@ public final class Engine: @unchecked Sendable {
         guard let off = voice.releaseSeconds else { return (t / attackScale, nil, nil) }
         let offScaled = off / attackScale
         if t < off { return (t / attackScale, offScaled, nil) }
-        return (offScaled + (t - off) / releaseScale, offScaled, (t - off) / releaseScale)
+        let scale = releaseScale * voice.releaseVelocityScale
+        return (offScaled + (t - off) / scale, offScaled, (t - off) / scale)
     }
 
     /// The loudness prior of a voice (the learned envelope blended by its timbre point, plus the
@@ -1148,6 +1166,11 @@ public final class Engine: @unchecked Sendable {
             retuneSoundingVoices()
         case .resetChannelTimbres:
             channelOwnsTimbre = 0
+        case .setMPEPressure(let direction):
+            if let direction, direction.count != model.config.zDim { _ = status.push(.commandRejected); return }
+            mpePressureDirection = direction
+        case .setReleaseVelocity(let mapping):
+            releaseVelocityMapping = mapping
         case .setProgramTable(let table):
             programs = table
             drums.drumChannel = table._withUnsafeGuaranteedRef { $0.drumChannel }
@@ -1177,8 +1200,10 @@ public final class Engine: @unchecked Sendable {
         switch event {
         case let .noteOn(_, note, velocity) where velocity > 0:
             noteOn(note: note & 0x7F, velocity: velocity & 0x7F, channel: ch & 0x0F)
-        case let .noteOn(_, note, _), let .noteOff(_, note, _):
-            noteOff(note: note & 0x7F, channel: ch & 0x0F)
+        case let .noteOn(_, note, _):
+            noteOff(note: note & 0x7F, velocity: 64, channel: ch & 0x0F)
+        case let .noteOff(_, note, velocity):
+            noteOff(note: note & 0x7F, velocity: velocity & 0x7F, channel: ch & 0x0F)
         case let .controlChange(_, controller, value):
             controlChange(channel: c, controller: controller & 0x7F, value: value & 0x7F)
         case let .pitchBend(_, value):
@@ -1441,7 +1466,9 @@ public final class Engine: @unchecked Sendable {
                               scratch: blendScratch, into: voice.transientAmplitudes)
     }
 
-    private func noteOff(note: UInt8, channel: UInt8) {
+    /// A key went up with release `velocity`: its voices release (a pedal may hold them), their
+    /// release time scaled by the velocity when `setReleaseVelocity` maps it. Real-time safe.
+    private func noteOff(note: UInt8, velocity: UInt8, channel: UInt8) {
         let c = Int(channel)
         if channels[c].mono {
             channels[c].releaseKey(note)
@@ -1454,6 +1481,10 @@ public final class Engine: @unchecked Sendable {
         for i in 0..<voices.count {
             let v = voices[i]
             guard v.isActive && v.note == note && v.channel == channel && !v.isReleased && !v.heldBySustain && !v.heldBySostenuto else { continue }
+            if releaseVelocityMapping.target == .releaseScale {
+                let scale = releaseVelocityMapping.value(at: Float(velocity) / 127)
+                if scale.isFinite && scale > 0 { v.releaseVelocityScale = Double(ParameterLimits.clamp(scale, to: ParameterLimits.releaseScale)) }
+            }
             keyUp(v, channel: Int(channel))
         }
     }

@@ -64,6 +64,14 @@ public enum EngineCommand: Sendable {
     /// changes chose for it (a preset chosen on the control side: `timbred ctl preset`, OSC, the
     /// `preset` setting, `render --preset`).
     case resetChannelTimbres
+    /// What a note's own pressure (MPE channel pressure, or poly key pressure while unmapped)
+    /// moves: nil its loudness, 0…+9 dB (the default); a direction its own timbre point, by
+    /// pressure (0…1) times the direction, its loudness left alone.
+    case setMPEPressure(LatentPoint?)
+    /// What a note-off's velocity does: a mapping with target `releaseScale` scales that note's
+    /// release time by its value at velocity / 127 (a note-on of velocity 0 counts as 64);
+    /// `ControllerMapping.unmapped` (the default): nothing.
+    case setReleaseVelocity(ControllerMapping)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it

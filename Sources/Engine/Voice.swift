@@ -23,6 +23,9 @@ final class Voice {
     /// The note's own pressure, 0…1: its MPE member channel's channel pressure, or polyphonic
     /// key pressure on its key while poly pressure is not mapped to a knob target.
     var pressure: Float = 0
+    /// Scale of this note's release time from its note-off velocity (`setReleaseVelocity`; 1: as
+    /// the channel's release scale alone).
+    var releaseVelocityScale: Double = 1
     var channel: UInt8 = 0
     var velocity: Float = 0
     var isReleased = false
@@ -199,6 +202,7 @@ final class Voice {
         tunedKey = Double(note)
         pressureDB = 0
         pressure = 0
+        releaseVelocityScale = 1
         self.channel = channel
         self.velocity = Float(velocity)
         isReleased = false

@@ -130,4 +130,37 @@ final class MPEFileTests: XCTestCase {
             XCTAssertTrue("\(error)".hasPrefix("settings: mpe_slide must be"), "\(error)")
         }
     }
+
+    /// The config file's `[mpe_map]` table: pressure on a latent dimension or the morph axis,
+    /// release velocity on the release time; what it cannot read is one line each, and render
+    /// refuses it.
+    func testMPEMapTableReadsPressureAndReleaseVelocity() throws {
+        var daemon = DaemonSettings(configPath: "x.toml")
+        try daemon.merge(configText: "[mpe_map]\npressure = \"latent 1 -2 2\"\nrelease_velocity = \"release 4 0.25\"\n", path: "x.toml")
+        XCTAssertEqual(daemon.mpeMap, ["pressure": "latent 1 -2 2", "release_velocity": "release 4 0.25"])
+        let r = try renderer()
+        var settings = r.sound.settings
+        settings.mpeMap = daemon.mpeMap
+        let sound = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }
+        let resolved = sound.mpeMapCommands
+        XCTAssertEqual(resolved.problems, [])
+        XCTAssertEqual(resolved.commands.count, 2)
+        guard case let .setMPEPressure(direction?) = resolved.commands[0] else { return XCTFail("no pressure direction") }
+        XCTAssertEqual(direction.array, [0, 2] + [Float](repeating: 0, count: r.sound.model.config.zDim - 2))
+        guard case let .setReleaseVelocity(mapping) = resolved.commands[1] else { return XCTFail("no release velocity") }
+        XCTAssertEqual(mapping.target, .releaseScale)
+        XCTAssertEqual(mapping.value(at: 0), 4, accuracy: 1e-5)
+        XCTAssertEqual(mapping.value(at: 1), 0.25, accuracy: 1e-5)
+        XCTAssertTrue(sound.stateCommands().map(describe).contains("release velocity releaseScale 4.0 0.25"))
+        // the defaults send nothing
+        XCTAssertEqual(r.sound.mpeMapCommands.commands.count, 0)
+        settings.mpeMap = ["pressure": "loudness", "release_velocity": "none"]
+        XCTAssertEqual(SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }.mpeMapCommands.commands.count, 0)
+        // what it cannot read
+        settings.mpeMap = ["pressure": "gain", "release_velocity": "latent 2", "tilt": "latent 1"]
+        let bad = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }
+        XCTAssertEqual(bad.mpeMapCommands.problems.count, 3)
+        XCTAssertTrue(bad.mpeSettingProblem?.hasPrefix("mpe_map: ") ?? false, bad.mpeSettingProblem ?? "nil")
+        XCTAssertThrowsError(try daemon.merge(configText: "[mpe_map]\npressure = 3\n", path: "x.toml"))
+    }
 }

@@ -28,6 +28,8 @@ func describe(_ c: EngineCommand) -> String {
     case .setMPESlide(let d): return "mpe slide \(d.map(point) ?? "morph")"
     case let .setKeyPitches(first, p): return "key pitches \(first) \((0..<8).map { String(format: "%.4f", p[$0]) }.joined(separator: ","))"
     case .resetChannelTimbres: return "channels to shared timbre"
+    case .setMPEPressure(let d): return "mpe pressure \(d.map(point) ?? "loudness")"
+    case .setReleaseVelocity(let m): return "release velocity \(m.target) \(m.minimum) \(m.maximum)"
     }
 }
 

@@ -172,4 +172,62 @@ final class MPETests: XCTestCase {
         XCTAssertEqual(x, y, "member channels must play the manager channel's program")
         withExtendedLifetime(table) {}
     }
+
+    /// `setMPEPressure` with a direction (`[mpe_map] pressure`): full pressure on a member channel
+    /// moves that note's own timbre (its harmonic profile) and leaves its loudness and the other
+    /// note alone.
+    func testPressureCanMoveItsNotesTimbre() throws {
+        func play(pressure: UInt8, routed: Bool) throws -> [Float] {
+            let e = try engine()
+            if routed {
+                let flute = e.model.instrumentIndex(named: "flute")!, trumpet = e.model.instrumentIndex(named: "trumpet")!
+                let direction = zip(e.model.latentMeans[flute], e.model.latentMeans[trumpet]).map { $1 - $0 }
+                XCTAssertTrue(e.commands.push(.setMPEPressure(LatentPoint(direction))))
+            }
+            let notes: [(Double, MIDIEvent)] = [
+                (0.01, .noteOn(channel: 1, note: 60, velocity: 100)), (0.01, .noteOn(channel: 2, note: 66, velocity: 100)),
+                (0.2, .channelPressure(channel: 2, pressure: pressure)),
+            ]
+            return renderWithSysEx(e, seconds: 1.45, events: Self.lowerZone + notes, sysEx: [])
+        }
+        func profile(_ h: [Double]) -> [Double] { h.map { $0 - h[0] } }
+        let still = try play(pressure: 0, routed: true), pressed = try play(pressure: 127, routed: true)
+        let stillLoud = try play(pressure: 0, routed: false), pressedLoud = try play(pressure: 127, routed: false)
+        let h = harmonicsDB(still, f0: Self.hz(66)), hp = harmonicsDB(pressed, f0: Self.hz(66))
+        let timbreChange = zip(profile(h), profile(hp)).map { abs($0 - $1) }.max()!
+        let levelChange = hp[0] - h[0]
+        let defaultTimbreChange = zip(profile(harmonicsDB(stillLoud, f0: Self.hz(66))), profile(harmonicsDB(pressedLoud, f0: Self.hz(66))))
+            .map { abs($0 - $1) }.max()!
+        let other = zip(profile(harmonicsDB(still, f0: Self.hz(60))), profile(harmonicsDB(pressed, f0: Self.hz(60)))).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE pressure → timbre: pressed note's profile %.1f dB (as loudness: %.1f dB), its fundamental %+.2f dB, other note's profile %.3f dB",
+                     timbreChange, defaultTimbreChange, levelChange, other))
+        XCTAssertGreaterThan(timbreChange, 3)
+        XCTAssertGreaterThan(timbreChange, defaultTimbreChange + 3)
+        XCTAssertLessThan(other, 0.5)
+    }
+
+    /// `setReleaseVelocity` (`[mpe_map] release_velocity = "release 4 0.25"`): a key let go slowly
+    /// (velocity 1) rings on longer than one let go fast (127); unmapped (the default), the
+    /// release velocity changes nothing, sample for sample.
+    func testReleaseVelocityScalesTheReleaseTime() throws {
+        func play(releaseVelocity: UInt8, mapped: Bool) throws -> [Float] {
+            let e = try engine()
+            if mapped {
+                XCTAssertTrue(e.commands.push(.setReleaseVelocity(ControllerMapping(target: .releaseScale, minimum: 4, maximum: 0.25,
+                                                                                    isLogarithmic: true))))
+            }
+            return renderWithSysEx(e, seconds: 1.2, events: [(0.01, .noteOn(channel: 0, note: 60, velocity: 100)),
+                                                              (0.5, .noteOff(channel: 0, note: 60, velocity: releaseVelocity))], sysEx: [])
+        }
+        XCTAssertEqual(try play(releaseVelocity: 1, mapped: false), try play(releaseVelocity: 127, mapped: false))
+        func tailDB(_ x: [Float]) -> Double {
+            let tail = x[Int(0.6 * Self.rate)..<Int(0.7 * Self.rate)]
+            return 10 * log10(tail.reduce(0) { $0 + Double($1) * Double($1) } / Double(tail.count) + 1e-30)
+        }
+        let slow = tailDB(try play(releaseVelocity: 1, mapped: true)), fast = tailDB(try play(releaseVelocity: 127, mapped: true))
+        let plain = tailDB(try play(releaseVelocity: 64, mapped: false))
+        print(String(format: "release velocity: 0.1-0.2 s after note-off, velocity 1 %.1f dB, 127 %.1f dB (unmapped %.1f dB)", slow, fast, plain))
+        XCTAssertGreaterThan(slow, plain + 3)
+        XCTAssertLessThan(fast, plain - 3)
+    }
 }
