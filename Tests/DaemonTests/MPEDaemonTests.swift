@@ -40,6 +40,32 @@ final class MPEDaemonTests: DaemonTestCase {
         XCTAssertGreaterThan(between, betweenEqual + 3, "CC 74 per note did not give the two notes different timbres")
     }
 
+    /// Per-channel presets live: a program change over JACK MIDI on channel 2 moves channel 2's
+    /// held note to its preset and leaves channel 1's; `ctl preset` then returns every channel to
+    /// the shared preset (the same notes without a program change sound as before it).
+    func testAProgramChangeOverJackMIDIChangesItsChannelOnly() throws {
+        try startDaemon(presets: [("alpha.toml", Self.presetA), ("gamma.toml", Self.presetC)], arguments: ["--reverb", "0"])
+        let on = probe.frame(afterSeconds: 0.3)
+        probe.send(Msg.on(60, channel: 0), at: on)
+        probe.send(Msg.on(66, channel: 1), at: on)
+        probe.send(Msg.program(1, channel: 1), at: on &+ frames(0.3))
+        let x = record(from: on, seconds: 1.4)
+        XCTAssertTrue(daemon.waitForLog("channel 2: program 1", timeout: 5), daemon.log)
+        // back to the shared preset on every channel, then the same notes without the program change
+        let again = on &+ frames(2.0)
+        probe.send(Msg.cc(120, 0, channel: 0), at: again &- 200)
+        probe.send(Msg.cc(120, 0, channel: 1), at: again &- 200)
+        XCTAssertEqual(daemon.ctl(["preset", "alpha"]).0, 0)
+        probe.send(Msg.on(60, channel: 0), at: again)
+        probe.send(Msg.on(66, channel: 1), at: again)
+        let y = record(from: again, seconds: 1.4)
+        let kept = zip(profile(x, 60), profile(y, 60)).map { abs($0 - $1) }.max()!
+        let changed = zip(profile(x, 66), profile(y, 66)).map { abs($0 - $1) }.max()!
+        print(String(format: "program change on channel 2 over JACK MIDI (live): channel 2's note %.2f dB, channel 1's %.3f dB", changed, kept))
+        XCTAssertGreaterThan(changed, 1)
+        XCTAssertGreaterThan(changed, 5 * kept)
+    }
+
     /// Levels (dB) of harmonics 1…6 of `pitch` over 0.7…1.3 s, relative to the fundamental.
     func profile(_ x: [Float], _ pitch: Double) -> [Double] {
         let f0 = 440 * pow(2, (pitch - 69) / 12)
