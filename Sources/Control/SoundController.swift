@@ -89,6 +89,12 @@ public final class SoundController {
     /// Per channel (0…15): the preset its last program change chose, nil while it plays the
     /// shared sound. A preset chosen on the control side clears them all.
     public private(set) var channelPresets = [LoadedPreset?](repeating: nil, count: 16)
+    /// The channels playing a preset of their own, for a status line: " (channel 2 Violin,
+    /// channel 3 Flute)", or "" when every channel plays the shared preset.
+    public var channelPresetSummary: String {
+        let own = channelPresets.enumerated().compactMap { c, p in p.map { "channel \(c + 1) \($0.name)" } }
+        return own.isEmpty ? "" : " (\(own.joined(separator: ", ")))"
+    }
     /// The shared timbre target: the shared preset's point, moved by requests and (as the engine
     /// reports) knobs on channels without a preset of their own.
     public private(set) var timbre: [Float]

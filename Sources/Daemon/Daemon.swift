@@ -85,7 +85,9 @@ public final class Daemon {
         sound.loadPresets()
         sound.start(preset: settings.string(.preset))
         sound.loadTuning()
-        if let problem = sound.mpeSettingProblem {
+        let mpeMapProblems = sound.mpeMapCommands.problems
+        for problem in mpeMapProblems { Log.warning("\(problem); that entry is ignored") }
+        if let problem = sound.mpeSettingProblem, !mpeMapProblems.contains(problem) {
             Log.warning("\(problem); playing without it (MPE zones come from an MPE Configuration Message, RPN 6; slides move along the morph axis)")
         }
         var configFile = DaemonSettings(configPath: settings.configPath)
@@ -457,7 +459,7 @@ public final class Daemon {
 
     private func statusLine() -> String {
         guard backend.isActive else { return "waiting for a JACK server" }
-        return "playing \(sound.currentPreset?.name ?? "-") at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
+        return "playing \(sound.currentPreset?.name ?? "-")\(sound.channelPresetSummary) at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
     }
 
     private func reportStatus() {

@@ -102,6 +102,7 @@ final class SoundControllerTests: SoundControllerTestCase {
         sound.handleForwarded(.programChange(channel: 0, program: 3))
         XCTAssertEqual(sound.currentPreset?.name, "C")
         XCTAssertEqual(sound.channelPresets[0]?.name, "C", "channel 1 plays C")
+        XCTAssertEqual(sound.channelPresetSummary, " (channel 1 C)")
         XCTAssertEqual(sound.sharedPreset?.name, "A", "the other channels still play the preset chosen on the control side")
         XCTAssertEqual(sound.timbre, point("A", sound), "the shared timbre stays")
         XCTAssertEqual(recorder.take(), [], "the engine plays program changes from its program table")
@@ -121,6 +122,12 @@ final class SoundControllerTests: SoundControllerTestCase {
         sound.handleForwarded(.controlChange(channel: 0, controller: 32, value: 0))
         sound.handleForwarded(.programChange(channel: 0, program: 1))
         XCTAssertEqual(sound.currentPreset?.name, "A")
+        // a preset chosen on the control side: every channel plays it again
+        _ = recorder.take()
+        XCTAssertEqual(sound.perform(.preset("B")), .ok("preset B"))
+        XCTAssertEqual(sound.channelPresetSummary, "")
+        XCTAssertEqual(sound.sharedPreset?.name, "B")
+        XCTAssertEqual(Array(recorder.take().prefix(2)), ["timbre \(text(point("B", sound)))", "channels to shared timbre"])
     }
 
     func testProgramChangesAreIgnoredWithKeepPreset() {
