@@ -207,7 +207,11 @@ def mixup_loss(model: TimbreDDSP, a: dict, b: dict, courses: torch.Tensor, scale
     mu = model.prior_mu.detach()
     n, crop = a["f0"].shape
     if ends is None:
+        # half of them a whole morph, A to B (what the knob does from end to end), the rest
+        # anywhere along the path
         ends = torch.rand(n, 2, device=a["f0"].device)
+        whole = torch.rand(n, device=ends.device) < 0.5
+        ends = torch.where(whole[:, None], torch.tensor([0.0, 1.0], device=ends.device), ends)
     if times is None:
         times = torch.tensor([[0.0, 1.0]], device=ends.device).expand(n, 2)
     frac = torch.linspace(0, 1, crop, device=ends.device)[None, :]
