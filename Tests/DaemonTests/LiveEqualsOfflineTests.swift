@@ -57,20 +57,10 @@ final class LiveEqualsOfflineTests: DaemonTestCase {
     /// Runs `timbred render` as the daemon's user would (same config home, working folder, model,
     /// JACK's period) and returns the left channel of the WAV file it wrote, and the file's bytes.
     func renderOffline(_ midi: String, to wav: String) throws -> (left: [Float], file: Data) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
-        p.arguments = ["render", midi, "-o", wav, "--model", Fixtures.smallModel, "--period", "64", "--rate", "48000", "--tail", "1"]
-        var env = ProcessInfo.processInfo.environment
-        env["XDG_CONFIG_HOME"] = configHome
-        p.environment = env
-        p.currentDirectoryURL = URL(fileURLWithPath: configHome)
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, output)
+        let (status, output) = try Fixtures.runTimbred(
+            ["render", midi, "-o", wav, "--model", Fixtures.smallModel, "--period", "64", "--rate", "48000", "--tail", "1"],
+            configHome: configHome, workingFolder: configHome)
+        XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("bank 1: beta") && output.contains("program 1"), output)
         let file = try Data(contentsOf: URL(fileURLWithPath: wav))
         return (try Self.leftChannel(ofFloatWAV: file), file)

@@ -15,20 +15,11 @@ final class RenderWorkerTests: XCTestCase {
         try Data(LiveEqualsOfflineTests.midiFile()).write(to: URL(fileURLWithPath: midi))
         func render(period: Int, worker: Bool) throws -> Data {
             let wav = folder.appendingPathComponent("out-\(period)-\(worker).wav").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
-            p.arguments = ["render", midi, "-o", wav, "--model", Fixtures.smallModel, "--period", String(period),
-                           "--rate", "48000", "--tail", "1", "--decoder-thread", worker ? "true" : "false"]
-            var env = ProcessInfo.processInfo.environment
-            env["XDG_CONFIG_HOME"] = folder.path  // no config file
-            p.environment = env
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, output)
+            let (status, output) = try Fixtures.runTimbred(
+                ["render", midi, "-o", wav, "--model", Fixtures.smallModel, "--period", String(period),
+                 "--rate", "48000", "--tail", "1", "--decoder-thread", worker ? "true" : "false"],
+                configHome: folder.path)  // no config file
+            XCTAssertEqual(status, 0, output)
             return try Data(contentsOf: URL(fileURLWithPath: wav))
         }
         for period in [64, 256, 1024] {
@@ -47,20 +38,10 @@ final class RenderLatentOptionTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         func render(_ latent: [String]) throws -> Data {
             let wav = folder.appendingPathComponent("latent-\(latent.joined()).wav").path
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Fixtures.timbredBinary)
-            p.arguments = ["render", "--note", "60", "--seconds", "0.3", "--tail", "0", "-o", wav, "--model", Fixtures.smallModel]
-                + latent
-            var env = ProcessInfo.processInfo.environment
-            env["XDG_CONFIG_HOME"] = folder.path  // no config file
-            p.environment = env
-            let pipe = Pipe()
-            p.standardOutput = pipe
-            p.standardError = pipe
-            try p.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            p.waitUntilExit()
-            XCTAssertEqual(p.terminationStatus, 0, output)
+            let (status, output) = try Fixtures.runTimbred(
+                ["render", "--note", "60", "--seconds", "0.3", "--tail", "0", "-o", wav, "--model", Fixtures.smallModel] + latent,
+                configHome: folder.path)  // no config file
+            XCTAssertEqual(status, 0, output)
             return (try? Data(contentsOf: URL(fileURLWithPath: wav))) ?? Data()
         }
         let spaced = try render(["--latent", "-0.8,0.3,-1.2,0.5"])

@@ -38,6 +38,27 @@ public enum Fixtures {
         return repository.path + "/.build/debug/timbred"
     }
 
+    /// Runs the built `timbred` with `arguments`, its config home `configHome` (no config file
+    /// unless the test wrote one there) and working folder `workingFolder`, and returns its exit
+    /// status and everything it printed (stdout and stderr together).
+    public static func runTimbred(_ arguments: [String], configHome: String,
+                                  workingFolder: String? = nil) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: timbredBinary)
+        p.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["XDG_CONFIG_HOME"] = configHome
+        p.environment = env
+        if let workingFolder { p.currentDirectoryURL = URL(fileURLWithPath: workingFolder) }
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        try p.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        return (p.terminationStatus, output)
+    }
+
     /// A fresh temporary folder, created (`prefix`, then a UUID).
     public static func temporaryFolder(prefix: String = "timbre-tests-") -> String {
         let path = NSTemporaryDirectory() + prefix + UUID().uuidString
