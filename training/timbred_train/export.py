@@ -185,7 +185,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(11)
-    small_cfg = ModelConfig(n_harmonics=24, n_noise_bands=17, z_dim=4, mlp_units=16, mlp_layers=2, gru_units=24,
+    small_cfg = ModelConfig(sample_rate=32000, n_harmonics=24, n_noise_bands=17, z_dim=4, mlp_units=16, mlp_layers=2, gru_units=24,
                             reverb_seconds=0.05, enc_units=16, instruments=["a", "b", "c"],
                             env_pitches=(36, 60, 84), env_velocities=(40, 120), env_hold_s=0.5, env_release_s=0.3)
     small = TimbreDDSP(small_cfg)
