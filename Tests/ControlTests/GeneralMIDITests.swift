@@ -279,19 +279,8 @@ final class GeneralMIDITests: XCTestCase {
     /// Levels (dB) of harmonics 2…`harmonics` of `key` over 0.6 s from `at` + 0.7 s, relative to
     /// the fundamental.
     func profile(_ x: [Float], key: UInt8, at: Double = 0, harmonics: Int = 6) -> [Double] {
-        let f0 = 440 * pow(2, (Double(key) - 69) / 12)
-        let start = Int((at + 0.7) * rate), n = Int(0.6 * rate)
-        let levels = (1...harmonics).map { k -> Double in
-            var re = 0.0, im = 0.0
-            for i in 0..<n {
-                let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
-                let ph = 2 * Double.pi * Double(k) * f0 * Double(start + i) / rate
-                re += w * Double(x[2 * (start + i)]) * cos(ph)
-                im -= w * Double(x[2 * (start + i)]) * sin(ph)
-            }
-            return 10 * log10(max(re * re + im * im, 1e-30))
-        }
-        return levels.dropFirst().map { $0 - levels[0] }
+        Array(HarmonicProfile.levelsDB(x, sampleRate: rate, f0Hz: 440 * pow(2, (Double(key) - 69) / 12),
+                                       startSeconds: at + 0.7, seconds: 0.6, harmonics: harmonics).dropFirst())
     }
 
     /// Largest difference (dB) between two harmonic profiles.

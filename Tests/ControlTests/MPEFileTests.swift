@@ -47,19 +47,8 @@ final class MPEFileTests: XCTestCase {
 
     /// Levels (dB) of harmonics 1…6 of `f0` over 0.7…1.3 s, relative to the fundamental.
     func profile(_ x: [Float], _ pitch: Double) -> [Double] {
-        let f0 = 440 * pow(2, (pitch - 69) / 12)
-        let start = Int(0.7 * rate), n = Int(0.6 * rate)
-        let levels = (1...6).map { k -> Double in
-            var re = 0.0, im = 0.0
-            for i in 0..<n {
-                let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
-                let ph = 2 * Double.pi * Double(k) * f0 * Double(start + i) / rate
-                re += w * Double(x[2 * (start + i)]) * cos(ph)
-                im -= w * Double(x[2 * (start + i)]) * sin(ph)
-            }
-            return 10 * log10(max(re * re + im * im, 1e-30))
-        }
-        return levels.map { $0 - levels[0] }
+        HarmonicProfile.levelsDB(x, sampleRate: rate, f0Hz: 440 * pow(2, (pitch - 69) / 12), startSeconds: 0.7,
+                                 seconds: 0.6, harmonics: 6)
     }
 
     /// An MPE file: RPN 6 makes channels 2-16 members; C4 on channel 2 with slide 0, F#4 on
