@@ -51,6 +51,8 @@ final class DecodeJobPool: @unchecked Sendable {
     let z: UnsafeMutablePointer<Float>
     let stateIn: UnsafeMutablePointer<Float>
     let inharmonicity: UnsafeMutablePointer<Double>
+    /// Each row's tone balance: `ToneBalance.rowCount` gains in dB (unused without `tone`).
+    let toneDB: UnsafeMutablePointer<Float>
     let silent: UnsafeMutablePointer<Bool>
     /// Rows of each job.
     let rows: UnsafeMutablePointer<Int>
@@ -62,6 +64,9 @@ final class DecodeJobPool: @unchecked Sendable {
     let raw: UnsafeMutablePointer<Float>
     let controls: UnsafeMutablePointer<Float>
 
+    /// The model's tone balance, applied to every row's controls (nil: the model has none).
+    let tone: ToneBalance?
+
     /// Each job's `DecodeJobState`.
     let states: UnsafeMutablePointer<UnsafeAtomic<Int>>
 
@@ -70,7 +75,8 @@ final class DecodeJobPool: @unchecked Sendable {
     let rowVoice: UnsafeMutablePointer<Int>
     let rowTicket: UnsafeMutablePointer<UInt64>
 
-    init(jobCount: Int, rowCapacity: Int, zDim: Int, stateCount: Int, rawCount: Int, harmonicCount: Int, noiseBandCount: Int) {
+    init(jobCount: Int, rowCapacity: Int, zDim: Int, stateCount: Int, rawCount: Int, harmonicCount: Int, noiseBandCount: Int,
+         tone: ToneBalance? = nil) {
         self.jobCount = jobCount
         self.rowCapacity = rowCapacity
         self.zDim = zDim
@@ -78,6 +84,7 @@ final class DecodeJobPool: @unchecked Sendable {
         self.rawCount = rawCount
         self.harmonicCount = harmonicCount
         controlCount = harmonicCount + noiseBandCount
+        self.tone = tone
         let n = jobCount * rowCapacity
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
@@ -92,6 +99,7 @@ final class DecodeJobPool: @unchecked Sendable {
         stateOut = floats(n * stateCount)
         raw = floats(n * rawCount)
         controls = floats(n * controlCount)
+        toneDB = floats(n * ToneBalance.rowCount)
         inharmonicity = .allocate(capacity: n)
         inharmonicity.initialize(repeating: 0, count: n)
         silent = .allocate(capacity: n)
@@ -109,7 +117,7 @@ final class DecodeJobPool: @unchecked Sendable {
     }
 
     deinit {
-        for p in [f0Hz, loudnessDB, note, z, stateIn, stateOut, raw, controls] { p.deallocate() }
+        for p in [f0Hz, loudnessDB, note, z, stateIn, stateOut, raw, controls, toneDB] { p.deallocate() }
         inharmonicity.deallocate()
         silent.deallocate()
         rows.deallocate()
@@ -126,7 +134,7 @@ final class DecodeJobPool: @unchecked Sendable {
 
     /// Computes job `j`: one `Decoder.step` over its rows (the GRU state copied to `stateOut`
     /// first, then advanced there), then each row's controls (zeros for a silent frame), into
-    /// `stateOut`, `raw` and `controls` (`rows[j]` rows of their widths). Real-time safe: no
+    /// `stateOut`, `raw` and `controls` (`rows[j]` rows of their widths), tone-balanced. Real-time safe: no
     /// allocation, lock or system call.
     func compute(job j: Int, decoder: Decoder, scaler: ControlScaler, limitHz: Float,
                  stateOut: UnsafeMutablePointer<Float>, raw: UnsafeMutablePointer<Float>,
@@ -143,6 +151,8 @@ final class DecodeJobPool: @unchecked Sendable {
             } else {
                 scaler.scale(raw: raw + r * rawCount, f0Hz: f0Hz[b + r], limitHz: limitHz,
                              harmonics: h, noise: h + harmonicCount, inharmonicity: inharmonicity[b + r])
+                tone?.apply(gainsDB: toneDB + (b + r) * ToneBalance.rowCount, f0Hz: f0Hz[b + r],
+                            harmonics: h, noise: h + harmonicCount)
             }
         }
     }

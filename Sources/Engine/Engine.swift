@@ -137,6 +137,11 @@ public final class Engine: @unchecked Sendable {
     /// The model's attack transients (nil: none) and their band noises at the output rate.
     private let transients: TransientTable?
     private let transientBands: TransientBands?
+    /// The model's tone balance (nil: none), its application to controls, and each batched
+    /// voice's gains (`ToneBalance.rowCount` dB per row: the bands, then the onset).
+    private let tone: ToneTable?
+    private let toneBalance: ToneBalance?
+    private let batchTone: UnsafeMutablePointer<Float>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
     /// The block's reverb (wet) signal, and the gain and reverb mix in force at each of its
@@ -245,6 +250,13 @@ public final class Engine: @unchecked Sendable {
         batchInharmonicity.initialize(repeating: 0, count: slots)
         blendScratch = .allocate(capacity: max(1, model.config.instrumentCount))
         blendScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
+        precondition(ToneTable.bandCount == ToneBalance.rowCount)
+        tone = model.tone
+        toneBalance = model.tone.map { _ in
+            ToneBalance(harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount,
+                        bandLimitHz: model.config.bandLimitHz)
+        }
+        batchTone = buffer(slots * ToneBalance.rowCount)
         summaries = .allocate(capacity: slots)
         summaries.initialize(repeating: VoiceSummary(isActive: false), count: slots)
         mix = buffer(settings.maxBlockFrames)
@@ -273,7 +285,8 @@ public final class Engine: @unchecked Sendable {
         let jobRows = Engine.decodeJobRows
         jobs = DecodeJobPool(jobCount: slots + 4, rowCapacity: jobRows, zDim: model.config.zDim,
                              stateCount: model.config.gruUnits, rawCount: scaler.rawCount,
-                             harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount)
+                             harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount,
+                             tone: toneBalance)
         outstandingJobs = .allocate(capacity: jobs.jobCount)
         outstandingJobs.initialize(repeating: -1, count: jobs.jobCount)
         pendingTicket = .allocate(capacity: slots)
@@ -300,7 +313,7 @@ public final class Engine: @unchecked Sendable {
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
         blendScratch.deallocate()
-        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre] {
             p.deallocate()
         }
         summaries.deallocate()
@@ -668,6 +681,7 @@ public final class Engine: @unchecked Sendable {
                 let i = batchVoices[r], voice = voices[i]
                 jobs.silent[b + r] = gatherInputs(of: voice, frameOffset: 2, f0: jobs.f0Hz + b + r,
                                                   inharmonicity: jobs.inharmonicity + b + r,
+                                                  tone: jobs.toneDB + (b + r) * ToneBalance.rowCount,
                                                   loudness: jobs.loudnessDB + b + r,
                                                   note: jobs.note + (b + r) * Decoder.noteStride,
                                                   z: jobs.z + (b + r) * zDim, state: jobs.stateIn + (b + r) * g)
@@ -823,7 +837,8 @@ public final class Engine: @unchecked Sendable {
         let g = model.config.gruUnits
         for b in 0..<batch {
             _ = gatherInputs(of: voices[batchVoices[b]], frameOffset: batchFrameOffsets[b], f0: batchF0 + b,
-                             inharmonicity: batchInharmonicity + b, loudness: batchLoudness + b,
+                             inharmonicity: batchInharmonicity + b, tone: batchTone + b * ToneBalance.rowCount,
+                             loudness: batchLoudness + b,
                              note: batchNote + b * Decoder.noteStride, z: batchZ + b * zDim, state: batchState + b * g)
         }
         decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, note: batchNote, z: batchZ,
@@ -841,6 +856,7 @@ public final class Engine: @unchecked Sendable {
     @inline(__always)
     private func gatherInputs(of voice: Voice, frameOffset: Int, f0 f0Row: UnsafeMutablePointer<Float>,
                               inharmonicity inharmonicityRow: UnsafeMutablePointer<Double>,
+                              tone toneRow: UnsafeMutablePointer<Float>,
                               loudness loudnessRow: UnsafeMutablePointer<Float>, note: UnsafeMutablePointer<Float>,
                               z zRow: UnsafeMutablePointer<Float>, state stateRow: UnsafeMutablePointer<Float>) -> Bool {
         let zDim = model.config.zDim
@@ -878,6 +894,12 @@ public final class Engine: @unchecked Sendable {
             f0Row.pointee = Float(f0)
             inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee),
                                                            scratch: blendScratch)
+            if let tone {
+                // the tone balance at the frame's pitch (bend and glide included), timbre and time
+                let pitch = 69 + 12 * log2(max(Double(f0Row.pointee), 1) / 440)
+                tone.gains(z: voice.z, pitch: pitch, velocity: Double(voice.velocity),
+                           secondsSinceNoteOn: times.sinceOn, scratch: blendScratch, into: toneRow)
+            }
             loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
             note[1] = Float(times.sinceOn)
@@ -908,6 +930,8 @@ public final class Engine: @unchecked Sendable {
                 scaler.scale(raw: batchRaw + b * scaler.rawCount, f0Hz: batchF0[b], limitHz: limitHz,
                              harmonics: harm.baseAddress!, noise: noise.baseAddress!,
                              inharmonicity: batchInharmonicity[b])
+                toneBalance?.apply(gainsDB: batchTone + b * ToneBalance.rowCount, f0Hz: batchF0[b],
+                                   harmonics: harm.baseAddress!, noise: noise.baseAddress!)
             }
             voice.setF0(slot, Double(batchF0[b]))
             voice.setInharmonicity(slot, batchInharmonicity[b])

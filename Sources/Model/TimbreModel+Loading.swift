@@ -83,8 +83,15 @@ extension TimbreModel {
         // the optional attack transients
         let transientSpecs = file.tensors["transient.amplitude"] == nil ? [] : Self.transientTensors(for: config)
         for spec in transientSpecs { values[spec.name] = try checked(spec, inRange: { $0 >= 0 }, what: "amplitude ≥ 0") }
+        // the optional tone balance
+        let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
+            : Self.toneTensors(for: config).filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
+        for spec in toneSpecs {
+            values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
+                                            what: "|gain| ≤ \(Int(ToneTable.largestGainDB)) dB")
+        }
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
-            .union(transientSpecs.map(\.name))
+            .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name))
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -154,9 +161,13 @@ extension TimbreModel {
         let transients = transientSpecs.isEmpty ? nil : TransientTable(
             instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
             amplitude: t("transient.amplitude"), latentMeans: means, blendScale: scale, blendRule: blendRule)
+        let tone = toneSpecs.isEmpty ? nil : ToneTable(
+            instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
+            gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetFrameRateHz: Double(config.frameRate),
+            latentMeans: means, blendScale: scale, blendRule: blendRule)
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,
-                  transients: transients, unexpectedTensorNames: unexpectedTensorNames)
+                  transients: transients, tone: tone, unexpectedTensorNames: unexpectedTensorNames)
     }
 }

@@ -46,6 +46,9 @@ public struct TimbreModel: Sendable {
     /// The attack transients (`transient.*`, optional): nil when the file has none, and notes
     /// start with harmonics and smooth noise alone.
     public let transients: TransientTable?
+    /// The tone balance (`tone.gain_db`, optional): nil when the file has none, and the decoder's
+    /// spectra play as they come.
+    public let tone: ToneTable?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -62,7 +65,7 @@ public struct TimbreModel: Sendable {
     public init(path: String, formatVersion: Int, config: ModelConfig, metadata: [String: String],
                 envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
-                inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil,
+                inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil, tone: ToneTable? = nil,
                 unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
@@ -78,6 +81,7 @@ public struct TimbreModel: Sendable {
         self.encoderWeights = encoderWeights
         self.inharmonicity = inharmonicity
         self.transients = transients
+        self.tone = tone
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -164,5 +168,14 @@ public struct TimbreModel: Sendable {
         [TensorSpec(name: "transient.amplitude", shape: [config.instrumentCount, config.envPitches.count,
                                                          config.envVelocities.count, TransientTable.frameCount,
                                                          TransientTable.bandCount])]
+    }
+
+    /// The optional tensors of the tone balance (docs/model-format.md, "Tone balance"), at the
+    /// envelopes' pitch and velocity anchors: the band gains, and the onset course (optional
+    /// within the balance).
+    public static func toneTensors(for config: ModelConfig) -> [TensorSpec] {
+        let cell = [config.instrumentCount, config.envPitches.count, config.envVelocities.count]
+        return [TensorSpec(name: "tone.gain_db", shape: cell + [ToneTable.bandCount]),
+                TensorSpec(name: "tone.onset_db", shape: cell + [ToneTable.onsetFrameCountInFiles])]
     }
 }

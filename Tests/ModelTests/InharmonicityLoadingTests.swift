@@ -3,8 +3,8 @@ import Model
 import TestSupport
 import XCTest
 
-/// The optional tensors: stretched partials (docs/model-format.md, "Inharmonicity") and attack
-/// transients ("Transients").
+/// The optional tensors: stretched partials (docs/model-format.md, "Inharmonicity"), attack
+/// transients ("Transients") and the tone balance ("Tone balance").
 final class InharmonicityLoadingTests: XCTestCase {
     var directory: URL!
 
@@ -113,6 +113,25 @@ final class InharmonicityLoadingTests: XCTestCase {
         XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
             ("transient.amplitude", short, [Float](repeating: 0, count: count / 50 * 40))]).path)) {
             XCTAssertTrue("\($0)".contains("expected shape"), "\($0)")
+        }
+    }
+
+    func testToneTableLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        XCTAssertNil(plain.tone)
+        let c = plain.config
+        let shape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let count = shape.reduce(1, *)
+        let values = (0..<count).map { Float($0 % 11) - 5 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [("tone.gain_db", shape, values)]).path)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.gainDB, values)
+        XCTAssertEqual(t.onsetFrameCount, 0, "no onset course in this file")
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        var loud = values
+        loud[57] = 90
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("tone.gain_db", shape, loud)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db") && "\($0)".contains("flat index 57"), "\($0)")
         }
     }
 

@@ -177,6 +177,13 @@ def cmd_transients(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_tone(args) -> None:
+    from .tone import run
+
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
+        reference=Path(args.reference) if args.reference else None, keep_bands=args.keep_bands)
+
+
 def cmd_bench_decoder(args) -> None:
     from .bench_decoder import main_args
 
@@ -301,6 +308,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="write the model with the transients here instead of in place")
     r.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
     r.set_defaults(func=cmd_transients)
+
+    o = sub.add_parser("tone", help="measure each band's level played from MIDI against the real notes while they "
+                                     "sound, and add the tone balance table (gain per band) to an exported model")
+    o.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    o.add_argument("--data", default="data/default", help="the model's note set")
+    o.add_argument("--reference", help="the same notes rendered at the rate the engine plays at (e.g. data/default48): "
+                                       "measure against those recordings, the model rendered at their rate")
+    o.add_argument("--keep-bands", action="store_true", help="keep the file's band balance; measure the onset course only")
+    o.add_argument("--out", help="write the model with the tone balance here instead of in place")
+    o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
+    o.set_defaults(func=cmd_tone)
 
     b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "
                                              "(one thread each) on the same weights, batch 1-64, GFLOP/s and %% of the FMA peak")

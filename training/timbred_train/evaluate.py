@@ -124,10 +124,13 @@ def real_note_classifier(notes: NoteSet, sample_rate: int):
 # --- resynthesis -----------------------------------------------------------------------------------
 
 def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0,
-                 velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True) -> np.ndarray:
+                 velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
+                 tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
+                 sample_rate: int | None = None) -> np.ndarray:
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
-    [frames, Z])."""
+    [frames, Z]); `tone_db` ([28] band gains) and `onset_db` (the onset course; `tone.lookup`)
+    balance it as the engine does; rendered at `sample_rate` (None: the model's)."""
     cfg = model.cfg
     with torch.no_grad():
         f0t = torch.as_tensor(f0)[None]
@@ -139,9 +142,14 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         note = note_inputs(cfg, torch.tensor([float(velocity)]), t_on, t_off)
         raw = model.decoder(f0t, ldt, note, zt)
         c = model.decoder.controls(raw, f0t)
+        if tone_db is not None:
+            from .tone import apply
+
+            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db)
         g = torch.Generator().manual_seed(seed)
-        white = torch.rand(1, len(f0) * cfg.hop, generator=g) * 2 - 1
-        return model.synthesize(c, f0t, white, reverb=reverb)["audio"][0].numpy()
+        sr = sample_rate or cfg.sample_rate
+        white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1
+        return model.synthesize(c, f0t, white, sample_rate=sr, reverb=reverb)["audio"][0].numpy()
 
 
 def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int) -> np.ndarray:
@@ -197,6 +205,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
 
     clf = real_note_classifier(notes, sr)
     note_transient = _transient_player(model_path, model, env, meta)
+    note_tone = _tone_lookup(model_path, model, meta)
     midi_t_feats, analysis_t_feats = [], []
 
     rows = []
@@ -206,8 +215,9 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         hold = int(notes.hold_frames[i])
         prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
                        len(notes.f0_hz[i]), hold / cfg.frame_rate)
+        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i]))
         y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
-                         hold_s=hold / cfg.frame_rate)
+                         hold_s=hold / cfg.frame_rate, **tone)
         x = notes.audio[i]
         with torch.no_grad():
             dist = float(mss(torch.as_tensor(x)[None], torch.as_tensor(y)[None]))
@@ -233,7 +243,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         f0m, ldm = midi_controls(model, env, inst, int(notes.pitch[i]), int(notes.velocity[i]), hold / cfg.frame_rate,
                                  len(notes.f0_hz[i]))
         ym = resynthesize(model, f0m, ldm, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
-                          hold_s=hold / cfg.frame_rate)
+                          hold_s=hold / cfg.frame_rate, **tone)
         midi_feats.append(classifier_features(ym, sr))
         if note_transient is not None:
             # the same two with the model's attack transients, as the engine adds them
@@ -313,6 +323,26 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     print(f"report written to {report}: f0 median {summary['median_abs_f0_cents']:.2f} cents, "
           f"classifier {acc_resynth:.3f} resynth vs {acc_real:.3f} real")
     return summary
+
+
+def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
+    """A function (instrument, pitch, velocity) → `resynthesize`'s tone arguments for the note at
+    the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
+    `onset_db`, the onset course; {} when the model file has no `tone.gain_db`)."""
+    from . import tone as T
+
+    table, onset = T.read_table(model_path), T.read_table(model_path, "tone.onset_db")
+    if table is None:
+        return lambda k, pitch, velocity: {}
+    cfg = model.cfg
+    means = model.prior_mu.detach().numpy()
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+
+    def look(t, k, pitch, velocity):
+        return T.lookup(t, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity)
+
+    return lambda k, pitch, velocity: {"tone_db": look(table, k, pitch, velocity),
+                                       "onset_db": None if onset is None else look(onset, k, pitch, velocity)}
 
 
 def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):

@@ -247,6 +247,9 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     from .transients import write_fixture as write_transient_fixture
 
     write_transient_fixture(folder)
+    from .tone import write_fixture as write_tone_fixture
+
+    write_tone_fixture(folder)
     print(f"wrote fixtures in {folder}")
 
 

@@ -97,13 +97,15 @@ def residual_amplitudes(recording: np.ndarray, syntheses: list[np.ndarray], samp
 
 # --- the table ---------------------------------------------------------------------------------
 
-def measure_notes(model, env: dict, notes, verbose: bool = True) -> np.ndarray:
+def measure_notes(model, env: dict, notes, verbose: bool = True, tone=None) -> np.ndarray:
     """Residual amplitudes [N, FRAMES, BANDS] of every note, against both its analysis-resynthesis
     through `model`'s synthesiser and the model played from MIDI as the engine plays it (its
     instrument's preset, envelope and velocity; no room): first 20 frames only, the transient
     ends at 100 ms. Against both, because where the decoder already makes more than the analysis
     (it learned the spectrum's level, not the analysis alone), a residual against the analysis
-    alone would add that part twice (the acoustic bass's strike came out 4-9 dB too bright)."""
+    alone would add that part twice (the acoustic bass's strike came out 4-9 dB too bright).
+    `tone` (instrument, pitch, velocity) → the model's tone balance (`evaluate._tone_lookup`), which
+    the engine applies to what it plays from MIDI."""
     from .envelope import course
     from .evaluate import analysis_resynthesis_head, resynthesize
 
@@ -119,7 +121,8 @@ def measure_notes(model, env: dict, notes, verbose: bool = True) -> np.ndarray:
         ana = analysis_resynthesis_head(model, notes, i, frames=frames)
         f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
-        midi = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False)
+        midi = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
+                            **({} if tone is None else tone(k, pitch, vel)))
         out[i] = residual_amplitudes(notes.audio[i], [ana, midi], sr, pitch)
         if verbose and i % 200 == 0:
             print(f"  transients: note {i}/{len(notes.pitch)}", flush=True)
@@ -242,7 +245,9 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     cfg = model.cfg
     notes = load_or_build(Path(data), cfg)
     print(f"measuring the attack residual of {len(notes.pitch)} notes of {data}", flush=True)
-    amps = measure_notes(model, env, notes)
+    from .evaluate import _tone_lookup
+
+    amps = measure_notes(model, env, notes, tone=_tone_lookup(Path(model_path), model, meta))
     table = build_table(amps, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                         cfg.env_pitches, cfg.env_velocities)
     means = model.prior_mu.detach().numpy()

@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Applies a note's tone balance (docs/model-format.md, "Tone balance") to one frame of scaled
+/// controls: harmonic k (at `k · f0`) and noise band b (at `b · F / (B_noise - 1)`) are multiplied
+/// by the gain at their frequency, linear in amplitude between the centres of the 1/3-octave bands
+/// (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz), constant beyond bands 1 and B - 1.
+///
+/// Holds only precomputed band positions; ``apply(gainsDB:f0Hz:harmonics:noise:)`` is real-time
+/// safe.
+public struct ToneBalance: Sendable, Equatable {
+    /// Bands of a gain curve (the transients' 28).
+    public static let bandCount = 28
+    /// Values of a frame's gains: the band gains, then the gain of everything (the onset's).
+    public static let rowCount = bandCount + 1
+    /// K, harmonics.
+    public let harmonicCount: Int
+    /// Noise bands of the model.
+    public let noiseBandCount: Int
+    /// `3 log2(k)`, k = 1 … K: harmonic k's band position above the fundamental's.
+    private let harmonicPositionOffsets: [Float]
+    /// Each noise band's lower gain band and the weight of the next one.
+    private let noiseBandIndex: [Int]
+    private let noiseBandFraction: [Float]
+
+    /// A balance for K harmonics and B noise bands spread over 0 … `bandLimitHz` (allocates).
+    public init(harmonicCount: Int, noiseBandCount: Int, bandLimitHz: Double) {
+        self.harmonicCount = harmonicCount
+        self.noiseBandCount = noiseBandCount
+        harmonicPositionOffsets = (1...max(1, harmonicCount)).map { Float(3 * log2(Double($0))) }
+        var index: [Int] = [], fraction: [Float] = []
+        for b in 0..<noiseBandCount {
+            let hz = Double(b) * bandLimitHz / Double(max(1, noiseBandCount - 1))
+            let (j, f) = Self.position(Self.bandPosition(hz: hz))
+            index.append(j)
+            fraction.append(f)
+        }
+        noiseBandIndex = index
+        noiseBandFraction = fraction
+    }
+
+    /// The band position of a frequency: `3 log2(f / 1 kHz) + 14` (f below 1 Hz counts as 1 Hz).
+    @inline(__always)
+    public static func bandPosition(hz: Double) -> Double { 3 * log2(max(hz, 1) / 1000) + 14 }
+
+    /// Lower band index and fraction of a band position, clamped to bands 1 … B - 1.
+    @inline(__always)
+    static func position(_ p: Double) -> (Int, Float) {
+        let q = min(max(p.isFinite ? p : 1, 1), Double(bandCount - 1))
+        let j = min(Int(q), bandCount - 2)
+        return (j, Float(q - Double(j)))
+    }
+
+    /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
+    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values in dB: 28 bands, then one for
+    /// all). Real-time safe.
+    public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+                      noise: UnsafeMutablePointer<Float>) {
+        // the 28 linear gains, on the stack
+        var linear = (SIMD16<Float>(), SIMD16<Float>())
+        let all = Double(gainsDB[Self.bandCount])
+        for b in 0..<Self.bandCount {
+            let g = Float(exp((Double(gainsDB[b]) + all) * (log(10.0) / 20)))
+            if b < 16 { linear.0[b] = g } else { linear.1[b - 16] = g }
+        }
+        @inline(__always) func gain(_ b: Int) -> Float { b < 16 ? linear.0[b] : linear.1[b - 16] }
+        let base = Float(Self.bandPosition(hz: Double(f0Hz)))
+        let top = Float(Self.bandCount - 1)
+        for k in 0..<harmonicCount {
+            let q = min(max(base + harmonicPositionOffsets[k], 1), top)
+            let j = min(Int(q), Self.bandCount - 2)
+            let f = q - Float(j)
+            harmonics[k] *= gain(j) + f * (gain(j + 1) - gain(j))
+        }
+        for b in 0..<noiseBandCount {
+            let j = noiseBandIndex[b], f = noiseBandFraction[b]
+            noise[b] *= gain(j) + f * (gain(j + 1) - gain(j))
+        }
+    }
+}

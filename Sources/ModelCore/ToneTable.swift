@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The tone balance (docs/model-format.md, "Tone balance"): per instrument, pitch anchor and
+/// velocity anchor, how many dB the model played from MIDI must be raised or lowered in each
+/// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
+/// note sounds, and over the note's first 400 ms (the onset course, 10 ms frames), blended over
+/// instruments by the model's blend rule.
+///
+/// Immutable; ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` is real-time safe.
+public struct ToneTable: Sendable, Equatable {
+    /// B, bands (the transients' bands; band b ≥ 1 is centred at `1000 · 2^((b - 14) / 3)` Hz).
+    public static var bandCount: Int { TransientTable.bandCount }
+    /// The largest gain a file may hold, either way (the trainer clamps to -30 … +18 dB).
+    public static let largestGainDB: Float = 40
+    /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
+    /// gains, then the onset gain.
+    public static var rowCount: Int { bandCount + 1 }
+    /// T of `tone.onset_db` in a file: 40 frames (400 ms at 100 frames/s).
+    public static let onsetFrameCountInFiles = 40
+
+    /// I, instruments.
+    public let instrumentCount: Int
+    /// Z, latent dimensions.
+    public let zDim: Int
+    /// P pitch anchors (MIDI), increasing.
+    public let pitchAnchors: [Double]
+    /// V velocity anchors, increasing.
+    public let velocityAnchors: [Double]
+    /// `tone.gain_db` [I, P, V, B]: band b's gain in dB.
+    public let gainDB: [Float]
+    /// `tone.onset_db` [I, P, V, T] (empty: none): the gain in dB of everything at frame t after
+    /// note-on.
+    public let onsetDB: [Float]
+    /// T, onset frames (0: none).
+    public let onsetFrameCount: Int
+    /// Onset frames per second (the decoder's frame rate).
+    public let onsetFrameRateHz: Double
+    /// `latent.means` [I, Z], row-major.
+    public let latentMeans: [Float]
+    /// s of the blend (the envelopes' `envelope_blend_scale`).
+    public let blendScale: Double
+    /// The blend rule (metadata `envelope_blend`).
+    public let blendRule: LatentBlendRule
+
+    /// Wraps validated values (the loader checks shapes and finiteness).
+    public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
+                onsetDB: [Float] = [], onsetFrameRateHz: Double = 100,
+                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+        precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
+        let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
+        precondition(gainDB.count == cells * Self.bandCount)
+        precondition(onsetDB.count % max(1, cells) == 0)
+        self.onsetDB = onsetDB
+        onsetFrameCount = onsetDB.count / max(1, cells)
+        self.onsetFrameRateHz = onsetFrameRateHz
+        precondition(latentMeans.count == instrumentCount * zDim)
+        self.instrumentCount = instrumentCount
+        self.zDim = zDim
+        self.pitchAnchors = pitchAnchors
+        self.velocityAnchors = velocityAnchors
+        self.gainDB = gainDB
+        self.latentMeans = latentMeans
+        self.blendScale = blendScale
+        self.blendRule = blendRule
+    }
+
+    /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
+    /// linear between anchors, clamped to them), then its onset gain in dB `secondsSinceNoteOn`
+    /// after note-on (linear between frames; 0 after the last), written to `out` (``rowCount``
+    /// values). Real-time safe: `scratch` holds at least I doubles.
+    public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
+                      scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
+        }
+        let (j, fpRaw) = anchorAxis(pitchAnchors, pitch.isFinite ? pitch : pitchAnchors[0])
+        let (m, fvRaw) = anchorAxis(velocityAnchors, velocity.isFinite ? velocity : velocityAnchors[0])
+        let fp = min(max(fpRaw, 0), 1), fv = min(max(fvRaw, 0), 1)
+        let b = Self.bandCount, vc = velocityAnchors.count, pc = pitchAnchors.count
+        out.update(repeating: 0, count: Self.rowCount)
+        // the onset frame: linear between frames, none past the last (or before note-on)
+        let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
+        let frame = position >= 0 && position < Double(onsetFrameCount) ? Int(position) : -1
+        let frameFraction = Float(frame >= 0 ? position - Double(frame) : 0)
+        gainDB.withUnsafeBufferPointer { table in
+            onsetDB.withUnsafeBufferPointer { onset in
+                for i in 0..<instrumentCount {
+                    let w = weights[i]
+                    guard w.isFinite, w != 0 else { continue }
+                    let w00 = Float(w * (1 - fp) * (1 - fv)), w10 = Float(w * fp * (1 - fv))
+                    let w01 = Float(w * (1 - fp) * fv), w11 = Float(w * fp * fv)
+                    let c00 = (i * pc + j) * vc + m, c01 = c00 + 1
+                    let c10 = (i * pc + j + 1) * vc + m, c11 = c10 + 1
+                    let a00 = table.baseAddress! + c00 * b, a01 = table.baseAddress! + c01 * b
+                    let a10 = table.baseAddress! + c10 * b, a11 = table.baseAddress! + c11 * b
+                    for x in 0..<b { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }
+                    guard frame >= 0 else { continue }
+                    let t = onsetFrameCount
+                    func at(_ c: Int) -> Float {
+                        let here = onset[c * t + frame]
+                        let next = frame + 1 < t ? onset[c * t + frame + 1] : 0
+                        return here + frameFraction * (next - here)
+                    }
+                    out[b] += w00 * at(c00) + w10 * at(c10) + w01 * at(c01) + w11 * at(c11)
+                }
+            }
+        }
+    }
+
+    /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
+    /// not real-time): the B band gains, then the onset gain.
+    public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
+        precondition(z.count >= zDim)
+        var scratch = [Double](repeating: 0, count: max(1, instrumentCount))
+        var out = [Float](repeating: 0, count: Self.rowCount)
+        z.withUnsafeBufferPointer { zb in
+            scratch.withUnsafeMutableBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    gains(z: zb.baseAddress!, pitch: pitch, velocity: velocity, secondsSinceNoteOn: secondsSinceNoteOn,
+                          scratch: s.baseAddress!, into: o.baseAddress!)
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,78 @@
+"""The tone balance (docs/model-format.md, "Tone balance"): what a note's gains measure, and how
+the engine's rule applies them."""
+import numpy as np
+import torch
+
+from timbred_train import tone as T
+
+
+def tone(freqs_amps, sample_rate=32000, seconds=1.0, noise=0.0, seed=0):
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = sum(a * np.sin(2 * np.pi * f * t) for f, a in freqs_amps)
+    return x + noise * np.random.default_rng(seed).standard_normal(len(t))
+
+
+def band_of(hz):
+    return int(round(T.band_centre_position(hz)))
+
+
+def test_a_partial_weaker_in_the_model_gets_the_difference_and_equal_bands_get_nothing():
+    real = tone([(440, 0.5), (8000, 0.05)])
+    played = tone([(440, 0.5), (8000, 0.05 * 10 ** (-12 / 20))])
+    g = T.note_gains_db(real, played, 32000, 0.8)
+    assert abs(g[band_of(8000)] - 12.0) < 0.3
+    assert abs(g[band_of(440)]) < 0.1
+    # bands where neither holds anything stay at 0 dB
+    assert g[band_of(3000)] == 0.0
+
+
+def test_noise_the_recording_lacks_is_lowered_and_the_gain_is_clamped():
+    real = tone([(440, 0.5)])
+    played = tone([(440, 0.5), (100, 0.02)])
+    g = T.note_gains_db(real, played, 32000, 0.8)
+    assert g[band_of(100)] < -15
+    silent_top = tone([(440, 0.5), (12000, 0.3)])
+    assert T.note_gains_db(silent_top, real, 32000, 0.8)[band_of(12000)] == T.MAX_DB
+
+
+def test_the_rate_of_the_recording_does_not_change_the_gain():
+    # a sinusoid of amplitude A reads A²/2 at any rate, so a 48 kHz recording against the model
+    # played at 48 kHz measures what it measures at 32 kHz
+    p32 = T.sustain_band_power(tone([(1000, 0.5)], 32000), 32000, 0.8)
+    p48 = T.sustain_band_power(tone([(1000, 0.5)], 48000), 48000, 0.8)
+    assert abs(10 * np.log10(p32.sum() / p48.sum())) < 0.2
+    assert abs(p48.sum() - 0.125) < 0.01
+
+
+def test_gain_is_the_band_s_at_its_centre_and_linear_between():
+    gains = np.zeros(T.BANDS)
+    gains[20] = 6.0
+    centre = 1000 * 2 ** ((20 - 14) / 3)
+    assert abs(T.linear_gain_at(gains, centre) - 10 ** (6 / 20)) < 1e-9
+    halfway = 1000 * 2 ** ((20.5 - 14) / 3)
+    assert abs(T.linear_gain_at(gains, halfway) - (1 + 10 ** (6 / 20)) / 2) < 1e-9
+    assert T.linear_gain_at(gains, 5.0) == 1.0  # below band 1: band 1's gain
+
+
+def test_apply_raises_only_the_partials_and_noise_bands_in_the_band():
+    gains = np.zeros(T.BANDS)
+    gains[band_of(4000)] = 10.0
+    c = {"harmonics": torch.ones(1, 1, 20), "noise": torch.ones(1, 1, 65)}
+    out = T.apply(c, gains, torch.tensor([[1000.0]]), 16000.0)
+    h = out["harmonics"][0, 0].numpy()
+    assert abs(h[3] - 10 ** 0.5) < 1e-5  # the 4th harmonic, at 4 kHz
+    assert h[0] == 1.0 and h[15] == 1.0
+    n = out["noise"][0, 0].numpy()
+    assert abs(n[16] - 10 ** 0.5) < 1e-5  # noise band 16 sits at 4 kHz
+    assert n[0] == 1.0 and n[64] == 1.0
+
+
+def test_the_table_averages_an_instrument_s_notes_around_each_anchor():
+    gains = np.zeros((4, T.BANDS), np.float32)
+    gains[:2, 10] = 6.0  # instrument 0 at pitches 58 and 62
+    gains[2:, 10] = -6.0  # instrument 1
+    table = T.build_table(gains, np.array([0, 0, 1, 1]), np.array([58, 62, 60, 60]), np.array([100] * 4), 2,
+                          [48, 60, 72], [64, 127])
+    assert table.shape == (2, 3, 2, T.BANDS)
+    assert abs(table[0, 1, 0, 10] - 3.0) < 1e-6  # smoothed over bands: 1/2 of the band's own value
+    assert abs(table[0, 1, 0, 9] - 1.5) < 1e-6 and abs(table[1, 1, 1, 10] + 3.0) < 1e-6

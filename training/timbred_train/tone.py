@@ -1,0 +1,380 @@
+"""Tone balance (docs/model-format.md, "Tone balance"): how far the model played from MIDI sits
+above or below the real instrument in each 1/3-octave band while a note sounds, kept as a gain
+table the engine applies to the decoder's controls.
+
+The decoder learned its spectra through a loss that weighs the loud low partials most: played
+from MIDI, the band around 12.5 kHz comes out 7-18 dB below the real piano, trumpet and saxophone,
+and the noise below a low note's fundamental 5-9 dB above it. Per training note: the power of the
+recording and of the model played from MIDI as the engine plays it (its instrument's preset,
+envelope and velocity; no room, no transient), in the transients' 28 bands, averaged over the
+sustain (0.12 s after note-on to the release, at most 0.8 s); the gain is their ratio in dB where
+either holds something (within FLOOR_DB of the recording's strongest band), clamped to
+[MIN_DB, MAX_DB]. The gains are averaged in dB per instrument around the envelopes' pitch anchors,
+per velocity anchor ([I, P, V, B]), and smoothed over neighbouring bands.
+
+The engine blends the table over instruments by the model's blend rule (so morphs and encoded
+presets are balanced too), interpolates pitch and velocity, and per decoded frame multiplies
+harmonic k's amplitude by the gain at its frequency and noise band b's magnitude by the gain at
+b's frequency (`linear_gain_at`: linear in amplitude between band centres, on a log-frequency
+axis).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .transients import BANDS, band_edges_hz
+
+SUSTAIN_S = (0.12, 0.8)  # the part of a note measured: after the transient, before the release
+FLOOR_DB = -80.0  # bands this far below the recording's strongest band in both are left alone (gain 0)
+MIN_DB, MAX_DB = -24.0, 18.0  # the gains' clamp
+PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distance, weighted 1 - d/span
+N_FFT = 4096
+ONSET_FRAMES = 40  # the onset course: 10 ms frames from note-on (400 ms)
+ONSET_TAPER = 10  # its last 100 ms fade to 0 dB (raised cosine)
+ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
+ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
+
+
+def band_centre_position(f_hz):
+    """The band position of a frequency: band b (b >= 1) is centred at 1000 · 2^((b - 14) / 3) Hz,
+    so position = 3 log2(f / 1 kHz) + 14; the engine's formula too."""
+    return 3.0 * np.log2(np.maximum(np.asarray(f_hz, np.float64), 1.0) / 1000.0) + 14.0
+
+
+def linear_gain_at(gains_db: np.ndarray, f_hz) -> np.ndarray:
+    """Amplitude gain at frequency f of a [BANDS] curve in dB: each band's gain 10^(g/20), linear
+    between the centres of bands 1 … BANDS-1 on the band-position axis, constant beyond them
+    (band 0, below 44 Hz, is not used). The engine's `ToneBalance`."""
+    p = np.clip(band_centre_position(f_hz), 1.0, BANDS - 1.0)
+    j = np.minimum(np.floor(p).astype(int), BANDS - 2)
+    f = p - j
+    g = 10 ** (np.asarray(gains_db, np.float64) / 20)
+    return g[j] + f * (g[j + 1] - g[j])
+
+
+def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
+    """The frequency of each noise band: b · F / (B - 1) (docs/model-format.md, "Filtered noise")."""
+    return np.arange(n_bands) * band_limit_hz / (n_bands - 1)
+
+
+def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
+          onset_db: np.ndarray | None = None) -> dict:
+    """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
+    stretched partial's few cents do not move its gain), noise band b at its frequency.
+    `gains_db` [BANDS] for the whole note; `onset_db` [ONSET_FRAMES] the onset course, frame n's
+    gain on everything of frame n (0 dB after the course)."""
+    harm = controls["harmonics"]
+    k = harm.shape[-1]
+    f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
+    hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
+    nb = controls["noise"].shape[-1]
+    ng = torch.as_tensor(linear_gain_at(gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
+    if onset_db is not None:
+        frames = harm.shape[-2]
+        o = np.zeros(frames)
+        m = min(frames, len(onset_db))
+        o[:m] = onset_db[:m]
+        og = torch.as_tensor(10 ** (o / 20), dtype=harm.dtype)[None, :, None]
+        hg, ng = hg * og, ng * og
+    out = dict(controls)
+    out["harmonics"] = harm * hg
+    out["noise"] = controls["noise"] * ng
+    return out
+
+
+def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float) -> np.ndarray:
+    """Mean power [BANDS] of `audio` in the bands over Hann frames of N_FFT samples between
+    SUSTAIN_S[0] and `end_s` (hop N_FFT / 4), per sample (a sinusoid of amplitude A gives A²/2
+    at any rate)."""
+    a = int(SUSTAIN_S[0] * sample_rate)
+    b = max(a + N_FFT, int(end_s * sample_rate))
+    x = np.asarray(audio[a:b], np.float64)
+    if len(x) < N_FFT:
+        x = np.concatenate([x, np.zeros(N_FFT - len(x))])
+    w = np.hanning(N_FFT)
+    starts = range(0, len(x) - N_FFT + 1, N_FFT // 4)
+    spec = np.mean([np.abs(np.fft.rfft(x[s:s + N_FFT] * w)) ** 2 for s in starts], axis=0) * 2 / (N_FFT * (w ** 2).sum())
+    f = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
+    which = np.searchsorted(band_edges_hz(), f, side="right") - 1
+    return np.array([spec[which == b].sum() for b in range(BANDS)])
+
+
+def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, end_s: float) -> np.ndarray:
+    """One note's gains [BANDS]: recording over played, in dB, where either band is within FLOOR_DB
+    of the recording's strongest band (else 0), clamped; bands above Nyquist 0."""
+    r = sustain_band_power(recording, sample_rate, end_s)
+    p = sustain_band_power(played, sample_rate, end_s)
+    floor = r.max() * 10 ** (FLOOR_DB / 10) + 1e-20
+    g = 10 * np.log10((r + floor) / (p + floor))
+    g[(r < floor) & (p < floor)] = 0.0
+    g[band_edges_hz()[:-1] >= sample_rate / 2] = 0.0
+    return np.clip(g, MIN_DB, MAX_DB)
+
+
+def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
+    """The recordings of `notes` in another rendering of the same note set (e.g. the SoundFont
+    rendered at 48 kHz for a 32 kHz model: FluidSynth's filter darkens a 32 kHz rendering by 5-6
+    dB at 12.5 kHz), matched by instrument, pitch and velocity, at that set's own rate."""
+    from .dataset import load_manifest, read_audio
+    from .errors import UserError
+
+    rate, manifest = load_manifest(reference)
+    by_key = {(n.instrument, int(n.pitch), int(n.velocity)): n.file for n in manifest}
+    out = []
+    for i in range(len(notes.pitch)):
+        key = (notes.instruments[int(notes.instrument[i])], int(notes.pitch[i]), int(notes.velocity[i]))
+        if key not in by_key:
+            raise UserError(f"{reference}: no note {key[0]} {key[1]} velocity {key[2]} (the reference must hold "
+                            "the same notes as the model's note set)")
+        out.append(read_audio(reference / "audio" / by_key[key], rate))
+    return out, rate
+
+
+def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
+    """Gains [N, BANDS] of every note against the model played from MIDI (its instrument's preset
+    point, envelope and velocity, released when the recording's note was; no room), both at the
+    rate of `reference`'s recordings when given (see `reference_audio`), else at the model's."""
+    from .envelope import course
+    from .evaluate import resynthesize
+
+    cfg = model.cfg
+    recordings, sr = reference_audio(notes, reference) if reference is not None else (notes.audio, cfg.sample_rate)
+    means = model.prior_mu.detach().numpy()
+    eye = np.eye(len(means))
+    out = np.zeros((len(notes.pitch), BANDS), np.float32)
+    for i in range(len(notes.pitch)):
+        k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
+        hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
+        end_s = min(SUSTAIN_S[1], hold_s)
+        frames = int(math.ceil(max(end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
+        f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
+        ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
+        played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
+                              sample_rate=sr)
+        out[i] = note_gains_db(recordings[i], played, sr, end_s)
+        if verbose and i % 200 == 0:
+            print(f"  tone: note {i}/{len(notes.pitch)}", flush=True)
+    return out
+
+
+def onset_level_db(audio: np.ndarray, hop: int) -> np.ndarray:
+    """Level [ONSET_FRAMES] in dB of 10 ms frames centred on n · hop (zeros before the start)."""
+    x = np.concatenate([np.zeros(hop // 2), np.asarray(audio, np.float64), np.zeros(ONSET_FRAMES * hop)])
+    frames = x[: ONSET_FRAMES * hop].reshape(ONSET_FRAMES, hop)
+    return 10 * np.log10((frames ** 2).mean(1) + 1e-20)
+
+
+def onset_taper() -> np.ndarray:
+    """Per-frame weight of the onset course: 1, then a raised cosine to 0 over the last frames."""
+    w = np.ones(ONSET_FRAMES)
+    j = np.arange(ONSET_TAPER)
+    w[ONSET_FRAMES - ONSET_TAPER:] = 0.5 + 0.5 * np.cos(np.pi * (j + 1) / ONSET_TAPER)
+    return w
+
+
+def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.ndarray:
+    """One note's onset course [ONSET_FRAMES]: recording over played per frame in dB where either
+    is within ONSET_FLOOR_DB of the recording's loudest frame (else 0), clamped, tapered."""
+    r, p = onset_level_db(recording, hop), onset_level_db(played, hop)
+    g = np.clip(r - p, ONSET_MIN_DB, ONSET_MAX_DB)
+    g[np.maximum(r, p) < r.max() + ONSET_FLOOR_DB] = 0.0
+    return g * onset_taper()
+
+
+def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True) -> np.ndarray:
+    """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
+    band balance `band_table` applied (its preset point, envelope and velocity; no room, no
+    transient), at the model's rate."""
+    from .envelope import course
+    from .evaluate import resynthesize
+
+    cfg = model.cfg
+    means = model.prior_mu.detach().numpy()
+    eye = np.eye(len(means))
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+    out = np.zeros((len(notes.pitch), ONSET_FRAMES), np.float32)
+    for i in range(len(notes.pitch)):
+        k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
+        hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
+        f0 = np.full(ONSET_FRAMES + 2, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
+        ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
+        bands = lookup(band_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel)
+        played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
+                              tone_db=bands)
+        out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
+        if verbose and i % 400 == 0:
+            print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
+    return out
+
+
+def build_table(gains: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                n_instruments: int, pitch_anchors, velocity_anchors, smooth: bool = True) -> np.ndarray:
+    """Gains [I, P, V, X] at the envelopes' anchors (X: bands, or onset frames): per instrument
+    and velocity, the notes' gains averaged around each pitch anchor (weights 1 - |d| /
+    PITCH_SPAN; an anchor outside the instrument's range takes the nearest notes; a velocity the
+    instrument lacks the nearest it has), then with `smooth` smoothed over X with (1/4, 1/2, 1/4)."""
+    table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors), gains.shape[1]), np.float32)
+    for i in range(n_instruments):
+        mine = instrument == i
+        if not mine.any():
+            continue
+        vs = np.unique(velocity[mine])
+        for v, vel in enumerate(velocity_anchors):
+            sel = mine & (velocity == vs[np.argmin(np.abs(vs - vel))])
+            ps = pitch[sel].astype(np.float64)
+            for j, pa in enumerate(pitch_anchors):
+                w = np.maximum(0.0, 1 - np.abs(ps - pa) / PITCH_SPAN)
+                if w.sum() == 0:
+                    w = (np.abs(ps - pa) == np.abs(ps - pa).min()).astype(np.float64)
+                table[i, j, v] = np.tensordot(w / w.sum(), gains[sel], axes=1)
+    if not smooth:
+        return table
+    padded = np.concatenate([table[..., :1], table, table[..., -1:]], axis=-1)
+    return (0.25 * padded[..., :-2] + 0.5 * padded[..., 1:-1] + 0.25 * padded[..., 2:]).astype(np.float32)
+
+
+def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
+           z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
+    """A note's gains [X] of a [I, P, V, X] table (the band gains, or the onset course; the
+    engine's lookup): blend weights over instruments, pitch and velocity linear between anchors,
+    clamped to them."""
+    from .envelope import anchor_axis, blend_weights
+
+    w = np.asarray(blend_weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
+    j, fp = anchor_axis(pitch_anchors, pitch)
+    m, fv = anchor_axis(velocity_anchors, velocity)
+    fp, fv = float(np.clip(fp, 0.0, 1.0)), float(np.clip(fv, 0.0, 1.0))
+    t = table.astype(np.float64)
+    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, B]
+    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, B]
+    w = np.where(np.isfinite(w), w, 0.0)
+    return np.tensordot(w, at_v, axes=1)
+
+
+def read_table(model_path: Path, name: str = "tone.gain_db"):
+    """The model file's `tone.gain_db` (or another `tone.*` tensor), or None."""
+    from safetensors import safe_open
+
+    with safe_open(str(model_path), framework="np") as f:
+        return f.get_tensor(name) if name in f.keys() else None
+
+
+def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
+        reference: Path | None = None, keep_bands: bool = False) -> dict:
+    """`timbred-train tone`: measure every note's band balance against the model played from MIDI
+    (without any earlier tone table; `keep_bands`: keep the file's), build the table, then every
+    note's onset course against the balanced model, build that table, write both into the model.
+    Returns the figures."""
+    from .cache import load_or_build
+    from .export import load_exported
+
+    torch.set_num_threads(threads)
+    model, env, meta = load_exported(Path(model_path))
+    cfg = model.cfg
+    notes = load_or_build(Path(data), cfg)
+    centres = [1000 * 2 ** ((b - 14) / 3) for b in range(BANDS)]
+    p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
+    v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
+    figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
+    if keep_bands and read_table(Path(model_path)) is not None:
+        table = read_table(Path(model_path))
+        print(f"keeping the band balance of {model_path}")
+    else:
+        print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
+        gains = measure_notes(model, env, notes, reference=reference)
+        table = build_table(gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
+                            cfg.env_pitches, cfg.env_velocities)
+    show = [2, 8, 14, 20, 23, 25]
+    print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
+          + " ".join(f"{centres[b]:.0f}Hz" for b in show))
+    for i, name in enumerate(cfg.instruments):
+        row = table[i, p60, v100]
+        figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
+        print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
+    print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
+    onsets = measure_onsets(model, env, notes, table, meta)
+    onset_table = build_table(onsets, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
+                              cfg.env_pitches, cfg.env_velocities, smooth=False)
+    print(f"onset gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
+          "frames 0 / 1 / 2 / 5 / 10 / 20 (10 ms each)")
+    for i, name in enumerate(cfg.instruments):
+        row = onset_table[i, p60, v100]
+        figures["instruments"][name]["onset_db"] = [float(row[n]) for n in (0, 1, 2, 5, 10, 20)]
+        print(f"{name:16s} " + " ".join(f"{row[n]:+6.1f}" for n in (0, 1, 2, 5, 10, 20)))
+    if write:
+        info = {"notes": len(notes.pitch), "dataset": Path(data).name,
+                "reference": Path(reference).name if reference is not None else Path(data).name}
+        _write(Path(model_path), {"tone.gain_db": table, "tone.onset_db": onset_table}, info, out)
+        print(f"wrote tone.gain_db {list(table.shape)} and tone.onset_db {list(onset_table.shape)} into "
+              f"{out or model_path}")
+    figures.update(table=table, onset_table=onset_table)
+    return figures
+
+
+def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | None) -> None:
+    """Writes the `tone.*` tensors into the model file (replacing earlier ones), with a `tone`
+    metadata key; everything else as it was."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata() or {})
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("tone.")}
+    tensors.update({k: np.ascontiguousarray(v, np.float32) for k, v in tables.items()})
+    meta["tone"] = json.dumps(info, sort_keys=True)
+    save_file(tensors, str(out or path), metadata=meta)
+
+
+# --- the engine's fixture ------------------------------------------------------------------------
+
+def write_fixture(folder: Path) -> Path:
+    """`tone-reference.safetensors`: a small random band table and onset table (I = 2, Z = 2,
+    pitch anchors 36 / 60 / 84, velocity anchors 20 / 64 / 120) with lookup queries (z, pitch,
+    velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
+    bands to 16 kHz) before and after `apply` at several f0 (model-independent)."""
+    from safetensors.numpy import save_file
+
+    g = np.random.default_rng(27)
+    pitches, velocities = np.array([36.0, 60.0, 84.0]), np.array([20.0, 64.0, 120.0])
+    table = (g.random((2, 3, 3, BANDS)) * 30 - 15).astype(np.float32)
+    means = np.array([[0.0, 0.0], [1.0, 0.5]], np.float32)
+    scale, rule = 0.7, "inverse_distance"
+    queries_z = np.array([[0.4, 0.3], [1.0, 0.5], [0.0, 0.0], [0.2, -0.5], [0.7, 0.1]], np.float32)
+    queries_p = np.array([61.5, 60.0, 0.0, 127.0, 33.25], np.float32)
+    queries_v = np.array([100.0, 10.0, 127.0, 64.0, 42.0], np.float32)
+    onset = (g.random((2, 3, 3, ONSET_FRAMES)) * 40 - 25).astype(np.float32)
+    queries_s = np.array([0.0, 0.013, 0.155, 0.395, 0.5], np.float32)
+    answers = np.stack([lookup(table, pitches, velocities, means, scale, rule, zq, p, v)
+                        for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
+
+    def onset_at(course, seconds):  # the engine's: linear between frames, 0 past the last
+        x = float(seconds) * 100.0
+        if not 0 <= x < ONSET_FRAMES:
+            return 0.0
+        j = int(x)
+        nxt = course[j + 1] if j + 1 < ONSET_FRAMES else 0.0
+        return course[j] + (x - j) * (nxt - course[j])
+
+    onset_answers = np.array([onset_at(lookup(onset, pitches, velocities, means, scale, rule, zq, p, v), sq)
+                              for zq, p, v, sq in zip(queries_z, queries_p, queries_v, queries_s)], np.float32)
+    f0 = np.array([[27.5, 110.0, 261.63, 1046.5, 3520.0]], np.float32)  # [1, T]
+    harm = g.random((1, 5, 40)).astype(np.float32)
+    noise = g.random((1, 5, 17)).astype(np.float32)
+    applied = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
+                     answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
+               for t in range(5)]
+    out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "velocity_anchors": velocities,
+           "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
+           "lookup.velocity": queries_v, "lookup.seconds": queries_s, "lookup.values": answers,
+           "lookup.onset": onset_answers, "apply.f0_hz": f0[0],
+           "apply.harmonics": harm[0], "apply.noise": noise[0],
+           "apply.harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in applied]),
+           "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied])}
+    path = Path(folder) / "tone-reference.safetensors"
+    save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
+    return path
