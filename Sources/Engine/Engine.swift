@@ -250,7 +250,7 @@ public final class Engine: @unchecked Sendable {
         batchInharmonicity.initialize(repeating: 0, count: slots)
         blendScratch = .allocate(capacity: max(1, model.config.instrumentCount))
         blendScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
-        precondition(ToneTable.bandCount == ToneBalance.rowCount)
+        precondition(ToneTable.rowCount == ToneBalance.rowCount)
         tone = model.tone
         toneBalance = model.tone.map { _ in
             ToneBalance(harmonicCount: model.config.harmonicCount, noiseBandCount: model.config.noiseBandCount,

@@ -54,30 +54,34 @@ public struct ToneBalance: Sendable, Equatable {
         return (j, Float(q - Double(j)))
     }
 
+    /// The gain between bands j and j + 1 at `fraction` of the 28 in `low` (0-15) and `high`.
+    @inline(__always)
+    private static func interpolate(_ low: SIMD16<Float>, _ high: SIMD16<Float>, _ j: Int, _ fraction: Float) -> Float {
+        let a = j < 16 ? low[j] : high[j - 16], b = j + 1 < 16 ? low[j + 1] : high[j - 15]
+        return a + fraction * (b - a)
+    }
+
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
     /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values in dB: 28 bands, then one for
     /// all). Real-time safe.
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                       noise: UnsafeMutablePointer<Float>) {
         // the 28 linear gains, on the stack
-        var linear = (SIMD16<Float>(), SIMD16<Float>())
+        var low = SIMD16<Float>(), high = SIMD16<Float>()
         let all = Double(gainsDB[Self.bandCount])
         for b in 0..<Self.bandCount {
             let g = Float(exp((Double(gainsDB[b]) + all) * (log(10.0) / 20)))
-            if b < 16 { linear.0[b] = g } else { linear.1[b - 16] = g }
+            if b < 16 { low[b] = g } else { high[b - 16] = g }
         }
-        @inline(__always) func gain(_ b: Int) -> Float { b < 16 ? linear.0[b] : linear.1[b - 16] }
         let base = Float(Self.bandPosition(hz: Double(f0Hz)))
         let top = Float(Self.bandCount - 1)
         for k in 0..<harmonicCount {
             let q = min(max(base + harmonicPositionOffsets[k], 1), top)
             let j = min(Int(q), Self.bandCount - 2)
-            let f = q - Float(j)
-            harmonics[k] *= gain(j) + f * (gain(j + 1) - gain(j))
+            harmonics[k] *= Self.interpolate(low, high, j, q - Float(j))
         }
         for b in 0..<noiseBandCount {
-            let j = noiseBandIndex[b], f = noiseBandFraction[b]
-            noise[b] *= gain(j) + f * (gain(j + 1) - gain(j))
+            noise[b] *= Self.interpolate(low, high, noiseBandIndex[b], noiseBandFraction[b])
         }
     }
 }

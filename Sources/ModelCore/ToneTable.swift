@@ -102,16 +102,21 @@ public struct ToneTable: Sendable, Equatable {
                     let a10 = table.baseAddress! + c10 * b, a11 = table.baseAddress! + c11 * b
                     for x in 0..<b { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }
                     guard frame >= 0 else { continue }
-                    let t = onsetFrameCount
-                    func at(_ c: Int) -> Float {
-                        let here = onset[c * t + frame]
-                        let next = frame + 1 < t ? onset[c * t + frame + 1] : 0
-                        return here + frameFraction * (next - here)
-                    }
-                    out[b] += w00 * at(c00) + w10 * at(c10) + w01 * at(c01) + w11 * at(c11)
+                    let o = (onset, onsetFrameCount, frame, frameFraction)
+                    out[b] += w00 * Self.onset(o, c00) + w10 * Self.onset(o, c10) + w01 * Self.onset(o, c01)
+                        + w11 * Self.onset(o, c11)
                 }
             }
         }
+    }
+
+    /// Cell c's onset gain at a frame and fraction (the frame after the last counts as 0 dB).
+    @inline(__always)
+    private static func onset(_ o: (table: UnsafeBufferPointer<Float>, frames: Int, frame: Int, fraction: Float),
+                              _ c: Int) -> Float {
+        let here = o.table[c * o.frames + o.frame]
+        let next = o.frame + 1 < o.frames ? o.table[c * o.frames + o.frame + 1] : 0
+        return here + o.fraction * (next - here)
     }
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;

@@ -58,13 +58,14 @@ func allocationsWhileExercising(_ engine: Engine, blocks: Int = 10_000, eventEve
 
 extension TimbreModel {
     /// This model with its optional tables replaced (tests give the small model stretched
-    /// partials or attack transients).
-    func with(inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil) -> TimbreModel {
+    /// partials, attack transients or a tone balance).
+    func with(inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil,
+              tone: ToneTable? = nil) -> TimbreModel {
         TimbreModel(path: path, formatVersion: formatVersion, config: config, metadata: metadata,
                     envelopeBlendScale: envelopeBlendScale, latentMeans: latentMeans, latentLogvars: latentLogvars,
                     reverbIR: reverbIR, envelopes: envelopes, decoderWeights: decoderWeights,
                     encoderWeights: encoderWeights, inharmonicity: inharmonicity, transients: transients,
-                    unexpectedTensorNames: [])
+                    tone: tone, unexpectedTensorNames: [])
     }
 }
 

@@ -1,0 +1,108 @@
+import DSP
+import Engine
+import Foundation
+import MIDI
+import Model
+import TestSupport
+import XCTest
+
+/// The engine with a tone balance (a model with `tone.*` tensors): each band moves by the table's
+/// gain, the onset course shapes the first 400 ms, and nothing allocates.
+final class ToneEngineTests: XCTestCase {
+    /// Band 20 (4 kHz) of the table and its two neighbours, raised for instrument 0 (so the gain
+    /// is flat across band 20).
+    let raisedBand = 20
+    let raisedDB: Float = 12
+    /// The onset course of instrument 0: `onsetDB` over its first 10 frames (100 ms), then 0.
+    let onsetDB: Float = -20
+
+    /// The small model with a tone table: instrument 0 raised around 4 kHz and held down over its
+    /// first 100 ms; the others flat. `zeros`: a table of zeros.
+    func smallModel(zeros: Bool = false) throws -> TimbreModel {
+        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let b = ToneTable.bandCount, t = ToneTable.onsetFrameCountInFiles
+        let cells = m.config.instrumentCount * m.config.envPitches.count * m.config.envVelocities.count
+        var gain = [Float](repeating: 0, count: cells * b), onset = [Float](repeating: 0, count: cells * t)
+        let perInstrument = cells / m.config.instrumentCount
+        if !zeros {
+            for c in 0..<perInstrument {  // instrument 0's cells come first
+                for band in raisedBand - 1 ... raisedBand + 1 { gain[c * b + band] = raisedDB }
+                for f in 0..<10 { onset[c * t + f] = onsetDB }
+            }
+        }
+        let table = ToneTable(instrumentCount: m.config.instrumentCount, zDim: m.config.zDim,
+                              pitchAnchors: m.config.envPitches, velocityAnchors: m.config.envVelocities,
+                              gainDB: gain, onsetDB: onset, onsetFrameRateHz: Double(m.config.frameRate),
+                              latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
+        return m.with(tone: table)
+    }
+
+    func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
+        var s = EngineSettings()
+        s.sampleRate = 48000
+        s.maxBlockFrames = block
+        s.polyphony = 4
+        // no room and a low gain: the output is linear in the voices
+        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+    }
+
+    /// One note, A4 at velocity 100, from sample 480.
+    let events: [(Int, MIDIEvent)] = [(480, .noteOn(channel: 0, note: 69, velocity: 100))]
+
+    /// Power in the 1/3-octave band centred on `centreHz` of `x[range]` (Hann window).
+    func bandPower(_ x: [Float], _ range: Range<Int>, centreHz: Double) -> Double {
+        let n = 1 << Int(log2(Double(range.count)))
+        let fft = RealFFT(size: n)
+        for i in 0..<n {
+            fft.samples[i] = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[range.lowerBound + i]
+        }
+        fft.forward()
+        var sum = 0.0
+        for k in 0..<fft.binCount {
+            let hz = Double(k) * 48000 / Double(n)
+            guard hz >= centreHz * pow(2, -1.0 / 6), hz < centreHz * pow(2, 1.0 / 6) else { continue }
+            sum += Double(fft.spectrum[2 * k] * fft.spectrum[2 * k] + fft.spectrum[2 * k + 1] * fft.spectrum[2 * k + 1])
+        }
+        return sum
+    }
+
+    func rmsDB(_ x: [Float], _ range: Range<Int>) -> Double {
+        10 * log10(x[range].reduce(0.0) { $0 + Double($1 * $1) } / Double(range.count) + 1e-30)
+    }
+
+    func testEachBandMovesByTheTablesGainAndTheOnsetShapesTheStart() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let frames = 48_000
+        let without = renderMono(makeEngine(plain), frames: frames, block: 64, events: events)
+        XCTAssertEqual(renderMono(makeEngine(try smallModel(zeros: true)), frames: frames, block: 64, events: events),
+                       without, "a table of zeros plays exactly as a model without one")
+        XCTAssertEqual(renderMono(makeEngine(try smallModel(), instrument: 1), frames: frames, block: 64, events: events),
+                       renderMono(makeEngine(plain, instrument: 1), frames: frames, block: 64, events: events),
+                       "a preset whose instrument's balance is flat plays as without one")
+        let with = renderMono(makeEngine(try smallModel()), frames: frames, block: 64, events: events)
+        let held = 24_000 ..< 48_000
+        let centre = 1000 * pow(2, Double(raisedBand - 14) / 3)
+        let raised = 10 * log10(bandPower(with, held, centreHz: centre) / bandPower(without, held, centreHz: centre))
+        let untouched = 10 * log10(bandPower(with, held, centreHz: 500) / bandPower(without, held, centreHz: 500))
+        let start = 480 + 960 ..< 480 + 3360  // 20-70 ms after note-on
+        // the onset course against the balance the note settles to (the raised band adds to its level)
+        let later = 480 + 7200 ..< 480 + 12_000  // 150-250 ms
+        let onset = (rmsDB(with, start) - rmsDB(without, start)) - (rmsDB(with, later) - rmsDB(without, later))
+        print("tone balance through the engine: 4 kHz band \(raised) dB (table \(raisedDB)), 500 Hz \(untouched) dB, "
+              + "20-70 ms \(onset) dB (table \(onsetDB))")
+        XCTAssertEqual(raised, Double(raisedDB), accuracy: 1.0)
+        XCTAssertEqual(untouched, 0, accuracy: 0.5)
+        XCTAssertEqual(onset, Double(onsetDB), accuracy: 0.5)
+    }
+
+    /// 10 000 blocks of notes with a tone balance, the timbre moving, allocate nothing.
+    func testToneBalanceDoesNotAllocate() throws {
+        let model = try smallModel()
+        let engine = makeEngine(model)
+        let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
+        let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
+        }
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with a tone balance")
+    }
+}
