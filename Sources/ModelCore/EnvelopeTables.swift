@@ -205,6 +205,44 @@ func anchorAxis(_ anchors: [Double], _ x: Double) -> (Int, Double) {
     return (j, (x - anchors[j]) / (anchors[j + 1] - anchors[j]))
 }
 
+/// The four cells of an [I, P, V, …] table around a pitch and a velocity, each clamped to its
+/// anchors (a NaN reads as the lowest anchor), and their bilinear weights: the transients' and the
+/// tone balance's lookup. Real-time safe.
+struct AnchorCorners {
+    /// Cell (pitch anchor j, velocity anchor m) of instrument 0; the others are `+ 1` (next
+    /// velocity), `+ V` (next pitch), `+ V + 1`.
+    let firstCell: Int
+    let velocityCount: Int
+    let cellsPerInstrument: Int
+    let pitchFraction: Double
+    let velocityFraction: Double
+
+    @inline(__always)
+    init(pitchAnchors: [Double], velocityAnchors: [Double], pitch: Double, velocity: Double) {
+        let (j, fp) = anchorAxis(pitchAnchors, pitch.isFinite ? pitch : pitchAnchors[0])
+        let (m, fv) = anchorAxis(velocityAnchors, velocity.isFinite ? velocity : velocityAnchors[0])
+        velocityCount = velocityAnchors.count
+        cellsPerInstrument = pitchAnchors.count * velocityAnchors.count
+        firstCell = j * velocityCount + m
+        pitchFraction = min(max(fp, 0), 1)
+        velocityFraction = min(max(fv, 0), 1)
+    }
+
+    /// Instrument i's four cells: (j, m), (j, m + 1), (j + 1, m), (j + 1, m + 1).
+    @inline(__always)
+    func cells(instrument i: Int) -> (Int, Int, Int, Int) {
+        let c = i * cellsPerInstrument + firstCell
+        return (c, c + 1, c + velocityCount, c + velocityCount + 1)
+    }
+
+    /// The four cells' weights for an instrument of blend weight w, in the order of `cells`.
+    @inline(__always)
+    func weights(_ w: Double) -> (Float, Float, Float, Float) {
+        let fp = pitchFraction, fv = velocityFraction
+        return (Float(w * (1 - fp) * (1 - fv)), Float(w * (1 - fp) * fv), Float(w * fp * (1 - fv)), Float(w * fp * fv))
+    }
+}
+
 /// `e^x` from the C library (real-time safe).
 @inline(__always)
 private func expDouble(_ x: Double) -> Double { exp(x) }

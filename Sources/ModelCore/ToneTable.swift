@@ -78,10 +78,9 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        let (j, fpRaw) = anchorAxis(pitchAnchors, pitch.isFinite ? pitch : pitchAnchors[0])
-        let (m, fvRaw) = anchorAxis(velocityAnchors, velocity.isFinite ? velocity : velocityAnchors[0])
-        let fp = min(max(fpRaw, 0), 1), fv = min(max(fvRaw, 0), 1)
-        let b = Self.bandCount, vc = velocityAnchors.count, pc = pitchAnchors.count
+        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
+                                    velocity: velocity)
+        let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
         // the onset frame: linear between frames, none past the last (or before note-on)
         let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
@@ -94,10 +93,8 @@ public struct ToneTable: Sendable, Equatable {
                     // an instrument this far away adds under 4e-6 dB: skipped (at a preset on an
                     // instrument's mean, all the others are)
                     guard w.isFinite, w > 1e-7 else { continue }
-                    let w00 = Float(w * (1 - fp) * (1 - fv)), w10 = Float(w * fp * (1 - fv))
-                    let w01 = Float(w * (1 - fp) * fv), w11 = Float(w * fp * fv)
-                    let c00 = (i * pc + j) * vc + m, c01 = c00 + 1
-                    let c10 = (i * pc + j + 1) * vc + m, c11 = c10 + 1
+                    let (c00, c01, c10, c11) = corners.cells(instrument: i)
+                    let (w00, w01, w10, w11) = corners.weights(w)
                     let a00 = table.baseAddress! + c00 * b, a01 = table.baseAddress! + c01 * b
                     let a10 = table.baseAddress! + c10 * b, a11 = table.baseAddress! + c11 * b
                     for x in 0..<b { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }

@@ -65,24 +65,18 @@ public struct TransientTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        // clamped to the anchors (a NaN key or velocity reads as the lowest anchor)
-        let (j, fpRaw) = anchorAxis(pitchAnchors, pitch.isFinite ? pitch : pitchAnchors[0])
-        let (m, fvRaw) = anchorAxis(velocityAnchors, velocity.isFinite ? velocity : velocityAnchors[0])
-        let fp = min(max(fpRaw, 0), 1), fv = min(max(fvRaw, 0), 1)
-        let e = Self.envelopeCount, vc = velocityAnchors.count
+        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
+                                    velocity: velocity)
+        let e = Self.envelopeCount
         out.update(repeating: 0, count: e)
         amplitude.withUnsafeBufferPointer { table in
             let base = table.baseAddress!
             for i in 0..<instrumentCount {
                 let w = weights[i]
                 guard w.isFinite, w != 0 else { continue }
-                // the four corners' weights
-                let w00 = Float(w * (1 - fp) * (1 - fv)), w10 = Float(w * fp * (1 - fv))
-                let w01 = Float(w * (1 - fp) * fv), w11 = Float(w * fp * fv)
-                let a00 = base + ((i * pitchAnchors.count + j) * vc + m) * e
-                let a01 = a00 + e
-                let a10 = base + ((i * pitchAnchors.count + j + 1) * vc + m) * e
-                let a11 = a10 + e
+                let (c00, c01, c10, c11) = corners.cells(instrument: i)
+                let (w00, w01, w10, w11) = corners.weights(w)
+                let a00 = base + c00 * e, a01 = base + c01 * e, a10 = base + c10 * e, a11 = base + c11 * e
                 for x in 0..<e { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }
             }
         }

@@ -56,6 +56,20 @@ func allocationsWhileExercising(_ engine: Engine, blocks: Int = 10_000, eventEve
     return Int64(timbred_alloc_count_thread() - before)
 }
 
+/// An engine at 48 kHz playing `instrument`'s mean; with `linear` no room and a gain of -20 dB, so
+/// the output is linear in the voices (limiter and reverb out of play), the way the optional
+/// tables' tests compare two renders.
+func makeTableTestEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0, polyphony: Int = 6,
+                         linear: Bool = true) -> Engine {
+    var s = EngineSettings()
+    s.sampleRate = 48000
+    s.maxBlockFrames = block
+    s.polyphony = polyphony
+    return linear
+        ? Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+        : Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: 0)
+}
+
 extension TimbreModel {
     /// This model with its optional tables replaced (tests give the small model stretched
     /// partials, attack transients or a tone balance).

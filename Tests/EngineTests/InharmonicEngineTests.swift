@@ -21,11 +21,7 @@ final class InharmonicEngineTests: XCTestCase {
     }
 
     func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
-        var s = EngineSettings()
-        s.sampleRate = 48000
-        s.maxBlockFrames = block
-        s.polyphony = 6
-        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: 0)
+        makeTableTestEngine(model, block: block, instrument: instrument, linear: false)
     }
 
     let events: [(Int, MIDIEvent)] = [(700, .noteOn(channel: 0, note: 57, velocity: 100)),

@@ -38,12 +38,7 @@ final class ToneEngineTests: XCTestCase {
     }
 
     func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
-        var s = EngineSettings()
-        s.sampleRate = 48000
-        s.maxBlockFrames = block
-        s.polyphony = 4
-        // no room and a low gain: the output is linear in the voices
-        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+        makeTableTestEngine(model, block: block, instrument: instrument, polyphony: 4)
     }
 
     /// One note, A4 at velocity 100, from sample 480.

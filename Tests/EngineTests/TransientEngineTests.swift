@@ -35,12 +35,7 @@ final class TransientEngineTests: XCTestCase {
     }
 
     func makeEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0) -> Engine {
-        var s = EngineSettings()
-        s.sampleRate = 48000
-        s.maxBlockFrames = block
-        s.polyphony = 6
-        // no room and a low gain: the output is linear in the voices (limiter and reverb out of play)
-        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+        makeTableTestEngine(model, block: block, instrument: instrument)
     }
 
     let events: [(Int, MIDIEvent)] = [(700, .noteOn(channel: 0, note: 57, velocity: 100)),

@@ -214,24 +214,12 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
 
 def build_table(gains: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
                 n_instruments: int, pitch_anchors, velocity_anchors, smooth: bool = True) -> np.ndarray:
-    """Gains [I, P, V, X] at the envelopes' anchors (X: bands, or onset frames): per instrument
-    and velocity, the notes' gains averaged around each pitch anchor (weights 1 - |d| /
-    PITCH_SPAN; an anchor outside the instrument's range takes the nearest notes; a velocity the
-    instrument lacks the nearest it has), then with `smooth` smoothed over X with (1/4, 1/2, 1/4)."""
-    table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors), gains.shape[1]), np.float32)
-    for i in range(n_instruments):
-        mine = instrument == i
-        if not mine.any():
-            continue
-        vs = np.unique(velocity[mine])
-        for v, vel in enumerate(velocity_anchors):
-            sel = mine & (velocity == vs[np.argmin(np.abs(vs - vel))])
-            ps = pitch[sel].astype(np.float64)
-            for j, pa in enumerate(pitch_anchors):
-                w = np.maximum(0.0, 1 - np.abs(ps - pa) / PITCH_SPAN)
-                if w.sum() == 0:
-                    w = (np.abs(ps - pa) == np.abs(ps - pa).min()).astype(np.float64)
-                table[i, j, v] = np.tensordot(w / w.sum(), gains[sel], axes=1)
+    """Gains [I, P, V, X] at the envelopes' anchors (X: bands, or onset frames), averaged over an
+    instrument's notes as the transients are (`transients.build_table`), then with `smooth`
+    smoothed over X with (1/4, 1/2, 1/4)."""
+    from .transients import build_table as anchor_table
+
+    table = anchor_table(gains, instrument, pitch, velocity, n_instruments, pitch_anchors, velocity_anchors)
     if not smooth:
         return table
     padded = np.concatenate([table[..., :1], table, table[..., -1:]], axis=-1)
@@ -240,20 +228,11 @@ def build_table(gains: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, ve
 
 def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
            z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
-    """A note's gains [X] of a [I, P, V, X] table (the band gains, or the onset course; the
-    engine's lookup): blend weights over instruments, pitch and velocity linear between anchors,
-    clamped to them."""
-    from .envelope import anchor_axis, blend_weights
+    """A note's gains [X] of a [I, P, V, X] table (the band gains, or the onset course): the
+    transients' lookup, the engine's."""
+    from .transients import lookup as anchor_lookup
 
-    w = np.asarray(blend_weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
-    j, fp = anchor_axis(pitch_anchors, pitch)
-    m, fv = anchor_axis(velocity_anchors, velocity)
-    fp, fv = float(np.clip(fp, 0.0, 1.0)), float(np.clip(fv, 0.0, 1.0))
-    t = table.astype(np.float64)
-    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, B]
-    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, B]
-    w = np.where(np.isfinite(w), w, 0.0)
-    return np.tensordot(w, at_v, axes=1)
+    return anchor_lookup(table, pitch_anchors, velocity_anchors, means, scale, rule, z, pitch, velocity)
 
 
 def read_table(model_path: Path, name: str = "tone.gain_db"):

@@ -134,12 +134,13 @@ PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distanc
 
 def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
                 n_instruments: int, pitch_anchors, velocity_anchors) -> np.ndarray:
-    """Amplitudes [I, P, V, FRAMES, BANDS] at the envelopes' anchors: per instrument and velocity,
-    the notes' amplitudes averaged around each pitch anchor (weights 1 - |d| / PITCH_SPAN; an
+    """Amplitudes [I, P, V, FRAMES, BANDS] at the envelopes' anchors (any per-note shape: [I, P, V,
+    *amps.shape[1:]]): per instrument and velocity, the notes' amplitudes averaged around each pitch
+    anchor (weights 1 - |d| / PITCH_SPAN; an
     anchor outside the instrument's range takes the nearest notes); a velocity the instrument
     lacks takes the nearest one it has. Averaging over neighbouring notes keeps what their
     attacks share and evens out each note's flicker."""
-    table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors), FRAMES, BANDS), np.float32)
+    table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors)) + amps.shape[1:], np.float32)
     for i in range(n_instruments):
         mine = instrument == i
         if not mine.any():
@@ -158,8 +159,9 @@ def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, vel
 
 def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
            z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
-    """A note's transient amplitudes [FRAMES, BANDS] (the engine's lookup): blend weights over
-    instruments, pitch and velocity linear between anchors, clamped to them."""
+    """A note's transient amplitudes [FRAMES, BANDS] (any table [I, P, V, ...]: its [...]; the
+    engine's lookup): blend weights over instruments, pitch and velocity linear between anchors,
+    clamped to them."""
     from .envelope import anchor_axis, blend_weights
 
     w = np.asarray(blend_weights(np.asarray(z, np.float64), np.asarray(means, np.float64), scale, rule), np.float64)
@@ -167,8 +169,8 @@ def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray
     m, fv = anchor_axis(velocity_anchors, velocity)
     fp, fv = float(np.clip(fp, 0.0, 1.0)), float(np.clip(fv, 0.0, 1.0))  # clamped to the anchors
     t = table.astype(np.float64)
-    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, T, B]
-    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, T, B]
+    at_p = (1 - fp) * t[:, j] + fp * t[:, j + 1]  # [I, V, ...]
+    at_v = (1 - fv) * at_p[:, m] + fv * at_p[:, m + 1]  # [I, ...]
     w = np.where(np.isfinite(w), w, 0.0)
     return np.tensordot(w, at_v, axes=1)
 
