@@ -26,6 +26,12 @@ public struct EngineSettings: Sendable, Equatable {
     public var reverbLargestPartitionSamples: Int = 1024
     /// Time constant of the timbre glide when the target point moves (seconds).
     public var timbreSmoothingSeconds: Double = 0.03
+    /// How much a sounding voice's decoder state forgets when its timbre point moves: the GRU
+    /// state is scaled by `exp(-timbreForgetPerUnit · |Δz|)` for each decoded frame's move of
+    /// `|Δz|` latent units (0: never). The state carries the timbre the note was played with:
+    /// without forgetting, a flute note morphed to the trumpet stays 22 % darker than the
+    /// trumpet played alone, even with the knob held at the trumpet for seconds (docs/architecture.md, "The morph knob").
+    public var timbreForgetPerUnit: Double = 10
     /// Samples of the fade when a voice is stolen or sound is cut.
     public var fadeSeconds: Double = 0.003
     /// Loudness below which a released voice ends (dB).
@@ -163,6 +169,8 @@ public final class Engine: @unchecked Sendable {
     private var channelOwnsTimbre: UInt16 = 0
     private let initialTimbre: [Float]
     private var timbreAlpha: Float
+    /// `settings.timbreForgetPerUnit`.
+    private let timbreForget: Double
     private var reverbMix: Float = 1
     private var gain: Float
     private var attackScale: Double = 1
@@ -271,6 +279,7 @@ public final class Engine: @unchecked Sendable {
         if let timbre { for d in 0..<min(timbre.count, start.count) { start[d] = timbre[d] } }
         initialTimbre = start
         timbreAlpha = Float(1 - exp(-1 / (settings.timbreSmoothingSeconds * frameRate)))
+        timbreForget = max(settings.timbreForgetPerUnit, 0)
         gain = dbToAmplitude(gainDB)
         channels = .allocate(capacity: 16)
         channels.initialize(repeating: ChannelState(), count: 16)
@@ -869,6 +878,8 @@ public final class Engine: @unchecked Sendable {
             let c = Int(voice.channel)
             let target = timbreTarget(channel: c)
             let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
+            var before = SIMD16<Float>()
+            for d in 0..<min(zDim, 16) { before[d] = voice.z[d] }
             if voice.pressure != 0, let pressureDirection = mpePressureDirection {
                 // the note's pressure moves its own timbre (`setMPEPressure`), with its slide
                 var slideDirection = SIMD16<Float>()
@@ -883,6 +894,20 @@ public final class Engine: @unchecked Sendable {
                 }
             } else {
                 for d in 0..<zDim { voice.z[d] += timbreAlpha * (target[d] - voice.z[d]) }
+            }
+            // the decoder state forgets the timbre it was played with as far as the point moved
+            // (EngineSettings.timbreForgetPerUnit), so a morph arrives where the new point
+            // played alone would be
+            if timbreForget > 0 {
+                var moved2: Double = 0
+                for d in 0..<min(zDim, 16) {
+                    let dz = Double(voice.z[d] - before[d])
+                    moved2 += dz * dz
+                }
+                if moved2 > 0 {
+                    let keep = Float(exp(-timbreForget * moved2.squareRoot()))
+                    for i in 0..<g { voice.gruState[i] *= keep }
+                }
             }
             // an MPE note's own pressure: its loudness, gliding the same way
             let pressureTarget = mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0
