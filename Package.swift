@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "ALSASequencer", dependencies: ["CALSA", "MIDI"]),
         // Offline timbre tools: the trainer's note analysis, the encoder, timbre-space geometry, maps.
         .target(name: "Timbre", dependencies: ["DSP", "Inference", "Model", "Presets", "CSndFile", "CCairo"], swiftSettings: optimize),
-        .target(name: "Control", dependencies: ["Engine", "Model", "MIDI", "Presets", "SoundParameters", "CLO", "CSystemd"]),
+        .target(name: "Control", dependencies: ["Engine", "Inference", "Model", "MIDI", "Presets", "SoundParameters", "CLO", "CSystemd"]),
         // The live daemon's control thread: JACK, ALSA sequencer, OSC and signals around a SoundController.
         .target(name: "Daemon", dependencies: ["Control", "Engine", "Model", "JackBackend", "ALSASequencer"]),
         // `timbred bench`'s measurements of the engine alone (stages, chord onsets, the soak load).
@@ -90,7 +90,7 @@ let package = Package(
         // Depends on the executable so that `timbred render --morph` is built with the tests.
         .testTarget(name: "TimbreTests", dependencies: ["timbred", "Timbre", "Model", "DSP", "Presets", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "DSP", "Model", "MIDI", "CAllocCounter", "CRealtime", "TestSupport"]),
-        .testTarget(name: "ControlTests", dependencies: ["Control", "Engine", "MIDI", "Model", "Presets", "SoundParameters", "TestSupport"]),
+        .testTarget(name: "ControlTests", dependencies: ["Control", "DSP", "Engine", "MIDI", "Model", "Presets", "SoundParameters", "TestSupport"]),
         // The OS backends' logic without a device: JACK MIDI decoding (no server), ALSA sequencer
         // event conversion (no /dev/snd).
         .testTarget(name: "JackBackendTests", dependencies: ["JackBackend", "MIDI", "CAllocCounter", "TestSupport"]),

@@ -107,6 +107,10 @@ public final class SoundController {
     public private(set) var targets: [ControllerSource: TargetSpec] = [:]
     /// Morph ends and pad corners sent to the engine.
     public private(set) var corners: [MorphCorner: [Float]] = [:]
+    /// The morph knob's warp along A → B (`MorphProfile`), sent after the corners.
+    public private(set) var morphWarp = MorphWarp.identity
+    /// Milliseconds the last corner change spent computing `morphWarp`.
+    public private(set) var morphWarpMilliseconds = 0.0
     /// Defaults, then the config file's `[cc]` table, then what MIDI learn added.
     public private(set) var configMap: [String: String]
     /// The target MIDI learn maps the next controller moved to (nil: not armed).
@@ -306,6 +310,7 @@ public final class SoundController {
         for (corner, point) in corners.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             commands.append(.setMorphPoint(corner: corner, point: LatentPoint(point)))
         }
+        commands.append(.setMorphWarp(morphWarp))
         commands.append(.setProgramTable(Unmanaged.passUnretained(programTable)))
         if keyPitches != nil { commands += Self.keyPitchCommands(keyPitches) }
         commands += mpeCommands
@@ -548,7 +553,11 @@ public final class SoundController {
             corners[corner] = p.point
             sink(.setMorphPoint(corner: corner, point: LatentPoint(p.point)))
         }
-        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name); pad: "
+        let start = DispatchTime.now().uptimeNanoseconds
+        morphWarp = MorphProfile.warp(model: model, from: chosen[.a]!.point, to: chosen[.b]!.point)
+        morphWarpMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        sink(.setMorphWarp(morphWarp))
+        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name) (path warp \(String(format: "%.0f", morphWarpMilliseconds)) ms); pad: "
                  + padCorners.map { chosen[$0]!.name }.joined(separator: ", "))
     }
 

@@ -105,6 +105,48 @@ extension LatentPoint {
     }
 }
 
+/// How the morph knob's position maps to the point on the line A → B: the path parameter `s`
+/// (0 = A, 1 = B) at 16 knob positions 0, 1/15, …, 1, linear between them. The control side
+/// computes it when the corners change (`MorphProfile` in Control) so that the decoded timbre
+/// moves evenly as the knob turns; `identity` is the plain straight line at the knob's speed.
+///
+/// Trivially copyable, so it crosses the command ring without allocation.
+public struct MorphWarp: Sendable, Equatable, BitwiseCopyable {
+    /// Number of knob positions the table holds.
+    public static let count = 16
+    /// `s` at knob position `j / 15`: nondecreasing from 0 to 1.
+    public var positions: SIMD16<Float>
+
+    /// A warp from its 16 path parameters, or nil unless they are finite, nondecreasing and go
+    /// from 0 to 1.
+    public init?(positions: SIMD16<Float>) {
+        guard positions[0] == 0, positions[MorphWarp.count - 1] == 1 else { return nil }
+        for j in 0..<MorphWarp.count {
+            guard positions[j].isFinite else { return nil }
+            if j > 0 && positions[j] < positions[j - 1] { return nil }
+        }
+        self.positions = positions
+    }
+
+    private init(unchecked positions: SIMD16<Float>) { self.positions = positions }
+
+    /// The straight line at the knob's own speed.
+    public static let identity: MorphWarp = {
+        var p = SIMD16<Float>()
+        for j in 0..<MorphWarp.count { p[j] = Float(j) / Float(MorphWarp.count - 1) }
+        return MorphWarp(unchecked: p)
+    }()
+
+    /// The path parameter at knob position `u` (clamped to 0…1). Real-time safe.
+    @inlinable
+    public func parameter(at u: Float) -> Float {
+        let x = min(max(u, 0), 1) * Float(MorphWarp.count - 1)
+        let j = min(Int(x), MorphWarp.count - 2)
+        let f = x - Float(j)
+        return positions[j] + (positions[j + 1] - positions[j]) * f
+    }
+}
+
 /// Which morph point a `.setMorphPoint` command sets.
 public enum MorphCorner: Int, Sendable, BitwiseCopyable, CaseIterable {
     /// A/B crossfade end points.
@@ -117,7 +159,7 @@ public enum MorphCorner: Int, Sendable, BitwiseCopyable, CaseIterable {
 /// pressure) to targets, the morph and pad corner points, and the positions they are at.
 ///
 /// Lives inside `Engine` and is touched only by the audio thread; the control side configures it
-/// with `EngineCommand.mapController`, `.setMorphPoint`, `.setMorph` and `.setPad`. It turns a
+/// with `EngineCommand.mapController`, `.setMorphPoint`, `.setMorphWarp`, `.setMorph` and `.setPad`. It turns a
 /// controller value into the `EngineCommand` that carries its effect (a latent dimension, a whole
 /// timbre point for morph and pad, reverb, gain, envelope scales), which the engine applies as if
 /// it had come through the ring. No heap: every table is inline.
@@ -130,6 +172,9 @@ public struct ControllerMap: Sendable {
     /// Per channel: bit n set when the LSB (CC 32 + n) of the pair n has been received, so the
     /// pair is read as 14 bits (controllers that never send an LSB keep their full 7-bit range).
     private var lsbSeen = InlineArray<16, UInt32>(repeating: 0)
+    /// Knob position → path parameter on the line A → B (identity until the control side sends
+    /// one; back to identity when A or B changes).
+    public private(set) var morphWarp = MorphWarp.identity
     /// Timbre-space dimension (the length of every point produced).
     public let dimension: Int
     /// A/B morph position, 0…1.
@@ -170,6 +215,7 @@ public struct ControllerMap: Sendable {
             _ = pressure(.polyPressure, value: 10)
             _ = resetControllers(channel: 0)
         }
+        _ = apply(.setMorphWarp(.identity))
         _ = apply(.setMorph(0.5))
         _ = apply(.setPad(x: 0.5, y: 0.5))
         _ = apply(.panic)
@@ -195,6 +241,10 @@ public struct ControllerMap: Sendable {
         case let .setMorphPoint(corner, point):
             guard point.count == dimension else { return nil }
             corners[corner.rawValue] = point
+            if corner == .a || corner == .b { morphWarp = .identity }
+            return nil
+        case .setMorphWarp(let warp):
+            morphWarp = warp
             return nil
         case .setMorph(let position):
             guard position.isFinite else { return nil }
@@ -297,12 +347,13 @@ public struct ControllerMap: Sendable {
         }
     }
 
-    /// The point on the line A → B at the morph position, or nil until both ends are set.
+    /// The point on the line A → B at the morph position (through the warp), or nil until both
+    /// ends are set.
     private func morphPoint() -> EngineCommand? {
         let a = corners[MorphCorner.a.rawValue], b = corners[MorphCorner.b.rawValue]
         guard a.count == dimension, b.count == dimension, dimension > 0 else { return nil }
         var p = a
-        p.values = a.values + (b.values - a.values) * morph
+        p.values = a.values + (b.values - a.values) * morphWarp.parameter(at: morph)
         return .setTimbre(p)
     }
 

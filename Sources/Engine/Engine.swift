@@ -1203,7 +1203,7 @@ public final class Engine: @unchecked Sendable {
             if attack.isFinite, attack > 0 { attackScale = Double(ParameterLimits.clamp(attack, to: ParameterLimits.attackScale)) }
         case .setReleaseScale(let release):
             if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
-        case .mapController, .setMorphPoint, .setMorph, .setPad:
+        case .mapController, .setMorphPoint, .setMorphWarp, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
         case .setMPESlide(let direction):
             if let direction, direction.count != model.config.zDim { _ = status.push(.commandRejected); return }

@@ -45,6 +45,9 @@ public enum EngineCommand: Sendable {
     case mapController(source: ControllerSource, mapping: ControllerMapping)
     /// Sets one of the morph end points or pad corners (a point of the model's dimension).
     case setMorphPoint(corner: MorphCorner, point: LatentPoint)
+    /// How the morph knob's position maps onto the line A → B (sent after A and B, which reset it
+    /// to the identity); the timbre target stays until the knob next moves.
+    case setMorphWarp(MorphWarp)
     /// Moves the A/B morph to a position 0…1 and the timbre target with it.
     case setMorph(Float)
     /// Moves the 2-D pad to (x, y) in 0…1 and the timbre target with it.

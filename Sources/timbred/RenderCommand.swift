@@ -146,6 +146,14 @@ struct RenderCommand: ParsableCommand {
         guard (16...8192).contains(period) else { throw CLIError("--period must be 16...8192 frames") }
         Log.maximumLevel = .notice  // warnings, and what each program change picked (once)
         let timbreModel = try loadModel(try Resources.modelPath(model ?? (settings.string(.model).isEmpty ? nil : settings.string(.model))))
+        if let morph {
+            // the morph knob between the two presets (through the control side's path warp)
+            let names = morph.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            if names.count == 2 {
+                settings[.morphA] = .string(names[0])
+                settings[.morphB] = .string(names[1])
+            }
+        }
         var morphPath: (from: [Float], to: [Float])?
         // the control side and the engine, as the daemon builds them
         let renderer: OfflineRenderer
@@ -170,10 +178,10 @@ struct RenderCommand: ParsableCommand {
         let totalFrames = Int((song.durationSeconds + tail) * sampleRate)
         let started = DispatchTime.now().uptimeNanoseconds
         let out = renderer.render(song.events, sysExBytes: song.sysExBytes, frameCount: totalFrames) { frame in
-            // the timbre moves linearly from A to B while the music plays, then stays at B
-            guard let morphPath else { return }
+            // the morph knob turns from A to B while the music plays, then stays at B
+            guard morphPath != nil else { return }
             let t = Float(min(1, Double(frame) / max(1, song.durationSeconds * sampleRate)))
-            controller.moveTimbre(to: zip(morphPath.from, morphPath.to).map { $0 + t * ($1 - $0) })
+            _ = controller.perform(.morph(t))
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         do {

@@ -100,6 +100,59 @@ final class ControllerMapTests: XCTestCase {
         XCTAssertNil(map.apply(.setMorphPoint(corner: .a, point: point([1, 2, 3]))), "wrong dimension")
     }
 
+    /// The path warp: the knob's position goes through the table to the point on A → B; new
+    /// corners A or B return it to the straight line; a table that is not nondecreasing from 0
+    /// to 1 is refused.
+    func testTheMorphKnobGoesThroughThePathWarp() {
+        var map = ControllerMap(dimension: 2)
+        _ = map.apply(.setMorphPoint(corner: .a, point: point([0, 0])))
+        _ = map.apply(.setMorphPoint(corner: .b, point: point([2, -4])))
+        var positions = SIMD16<Float>()
+        for j in 0..<MorphWarp.count { positions[j] = j < 5 ? Float(j) * 0.15 : 0.6 + 0.4 * Float(j - 5) / 10 }
+        guard let warp = MorphWarp(positions: positions) else { return XCTFail("a valid warp refused") }
+        XCTAssertNil(map.apply(.setMorphWarp(warp)), "a warp alone does not move the timbre")
+        XCTAssertEqual(warp.parameter(at: 2.0 / 15), 0.3, accuracy: 1e-6)
+        XCTAssertEqual(warp.parameter(at: 3.5 / 15), 0.525, accuracy: 1e-6)
+        guard case let .setTimbre(p)? = map.apply(.setMorph(2.0 / 15)) else { return XCTFail() }
+        XCTAssertEqual(p.array[0], 0.6, accuracy: 1e-5)
+        XCTAssertEqual(p.array[1], -1.2, accuracy: 1e-5)
+        guard case let .setTimbre(end)? = map.apply(.setMorph(1)) else { return XCTFail() }
+        XCTAssertEqual(end.array, [2, -4], "the knob's end is B")
+        _ = map.apply(.setMorphPoint(corner: .padTopLeft, point: point([1, 1])))
+        XCTAssertEqual(map.morphWarp, warp, "a pad corner leaves the warp")
+        _ = map.apply(.setMorphPoint(corner: .b, point: point([4, 0])))
+        XCTAssertEqual(map.morphWarp, .identity, "a new B: the straight line until the control side sends its warp")
+        guard case let .setTimbre(q)? = map.apply(.setMorph(0.25)) else { return XCTFail() }
+        XCTAssertEqual(q.array[0], 1, accuracy: 1e-6)
+        positions[3] = 0.01
+        XCTAssertNil(MorphWarp(positions: positions), "decreasing")
+        positions = MorphWarp.identity.positions
+        positions[15] = 0.9
+        XCTAssertNil(MorphWarp(positions: positions), "not ending at B")
+        positions[15] = .nan
+        XCTAssertNil(MorphWarp(positions: positions), "not finite")
+    }
+
+    /// The control side's warp from a brightness profile: even steps of the isotonic fit, the
+    /// dips and overshoots pooled, a fifth of the knob spread evenly; identity for a flat one.
+    func testTheWarpMovesTheBrightnessEvenly() {
+        // bright only over the last quarter of the line: the knob spends most of its travel there
+        let profile = (0...16).map { i -> Double in i < 12 ? 600 : 600 + Double(i - 12) * 200 }
+        let warp = MorphProfile.warp(brightness: profile)
+        XCTAssertEqual(warp.positions[0], 0)
+        XCTAssertEqual(warp.positions[15], 1)
+        for j in 1..<MorphWarp.count { XCTAssertGreaterThanOrEqual(warp.positions[j], warp.positions[j - 1]) }
+        // 20 % of the knob crosses the whole line evenly, 80 % goes to the bright quarter: the
+        // knob reaches it (12/16) at 0.15, and at 0.2 it is 0.05 / 0.2125 of a step further
+        XCTAssertEqual(warp.parameter(at: 0.2), 0.75 + 0.05 / 0.2125 / 16, accuracy: 1e-3)
+        XCTAssertEqual(warp.parameter(at: 0.6), 0.75 + 0.45 / 0.2125 / 16, accuracy: 0.01)
+        // the same profile darkening (B darker than A) gives the same warp
+        XCTAssertEqual(MorphProfile.warp(brightness: profile.map { 2000 - $0 }), warp)
+        XCTAssertEqual(MorphProfile.warp(brightness: [Double](repeating: 700, count: 17)), .identity)
+        XCTAssertEqual(MorphProfile.warp(brightness: [700, .nan, 800]), .identity)
+        XCTAssertEqual(MorphProfile.isotonic([1, 3, 2, 4]), [1, 2.5, 2.5, 4])
+    }
+
     func testPressureResetAndReservedControllers() {
         var map = ControllerMap(dimension: 2)
         _ = map.apply(.mapController(source: .channelPressure, mapping: ControllerMapping(target: .loudnessDB, minimum: 0, maximum: 9)))

@@ -22,6 +22,7 @@ func describe(_ c: EngineCommand) -> String {
     case .setReleaseScale(let s): return "release \(s)"
     case let .mapController(source, m): return "map \(ControllerMapSpec.key(source)) \(m.target) \(m.minimum) \(m.maximum)"
     case let .setMorphPoint(corner, p): return "corner \(corner) \(point(p))"
+    case .setMorphWarp(let w): return "morph warp \((0..<MorphWarp.count).map { String(format: "%.3f", w.positions[$0]) }.joined(separator: ","))"
     case .setMorph(let m): return "morph \(m)"
     case let .setPad(x, y): return "pad \(x) \(y)"
     case .setProgramTable(let t): return "program table \(t.takeUnretainedValue().soundCount) sounds"

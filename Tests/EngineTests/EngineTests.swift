@@ -292,4 +292,28 @@ final class EngineTests: XCTestCase {
         XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with per-channel timbres")
         withExtendedLifetime(table) {}
     }
+
+    /// The morph knob through a path warp, and the decoder state forgetting as the timbre moves
+    /// (`EngineSettings.timbreForgetPerUnit`), allocate nothing: the knob turns every 10 blocks
+    /// (`setMorph`, as `timbred ctl morph` sends it), a new warp and new corners arrive now and
+    /// then, while notes sound.
+    func testTheMorphKnobThroughAWarpDoesNotAllocate() throws {
+        let engine = try makeEngine(block: 64, polyphony: 6)
+        let model = engine.model
+        var positions = SIMD16<Float>()
+        for j in 0..<MorphWarp.count { positions[j] = pow(Float(j) / Float(MorphWarp.count - 1), 2) }
+        let warp = try XCTUnwrap(MorphWarp(positions: positions))
+        _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(model.latentMeans[0])))
+        _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(model.latentMeans[1])))
+        _ = engine.commands.push(.setMorphWarp(warp))
+        let cornerA = EngineCommand.setMorphPoint(corner: .a, point: LatentPoint(model.latentMeans[2 % model.latentMeans.count]))
+        let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
+            switch b % 1000 {
+            case 400: return cornerA
+            case 401: return .setMorphWarp(warp)
+            default: return b % 10 == 0 ? .setMorph(Float(b % 200) / 199) : nil
+            }
+        }
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with the morph knob turning")
+    }
 }

@@ -1,0 +1,152 @@
+// The morph knob's warp: how far along the line A → B each knob position goes, so that the
+// decoded timbre moves evenly (docs/architecture.md, "The morph knob").
+import Engine
+import Foundation
+import Inference
+import Model
+
+/// What the decoder makes of the straight line between two timbre points, and the warp that
+/// makes the morph knob move along it evenly.
+///
+/// Computed on the control side whenever the morph corners change (`SoundController`): one
+/// reference note (A4, velocity 100, held, the learned envelope at each point) is decoded at
+/// `points` evenly spaced points of the line at once (one batched decoder step per frame), from a
+/// zero decoder state `startSeconds` into the note (where a morph's forgetting state leaves a
+/// voice, mid-morph), and its brightness (the power centroid of the decoded harmonics and noise
+/// bands, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
+/// parameter so that the brightness, made monotone from A's to B's (isotonic fit), changes at an
+/// even rate, with a fifth of the knob's travel spread evenly over the line so that no stretch of
+/// the line is skipped.
+public enum MorphProfile {
+    /// Reference note.
+    public static let pitch: Double = 69
+    public static let velocity: Double = 100
+    /// Path points decoded (s = i / (points − 1)).
+    public static let points = 17
+    /// Frames decoded per point; the brightness is averaged over the frames from `averageFrom`.
+    public static let frames = 40
+    public static let averageFrom = 20
+    /// Time after note-on of the first frame decoded (from a zero state).
+    public static let startSeconds = 3.0
+    /// Share of the knob's travel spread evenly along the line, whatever the brightness does.
+    public static let evenShare = 0.2
+
+    /// Brightness (power centroid, Hz) of the reference note at the `points` path points from
+    /// `a` to `b`. Allocates; not real-time (12-28 ms in a release build on the 2-core VM under load).
+    public static func brightness(model: TimbreModel, from a: [Float], to b: [Float], points: Int = points,
+                                  frames: Int = frames, averageFrom: Int = averageFrom, noise withNoise: Bool = true,
+                                  startSeconds: Double = startSeconds) -> [Double] {
+        let n = points, zDim = model.config.zDim, g = model.config.gruUnits
+        precondition(a.count == zDim && b.count == zDim, "MorphProfile: points of the wrong dimension")
+        let decoder = Decoder(weights: model.decoderWeights, maxBatch: n)
+        let scaler = model.controlScaler
+        let f0 = Float(440 * pow(2, (pitch - 69) / 12))
+        var z = [Float](repeating: 0, count: n * zDim)
+        var weights = [[Float]](repeating: [], count: n)
+        for i in 0..<n {
+            let s = Float(i) / Float(n - 1)
+            for d in 0..<zDim { z[i * zDim + d] = a[d] + (b[d] - a[d]) * s }
+            weights[i] = model.envelopes.blendWeights(z: Array(z[i * zDim ..< (i + 1) * zDim]))
+        }
+        var state = [Float](repeating: 0, count: n * g)
+        var raw = [Float](repeating: 0, count: n * scaler.rawCount)
+        var harmonics = [Float](repeating: 0, count: scaler.harmonicCount)
+        var noise = [Float](repeating: 0, count: scaler.noiseBandCount)
+        let f0s = [Float](repeating: f0, count: n)
+        var loudness = [Float](repeating: 0, count: n)
+        var note = [Float](repeating: 0, count: n * Decoder.noteStride)
+        var sums = [Double](repeating: 0, count: n)
+        let limit = scaler.limitHz(outputSampleRateHz: Float(model.config.sampleRate))
+        for frame in 0..<frames {
+            let t = startSeconds + Double(frame) / Double(model.config.frameRate)
+            for i in 0..<n {
+                loudness[i] = Float(model.envelopes.loudnessDB(pitch: pitch, velocity: velocity, secondsSinceNoteOn: t,
+                                                               noteOffAtSeconds: nil, weights: weights[i]))
+                note[i * Decoder.noteStride] = Float(velocity)
+                note[i * Decoder.noteStride + 1] = Float(t)
+                note[i * Decoder.noteStride + 2] = -1
+            }
+            decoder.step(batch: n, f0Hz: f0s, loudnessDB: loudness, note: note, z: z, state: &state, raw: &raw)
+            guard frame >= averageFrom else { continue }
+            for i in 0..<n {
+                raw.withUnsafeBufferPointer { r in
+                    _ = scaler.scale(raw: r.baseAddress! + i * scaler.rawCount, f0Hz: f0, limitHz: limit,
+                                     harmonics: &harmonics, noise: &noise)
+                }
+                // power of each harmonic (A²/2) and of each noise band (white noise of variance
+                // 1/3 through the band's magnitude, over the band's share of the spectrum)
+                var power = 0.0, weighted = 0.0
+                for k in 0..<harmonics.count {
+                    let p = Double(harmonics[k]) * Double(harmonics[k]) / 2
+                    power += p
+                    weighted += p * Double(k + 1) * Double(f0)
+                }
+                if withNoise {
+                    let bands = noise.count, bandHz = scaler.bandLimitHz / Float(max(bands - 1, 1))
+                    for j in 0..<bands {
+                        let p = Double(noise[j]) * Double(noise[j]) / 3 * Double(bandHz) / Double(scaler.bandLimitHz)
+                        power += p
+                        weighted += p * Double(j) * Double(bandHz)
+                    }
+                }
+                sums[i] += power > 0 ? weighted / power : 0
+            }
+        }
+        return sums.map { $0 / Double(frames - averageFrom) }
+    }
+
+    /// The warp that moves `brightness` (at evenly spaced path points from A to B) at an even
+    /// rate: the isotonic fit of the brightness in the direction from A's to B's, its increments
+    /// shared out over `1 − evenShare` of the knob's travel, `evenShare` spread evenly. The
+    /// identity when the two ends are equally bright or a value is not finite.
+    public static func warp(brightness: [Double]) -> MorphWarp {
+        let n = brightness.count
+        guard n >= 2, brightness.allSatisfy(\.isFinite) else { return .identity }
+        let sign: Double = brightness[n - 1] >= brightness[0] ? 1 : -1
+        let fit = isotonic(brightness.map { sign * $0 })
+        let total = fit[n - 1] - fit[0]
+        guard total > 1e-9 * max(1, abs(fit[0])) else { return .identity }
+        // knob position at each path point: cumulative share of the travel
+        var knob = [Double](repeating: 0, count: n)
+        for i in 1..<n {
+            knob[i] = knob[i - 1] + (1 - evenShare) * (fit[i] - fit[i - 1]) / total + evenShare / Double(n - 1)
+        }
+        knob[n - 1] = 1
+        // invert: path parameter at each of the warp's knob positions
+        var positions = SIMD16<Float>()
+        var i = 0
+        for j in 0..<MorphWarp.count {
+            let u = Double(j) / Double(MorphWarp.count - 1)
+            while i < n - 2 && knob[i + 1] < u { i += 1 }
+            let span = knob[i + 1] - knob[i]
+            let f = span > 0 ? min(max((u - knob[i]) / span, 0), 1) : 0
+            positions[j] = Float((Double(i) + f) / Double(n - 1))
+        }
+        positions[0] = 0
+        positions[MorphWarp.count - 1] = 1
+        for j in 1..<MorphWarp.count { positions[j] = max(positions[j], positions[j - 1]) }
+        return MorphWarp(positions: positions) ?? .identity
+    }
+
+    /// The warp for the line from `a` to `b` on `model`.
+    public static func warp(model: TimbreModel, from a: [Float], to b: [Float]) -> MorphWarp {
+        guard a.count == model.config.zDim, b.count == model.config.zDim, a != b else { return .identity }
+        return warp(brightness: brightness(model: model, from: a, to: b))
+    }
+
+    /// Nondecreasing least-squares fit (pool adjacent violators).
+    public static func isotonic(_ y: [Double]) -> [Double] {
+        var blocks: [(sum: Double, count: Int)] = []
+        for v in y {
+            blocks.append((v, 1))
+            while blocks.count > 1,
+                  blocks[blocks.count - 2].sum / Double(blocks[blocks.count - 2].count)
+                    > blocks[blocks.count - 1].sum / Double(blocks[blocks.count - 1].count) {
+                let last = blocks.removeLast()
+                blocks[blocks.count - 1].sum += last.sum
+                blocks[blocks.count - 1].count += last.count
+            }
+        }
+        return blocks.flatMap { [Double](repeating: $0.sum / Double($0.count), count: $0.count) }
+    }
+}
