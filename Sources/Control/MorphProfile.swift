@@ -13,9 +13,8 @@ import Model
 /// `points` evenly spaced points of the line at once (one batched decoder step per frame), from a
 /// zero decoder state `startSeconds` into the note (where a morph's forgetting state leaves a
 /// voice, mid-morph), and its brightness (the power centroid of the decoded harmonics and noise
-/// bands, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
-/// parameter so that the brightness, made monotone from A's to B's (isotonic fit), changes at an
-/// even rate, with a fifth of the knob's travel spread evenly over the line so that no stretch of
+/// bands with the model's tone balance, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
+/// parameter so that the brightness changes at an even rate (each stretch's change, up or down), with a fifth of the knob's travel spread evenly over the line so that no stretch of
 /// the line is skipped.
 public enum MorphProfile {
     /// Reference note.
@@ -57,6 +56,14 @@ public enum MorphProfile {
         var note = [Float](repeating: 0, count: n * Decoder.noteStride)
         var sums = [Double](repeating: 0, count: n)
         let limit = scaler.limitHz(outputSampleRateHz: Float(model.config.sampleRate))
+        // the model's tone balance, as the engine applies it (the onset course is over by then)
+        let balance = model.tone.map { _ in
+            ToneBalance(harmonicCount: scaler.harmonicCount, noiseBandCount: scaler.noiseBandCount,
+                        bandLimitHz: Double(scaler.bandLimitHz))
+        }
+        let toneGains: [[Float]] = (0..<n).map { i in
+            model.tone?.gains(z: Array(z[i * zDim ..< (i + 1) * zDim]), pitch: pitch, velocity: velocity) ?? []
+        }
         for frame in 0..<frames {
             let t = startSeconds + Double(frame) / Double(model.config.frameRate)
             for i in 0..<n {
@@ -72,6 +79,11 @@ public enum MorphProfile {
                 raw.withUnsafeBufferPointer { r in
                     _ = scaler.scale(raw: r.baseAddress! + i * scaler.rawCount, f0Hz: f0, limitHz: limit,
                                      harmonics: &harmonics, noise: &noise)
+                }
+                if let balance {
+                    toneGains[i].withUnsafeBufferPointer { g in
+                        balance.apply(gainsDB: g.baseAddress!, f0Hz: f0, harmonics: &harmonics, noise: &noise)
+                    }
                 }
                 // power of each harmonic (A²/2) and of each noise band (white noise of variance
                 // 1/3 through the band's magnitude, over the band's share of the spectrum)
@@ -96,20 +108,21 @@ public enum MorphProfile {
     }
 
     /// The warp that moves `brightness` (at evenly spaced path points from A to B) at an even
-    /// rate: the isotonic fit of the brightness in the direction from A's to B's, its increments
-    /// shared out over `1 − evenShare` of the knob's travel, `evenShare` spread evenly. The
-    /// identity when the two ends are equally bright or a value is not finite.
+    /// rate: each stretch's brightness change, up or down, shared out over `1 − evenShare` of the
+    /// knob's travel in proportion (so a bump brighter than both ends is crossed as slowly as the
+    /// rest, not jumped), `evenShare` spread evenly. The identity when the brightness does not
+    /// change or a value is not finite.
     public static func warp(brightness: [Double]) -> MorphWarp {
         let n = brightness.count
         guard n >= 2, brightness.allSatisfy(\.isFinite) else { return .identity }
-        let sign: Double = brightness[n - 1] >= brightness[0] ? 1 : -1
-        let fit = isotonic(brightness.map { sign * $0 })
-        let total = fit[n - 1] - fit[0]
-        guard total > 1e-9 * max(1, abs(fit[0])) else { return .identity }
+        var change = [Double](repeating: 0, count: n)
+        for i in 1..<n { change[i] = abs(brightness[i] - brightness[i - 1]) }
+        let total = change.reduce(0, +)
+        guard total > 1e-9 * max(1, abs(brightness[0])) else { return .identity }
         // knob position at each path point: cumulative share of the travel
         var knob = [Double](repeating: 0, count: n)
         for i in 1..<n {
-            knob[i] = knob[i - 1] + (1 - evenShare) * (fit[i] - fit[i - 1]) / total + evenShare / Double(n - 1)
+            knob[i] = knob[i - 1] + (1 - evenShare) * change[i] / total + evenShare / Double(n - 1)
         }
         knob[n - 1] = 1
         // invert: path parameter at each of the warp's knob positions
@@ -132,21 +145,5 @@ public enum MorphProfile {
     public static func warp(model: TimbreModel, from a: [Float], to b: [Float]) -> MorphWarp {
         guard a.count == model.config.zDim, b.count == model.config.zDim, a != b else { return .identity }
         return warp(brightness: brightness(model: model, from: a, to: b))
-    }
-
-    /// Nondecreasing least-squares fit (pool adjacent violators).
-    public static func isotonic(_ y: [Double]) -> [Double] {
-        var blocks: [(sum: Double, count: Int)] = []
-        for v in y {
-            blocks.append((v, 1))
-            while blocks.count > 1,
-                  blocks[blocks.count - 2].sum / Double(blocks[blocks.count - 2].count)
-                    > blocks[blocks.count - 1].sum / Double(blocks[blocks.count - 1].count) {
-                let last = blocks.removeLast()
-                blocks[blocks.count - 1].sum += last.sum
-                blocks[blocks.count - 1].count += last.count
-            }
-        }
-        return blocks.flatMap { [Double](repeating: $0.sum / Double($0.count), count: $0.count) }
     }
 }

@@ -133,8 +133,8 @@ final class ControllerMapTests: XCTestCase {
         XCTAssertNil(MorphWarp(positions: positions), "not finite")
     }
 
-    /// The control side's warp from a brightness profile: even steps of the isotonic fit, the
-    /// dips and overshoots pooled, a fifth of the knob spread evenly; identity for a flat one.
+    /// The control side's warp from a brightness profile: even steps of brightness change, up or
+    /// down, a fifth of the knob spread evenly; identity for a flat one.
     func testTheWarpMovesTheBrightnessEvenly() {
         // bright only over the last quarter of the line: the knob spends most of its travel there
         let profile = (0...16).map { i -> Double in i < 12 ? 600 : 600 + Double(i - 12) * 200 }
@@ -150,7 +150,11 @@ final class ControllerMapTests: XCTestCase {
         XCTAssertEqual(MorphProfile.warp(brightness: profile.map { 2000 - $0 }), warp)
         XCTAssertEqual(MorphProfile.warp(brightness: [Double](repeating: 700, count: 17)), .identity)
         XCTAssertEqual(MorphProfile.warp(brightness: [700, .nan, 800]), .identity)
-        XCTAssertEqual(MorphProfile.isotonic([1, 3, 2, 4]), [1, 2.5, 2.5, 4])
+        // a bump brighter than both ends: its rise and fall take their share, not a jump
+        let bump = (0...16).map { i -> Double in 600 + 400 * max(0, 1 - abs(Double(i) - 8) / 2) }
+        let crossing = MorphProfile.warp(brightness: bump)
+        XCTAssertEqual(crossing.parameter(at: 0.5), 0.5, accuracy: 1e-3, "symmetric")
+        XCTAssertLessThan(crossing.parameter(at: 0.6) - crossing.parameter(at: 0.4), 0.2, "the bump is crossed slowly")
     }
 
     func testPressureResetAndReservedControllers() {
