@@ -316,6 +316,12 @@ public final class SoundController {
         commands += mpeCommands
         if case .setMPESlide(.some) = mpeSlideCommand { commands.append(mpeSlideCommand) }  // a fresh engine slides along the morph axis
         commands += mpeMapCommands.commands  // a fresh engine plays pressure as loudness and ignores release velocity
+        // the presets program changes gave channels (a new engine for a new model: their points in its space)
+        for (c, preset) in channelPresets.enumerated() {
+            if let preset, preset.point.count == model.config.zDim {
+                commands.append(.setChannelTimbre(channel: UInt8(c), LatentPoint(preset.point)))
+            }
+        }
         return commands
     }
 
@@ -419,18 +425,21 @@ public final class SoundController {
     }
 
     /// A new model (already loaded and checked): the presets resolved against it, the corners
-    /// and the map again, and the preset playing (by name) or the first selected. The owner
-    /// builds an engine for the model and sends it `stateCommands()`.
+    /// and the map again, the shared preset (by name) or the first selected, and each channel's
+    /// own preset found again by name (a channel whose preset the new model lacks plays the
+    /// shared one). The owner builds an engine for the model and sends it `stateCommands()`.
     public func replaceModel(_ fresh: TimbreModel) {
         model = fresh
         library = PresetLibrary(folders: library.folders, model: fresh)
         for problem in library.reload() { Log.warning(problem) }
         setUpCorners()
-        if let current = currentPreset, let again = library.find(current.name) {
+        let own = channelPresets
+        if let current = sharedPreset ?? currentPreset, let again = library.find(current.name) {
             select(again)
         } else if let first = library.presets.first {
             select(first)
         }
+        channelPresets = own.map { $0.flatMap { library.find($0.name) } }
         sendProgramTable()
     }
 

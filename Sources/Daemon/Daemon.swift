@@ -232,7 +232,10 @@ public final class Daemon {
 
     /// Builds an engine for the server's rate and period (off the real-time thread), sends it the
     /// current sound, and installs it (swapped in at the next cycle when the client is active).
-    private func prepareEngine(rate: Int, frames: Int) {
+    /// It carries on from the engine it replaces (tunings, channel controllers, MPE zones, and,
+    /// unless `newModel`, each channel's own timbre; with a new model the channels' presets come
+    /// from `stateCommands`, resolved in its timbre space).
+    private func prepareEngine(rate: Int, frames: Int, newModel: Bool = false) {
         let model = sound.model
         let frameRate = model.config.frameRate
         guard rate > 0, frames > 0 else { return }
@@ -249,7 +252,9 @@ public final class Daemon {
         engineSettings.decoderThreadPriority = backend.processThreadPriority.map { max(1, $0 - 1) } ?? 0
         let engine = Engine(model: model, settings: engineSettings, timbre: sound.timbre, gainDB: sound.gainDB)
         // the whole current sound, before it plays (it drains its ring first)
-        for c in sound.stateCommands() where !engine.commands.push(c) { Log.warning("engine command ring full while preparing") }
+        for c in sound.stateCommands() + [.carryOverLiveState(channelTimbres: !newModel)] where !engine.commands.push(c) {
+            Log.warning("engine command ring full while preparing")
+        }
         backend.install(engine)
         Log.info(String(format: "engine prepared for %d Hz, %d frames in %.0f ms", rate, frames, Date().timeIntervalSince(started) * 1000)
                  + decodeWorkerDescription(engine.decodeWorkerStats, asked: engineSettings))
@@ -359,7 +364,7 @@ public final class Daemon {
             return refuseModel("\(modelPath): \(fresh.config.frameRate) frames/s does not divide JACK's \(rate) Hz")
         }
         sound.replaceModel(fresh)
-        if backend.currentEngine != nil { prepareEngine(rate: backend.sampleRate, frames: backend.bufferFrames) }
+        if backend.currentEngine != nil { prepareEngine(rate: backend.sampleRate, frames: backend.bufferFrames, newModel: true) }
         let text = "model reloaded: \(modelPath) (\(fresh.config.zDim)-dimensional timbre space, \(sound.library.presets.count) presets)"
         Log.info(text)
         return .success(text)

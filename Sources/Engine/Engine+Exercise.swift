@@ -49,6 +49,8 @@ extension Engine {
             MIDITuningMessage.bulkDump(program: 2, pitches: (0..<128).map { Double($0) + 0.1 }),
             MIDITuningMessage.scaleOctave1Byte(channels: Array(0..<16), cents: [0, -10, 4, -6, 0, -2, 3, 1, -8, 5, 0, -12]),
             MIDITuningMessage.scaleOctave2Byte(channels: [0, 15], cents: [0, -13.7, 3.9, 15.6, -13.7, -2, 5.9, 2, 13.7, -15.6, 17.6, -11.7]),
+            MIDITuningMessage.scaleOctaveDump(bank: 1, program: 3, cents: [Double](repeating: -7, count: 12), twoBytes: false),
+            MIDITuningMessage.scaleOctaveDump(bank: 0, program: 4, cents: [Double](repeating: 9.5, count: 12), twoBytes: true),
             MIDITuningMessage.masterFine(cents: 12.5), MIDITuningMessage.masterCoarse(semitones: -2),
             [0x7E, 0x7F, 0x09, 0x01],
         ]

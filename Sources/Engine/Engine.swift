@@ -195,6 +195,20 @@ public final class Engine: @unchecked Sendable {
     private var mpePressureDirection: LatentPoint?
     /// `setReleaseVelocity`'s mapping (target `releaseScale`, else none).
     private var releaseVelocityMapping = ControllerMapping.unmapped
+    /// What this engine carries on from the one it replaces: the state `captureLiveState(of:)`
+    /// copied at the swap, applied when `.carryOverLiveState` comes through the ring (after the
+    /// control side's `stateCommands`, so the live state wins over the settings').
+    private let carriedTuning = TuningTables()
+    private let carriedChannels: UnsafeMutablePointer<ChannelState>
+    private let carriedChannelTimbre: UnsafeMutablePointer<Float>
+    private var carriedOwnsTimbre: UInt16 = 0
+    private var carriedMPE = MPEZones()
+    private var carriedDrums = MIDIDrumFilter(drumChannel: nil)
+    /// True once `captureLiveState(of:)` copied an engine's state (of the same timbre dimension).
+    private var hasCarriedState = false
+    /// True once the engine rendered a block after its warm-up (a swap before that carries
+    /// what it had carried itself).
+    private var hasPlayed = false
     /// The SysEx payload store of the block being rendered (`render`'s `sysEx`).
     private var sysExStore = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
@@ -283,6 +297,9 @@ public final class Engine: @unchecked Sendable {
         gain = dbToAmplitude(gainDB)
         channels = .allocate(capacity: 16)
         channels.initialize(repeating: ChannelState(), count: 16)
+        carriedChannels = .allocate(capacity: 16)
+        carriedChannels.initialize(repeating: ChannelState(), count: 16)
+        carriedChannelTimbre = buffer(16 * model.config.zDim)
         fadeStep = Float(1 / max(1, settings.fadeSeconds * settings.sampleRate))
         let ir = reverbIR ?? resample(ir: model.reverbIR, from: Double(model.config.sampleRate), to: settings.sampleRate)
         reverb = PartitionedConvolver(impulseResponse: ir, partitionSize: settings.reverbPartition,
@@ -322,12 +339,14 @@ public final class Engine: @unchecked Sendable {
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
         blendScratch.deallocate()
-        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
             p.deallocate()
         }
         summaries.deallocate()
         channels.deinitialize(count: 16)
         channels.deallocate()
+        carriedChannels.deinitialize(count: 16)
+        carriedChannels.deallocate()
         voices.release()
     }
 
@@ -393,6 +412,7 @@ public final class Engine: @unchecked Sendable {
         mpePressureDirection = nil
         releaseVelocityMapping = .unmapped
         withExtendedLifetime(scratch) {}
+        hasPlayed = false
         reverb.reset()
         output.reset()
         while status.pop() != nil {}
@@ -472,6 +492,61 @@ public final class Engine: @unchecked Sendable {
         return n
     }
 
+    // MARK: - carrying on from the engine replaced
+
+    /// Copies what the performance set live on `old` (the engine this one replaces): tuning
+    /// tables, scale/octave offsets and master tuning, every channel's controller state (RPN
+    /// tunings, bend range, tuning program and bank, bank select), MPE zones, and each channel's
+    /// own timbre target (from program changes and knobs on it). Applied when
+    /// `EngineCommand.carryOverLiveState` arrives. Call at the swap, on the thread that plays
+    /// the engines, between `old`'s last block and this one's first (the JACK process thread
+    /// when it takes this engine from its inbox, or the control thread while no callback runs):
+    /// never while `old` renders elsewhere. An `old` that never played passes on what it carried
+    /// itself. Real-time safe: copies into preallocated memory.
+    public func captureLiveState(of old: Engine) {
+        guard old !== self, old.model.config.zDim == model.config.zDim else { return }
+        let zDim = model.config.zDim
+        if !old.hasPlayed {
+            guard old.hasCarriedState else { return }
+            carriedTuning.copy(from: old.carriedTuning)
+            carriedChannels.update(from: old.carriedChannels, count: 16)
+            carriedChannelTimbre.update(from: old.carriedChannelTimbre, count: 16 * zDim)
+            (carriedOwnsTimbre, carriedMPE, carriedDrums) = (old.carriedOwnsTimbre, old.carriedMPE, old.carriedDrums)
+        } else {
+            carriedTuning.copy(from: old.tuning)
+            carriedChannels.update(from: old.channels, count: 16)
+            carriedChannelTimbre.update(from: old.channelTimbre, count: 16 * zDim)
+            (carriedOwnsTimbre, carriedMPE, carriedDrums) = (old.channelOwnsTimbre, old.mpe, old.drums)
+        }
+        hasCarriedState = true
+    }
+
+    /// Applies what `captureLiveState(of:)` copied (nothing when it copied nothing): the
+    /// channels start as after a panic (pedals up, bend centred, no keys held; sounding notes do
+    /// not carry over); `channelTimbres` false keeps the channel timbres the ring set (a new
+    /// model's presets: the old points belong to another timbre space). Real-time safe.
+    private func carryOverLiveState(channelTimbres: Bool) {
+        guard hasCarriedState else { return }
+        tuning.copy(from: carriedTuning)
+        for c in 0..<16 {
+            var state = carriedChannels[c]
+            state.resetPedals()
+            state.mpeSlide = 0
+            state.mpePressure = 0
+            state.portamentoControlNote = -1
+            state.heldKeyCount = 0
+            channels[c] = state
+        }
+        mpe = carriedMPE
+        let drumChannel = drums.drumChannel
+        drums = carriedDrums
+        drums.drumChannel = drumChannel
+        if channelTimbres {
+            channelTimbre.update(from: carriedChannelTimbre, count: 16 * model.config.zDim)
+            channelOwnsTimbre = carriedOwnsTimbre
+        }
+    }
+
     // MARK: - render
 
     /// Renders one block. The one real-time entry point: never allocates, locks, logs or blocks.
@@ -508,6 +583,7 @@ public final class Engine: @unchecked Sendable {
     private func renderBlock(frameCount n: Int, events: UnsafeBufferPointer<TimedMIDIEvent>, eventOffset: Int,
                              left: UnsafeMutablePointer<Float>, right: UnsafeMutablePointer<Float>) {
         noteStartsLeft = noteStartsPerBlock
+        hasPlayed = true
         while let command = commands.pop() { apply(command) }
         mix.update(repeating: 0, count: n)
         var position = 0
@@ -1069,16 +1145,20 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// The tuning program channel `c` plays (RPN 0,3's data MSB; 0 until one is selected).
+    /// The key table channel `c` plays: the tuning program (RPN 0,3's data MSB) of the tuning
+    /// bank (RPN 0,4's data MSB) it selected, bank 0 program 0 until it selects another; −1
+    /// (equal temperament) for a program no message wrote. Real-time safe.
     @inline(__always)
-    private func tuningProgram(channel c: Int) -> Int {
-        Int((channels[c].controllers.registeredParameterValue(.tuningProgramSelect) ?? 0) >> 7)
+    private func tuningTable(channel c: Int) -> Int {
+        let program = Int((channels[c].controllers.registeredParameterValue(.tuningProgramSelect) ?? 0) >> 7)
+        let bank = Int((channels[c].controllers.registeredParameterValue(.tuningBankSelect) ?? 0) >> 7)
+        return tuning.table(bank: bank, program: program)
     }
 
     /// Key `key`'s pitch on channel `c` in the channel's tuning (semitones). Real-time safe.
     @inline(__always)
     private func tunedPitch(key: Int, channel c: Int) -> Double {
-        tuning.pitch(key: key, channel: c, program: tuningProgram(channel: c))
+        tuning.pitch(key: key, channel: c, table: tuningTable(channel: c))
     }
 
     /// A real-time tuning change: every sounding voice takes its key's new pitch from the next
@@ -1215,6 +1295,11 @@ public final class Engine: @unchecked Sendable {
             retuneSoundingVoices()
         case .resetChannelTimbres:
             channelOwnsTimbre = 0
+        case let .setChannelTimbre(channel, point):
+            guard point.count == model.config.zDim else { _ = status.push(.commandRejected); return }
+            setChannelTimbre(channel: Int(channel & 0x0F), to: point)
+        case .carryOverLiveState(let channelTimbres):
+            carryOverLiveState(channelTimbres: channelTimbres)
         case .setMPEPressure(let direction):
             if let direction, direction.count != model.config.zDim { _ = status.push(.commandRejected); return }
             mpePressureDirection = direction

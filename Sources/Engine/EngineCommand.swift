@@ -75,6 +75,15 @@ public enum EngineCommand: Sendable {
     /// release time by its value at velocity / 127 (a note-on of velocity 0 counts as 64);
     /// `ControllerMapping.unmapped` (the default): nothing.
     case setReleaseVelocity(ControllerMapping)
+    /// Channel `channel` (0…15; its MPE zone's manager, on a member channel) plays its own timbre
+    /// target `point`, as after a program change choosing a preset there (a new engine given the
+    /// presets the channels played: `SoundController.stateCommands`).
+    case setChannelTimbre(channel: UInt8, LatentPoint)
+    /// A new engine takes what the performance set live on the engine it replaced
+    /// (`Engine.captureLiveState(of:)`, copied at the swap): tunings, channel controllers, MPE
+    /// zones, and (`channelTimbres`) each channel's own timbre target. Sent after
+    /// `stateCommands`; nothing when no engine was replaced.
+    case carryOverLiveState(channelTimbres: Bool)
 }
 
 /// Messages from the audio thread back to the control side. The audio thread never logs: it

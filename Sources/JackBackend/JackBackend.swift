@@ -157,10 +157,7 @@ public final class JackBackend: @unchecked Sendable {
         isOpen = false
         isActive = false
         // the process thread has stopped: adopt waiting engines here
-        while let incoming = state.engineInbox.pop() {
-            if let old = state.engine { _ = state.retiredEngines.push(old) }
-            state.engine = incoming
-        }
+        while let incoming = state.engineInbox.pop() { state.swap(to: incoming) }
         reclaimRetiredEngines()
     }
 
@@ -179,8 +176,7 @@ public final class JackBackend: @unchecked Sendable {
                 return
             }
         } else {
-            if let old = state.engine { _ = state.retiredEngines.push(old) }
-            state.engine = handle
+            state.swap(to: handle)  // no callback runs: the new engine copies the old one's live state here
             reclaimRetiredEngines()
         }
     }

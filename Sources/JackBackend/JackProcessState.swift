@@ -125,10 +125,7 @@ final class JackProcessState: @unchecked Sendable {
         let startedCPU = timbred_rt_thread_cpu_ns()
         timbred_rt_enter()
         let n = Int(frameCount)
-        while let incoming = engineInbox.pop() {
-            if let old = engine { _ = retiredEngines.push(old) }
-            engine = incoming
-        }
+        while let incoming = engineInbox.pop() { swap(to: incoming) }
         guard let leftRaw = jack_port_get_buffer(outLeft, frameCount),
               let rightRaw = jack_port_get_buffer(outRight, frameCount) else {
             timbred_rt_exit()
@@ -156,6 +153,21 @@ final class JackProcessState: @unchecked Sendable {
             if grown > 0 { callbackAllocations.wrappingIncrement(by: Int(grown), ordering: .relaxed) }
         }
         return 0
+    }
+
+    /// Plays `incoming` from now on: it first copies what the performance set live on the engine
+    /// it replaces (`Engine.captureLiveState`, between that engine's last block and its own
+    /// first), then the old one goes back to the control side to be freed. Called by the process
+    /// thread, or by the control thread while no callback runs. Real-time safe.
+    @inline(__always)
+    func swap(to incoming: Unmanaged<Engine>?) {
+        if let old = engine {
+            if let incoming, incoming.toOpaque() != old.toOpaque() {
+                incoming._withUnsafeGuaranteedRef { new in old._withUnsafeGuaranteedRef { new.captureLiveState(of: $0) } }
+            }
+            _ = retiredEngines.push(old)
+        }
+        engine = incoming
     }
 
     /// Adds one cycle's duration to the load counters (single writer: this thread; the control

@@ -61,6 +61,8 @@ final class BackendAllocationTests: DaemonTestCase {
             [0xF0] + MIDITuningMessage.scaleOctave2Byte(channels: [0, 2], cents: [Double](repeating: -12.5, count: 12)) + [0xF7],
             [0xF0] + MIDITuningMessage.masterFine(cents: 30) + [0xF7], Msg.cc(101, 0), Msg.cc(100, 6), Msg.cc(6, 7),
             Msg.cc(74, 100, channel: 1), [0xD1, 90], Msg.on(70, 100, channel: 1), Msg.bend(9000, channel: 1),
+            [0xF0] + MIDITuningMessage.scaleOctaveDump(bank: 3, program: 4, cents: [Double](repeating: 20, count: 12), twoBytes: true) + [0xF7],
+            [0xF0] + MIDITuningMessage.singleNote(program: 9, changes: [(62, 62.5)], bank: 5) + [0xF7],
         ]
         for (i, m) in messages.enumerated() {
             probe.send(m, at: t &+ UInt32(i * 97))
@@ -84,8 +86,11 @@ final class BackendAllocationTests: DaemonTestCase {
             usleep(10_000)
         }
         print("allocations after commands: \(backend.callbackAllocationCount)")
-        // swap in a second engine while running; the first comes back to be freed here
+        // swap in a second engine while running: it copies the first's live state (tunings,
+        // channels, channel timbres) on the process thread; the first comes back to be freed here
+        _ = first.commands.push(.setChannelTimbre(channel: 4, LatentPoint(model.latentMeans[1])))
         let second = makeEngine()
+        _ = second.commands.push(.carryOverLiveState(channelTimbres: true))
         backend.install(second)
         t = probe.frame(afterSeconds: 0.1)
         probe.send(Msg.on(62), at: t)

@@ -1,6 +1,7 @@
 // MPE live (issue 16): an MPE performance sent over JACK MIDI by the probe: the zone by RPN 6,
 // two held notes with different slides (CC 74) and one with its own bend.
 import Foundation
+import MIDI
 import TestSupport
 import XCTest
 
@@ -64,6 +65,48 @@ final class MPEDaemonTests: DaemonTestCase {
         print(String(format: "program change on channel 2 over JACK MIDI (live): channel 2's note %.2f dB, channel 1's %.3f dB", changed, kept))
         XCTAssertGreaterThan(changed, 1)
         XCTAssertGreaterThan(changed, 5 * kept)
+    }
+
+    /// What the performance set live survives a new engine (issue 16): a key retuned by MTS, a
+    /// channel's fine tuning (RPN 0,1) and a program change on channel 2, all over JACK MIDI, then
+    /// `ctl reload model` (the daemon prepares and swaps in a new engine, as for a JACK period or
+    /// rate change). The key still sounds retuned and channel 2 still plays its own preset.
+    func testLiveTuningAndAChannelPresetSurviveANewEngine() throws {
+        try startDaemon(presets: [("alpha.toml", Self.presetA), ("gamma.toml", Self.presetC)], arguments: ["--reverb", "0"])
+        let start = probe.frame(afterSeconds: 0.3)
+        let live: [[UInt8]] = [[0xF0] + MIDITuningMessage.singleNote(program: 0, changes: [(69, 69.3)]) + [0xF7],
+                               Msg.cc(101, 0), Msg.cc(100, 1), Msg.cc(6, 80), Msg.cc(38, 0),  // channel 1: +25 cents
+                               Msg.program(1, channel: 1)]
+        for (i, m) in live.enumerated() { probe.send(m, at: start &+ UInt32(i)) }
+        XCTAssertTrue(daemon.waitForLog("channel 2: program 1", timeout: 5), daemon.log)
+        let offset = daemon.log.count
+        XCTAssertEqual(daemon.ctl(["reload", "model"]).0, 0)
+        XCTAssertTrue(daemon.waitForLog("engine prepared", timeout: 10, after: offset), daemon.log)
+
+        let on = probe.frame(afterSeconds: 0.3)
+        probe.send(Msg.on(69, channel: 0), at: on)
+        probe.send(Msg.on(66, channel: 1), at: on)
+        let x = record(from: on, seconds: 1.4)
+        let errors = [(69.55, 0), (66.0, 1)].map { p, _ in
+            (PitchMeasure.pitch(x, sampleRate: 48000, guess: p, fromSeconds: 0.7, seconds: 0.6) - p) * 100
+        }
+        // channel 2's note as gamma (its program) and as alpha (the shared preset) play it, chosen for all
+        func alone(_ preset: String, at t: UInt32) -> [Float] {
+            probe.send(Msg.cc(120, 0, channel: 0), at: t &- 200)
+            probe.send(Msg.cc(120, 0, channel: 1), at: t &- 200)
+            XCTAssertEqual(daemon.ctl(["preset", preset]).0, 0)
+            probe.send(Msg.on(66, channel: 1), at: t)
+            return record(from: t, seconds: 1.4)
+        }
+        let gamma = alone("gamma", at: on &+ frames(2.0))
+        let alpha = alone("alpha", at: on &+ frames(4.0))
+        let toGamma = zip(profile(x, 66), profile(gamma, 66)).map { abs($0 - $1) }.max()!
+        let toAlpha = zip(profile(x, 66), profile(alpha, 66)).map { abs($0 - $1) }.max()!
+        print(String(format: "after a new engine (live): pitch errors (cents) %+.3f (MTS key + RPN 0,1 + 0), %+.3f; channel 2's note %.2f dB from its preset gamma, %.2f dB from the shared alpha",
+                     errors[0], errors[1], toGamma, toAlpha))
+        for e in errors { XCTAssertLessThan(abs(e), 1, "\(errors)") }
+        XCTAssertGreaterThan(toAlpha, 1)
+        XCTAssertLessThan(toGamma, toAlpha / 3, "channel 2 lost its preset at the swap")
     }
 
     /// Levels (dB) of harmonics 1…6 of `pitch` over 0.7…1.3 s, relative to the fundamental.

@@ -26,7 +26,7 @@ final class TuningDaemonTests: DaemonTestCase {
         var cents2 = [Double](repeating: 0, count: 12); cents2[2] = -41.06
         let plan: [(payload: [UInt8], key: UInt8, expected: Double)] = [
             (MIDITuningMessage.singleNote(program: 0, changes: [(62, 62.3125)]), 62, 62.3125),
-            (MIDITuningMessage.singleNote(program: 0, changes: [(64, 63.75)], bank: 1, realTime: false), 64, 63.75),
+            (MIDITuningMessage.singleNote(program: 0, changes: [(64, 63.75)], bank: 0, realTime: false), 64, 63.75),  // bank form, bank 0
             (MIDITuningMessage.bulkDump(program: 0, pitches: (0..<128).map { 60 + Double($0 - 60) * 12 / 19 }), 65, 60 + 5 * 12 / 19.0),
             (MIDITuningMessage.bulkDump(program: 0, pitches: (0..<128).map { Double($0) }, bank: 0), 60, 60),
             (MIDITuningMessage.scaleOctave1Byte(channels: [0], cents: cents1), 69, 69.21),
