@@ -234,12 +234,27 @@ public final class SoundController {
     }
 
     /// What the `[mpe_map]` table asks for: the engine commands (none for the defaults, pressure
-    /// on loudness and release velocity unused) and one line per entry it cannot read.
+    /// on loudness, slide as the `mpe_slide` setting says, release velocity unused) and one line
+    /// per entry it cannot read.
     public var mpeMapCommands: (commands: [EngineCommand], problems: [String]) {
         var commands: [EngineCommand] = [], problems: [String] = []
         for (key, raw) in settings.mpeMap.sorted(by: { $0.key < $1.key }) {
             let text = raw.trimmingCharacters(in: .whitespaces)
             switch key {
+            case "slide":
+                // CC 74 on a member channel: the note's loudness, or a direction of its own timbre
+                if text == "loudness" { commands.append(.setMPESlideLoudness(true)); continue }
+                if text == "none" { commands += [.setMPESlideLoudness(false), .setMPESlide(LatentPoint([Float](repeating: 0, count: model.config.zDim)))]; continue }
+                if text.isEmpty || text == "morph" { commands += [.setMPESlideLoudness(false), .setMPESlide(nil)]; continue }
+                let resolved = ControllerMapSpec.resolve(["74": text], latentMeans: model.latentMeans)
+                guard resolved.errors.isEmpty, let mapping = resolved.mappings[.controller(74)], case let .latent(d) = mapping.target,
+                      d < model.config.zDim else {
+                    problems.append("mpe_map: slide must be \"morph\", \"latent N [MIN MAX]\" with a dimension of the model, \"loudness\" or \"none\", not \"\(raw)\"")
+                    continue
+                }
+                var direction = [Float](repeating: 0, count: model.config.zDim)
+                direction[d] = (mapping.maximum - mapping.minimum) / 2
+                commands += [.setMPESlideLoudness(false), .setMPESlide(LatentPoint(direction))]
             case "pressure":
                 if text.isEmpty || text == "loudness" { continue }
                 if text == "morph" {
@@ -265,10 +280,21 @@ public final class SoundController {
                 }
                 commands.append(.setReleaseVelocity(mapping))
             default:
-                problems.append("mpe_map: no per-note expression \(key) (have: pressure, release_velocity)")
+                problems.append("mpe_map: no per-note expression \(key) (have: pressure, slide, release_velocity)")
             }
         }
         return (commands, problems)
+    }
+
+    /// Replaces the `[mpe_map]` table (SIGHUP: the config file read again): every per-note route
+    /// goes back to its default (pressure on loudness, slide as the `mpe_slide` setting says,
+    /// release velocity unused), then the table's entries apply; each entry it cannot read is
+    /// one warning, and that entry is ignored.
+    public func replaceMPEMap(_ map: [String: String]) {
+        settings.mpeMap = map
+        let (commands, problems) = mpeMapCommands
+        for problem in problems { Log.warning("\(problem); that entry is ignored") }
+        for c in [.setMPEPressure(nil), .setReleaseVelocity(.unmapped), .setMPESlideLoudness(false), mpeSlideCommand] + commands { sink(c) }
     }
 
     /// The problem with the `mpe` or `mpe_slide` setting or the `[mpe_map]` table, as one line;

@@ -160,7 +160,7 @@ public final class Daemon {
                 Log.info("signal \(s == SIGTERM ? "SIGTERM" : "SIGINT"): stopping")
                 stopRequested = true
             case SIGHUP:
-                Log.info("SIGHUP: reloading presets and the controller map")
+                Log.info("SIGHUP: reloading presets, the controller map and the MPE map")
                 reloadPresets(rereadConfig: true)
             default:
                 break
@@ -329,21 +329,26 @@ public final class Daemon {
         if !target.isEmpty || target != sound.settings.tuning { sound.loadTuning(target) }
     }
 
-    /// Reloads the preset folders (and, on SIGHUP, the config file's [cc] table). Invalid files
-    /// are skipped with one line each; the sound playing keeps playing.
+    /// Reloads the preset folders (and, on SIGHUP, the config file's [cc] and [mpe_map] tables
+    /// and its tuning). Invalid files are skipped with one line each, and each [mpe_map] entry
+    /// that cannot be read is one warning; the sound playing keeps playing.
     private func reloadPresets(rereadConfig: Bool) {
         var fileMap: [String: String]? = nil
+        var mpeMap: [String: String]? = nil
         if rereadConfig {
             var fresh = DaemonSettings(configPath: settings.configPath)
             do {
                 try fresh.mergeConfigFile()
                 fileMap = fresh.controllerMap
+                mpeMap = fresh.mpeMap
                 reloadTuning(configFileSays: fresh.string(.tuning))
             } catch {
-                Log.warning("\(error) (keeping the previous controller map)")
+                Log.warning("\(error) (keeping the previous controller map and MPE map)")
             }
         }
         sound.reloadPresets(configMap: fileMap)
+        // after the presets: "morph" routes follow the morph ends they may have moved
+        if let mpeMap { sound.replaceMPEMap(mpeMap) }
     }
 
     // MARK: - the model

@@ -193,6 +193,8 @@ public final class Engine: @unchecked Sendable {
     private var mpeSlide: LatentPoint?
     /// `setMPEPressure`'s direction (nil: a note's pressure is its loudness).
     private var mpePressureDirection: LatentPoint?
+    /// `setMPESlideLoudness`: an MPE note's slide is its loudness, not a timbre direction.
+    private var mpeSlideIsLoudness = false
     /// `setReleaseVelocity`'s mapping (target `releaseScale`, else none).
     private var releaseVelocityMapping = ControllerMapping.unmapped
     /// What this engine carries on from the one it replaces: the state `captureLiveState(of:)`
@@ -410,6 +412,7 @@ public final class Engine: @unchecked Sendable {
         mpe = MPEZones()
         mpeSlide = nil
         mpePressureDirection = nil
+        mpeSlideIsLoudness = false
         releaseVelocityMapping = .unmapped
         withExtendedLifetime(scratch) {}
         hasPlayed = false
@@ -953,7 +956,8 @@ public final class Engine: @unchecked Sendable {
             // for an MPE note by its own slide (CC 74) along the morph axis
             let c = Int(voice.channel)
             let target = timbreTarget(channel: c)
-            let slide = mpe.isMember(c) ? channels[c].mpeSlide : 0
+            let memberSlide = mpe.isMember(c) ? channels[c].mpeSlide : 0
+            let slide = mpeSlideIsLoudness ? 0 : memberSlide
             var before = SIMD16<Float>()
             for d in 0..<min(zDim, 16) { before[d] = voice.z[d] }
             if voice.pressure != 0, let pressureDirection = mpePressureDirection {
@@ -985,8 +989,9 @@ public final class Engine: @unchecked Sendable {
                     for i in 0..<g { voice.gruState[i] *= keep }
                 }
             }
-            // an MPE note's own pressure: its loudness, gliding the same way
-            let pressureTarget = mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0
+            // an MPE note's own pressure (and slide, when routed there): its loudness, gliding the same way
+            let pressureTarget = (mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0)
+                + (mpeSlideIsLoudness ? Double(memberSlide) * Engine.mpeSlideRangeDB : 0)
             voice.pressureDB += Double(timbreAlpha) * (pressureTarget - voice.pressureDB)
             let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
@@ -1121,6 +1126,8 @@ public final class Engine: @unchecked Sendable {
 
     /// Loudness an MPE note's full pressure adds (dB; 0 at no pressure).
     static let mpePressureRangeDB = 9.0
+    /// Loudness a full MPE slide adds (CC 74 = 127; minus it at 0) when routed to loudness (dB).
+    static let mpeSlideRangeDB = 9.0
 
     /// The MPE Configuration Message (RPN 0,6) on channel `c`: on channel 1 it sets the lower
     /// zone's member channels (2…n+1), on channel 16 the upper zone's (15 down to 16−n); 0 turns
@@ -1305,6 +1312,8 @@ public final class Engine: @unchecked Sendable {
             mpePressureDirection = direction
         case .setReleaseVelocity(let mapping):
             releaseVelocityMapping = mapping
+        case .setMPESlideLoudness(let on):
+            mpeSlideIsLoudness = on
         case .setProgramTable(let table):
             programs = table
             drums.drumChannel = table._withUnsafeGuaranteedRef { $0.drumChannel }

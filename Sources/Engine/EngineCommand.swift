@@ -75,6 +75,10 @@ public enum EngineCommand: Sendable {
     /// release time by its value at velocity / 127 (a note-on of velocity 0 counts as 64);
     /// `ControllerMapping.unmapped` (the default): nothing.
     case setReleaseVelocity(ControllerMapping)
+    /// What an MPE note's slide (CC 74 on a member channel) moves: true its loudness,
+    /// (CC 74 − 64) / 63 × 9 dB, its timbre left alone; false (the default) its timbre point
+    /// along `setMPESlide`'s direction.
+    case setMPESlideLoudness(Bool)
     /// Channel `channel` (0…15; its MPE zone's manager, on a member channel) plays its own timbre
     /// target `point`, as after a program change choosing a preset there (a new engine given the
     /// presets the channels played: `SoundController.stateCommands`).

@@ -152,4 +152,40 @@ final class MPEFileTests: XCTestCase {
         XCTAssertTrue(bad.mpeSettingProblem?.hasPrefix("mpe_map: ") ?? false, bad.mpeSettingProblem ?? "nil")
         XCTAssertThrowsError(try daemon.merge(configText: "[mpe_map]\npressure = 3\n", path: "x.toml"))
     }
+
+    /// `[mpe_map] slide`: CC 74 on a member channel to a latent dimension, the morph axis, the
+    /// note's loudness, or nowhere; it overrides the `mpe_slide` setting, and what it cannot read
+    /// is one line. `replaceMPEMap` (SIGHUP) first puts every route back to its default.
+    func testMPEMapSlideRoutesCC74() throws {
+        let r = try renderer()
+        let zDim = r.sound.model.config.zDim
+        func commands(_ slide: String) -> ([String], [String]) {
+            var settings = r.sound.settings
+            settings.mpeMap = ["slide": slide]
+            settings.mpeSlide = "latent 0"
+            let (c, p) = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { _ in }.mpeMapCommands
+            return (c.map(describe), p)
+        }
+        let zero = [String](repeating: "0.0000", count: zDim)
+        var dim1 = zero; dim1[1] = "2.0000"
+        XCTAssertEqual(commands("latent 1 -2 2").0, ["mpe slide loudness false", "mpe slide " + dim1.joined(separator: ",")])
+        XCTAssertEqual(commands("loudness").0, ["mpe slide loudness true"])
+        XCTAssertEqual(commands("morph").0, ["mpe slide loudness false", "mpe slide morph"])
+        XCTAssertEqual(commands("none").0, ["mpe slide loudness false", "mpe slide " + zero.joined(separator: ",")])
+        let (none, problems) = commands("gain")
+        XCTAssertEqual(none, [])
+        XCTAssertEqual(problems.count, 1)
+        XCTAssertTrue(problems[0].hasPrefix("mpe_map: slide must be"), problems[0])
+
+        // SIGHUP: back to the defaults, then the new table
+        let recorder = Recorder()
+        var settings = r.sound.settings
+        settings.mpeMap = ["pressure": "latent 1 -2 2"]
+        let sound = SoundController(model: r.sound.model, presetFolders: [presets], settings: settings) { recorder.commands.append($0) }
+        _ = recorder.take()
+        sound.replaceMPEMap(["slide": "loudness", "tilt": "x"])
+        XCTAssertEqual(recorder.take(), ["mpe pressure loudness", "release velocity none 0.0 1.0", "mpe slide loudness false",
+                                         "mpe slide morph", "mpe slide loudness true"])
+        XCTAssertEqual(sound.settings.mpeMap, ["slide": "loudness", "tilt": "x"])
+    }
 }

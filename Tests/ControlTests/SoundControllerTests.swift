@@ -32,6 +32,7 @@ func describe(_ c: EngineCommand) -> String {
     case .setMPEPressure(let d): return "mpe pressure \(d.map(point) ?? "loudness")"
     case .setReleaseVelocity(let m): return "release velocity \(m.target) \(m.minimum) \(m.maximum)"
     case let .setChannelTimbre(channel, p): return "channel \(channel) timbre \(point(p))"
+    case .setMPESlideLoudness(let on): return "mpe slide loudness \(on)"
     case .carryOverLiveState(let timbres): return "carry over\(timbres ? "" : " without channel timbres")"
     }
 }

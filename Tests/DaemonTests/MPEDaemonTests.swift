@@ -109,6 +109,66 @@ final class MPEDaemonTests: DaemonTestCase {
         XCTAssertLessThan(toGamma, toAlpha / 3, "channel 2 lost its preset at the swap")
     }
 
+    /// SIGHUP rereads the config file's `[mpe_map]` (as it does `[cc]`): pressure on loudness
+    /// (the default) becomes pressure on a latent dimension, each entry it cannot read is one
+    /// warning, and an empty table brings the default back.
+    func testSIGHUPRereadsTheMPEMap() throws {
+        try startDaemon(presets: [("alpha.toml", Self.presetA), ("gamma.toml", Self.presetC)], arguments: ["--reverb", "0", "--mpe", "lower"])
+        /// A note on member channel 2 with channel pressure `pressure` from 0.2 s.
+        func play(_ pressure: UInt8, at t: UInt32) -> [Float] {
+            probe.send(Msg.cc(120, 0, channel: 1), at: t &- 300)
+            probe.send([0xD1, 0], at: t &- 200)
+            probe.send(Msg.on(60, channel: 1), at: t)
+            probe.send([0xD1, pressure], at: t &+ frames(0.2))
+            return record(from: t, seconds: 1.4)
+        }
+        func change(_ a: [Float], _ b: [Float]) -> (level: Double, profile: Double) {
+            let f = { (x: [Float]) -> Double in  // the fundamental's level over 0.7…1.3 s
+                let start = Int(0.7 * 48000), n = Int(0.6 * 48000)
+                var re = 0.0, im = 0.0
+                for i in 0..<n {
+                    let w = 0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))
+                    let ph = 2 * Double.pi * 261.6256 * Double(start + i) / 48000
+                    re += w * Double(x[start + i]) * cos(ph)
+                    im -= w * Double(x[start + i]) * sin(ph)
+                }
+                return 10 * log10(max(re * re + im * im, 1e-30))
+            }
+            return (f(b) - f(a), zip(profile(a, 60), profile(b, 60)).map { abs($0 - $1) }.max()!)
+        }
+        let t0 = probe.frame(afterSeconds: 0.3)
+        let still = play(0, at: t0)
+        let loud = play(127, at: t0 &+ frames(1.6))
+
+        try FileManager.default.createDirectory(atPath: configHome + "/timbred", withIntermediateDirectories: true)
+        try "[mpe_map]\npressure = \"latent 0 -3 3\"\nbogus = \"x\"\nslide = \"sideways\"\n"
+            .write(toFile: configHome + "/timbred/timbred.toml", atomically: true, encoding: .utf8)
+        var offset = daemon.log.count
+        kill(daemon.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("mpe_map: slide must be", timeout: 5, after: offset), daemon.log)
+        Thread.sleep(forTimeInterval: 0.3)
+        let warnings = daemon.log.dropFirst(offset).split(separator: "\n").filter { $0.contains("mpe_map:") }
+        XCTAssertEqual(warnings.count, 2, "\(warnings)")
+        XCTAssertTrue(warnings.contains { $0.contains("no per-note expression bogus") && $0.contains("that entry is ignored") }, "\(warnings)")
+        let routed = play(127, at: probe.frame(afterSeconds: 0.3))
+
+        try "".write(toFile: configHome + "/timbred/timbred.toml", atomically: true, encoding: .utf8)
+        offset = daemon.log.count
+        kill(daemon.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(daemon.waitForLog("presets reloaded", timeout: 5, after: offset), daemon.log)
+        Thread.sleep(forTimeInterval: 0.3)
+        let back = play(127, at: probe.frame(afterSeconds: 0.3))
+
+        let (loudLevel, loudProfile) = change(still, loud), (routedLevel, routedProfile) = change(still, routed)
+        let (backLevel, backProfile) = change(still, back)
+        print(String(format: "SIGHUP rereads [mpe_map] (live, small model): full pressure as loudness %+.2f dB, profile %.2f dB; after SIGHUP on latent 0: %+.2f dB, profile %.2f dB; table emptied, SIGHUP: %+.2f dB, profile %.2f dB",
+                     loudLevel, loudProfile, routedLevel, routedProfile, backLevel, backProfile))
+        XCTAssertGreaterThan(routedProfile, 2 * loudProfile + 1, "pressure did not move the note's timbre after SIGHUP")
+        XCTAssertGreaterThan(abs(routedLevel - loudLevel), 1)
+        XCTAssertEqual(backLevel, loudLevel, accuracy: 0.5, "the default (pressure on loudness) did not come back")
+        XCTAssertEqual(backProfile, loudProfile, accuracy: 0.5, "the default (pressure on loudness) did not come back")
+    }
+
     /// Levels (dB) of harmonics 1…6 of `pitch` over 0.7…1.3 s, relative to the fundamental.
     func profile(_ x: [Float], _ pitch: Double) -> [Double] {
         let f0 = 440 * pow(2, (pitch - 69) / 12)

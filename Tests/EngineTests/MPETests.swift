@@ -206,6 +206,35 @@ final class MPETests: XCTestCase {
         XCTAssertLessThan(other, 0.5)
     }
 
+    /// `setMPESlideLoudness` (`[mpe_map] slide = "loudness"`): CC 74 on a member channel is its
+    /// note's loudness, ±9 dB around 64, instead of a timbre direction; the other note stays.
+    func testSlideCanBeTheNotesLoudness() throws {
+        func play(slide: UInt8, loudness: Bool) throws -> [Float] {
+            let e = try engine()
+            if loudness { XCTAssertTrue(e.commands.push(.setMPESlideLoudness(true))) }
+            let notes: [(Double, MIDIEvent)] = [
+                (0, .controlChange(channel: 1, controller: 74, value: 64)), (0, .controlChange(channel: 2, controller: 74, value: 64)),
+                (0.01, .noteOn(channel: 1, note: 60, velocity: 100)), (0.01, .noteOn(channel: 2, note: 66, velocity: 100)),
+                (0.2, .controlChange(channel: 2, controller: 74, value: slide)),
+            ]
+            return renderWithSysEx(e, seconds: 1.45, events: Self.lowerZone + notes, sysEx: [])
+        }
+        func profile(_ h: [Double]) -> [Double] { h.map { $0 - h[0] } }
+        let centre = try play(slide: 64, loudness: true), up = try play(slide: 127, loudness: true), down = try play(slide: 0, loudness: true)
+        let timbreUp = try play(slide: 127, loudness: false)
+        let h = harmonicsDB(centre, f0: Self.hz(66)), hUp = harmonicsDB(up, f0: Self.hz(66)), hDown = harmonicsDB(down, f0: Self.hz(66))
+        let louder = hUp[0] - h[0], quieter = hDown[0] - h[0]
+        let asLoudness = zip(profile(h), profile(hUp)).map { abs($0 - $1) }.max()!
+        let asTimbre = zip(profile(h), profile(harmonicsDB(timbreUp, f0: Self.hz(66)))).map { abs($0 - $1) }.max()!
+        let other = abs(harmonicsDB(up, f0: Self.hz(60))[0] - harmonicsDB(centre, f0: Self.hz(60))[0])
+        print(String(format: "MPE slide → loudness: 127 %+.2f dB, 0 %+.2f dB (profile %.1f dB; as timbre %.1f dB), other note %.3f dB",
+                     louder, quieter, asLoudness, asTimbre, other))
+        XCTAssertGreaterThan(louder, 3)
+        XCTAssertLessThan(quieter, -3)
+        XCTAssertGreaterThan(asTimbre, asLoudness + 3, "the slide still moved the timbre as much")
+        XCTAssertLessThan(other, 0.5)
+    }
+
     /// `setReleaseVelocity` (`[mpe_map] release_velocity = "release 4 0.25"`): a key let go slowly
     /// (velocity 1) rings on longer than one let go fast (127); unmapped (the default), the
     /// release velocity changes nothing, sample for sample.
