@@ -222,7 +222,8 @@ public struct StatusReport: Sendable, Equatable {
     public var xruns: Int
     /// JACK's DSP load of the whole graph, %.
     public var dspLoadPercent: Float
-    /// The preset playing ("" before one is chosen).
+    /// The shared preset: what every channel without a preset of its own plays ("" before one
+    /// is chosen).
     public var preset: String
     /// "active" or "waiting for a JACK server".
     public var jackState: String
@@ -236,12 +237,18 @@ public struct StatusReport: Sendable, Equatable {
     public var callbackMeanPercent: Float
     public var callbackPeakPercent: Float
     public var lateCycles: Int
-    /// The timbre target, one value per latent dimension.
+    /// The shared timbre target, one value per latent dimension.
     public var latent: [Float]
+    /// The channels (1…16) playing a preset of their own (chosen by a program change on them),
+    /// and its name; empty when every channel plays the shared preset. On the wire: one string
+    /// `"CHANNEL NAME"` per channel after the latent values (a client that reads only numbers
+    /// there skips them).
+    public var channelPresets: [Int: String]
 
     public init(voices: Int, xruns: Int, dspLoadPercent: Float, preset: String, jackState: String, sampleRate: Int,
                 bufferFrames: Int, peak: Float, callbackMeanPercent: Float, callbackPeakPercent: Float, lateCycles: Int,
-                latent: [Float]) {
+                latent: [Float], channelPresets: [Int: String] = [:]) {
+        self.channelPresets = channelPresets
         self.voices = voices
         self.xruns = xruns
         self.dspLoadPercent = dspLoadPercent
@@ -263,7 +270,7 @@ public struct StatusReport: Sendable, Equatable {
             .int(Int32(clamping: voices)), .int(Int32(clamping: xruns)), .float(dspLoadPercent), .string(preset), .string(jackState),
             .int(Int32(clamping: sampleRate)), .int(Int32(clamping: bufferFrames)), .float(peak),
             .float(callbackMeanPercent), .float(callbackPeakPercent), .int(Int32(clamping: lateCycles)),
-        ] + latent.map { .float($0) })
+        ] + latent.map { .float($0) } + channelPresets.sorted { $0.key < $1.key }.map { .string("\($0.key) \($0.value)") })
     }
 
     /// - Throws: `ControlProtocolError` when the arguments are not a status reply's.
@@ -279,7 +286,12 @@ public struct StatusReport: Sendable, Equatable {
         self.init(voices: Int(voices), xruns: Int(xruns), dspLoadPercent: Float(dsp), preset: preset, jackState: jack,
                   sampleRate: Int(rate), bufferFrames: Int(frames), peak: Float(peak), callbackMeanPercent: Float(mean),
                   callbackPeakPercent: Float(callbackPeak), lateCycles: Int(late),
-                  latent: a[11...].compactMap { $0.number.map(Float.init) })
+                  latent: a[11...].compactMap { $0.number.map(Float.init) },
+                  channelPresets: Dictionary(a[11...].compactMap { argument -> (Int, String)? in
+                      guard case .string(let text) = argument, let space = text.firstIndex(of: " "),
+                            let channel = Int(text[..<space]) else { return nil }
+                      return (channel, String(text[text.index(after: space)...]))
+                  }, uniquingKeysWith: { _, last in last }))
     }
 
     /// The lines `timbred ctl status` prints.
@@ -290,6 +302,7 @@ public struct StatusReport: Sendable, Equatable {
         dsp_load: \(String(format: "%.1f", dspLoadPercent)) % (JACK graph)
         callback_load: mean \(String(format: "%.1f", callbackMeanPercent)) %, peak \(String(format: "%.1f", callbackPeakPercent)) % of the period; late cycles: \(lateCycles)
         preset: \(preset)
+        channel_presets: \(channelPresets.isEmpty ? "none" : channelPresets.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         jack: \(jackState) (\(sampleRate) Hz, \(bufferFrames) frames)
         peak: \(String(format: "%.3f", peak))
         latent: \(latent.map { String(format: "%.3f", $0) }.joined(separator: " "))

@@ -422,10 +422,11 @@ public final class Daemon {
     private func statusReport() -> StatusReport {
         let load = loadReport()
         return StatusReport(voices: voices, xruns: backend.xrunCount, dspLoadPercent: backend.cpuLoadPercent,
-                            preset: sound.currentPreset?.name ?? "",
+                            preset: (sound.sharedPreset ?? sound.currentPreset)?.name ?? "",
                             jackState: backend.isActive ? "active" : "waiting for a JACK server", sampleRate: backend.sampleRate,
                             bufferFrames: backend.bufferFrames, peak: peak, callbackMeanPercent: load.meanPercent,
-                            callbackPeakPercent: load.peakPercent, lateCycles: load.lateCycles, latent: sound.timbre)
+                            callbackPeakPercent: load.peakPercent, lateCycles: load.lateCycles, latent: sound.timbre,
+                            channelPresets: Dictionary(uniqueKeysWithValues: sound.channelPresets.enumerated().compactMap { c, p in p.map { (c + 1, $0.name) } }))
     }
 
     /// The process callback's own load since the window began, in % of the period: the mean
@@ -469,7 +470,7 @@ public final class Daemon {
 
     private func statusLine() -> String {
         guard backend.isActive else { return "waiting for a JACK server" }
-        return "playing \(sound.currentPreset?.name ?? "-")\(sound.channelPresetSummary) at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
+        return "playing \((sound.sharedPreset ?? sound.currentPreset)?.name ?? "-")\(sound.channelPresetSummary) at \(backend.sampleRate) Hz/\(backend.bufferFrames); voices \(voices), xruns \(backend.xrunCount)"
     }
 
     private func reportStatus() {

@@ -10,7 +10,7 @@ struct CtlCommand: ParsableCommand {
         abstract: "Control a running timbred over OSC (127.0.0.1).",
         discussion: """
         Requests (the OSC path is /timbred/<request>):
-          status                  voices, xruns, DSP load, preset, JACK state, latent point
+          status                  voices, xruns, DSP load, preset (and channels with their own), JACK state, latent point
           load [reset]            timbred's own callback load (mean, peak % of the period, late
                                   cycles) since the window began, and the decode worker's load
                                   beside it (% of the period on its own core); reset starts a

@@ -96,6 +96,23 @@ final class ControlProtocolTests: XCTestCase {
         XCTAssertThrowsError(try ControlReply(message: OSCMessage("/timbred/status", [.int(3)])))
     }
 
+    /// The channels playing a preset of their own: one string "CHANNEL NAME" each after the
+    /// latent values, read back by channel; a reader of the latent numbers alone skips them.
+    func testStatusReplyNamesTheChannelsPlayingTheirOwnPreset() throws {
+        let status = StatusReport(voices: 0, xruns: 0, dspLoadPercent: 0, preset: "alpha", jackState: "active", sampleRate: 48000,
+                                  bufferFrames: 64, peak: 0, callbackMeanPercent: 0, callbackPeakPercent: 0, lateCycles: 0,
+                                  latent: [0.5, -1], channelPresets: [10: "Church Organ", 2: "gamma"])
+        let message = ControlReply.status(status).message
+        XCTAssertEqual(Array(message.arguments.suffix(4)), [.float(0.5), .float(-1), .string("2 gamma"), .string("10 Church Organ")])
+        guard case .status(let back) = try ControlReply(message: message) else { return XCTFail("not a status reply") }
+        XCTAssertEqual(back, status)
+        XCTAssertEqual(back.latent, [0.5, -1])
+        XCTAssertTrue(status.text.contains("preset: alpha\nchannel_presets: 2 gamma, 10 Church Organ\n"), status.text)
+        var shared = status
+        shared.channelPresets = [:]
+        XCTAssertTrue(shared.text.contains("channel_presets: none"), shared.text)
+    }
+
     func testLoadOkAndErrorReplies() throws {
         let load = LoadReport(meanPercent: 1.5, peakPercent: 9, lateCycles: 0, cycles: 750, xruns: 0, cpuMeanPercent: 1.25,
                               cpuPeakPercent: 8, overrunCycles: 0)

@@ -82,6 +82,7 @@ final class MPEDaemonTests: DaemonTestCase {
         let offset = daemon.log.count
         XCTAssertEqual(daemon.ctl(["reload", "model"]).0, 0)
         XCTAssertTrue(daemon.waitForLog("engine prepared", timeout: 10, after: offset), daemon.log)
+        XCTAssertTrue(daemon.ctl(["status"]).1.contains("channel_presets: 2 gamma\n"), daemon.ctl(["status"]).1)
 
         let on = probe.frame(afterSeconds: 0.3)
         probe.send(Msg.on(69, channel: 0), at: on)
@@ -99,6 +100,7 @@ final class MPEDaemonTests: DaemonTestCase {
             return record(from: t, seconds: 1.4)
         }
         let gamma = alone("gamma", at: on &+ frames(2.0))
+        XCTAssertTrue(daemon.ctl(["status"]).1.contains("preset: gamma\nchannel_presets: none\n"), daemon.ctl(["status"]).1)
         let alpha = alone("alpha", at: on &+ frames(4.0))
         let toGamma = zip(profile(x, 66), profile(gamma, 66)).map { abs($0 - $1) }.max()!
         let toAlpha = zip(profile(x, 66), profile(alpha, 66)).map { abs($0 - $1) }.max()!
