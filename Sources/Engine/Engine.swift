@@ -31,7 +31,7 @@ public struct EngineSettings: Sendable, Equatable {
     /// `|Δz|` latent units (0: never). The state carries the timbre the note was played with:
     /// without forgetting, a flute note morphed to the trumpet stays 22 % darker than the
     /// trumpet played alone, even with the knob held at the trumpet for seconds (docs/architecture.md, "The morph knob").
-    public var timbreForgetPerUnit: Double = 10
+    public var timbreForgetPerUnit: Double = 3
     /// Samples of the fade when a voice is stolen or sound is cut.
     public var fadeSeconds: Double = 0.003
     /// Loudness below which a released voice ends (dB).
