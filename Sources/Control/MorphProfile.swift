@@ -32,12 +32,14 @@ public enum MorphProfile {
 
     /// Brightness (power centroid, Hz) of the reference note at the `points` path points from
     /// `a` to `b`. Allocates; not real-time (12-28 ms in a release build on the 2-core VM under load).
-    public static func brightness(model: TimbreModel, from a: [Float], to b: [Float], points: Int = points,
+    /// `decoder` (built for `model` with `maxBatch ≥ points`) is reused when given: building one
+    /// packs the model's weights again (several MB the heap may keep after they are freed).
+    public static func brightness(model: TimbreModel, decoder reused: Decoder? = nil, from a: [Float], to b: [Float], points: Int = points,
                                   frames: Int = frames, averageFrom: Int = averageFrom, noise withNoise: Bool = true,
                                   startSeconds: Double = startSeconds) -> [Double] {
         let n = points, zDim = model.config.zDim, g = model.config.gruUnits
         precondition(a.count == zDim && b.count == zDim, "MorphProfile: points of the wrong dimension")
-        let decoder = Decoder(weights: model.decoderWeights, maxBatch: n)
+        let decoder = reused.flatMap { $0.maxBatch >= n ? $0 : nil } ?? Decoder(weights: model.decoderWeights, maxBatch: n)
         let scaler = model.controlScaler
         let f0 = Float(440 * pow(2, (pitch - 69) / 12))
         var z = [Float](repeating: 0, count: n * zDim)
@@ -141,9 +143,9 @@ public enum MorphProfile {
         return MorphWarp(positions: positions) ?? .identity
     }
 
-    /// The warp for the line from `a` to `b` on `model`.
-    public static func warp(model: TimbreModel, from a: [Float], to b: [Float]) -> MorphWarp {
+    /// The warp for the line from `a` to `b` on `model` (`decoder`: as in `brightness`).
+    public static func warp(model: TimbreModel, decoder: Decoder? = nil, from a: [Float], to b: [Float]) -> MorphWarp {
         guard a.count == model.config.zDim, b.count == model.config.zDim, a != b else { return .identity }
-        return warp(brightness: brightness(model: model, from: a, to: b))
+        return warp(brightness: brightness(model: model, decoder: decoder, from: a, to: b))
     }
 }
