@@ -84,11 +84,32 @@ extension TimbreModel {
         let transientSpecs = file.tensors["transient.amplitude"] == nil ? [] : Self.transientTensors(for: config)
         for spec in transientSpecs { values[spec.name] = try checked(spec, inRange: { $0 >= 0 }, what: "amplitude ≥ 0") }
         // the optional tone balance
+        // (the onset course on pitch anchors of its own, with its own frame count, when the file
+        // has `tone.onset_pitches`: its shape gives P_onset, `tone.onset_db`'s last axis T)
+        let onsetPitchCount = file.tensors["tone.onset_pitches"].map { $0.shape.count == 1 ? $0.shape[0] : 0 }
+        if onsetPitchCount == 0 {
+            throw .badTensorData(path: path, name: "tone.onset_pitches", reason: "expected one axis of at least 2 pitches")
+        }
+        let fileOnsetFrames = file.tensors["tone.onset_db"]?.shape.last ?? 0
+        let onsetFrames = onsetPitchCount != nil && (1...ToneTable.largestOnsetFrameCount).contains(fileOnsetFrames)
+            ? fileOnsetFrames : ToneTable.onsetFrameCountInFiles
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
-            : Self.toneTensors(for: config).filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
-        for spec in toneSpecs {
+            : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames)
+                .filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
+        for spec in toneSpecs where spec.name != "tone.onset_pitches" {
             values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
                                             what: "|gain| ≤ \(Int(ToneTable.largestGainDB)) dB")
+        }
+        var onsetPitchAnchors: [Double]?
+        if let spec = toneSpecs.first(where: { $0.name == "tone.onset_pitches" }) {
+            let p = try checked(spec, inRange: { (0...127).contains($0) }, what: "a MIDI pitch 0…127")
+            if p.count < 2 || zip(p, p.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: spec.name, reason: "expected at least 2 increasing pitches")
+            }
+            if values["tone.onset_db"] == nil {
+                throw .missingTensor(path: path, name: "tone.onset_db")
+            }
+            onsetPitchAnchors = p.map(Double.init)
         }
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name))
@@ -163,7 +184,8 @@ extension TimbreModel {
             amplitude: t("transient.amplitude"), latentMeans: means, blendScale: scale, blendRule: blendRule)
         let tone = toneSpecs.isEmpty ? nil : ToneTable(
             instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
-            gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetFrameRateHz: Double(config.frameRate),
+            gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
+            onsetFrameRateHz: Double(config.frameRate),
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,

@@ -174,8 +174,16 @@ public struct TimbreModel: Sendable {
     /// envelopes' pitch and velocity anchors: the band gains, and the onset course (optional
     /// within the balance).
     public static func toneTensors(for config: ModelConfig) -> [TensorSpec] {
+        toneTensors(for: config, onsetPitchCount: nil, onsetFrameCount: ToneTable.onsetFrameCountInFiles)
+    }
+
+    /// The tone tensors of a file whose onset course has `onsetPitchCount` pitch anchors of its
+    /// own (`tone.onset_pitches`; nil: the envelopes') and `onsetFrameCount` frames.
+    public static func toneTensors(for config: ModelConfig, onsetPitchCount: Int?, onsetFrameCount: Int) -> [TensorSpec] {
         let cell = [config.instrumentCount, config.envPitches.count, config.envVelocities.count]
+        let onsetCell = [config.instrumentCount, onsetPitchCount ?? config.envPitches.count, config.envVelocities.count]
         return [TensorSpec(name: "tone.gain_db", shape: cell + [ToneTable.bandCount]),
-                TensorSpec(name: "tone.onset_db", shape: cell + [ToneTable.onsetFrameCountInFiles])]
+                TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount])]
+            + (onsetPitchCount.map { [TensorSpec(name: "tone.onset_pitches", shape: [$0])] } ?? [])
     }
 }

@@ -7,8 +7,8 @@ import Darwin
 /// The tone balance (docs/model-format.md, "Tone balance"): per instrument, pitch anchor and
 /// velocity anchor, how many dB the model played from MIDI must be raised or lowered in each
 /// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
-/// note sounds, and over the note's first 400 ms (the onset course, 10 ms frames), blended over
-/// instruments by the model's blend rule.
+/// note sounds, and over the note's first 600 ms (the onset course, 10 ms frames, on pitch
+/// anchors of its own: every key), blended over instruments by the model's blend rule.
 ///
 /// Immutable; ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` is real-time safe.
 public struct ToneTable: Sendable, Equatable {
@@ -19,8 +19,11 @@ public struct ToneTable: Sendable, Equatable {
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
     /// gains, then the onset gain.
     public static var rowCount: Int { bandCount + 1 }
-    /// T of `tone.onset_db` in a file: 40 frames (400 ms at 100 frames/s).
+    /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
+    /// frames/s).
     public static let onsetFrameCountInFiles = 40
+    /// The most onset frames a file may hold (`tone.onset_db` with `tone.onset_pitches`).
+    public static let largestOnsetFrameCount = 200
 
     /// I, instruments.
     public let instrumentCount: Int
@@ -32,8 +35,11 @@ public struct ToneTable: Sendable, Equatable {
     public let velocityAnchors: [Double]
     /// `tone.gain_db` [I, P, V, B]: band b's gain in dB.
     public let gainDB: [Float]
-    /// `tone.onset_db` [I, P, V, T] (empty: none): the gain in dB of everything at frame t after
-    /// note-on.
+    /// The onset course's pitch anchors (MIDI), increasing: `tone.onset_pitches`, else
+    /// `pitchAnchors`.
+    public let onsetPitchAnchors: [Double]
+    /// `tone.onset_db` [I, P_onset, V, T] (empty: none): the gain in dB of everything at frame t
+    /// after note-on.
     public let onsetDB: [Float]
     /// T, onset frames (0: none).
     public let onsetFrameCount: Int
@@ -48,14 +54,18 @@ public struct ToneTable: Sendable, Equatable {
 
     /// Wraps validated values (the loader checks shapes and finiteness).
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
-                onsetDB: [Float] = [], onsetFrameRateHz: Double = 100,
+                onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         precondition(gainDB.count == cells * Self.bandCount)
-        precondition(onsetDB.count % max(1, cells) == 0)
+        let onsetPitches = onsetPitchAnchors ?? pitchAnchors
+        precondition(onsetPitches.count >= 2)
+        let onsetCells = instrumentCount * onsetPitches.count * velocityAnchors.count
+        precondition(onsetDB.count % max(1, onsetCells) == 0)
+        self.onsetPitchAnchors = onsetPitches
         self.onsetDB = onsetDB
-        onsetFrameCount = onsetDB.count / max(1, cells)
+        onsetFrameCount = onsetDB.count / max(1, onsetCells)
         self.onsetFrameRateHz = onsetFrameRateHz
         precondition(latentMeans.count == instrumentCount * zDim)
         self.instrumentCount = instrumentCount
@@ -86,6 +96,8 @@ public struct ToneTable: Sendable, Equatable {
         let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
         let frame = position >= 0 && position < Double(onsetFrameCount) ? Int(position) : -1
         let frameFraction = Float(frame >= 0 ? position - Double(frame) : 0)
+        let onsetCorners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: velocityAnchors,
+                                         pitch: pitch, velocity: velocity)
         gainDB.withUnsafeBufferPointer { table in
             onsetDB.withUnsafeBufferPointer { onset in
                 for i in 0..<instrumentCount {
@@ -100,8 +112,10 @@ public struct ToneTable: Sendable, Equatable {
                     for x in 0..<b { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }
                     guard frame >= 0 else { continue }
                     let o = (onset, onsetFrameCount, frame, frameFraction)
-                    out[b] += w00 * Self.onset(o, c00) + w10 * Self.onset(o, c10) + w01 * Self.onset(o, c01)
-                        + w11 * Self.onset(o, c11)
+                    let (d00, d01, d10, d11) = onsetCorners.cells(instrument: i)
+                    let (v00, v01, v10, v11) = onsetCorners.weights(w)
+                    out[b] += v00 * Self.onset(o, d00) + v10 * Self.onset(o, d10) + v01 * Self.onset(o, d01)
+                        + v11 * Self.onset(o, d11)
                 }
             }
         }

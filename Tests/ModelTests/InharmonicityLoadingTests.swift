@@ -135,6 +135,50 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// An onset course on pitch anchors of its own (`tone.onset_pitches`) with its own frame
+    /// count loads; pitches that do not increase, or an onset table of the envelopes' shape
+    /// beside them, are refused with the tensor named.
+    func testToneOnsetOnItsOwnPitchesLoadsAndBadOnesAreRefused() throws {
+        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
+        let bands = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let gains = [Float](repeating: 1, count: bands.reduce(1, *))
+        let pitches: [Float] = [30, 50, 60, 61, 62, 100]
+        let onsetShape = [c.instrumentCount, pitches.count, c.envVelocities.count, 60]
+        // a course that depends on the pitch anchor and the frame only (the blend over
+        // instruments then cannot change it)
+        let onset = (0..<onsetShape.reduce(1, *)).map { n -> Float in
+            let frame = n % 60, anchor = n / (60 * c.envVelocities.count) % pitches.count
+            return Float((anchor * 7 + frame) % 9) - 4
+        }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [
+            ("tone.gain_db", bands, gains), ("tone.onset_db", onsetShape, onset),
+            ("tone.onset_pitches", [pitches.count], pitches)]).path)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.onsetPitchAnchors, pitches.map(Double.init))
+        XCTAssertEqual(t.onsetFrameCount, 60)
+        XCTAssertEqual(t.pitchAnchors, c.envPitches)
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        // at key 61, frame 55 (550 ms: past the 40 frames of a file without its own pitches)
+        let z = model.latentMeans[0], v = c.envVelocities[0]
+        XCTAssertEqual(t.gains(z: z, pitch: 61, velocity: v, secondsSinceNoteOn: 0.55)[ToneTable.bandCount],
+                       Float((3 * 7 + 55) % 9) - 4, accuracy: 1e-3)
+        XCTAssertEqual(t.gains(z: z, pitch: 60, velocity: v, secondsSinceNoteOn: 0.55)[ToneTable.bandCount],
+                       Float((2 * 7 + 55) % 9) - 4, accuracy: 1e-3)
+        var descending = pitches
+        descending.swapAt(2, 3)
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
+            ("tone.gain_db", bands, gains), ("tone.onset_db", onsetShape, onset),
+            ("tone.onset_pitches", [pitches.count], descending)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.onset_pitches") && "\($0)".contains("increasing"), "\($0)")
+        }
+        let envelopeShape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, 40]
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
+            ("tone.gain_db", bands, gains), ("tone.onset_db", envelopeShape, [Float](repeating: 0, count: envelopeShape.reduce(1, *))),
+            ("tone.onset_pitches", [pitches.count], pitches)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.onset_db") && "\($0)".contains("expected shape"), "\($0)")
+        }
+    }
+
     func testLookupMatchesTorchReference() throws {
         let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
         let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")

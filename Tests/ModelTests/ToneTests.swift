@@ -16,13 +16,15 @@ final class ToneTests: XCTestCase {
                               pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
                               velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
                               gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
+                              onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
                               latentMeans: try fixture.values("means"),
                               blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
         let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
         let velocities = try fixture.values("lookup.velocity"), expected = try fixture.values("lookup.values")
         let seconds = try fixture.values("lookup.seconds"), onsets = try fixture.values("lookup.onset")
         let b = ToneTable.bandCount, zDim = table.zDim
-        XCTAssertEqual(table.onsetFrameCount, 40)
+        XCTAssertEqual(table.onsetFrameCount, 60)
+        XCTAssertEqual(table.onsetPitchAnchors, [40, 55, 60, 61, 90])
         for q in 0..<pitches.count {
             let g = table.gains(z: Array(zs[q * zDim ..< (q + 1) * zDim]), pitch: Double(pitches[q]),
                                 velocity: Double(velocities[q]), secondsSinceNoteOn: Double(seconds[q]))

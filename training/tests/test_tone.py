@@ -76,3 +76,24 @@ def test_the_table_averages_an_instrument_s_notes_around_each_anchor():
     assert table.shape == (2, 3, 2, T.BANDS)
     assert abs(table[0, 1, 0, 10] - 3.0) < 1e-6  # smoothed over bands: 1/2 of the band's own value
     assert abs(table[0, 1, 0, 9] - 1.5) < 1e-6 and abs(table[1, 1, 1, 10] + 3.0) < 1e-6
+
+
+def test_the_onset_table_keeps_each_key_s_own_attack():
+    # two neighbouring notes with different attacks (a SoundFont's sample ranges): the onset's
+    # own anchors (every key, span 2) keep each note's course at its key and give a key between
+    # them half of each; the envelopes' anchors (12 apart, span 12) would have averaged them away
+    courses = np.zeros((2, T.ONSET_FRAMES), np.float32)
+    courses[0, :10] = -12.0  # MIDI 60: a slow attack to lift less
+    courses[1, :10] = 6.0  # MIDI 62
+    table = T.build_table(courses, np.array([0, 0]), np.array([60, 62]), np.array([100, 100]), 1,
+                          T.ONSET_PITCHES, [64, 127], smooth=False, pitch_span=T.ONSET_PITCH_SPAN)
+    at = {p: T.ONSET_PITCHES.index(p) for p in (60.0, 61.0, 62.0)}
+    assert abs(table[0, at[60.0], 0, 5] + 12.0) < 1e-6
+    assert abs(table[0, at[62.0], 0, 5] - 6.0) < 1e-6
+    assert abs(table[0, at[61.0], 0, 5] + 3.0) < 1e-6
+    coarse = T.build_table(courses, np.array([0, 0]), np.array([60, 62]), np.array([100, 100]), 1,
+                           [48, 60, 72], [64, 127], smooth=False)
+    assert coarse[0, 1, 0, 5] > -6.0  # the 12-semitone anchor blurs the slow key with its neighbour
+    # the whole slowest real attack fits: 600 ms of frames, tapered over the last 100 ms
+    assert T.ONSET_FRAMES * 10 >= 520
+    assert T.onset_taper()[T.ONSET_FRAMES - T.ONSET_TAPER - 1] == 1.0

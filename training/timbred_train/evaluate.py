@@ -338,11 +338,14 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     means = model.prior_mu.detach().numpy()
     rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
 
-    def look(t, k, pitch, velocity):
-        return T.lookup(t, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity)
+    onset_pitches = T.onset_pitches(model_path, cfg)
 
-    return lambda k, pitch, velocity: {"tone_db": look(table, k, pitch, velocity),
-                                       "onset_db": None if onset is None else look(onset, k, pitch, velocity)}
+    def look(t, pitches, k, pitch, velocity):
+        return T.lookup(t, pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity)
+
+    return lambda k, pitch, velocity: {
+        "tone_db": look(table, cfg.env_pitches, k, pitch, velocity),
+        "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity)}
 
 
 def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):

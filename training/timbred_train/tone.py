@@ -34,7 +34,14 @@ FLOOR_DB = -80.0  # bands this far below the recording's strongest band in both 
 MIN_DB, MAX_DB = -24.0, 18.0  # the gains' clamp
 PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distance, weighted 1 - d/span
 N_FFT = 4096
-ONSET_FRAMES = 40  # the onset course: 10 ms frames from note-on (400 ms)
+ONSET_FRAMES = 60  # the onset course: 10 ms frames from note-on (600 ms: the slowest real attacks take 520 ms)
+# The onset course's own pitch anchors: every key of the piano's range, each averaging the notes
+# within ONSET_PITCH_SPAN semitones (a note set every 2 semitones: a key between two notes takes
+# both halves). A SoundFont's attack changes from one sample's key range to the next (the organ
+# reaches its level in 99 ms at MIDI 60 and 248 ms at 62, the horn in 76 ms at 58 and 266 ms at
+# 60): the envelopes' anchors, 12 semitones apart, averaged them away.
+ONSET_PITCHES = tuple(float(p) for p in range(21, 109))
+ONSET_PITCH_SPAN = 2.0
 ONSET_TAPER = 10  # its last 100 ms fade to 0 dB (raised cosine)
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
 ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
@@ -213,13 +220,15 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
 
 
 def build_table(gains: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
-                n_instruments: int, pitch_anchors, velocity_anchors, smooth: bool = True) -> np.ndarray:
-    """Gains [I, P, V, X] at the envelopes' anchors (X: bands, or onset frames), averaged over an
-    instrument's notes as the transients are (`transients.build_table`), then with `smooth`
-    smoothed over X with (1/4, 1/2, 1/4)."""
+                n_instruments: int, pitch_anchors, velocity_anchors, smooth: bool = True,
+                pitch_span: float | None = None) -> np.ndarray:
+    """Gains [I, P, V, X] at the anchors (X: bands, or onset frames), averaged over an
+    instrument's notes as the transients are (`transients.build_table`, with `pitch_span` when
+    given), then with `smooth` smoothed over X with (1/4, 1/2, 1/4)."""
     from .transients import build_table as anchor_table
 
-    table = anchor_table(gains, instrument, pitch, velocity, n_instruments, pitch_anchors, velocity_anchors)
+    table = anchor_table(gains, instrument, pitch, velocity, n_instruments, pitch_anchors, velocity_anchors,
+                         span=pitch_span)
     if not smooth:
         return table
     padded = np.concatenate([table[..., :1], table, table[..., -1:]], axis=-1)
@@ -241,6 +250,13 @@ def read_table(model_path: Path, name: str = "tone.gain_db"):
 
     with safe_open(str(model_path), framework="np") as f:
         return f.get_tensor(name) if name in f.keys() else None
+
+
+def onset_pitches(model_path: Path, cfg) -> list[float]:
+    """The pitch anchors of the file's `tone.onset_db`: `tone.onset_pitches`, else (a file of
+    session 12) the envelopes' anchors."""
+    p = read_table(model_path, "tone.onset_pitches")
+    return [float(x) for x in p] if p is not None else list(cfg.env_pitches)
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
@@ -278,19 +294,21 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
     onsets = measure_onsets(model, env, notes, table, meta)
     onset_table = build_table(onsets, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
-                              cfg.env_pitches, cfg.env_velocities, smooth=False)
-    print(f"onset gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
-          "frames 0 / 1 / 2 / 5 / 10 / 20 (10 ms each)")
+                              ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=ONSET_PITCH_SPAN)
+    o60 = ONSET_PITCHES.index(60.0)
+    print(f"onset gain dB at MIDI 60, velocity anchor {cfg.env_velocities[v100]}: "
+          "frames 0 / 1 / 2 / 5 / 10 / 20 / 40 (10 ms each)")
     for i, name in enumerate(cfg.instruments):
-        row = onset_table[i, p60, v100]
-        figures["instruments"][name]["onset_db"] = [float(row[n]) for n in (0, 1, 2, 5, 10, 20)]
-        print(f"{name:16s} " + " ".join(f"{row[n]:+6.1f}" for n in (0, 1, 2, 5, 10, 20)))
+        row = onset_table[i, o60, v100]
+        figures["instruments"][name]["onset_db"] = [float(row[n]) for n in (0, 1, 2, 5, 10, 20, 40)]
+        print(f"{name:16s} " + " ".join(f"{row[n]:+6.1f}" for n in (0, 1, 2, 5, 10, 20, 40)))
     if write:
         info = {"notes": len(notes.pitch), "dataset": Path(data).name,
                 "reference": Path(reference).name if reference is not None else Path(data).name}
-        _write(Path(model_path), {"tone.gain_db": table, "tone.onset_db": onset_table}, info, out)
-        print(f"wrote tone.gain_db {list(table.shape)} and tone.onset_db {list(onset_table.shape)} into "
-              f"{out or model_path}")
+        _write(Path(model_path), {"tone.gain_db": table, "tone.onset_db": onset_table,
+                                  "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}, info, out)
+        print(f"wrote tone.gain_db {list(table.shape)}, tone.onset_db {list(onset_table.shape)} and "
+              f"tone.onset_pitches [{len(ONSET_PITCHES)}] into {out or model_path}")
     figures.update(table=table, onset_table=onset_table)
     return figures
 
@@ -313,7 +331,8 @@ def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | No
 
 def write_fixture(folder: Path) -> Path:
     """`tone-reference.safetensors`: a small random band table and onset table (I = 2, Z = 2,
-    pitch anchors 36 / 60 / 84, velocity anchors 20 / 64 / 120) with lookup queries (z, pitch,
+    pitch anchors 36 / 60 / 84, the onset's own 40 / 55 / 60 / 61 / 90, velocity anchors 20 / 64 /
+    120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent)."""
     from safetensors.numpy import save_file
@@ -326,8 +345,9 @@ def write_fixture(folder: Path) -> Path:
     queries_z = np.array([[0.4, 0.3], [1.0, 0.5], [0.0, 0.0], [0.2, -0.5], [0.7, 0.1]], np.float32)
     queries_p = np.array([61.5, 60.0, 0.0, 127.0, 33.25], np.float32)
     queries_v = np.array([100.0, 10.0, 127.0, 64.0, 42.0], np.float32)
-    onset = (g.random((2, 3, 3, ONSET_FRAMES)) * 40 - 25).astype(np.float32)
-    queries_s = np.array([0.0, 0.013, 0.155, 0.395, 0.5], np.float32)
+    onset_pitches = np.array([40.0, 55.0, 60.0, 61.0, 90.0])
+    onset = (g.random((2, len(onset_pitches), 3, ONSET_FRAMES)) * 40 - 25).astype(np.float32)
+    queries_s = np.array([0.0, 0.013, 0.155, 0.395, 0.593], np.float32)
     answers = np.stack([lookup(table, pitches, velocities, means, scale, rule, zq, p, v)
                         for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
 
@@ -339,7 +359,7 @@ def write_fixture(folder: Path) -> Path:
         nxt = course[j + 1] if j + 1 < ONSET_FRAMES else 0.0
         return course[j] + (x - j) * (nxt - course[j])
 
-    onset_answers = np.array([onset_at(lookup(onset, pitches, velocities, means, scale, rule, zq, p, v), sq)
+    onset_answers = np.array([onset_at(lookup(onset, onset_pitches, velocities, means, scale, rule, zq, p, v), sq)
                               for zq, p, v, sq in zip(queries_z, queries_p, queries_v, queries_s)], np.float32)
     f0 = np.array([[27.5, 110.0, 261.63, 1046.5, 3520.0]], np.float32)  # [1, T]
     harm = g.random((1, 5, 40)).astype(np.float32)
@@ -347,7 +367,8 @@ def write_fixture(folder: Path) -> Path:
     applied = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
                for t in range(5)]
-    out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "velocity_anchors": velocities,
+    out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
+           "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
            "lookup.velocity": queries_v, "lookup.seconds": queries_s, "lookup.values": answers,
            "lookup.onset": onset_answers, "apply.f0_hz": f0[0],

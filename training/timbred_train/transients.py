@@ -133,14 +133,15 @@ PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distanc
 
 
 def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
-                n_instruments: int, pitch_anchors, velocity_anchors) -> np.ndarray:
+                n_instruments: int, pitch_anchors, velocity_anchors, span: float | None = None) -> np.ndarray:
     """Amplitudes [I, P, V, FRAMES, BANDS] at the envelopes' anchors (any per-note shape: [I, P, V,
     *amps.shape[1:]]): per instrument and velocity, the notes' amplitudes averaged around each pitch
-    anchor (weights 1 - |d| / PITCH_SPAN; an
+    anchor (weights 1 - |d| / span, PITCH_SPAN unless given; an
     anchor outside the instrument's range takes the nearest notes); a velocity the instrument
     lacks takes the nearest one it has. Averaging over neighbouring notes keeps what their
     attacks share and evens out each note's flicker."""
     table = np.zeros((n_instruments, len(pitch_anchors), len(velocity_anchors)) + amps.shape[1:], np.float32)
+    span = PITCH_SPAN if span is None else span
     for i in range(n_instruments):
         mine = instrument == i
         if not mine.any():
@@ -150,7 +151,7 @@ def build_table(amps: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, vel
             sel = mine & (velocity == vs[np.argmin(np.abs(vs - vel))])
             ps = pitch[sel].astype(np.float64)
             for j, pa in enumerate(pitch_anchors):
-                w = np.maximum(0.0, 1 - np.abs(ps - pa) / PITCH_SPAN)
+                w = np.maximum(0.0, 1 - np.abs(ps - pa) / span)
                 if w.sum() == 0:
                     w = (np.abs(ps - pa) == np.abs(ps - pa).min()).astype(np.float64)
                 table[i, j, v] = np.tensordot(w / w.sum(), amps[sel], axes=1)
