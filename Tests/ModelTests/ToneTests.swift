@@ -80,4 +80,26 @@ final class ToneTests: XCTestCase {
         XCTAssertLessThan(flute125, -3)
         XCTAssertLessThan(abs(trumpet1k), 3)
     }
+
+    /// The shipped model's onset course follows the SoundFont's key ranges: the organ reaches its
+    /// level in 99 ms at MIDI 60 and 248 ms at 62 (its samples change between them), so 62's
+    /// first 150 ms are lowered further than 60's; the course runs 600 ms, on every key.
+    func testTheShippedOnsetCourseIsPerKey() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.onsetFrameCount, 60)
+        XCTAssertEqual(t.onsetPitchAnchors.first, 21)
+        XCTAssertEqual(t.onsetPitchAnchors.count, 88)
+        let organ = model.latentMeans[try XCTUnwrap(model.instrumentIndex(named: "church_organ"))]
+        func early(_ pitch: Double) -> Float {
+            let s = stride(from: 0.02, through: 0.15, by: 0.01).map {
+                t.gains(z: organ, pitch: pitch, velocity: 100, secondsSinceNoteOn: $0)[ToneTable.bandCount]
+            }
+            return s.reduce(0, +) / Float(s.count)
+        }
+        let at60 = early(60), at62 = early(62)
+        print("organ onset gain over 20-150 ms: MIDI 60 \(at60) dB, 62 \(at62) dB")
+        XCTAssertLessThan(at62, at60 - 2)
+    }
 }
