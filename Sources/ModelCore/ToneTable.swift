@@ -80,7 +80,7 @@ public struct ToneTable: Sendable, Equatable {
 
     /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them), then its onset gain in dB `secondsSinceNoteOn`
-    /// after note-on (linear between frames; 0 after the last), written to `out` (``rowCount``
+    /// after note-on (linear between frames; the last frame's after it), written to `out` (``rowCount``
     /// values). Real-time safe: `scratch` holds at least I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
@@ -92,10 +92,12 @@ public struct ToneTable: Sendable, Equatable {
                                     velocity: velocity)
         let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
-        // the onset frame: linear between frames, none past the last (or before note-on)
+        // the onset frame: linear between frames, the last frame's value from then on, none
+        // before note-on (or without a course)
         let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
-        let frame = position >= 0 && position < Double(onsetFrameCount) ? Int(position) : -1
-        let frameFraction = Float(frame >= 0 ? position - Double(frame) : 0)
+        let last = onsetFrameCount - 1
+        let frame = position < 0 || last < 0 ? -1 : (position >= Double(last) ? last : Int(position))
+        let frameFraction = Float(frame >= 0 && frame < last ? position - Double(frame) : 0)
         let onsetCorners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: velocityAnchors,
                                          pitch: pitch, velocity: velocity)
         gainDB.withUnsafeBufferPointer { table in
@@ -121,12 +123,12 @@ public struct ToneTable: Sendable, Equatable {
         }
     }
 
-    /// Cell c's onset gain at a frame and fraction (the frame after the last counts as 0 dB).
+    /// Cell c's onset gain at a frame and fraction (the last frame holds).
     @inline(__always)
     private static func onset(_ o: (table: UnsafeBufferPointer<Float>, frames: Int, frame: Int, fraction: Float),
                               _ c: Int) -> Float {
         let here = o.table[c * o.frames + o.frame]
-        let next = o.frame + 1 < o.frames ? o.table[c * o.frames + o.frame + 1] : 0
+        let next = o.frame + 1 < o.frames ? o.table[c * o.frames + o.frame + 1] : here
         return here + o.fraction * (next - here)
     }
 

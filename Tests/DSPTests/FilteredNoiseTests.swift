@@ -138,7 +138,7 @@ final class FilteredNoiseTests: XCTestCase {
                 let white = fixture["white.\(Int(rate))"]
                 let expected = fixture["audio.noise.\(Int(rate))"]
                 let hop = hopSamples(sampleRate: rate, frameRate: 100)!
-                let synth = NoiseSynth(sampleRate: rate, hop: hop, bandCount: bandCount, bandLimitHz: 16_000)
+                let synth = NoiseSynth(sampleRate: rate, hop: hop, bandCount: bandCount, bandLimitHz: Double(fixture.bandLimitHz))
                 let voice = NoiseVoice(synth: synth, seed: 0)
                 var output = [Float](repeating: 0, count: bands.count * hop)
                 output.withUnsafeMutableBufferPointer { out in

@@ -201,7 +201,7 @@ final class HarmonicOscillatorBankTests: XCTestCase {
                 var amps = [Float](repeating: -1, count: distribution[n].count)
                 distribution[n].withUnsafeBufferPointer { d in
                     amps.withUnsafeMutableBufferPointer { a in
-                        _ = HarmonicControls.mask(amplitude: amplitude[n], distribution: d, f0Hz: f0[n], limitHz: 16_000, into: a)
+                        _ = HarmonicControls.mask(amplitude: amplitude[n], distribution: d, f0Hz: f0[n], limitHz: fixture.bandLimitHz, into: a)
                     }
                 }
                 for k in amps.indices {

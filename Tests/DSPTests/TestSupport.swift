@@ -39,6 +39,9 @@ struct SafeTensors {
 
     func shape(_ name: String) -> [Int] { tensors[name]?.shape ?? [] }
 
+    /// The model's band limit (`band_limit_hz`, half its rate): 16 kHz for a fixture without it.
+    var bandLimitHz: Float { tensors["band_limit_hz"]?.values.first ?? 16_000 }
+
     /// Rows of a 2-D tensor.
     func rows(_ name: String) -> [[Float]] {
         let shape = self.shape(name)

@@ -58,9 +58,10 @@ final class ToneTests: XCTestCase {
         }
     }
 
-    /// The shipped model's balance where issue 15 measured the model short: the piano's and
-    /// guitar's 8 kHz region and everything's top octave are raised, the noise below a low
-    /// flute's or oboe's fundamental lowered, and the trumpet's middle stays put.
+    /// The shipped model's balance where issue 15 measured the model short: the piano's 8 kHz
+    /// region is raised, the noise below a low flute's fundamental lowered, and the trumpet's
+    /// middle stays put. The 48 kHz decoder (session 13) makes its own top octave: 12.5 kHz at
+    /// MIDI 84 needs -2…+5 dB (the 32 kHz one needed +4.5…+7.3 dB).
     func testTheShippedModelBalancesTheBands() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
@@ -76,7 +77,7 @@ final class ToneTests: XCTestCase {
         print("shipped tone balance: piano 8 kHz \(piano8k) dB, 12.5 kHz at MIDI 84 \(top) dB, "
               + "flute 125 Hz \(flute125) dB, trumpet 1 kHz \(trumpet1k) dB")
         XCTAssertGreaterThan(piano8k, 4)
-        XCTAssertGreaterThan(top.min()!, 3)
+        XCTAssertLessThan(top.map(abs).max()!, 6)
         XCTAssertLessThan(flute125, -3)
         XCTAssertLessThan(abs(trumpet1k), 3)
     }

@@ -97,3 +97,17 @@ def test_the_onset_table_keeps_each_key_s_own_attack():
     # the whole slowest real attack fits: 600 ms of frames, tapered over the last 100 ms
     assert T.ONSET_FRAMES * 10 >= 520
     assert T.onset_taper()[T.ONSET_FRAMES - T.ONSET_TAPER - 1] == 1.0
+
+
+def test_the_onset_course_ends_at_the_level_it_holds_and_apply_holds_it():
+    # a key 3 dB quieter in the model than in the recording all along: the course ends at +3 dB
+    # (not 0: a step down at the course's end), and the engine's rule holds it for the rest
+    hop = 320
+    t = np.arange(hop * (T.ONSET_FRAMES + 40)) / 32000
+    played = 0.1 * np.sin(2 * np.pi * 440 * t)
+    g = T.note_onset_db(played * 10 ** (3 / 20), played, hop)
+    assert np.all(np.abs(g[5:] - 3.0) < 0.05)
+    c = {"harmonics": torch.ones(1, T.ONSET_FRAMES + 20, 4), "noise": torch.ones(1, T.ONSET_FRAMES + 20, 5)}
+    out = T.apply(c, np.zeros(T.BANDS), torch.full((1, T.ONSET_FRAMES + 20), 440.0), 16000.0, g)
+    h = out["harmonics"][0, :, 0].numpy()
+    assert abs(20 * np.log10(h[-1]) - g[-1]) < 1e-4 and abs(20 * np.log10(h[T.ONSET_FRAMES - 1]) - g[-1]) < 1e-4

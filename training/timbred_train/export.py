@@ -238,6 +238,7 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     tref["encoder.input"] = feats
     tref["encoder.mu"] = mu.numpy()
     tref["encoder.logvar"] = lv.numpy()
+    tref["band_limit_hz"] = np.array([trained.cfg.band_limit_hz], np.float32)  # the model's (its rate / 2)
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in tref.items()}, str(folder / "default-reference.safetensors"),
               metadata={"white_noise": "torch.rand(seed 23) * 2 - 1 at each rate", "frames": "60"})
     write_analysis_fixture(folder, trained, notes)
