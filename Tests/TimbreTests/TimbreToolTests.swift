@@ -23,8 +23,9 @@ final class TimbreToolTests: XCTestCase {
     func testEncodeWritesAPresetTheSynthPlays() throws {
         let ref = try ReferenceNote.load(0)  // a held-out flute note
         let wav = folder + "/my-flute.flac"
-        // FLAC at 48 kHz, stereo-summed mono: not the model's format
-        try MonoAudio(samples: ref.audio, sampleRate: 32000).resampled(to: 48000).writeWAV(path: folder + "/tmp.wav")
+        // at 44.1 kHz: not the model's rate (the reference note is at the model's)
+        let modelRate = Double(try TimbreModel(contentsOf: Fixtures.defaultModel).config.sampleRate)
+        try MonoAudio(samples: ref.audio, sampleRate: modelRate).resampled(to: 44100).writeWAV(path: folder + "/tmp.wav")
         // (the refinement search is checked in NoteAnalysisTests; the debug binary would take minutes)
         let convert = try runTool(Fixtures.timbredBinary, ["encode", folder + "/tmp.wav", "--name", "My Flute", "--no-refine"], environment: environment)
         XCTAssertEqual(convert.status, 0, convert.output)
