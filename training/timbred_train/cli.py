@@ -138,7 +138,8 @@ def _render_missing_dataset(data: Path, model: Path) -> None:
 def cmd_engine_check(args) -> None:
     from .engine_check import engine_check
 
-    data = Path(args.data)
+    rate = _model_sample_rate(Path(args.model))
+    data = Path(args.data or ("data/default" if rate == 32000 else f"data/default{rate // 1000}"))
     _render_missing_dataset(data, Path(args.model))
     engine_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work),
                  Path(args.report) if args.report else None, args.tolerance)
@@ -265,7 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--timbred", required=True, help="path of the timbred binary")
     c.add_argument("--model", default="../models/default.safetensors")
     c.add_argument("--presets", default="../presets")
-    c.add_argument("--data", default="data/default", help="note set (rendered if missing)")
+    c.add_argument("--data", help="note set (rendered if missing; default data/default for a 32 kHz model, "
+                                  "data/default48 for a 48 kHz one)")
     c.add_argument("--work", default="runs/engine-check")
     c.add_argument("--report", help="the model's evaluation summary.json to compare with")
     c.add_argument("--tolerance", type=float, default=0.05, help="allowed accuracy difference")
