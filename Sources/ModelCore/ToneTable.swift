@@ -98,8 +98,9 @@ public struct ToneTable: Sendable, Equatable {
         let last = onsetFrameCount - 1
         let frame = position < 0 || last < 0 ? -1 : (position >= Double(last) ? last : Int(position))
         let frameFraction = Float(frame >= 0 && frame < last ? position - Double(frame) : 0)
-        let onsetCorners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: velocityAnchors,
-                                         pitch: pitch, velocity: velocity)
+        let onsetCorners = frame < 0 ? corners : AnchorCorners(pitchAnchors: onsetPitchAnchors,
+                                                               velocityAnchors: velocityAnchors, pitch: pitch,
+                                                               velocity: velocity)
         gainDB.withUnsafeBufferPointer { table in
             onsetDB.withUnsafeBufferPointer { onset in
                 for i in 0..<instrumentCount {
