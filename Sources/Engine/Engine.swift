@@ -147,6 +147,10 @@ public final class Engine: @unchecked Sendable {
     /// voice's gains (`ToneBalance.rowCount` dB per row: the bands, then the onset).
     private let tone: ToneTable?
     private let toneBalance: ToneBalance?
+    /// The model's partial motion (nil: none), its group edges, and one voice's blended depths.
+    private let motion: PartialMotionTable?
+    private let motionEdges: UnsafeMutableBufferPointer<Int>
+    private let motionDepthDB: UnsafeMutablePointer<Float>
     private let batchTone: UnsafeMutablePointer<Float>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
@@ -244,8 +248,14 @@ public final class Engine: @unchecked Sendable {
                   oscillators: HarmonicOscillatorBank(sampleRate: settings.sampleRate, hop: hopSamples,
                                                       maxHarmonics: model.config.harmonicCount),
                   noise: NoiseVoice(synth: noiseSynth, seed: UInt64(0x7153_0000 + i)),
-                  transientCount: model.transients == nil ? 0 : TransientTable.envelopeCount)
+                  transientCount: model.transients == nil ? 0 : TransientTable.envelopeCount,
+                  hasMotion: model.motion != nil)
         })
+        motion = model.motion
+        motionEdges = .allocate(capacity: max(2, model.motion?.harmonicEdges.count ?? 2))
+        _ = motionEdges.initialize(from: model.motion?.harmonicEdges ?? [1, 1])
+        motionDepthDB = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
+        motionDepthDB.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
         transients = model.transients
         transientBands = model.transients.map { _ in
             TransientBands(frameCount: TransientTable.frameCount, bandEdgesHz: TransientTable.bandEdgesHz,
@@ -341,6 +351,8 @@ public final class Engine: @unchecked Sendable {
         batchFrameOffsets.deallocate()
         batchInharmonicity.deallocate()
         blendScratch.deallocate()
+        motionEdges.deallocate()
+        motionDepthDB.deallocate()
         for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
             p.deallocate()
         }
@@ -1056,9 +1068,17 @@ public final class Engine: @unchecked Sendable {
             let take = min(count - done, hop - m)
             let cur = voice.slots.current, nxt = voice.slots.next
             let t0 = profileStages ? monotonicNanoseconds() : 0
+            var amplitudes = UnsafeBufferPointer(voice.harmonics(cur))
+            var nextAmplitudes = UnsafeBufferPointer(voice.harmonics(nxt))
+            if let motion = voice.motion, motion.isMoving {
+                // the controls as decoded, times the partials' motion (the slots stay as decoded)
+                motion.move(current: amplitudes.baseAddress!, next: nextAmplitudes.baseAddress!)
+                amplitudes = UnsafeBufferPointer(start: motion.movedCurrent, count: voice.harmonicCount)
+                nextAmplitudes = UnsafeBufferPointer(start: motion.movedNext, count: voice.harmonicCount)
+            }
             voice.oscillators.render(f0Hz: voice.f0(cur), nextF0Hz: voice.f0(nxt),
-                                     amplitudes: UnsafeBufferPointer(voice.harmonics(cur)),
-                                     nextAmplitudes: UnsafeBufferPointer(voice.harmonics(nxt)),
+                                     amplitudes: amplitudes,
+                                     nextAmplitudes: nextAmplitudes,
                                      inharmonicity: voice.inharmonicity(cur),
                                      samples: m..<(m + take), addingInto: scratch + done)
             let t1 = profileStages ? monotonicNanoseconds() : 0
@@ -1081,6 +1101,11 @@ public final class Engine: @unchecked Sendable {
                 }
                 if !voice.hasAhead { undecodedFrameCount &+= 1 }
                 voice.advanceFrame()
+                if let table = motion, let voiceMotion = voice.motion {
+                    let rho = table.parameters(z: voice.z, scratch: blendScratch, depthDB: motionDepthDB)
+                    voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
+                                        edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho)
+                }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 voice.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(voice.noiseBands(voice.slots.current)))
                 if profileStages { stageNanoseconds.noise += monotonicNanoseconds() - t3 }
@@ -1598,6 +1623,11 @@ public final class Engine: @unchecked Sendable {
         voice.isPendingStart = true
         strikeCount &+= 1
         voice.strikeOrder = strikeCount
+        // the motion's seed follows the key and velocity alone: a note moves the same way whatever
+        // was played before it or on other channels (as a sampler replays a key's recording), so
+        // a part sounds as its preset does alone, and offline as live
+        let key = UInt64(note) << 8 | UInt64(velocity)
+        voice.motion?.start(seed: UInt32(truncatingIfNeeded: ((key &+ 1) &* 0x9E37_79B9_7F4A_7C15) >> 32))
     }
 
     /// Sets the voice's attack transient from its timbre point, tuned key and velocity, at the

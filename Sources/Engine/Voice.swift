@@ -85,9 +85,11 @@ final class Voice {
     /// Played from the note's first synthesised sample (`ageSamples`).
     let transientAmplitudes: UnsafeMutablePointer<Float>
     let transientCount: Int
+    /// The partial motion's gains (nil when the model has no motion table).
+    let motion: PartialMotion?
 
     init(harmonicCount: Int, noiseBandCount: Int, stateCount: Int, zDim: Int, oscillators: HarmonicOscillatorBank,
-         noise: NoiseVoice, transientCount: Int = 0) {
+         noise: NoiseVoice, transientCount: Int = 0, hasMotion: Bool = false) {
         self.harmonicCount = harmonicCount
         self.noiseBandCount = noiseBandCount
         self.stateCount = stateCount
@@ -107,6 +109,7 @@ final class Voice {
         self.transientCount = transientCount
         transientAmplitudes = .allocate(capacity: max(1, transientCount))
         transientAmplitudes.initialize(repeating: 0, count: max(1, transientCount))
+        motion = hasMotion ? PartialMotion(harmonicCount: harmonicCount) : nil
     }
 
     deinit {

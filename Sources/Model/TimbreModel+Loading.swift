@@ -111,8 +111,30 @@ extension TimbreModel {
             }
             onsetPitchAnchors = p.map(Double.init)
         }
+        // the optional partial motion: its three tensors or none; G from the edges' length
+        let motionGroups = (file.tensors["motion.harmonic_edges"]?.shape.first).map { $0 - 1 }
+        var motionEdges: [Int]?
+        if file.tensors["motion.depth_db"] != nil || file.tensors["motion.correlation"] != nil || motionGroups != nil {
+            guard let groups = motionGroups, groups >= 1 else {
+                throw .missingTensor(path: path, name: "motion.harmonic_edges")
+            }
+            let motionSpecs = Self.motionTensors(for: config, groupCount: groups)
+            let e = try checked(motionSpecs[0],
+                                inRange: { $0 >= 1 && $0 <= 65536 && $0 == $0.rounded() }, what: "a partial number 1…65536")
+            if e[0] != 1 || zip(e, e.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: "motion.harmonic_edges",
+                                     reason: "expected increasing partial numbers starting at 1")
+            }
+            motionEdges = e.map { Int($0) }
+            values["motion.depth_db"] = try checked(motionSpecs[1],
+                                                    inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxDepthDB },
+                                                    what: "0…\(Int(PartialMotionTable.maxDepthDB)) dB")
+            values["motion.correlation"] = try checked(motionSpecs[2],
+                                                       inRange: { $0 >= 0 && $0 < 1 }, what: "0 ≤ correlation < 1")
+        }
+        let motionNames: Set<String> = motionEdges == nil ? [] : ["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
-            .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name))
+            .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -187,9 +209,14 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             latentMeans: means, blendScale: scale, blendRule: blendRule)
+        let motion = motionEdges.map { edges in
+            PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
+                               correlation: t("motion.correlation"), latentMeans: means, blendScale: scale,
+                               blendRule: blendRule)
+        }
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,
-                  transients: transients, tone: tone, unexpectedTensorNames: unexpectedTensorNames)
+                  transients: transients, tone: tone, motion: motion, unexpectedTensorNames: unexpectedTensorNames)
     }
 }

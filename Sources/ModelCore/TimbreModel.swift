@@ -49,6 +49,9 @@ public struct TimbreModel: Sendable {
     /// The tone balance (`tone.gain_db`, optional): nil when the file has none, and the decoder's
     /// spectra play as they come.
     public let tone: ToneTable?
+    /// The partial motion (`motion.*`, optional): nil when the file has none, and each partial
+    /// follows the decoder's course without moving around it.
+    public let motion: PartialMotionTable?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -66,7 +69,7 @@ public struct TimbreModel: Sendable {
                 envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
                 inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil, tone: ToneTable? = nil,
-                unexpectedTensorNames: [String]) {
+                motion: PartialMotionTable? = nil, unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
         self.config = config
@@ -82,6 +85,7 @@ public struct TimbreModel: Sendable {
         self.inharmonicity = inharmonicity
         self.transients = transients
         self.tone = tone
+        self.motion = motion
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -168,6 +172,14 @@ public struct TimbreModel: Sendable {
         [TensorSpec(name: "transient.amplitude", shape: [config.instrumentCount, config.envPitches.count,
                                                          config.envVelocities.count, TransientTable.frameCount,
                                                          TransientTable.bandCount])]
+    }
+
+    /// The optional tensors of the partial motion (docs/model-format.md, "Partial motion") with G
+    /// groups of partials: all three or none.
+    public static func motionTensors(for config: ModelConfig, groupCount: Int) -> [TensorSpec] {
+        [TensorSpec(name: "motion.harmonic_edges", shape: [groupCount + 1]),
+         TensorSpec(name: "motion.depth_db", shape: [config.instrumentCount, groupCount]),
+         TensorSpec(name: "motion.correlation", shape: [config.instrumentCount])]
     }
 
     /// The optional tensors of the tone balance (docs/model-format.md, "Tone balance"), at the

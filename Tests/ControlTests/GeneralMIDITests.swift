@@ -288,11 +288,12 @@ final class GeneralMIDITests: XCTestCase {
 
     /// Piano (program 0), violin (40) and flute (73) on channels 1-3 at once, with drums on
     /// channel 10: each part's note has the harmonic profile (harmonics 2-4 against the
-    /// fundamental) of the same note played alone with its preset, within 0.6 dB (what the other
-    /// parts' partials and noise add at those frequencies; the piano's 5th, 734 Hz, lies 50 Hz
-    /// below the flute's fundamental, whose breath noise adds 1.7 dB to it with the 48 kHz model),
-    /// and differs from it played with the other two presets by more than 3 dB; the drums add
-    /// nothing pitched; each choice is logged once.
+    /// fundamental) of the same note played alone with its preset, within 2.5 dB (what the other
+    /// parts' partials and noise add at those frequencies: the piano's 2nd harmonic, 294 Hz, lies
+    /// 17 Hz above the violin's fundamental, whose partial motion spreads it over ±10 Hz and adds
+    /// 1.9 dB there; the piano's 5th, 734 Hz, lies 50 Hz below the flute's fundamental, whose
+    /// breath noise adds 1.7 dB to it), and differs from it played with the other two presets by
+    /// more than 3 dB (8.5 dB or more here); the drums add nothing pitched; each choice is logged once.
     func testPartsOnThreeChannelsPlayTheirOwnPresetsAtOnce() throws {
         let drums: [StandardMIDIFileWriter.TickedEvent] = [.midi(0, .programChange(channel: 9, program: 0))]
             + stride(from: 0, to: 1300, by: 240).flatMap { t -> [StandardMIDIFileWriter.TickedEvent] in
@@ -318,7 +319,7 @@ final class GeneralMIDITests: XCTestCase {
             let others = parts.filter { $0.preset != part.preset }.map { profileDifferenceDB(inMix, alone[$0.preset]!) }
             lines.append(String(format: "%@ part (channel %d): %.2f dB from %@ alone; %@ dB from the others", part.preset,
                                 part.channel + 1, own, part.preset, others.map { String(format: "%.1f", $0) }.joined(separator: ", ")))
-            XCTAssertLessThan(own, 0.6, "\(part.preset) part does not sound as its preset: \(inMix) vs \(alone[part.preset]!)")
+            XCTAssertLessThan(own, 2.5, "\(part.preset) part does not sound as its preset: \(inMix) vs \(alone[part.preset]!)")
             for o in others { XCTAssertGreaterThan(o, 3, "\(part.preset) part sounds like another preset") }
         }
         print(String(format: "GM parts at once (peak %.3f): ", gm.map(abs).max()!) + lines.joined(separator: "; "))
@@ -352,7 +353,8 @@ final class GeneralMIDITests: XCTestCase {
     }
 
     /// A program change on channel 2 while channel 1's note is held leaves that note as it was
-    /// (its harmonic profile within 0.05 dB) and moves channel 2's held note to the new preset.
+    /// (its harmonic profile within 0.3 dB: the flute that channel 2 turns into moves its partials,
+    /// and their spread reaches the violin's harmonics) and moves channel 2's held note to the new preset.
     func testAProgramChangeOnOneChannelLeavesTheOthersNotesAlone() throws {
         let violin = (channel: UInt8(0), program: UInt8(40), preset: "violin", key: UInt8(61))
         let piano = (channel: UInt8(1), program: UInt8(0), preset: "piano", key: UInt8(50))
@@ -362,7 +364,7 @@ final class GeneralMIDITests: XCTestCase {
         let violinMoved = profileDifferenceDB(profile(before, key: violin.key), profile(after, key: violin.key))
         let pianoMoved = profileDifferenceDB(profile(before, key: piano.key), profile(after, key: piano.key))
         print(String(format: "program change on channel 2: channel 1's note moved %.3f dB, channel 2's %.1f dB", violinMoved, pianoMoved))
-        XCTAssertLessThan(violinMoved, 0.1)
+        XCTAssertLessThan(violinMoved, 0.3)
         XCTAssertGreaterThan(pianoMoved, 3)
     }
 

@@ -135,6 +135,41 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The partial motion's three tensors load; a file with only some of them, edges that do not
+    /// start at 1 or do not increase, a negative depth or a correlation of 1 is refused with the
+    /// tensor named.
+    func testPartialMotionLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        XCTAssertNil(plain.motion)
+        let n = plain.config.instrumentCount
+        let edges: [Float] = [1, 2, 4, 100]
+        let depth = (0..<(n * 3)).map { Float($0 % 5) }
+        let rho = [Float](repeating: 0.8, count: n)
+        func model(_ e: [Float], _ d: [Float], _ r: [Float]) throws -> URL {
+            try smallModel(adding: [("motion.harmonic_edges", [e.count], e), ("motion.depth_db", [n, e.count - 1], d),
+                                    ("motion.correlation", [n], r)])
+        }
+        let loaded = try TimbreModel(contentsOf: try model(edges, depth, rho).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertEqual(m.harmonicEdges, [1, 2, 4, 100])
+        XCTAssertEqual(m.depthDB, depth)
+        XCTAssertEqual(m.groupCount, 3)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        let at0 = m.parameters(z: loaded.latentMeans[0])
+        XCTAssertEqual(at0.correlation, 0.8, accuracy: 1e-5)
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("motion.depth_db", [n, 3], depth)]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.harmonic_edges"), "\($0)")
+        }
+        for (e, d, r, name) in [([2, 3, 4, 100] as [Float], depth, rho, "motion.harmonic_edges"),
+                                ([1, 4, 4, 100], depth, rho, "motion.harmonic_edges"),
+                                (edges, depth.map { $0 - 1 }, rho, "motion.depth_db"),
+                                (edges, depth, rho.map { _ in 1 }, "motion.correlation")] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try model(e, d, r).path)) {
+                XCTAssertTrue("\($0)".contains(name), "\($0)")
+            }
+        }
+    }
+
     /// An onset course on pitch anchors of its own (`tone.onset_pitches`) with its own frame
     /// count loads; pitches that do not increase, or an onset table of the envelopes' shape
     /// beside them, are refused with the tensor named.

@@ -172,6 +172,12 @@ def cmd_inharmonicity(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_motion(args) -> None:
+    from .motion import run
+
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+
+
 def cmd_transients(args) -> None:
     from .transients import run
 
@@ -302,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--out", help="write the model with the predictor here instead of in place")
     h.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
     h.set_defaults(func=cmd_inharmonicity)
+
+    m = sub.add_parser("motion", help="measure how much each partial's level moves while a note is held (per "
+                                      "instrument) and add it to an exported model, for the engine to put back")
+    m.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    m.add_argument("--data", default="data/default48", help="the model's note set")
+    m.add_argument("--out", help="write the model with the motion table here instead of in place")
+    m.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
+    m.set_defaults(func=cmd_motion)
 
     r = sub.add_parser("transients", help="measure each note's attack beyond its analysis-resynthesis (click, hammer, "
                                           "pluck, chiff) and add the transient basis and table to an exported model")

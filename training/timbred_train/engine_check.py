@@ -97,13 +97,16 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
             want = 440 * 2 ** ((notes.pitch[i] - 69) / 12)
             cents.append(1200 * math.log2(np.nanmedian(f0) / want) if np.isfinite(f0).any() else float("nan"))
     labels = np.asarray(labels)
-    acc_engine = float((clf.predict(np.stack(feats)) == labels).mean())
+    named = clf.predict(np.stack(feats))
+    acc_engine = float((named == labels).mean())
     acc_real = float((clf.predict(np.stack(real_feats)) == labels).mean())
     cents = np.asarray(cents)
     result = {
         "notes": int(len(labels)), "classifier_accuracy_real": acc_real, "classifier_accuracy_engine": acc_engine,
         "engine_ratio": acc_engine / max(acc_real, 1e-9), "median_abs_f0_cents_engine": float(np.nanmedian(np.abs(cents))),
         "octave_errors_engine": int(np.sum(np.abs(cents) > 600)),
+        "per_instrument_engine": {name: float((named[labels == k] == k).mean())
+                                  for k, name in enumerate(notes.instruments) if np.any(labels == k)},
     }
     if report is not None and report.is_file():
         rep = json.loads(report.read_text())

@@ -126,11 +126,12 @@ def real_note_classifier(notes: NoteSet, sample_rate: int):
 def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0,
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
-                 sample_rate: int | None = None) -> np.ndarray:
+                 sample_rate: int | None = None, motion: tuple | None = None) -> np.ndarray:
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains) and `onset_db` (the onset course; `tone.lookup`)
-    balance it as the engine does; rendered at `sample_rate` (None: the model's)."""
+    balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    moves its partials as the engine does; rendered at `sample_rate` (None: the model's)."""
     cfg = model.cfg
     with torch.no_grad():
         f0t = torch.as_tensor(f0)[None]
@@ -146,6 +147,10 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
             from .tone import apply
 
             c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db)
+        if motion is not None:
+            from . import motion as M
+
+            c = dict(c, harmonics=M.apply(c["harmonics"], motion[0], motion[1], cfg.frame_rate, seed + 1))
         g = torch.Generator().manual_seed(seed)
         sr = sample_rate or cfg.sample_rate
         white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1
@@ -206,6 +211,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     clf = real_note_classifier(notes, sr)
     note_transient = _transient_player(model_path, model, env, meta)
     note_tone = _tone_lookup(model_path, model, meta)
+    note_motion = _motion_lookup(model_path, model, meta)
     midi_t_feats, analysis_t_feats = [], []
 
     rows = []
@@ -215,7 +221,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         hold = int(notes.hold_frames[i])
         prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
                        len(notes.f0_hz[i]), hold / cfg.frame_rate)
-        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i]))
+        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst)
         y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
                          hold_s=hold / cfg.frame_rate, **tone)
         x = notes.audio[i]
@@ -346,6 +352,20 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     return lambda k, pitch, velocity: {
         "tone_db": look(table, cfg.env_pitches, k, pitch, velocity),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity)}
+
+
+def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
+    """A function (instrument) → `resynthesize`'s motion argument at the instrument's preset point,
+    blended as the engine blends it ({} when the model file has no `motion.*`)."""
+    from . import motion as M
+    from .envelope import blend_weights
+
+    tables = M.read_tables(model_path)
+    if tables is None:
+        return lambda k: {}
+    means = model.prior_mu.detach().numpy()
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+    return lambda k: {"motion": M.blended(tables, blend_weights(means[k], means, scale, rule))}
 
 
 def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):

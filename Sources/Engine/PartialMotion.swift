@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+import ModelCore
+
+/// One voice's partial motion (docs/model-format.md, "Partial motion"): a gain per partial that
+/// moves each partial's level around the decoder's course while the note is held, as a real held
+/// note's partials move. Per partial a first-order autoregressive process of unit variance
+/// (correlation ρ from one control frame to the next) scaled to the depth of its group in dB and
+/// faded in between 100 and 300 ms after the note-on (the strike stays the decoder's). Each gain
+/// is divided by its mean power gain, so band levels stay where the tone balance put them.
+///
+/// The gains depend only on the note's seed, its frame count and the timbre, never on the
+/// decoded controls or on which thread decoded them. Allocated once; every method after `init`
+/// is real-time safe. The NumPy twin is `training/timbred_train/motion.py` (`gains`).
+final class PartialMotion {
+    /// The fade-in span after the note-on, seconds.
+    static let fadeInSeconds: (start: Double, end: Double) = (0.1, 0.3)
+    let harmonicCount: Int
+    /// The process per partial (unit variance).
+    private let process: UnsafeMutablePointer<Float>
+    /// Gains of the frame playing now and of the next frame.
+    private(set) var gains: (current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
+    /// The harmonic amplitudes times the gains, for the oscillator bank.
+    let movedCurrent: UnsafeMutablePointer<Float>
+    let movedNext: UnsafeMutablePointer<Float>
+    private var random: UInt32 = 1
+    /// False until the fade-in starts: the gains are all 1 and the amplitudes play as decoded.
+    private(set) var isMoving = false
+
+    init(harmonicCount: Int) {
+        self.harmonicCount = harmonicCount
+        func buffer(_ value: Float) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(1, harmonicCount))
+            p.initialize(repeating: value, count: max(1, harmonicCount))
+            return p
+        }
+        process = buffer(0)
+        gains = (buffer(1), buffer(1))
+        movedCurrent = buffer(0)
+        movedNext = buffer(0)
+    }
+
+    deinit {
+        process.deallocate()
+        gains.current.deallocate()
+        gains.next.deallocate()
+        movedCurrent.deallocate()
+        movedNext.deallocate()
+    }
+
+    /// Starts a note: a new seed (never 0), every partial's process drawn from its stationary
+    /// distribution, gains 1. Real-time safe.
+    func start(seed: UInt32) {
+        random = seed == 0 ? 0x9E37_79B9 : seed
+        for k in 0..<harmonicCount { process[k] = unitNormal() }
+        gains.current.update(repeating: 1, count: harmonicCount)
+        gains.next.update(repeating: 1, count: harmonicCount)
+        isMoving = false
+    }
+
+    /// Moves on one frame: the next frame's gains become the current ones and the gains of frame
+    /// `nextFrame` (frames since the note-on) are computed from the group depths `depthDB` (G
+    /// values over `edges`) and the frame-to-frame correlation `rho`. Real-time safe.
+    func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
+                 rho: Float) {
+        let oldCurrent = gains.current
+        gains.current = gains.next
+        gains.next = oldCurrent
+        let seconds = Double(nextFrame) / frameRate
+        let fade = Float(min(max((seconds - Self.fadeInSeconds.start)
+                                 / (Self.fadeInSeconds.end - Self.fadeInSeconds.start), 0), 1))
+        let drive = (max(0, 1 - rho * rho)).squareRoot()
+        let nepersPerDB: Float = 0.115_129_25  // ln(10) / 20
+        let next = gains.next
+        for k in 0..<harmonicCount { process[k] = rho * process[k] + drive * unitNormal() }
+        for g in 0..<(edges.count - 1) {
+            let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
+            let s = depthDB[g] * nepersPerDB * fade
+            // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
+            for k in lo..<hi { next[k] = expf(s * process[k] - s * s) }
+        }
+        // partials past the last group stay still (`edges.last` allocates in a debug build)
+        let last = edges[edges.count - 1] - 1
+        if last < harmonicCount {
+            for k in last..<harmonicCount { next[k] = 1 }
+        }
+        if fade > 0 { isMoving = true }
+    }
+
+    /// `current` and `next` amplitudes times the gains, in ``movedCurrent`` and ``movedNext``.
+    /// Real-time safe.
+    @inline(__always)
+    func move(current: UnsafePointer<Float>, next: UnsafePointer<Float>) {
+        let gc = gains.current, gn = gains.next
+        for k in 0..<harmonicCount {
+            movedCurrent[k] = current[k] * gc[k]
+            movedNext[k] = next[k] * gn[k]
+        }
+    }
+
+    /// The sum of four uniform draws of a 32-bit xorshift generator, scaled to unit variance
+    /// (bounded by ±2√3). Real-time safe.
+    @inline(__always)
+    private func unitNormal() -> Float {
+        var total: Float = 0
+        for _ in 0..<4 {
+            random ^= random << 13
+            random ^= random >> 17
+            random ^= random << 5
+            total += Float(random) * (1 / 4_294_967_296)
+        }
+        return (total - 2) * 1.732_050_8
+    }
+}

@@ -1,0 +1,132 @@
+import DSP
+import Engine
+import Foundation
+import MIDI
+import Model
+import TestSupport
+import XCTest
+
+/// The engine with partial motion (a model with `motion.*` tensors, docs/model-format.md,
+/// "Partial motion"): a held note's partials move by the table's depth around the decoder's
+/// course, not before 100 ms, without changing the level, the same with and without the decode
+/// worker, and without allocating.
+final class PartialMotionEngineTests: XCTestCase {
+    let depthDB: Float = 4
+    let rho: Float = 0.8
+
+    /// The small model with partial motion: instrument 0 moving by `depthDB` in every group of
+    /// partials, the others still.
+    func smallModel() throws -> TimbreModel {
+        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let edges = [1, 2, 4, 8, 1000]
+        let g = edges.count - 1, n = m.config.instrumentCount
+        var depth = [Float](repeating: 0, count: n * g), correlation = [Float](repeating: 0.5, count: n)
+        for x in 0..<g { depth[x] = depthDB }
+        correlation[0] = rho
+        let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: edges, depthDB: depth,
+                                       correlation: correlation, latentMeans: m.latentMeans.flatMap { $0 },
+                                       blendScale: 0.5, blendRule: .inverseDistance)
+        return m.with(motion: table)
+    }
+
+    func makeEngine(_ model: TimbreModel, instrument: Int = 0, worker: Bool = false) -> Engine {
+        var s = EngineSettings()
+        s.sampleRate = 48000
+        s.maxBlockFrames = 64
+        s.polyphony = 4
+        s.decoderThread = worker
+        return Engine(model: model, settings: s, timbre: model.latentMeans[instrument], gainDB: -20, reverbIR: [0, 0])
+    }
+
+    /// A4 at velocity 100 from sample 480, held.
+    let events: [(Int, MIDIEvent)] = [(480, .noteOn(channel: 0, note: 69, velocity: 100))]
+
+    /// Level in dB of partial k (at k·440 Hz) in each 1024-sample Hann frame, hop 480, over `range`.
+    func partialLevelsDB(_ x: [Float], k: Int, range: Range<Int>) -> [Double] {
+        let n = 1024, fft = RealFFT(size: n)
+        let bin = Int((Double(k) * 440 * Double(n) / 48000).rounded())
+        return stride(from: range.lowerBound, to: range.upperBound - n, by: 480).map { start in
+            for i in 0..<n {
+                fft.samples[i] = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[start + i]
+            }
+            fft.forward()
+            var p = 0.0
+            for b in bin - 1 ... bin + 1 {
+                p += Double(fft.spectrum[2 * b] * fft.spectrum[2 * b] + fft.spectrum[2 * b + 1] * fft.spectrum[2 * b + 1])
+            }
+            return 10 * log10(p + 1e-30)
+        }
+    }
+
+    func testHeldPartialsMoveByTheTablesDepthAfterTheAttackAtTheSameLevel() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let frames = 240_000
+        let still = renderMono(makeEngine(plain), frames: frames, block: 64, events: events)
+        let moving = renderMono(makeEngine(try smallModel()), frames: frames, block: 64, events: events)
+        XCTAssertEqual(renderMono(makeEngine(try smallModel(), instrument: 1), frames: frames, block: 64, events: events),
+                       renderMono(makeEngine(plain, instrument: 1), frames: frames, block: 64, events: events),
+                       "an instrument without motion plays as a model without the table")
+        // the first 100 ms (10 frames) are the decoder's alone
+        let attack = 0 ..< 480 + 4800
+        XCTAssertEqual(Array(moving[attack]), Array(still[attack]), "the motion started before 100 ms")
+        XCTAssertNotEqual(Array(moving[24_000 ..< 26_000]), Array(still[24_000 ..< 26_000]), "the held note does not move")
+        let held = 480 + 19_200 ..< frames  // 400 ms on
+        var stds: [Double] = []
+        for k in 1...6 {
+            let a = partialLevelsDB(moving, k: k, range: held), b = partialLevelsDB(still, k: k, range: held)
+            let d = zip(a, b).map { $0 - $1 }
+            let mean = d.reduce(0, +) / Double(d.count)
+            let std = (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot()
+            stds.append(std)
+        }
+        func rmsDB(_ x: [Float]) -> Double { 10 * log10(x[held].reduce(0.0) { $0 + Double($1 * $1) } / Double(held.count)) }
+        let levelDB = rmsDB(moving) - rmsDB(still)
+        let meanStd = stds.reduce(0, +) / Double(stds.count)
+        print("partial motion through the engine: partials 1-6 move by \(stds.map { String(format: "%.2f", $0) }) dB, "
+              + "mean \(meanStd) (table \(depthDB) dB; the 21 ms analysis window smooths it a little); held level \(levelDB) dB")
+        // each partial's 4.6 s is about 50 independent draws of a process this correlated
+        XCTAssertEqual(meanStd, Double(depthDB), accuracy: 0.8)
+        for s in stds { XCTAssertEqual(s, Double(depthDB), accuracy: 1.6) }
+        XCTAssertEqual(levelDB, 0, accuracy: 1.0, "the motion changed the held level")
+    }
+
+    /// Bit for bit the same samples with the decode worker as without, and from one run to the next.
+    func testTheSamplesDoNotDependOnTheWorkerOrTheRun() throws {
+        let model = try smallModel()
+        var ev = events
+        for i in 0..<12 { ev.append((2400 + i * 3000, .noteOn(channel: 0, note: UInt8(48 + 2 * i), velocity: 90))) }
+        for i in 0..<12 { ev.append((9000 + i * 3000, .noteOff(channel: 0, note: UInt8(48 + 2 * i), velocity: 0))) }
+        ev.sort { $0.0 < $1.0 }
+        let off = renderMono(makeEngine(model, worker: false), frames: 60_000, block: 64, events: ev)
+        XCTAssertEqual(renderMono(makeEngine(model, worker: true), frames: 60_000, block: 64, events: ev), off)
+        XCTAssertEqual(renderMono(makeEngine(model, worker: false), frames: 60_000, block: 64, events: ev), off)
+    }
+
+    /// 10 000 blocks of notes with partial motion, the timbre moving, allocate nothing.
+    func testPartialMotionDoesNotAllocate() throws {
+        let model = try smallModel()
+        let engine = makeEngine(model)
+        let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
+        let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
+        }
+        XCTAssertEqual(allocations, 0, "heap allocations while rendering 10 000 blocks with partial motion")
+    }
+
+    /// The shipped model moves the French horn's held partials and leaves the trumpet's still, as
+    /// the real notes do (training/reports/default/TRAINING.md, "Session 14").
+    func testTheShippedModelMovesTheHornNotTheTrumpet() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let table = try XCTUnwrap(model.motion, "the shipped model has no partial motion")
+        func meanDepth(_ name: String) throws -> Float {
+            let i = try XCTUnwrap(model.instrumentIndex(named: name))
+            let d = table.parameters(z: model.latentMeans[i]).depthDB
+            return d[1...5].reduce(0, +) / 5  // partials 2-13
+        }
+        let horn = try meanDepth("french_horn"), trumpet = try meanDepth("trumpet")
+        print("shipped partial motion, partials 2-13: horn \(horn) dB, trumpet \(trumpet) dB")
+        XCTAssertGreaterThan(horn, 2.5)
+        XCTAssertLessThan(trumpet, 1.0)
+    }
+}

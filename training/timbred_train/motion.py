@@ -1,0 +1,204 @@
+"""Partial motion: how much each partial's level moves while a note is held.
+
+A real held note is never still. In the training notes of the French horn, alto sax, choir,
+flute and violin each partial's level wanders by 2-5 dB around its course, 5-10 times a second,
+mostly independently of the other partials (vibrato walking the partials over the formants,
+bowing, breath). The decoder, fitted to each partial's typical level for a pitch, velocity and
+time, gives the course without the motion. A held note then sounds frozen, and the evaluation's
+classifier (whose features include how much the spectrum moves) names those instruments trumpet
+or trombone. With the motion put back, the same notes are named right (horn 0 → 20 of 20).
+
+1. `measure`: per training note, each audible partial's level in dB in the held part (300 ms
+   after the note-on to 50 ms before the note-off) minus its own 0.51 s moving average (the course
+   the decoder gives). Per instrument: the standard deviation of that residual for each group of
+   partials (`HARMONIC_EDGES`), and its correlation from one frame to the next.
+2. `add_to_model`: writes `motion.harmonic_edges` [G + 1], `motion.depth_db` [I, G] and
+   `motion.correlation` [I] into an exported model (docs/model-format.md, "Partial motion").
+3. `apply`: the engine's rule in NumPy (Sources/Engine/PartialMotion.swift), used by `evaluate`
+   for the notes it plays from MIDI: per voice and partial a first-order autoregressive process of
+   unit variance (correlation ρ per frame), scaled to the depth in dB and faded in between 100
+   and 300 ms after the note-on, each partial's gain divided by its mean power gain so the band
+   levels stay where the tone balance put them.
+
+`timbred-train motion --model FILE --data DATA` measures, prints the table and writes it.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+# first partial (1-based) of each group, and one past the last partial of the last group
+HARMONIC_EDGES = (1, 2, 3, 4, 6, 9, 14, 22, 35, 56, 257)
+HELD_START_FRAMES = 30  # 300 ms after the note-on: past every instrument's attack
+HELD_END_FRAMES = 5  # 50 ms before the note-off
+TREND_FRAMES = 51  # the moving average that stands for the course the decoder gives
+AUDIBLE_DB = 50.0  # partials within this of the frame's strongest
+MIN_HELD_FRAMES = 50
+FADE_IN_S = (0.1, 0.3)  # the motion fades in over this span after the note-on
+MAX_DEPTH_DB = 8.0
+
+
+def residual_db(harmonics: np.ndarray, hold_frames: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each partial's level in the held part minus its moving average, in dB, and which frames of
+    which partials are audible: ([T, K], [T, K] bool), or None for a note held too briefly."""
+    from scipy.ndimage import uniform_filter1d
+
+    end = hold_frames - HELD_END_FRAMES
+    if end - HELD_START_FRAMES < MIN_HELD_FRAMES:
+        return None
+    h = np.asarray(harmonics[HELD_START_FRAMES:end], np.float64)
+    db = 20 * np.log10(h + 1e-5)
+    r = db - uniform_filter1d(db, TREND_FRAMES, axis=0, mode="nearest")
+    audible = db > db.max(1, keepdims=True) - AUDIBLE_DB
+    return r, audible
+
+
+def measure(harmonics: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarray, n_instruments: int,
+            edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Depth [I, G] in dB, correlation [I] and the count of notes measured [I] over the notes
+    given (harmonics [M, T, K], hold_frames [M], instrument [M])."""
+    g = len(edges) - 1
+    depth = np.zeros((n_instruments, g))
+    corr = np.zeros(n_instruments)
+    count = np.zeros(n_instruments, int)
+    for i in range(n_instruments):
+        parts = [residual_db(harmonics[m], int(hold_frames[m])) for m in np.flatnonzero(instrument == i)]
+        parts = [p for p in parts if p is not None]
+        count[i] = len(parts)
+        if not parts:
+            continue
+        for j in range(g):
+            a, b = edges[j] - 1, edges[j + 1] - 1
+            vals = np.concatenate([r[:, a:b][ok[:, a:b]] for r, ok in parts])
+            depth[i, j] = min(float(np.std(vals)), MAX_DEPTH_DB) if len(vals) > 20 else 0.0
+        # frame-to-frame correlation of the audible partials' residuals, pooled
+        x0, x1 = [], []
+        for r, ok in parts:
+            both = ok[:-1] & ok[1:]
+            x0.append(r[:-1][both])
+            x1.append(r[1:][both])
+        x0, x1 = np.concatenate(x0), np.concatenate(x1)
+        corr[i] = float(np.clip(np.corrcoef(x0, x1)[0, 1], 0.0, 0.99)) if len(x0) > 20 else 0.0
+    return depth, corr, count
+
+
+def unit_normal(state: np.uint32) -> tuple[float, np.uint32]:
+    """The engine's noise: the sum of four uniform draws of a 32-bit xorshift generator, scaled to
+    unit variance (Irwin-Hall; bounded by ±2√3). Returns (value, new state)."""
+    s = int(state)
+    total = 0.0
+    for _ in range(4):
+        s ^= (s << 13) & 0xFFFFFFFF
+        s ^= s >> 17
+        s ^= (s << 5) & 0xFFFFFFFF
+        total += s / 4294967296.0
+    return (total - 2.0) * math.sqrt(3.0), np.uint32(s)
+
+
+def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
+          seed: int, edges=HARMONIC_EDGES) -> np.ndarray:
+    """The motion's linear gain per frame and partial [T, K] for one note (frame 0 at the
+    note-on), as the engine computes it."""
+    rho = float(correlation)
+    drive = math.sqrt(max(0.0, 1.0 - rho * rho))
+    k_depth = np.zeros(n_harmonics)
+    for j in range(len(edges) - 1):
+        k_depth[edges[j] - 1: min(edges[j + 1] - 1, n_harmonics)] = depth_db[j]
+    a = k_depth * math.log(10) / 20  # nepers per unit of the process
+    state = np.uint32(seed % 4294967296 or 0x9E3779B9)
+    x = np.zeros(n_harmonics)
+    for k in range(n_harmonics):  # start in the stationary distribution
+        x[k], state = unit_normal(state)
+    out = np.ones((n_frames, n_harmonics))
+    lo, hi = FADE_IN_S
+    for t in range(2, n_frames):  # frames 0 and 1 are decoded at the note-on, before any motion
+        fade = min(max((t / frame_rate - lo) / (hi - lo), 0.0), 1.0)
+        for k in range(n_harmonics):
+            e, state = unit_normal(state)
+            x[k] = rho * x[k] + drive * e
+        s = a * fade
+        out[t] = np.exp(s * x - s * s)  # divided by the mean power gain, exp(2 s²), square-rooted
+    return out
+
+
+def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int):
+    """Harmonic amplitudes [1, T, K] (torch or NumPy) times the motion's gains."""
+    n_frames, k = harmonics.shape[-2], harmonics.shape[-1]
+    g = gains(depth_db, correlation, n_frames, k, frame_rate, seed)
+    try:
+        import torch
+
+        if isinstance(harmonics, torch.Tensor):
+            return harmonics * torch.as_tensor(g, dtype=harmonics.dtype)
+    except ImportError:
+        pass
+    return harmonics * g
+
+
+def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """Depth [G] and correlation at a latent point whose instrument blend weights are `weights` [I]."""
+    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"])
+
+
+def read_tables(model_path: Path) -> dict | None:
+    """The model's `motion.*` tensors, or None when it has none."""
+    from safetensors import safe_open
+
+    with safe_open(str(model_path), framework="np") as f:
+        keys = set(f.keys())
+        if "motion.depth_db" not in keys:
+            return None
+        return {k: f.get_tensor(k) for k in keys if k.startswith("motion.")}
+
+
+def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Path | None = None) -> None:
+    """Writes `tensors` into the model file (replacing any earlier `motion.*`); every other tensor
+    and the metadata stay as they were, plus an informative `motion` metadata key."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata() or {})
+        old = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("motion.")}
+    old.update({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()})
+    meta["motion"] = json.dumps(info, sort_keys=True)
+    save_file(old, str(out or path), metadata=meta)
+
+
+def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train motion`: measure on the training notes, print, write."""
+    from safetensors import safe_open
+
+    from .cache import load_or_build
+    from .config import ModelConfig
+
+    if not Path(model_path).is_file():
+        raise UserError(f"{model_path}: model file not found")
+    with safe_open(str(model_path), framework="np") as f:
+        meta = f.metadata() or {}
+    cfg = ModelConfig.from_dict(json.loads(meta["config"]))
+    notes = load_or_build(Path(data), cfg)
+    train = notes.indices("train")
+    names = list(cfg.instruments)
+    if list(notes.instruments) != names:
+        raise UserError(f"{data}: its instruments {list(notes.instruments)} are not the model's {names}")
+    depth, corr, count = measure(notes.harmonics[train], notes.hold_frames[train], notes.instrument[train], len(names))
+    edges = HARMONIC_EDGES
+    groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
+    print(f"partial motion: std of each partial's level around its course in the held part, dB, by partials "
+          f"({', '.join(groups)}); frame-to-frame correlation at {cfg.frame_rate:g} frames/s")
+    for i, name in enumerate(names):
+        print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}")
+    tensors = {"motion.harmonic_edges": np.asarray(edges, np.float32), "motion.depth_db": depth.astype(np.float32),
+               "motion.correlation": corr.astype(np.float32)}
+    info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
+            "trend_s": TREND_FRAMES / cfg.frame_rate, "audible_db": AUDIBLE_DB}
+    if write:
+        add_to_model(Path(model_path), tensors, info, out)
+        print(f"wrote motion.* into {out or model_path}")
+    return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist()}
