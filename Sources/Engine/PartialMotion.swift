@@ -1,21 +1,17 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
+import Inference
 import ModelCore
 
-/// One voice's partial motion (docs/model-format.md, "Partial motion"): a gain per partial that
-/// moves each partial's level around the decoder's course while the note is held, as a real held
-/// note's partials move. Per partial a first-order autoregressive process of unit variance
-/// (correlation ρ from one control frame to the next) scaled to the depth of its group in dB and
-/// faded in between 100 and 300 ms after the note-on (the strike stays the decoder's). Each gain
-/// is divided by its mean power gain, so band levels stay where the tone balance put them.
+/// One voice's partial motion (docs/model-format.md, "Partial motion"): gains that move each
+/// partial's level around the decoder's course while the note is held, as a real held note's
+/// partials move. Per partial a first-order autoregressive process of unit variance (correlation
+/// ρ from one control frame to the next) scaled to the depth of its group in dB and faded in
+/// between 100 and 300 ms after the note-on (the strike stays the decoder's). A frame's gains are
+/// scaled so that its harmonic power stays as decoded: the spectrum's shape moves, the note's
+/// level course (attack, decay, velocity) stays the decoder's and the envelopes'.
 ///
-/// The gains depend only on the note's seed, its frame count and the timbre, never on the
-/// decoded controls or on which thread decoded them. Allocated once; every method after `init`
-/// is real-time safe. The NumPy twin is `training/timbred_train/motion.py` (`gains`).
+/// The gains depend only on the note's seed, its frame count, the timbre and the decoded
+/// amplitudes they multiply, never on which thread decoded them. Allocated once; every method
+/// after `init` is real-time safe. The NumPy twin is `training/timbred_train/motion.py`.
 final class PartialMotion {
     /// The fade-in span after the note-on, seconds.
     static let fadeInSeconds: (start: Double, end: Double) = (0.1, 0.3)
@@ -81,7 +77,7 @@ final class PartialMotion {
             let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
             let s = depthDB[g] * nepersPerDB * fade
             // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
-            for k in lo..<hi { next[k] = expf(s * process[k] - s * s) }
+            for k in lo..<hi { next[k] = VectorActivation.exp(s * process[k] - s * s) }
         }
         // partials past the last group stay still (`edges.last` allocates in a debug build)
         let last = edges[edges.count - 1] - 1
@@ -91,15 +87,41 @@ final class PartialMotion {
         if fade > 0 { isMoving = true }
     }
 
-    /// `current` and `next` amplitudes times the gains, in ``movedCurrent`` and ``movedNext``.
-    /// Real-time safe.
+    /// `current` and `next` amplitudes times their frame's gains, in ``movedCurrent`` and
+    /// ``movedNext``, each frame's scaled to keep its harmonic power. Real-time safe.
     @inline(__always)
     func move(current: UnsafePointer<Float>, next: UnsafePointer<Float>) {
-        let gc = gains.current, gn = gains.next
-        for k in 0..<harmonicCount {
-            movedCurrent[k] = current[k] * gc[k]
-            movedNext[k] = next[k] * gn[k]
+        Self.move(current, gains.current, into: movedCurrent, count: harmonicCount)
+        Self.move(next, gains.next, into: movedNext, count: harmonicCount)
+    }
+
+    /// out = a · g, then scaled to a's power; eight partials at a time (a fixed order of
+    /// additions: the same sums on every call). Real-time safe.
+    @inline(__always)
+    private static func move(_ a: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
+                             into out: UnsafeMutablePointer<Float>, count: Int) {
+        var before = SIMD8<Float>(), after = SIMD8<Float>()
+        let whole = count & ~7
+        var k = 0
+        while k < whole {
+            let x = UnsafeRawPointer(a + k).loadUnaligned(as: SIMD8<Float>.self)
+            let moved = x * UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(out + k).storeBytes(of: moved, as: SIMD8<Float>.self)
+            before += x * x
+            after += moved * moved
+            k += 8
         }
+        var restBefore: Float = 0, restAfter: Float = 0
+        while k < count {
+            let moved = a[k] * g[k]
+            out[k] = moved
+            restBefore += a[k] * a[k]
+            restAfter += moved * moved
+            k += 1
+        }
+        let p0 = before.sum() + restBefore, p1 = after.sum() + restAfter
+        let scale = p1 > 0 ? (p0 / p1).squareRoot() : 1
+        for j in 0..<count { out[j] *= scale }
     }
 
     /// The sum of four uniform draws of a 32-bit xorshift generator, scaled to unit variance

@@ -1,7 +1,7 @@
 /// Partial motion (docs/model-format.md, "Partial motion"): how much each partial's level moves
-/// around its course while a real note is held (vibrato walking the partials over the formants,
-/// bowing, breath), per instrument: the standard deviation in dB for each group of partials and
-/// the correlation from one control frame to the next. Blended over instruments by the model's
+/// around its course, against the note's level, while a real note is held (vibrato walking the
+/// partials over the formants, bowing, breath), per instrument: the standard deviation in dB for
+/// each group of partials and the correlation from one control frame to the next. Blended over instruments by the model's
 /// blend rule, like the other tables.
 ///
 /// Immutable; ``parameters(z:scratch:depthDB:)`` is real-time safe.
@@ -14,7 +14,8 @@ public struct PartialMotionTable: Sendable, Equatable {
     public let zDim: Int
     /// `motion.harmonic_edges` [G + 1]: group g holds partials `edges[g] ..< edges[g + 1]` (1-based).
     public let harmonicEdges: [Int]
-    /// `motion.depth_db` [I, G]: standard deviation of a partial's level around its course, dB.
+    /// `motion.depth_db` [I, G]: standard deviation of a partial's level around its course, against
+    /// the note's level, dB.
     public let depthDB: [Float]
     /// `motion.correlation` [I]: correlation of that motion from one frame to the next, in [0, 1).
     public let correlation: [Float]
