@@ -95,31 +95,35 @@ final class PartialMotion {
         Self.move(next, gains.next, into: movedNext, count: harmonicCount)
     }
 
-    /// out = a · g, then scaled to a's power; eight partials at a time (a fixed order of
-    /// additions: the same sums on every call). Real-time safe.
+    /// out = a · g, then scaled to a's power; four partials at a time in four independent sums (a
+    /// fixed order of additions: the same sums on every call; plain floats, so a debug build looks
+    /// up no SIMD witness table on the audio thread). Real-time safe.
     @inline(__always)
     private static func move(_ a: UnsafePointer<Float>, _ g: UnsafePointer<Float>,
                              into out: UnsafeMutablePointer<Float>, count: Int) {
-        var before = SIMD8<Float>(), after = SIMD8<Float>()
-        let whole = count & ~7
+        var b0: Float = 0, b1: Float = 0, b2: Float = 0, b3: Float = 0
+        var m0: Float = 0, m1: Float = 0, m2: Float = 0, m3: Float = 0
+        let whole = count & ~3
         var k = 0
         while k < whole {
-            let x = UnsafeRawPointer(a + k).loadUnaligned(as: SIMD8<Float>.self)
-            let moved = x * UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(out + k).storeBytes(of: moved, as: SIMD8<Float>.self)
-            before += x * x
-            after += moved * moved
-            k += 8
+            let x0 = a[k], x1 = a[k + 1], x2 = a[k + 2], x3 = a[k + 3]
+            let y0 = x0 * g[k], y1 = x1 * g[k + 1], y2 = x2 * g[k + 2], y3 = x3 * g[k + 3]
+            out[k] = y0
+            out[k + 1] = y1
+            out[k + 2] = y2
+            out[k + 3] = y3
+            b0 += x0 * x0; b1 += x1 * x1; b2 += x2 * x2; b3 += x3 * x3
+            m0 += y0 * y0; m1 += y1 * y1; m2 += y2 * y2; m3 += y3 * y3
+            k += 4
         }
-        var restBefore: Float = 0, restAfter: Float = 0
         while k < count {
-            let moved = a[k] * g[k]
-            out[k] = moved
-            restBefore += a[k] * a[k]
-            restAfter += moved * moved
+            let y = a[k] * g[k]
+            out[k] = y
+            b0 += a[k] * a[k]
+            m0 += y * y
             k += 1
         }
-        let p0 = before.sum() + restBefore, p1 = after.sum() + restAfter
+        let p0 = (b0 + b1) + (b2 + b3), p1 = (m0 + m1) + (m2 + m3)
         let scale = p1 > 0 ? (p0 / p1).squareRoot() : 1
         for j in 0..<count { out[j] *= scale }
     }
