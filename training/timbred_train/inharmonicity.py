@@ -244,15 +244,9 @@ def choose_blend_scale(table: np.ndarray, means: np.ndarray, largest: float, tol
 def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Path | None = None) -> None:
     """Writes `tensors` into the model file (replacing any earlier `inharmonicity.*`); every other
     tensor's bytes and the metadata stay as they were, plus an informative `inharmonicity` key."""
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
+    from .modelfile import replace_tensors
 
-    with safe_open(str(path), framework="np") as f:
-        meta = dict(f.metadata() or {})
-        old = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("inharmonicity.")}
-    old.update({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()})
-    meta["inharmonicity"] = json.dumps(info, sort_keys=True)
-    save_file(old, str(out or path), metadata=meta)
+    replace_tensors(path, "inharmonicity.", tensors, "inharmonicity", info, out)
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -202,15 +202,9 @@ def read_tables(model_path: Path) -> dict | None:
 def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Path | None = None) -> None:
     """Writes `tensors` into the model file (replacing any earlier `motion.*`); every other tensor
     and the metadata stay as they were, plus an informative `motion` metadata key."""
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
+    from .modelfile import replace_tensors
 
-    with safe_open(str(path), framework="np") as f:
-        meta = dict(f.metadata() or {})
-        old = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("motion.")}
-    old.update({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()})
-    meta["motion"] = json.dumps(info, sort_keys=True)
-    save_file(old, str(out or path), metadata=meta)
+    replace_tensors(path, "motion.", tensors, "motion", info, out)
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:

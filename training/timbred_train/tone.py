@@ -20,7 +20,6 @@ axis).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -323,15 +322,9 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
 def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | None) -> None:
     """Writes the `tone.*` tensors into the model file (replacing earlier ones), with a `tone`
     metadata key; everything else as it was."""
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
+    from .modelfile import replace_tensors
 
-    with safe_open(str(path), framework="np") as f:
-        meta = dict(f.metadata() or {})
-        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("tone.")}
-    tensors.update({k: np.ascontiguousarray(v, np.float32) for k, v in tables.items()})
-    meta["tone"] = json.dumps(info, sort_keys=True)
-    save_file(tensors, str(out or path), metadata=meta)
+    replace_tensors(path, "tone.", tables, "tone", info, out)
 
 
 # --- the engine's fixture ------------------------------------------------------------------------

@@ -17,7 +17,6 @@ put 10-20 dB of hiss above 6 kHz on notes whose real attack has none, e.g. the e
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -226,15 +225,9 @@ def white_for(sample_rate: float, seed: int = 0x7EA5) -> np.ndarray:
 def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Path | None = None) -> None:
     """Writes `tensors` into the model file (replacing any earlier `transient.*`); every other
     tensor's bytes and the metadata stay as they were, plus an informative `transients` key."""
-    from safetensors import safe_open
-    from safetensors.numpy import save_file
+    from .modelfile import replace_tensors
 
-    with safe_open(str(path), framework="np") as f:
-        meta = dict(f.metadata() or {})
-        old = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("transient.")}
-    old.update({k: np.ascontiguousarray(v, np.float32) for k, v in tensors.items()})
-    meta["transients"] = json.dumps(info, sort_keys=True)
-    save_file(old, str(out or path), metadata=meta)
+    replace_tensors(path, "transient.", tensors, "transients", info, out)
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1) -> dict:
