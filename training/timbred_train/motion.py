@@ -20,9 +20,9 @@ or trombone. With the motion put back, the same notes are named right (horn 0 �
    autoregressive process of unit variance (correlation ρ per frame), scaled to the depth in dB
    and faded in between 100 and 300 ms after the note-on, each frame's gains scaled so that its
    harmonic power stays as decoded: the spectrum's shape moves, the note's level course (attack,
-   decay, velocity) stays the decoder's and the envelopes'. (Moving the level too, by the real
-   notes' 1-3 dB, named fewer notes right, 0.725 against 0.742 through the engine, and made the
-   slow attacks of organ, violin and choir measure 1.5-2.5× longer.)
+   decay, velocity) stays the decoder's and the envelopes'. (Session 14 tried variants that are
+   no longer in the code, see training/reports/default/TRAINING.md: moving the level as well
+   lengthened the slow attacks of organ, violin and choir 1.5-2.5×.)
 
 `timbred-train motion --model FILE --data DATA` measures, prints the table and writes it.
 """
