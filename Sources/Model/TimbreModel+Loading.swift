@@ -111,6 +111,29 @@ extension TimbreModel {
             }
             onsetPitchAnchors = p.map(Double.init)
         }
+        // the optional band course of the tone balance: both tensors or none, S from the times'
+        // length, only beside the band gains
+        var courseSeconds: [Double] = []
+        if file.tensors["tone.course_seconds"] != nil || file.tensors["tone.course_db"] != nil {
+            guard let times = file.tensors["tone.course_seconds"] else {
+                throw .missingTensor(path: path, name: "tone.course_seconds")
+            }
+            guard file.tensors["tone.course_db"] != nil else { throw .missingTensor(path: path, name: "tone.course_db") }
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            let count = times.shape.count == 1 ? times.shape[0] : 0
+            guard (1...ToneTable.largestCourseCount).contains(count) else {
+                throw .badTensorData(path: path, name: "tone.course_seconds",
+                                     reason: "expected one axis of 1…\(ToneTable.largestCourseCount) times")
+            }
+            let courseSpecs = Self.toneCourseTensors(for: config, courseCount: count)
+            let t = try checked(courseSpecs[0], inRange: { $0 >= 0 && $0 <= 3600 }, what: "seconds 0…3600")
+            if zip(t, t.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: "tone.course_seconds", reason: "expected increasing times")
+            }
+            courseSeconds = t.map(Double.init)
+            values["tone.course_db"] = try checked(courseSpecs[1], inRange: { abs($0) <= ToneTable.largestGainDB },
+                                                   what: "|gain| ≤ \(Int(ToneTable.largestGainDB)) dB")
+        }
         // the optional partial motion: its three tensors or none; G from the edges' length
         let motionGroups = (file.tensors["motion.harmonic_edges"]?.shape.first).map { $0 - 1 }
         var motionEdges: [Int]?
@@ -135,6 +158,7 @@ extension TimbreModel {
         let motionNames: Set<String> = motionEdges == nil ? [] : ["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
+            .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -208,6 +232,7 @@ extension TimbreModel {
             instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
+            courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [],
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),

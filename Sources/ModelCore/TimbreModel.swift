@@ -198,4 +198,12 @@ public struct TimbreModel: Sendable {
                 TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount])]
             + (onsetPitchCount.map { [TensorSpec(name: "tone.onset_pitches", shape: [$0])] } ?? [])
     }
+
+    /// The optional band course of the tone balance: `tone.course_seconds` [S] and
+    /// `tone.course_db` [I, P, V, S, B] on the band gains' anchors.
+    public static func toneCourseTensors(for config: ModelConfig, courseCount: Int) -> [TensorSpec] {
+        let cell = [config.instrumentCount, config.envPitches.count, config.envVelocities.count]
+        return [TensorSpec(name: "tone.course_seconds", shape: [courseCount]),
+                TensorSpec(name: "tone.course_db", shape: cell + [courseCount, ToneTable.bandCount])]
+    }
 }

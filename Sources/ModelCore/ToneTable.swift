@@ -7,8 +7,10 @@ import Darwin
 /// The tone balance (docs/model-format.md, "Tone balance"): per instrument, pitch anchor and
 /// velocity anchor, how many dB the model played from MIDI must be raised or lowered in each
 /// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
-/// note sounds, and over the note's first 600 ms (the onset course, 10 ms frames, on pitch
-/// anchors of its own: every key), blended over instruments by the model's blend rule.
+/// note sounds, how those gains change over a held note (the band course: the gains at a few
+/// times after note-on, added to them), and over the note's first 600 ms (the onset course, 10 ms
+/// frames, on pitch anchors of its own: every key), blended over instruments by the model's blend
+/// rule.
 ///
 /// Immutable; ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` is real-time safe.
 public struct ToneTable: Sendable, Equatable {
@@ -24,6 +26,8 @@ public struct ToneTable: Sendable, Equatable {
     public static let onsetFrameCountInFiles = 40
     /// The most onset frames a file may hold (`tone.onset_db` with `tone.onset_pitches`).
     public static let largestOnsetFrameCount = 200
+    /// The most band-course times a file may hold (`tone.course_seconds`).
+    public static let largestCourseCount = 32
 
     /// I, instruments.
     public let instrumentCount: Int
@@ -45,6 +49,12 @@ public struct ToneTable: Sendable, Equatable {
     public let onsetFrameCount: Int
     /// Onset frames per second (the decoder's frame rate).
     public let onsetFrameRateHz: Double
+    /// `tone.course_seconds` [S] (empty: no band course): the times after note-on, increasing, at
+    /// which `courseDB` holds the band course.
+    public let courseSeconds: [Double]
+    /// `tone.course_db` [I, P, V, S, B] (on the band gains' anchors): added to band b's gain,
+    /// linear in time between the course's times, the first one's before them, the last one's after.
+    public let courseDB: [Float]
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
     /// s of the blend (the envelopes' `envelope_blend_scale`).
@@ -55,6 +65,7 @@ public struct ToneTable: Sendable, Equatable {
     /// Wraps validated values (the loader checks shapes and finiteness).
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
+                courseSeconds: [Double] = [], courseDB: [Float] = [],
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
@@ -67,6 +78,9 @@ public struct ToneTable: Sendable, Equatable {
         self.onsetDB = onsetDB
         onsetFrameCount = onsetDB.count / max(1, onsetCells)
         self.onsetFrameRateHz = onsetFrameRateHz
+        precondition(courseDB.count == cells * courseSeconds.count * Self.bandCount)
+        self.courseSeconds = courseSeconds
+        self.courseDB = courseDB
         precondition(latentMeans.count == instrumentCount * zDim)
         self.instrumentCount = instrumentCount
         self.zDim = zDim
@@ -79,9 +93,10 @@ public struct ToneTable: Sendable, Equatable {
     }
 
     /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
-    /// linear between anchors, clamped to them), then its onset gain in dB `secondsSinceNoteOn`
-    /// after note-on (linear between frames; the last frame's after it), written to `out` (``rowCount``
-    /// values). Real-time safe: `scratch` holds at least I doubles.
+    /// linear between anchors, clamped to them) with the band course at `secondsSinceNoteOn`
+    /// added, then its onset gain in dB at that time (linear between frames; the last frame's
+    /// after it), written to `out` (``rowCount`` values). Real-time safe: `scratch` holds at least
+    /// I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
@@ -101,8 +116,11 @@ public struct ToneTable: Sendable, Equatable {
         let onsetCorners = frame < 0 ? corners : AnchorCorners(pitchAnchors: onsetPitchAnchors,
                                                                velocityAnchors: velocityAnchors, pitch: pitch,
                                                                velocity: velocity)
+        let (courseIndex, courseFraction) = coursePosition(secondsSinceNoteOn)
+        let s = courseSeconds.count, next = min(courseIndex + 1, s - 1)
         gainDB.withUnsafeBufferPointer { table in
             onsetDB.withUnsafeBufferPointer { onset in
+              courseDB.withUnsafeBufferPointer { course in
                 for i in 0..<instrumentCount {
                     let w = weights[i]
                     // an instrument this far away adds under 4e-6 dB: skipped (at a preset on an
@@ -113,6 +131,14 @@ public struct ToneTable: Sendable, Equatable {
                     let a00 = table.baseAddress! + c00 * b, a01 = table.baseAddress! + c01 * b
                     let a10 = table.baseAddress! + c10 * b, a11 = table.baseAddress! + c11 * b
                     for x in 0..<b { out[x] += w00 * a00[x] + w10 * a10[x] + w01 * a01[x] + w11 * a11[x] }
+                    if s > 0 {
+                        // the band course of the four corners at its times j and j + 1
+                        let at = (course, s, courseIndex, next, courseFraction)
+                        Self.addCourse(at, cell: c00, weight: w00, into: out)
+                        Self.addCourse(at, cell: c10, weight: w10, into: out)
+                        Self.addCourse(at, cell: c01, weight: w01, into: out)
+                        Self.addCourse(at, cell: c11, weight: w11, into: out)
+                    }
                     guard frame >= 0 else { continue }
                     let o = (onset, onsetFrameCount, frame, frameFraction)
                     let (d00, d01, d10, d11) = onsetCorners.cells(instrument: i)
@@ -120,8 +146,35 @@ public struct ToneTable: Sendable, Equatable {
                     out[b] += v00 * Self.onset(o, d00) + v10 * Self.onset(o, d10) + v01 * Self.onset(o, d01)
                         + v11 * Self.onset(o, d11)
                 }
+              }
             }
         }
+    }
+
+    /// Adds `weight` times cell `cell`'s band course, linear between its times j and `next`, to
+    /// the B values at `out`. Real-time safe.
+    @inline(__always)
+    private static func addCourse(_ at: (table: UnsafeBufferPointer<Float>, times: Int, j: Int, next: Int,
+                                         fraction: Float),
+                                  cell: Int, weight: Float, into out: UnsafeMutablePointer<Float>) {
+        guard weight != 0 else { return }
+        let b = bandCount
+        let here = at.table.baseAddress! + (cell * at.times + at.j) * b
+        let there = at.table.baseAddress! + (cell * at.times + at.next) * b
+        for x in 0..<b { out[x] += weight * (here[x] + at.fraction * (there[x] - here[x])) }
+    }
+
+    /// Where `seconds` after note-on falls in the band course: time index j and the fraction
+    /// towards j + 1 (j = 0, fraction 0 before the first time, non-finite included; the last
+    /// index, fraction 0, from the last time on). Real-time safe.
+    @inline(__always)
+    private func coursePosition(_ seconds: Double) -> (Int, Float) {
+        let s = courseSeconds.count
+        guard s > 1, seconds.isFinite, seconds > courseSeconds[0] else { return (0, 0) }
+        guard seconds < courseSeconds[s - 1] else { return (s - 1, 0) }
+        var j = 0
+        while j + 2 < s && courseSeconds[j + 1] <= seconds { j += 1 }
+        return (j, Float((seconds - courseSeconds[j]) / (courseSeconds[j + 1] - courseSeconds[j])))
     }
 
     /// Cell c's onset gain at a frame and fraction (the last frame holds).

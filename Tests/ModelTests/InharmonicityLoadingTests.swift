@@ -214,6 +214,51 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// A band course (`tone.course_seconds`, `tone.course_db`) loads and moves the band gains
+    /// over the note; one without the other, times that do not increase, a gain beyond the
+    /// limit, or a course without band gains are refused with the tensor named.
+    func testToneBandCourseLoadsAndBadOnesAreRefused() throws {
+        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
+        let bands = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let gains = [Float](repeating: 1, count: bands.reduce(1, *))
+        let seconds: [Float] = [0.2, 0.5, 2.5]
+        let courseShape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, seconds.count,
+                           ToneTable.bandCount]
+        // band 20 falls 0 → -6 → -12 dB at the three times, in every cell
+        let course = (0..<courseShape.reduce(1, *)).map { n -> Float in
+            let band = n % ToneTable.bandCount, time = n / ToneTable.bandCount % seconds.count
+            return band == 20 ? Float(time) * -6 : 0
+        }
+        let base: [(String, [Int], [Float])] = [("tone.gain_db", bands, gains)]
+        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [
+            ("tone.course_seconds", [seconds.count], seconds), ("tone.course_db", courseShape, course)]).path)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.courseSeconds, seconds.map(Double.init))
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        let z = model.latentMeans[0], p = c.envPitches[0], v = c.envVelocities[0]
+        let at = { (s: Double) in t.gains(z: z, pitch: p, velocity: v, secondsSinceNoteOn: s) }
+        XCTAssertEqual(at(0)[20], 1, accuracy: 1e-4)       // before the first time: the first time's
+        XCTAssertEqual(at(0.35)[20], -2, accuracy: 1e-4)   // halfway to the second: 1 - 3
+        XCTAssertEqual(at(1.5)[20], -8, accuracy: 1e-4)    // halfway to the third: 1 - 9
+        XCTAssertEqual(at(30)[20], -11, accuracy: 1e-4)    // after the last: the last's
+        XCTAssertEqual(at(1.5)[19], 1, accuracy: 1e-4)     // other bands: the band gain alone
+        func refused(_ tensors: [(String, [Int], [Float])], naming name: String, _ what: String) {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: tensors).path)) {
+                XCTAssertTrue("\($0)".contains(name) && "\($0)".contains(what), "\($0)")
+            }
+        }
+        refused(base + [("tone.course_db", courseShape, course)], naming: "tone.course_seconds", "missing")
+        refused(base + [("tone.course_seconds", [seconds.count], seconds)], naming: "tone.course_db", "missing")
+        refused(base + [("tone.course_seconds", [seconds.count], [0.2, 2.5, 0.5]), ("tone.course_db", courseShape, course)],
+                naming: "tone.course_seconds", "increasing")
+        var loud = course
+        loud[7] = 55
+        refused(base + [("tone.course_seconds", [seconds.count], seconds), ("tone.course_db", courseShape, loud)],
+                naming: "tone.course_db", "flat index 7")
+        refused([("tone.course_seconds", [seconds.count], seconds), ("tone.course_db", courseShape, course)],
+                naming: "tone.gain_db", "missing")
+    }
+
     func testLookupMatchesTorchReference() throws {
         let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
         let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")

@@ -35,6 +35,43 @@ final class ToneTests: XCTestCase {
         XCTAssertEqual(table.gains(z: [.nan, 0], pitch: 60, velocity: 100, secondsSinceNoteOn: 0).map(abs).max(), 0)
     }
 
+    /// The band course (`tone.course_db`): the band gains with the course added at the query's
+    /// time after note-on, before its first time, between two and after its last, as the trainer
+    /// computes them; the same table without the course gives the band gains alone.
+    func testBandCourseMatchesTheTrainer() throws {
+        let fixture = try Reference(fixturePath)
+        func table(withCourse: Bool) throws -> ToneTable {
+            ToneTable(instrumentCount: fixture.shape("gain_db")[0], zDim: fixture.shape("means")[1],
+                      pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
+                      velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
+                      gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
+                      onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
+                      courseSeconds: withCourse ? try fixture.values("course_seconds").map(Double.init) : [],
+                      courseDB: withCourse ? try fixture.values("course_db") : [],
+                      latentMeans: try fixture.values("means"),
+                      blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
+        }
+        let with = try table(withCourse: true), without = try table(withCourse: false)
+        let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
+        let velocities = try fixture.values("lookup.velocity"), seconds = try fixture.values("lookup.seconds")
+        let expected = try fixture.values("lookup.course_values"), plain = try fixture.values("lookup.values")
+        let b = ToneTable.bandCount, zDim = with.zDim
+        var moved: Float = 0
+        for q in 0..<pitches.count {
+            let z = Array(zs[q * zDim ..< (q + 1) * zDim])
+            let g = with.gains(z: z, pitch: Double(pitches[q]), velocity: Double(velocities[q]),
+                               secondsSinceNoteOn: Double(seconds[q]))
+            let g0 = without.gains(z: z, pitch: Double(pitches[q]), velocity: Double(velocities[q]),
+                                   secondsSinceNoteOn: Double(seconds[q]))
+            XCTAssertLessThan(maxScaledError(Array(g[0..<b]), Array(expected[q * b ..< (q + 1) * b])), 1e-5,
+                              "query \(q) at \(seconds[q]) s")
+            XCTAssertLessThan(maxScaledError(Array(g0[0..<b]), Array(plain[q * b ..< (q + 1) * b])), 1e-5)
+            XCTAssertEqual(g[b], g0[b], "the course leaves the onset gain alone")
+            moved = max(moved, zip(g, g0).map { abs($0 - $1) }.max()!)
+        }
+        XCTAssertGreaterThan(moved, 1, "the fixture's course moves the gains")
+    }
+
     func testApplyMatchesTheTrainer() throws {
         let fixture = try Reference(fixturePath)
         let gains = try fixture.values("lookup.values"), f0 = try fixture.values("apply.f0_hz")

@@ -111,3 +111,62 @@ def test_the_onset_course_ends_at_the_level_it_holds_and_apply_holds_it():
     out = T.apply(c, np.zeros(T.BANDS), torch.full((1, T.ONSET_FRAMES + 20), 440.0), 16000.0, g)
     h = out["harmonics"][0, :, 0].numpy()
     assert abs(20 * np.log10(h[-1]) - g[-1]) < 1e-4 and abs(20 * np.log10(h[T.ONSET_FRAMES - 1]) - g[-1]) < 1e-4
+
+
+def fading(freqs_amps_rates, sample_rate=48000, seconds=3.0):
+    """Partials (f, A, dB per second) decaying exponentially from t = 0."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return sum(a * 10 ** (-r * t / 20) * np.sin(2 * np.pi * f * t) for f, a, r in freqs_amps_rates)
+
+
+def test_the_band_course_follows_a_top_that_dies_faster_than_in_the_model():
+    # the recording's 6 kHz partial dies at 20 dB/s, the model's at 5 dB/s; both fundamentals at
+    # 6 dB/s: the course lowers 6 kHz more and more over the note (15 dB/s against the sustain's
+    # 0.12-0.8 s) and leaves the fundamental's band alone
+    real = fading([(300, 0.5, 6), (6000, 0.05, 20)])
+    played = fading([(300, 0.5, 6), (6000, 0.05, 5)])
+    sustain = T.note_gains_db(real, played, 48000, 0.8)
+    c = T.note_course_db(real, played, 48000, 3.0, sustain)
+    secs = T.course_seconds()
+    assert c.shape == (len(T.COURSE_EDGES_S) - 1, T.BANDS)
+    top, low = c[:, band_of(6000)], c[:, band_of(300)]
+    assert np.all(np.abs(low) < 0.3)
+    assert np.all(np.diff(top) < 0)
+    # each segment's figure is the ratio of the partials' mean power over it (a fast decay's
+    # power sits early in a segment), less the sustain's
+    def mean_power_db(rate, a, b):
+        t = np.linspace(a, b, 2001)
+        return 10 * np.log10(np.mean(10 ** (-rate * t / 10)))
+    e = T.COURSE_EDGES_S
+    want = np.array([mean_power_db(20, a, b) - mean_power_db(5, a, b) for a, b in zip(e[:-1], e[1:])])
+    want -= mean_power_db(20, 0.12, 0.8) - mean_power_db(5, 0.12, 0.8)
+    assert np.allclose(top, want, atol=1.0), (top, want)
+    assert top[-1] < -20  # beyond the sustain's clamp (-24 dB in all): the late segments measure it
+
+
+def test_a_note_released_early_repeats_its_last_measured_segment():
+    real = fading([(300, 0.5, 6), (6000, 0.05, 20)], seconds=1.0)
+    played = fading([(300, 0.5, 6), (6000, 0.05, 5)], seconds=1.0)
+    c = T.note_course_db(real, played, 48000, 1.0, T.note_gains_db(real, played, 48000, 0.8))
+    last = int(np.searchsorted(T.COURSE_EDGES_S, 1.0 - 0.05)) - 1
+    assert np.all(c[last + 1:] == c[last])
+
+
+def test_apply_with_a_course_gives_each_frame_the_course_at_its_time():
+    gains = np.zeros(T.BANDS)
+    course = np.zeros((2, T.BANDS))
+    course[1, band_of(4000)] = 12.0
+    secs = np.array([0.1, 0.3])
+    frames = 40
+    c = {"harmonics": torch.ones(1, frames, 20), "noise": torch.ones(1, frames, 65)}
+    out = T.apply(c, gains, torch.full((1, frames), 400.0), 16000.0, course=(course, secs), frame_rate=100.0)
+    h = out["harmonics"][0, :, 9].numpy()  # harmonic 10: 4 kHz
+    want_db = np.interp(np.arange(frames) / 100.0, secs, course[:, band_of(4000)])
+    assert np.allclose(20 * np.log10(h), want_db, atol=1e-4)
+    assert np.allclose(out["harmonics"][0, :, 0].numpy(), 1.0)  # 400 Hz: no course there
+    # the course's lookup at a preset point of the table's own instrument is that instrument's
+    table = np.zeros((2, 3, 3, 2, T.BANDS), np.float32)
+    table[1, :, :, 1, 5] = 7.0
+    means = np.array([[0.0, 0.0], [3.0, 0.0]], np.float32)
+    got = T.lookup_course(table, [36, 60, 84], [20, 64, 120], means, 0.1, "gaussian", means[1], 61.0, 90.0)
+    assert got.shape == (2, T.BANDS) and abs(got[1, 5] - 7.0) < 1e-4 and abs(got[0, 5]) < 1e-6

@@ -126,11 +126,12 @@ def real_note_classifier(notes: NoteSet, sample_rate: int):
 def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0,
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
-                 sample_rate: int | None = None, motion: tuple | None = None) -> np.ndarray:
+                 sample_rate: int | None = None, motion: tuple | None = None,
+                 course_db: tuple | None = None) -> np.ndarray:
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
-    [frames, Z]); `tone_db` ([28] band gains) and `onset_db` (the onset course; `tone.lookup`)
-    balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
+    seconds [S]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
     moves its partials as the engine does; rendered at `sample_rate` (None: the model's)."""
     cfg = model.cfg
     with torch.no_grad():
@@ -146,7 +147,7 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         if tone_db is not None:
             from .tone import apply
 
-            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db)
+            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate)
         if motion is not None:
             from . import motion as M
 
@@ -334,10 +335,12 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
 def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     """A function (instrument, pitch, velocity) → `resynthesize`'s tone arguments for the note at
     the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
-    `onset_db`, the onset course; {} when the model file has no `tone.gain_db`)."""
+    `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None; {}
+    when the model file has no `tone.gain_db`)."""
     from . import tone as T
 
     table, onset = T.read_table(model_path), T.read_table(model_path, "tone.onset_db")
+    course, course_s = T.read_table(model_path, "tone.course_db"), T.read_table(model_path, "tone.course_seconds")
     if table is None:
         return lambda k, pitch, velocity: {}
     cfg = model.cfg
@@ -351,7 +354,10 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
 
     return lambda k, pitch, velocity: {
         "tone_db": look(table, cfg.env_pitches, k, pitch, velocity),
-        "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity)}
+        "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
+        "course_db": None if course is None else (
+            T.lookup_course(course, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity),
+            np.asarray(course_s, np.float64))}
 
 
 def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):

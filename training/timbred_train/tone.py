@@ -12,6 +12,15 @@ either holds something (within FLOOR_DB of the recording's strongest band), clam
 [MIN_DB, MAX_DB]. The gains are averaged in dB per instrument around the envelopes' pitch anchors,
 per velocity anchor ([I, P, V, B]), and smoothed over neighbouring bands.
 
+The band course follows the same bands through the whole held note: the gains measured over
+each of COURSE_EDGES_S's segments (0.12-0.3 s, 0.3-0.6 s, …, 2-3 s) minus the sustain's, the same
+averages, kept as `tone.course_db` [I, P, V, S, B] at the segments' centres
+(`tone.course_seconds`); the engine adds it to the band gains, linear in time between the centres,
+the first centre's before it and the last one's after it. A real piano's upper partials die
+faster than its lower ones, so its spectrum darkens over the note; the decoder's darkens less (at
+2-3 s its level sits up to 10 dB off across the band), and the classifier named the piano played
+from MIDI 0.46 of the time (with each note's own band course, 0.94).
+
 The engine blends the table over instruments by the model's blend rule (so morphs and encoded
 presets are balanced too), interpolates pitch and velocity, and per decoded frame multiplies
 harmonic k's amplitude by the gain at its frequency and noise band b's magnitude by the gain at
@@ -45,6 +54,23 @@ ONSET_TAPER = 10  # its last 100 ms fade to the level it holds (raised cosine)
 ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 200 ms
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
 ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
+# The band course's segments (seconds after note-on): each one's band gains minus the sustain's,
+# kept at the segment's centre. 3 s: the note set holds its notes that long.
+COURSE_EDGES_S = (0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
+COURSE_LIMIT_DB = 30.0  # the course's clamp, either way
+
+
+def course_seconds() -> np.ndarray:
+    """The band course's times [S]: the segments' centres."""
+    e = np.asarray(COURSE_EDGES_S, np.float64)
+    return (e[:-1] + e[1:]) / 2
+
+
+def course_at(course_db: np.ndarray, seconds: np.ndarray, t_s: np.ndarray) -> np.ndarray:
+    """The band course [T, B] at times `t_s` [T] of a note's course [S, B] kept at `seconds` [S]:
+    linear between them, the first value before the first, the last after the last (the engine's)."""
+    c = np.asarray(course_db, np.float64)
+    return np.stack([np.interp(t_s, seconds, c[:, b]) for b in range(c.shape[1])], axis=-1)
 
 
 def band_centre_position(f_hz):
@@ -56,12 +82,19 @@ def band_centre_position(f_hz):
 def linear_gain_at(gains_db: np.ndarray, f_hz) -> np.ndarray:
     """Amplitude gain at frequency f of a [BANDS] curve in dB: each band's gain 10^(g/20), linear
     between the centres of bands 1 … BANDS-1 on the band-position axis, constant beyond them
-    (band 0, below 44 Hz, is not used). The engine's `ToneBalance`."""
+    (band 0, below 44 Hz, is not used). The engine's `ToneBalance`. A curve per frame, [T, BANDS],
+    takes frequencies whose second-to-last axis is T (or one axis: the same in every frame)."""
     p = np.clip(band_centre_position(f_hz), 1.0, BANDS - 1.0)
     j = np.minimum(np.floor(p).astype(int), BANDS - 2)
     f = p - j
     g = 10 ** (np.asarray(gains_db, np.float64) / 20)
-    return g[j] + f * (g[j + 1] - g[j])
+    if g.ndim == 1:
+        return g[j] + f * (g[j + 1] - g[j])
+    shape = np.broadcast_shapes(j.shape, g.shape[:-1] + (1,))
+    j, f = np.broadcast_to(j, shape), np.broadcast_to(f, shape)
+    g = np.broadcast_to(g, shape[:-1] + g.shape[-1:])
+    lo, hi = np.take_along_axis(g, j, axis=-1), np.take_along_axis(g, j + 1, axis=-1)
+    return lo + f * (hi - lo)
 
 
 def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
@@ -70,13 +103,18 @@ def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
 
 
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
-          onset_db: np.ndarray | None = None) -> dict:
+          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
-    `gains_db` [BANDS] for the whole note; `onset_db` [ONSET_FRAMES] the onset course, frame n's
-    gain on everything of frame n (its last value after the course)."""
+    `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
+    course added to them, frame n at n / frame_rate s after note-on (`course_at`); `onset_db`
+    [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last value after
+    the course)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
+    if course is not None:
+        t = np.arange(harm.shape[-2]) / frame_rate
+        gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
     f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
@@ -94,11 +132,12 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
     return out
 
 
-def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float) -> np.ndarray:
+def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float,
+                       start_s: float = SUSTAIN_S[0]) -> np.ndarray:
     """Mean power [BANDS] of `audio` in the bands over Hann frames of N_FFT samples between
-    SUSTAIN_S[0] and `end_s` (hop N_FFT / 4), per sample (a sinusoid of amplitude A gives A²/2
-    at any rate)."""
-    a = int(SUSTAIN_S[0] * sample_rate)
+    `start_s` (default: the sustain's start) and `end_s` (hop N_FFT / 4), per sample (a sinusoid
+    of amplitude A gives A²/2 at any rate)."""
+    a = int(start_s * sample_rate)
     b = max(a + N_FFT, int(end_s * sample_rate))
     x = np.asarray(audio[a:b], np.float64)
     if len(x) < N_FFT:
@@ -111,16 +150,35 @@ def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float) -> np.
     return np.array([spec[which == b].sum() for b in range(BANDS)])
 
 
-def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, end_s: float) -> np.ndarray:
-    """One note's gains [BANDS]: recording over played, in dB, where either band is within FLOOR_DB
-    of the recording's strongest band (else 0), clamped; bands above Nyquist 0."""
-    r = sustain_band_power(recording, sample_rate, end_s)
-    p = sustain_band_power(played, sample_rate, end_s)
+def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, end_s: float,
+                  start_s: float = SUSTAIN_S[0], min_db: float = MIN_DB) -> np.ndarray:
+    """One note's gains [BANDS] between `start_s` and `end_s`: recording over played, in dB, where
+    either band is within FLOOR_DB of the recording's strongest band (else 0), clamped to
+    [min_db, MAX_DB]; bands above Nyquist 0."""
+    r = sustain_band_power(recording, sample_rate, end_s, start_s)
+    p = sustain_band_power(played, sample_rate, end_s, start_s)
     floor = r.max() * 10 ** (FLOOR_DB / 10) + 1e-20
     g = 10 * np.log10((r + floor) / (p + floor))
     g[(r < floor) & (p < floor)] = 0.0
     g[band_edges_hz()[:-1] >= sample_rate / 2] = 0.0
-    return np.clip(g, MIN_DB, MAX_DB)
+    return np.clip(g, min_db, MAX_DB)
+
+
+def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, hold_s: float,
+                   sustain_db: np.ndarray) -> np.ndarray:
+    """One note's band course [S, BANDS]: each COURSE_EDGES_S segment's gains (`note_gains_db`)
+    minus the sustain's `sustain_db`, clamped to ±COURSE_LIMIT_DB; a segment that starts after the
+    release (a note held shorter than the segments) repeats the one before."""
+    e = COURSE_EDGES_S
+    out = np.zeros((len(e) - 1, BANDS), np.float32)
+    for s in range(len(e) - 1):
+        if s > 0 and e[s] >= hold_s - 0.05:
+            out[s] = out[s - 1]
+            continue
+        g = note_gains_db(recording, played, sample_rate, min(e[s + 1], hold_s), start_s=e[s],
+                          min_db=-COURSE_LIMIT_DB - 12)
+        out[s] = np.clip(g - sustain_db, -COURSE_LIMIT_DB, COURSE_LIMIT_DB)
+    return out
 
 
 def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
@@ -142,10 +200,12 @@ def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
     return out, rate
 
 
-def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
-    """Gains [N, BANDS] of every note against the model played from MIDI (its instrument's preset
-    point, envelope and velocity, released when the recording's note was; no room), both at the
-    rate of `reference`'s recordings when given (see `reference_audio`), else at the model's."""
+def measure_notes(model, env: dict, notes, verbose: bool = True,
+                  reference: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gains [N, BANDS] and band courses [N, S, BANDS] of every note against the model played from
+    MIDI (its instrument's preset point, envelope and velocity, released when the recording's note
+    was; no room), both at the rate of `reference`'s recordings when given (see
+    `reference_audio`), else at the model's."""
     from .envelope import course
     from .evaluate import resynthesize
 
@@ -154,19 +214,22 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
     means = model.prior_mu.detach().numpy()
     eye = np.eye(len(means))
     out = np.zeros((len(notes.pitch), BANDS), np.float32)
+    courses = np.zeros((len(notes.pitch), len(COURSE_EDGES_S) - 1, BANDS), np.float32)
     for i in range(len(notes.pitch)):
         k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
         hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
         end_s = min(SUSTAIN_S[1], hold_s)
-        frames = int(math.ceil(max(end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
+        course_end_s = min(COURSE_EDGES_S[-1], hold_s)
+        frames = int(math.ceil(max(course_end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
         f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
                               sample_rate=sr)
         out[i] = note_gains_db(recordings[i], played, sr, end_s)
+        courses[i] = note_course_db(recordings[i], played, sr, hold_s, out[i])
         if verbose and i % 200 == 0:
             print(f"  tone: note {i}/{len(notes.pitch)}", flush=True)
-    return out
+    return out, courses
 
 
 def onset_level_db(audio: np.ndarray, hop: int) -> np.ndarray:
@@ -199,10 +262,11 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.nda
     return w * g + (1 - w) * hold
 
 
-def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True) -> np.ndarray:
+def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
+                   course_table: np.ndarray | None = None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
-    band balance `band_table` applied (its preset point, envelope and velocity; no room, no
-    transient), at the model's rate."""
+    band balance `band_table` (and the band course `course_table`) applied (its preset point,
+    envelope and velocity; no room, no transient), at the model's rate."""
     from .envelope import course
     from .evaluate import resynthesize
 
@@ -217,8 +281,11 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         f0 = np.full(ONSET_FRAMES + 2, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
         bands = lookup(band_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel)
+        course = None if course_table is None else (
+            lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
+            course_seconds())
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              tone_db=bands)
+                              tone_db=bands, course_db=course)
         out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
         if verbose and i % 400 == 0:
             print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
@@ -248,6 +315,22 @@ def lookup(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray
     from .transients import lookup as anchor_lookup
 
     return anchor_lookup(table, pitch_anchors, velocity_anchors, means, scale, rule, z, pitch, velocity)
+
+
+def lookup_course(table: np.ndarray, pitch_anchors, velocity_anchors, means: np.ndarray, scale: float, rule: str,
+                  z: np.ndarray, pitch: float, velocity: float) -> np.ndarray:
+    """A note's band course [S, BANDS] of a [I, P, V, S, BANDS] table (`lookup` over S · BANDS)."""
+    i, p, v, n, b = table.shape
+    return lookup(table.reshape(i, p, v, n * b), pitch_anchors, velocity_anchors, means, scale, rule, z, pitch,
+                  velocity).reshape(n, b)
+
+
+def build_course_table(courses: np.ndarray, instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                       n_instruments: int, pitch_anchors, velocity_anchors) -> np.ndarray:
+    """The band course table [I, P, V, S, BANDS] from every note's course [N, S, BANDS]: each
+    segment's gains averaged and smoothed over bands as the band table's (`build_table`)."""
+    return np.stack([build_table(courses[:, s], instrument, pitch, velocity, n_instruments, pitch_anchors,
+                                 velocity_anchors) for s in range(courses.shape[1])], axis=3)
 
 
 def read_table(model_path: Path, name: str = "tone.gain_db"):
@@ -284,12 +367,15 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
+        course_table = read_table(Path(model_path), "tone.course_db")
         print(f"keeping the band balance of {model_path}")
     else:
         print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
-        gains = measure_notes(model, env, notes, reference=reference)
+        gains, courses = measure_notes(model, env, notes, reference=reference)
         table = build_table(gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                             cfg.env_pitches, cfg.env_velocities)
+        course_table = build_course_table(courses, notes.instrument, notes.pitch, notes.velocity,
+                                          len(cfg.instruments), cfg.env_pitches, cfg.env_velocities)
     show = [2, 8, 14, 20, 23, 25]
     print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
           + " ".join(f"{centres[b]:.0f}Hz" for b in show))
@@ -297,8 +383,17 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         row = table[i, p60, v100]
         figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
         print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
+    if course_table is not None:
+        secs = course_seconds()
+        print(f"band course dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}, at "
+              + " / ".join(f"{t:.2f}" for t in secs) + " s: bands " + " ".join(f"{centres[b]:.0f}Hz" for b in show))
+        for i, name in enumerate(cfg.instruments):
+            rows = course_table[i, p60, v100]
+            figures["instruments"][name]["course_db"] = {f"{t:.2f}": {f"{centres[b]:.0f}": float(rows[s, b])
+                                                                      for b in show} for s, t in enumerate(secs)}
+            print(f"{name:16s} " + " | ".join(" ".join(f"{rows[s, b]:+5.1f}" for b in show) for s in range(len(secs))))
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
-    onsets = measure_onsets(model, env, notes, table, meta)
+    onsets = measure_onsets(model, env, notes, table, meta, course_table=course_table)
     onset_table = build_table(onsets, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                               ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=ONSET_PITCH_SPAN)
     o60 = ONSET_PITCHES.index(60.0)
@@ -311,11 +406,13 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if write:
         info = {"notes": len(notes.pitch), "dataset": Path(data).name,
                 "reference": Path(reference).name if reference is not None else Path(data).name}
-        _write(Path(model_path), {"tone.gain_db": table, "tone.onset_db": onset_table,
-                                  "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}, info, out)
-        print(f"wrote tone.gain_db {list(table.shape)}, tone.onset_db {list(onset_table.shape)} and "
-              f"tone.onset_pitches [{len(ONSET_PITCHES)}] into {out or model_path}")
-    figures.update(table=table, onset_table=onset_table)
+        tables = {"tone.gain_db": table, "tone.onset_db": onset_table,
+                  "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}
+        if course_table is not None:
+            tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+        _write(Path(model_path), tables, info, out)
+        print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
+    figures.update(table=table, onset_table=onset_table, course_table=course_table)
     return figures
 
 
@@ -334,7 +431,8 @@ def write_fixture(folder: Path) -> Path:
     pitch anchors 36 / 60 / 84, the onset's own 40 / 55 / 60 / 61 / 90, velocity anchors 20 / 64 /
     120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
-    bands to 16 kHz) before and after `apply` at several f0 (model-independent)."""
+    bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
+    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(27)
@@ -363,6 +461,13 @@ def write_fixture(folder: Path) -> Path:
 
     onset_answers = np.array([onset_at(lookup(onset, onset_pitches, velocities, means, scale, rule, zq, p, v), sq)
                               for zq, p, v, sq in zip(queries_z, queries_p, queries_v, queries_s)], np.float32)
+    # the band course: S = 3 times, queried before the first, between two and after the last
+    course_s = np.array([0.2, 0.5, 1.4])
+    course = (np.random.default_rng(28).random((2, 3, 3, len(course_s), BANDS)) * 20 - 10).astype(np.float32)
+    course_answers = np.stack([
+        answers[q] + course_at(lookup_course(course, pitches, velocities, means, scale, rule, zq, p, v), course_s,
+                               np.array([float(sq)]))[0]
+        for q, (zq, p, v, sq) in enumerate(zip(queries_z, queries_p, queries_v, queries_s))]).astype(np.float32)
     f0 = np.array([[27.5, 110.0, 261.63, 1046.5, 3520.0]], np.float32)  # [1, T]
     harm = g.random((1, 5, 40)).astype(np.float32)
     noise = g.random((1, 5, 17)).astype(np.float32)
@@ -376,7 +481,8 @@ def write_fixture(folder: Path) -> Path:
            "lookup.onset": onset_answers, "apply.f0_hz": f0[0],
            "apply.harmonics": harm[0], "apply.noise": noise[0],
            "apply.harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in applied]),
-           "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied])}
+           "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied]),
+           "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers}
     path = Path(folder) / "tone-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
     return path
