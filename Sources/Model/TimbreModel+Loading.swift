@@ -93,8 +93,14 @@ extension TimbreModel {
         let fileOnsetFrames = file.tensors["tone.onset_db"]?.shape.last ?? 0
         let onsetFrames = onsetPitchCount != nil && (1...ToneTable.largestOnsetFrameCount).contains(fileOnsetFrames)
             ? fileOnsetFrames : ToneTable.onsetFrameCountInFiles
+        // (the band gains on velocity anchors of their own when the file has `tone.gain_velocities`)
+        let gainVelocityCount = file.tensors["tone.gain_velocities"].map { $0.shape.count == 1 ? $0.shape[0] : 0 }
+        if let count = gainVelocityCount, count < 2 {
+            throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected one axis of at least 2 velocities")
+        }
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
-            : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames)
+            : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames,
+                               gainVelocityCount: gainVelocityCount)
                 .filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
         for spec in toneSpecs where spec.name != "tone.onset_pitches" {
             values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
@@ -110,6 +116,16 @@ extension TimbreModel {
                 throw .missingTensor(path: path, name: "tone.onset_db")
             }
             onsetPitchAnchors = p.map(Double.init)
+        }
+        var gainVelocityAnchors: [Double]?
+        if let count = gainVelocityCount {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            let v = try checked(Self.toneGainVelocityTensor(count: count),
+                                inRange: { (0...127).contains($0) }, what: "a MIDI velocity 0…127")
+            if zip(v, v.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected increasing velocities")
+            }
+            gainVelocityAnchors = v.map(Double.init)
         }
         // the optional band course of the tone balance: both tensors or none, S from the times'
         // length, only beside the band gains
@@ -159,6 +175,7 @@ extension TimbreModel {
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
+            .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -232,7 +249,7 @@ extension TimbreModel {
             instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
-            courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [],
+            courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),

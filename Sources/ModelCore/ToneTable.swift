@@ -35,9 +35,11 @@ public struct ToneTable: Sendable, Equatable {
     public let zDim: Int
     /// P pitch anchors (MIDI), increasing.
     public let pitchAnchors: [Double]
-    /// V velocity anchors, increasing.
+    /// V velocity anchors, increasing (the onset and band courses').
     public let velocityAnchors: [Double]
-    /// `tone.gain_db` [I, P, V, B]: band b's gain in dB.
+    /// The band gains' velocity anchors, increasing: `tone.gain_velocities`, else `velocityAnchors`.
+    public let gainVelocityAnchors: [Double]
+    /// `tone.gain_db` [I, P, V_gain, B]: band b's gain in dB.
     public let gainDB: [Float]
     /// The onset course's pitch anchors (MIDI), increasing: `tone.onset_pitches`, else
     /// `pitchAnchors`.
@@ -65,11 +67,14 @@ public struct ToneTable: Sendable, Equatable {
     /// Wraps validated values (the loader checks shapes and finiteness).
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
-                courseSeconds: [Double] = [], courseDB: [Float] = [],
+                courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
-        precondition(gainDB.count == cells * Self.bandCount)
+        let gainVelocities = gainVelocityAnchors ?? velocityAnchors
+        precondition(gainVelocities.count >= 2)
+        precondition(gainDB.count == instrumentCount * pitchAnchors.count * gainVelocities.count * Self.bandCount)
+        self.gainVelocityAnchors = gainVelocities
         let onsetPitches = onsetPitchAnchors ?? pitchAnchors
         precondition(onsetPitches.count >= 2)
         let onsetCells = instrumentCount * onsetPitches.count * velocityAnchors.count
@@ -103,8 +108,10 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
+        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
+        let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
+                                          velocity: velocity)
         let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
         // the onset frame: linear between frames, the last frame's value from then on, none
@@ -134,10 +141,12 @@ public struct ToneTable: Sendable, Equatable {
                     if s > 0 {
                         // the band course of the four corners at its times j and j + 1
                         let at = (course, s, courseIndex, next, courseFraction)
-                        Self.addCourse(at, cell: c00, weight: w00, into: out)
-                        Self.addCourse(at, cell: c10, weight: w10, into: out)
-                        Self.addCourse(at, cell: c01, weight: w01, into: out)
-                        Self.addCourse(at, cell: c11, weight: w11, into: out)
+                        let (e00, e01, e10, e11) = courseCorners.cells(instrument: i)
+                        let (u00, u01, u10, u11) = courseCorners.weights(w)
+                        Self.addCourse(at, cell: e00, weight: u00, into: out)
+                        Self.addCourse(at, cell: e10, weight: u10, into: out)
+                        Self.addCourse(at, cell: e01, weight: u01, into: out)
+                        Self.addCourse(at, cell: e11, weight: u11, into: out)
                     }
                     guard frame >= 0 else { continue }
                     let o = (onset, onsetFrameCount, frame, frameFraction)

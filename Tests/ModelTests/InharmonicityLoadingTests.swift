@@ -259,6 +259,40 @@ final class InharmonicityLoadingTests: XCTestCase {
                 naming: "tone.gain_db", "missing")
     }
 
+    /// Band gains on velocity anchors of their own (`tone.gain_velocities`: the note set's 16 …
+    /// 127 plus layers measured at 64 and 100) load and are interpolated on those anchors while
+    /// the onset course keeps the envelopes'; a table of the envelopes' shape beside them, or
+    /// velocities that do not increase, are refused with the tensor named.
+    func testToneGainVelocitiesLoadAndBadOnesAreRefused() throws {
+        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
+        let velocities: [Float] = [10, 64, 100, 127]
+        let bands = [c.instrumentCount, c.envPitches.count, velocities.count, ToneTable.bandCount]
+        // band 22's gain is the velocity anchor's index times 4 dB, everywhere
+        let gains = (0..<bands.reduce(1, *)).map { n -> Float in
+            n % ToneTable.bandCount == 22 ? Float(n / ToneTable.bandCount % velocities.count) * 4 : 0
+        }
+        let base: [(String, [Int], [Float])] = [("tone.gain_velocities", [velocities.count], velocities)]
+        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [("tone.gain_db", bands, gains)]).path)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.gainVelocityAnchors, velocities.map(Double.init))
+        XCTAssertEqual(t.velocityAnchors, c.envVelocities)
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        let z = model.latentMeans[0], p = c.envPitches[0]
+        XCTAssertEqual(t.gains(z: z, pitch: p, velocity: 100)[22], 8, accuracy: 1e-4)
+        XCTAssertEqual(t.gains(z: z, pitch: p, velocity: 82)[22], 6, accuracy: 1e-4)   // halfway 64 → 100
+        XCTAssertEqual(t.gains(z: z, pitch: p, velocity: 1)[22], 0, accuracy: 1e-4)    // clamped to 10
+        XCTAssertEqual(t.gains(z: z, pitch: p, velocity: 82)[21], 0, accuracy: 1e-4)
+        let envelopeShape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [
+            ("tone.gain_db", envelopeShape, [Float](repeating: 0, count: envelopeShape.reduce(1, *)))]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db") && "\($0)".contains("expected shape"), "\($0)")
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
+            ("tone.gain_velocities", [velocities.count], [10, 100, 64, 127]), ("tone.gain_db", bands, gains)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_velocities") && "\($0)".contains("increasing"), "\($0)")
+        }
+    }
+
     func testLookupMatchesTorchReference() throws {
         let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
         let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")

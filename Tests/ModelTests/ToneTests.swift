@@ -105,7 +105,7 @@ final class ToneTests: XCTestCase {
         let t = try XCTUnwrap(model.tone, "models/default.safetensors has no tone.gain_db (timbred-train tone adds it)")
         func gainDB(_ name: String, pitch: Double, hz: Double) throws -> Float {
             let i = try XCTUnwrap(model.instrumentIndex(named: name))
-            let g = t.gains(z: model.latentMeans[i], pitch: pitch, velocity: 100)
+            let g = t.gains(z: model.latentMeans[i], pitch: pitch, velocity: 100, secondsSinceNoteOn: 0.45)
             return g[Int((ToneBalance.bandPosition(hz: hz)).rounded())]
         }
         let piano8k = try gainDB("piano", pitch: 72, hz: 8000), trumpet1k = try gainDB("trumpet", pitch: 60, hz: 1000)

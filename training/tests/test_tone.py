@@ -170,3 +170,16 @@ def test_apply_with_a_course_gives_each_frame_the_course_at_its_time():
     means = np.array([[0.0, 0.0], [3.0, 0.0]], np.float32)
     got = T.lookup_course(table, [36, 60, 84], [20, 64, 120], means, 0.1, "gaussian", means[1], 61.0, 90.0)
     assert got.shape == (2, T.BANDS) and abs(got[1, 5] - 7.0) < 1e-4 and abs(got[0, 5]) < 1e-6
+
+
+def test_velocity_layers_merge_into_one_increasing_axis():
+    table = np.zeros((2, 3, 5, T.BANDS), np.float32)
+    have = [16.0, 40.0, 80.0, 120.0, 127.0]
+    for v, vel in enumerate(have):
+        table[:, :, v] = vel
+    layer = np.zeros((2, 3, 2, T.BANDS), np.float32)
+    layer[:, :, 0], layer[:, :, 1] = 64.0, 100.0
+    merged, anchors = T.merge_velocity_layers(table, have, layer, [64.0, 100.0])
+    assert anchors == [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
+    assert merged.shape == (2, 3, 7, T.BANDS)
+    assert np.all(merged[0, 1, :, 5] == np.array(anchors))

@@ -185,8 +185,12 @@ def cmd_transients(args) -> None:
 
 
 def cmd_tone(args) -> None:
-    from .tone import run
+    from .tone import add_velocity_layers, run
 
+    if args.velocity_layers:
+        add_velocity_layers(Path(args.model), Path(args.velocity_layers), Path(args.out) if args.out else None,
+                            write=not args.dry)
+        return
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
         reference=Path(args.reference) if args.reference else None, keep_bands=args.keep_bands)
 
@@ -332,6 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--reference", help="the same notes rendered at the rate the engine plays at (e.g. data/default48): "
                                        "measure against those recordings, the model rendered at their rate")
     o.add_argument("--keep-bands", action="store_true", help="keep the file's band balance; measure the onset course only")
+    o.add_argument("--velocity-layers", help="a note set of the same notes at velocities the model's set lacks (e.g. "
+                                             "`dataset --out data/default48v --velocities 64,100`): measure their band "
+                                             "balance and add it to the file's as velocity anchors of its own; nothing else")
     o.add_argument("--out", help="write the model with the tone balance here instead of in place")
     o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     o.set_defaults(func=cmd_tone)

@@ -200,12 +200,13 @@ def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
     return out, rate
 
 
-def measure_notes(model, env: dict, notes, verbose: bool = True,
-                  reference: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path | None = None,
+                  with_course: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Gains [N, BANDS] and band courses [N, S, BANDS] of every note against the model played from
     MIDI (its instrument's preset point, envelope and velocity, released when the recording's note
     was; no room), both at the rate of `reference`'s recordings when given (see
-    `reference_audio`), else at the model's."""
+    `reference_audio`), else at the model's. `with_course` False: the sustain only (the courses
+    are zeros)."""
     from .envelope import course
     from .evaluate import resynthesize
 
@@ -219,14 +220,15 @@ def measure_notes(model, env: dict, notes, verbose: bool = True,
         k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
         hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
         end_s = min(SUSTAIN_S[1], hold_s)
-        course_end_s = min(COURSE_EDGES_S[-1], hold_s)
+        course_end_s = min(COURSE_EDGES_S[-1], hold_s) if with_course else end_s
         frames = int(math.ceil(max(course_end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
         f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
                               sample_rate=sr)
         out[i] = note_gains_db(recordings[i], played, sr, end_s)
-        courses[i] = note_course_db(recordings[i], played, sr, hold_s, out[i])
+        if with_course:
+            courses[i] = note_course_db(recordings[i], played, sr, hold_s, out[i])
         if verbose and i % 200 == 0:
             print(f"  tone: note {i}/{len(notes.pitch)}", flush=True)
     return out, courses
@@ -263,7 +265,7 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.nda
 
 
 def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
-                   course_table: np.ndarray | None = None) -> np.ndarray:
+                   course_table: np.ndarray | None = None, band_velocities=None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
     band balance `band_table` (and the band course `course_table`) applied (its preset point,
     envelope and velocity; no room, no transient), at the model's rate."""
@@ -280,7 +282,8 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
         f0 = np.full(ONSET_FRAMES + 2, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
-        bands = lookup(band_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel)
+        bands = lookup(band_table, cfg.env_pitches, band_velocities or cfg.env_velocities, means, scale, rule,
+                       means[k], pitch, vel)
         course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
             course_seconds())
@@ -365,9 +368,11 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
+    band_velocities = list(cfg.env_velocities)
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
+        band_velocities = gain_velocities(Path(model_path), cfg)
         print(f"keeping the band balance of {model_path}")
     else:
         print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
@@ -377,10 +382,11 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         course_table = build_course_table(courses, notes.instrument, notes.pitch, notes.velocity,
                                           len(cfg.instruments), cfg.env_pitches, cfg.env_velocities)
     show = [2, 8, 14, 20, 23, 25]
-    print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
+    b100 = int(np.argmin(np.abs(np.asarray(band_velocities) - 100)))
+    print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {band_velocities[b100]}: "
           + " ".join(f"{centres[b]:.0f}Hz" for b in show))
     for i, name in enumerate(cfg.instruments):
-        row = table[i, p60, v100]
+        row = table[i, p60, b100]
         figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
         print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
     if course_table is not None:
@@ -393,7 +399,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                                                       for b in show} for s, t in enumerate(secs)}
             print(f"{name:16s} " + " | ".join(" ".join(f"{rows[s, b]:+5.1f}" for b in show) for s in range(len(secs))))
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
-    onsets = measure_onsets(model, env, notes, table, meta, course_table=course_table)
+    onsets = measure_onsets(model, env, notes, table, meta, course_table=course_table, band_velocities=band_velocities)
     onset_table = build_table(onsets, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                               ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=ONSET_PITCH_SPAN)
     o60 = ONSET_PITCHES.index(60.0)
@@ -410,9 +416,100 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                   "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}
         if course_table is not None:
             tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+        if band_velocities != list(cfg.env_velocities):
+            tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
         _write(Path(model_path), tables, info, out)
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
     figures.update(table=table, onset_table=onset_table, course_table=course_table)
+    return figures
+
+
+class _ManifestNotes:
+    """The notes of a note set's manifest with their audio, as `measure_notes` reads them (no
+    feature cache: a velocity layer is only measured, never trained on)."""
+
+    def __init__(self, data: Path, cfg):
+        from .dataset import load_manifest, read_audio
+
+        rate, manifest = load_manifest(data)
+        manifest = [n for n in manifest if n.instrument in cfg.instruments]
+        self.instruments = list(cfg.instruments)
+        self.audio = [read_audio(data / "audio" / n.file, rate) for n in manifest]
+        self.rate = rate
+        self.instrument = np.array([self.instruments.index(n.instrument) for n in manifest])
+        self.pitch = np.array([n.pitch for n in manifest])
+        self.velocity = np.array([n.velocity for n in manifest])
+        self.hold_frames = np.array([int(round(n.hold_s * cfg.frame_rate)) for n in manifest])
+
+
+def gain_velocities(model_path: Path, cfg) -> list[float]:
+    """The velocity anchors of the file's `tone.gain_db`: `tone.gain_velocities`, else the
+    envelopes'."""
+    v = read_table(model_path, "tone.gain_velocities")
+    return [float(x) for x in v] if v is not None else list(cfg.env_velocities)
+
+
+def merge_velocity_layers(table: np.ndarray, have: list[float], layer: np.ndarray,
+                          new: list[float]) -> tuple[np.ndarray, list[float]]:
+    """A [I, P, V, B] table on velocity anchors `have` and a [I, P, V_new, B] one on `new` as one
+    table on both anchors, increasing."""
+    order = np.argsort(np.asarray(list(have) + list(new)), kind="stable")
+    merged = np.concatenate([table, layer], axis=2)[:, :, order]
+    return merged, [float((list(have) + list(new))[j]) for j in order]
+
+
+def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None, write: bool = True,
+                        threads: int = 1) -> dict:
+    """`timbred-train tone --velocity-layers DIR`: the band gains of DIR's notes (the same
+    instruments and pitches at velocities the note set lacks, e.g. 64 and 100: FluidSynth's
+    velocity-to-brightness curve is not the decoder's, and a table interpolated in dB between 80
+    and 120 left the trumpet's 8-16 kHz 4-11 dB dull at 100) against the model played from MIDI
+    without a tone balance, merged into the file's `tone.gain_db` as velocity anchors of its own
+    (`tone.gain_velocities`); everything else as it was. Returns the figures."""
+    from .export import load_exported
+
+    torch.set_num_threads(threads)
+    model, env, meta = load_exported(Path(model_path))
+    cfg = model.cfg
+    table = read_table(Path(model_path))
+    if table is None:
+        from .errors import UserError
+        raise UserError(f"{model_path}: no tone.gain_db to add velocity layers to (run `timbred-train tone` first)")
+    have = gain_velocities(Path(model_path), cfg)
+    notes = _ManifestNotes(Path(layers), cfg)
+    if notes.rate != cfg.sample_rate:
+        from .errors import UserError
+        raise UserError(f"{layers}: notes at {notes.rate} Hz, the model plays at {cfg.sample_rate} Hz")
+    new = sorted(set(float(v) for v in notes.velocity) - set(have))
+    keep = np.isin(notes.velocity.astype(float), new)
+    print(f"measuring the band balance of {int(keep.sum())} notes of {layers} at velocities {new}", flush=True)
+    sub = _ManifestNotes.__new__(_ManifestNotes)
+    sub.instruments, sub.rate = notes.instruments, notes.rate
+    sub.audio = [a for a, k in zip(notes.audio, keep) if k]
+    for name in ("instrument", "pitch", "velocity", "hold_frames"):
+        setattr(sub, name, getattr(notes, name)[keep])
+    gains, _ = measure_notes(model, env, sub, with_course=False)
+    layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
+    merged, anchors = merge_velocity_layers(table, have, layer, new)
+    figures = {"velocities": anchors, "instruments": {}}
+    show = [20, 22, 23, 24, 25]
+    centres = [1000 * 2 ** ((b - 14) / 3) for b in range(BANDS)]
+    p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
+    print(f"band gain dB at MIDI {cfg.env_pitches[p60]} per velocity anchor {anchors}: bands "
+          + " ".join(f"{centres[b]:.0f}Hz" for b in show))
+    for i, name in enumerate(cfg.instruments):
+        rows = merged[i, p60]
+        figures["instruments"][name] = {f"{v:g}": {f"{centres[b]:.0f}": float(rows[j, b]) for b in show}
+                                        for j, v in enumerate(anchors)}
+        print(f"{name:16s} " + " | ".join(" ".join(f"{rows[j, b]:+5.1f}" for b in show) for j in range(len(anchors))))
+    if write:
+        from .modelfile import replace_tensors
+        replace_tensors(Path(model_path), "tone.gain_", {"tone.gain_db": merged.astype(np.float32),
+                                                          "tone.gain_velocities": np.asarray(anchors, np.float32)},
+                        "tone_velocity_layers", {"notes": int(keep.sum()), "dataset": Path(layers).name,
+                                                 "velocities": new}, out)
+        print(f"wrote tone.gain_db {list(merged.shape)} and tone.gain_velocities {anchors} into {out or model_path}")
+    figures["table"] = merged
     return figures
 
 
