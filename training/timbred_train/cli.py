@@ -52,7 +52,7 @@ def cmd_dataset(args) -> None:
                 insts = [(n, p, lo, min(hi, lo + args.pitch_step * (args.max_pitches - 1))) for n, p, lo, hi in insts]
         velocities = tuple(int(v) for v in args.velocities.split(","))
         notes = dataset.render_soundfont(out, Path(args.soundfont), args.sample_rate, insts, velocities,
-                                         args.pitch_step, args.hold, args.release)
+                                         args.pitch_step, args.hold, args.release, args.pitch_offset)
     print(f"{len(notes)} notes in {out}")
 
 
@@ -192,7 +192,8 @@ def cmd_tone(args) -> None:
                             write=not args.dry)
         return
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
-        reference=Path(args.reference) if args.reference else None, keep_bands=args.keep_bands)
+        reference=Path(args.reference) if args.reference else None, keep_bands=args.keep_bands,
+        key_layers=Path(args.key_layers) if args.key_layers else None)
 
 
 def cmd_bench_decoder(args) -> None:
@@ -215,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--max-pitches", type=int, help="at most this many pitches per instrument")
     d.add_argument("--velocities", default="16,40,80,120,127")
     d.add_argument("--pitch-step", type=int, default=2, help="semitones between rendered pitches")
+    d.add_argument("--pitch-offset", type=int, default=0, help="start this many semitones above each instrument's "
+                                                                "lowest pitch (1: the keys between the default set's)")
     d.add_argument("--hold", type=float, default=3.0, help="seconds from note-on to note-off")
     d.add_argument("--release", type=float, default=1.0, help="seconds rendered after note-off")
     d.add_argument("--sample-rate", type=int, default=48000,
@@ -336,6 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--reference", help="the same notes rendered at the rate the engine plays at (e.g. data/default48): "
                                        "measure against those recordings, the model rendered at their rate")
     o.add_argument("--keep-bands", action="store_true", help="keep the file's band balance; measure the onset course only")
+    o.add_argument("--key-layers", help="a note set of the keys between the note set's (`dataset --out data/default48k "
+                                        "--pitch-offset 1`): the onset course is measured on every key's own notes")
     o.add_argument("--velocity-layers", help="a note set of the same notes at velocities the model's set lacks (e.g. "
                                              "`dataset --out data/default48v --velocities 64,100`): measure their band "
                                              "balance and add it to the file's as velocity anchors of its own; nothing else")

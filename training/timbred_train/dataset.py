@@ -117,8 +117,9 @@ def note_is_usable(audio: np.ndarray, sample_rate: int) -> tuple[bool, str]:
 
 def render_soundfont(out: Path, soundfont: Path = DEFAULT_SOUNDFONT, sample_rate: int = 48000,
                      instruments=None, velocities=(16, 40, 80, 120, 127), pitch_step: int = 2,
-                     hold_s: float = 3.0, release_s: float = 1.0) -> list[Note]:
-    """Render an NSynth-style note set (one note per file) from a SoundFont, loaded once."""
+                     hold_s: float = 3.0, release_s: float = 1.0, pitch_offset: int = 0) -> list[Note]:
+    """Render an NSynth-style note set (one note per file) from a SoundFont, loaded once; each
+    instrument's pitches from its lowest + `pitch_offset`, every `pitch_step` semitones."""
     if not soundfont.is_file():
         raise UserError(f"{soundfont}: SoundFont not found (Debian: apt-get install fluid-soundfont-gm)")
     instruments = instruments or DEFAULT_INSTRUMENTS
@@ -126,7 +127,7 @@ def render_soundfont(out: Path, soundfont: Path = DEFAULT_SOUNDFONT, sample_rate
     (out / "audio").mkdir(parents=True, exist_ok=True)
     jobs = []
     for name, program, lo, hi in instruments:
-        for i, pitch in enumerate(range(lo, hi + 1, pitch_step)):
+        for i, pitch in enumerate(range(lo + pitch_offset, hi + 1, pitch_step)):
             for vel in velocities:
                 jobs.append((name, program, pitch, vel, split_for(i)))
     notes, dropped = [], []

@@ -352,7 +352,7 @@ def onset_pitches(model_path: Path, cfg) -> list[float]:
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
-        reference: Path | None = None, keep_bands: bool = False) -> dict:
+        reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None) -> dict:
     """`timbred-train tone`: measure every note's band balance against the model played from MIDI
     (without any earlier tone table; `keep_bands`: keep the file's), build the table, then every
     note's onset course against the balanced model, build that table, write both into the model.
@@ -399,9 +399,15 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                                                       for b in show} for s, t in enumerate(secs)}
             print(f"{name:16s} " + " | ".join(" ".join(f"{rows[s, b]:+5.1f}" for b in show) for s in range(len(secs))))
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
-    onsets = measure_onsets(model, env, notes, table, meta, course_table=course_table, band_velocities=band_velocities)
-    onset_table = build_table(onsets, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
-                              ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=ONSET_PITCH_SPAN)
+    onset_notes, span = notes, ONSET_PITCH_SPAN
+    if key_layers is not None:
+        # every key has notes of its own: each key's course is its own notes'
+        onset_notes, span = _joined(notes, _ManifestNotes(Path(key_layers), cfg)), 1.0
+        print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key its own course")
+    onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
+                            band_velocities=band_velocities)
+    onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
+                              len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=span)
     o60 = ONSET_PITCHES.index(60.0)
     print(f"onset gain dB at MIDI 60, velocity anchor {cfg.env_velocities[v100]}: "
           "frames 0 / 1 / 2 / 5 / 10 / 20 / 40 (10 ms each)")
@@ -440,6 +446,18 @@ class _ManifestNotes:
         self.pitch = np.array([n.pitch for n in manifest])
         self.velocity = np.array([n.velocity for n in manifest])
         self.hold_frames = np.array([int(round(n.hold_s * cfg.frame_rate)) for n in manifest])
+
+
+def _joined(notes, more: _ManifestNotes):
+    """Two note sets as one, for `measure_onsets` (both at the model's rate)."""
+    from types import SimpleNamespace
+
+    names = list(notes.instruments)
+    instrument = np.array([names.index(more.instruments[int(k)]) for k in more.instrument], int)
+    return SimpleNamespace(instruments=names, audio=list(notes.audio) + list(more.audio),
+                           instrument=np.concatenate([np.asarray(notes.instrument), instrument]),
+                           **{k: np.concatenate([np.asarray(getattr(notes, k)), getattr(more, k)])
+                              for k in ("pitch", "velocity", "hold_frames")})
 
 
 def gain_velocities(model_path: Path, cfg) -> list[float]:
