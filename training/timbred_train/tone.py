@@ -284,11 +284,11 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
         bands = lookup(band_table, cfg.env_pitches, band_velocities or cfg.env_velocities, means, scale, rule,
                        means[k], pitch, vel)
-        course = None if course_table is None else (
+        band_course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
             course_seconds())
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              tone_db=bands, course_db=course)
+                              tone_db=bands, course_db=band_course)
         out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
         if verbose and i % 400 == 0:
             print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
@@ -389,6 +389,14 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         row = table[i, p60, b100]
         figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
         print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
+    if write and not keep_bands:
+        # the band balance first (a file without an onset course plays), so that `--keep-bands`
+        # resumes from here
+        first = {"tone.gain_db": table}
+        if course_table is not None:
+            first.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+        _write(Path(model_path), first, {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
+        model_path, out = Path(out or model_path), None
     if course_table is not None:
         secs = course_seconds()
         print(f"band course dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}, at "
