@@ -119,6 +119,47 @@ final class ToneTests: XCTestCase {
         XCTAssertLessThan(abs(trumpet1k), 3)
     }
 
+    /// The shipped model's band course: a real piano's top dies faster than its middle, the
+    /// decoder's less so, so the piano's 8 kHz gain falls over a held note (at MIDI 60 by 7 dB
+    /// from 0.2 to 2.5 s when measured); a trumpet, which holds its tone, stays within 3 dB from
+    /// 1 to 8 kHz.
+    func testTheShippedBandCourseDarkensThePiano() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.courseSeconds.count, 5, "models/default.safetensors has no band course (timbred-train tone)")
+        func gainDB(_ name: String, hz: Double, at seconds: Double) throws -> Float {
+            let i = try XCTUnwrap(model.instrumentIndex(named: name))
+            let g = t.gains(z: model.latentMeans[i], pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
+            return g[Int((ToneBalance.bandPosition(hz: hz)).rounded())]
+        }
+        let pianoTop = try gainDB("piano", hz: 8000, at: 2.5) - gainDB("piano", hz: 8000, at: 0.2)
+        print("piano 8 kHz gain 2.5 s against 0.2 s after note-on: \(pianoTop) dB")
+        XCTAssertLessThan(pianoTop, -4)
+        for hz in [1000.0, 2000, 4000, 8000] {
+            let moved = try gainDB("trumpet", hz: hz, at: 2.5) - gainDB("trumpet", hz: hz, at: 0.2)
+            XCTAssertLessThan(abs(moved), 3, "trumpet at \(hz) Hz")
+        }
+    }
+
+    /// The shipped band gains have velocity anchors of their own, measured at 64 and 100 as well:
+    /// FluidR3's trumpet at velocity 100 is brighter than a line between 80 and 120 gives the
+    /// decoder, and at 64 darker.
+    func testTheShippedBandGainsHaveVelocityLayers() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.gainVelocityAnchors, [16, 40, 64, 80, 100, 120, 127])
+        let i = try XCTUnwrap(model.instrumentIndex(named: "trumpet"))
+        let band = Int(ToneBalance.bandPosition(hz: 8000).rounded())
+        func gainDB(_ velocity: Double) -> Float {
+            t.gains(z: model.latentMeans[i], pitch: 60, velocity: velocity, secondsSinceNoteOn: 0.45)[band]
+        }
+        print("trumpet 8 kHz gain at velocity 64 / 80 / 100 / 120: \([64, 80, 100, 120].map(gainDB)) dB")
+        XCTAssertGreaterThan(gainDB(100), (gainDB(80) + gainDB(120)) / 2 + 2.5)
+        XCTAssertLessThan(gainDB(64), gainDB(80) - 3)
+    }
+
     /// The shipped model's onset course follows the SoundFont's key ranges: the organ reaches its
     /// level in 99 ms at MIDI 60 and 248 ms at 62 (its samples change between them), so 62's
     /// first 150 ms are lowered further than 60's; the course runs 600 ms, on every key.
