@@ -111,7 +111,9 @@ final class MorphTests: XCTestCase {
     /// note at 3 s), which the kept piano state used to damp: rho is now near 0; the warp crosses
     /// the bright region in more of the knob's travel (largest step 7.3 × the mean at k = 3;
     /// 7.7 × without the warp). The direction is not asserted; a bent path is what it needs (docs/architecture.md,
-    /// "The morph knob").
+    /// "The morph knob"). Session 15's band course darkens a held piano as the real one darkens:
+    /// over the knob's travel the piano alone is 617 Hz against the violin's 568 Hz (the guard
+    /// asks that A lie outside the arrival band around B), arriving at 595 Hz (+4.8 %).
     func testPianoToViolinArrivesWithoutAJump() throws {
         try assertEvenMorph(from: "piano", to: "violin", rho: nil, largestStep: 8.0, arrival: 0.07)
     }
@@ -141,10 +143,16 @@ final class MorphTests: XCTestCase {
         let meanStep = steps.reduce(0, +) / Double(steps.count)
         let rho = spearman(moving)
         let last = all.suffix(5).reduce(0, +) / 5, target = end.suffix(5).reduce(0, +) / 5
-        let first = start.suffix(5).reduce(0, +) / 5
-        print(String(format: "morph %@ -> %@: rho %.3f, largest step / mean step %.1f, last 0.5 s %.0f Hz vs %@ alone %.0f Hz (%@ %.0f Hz)",
+        // A as heard while the knob travels (the mean over the same frames): since the band
+        // course (session 15) a held piano darkens to the violin's brightness by 6 s, 553 against
+        // 568 Hz, though over the travel it is brighter
+        let startMoving = start.prefix(moving.count)
+        let first = startMoving.reduce(0, +) / Double(startMoving.count)
+        print(String(format: "morph %@ -> %@: rho %.3f, largest step / mean step %.1f, last 0.5 s %.0f Hz vs %@ alone %.0f Hz (%@ %.0f Hz over the travel)",
                      a, b, rho, steps.max()! / meanStep, last, b, target, a, first))
-        XCTAssertGreaterThan(abs(target - first), 0.1 * first, "the two presets must differ in brightness", file: file, line: line)
+        // A must lie outside the arrival band around B, or arriving would prove nothing
+        XCTAssertGreaterThan(abs(target - first), arrival * target, "the two presets must differ in brightness",
+                             file: file, line: line)
         if let minimumRho {
             XCTAssertGreaterThan(rho * (target > first ? 1 : -1), minimumRho, "the brightness must move one way", file: file, line: line)
         }
