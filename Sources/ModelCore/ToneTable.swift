@@ -54,7 +54,7 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.course_seconds` [S] (empty: no band course): the times after note-on, increasing, at
     /// which `courseDB` holds the band course.
     public let courseSeconds: [Double]
-    /// `tone.course_db` [I, P, V, S, B] (on the band gains' anchors): added to band b's gain,
+    /// `tone.course_db` [I, P, V, S, B] (on `pitchAnchors` and `velocityAnchors`): added to band b's gain,
     /// linear in time between the course's times, the first one's before them, the last one's after.
     public let courseDB: [Float]
     /// `latent.means` [I, Z], row-major.
