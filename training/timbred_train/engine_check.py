@@ -24,10 +24,11 @@ NOTE_S, GAP_S = 3.0, 1.0  # the dataset's notes: 3 s held, 1 s released
 
 
 class _NoteAudio:
-    """The dataset's notes as the check needs them: audio and labels, no analysis (so a fresh
-    machine does not compute the trainer's features just to score the engine)."""
+    """The dataset's notes as the check (and `tone`'s layers) need them: audio, labels and hold
+    times, no analysis (so a fresh machine does not compute the trainer's features just to score
+    the engine). `frame_rate` gives `hold_frames`, as the feature cache has them."""
 
-    def __init__(self, data: Path, sample_rate: int, instruments: list[str]):
+    def __init__(self, data: Path, sample_rate: int, instruments: list[str], frame_rate: float = 100.0):
         sr, manifest = load_manifest(data)
         if sr != sample_rate:
             raise UserError(f"{data}: dataset is at {sr} Hz but the model is configured for {sample_rate} Hz")
@@ -37,7 +38,17 @@ class _NoteAudio:
         self.pitch = np.array([n.pitch for n in manifest])
         self.velocity = np.array([n.velocity for n in manifest])
         self.split = np.array([n.split for n in manifest])
+        self.hold_frames = np.array([int(round(n.hold_s * frame_rate)) for n in manifest])
         self.instruments = instruments
+
+    def subset(self, keep: np.ndarray) -> "_NoteAudio":
+        """The notes where `keep` is true."""
+        out = _NoteAudio.__new__(_NoteAudio)
+        out.instruments = self.instruments
+        out.audio = [a for a, k in zip(self.audio, keep) if k]
+        for name in ("instrument", "pitch", "velocity", "split", "hold_frames"):
+            setattr(out, name, getattr(self, name)[keep])
+        return out
 
     def indices(self, split: str) -> np.ndarray:
         return np.nonzero(self.split == split)[0]

@@ -17,9 +17,9 @@ each of COURSE_EDGES_S's segments (0.12-0.3 s, 0.3-0.6 s, …, 2-3 s) minus the 
 averages, kept as `tone.course_db` [I, P, V, S, B] at the segments' centres
 (`tone.course_seconds`); the engine adds it to the band gains, linear in time between the centres,
 the first centre's before it and the last one's after it. A real piano's upper partials die
-faster than its lower ones, so its spectrum darkens over the note; the decoder's darkens less (at
-2-3 s its level sits up to 10 dB off across the band), and the classifier named the piano played
-from MIDI 0.46 of the time (with each note's own band course, 0.94).
+faster than its lower ones, so its spectrum darkens over the note; the decoder's darkens less, and
+the classifier named the piano played from MIDI 0.46 of the time (`engine-check`; 0.74 with the
+course; reports/default/TRAINING.md, session 15).
 
 The engine blends the table over instruments by the model's blend rule (so morphs and encoded
 presets are balanced too), interpolates pitch and velocity, and per decoded frame multiplies
@@ -412,13 +412,13 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         # every key has notes of its own: a key's course is its own notes' (weight 1) and its two
         # neighbours' (1/2 each; its own alone, a single note per velocity, made the first 100 ms
         # jagged: the piano's key 32 reached its level in 26 ms against the real 12)
-        onset_notes = _joined(notes, _ManifestNotes(Path(key_layers), cfg))
+        onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
-    span = ONSET_PITCH_SPAN
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
                             band_velocities=band_velocities)
     onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
-                              len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False, pitch_span=span)
+                              len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False,
+                              pitch_span=ONSET_PITCH_SPAN)
     o60 = ONSET_PITCHES.index(60.0)
     print(f"onset gain dB at MIDI 60, velocity anchor {cfg.env_velocities[v100]}: "
           "frames 0 / 1 / 2 / 5 / 10 / 20 / 40 (10 ms each)")
@@ -441,25 +441,15 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     return figures
 
 
-class _ManifestNotes:
-    """The notes of a note set's manifest with their audio, as `measure_notes` reads them (no
-    feature cache: a velocity layer is only measured, never trained on)."""
+def _manifest_notes(data: Path, cfg):
+    """A note set's notes with their audio at the model's rate, from its manifest (no feature
+    cache: layers are only measured, never trained on; `engine_check._NoteAudio`)."""
+    from .engine_check import _NoteAudio
 
-    def __init__(self, data: Path, cfg):
-        from .dataset import load_manifest, read_audio
-
-        rate, manifest = load_manifest(data)
-        manifest = [n for n in manifest if n.instrument in cfg.instruments]
-        self.instruments = list(cfg.instruments)
-        self.audio = [read_audio(data / "audio" / n.file, rate) for n in manifest]
-        self.rate = rate
-        self.instrument = np.array([self.instruments.index(n.instrument) for n in manifest])
-        self.pitch = np.array([n.pitch for n in manifest])
-        self.velocity = np.array([n.velocity for n in manifest])
-        self.hold_frames = np.array([int(round(n.hold_s * cfg.frame_rate)) for n in manifest])
+    return _NoteAudio(Path(data), cfg.sample_rate, list(cfg.instruments), cfg.frame_rate)
 
 
-def _joined(notes, more: _ManifestNotes):
+def _joined(notes, more):
     """Two note sets as one, for `measure_onsets` (both at the model's rate)."""
     from types import SimpleNamespace
 
@@ -492,7 +482,7 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     """`timbred-train tone --velocity-layers DIR`: the band gains of DIR's notes (the same
     instruments and pitches at velocities the note set lacks, e.g. 64 and 100: FluidSynth's
     velocity-to-brightness curve is not the decoder's, and a table interpolated in dB between 80
-    and 120 left the trumpet's 8-16 kHz 4-11 dB dull at 100) against the model played from MIDI
+    and 120 left the trumpet's 8-16 kHz 7-11 dB dull at 100) against the model played from MIDI
     without a tone balance, merged into the file's `tone.gain_db` as velocity anchors of its own
     (`tone.gain_velocities`); everything else as it was. Returns the figures."""
     from .export import load_exported
@@ -505,18 +495,11 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
         from .errors import UserError
         raise UserError(f"{model_path}: no tone.gain_db to add velocity layers to (run `timbred-train tone` first)")
     have = gain_velocities(Path(model_path), cfg)
-    notes = _ManifestNotes(Path(layers), cfg)
-    if notes.rate != cfg.sample_rate:
-        from .errors import UserError
-        raise UserError(f"{layers}: notes at {notes.rate} Hz, the model plays at {cfg.sample_rate} Hz")
+    notes = _manifest_notes(Path(layers), cfg)
     new = sorted(set(float(v) for v in notes.velocity) - set(have))
     keep = np.isin(notes.velocity.astype(float), new)
     print(f"measuring the band balance of {int(keep.sum())} notes of {layers} at velocities {new}", flush=True)
-    sub = _ManifestNotes.__new__(_ManifestNotes)
-    sub.instruments, sub.rate = notes.instruments, notes.rate
-    sub.audio = [a for a, k in zip(notes.audio, keep) if k]
-    for name in ("instrument", "pitch", "velocity", "hold_frames"):
-        setattr(sub, name, getattr(notes, name)[keep])
+    sub = notes.subset(keep)
     gains, _ = measure_notes(model, env, sub, with_course=False)
     layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
