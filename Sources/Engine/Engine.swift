@@ -34,8 +34,13 @@ public struct EngineSettings: Sendable, Equatable {
     public var timbreForgetPerUnit: Double = 3
     /// Samples of the fade when a voice is stolen or sound is cut.
     public var fadeSeconds: Double = 0.003
-    /// Loudness below which a released voice ends (dB).
-    public var endLoudnessDB: Double = -90
+    /// A voice ends when its envelope falls this far below the loudest it has been (dB), held or
+    /// released: a soft note rings as long as a loud one, as a real string or bar does. (An
+    /// absolute -90 dB ended a piano's middle C played at velocity 16 at 3.8 s, while the real
+    /// note rings past 8 s, 45 dB under its peak.)
+    public var endBelowPeakDB: Double = 80
+    /// Loudness at or below which a voice ends whatever its peak (dB): the envelopes' floor is -120.
+    public var endLoudnessDB: Double = -119
     /// Most notes started (two decoder frames each) per hop's worth of samples, at least 2 per
     /// block: the notes of a chord beyond a block's share start in the next blocks (at 48 kHz
     /// and 64-frame blocks, 2 a block, 1.3 ms apart). Bounds the work a chord puts into one
@@ -1024,7 +1029,9 @@ public final class Engine: @unchecked Sendable {
             note[2] = Float(times.sinceOff ?? -1)
             zRow.update(from: voice.z, count: zDim)
             stateRow.update(from: voice.gruState, count: g)
-            if loudness <= settings.endLoudnessDB && voice.endsAtFrame == .max {
+            voice.peakLoudnessDB = max(voice.peakLoudnessDB, loudness)
+            if (loudness <= settings.endLoudnessDB || loudness <= voice.peakLoudnessDB - settings.endBelowPeakDB)
+                && voice.endsAtFrame == .max {
                 voice.endsAtFrame = frame
             }
             return frame >= voice.endsAtFrame

@@ -54,6 +54,8 @@ final class Voice {
     /// When the note was struck, in the engine's strike count (deferred starts go in this order).
     var strikeOrder: UInt64 = 0
     var lastLoudnessDB: Float = -120
+    /// The loudest the note's envelope has been so far (dB): it ends `endBelowPeakDB` under it.
+    var peakLoudnessDB: Double = -120
     /// Portamento: the pitch starts `glideFromSemitones` away from `note` at `glideStartSeconds`
     /// after note-on and reaches it linearly over `glideSeconds`.
     var glideFromSemitones: Double = 0
@@ -73,11 +75,12 @@ final class Voice {
     let stateCount: Int
     let z: UnsafeMutablePointer<Float>
     let zDim: Int
-    /// The decoder state, timbre and end frame from before frame n+2 was decoded, so that a
+    /// The decoder state, timbre, end frame and peak from before frame n+2 was decoded, so that a
     /// release arriving after that early decode can have the frame decoded again (see `undoAhead`).
     private let stateBeforeAhead: UnsafeMutablePointer<Float>
     private let zBeforeAhead: UnsafeMutablePointer<Float>
     private var endsAtFrameBeforeAhead = Int.max
+    private var peakLoudnessDBBeforeAhead: Double = -120
     let oscillators: HarmonicOscillatorBank
     let noise: NoiseVoice
     /// The note's attack transient: its band amplitudes [T, B] (docs/model-format.md,
@@ -218,6 +221,7 @@ final class Voice {
         fadeStep = 0
         isEnding = false
         endsAtFrame = .max
+        peakLoudnessDB = -120
         frameIndex = 0
         positionInFrame = 0
         hasAhead = false
@@ -248,6 +252,7 @@ final class Voice {
         stateBeforeAhead.update(from: gruState, count: stateCount)
         zBeforeAhead.update(from: z, count: zDim)
         endsAtFrameBeforeAhead = endsAtFrame
+        peakLoudnessDBBeforeAhead = peakLoudnessDB
     }
 
     /// Forgets a decoded frame n+2, returning the decoder state, timbre and end frame to what they
@@ -257,6 +262,7 @@ final class Voice {
         gruState.update(from: stateBeforeAhead, count: stateCount)
         z.update(from: zBeforeAhead, count: zDim)
         endsAtFrame = endsAtFrameBeforeAhead
+        peakLoudnessDB = peakLoudnessDBBeforeAhead
         hasAhead = false
     }
 
