@@ -151,10 +151,11 @@ public struct SoakLoadReplay {
             if ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"] != nil && cpu.last! > 800 {
                 let st = engine.stageNanoseconds
                 let ons = events.filter { if case .noteOn = $0.event { return true } else { return false } }.count
-                print(String(format: "block %d: %.0f us; %d events, %d note-ons; %d frames decoded in %.0f us, oscillators %.0f, noise %.0f, reverb %.0f; voices %d",
+                print(String(format: "block %d: %.0f us; %d events, %d note-ons; %d frames decoded in %.0f us, oscillators %.0f, noise %.0f, reverb %.0f; voices %d; the callback's own decodes: gather %.0f, step %.0f, scatter %.0f",
                              b, cpu.last!, events.count, ons, decoded, Double(st.decoder - before.decoder) / 1000,
                              Double(st.oscillators - before.oscillators) / 1000, Double(st.noise - before.noise) / 1000,
-                             Double(st.reverb - before.reverb) / 1000, engine.activeVoiceCount))
+                             Double(st.reverb - before.reverb) / 1000, engine.activeVoiceCount,
+                             Double(st.gather - before.gather) / 1000, Double(st.step - before.step) / 1000, Double(st.scatter - before.scatter) / 1000))
             }
         }
         let sorted = cpu.sorted()

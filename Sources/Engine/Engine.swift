@@ -946,9 +946,14 @@ public final class Engine: @unchecked Sendable {
                              loudness: batchLoudness + b,
                              note: batchNote + b * Decoder.noteStride, z: batchZ + b * zDim, state: batchState + b * g)
         }
+        let tg = profileStages ? monotonicNanoseconds() : 0
+        if profileStages { stageNanoseconds.gather += tg - t0 }
         decoder.step(batch: batch, f0Hz: batchF0, loudnessDB: batchLoudness, note: batchNote, z: batchZ,
                      state: batchState, raw: batchRaw)
+        let ts = profileStages ? monotonicNanoseconds() : 0
+        if profileStages { stageNanoseconds.step += ts - tg }
         scatter(batch: batch)
+        if profileStages { stageNanoseconds.scatter += monotonicNanoseconds() - ts }
         if profileStages { stageNanoseconds.decoder += monotonicNanoseconds() - t0 }
     }
 
@@ -1791,6 +1796,11 @@ public struct StageTimes: Sendable {
     public var oscillators: UInt64 = 0
     public var noise: UInt64 = 0
     public var reverb: UInt64 = 0
+    /// Parts of the decodes computed in the callback itself (note starts, urgent frames), within
+    /// `decoder`: gathering the inputs, the decoder step, storing the controls in the voices.
+    public var gather: UInt64 = 0
+    public var step: UInt64 = 0
+    public var scatter: UInt64 = 0
     public init() {}
 }
 
