@@ -27,6 +27,23 @@ func renderMono(_ engine: Engine, frames: Int, block: Int, events: [(Int, MIDIEv
     return out
 }
 
+/// An engine playing the shipped model's `instrument` (its latent mean), 64-frame blocks, the
+/// room off; skips the test when the model file or the instrument is absent.
+func shippedEngine(instrument: String, polyphony: Int, sampleRate: Double = 48000) throws -> Engine {
+    guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else {
+        throw XCTSkip("models/default.safetensors is absent")
+    }
+    let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+    guard let k = model.instrumentIndex(named: instrument) else { throw XCTSkip("the model has no \(instrument)") }
+    var s = EngineSettings()
+    s.sampleRate = sampleRate
+    s.maxBlockFrames = 64
+    s.polyphony = polyphony
+    let e = Engine(model: model, settings: s, timbre: model.latentMeans[k], gainDB: 0)
+    _ = e.commands.push(.setReverbMix(0))
+    return e
+}
+
 /// Heap allocations on this thread while `engine` renders `blocks` 64-frame blocks inside
 /// real-time regions, one event of `Engine.exerciseEvents` every `eventEvery` blocks, after the
 /// same loop has run 200 blocks to warm it; `command(b)` may give a command to push before block b.

@@ -11,20 +11,7 @@ import XCTest
 final class NoteEndTests: XCTestCase {
     static let rate = 48000.0
 
-    func piano() throws -> Engine {
-        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else {
-            throw XCTSkip("models/default.safetensors is absent")
-        }
-        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
-        guard let k = model.instrumentIndex(named: "piano") else { throw XCTSkip("the model has no piano") }
-        var s = EngineSettings()
-        s.sampleRate = Self.rate
-        s.maxBlockFrames = 64
-        s.polyphony = 4
-        let e = Engine(model: model, settings: s, timbre: model.latentMeans[k], gainDB: 0)
-        _ = e.commands.push(.setReverbMix(0))
-        return e
-    }
+    func piano() throws -> Engine { try shippedEngine(instrument: "piano", polyphony: 4, sampleRate: Self.rate) }
 
     /// RMS level (dB) of the 50 ms of `x` from `seconds`.
     func levelDB(_ x: [Float], at seconds: Double) -> Double {

@@ -10,20 +10,7 @@ import XCTest
 final class PortamentoTests: XCTestCase {
     static let rate = 48000.0
 
-    func flute() throws -> Engine {
-        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else {
-            throw XCTSkip("models/default.safetensors is absent")
-        }
-        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
-        guard let k = model.instrumentIndex(named: "flute") else { throw XCTSkip("the model has no flute") }
-        var s = EngineSettings()
-        s.sampleRate = Self.rate
-        s.maxBlockFrames = 64
-        s.polyphony = 8
-        let e = Engine(model: model, settings: s, timbre: model.latentMeans[k], gainDB: 0)
-        _ = e.commands.push(.setReverbMix(0))
-        return e
-    }
+    func flute() throws -> Engine { try shippedEngine(instrument: "flute", polyphony: 8, sampleRate: Self.rate) }
 
     func play(_ e: Engine, seconds: Double, _ events: [(Double, MIDIEvent)]) -> [Float] {
         renderMono(e, frames: Int(seconds * Self.rate), block: 64, events: events.map { (Int($0.0 * Self.rate), $0.1) })

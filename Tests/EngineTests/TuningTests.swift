@@ -47,20 +47,7 @@ struct SysExStore {
 final class TuningTests: XCTestCase {
     static let rate = 48000.0
 
-    func flute() throws -> Engine {
-        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else {
-            throw XCTSkip("models/default.safetensors is absent")
-        }
-        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
-        guard let k = model.instrumentIndex(named: "flute") else { throw XCTSkip("the model has no flute") }
-        var s = EngineSettings()
-        s.sampleRate = Self.rate
-        s.maxBlockFrames = 64
-        s.polyphony = 8
-        let e = Engine(model: model, settings: s, timbre: model.latentMeans[k], gainDB: 0)
-        _ = e.commands.push(.setReverbMix(0))
-        return e
-    }
+    func flute() throws -> Engine { try shippedEngine(instrument: "flute", polyphony: 8, sampleRate: Self.rate) }
 
     /// Cents between the pitch measured in `x` over `from ..< from + 0.3` s and `expected` (MIDI).
     func centsError(_ x: [Float], from: Double, expected: Double) -> Double {
