@@ -11,7 +11,8 @@ import soundfile as sf
 import torch
 
 from timbred_train import cli
-from timbred_train.cache import load_or_build
+from timbred_train.cache import NoteSet, load_or_build, training_notes
+from timbred_train.envelope import fit_envelopes
 from timbred_train.model import note_inputs, note_times
 from timbred_train.config import ModelConfig, TrainConfig
 from timbred_train.export import export, load_exported
@@ -94,6 +95,12 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     text = (presets / "flute.toml").read_text()
     assert 'instrument = "flute"' in text and "latent = [" in text
     assert (fixtures / "small-reference.safetensors").is_file()
+
+    # `timbred-train envelopes` fits the same train-split envelopes into the exported file
+    assert cli.main(["envelopes", "--model", str(path), "--data", str(tiny_data)]) == 0
+    _, refitted, _ = load_exported(path)
+    for k, v in env.items():
+        assert np.allclose(refitted[k], v, atol=1e-5), k
 
     # the envelope of a sustained flute stays within a few dB while held
     fl = ns.instruments.index("flute")
@@ -205,3 +212,21 @@ def test_nsynth_folder_import(tmp_path):
     assert {n["split"] for n in m["notes"]} == {"train", "test"}
     audio, sr_out = sf.read(out / "audio" / m["notes"][0]["file"])
     assert sr_out == 48000 and len(audio) == 48000
+
+
+@needs_sf
+def test_the_envelopes_never_hear_the_held_out_pitches(tiny_data):
+    cfg = ModelConfig()
+    ns = load_or_build(tiny_data, cfg, seconds=1.0)
+    cfg.instruments = list(ns.instruments)
+    train_only = training_notes(ns)
+    assert set(train_only.split) == {"train"} and 0 < len(train_only.pitch) < len(ns.pitch)
+    # the held-out notes 30 dB louder: the envelopes fitted on the train split do not move, the
+    # ones fitted on every note do
+    louder = NoteSet(**{k: getattr(ns, k).copy() for k in ns.__dataclass_fields__
+                        if k != "instruments"}, instruments=list(ns.instruments))
+    louder.loudness_db[louder.split == "test"] += 30
+    a, b = fit_envelopes(train_only, cfg), fit_envelopes(training_notes(louder), cfg)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    every = fit_envelopes(louder, cfg)
+    assert np.abs(every["envelope.hold_db"] - fit_envelopes(ns, cfg)["envelope.hold_db"]).max() > 1.0

@@ -45,6 +45,19 @@ class NoteSet:
     def indices(self, split: str) -> np.ndarray:
         return np.nonzero(self.split == split)[0]
 
+    def subset(self, keep: np.ndarray) -> "NoteSet":
+        """The notes where `keep` (a boolean mask or indices) selects them."""
+        fields = {k: getattr(self, k)[keep] for k in self.__dataclass_fields__ if k != "instruments"}
+        return NoteSet(**fields, instruments=list(self.instruments))
+
+
+def training_notes(notes):
+    """The notes the model's tables are measured on: the train split. The held-out pitches (every
+    sixth of a range, `dataset.split_for`) stay unheard by the envelopes, the tone balance and the
+    transients as by the decoder, so that the report's pitch-held-out figures judge notes no part of
+    the model has seen. Works on a `NoteSet` and on `engine_check._NoteAudio`."""
+    return notes.subset(np.asarray(notes.split) == "train")
+
 
 def cache_key(cfg: ModelConfig, n_frames: int) -> str:
     d = {k: getattr(cfg, k) for k in FEATURE_KEYS}

@@ -178,6 +178,12 @@ def cmd_motion(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_envelopes(args) -> None:
+    from .envelope import refit
+
+    refit(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+
+
 def cmd_transients(args) -> None:
     from .transients import run
 
@@ -323,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", help="write the model with the motion table here instead of in place")
     m.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     m.set_defaults(func=cmd_motion)
+
+    n = sub.add_parser("envelopes", help="fit the loudness envelopes again from the note set's train split and "
+                                          "write them into an exported model (then measure tone and transients again)")
+    n.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    n.add_argument("--data", default="data/default", help="the model's note set")
+    n.add_argument("--out", help="write the model with the new envelopes here instead of in place")
+    n.add_argument("--dry", action="store_true", help="fit and print the change; write nothing into the model")
+    n.set_defaults(func=cmd_envelopes)
 
     r = sub.add_parser("transients", help="measure each note's attack beyond its analysis-resynthesis (click, hammer, "
                                           "pluck, chiff) and add the transient basis and table to an exported model")

@@ -7,6 +7,8 @@ says; `lookup` here is the reference implementation the Swift tests compare agai
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .cache import NoteSet
@@ -24,7 +26,8 @@ def _slope_db_per_s(curve: np.ndarray, frame_rate: int, seconds: float = 0.5) ->
 
 
 def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
-    """Fit hold/release tables [I, P, V, T] and tail slopes [I, P, V] from every note of the set."""
+    """Fit hold/release tables [I, P, V, T] and tail slopes [I, P, V] from every note of the set
+    (the exporter passes the train split: `cache.training_notes`)."""
     n_i, n_p, n_v = len(notes.instruments), len(cfg.env_pitches), len(cfg.env_velocities)
     th = int(round(cfg.env_hold_s * cfg.frame_rate))
     tr = int(round(cfg.env_release_s * cfg.frame_rate))
@@ -60,6 +63,28 @@ def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
                 release_slope[i, pi, vi] = min(-20.0, _slope_db_per_s(cr, cfg.frame_rate))
     return {"envelope.hold_db": hold, "envelope.hold_slope_db_per_s": hold_slope,
             "envelope.release_db": release, "envelope.release_slope_db_per_s": release_slope}
+
+
+def refit(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train envelopes`: fit the loudness envelopes again from the note set's train split
+    (`cache.training_notes`) and write them into an exported model in place of its `envelope.*`
+    tensors; everything else as it was. The tables measured against the model played from MIDI
+    (`tone`, `transients`) are to be measured again after it. Returns the largest change, dB."""
+    from .cache import load_or_build, training_notes
+    from .export import load_exported
+    from .modelfile import replace_tensors
+
+    model, old, _ = load_exported(Path(model_path))
+    notes = training_notes(load_or_build(Path(data), model.cfg))
+    env = fit_envelopes(notes, model.cfg)
+    change = {k: float(np.abs(env[k] - old[k]).max()) for k in env if k in old}
+    print(f"fitted the envelopes on the {len(notes.pitch)} train notes of {data}; largest change per table (dB): "
+          + ", ".join(f"{k} {v:.1f}" for k, v in change.items()))
+    if write:
+        replace_tensors(Path(model_path), "envelope.", env, "envelopes",
+                        {"notes": int(len(notes.pitch)), "dataset": Path(data).name, "split": "train"}, out)
+        print(f"wrote {', '.join(env)} into {out or model_path}")
+    return change
 
 
 def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str = "gaussian") -> np.ndarray:

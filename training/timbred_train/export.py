@@ -14,7 +14,7 @@ import torch
 from safetensors.numpy import save_file
 
 from . import dsp
-from .cache import NoteSet, load_or_build
+from .cache import NoteSet, load_or_build, training_notes
 from .config import FORMAT_VERSION, ModelConfig
 from .envelope import fit_envelopes
 from .errors import UserError
@@ -116,7 +116,7 @@ def export(run: Path, data: Path, name: str, models: Path, presets: Path, fixtur
     notes = load_or_build(data, cfg)
     if list(notes.instruments) != list(cfg.instruments):
         raise UserError(f"{data}: instruments differ from the checkpoint's ({notes.instruments} vs {cfg.instruments})")
-    env = fit_envelopes(notes, cfg)
+    env = fit_envelopes(training_notes(notes), cfg)
     hist = ck.get("history", [])
     prov = {"steps": ck["step"], "train_config": ck.get("train_config"), "instruments": cfg.instruments,
             "train_seconds": training_seconds(hist), "exported": time.strftime("%Y-%m-%d"),

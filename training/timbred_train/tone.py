@@ -353,17 +353,17 @@ def onset_pitches(model_path: Path, cfg) -> list[float]:
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
         reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None) -> dict:
-    """`timbred-train tone`: measure every note's band balance against the model played from MIDI
+    """`timbred-train tone`: measure every train note's band balance (`cache.training_notes`) against the model played from MIDI
     (without any earlier tone table; `keep_bands`: keep the file's), build the table, then every
     note's onset course against the balanced model, build that table, write both into the model.
     Returns the figures."""
-    from .cache import load_or_build
+    from .cache import load_or_build, training_notes
     from .export import load_exported
 
     torch.set_num_threads(threads)
     model, env, meta = load_exported(Path(model_path))
     cfg = model.cfg
-    notes = load_or_build(Path(data), cfg)
+    notes = training_notes(load_or_build(Path(data), cfg))
     centres = [1000 * 2 ** ((b - 14) / 3) for b in range(BANDS)]
     p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
@@ -497,7 +497,8 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     have = gain_velocities(Path(model_path), cfg)
     notes = _manifest_notes(Path(layers), cfg)
     new = sorted(set(float(v) for v in notes.velocity) - set(have))
-    keep = np.isin(notes.velocity.astype(float), new)
+    # the train split's pitches only (`cache.training_notes`): the held-out ones stay unheard
+    keep = np.isin(notes.velocity.astype(float), new) & (notes.split == "train")
     print(f"measuring the band balance of {int(keep.sum())} notes of {layers} at velocities {new}", flush=True)
     sub = notes.subset(keep)
     gains, _ = measure_notes(model, env, sub, with_course=False)

@@ -231,15 +231,15 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1) -> dict:
-    """`timbred-train transients`: measure every note's residual attack, build the table at the
+    """`timbred-train transients`: measure every train note's residual attack (`cache.training_notes`), build the table at the
     envelopes' anchors, write it into the model. Returns the figures."""
-    from .cache import load_or_build
+    from .cache import load_or_build, training_notes
     from .export import load_exported
 
     torch.set_num_threads(threads)
     model, env, meta = load_exported(Path(model_path))
     cfg = model.cfg
-    notes = load_or_build(Path(data), cfg)
+    notes = training_notes(load_or_build(Path(data), cfg))
     print(f"measuring the attack residual of {len(notes.pitch)} notes of {data}", flush=True)
     from .evaluate import _tone_lookup
 
