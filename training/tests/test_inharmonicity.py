@@ -2,10 +2,12 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from timbred_train import dsp
 from timbred_train.inharmonicity import (B_MIN, add_to_model, build_table, choose_blend_scale, estimate, predict,
+                                         training_entries,
                                          stretch_ratio)
 
 
@@ -125,3 +127,18 @@ def test_add_to_model_keeps_every_other_tensor(tmp_path):
         assert np.all(f.get_tensor("inharmonicity.b") == 1)
         meta = f.metadata()
         assert meta["format_version"] == "2" and '"x": 2' in meta["inharmonicity"]
+
+
+def test_the_table_never_hears_a_held_out_pitch():
+    measured, splits = [], []
+    for p in range(21, 109, 2):
+        measured.append({"instrument": "piano", "pitch": p, "velocity": 80, "b": 1e-4 * 2 ** ((p - 48) / 12),
+                         "reliable": True})
+        splits.append("test" if p == 61 else "train")
+    measured[splits.index("test")]["b"] = 1e-2  # a wild held-out note
+    table = build_table(training_entries(measured, splits), ["piano"])
+    # pitch 61 takes its neighbours' B (interpolated in log10 B), not its own
+    assert abs(table[0, 61] / (1e-4 * 2 ** (13 / 12)) - 1) < 1e-3
+    assert build_table(measured, ["piano"])[0, 61] > 1e-3  # every note: the wild one would count
+    with pytest.raises(Exception):
+        training_entries(measured, splits[:-1])

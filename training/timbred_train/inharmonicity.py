@@ -251,6 +251,15 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 
 # --- the command ---------------------------------------------------------------------------------
 
+def training_entries(measured: list[dict], splits: list[str]) -> list[dict]:
+    """The measurements of the train split's notes (`splits`: each note's split, in the manifest's
+    order, as `measure_dataset` returns them): the table never hears the held-out pitches that the
+    report judges (`cache.training_notes`); a held-out pitch takes B from its neighbours."""
+    if len(splits) != len(measured):
+        raise UserError(f"inharmonicity: {len(measured)} measurements for {len(splits)} notes")
+    return [m for m, split in zip(measured, splits) if split == "train"]
+
+
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
     """`timbred-train inharmonicity`: measure (cached), build the table, report, write. Returns the
     report's figures."""
@@ -265,7 +274,9 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         means = f.get_tensor("latent.means")
     cfg = ModelConfig.from_dict(json.loads(meta["config"]))
     print(f"measuring B on the notes of {data} (cached in {data / 'inharmonicity.json'})", flush=True)
-    measured = measure_dataset(data)
+    from .dataset import load_manifest
+
+    measured = training_entries(measure_dataset(data), [n.split for n in load_manifest(data)[1]])
     table = build_table(measured, list(cfg.instruments))
     rule = meta.get("envelope_blend", "gaussian")
     scale = choose_blend_scale(table, means, float(meta["envelope_blend_scale"]), rule=rule)
