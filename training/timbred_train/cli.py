@@ -208,6 +208,18 @@ def cmd_bench_decoder(args) -> None:
     main_args(args)
 
 
+def _model_command(sub, name: str, help: str, *, data: tuple[str, str], out: str, dry: str, func):
+    """A command that measures a note set and rewrites an exported model: --model, --data (default,
+    help), --out, --dry. Returns its parser for further arguments."""
+    p = sub.add_parser(name, help=help)
+    p.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    p.add_argument("--data", default=data[0], help=data[1])
+    p.add_argument("--out", help=out)
+    p.add_argument("--dry", action="store_true", help=dry)
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="timbred-train", description="Train and export timbred's timbre-space DDSP models.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -314,37 +326,29 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dry", action="store_true", help="timbred without its room (--reverb 0)")
     g.set_defaults(func=cmd_playing)
 
-    h = sub.add_parser("inharmonicity", help="measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "
-                                             "and add B per instrument and pitch (blended by z) to an exported model")
-    h.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
-    h.add_argument("--data", default="data/default", help="the model's note set (B per note cached in DATA/inharmonicity.json)")
-    h.add_argument("--out", help="write the model with the predictor here instead of in place")
-    h.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
-    h.set_defaults(func=cmd_inharmonicity)
+    _model_command(sub, "inharmonicity", "measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "
+                                         "and add B per instrument and pitch (blended by z) to an exported model",
+                   data=("data/default", "the model's note set (B per note cached in DATA/inharmonicity.json)"),
+                   out="write the model with the predictor here instead of in place",
+                   dry="measure, fit and print; write nothing into the model", func=cmd_inharmonicity)
 
-    m = sub.add_parser("motion", help="measure how much each partial's level moves while a note is held (per "
-                                      "instrument) and add it to an exported model, for the engine to put back")
-    m.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
-    m.add_argument("--data", default="data/default48", help="the model's note set")
-    m.add_argument("--out", help="write the model with the motion table here instead of in place")
-    m.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
-    m.set_defaults(func=cmd_motion)
+    _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
+                                  "instrument) and add it to an exported model, for the engine to put back",
+                   data=("data/default48", "the model's note set"),
+                   out="write the model with the motion table here instead of in place",
+                   dry="measure and print; write nothing into the model", func=cmd_motion)
 
-    n = sub.add_parser("envelopes", help="fit the loudness envelopes again from the note set's train split and "
-                                          "write them into an exported model (then measure tone and transients again)")
-    n.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
-    n.add_argument("--data", default="data/default", help="the model's note set")
-    n.add_argument("--out", help="write the model with the new envelopes here instead of in place")
-    n.add_argument("--dry", action="store_true", help="fit and print the change; write nothing into the model")
-    n.set_defaults(func=cmd_envelopes)
+    _model_command(sub, "envelopes", "fit the loudness envelopes again from the note set's train split and "
+                                     "write them into an exported model (then measure tone and transients again)",
+                   data=("data/default", "the model's note set"),
+                   out="write the model with the new envelopes here instead of in place",
+                   dry="fit and print the change; write nothing into the model", func=cmd_envelopes)
 
-    r = sub.add_parser("transients", help="measure each note's attack beyond its analysis-resynthesis (click, hammer, "
-                                          "pluck, chiff) and add the transient basis and table to an exported model")
-    r.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
-    r.add_argument("--data", default="data/default", help="the model's note set")
-    r.add_argument("--out", help="write the model with the transients here instead of in place")
-    r.add_argument("--dry", action="store_true", help="measure, fit and print; write nothing into the model")
-    r.set_defaults(func=cmd_transients)
+    _model_command(sub, "transients", "measure each note's attack beyond its analysis-resynthesis (click, hammer, "
+                                      "pluck, chiff) and add the transient basis and table to an exported model",
+                   data=("data/default", "the model's note set"),
+                   out="write the model with the transients here instead of in place",
+                   dry="measure, fit and print; write nothing into the model", func=cmd_transients)
 
     o = sub.add_parser("tone", help="measure each band's level played from MIDI against the real notes while they "
                                      "sound, and add the tone balance table (gain per band) to an exported model")
