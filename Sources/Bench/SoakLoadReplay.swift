@@ -74,7 +74,10 @@ public struct SoakLoadReplay {
         var events: [TimedMIDIEvent] = []
         events.reserveCapacity(256)
         let blockCount = Int(seconds * Double(rate)) / block
-        engine.profileStages = ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"] != nil
+        // TIMBRED_BENCH_TRACE=1 prints every block over 800 us; a number above 1 is the threshold in us
+        let trace = ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"]
+        let traceThresholdUS: Double? = trace.map { v in Double(v).flatMap { $0 > 1 ? $0 : nil } ?? 800 }
+        engine.profileStages = trace != nil
         var cpu: [Double] = []
         var framesPerBlock = [Int](repeating: 0, count: 65)  // blocks by decoder frames decoded (64 = 64 or more)
         cpu.reserveCapacity(blockCount)
@@ -148,7 +151,7 @@ public struct SoakLoadReplay {
             cpu.append(Double(Self.threadCPUNanoseconds() - t0) / 1000)
             let decoded = engine.decodedFrameCount - decodedBefore
             framesPerBlock[min(decoded, framesPerBlock.count - 1)] += 1
-            if ProcessInfo.processInfo.environment["TIMBRED_BENCH_TRACE"] != nil && cpu.last! > 800 {
+            if let traceUS = traceThresholdUS, cpu.last! > traceUS {
                 let st = engine.stageNanoseconds
                 let ons = events.filter { if case .noteOn = $0.event { return true } else { return false } }.count
                 print(String(format: "block %d: %.0f us; %d events, %d note-ons; %d frames decoded in %.0f us, oscillators %.0f, noise %.0f, reverb %.0f; voices %d; the callback's own decodes: gather %.0f, step %.0f, scatter %.0f",

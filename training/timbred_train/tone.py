@@ -485,6 +485,7 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     and 120 left the trumpet's 8-16 kHz 7-11 dB dull at 100) against the model played from MIDI
     without a tone balance, merged into the file's `tone.gain_db` as velocity anchors of its own
     (`tone.gain_velocities`); everything else as it was. Returns the figures."""
+    from .cache import training_notes
     from .export import load_exported
 
     torch.set_num_threads(threads)
@@ -497,10 +498,9 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     have = gain_velocities(Path(model_path), cfg)
     notes = _manifest_notes(Path(layers), cfg)
     new = sorted(set(float(v) for v in notes.velocity) - set(have))
-    # the train split's pitches only (`cache.training_notes`): the held-out ones stay unheard
-    keep = np.isin(notes.velocity.astype(float), new) & (notes.split == "train")
-    print(f"measuring the band balance of {int(keep.sum())} notes of {layers} at velocities {new}", flush=True)
-    sub = notes.subset(keep)
+    # the train split's pitches only: the held-out ones stay unheard
+    sub = training_notes(notes.subset(np.isin(notes.velocity.astype(float), new)))
+    print(f"measuring the band balance of {len(sub.pitch)} notes of {layers} at velocities {new}", flush=True)
     gains, _ = measure_notes(model, env, sub, with_course=False)
     layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
@@ -519,7 +519,7 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
         from .modelfile import replace_tensors
         replace_tensors(Path(model_path), "tone.gain_", {"tone.gain_db": merged.astype(np.float32),
                                                           "tone.gain_velocities": np.asarray(anchors, np.float32)},
-                        "tone_velocity_layers", {"notes": int(keep.sum()), "dataset": Path(layers).name,
+                        "tone_velocity_layers", {"notes": len(sub.pitch), "dataset": Path(layers).name,
                                                  "velocities": new}, out)
         print(f"wrote tone.gain_db {list(merged.shape)} and tone.gain_velocities {anchors} into {out or model_path}")
     figures["table"] = merged
