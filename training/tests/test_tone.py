@@ -183,3 +183,35 @@ def test_velocity_layers_merge_into_one_increasing_axis():
     assert anchors == [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
     assert merged.shape == (2, 3, 7, T.BANDS)
     assert np.all(merged[0, 1, :, 5] == np.array(anchors))
+
+
+def test_the_noise_balance_hears_the_noise_between_the_partials_and_not_the_partials():
+    # both notes: the same partials of a 220 Hz note; the played one has 20 dB more noise (white,
+    # so between the partials too): the noise gains are -20 dB wherever noise lies between
+    # partials, although the partials decide the bands' power (the band gains stay near 0 there)
+    partials = [(220.0 * k, 0.5 / k) for k in range(1, 12)]
+    real = tone(partials, sample_rate=48000, seconds=1.2, noise=1e-2, seed=1)
+    played = tone(partials, sample_rate=48000, seconds=1.2, noise=1e-1, seed=2)
+    g = T.note_noise_db(real, played, 48000, 220.0, 0.8)
+    # (a narrow low band holds few bins between the partials: each within 5 dB, together within 2)
+    low = np.array([g[band_of(hz)] for hz in (100.0, 160.0, 315.0, 500.0, 1000.0, 2000.0)])
+    assert np.all(np.abs(low + 20.0) < 5.0) and abs(low.mean() + 20.0) < 2.0, low
+    assert abs(T.note_gains_db(real, played, 48000, 0.8)[band_of(500)]) < 1.0
+    # the same noise both ways: nothing to move, whatever the partials do
+    louder = tone([(f, 2 * a) for f, a in partials], sample_rate=48000, seconds=1.2, noise=1e-2, seed=3)
+    g = T.note_noise_db(real, louder, 48000, 220.0, 0.8)
+    same = g[band_of(100):band_of(2000) + 1]
+    assert np.all(np.abs(same) < 5.0) and abs(same.mean()) < 1.5, same
+    # a partial stretched off k · f0 (a piano's 15th at 15.5 f0) is passed over by the median
+    stretched = tone(partials + [(220.0 * 15.5, 0.05)], sample_rate=48000, seconds=1.2, noise=1e-2, seed=4)
+    assert abs(T.note_noise_db(stretched, real, 48000, 220.0, 0.8)[band_of(220.0 * 15.5)]) < 2.5
+
+
+def test_the_noise_balance_moves_the_noise_only():
+    gains = np.zeros(T.BANDS)
+    noise_db = np.zeros(T.BANDS)
+    noise_db[:] = -12.0
+    c = {"harmonics": torch.ones(1, 3, 20), "noise": torch.ones(1, 3, 65)}
+    out = T.apply(c, gains, torch.full((1, 3), 200.0), 16000.0, noise_db=noise_db)
+    assert torch.allclose(out["harmonics"], c["harmonics"])
+    assert np.allclose(out["noise"].numpy(), 10 ** (-12 / 20), atol=1e-6)

@@ -13,7 +13,7 @@ either holds something (within FLOOR_DB of the recording's strongest band), clam
 per velocity anchor ([I, P, V, B]), and smoothed over neighbouring bands.
 
 The band course follows the same bands through the whole held note: the gains measured over
-each of COURSE_EDGES_S's segments (0.12-0.3 s, 0.3-0.6 s, …, 2-3 s) minus the sustain's, the same
+each of COURSE_EDGES_S's segments (0-25 ms, 25-120 ms, 0.12-0.3 s, …, 2-3 s) minus the sustain's, the same
 averages, kept as `tone.course_db` [I, P, V, S, B] at the segments' centres
 (`tone.course_seconds`); the engine adds it to the band gains, linear in time between the centres,
 the first centre's before it and the last one's after it. A real piano's upper partials die
@@ -54,9 +54,21 @@ ONSET_TAPER = 10  # its last 100 ms fade to the level it holds (raised cosine)
 ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 200 ms
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
 ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
+# The noise balance: the noise between the partials, measured apart from them (the band gains
+# move partials and noise together; where a band holds a partial, the partial decides its gain).
+NOISE_N_FFT = 16384  # 2.9 Hz bins at 48 kHz
+NOISE_GUARD_HZ = 20.0  # bins this close to a harmonic are the partial's
+NOISE_GUARD_CENTS = 40.0  # or this close (vibrato moves the upper partials most)
+NOISE_GUARD_MAX = 0.3  # of f0: the guard leaves at least 0.4 f0 between neighbouring partials
+NOISE_MIN_BINS = 4  # a band with fewer bins between the partials is not judged
+NOISE_MIN_DB, NOISE_MAX_DB = -36.0, 12.0  # the noise gains' clamp
 # The band course's segments (seconds after note-on): each one's band gains minus the sustain's,
-# kept at the segment's centre. 3 s: the note set holds its notes that long.
-COURSE_EDGES_S = (0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
+# kept at the segment's centre. 3 s: the note set holds its notes that long. The first two hold the
+# strike (0-25 ms: what the player hears as mallet, hammer or pluck) and the attack's settling:
+# without them the first 120 ms took the 0.21 s spectrum, and played from MIDI the power above
+# 6 kHz in a note's first 20 ms came out 4-10 dB over the real one's (vibraphone -20.7 dB against
+# -29.3, nylon guitar -11.6 against -17.8, piano -23.2 against -27.0).
+COURSE_EDGES_S = (0.0, 0.025, 0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
 COURSE_LIMIT_DB = 30.0  # the course's clamp, either way
 
 
@@ -103,13 +115,14 @@ def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
 
 
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
-          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0) -> dict:
+          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
+          noise_db: np.ndarray | None = None) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `onset_db`
     [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last value after
-    the course)."""
+    the course); `noise_db` [BANDS] the noise balance, added to the noise's gains only."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
     if course is not None:
@@ -118,7 +131,8 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
     f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
-    ng = torch.as_tensor(linear_gain_at(gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
+    noise_gains_db = gains_db if noise_db is None else np.asarray(gains_db, np.float64) + np.asarray(noise_db)
+    ng = torch.as_tensor(linear_gain_at(noise_gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
     if onset_db is not None:
         frames = harm.shape[-2]
         o = np.full(frames, float(onset_db[-1]))  # the course's last value holds after it
@@ -136,15 +150,24 @@ def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float,
                        start_s: float = SUSTAIN_S[0]) -> np.ndarray:
     """Mean power [BANDS] of `audio` in the bands over Hann frames of N_FFT samples between
     `start_s` (default: the sustain's start) and `end_s` (hop N_FFT / 4), per sample (a sinusoid
-    of amplitude A gives A²/2 at any rate)."""
+    of amplitude A gives A²/2 at any rate). A span shorter than half a frame (the strike's first
+    25 ms) is one Hann window over the span itself, zero-padded to N_FFT."""
     a = int(start_s * sample_rate)
-    b = max(a + N_FFT, int(end_s * sample_rate))
-    x = np.asarray(audio[a:b], np.float64)
-    if len(x) < N_FFT:
-        x = np.concatenate([x, np.zeros(N_FFT - len(x))])
-    w = np.hanning(N_FFT)
-    starts = range(0, len(x) - N_FFT + 1, N_FFT // 4)
-    spec = np.mean([np.abs(np.fft.rfft(x[s:s + N_FFT] * w)) ** 2 for s in starts], axis=0) * 2 / (N_FFT * (w ** 2).sum())
+    span = int(end_s * sample_rate) - a
+    if 2 <= span < N_FFT // 2:
+        w = np.hanning(span)
+        x = np.zeros(N_FFT)
+        seg = np.asarray(audio[a:a + span], np.float64)
+        x[:len(seg)] = seg * w[:len(seg)]
+        spec = np.abs(np.fft.rfft(x)) ** 2 * 2 / (N_FFT * (w ** 2).sum())
+    else:
+        b = max(a + N_FFT, int(end_s * sample_rate))
+        x = np.asarray(audio[a:b], np.float64)
+        if len(x) < N_FFT:
+            x = np.concatenate([x, np.zeros(N_FFT - len(x))])
+        w = np.hanning(N_FFT)
+        starts = range(0, len(x) - N_FFT + 1, N_FFT // 4)
+        spec = np.mean([np.abs(np.fft.rfft(x[s:s + N_FFT] * w)) ** 2 for s in starts], axis=0) * 2 / (N_FFT * (w ** 2).sum())
     f = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     which = np.searchsorted(band_edges_hz(), f, side="right") - 1
     return np.array([spec[which == b].sum() for b in range(BANDS)])
@@ -162,6 +185,60 @@ def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, e
     g[(r < floor) & (p < floor)] = 0.0
     g[band_edges_hz()[:-1] >= sample_rate / 2] = 0.0
     return np.clip(g, min_db, MAX_DB)
+
+
+def interharmonic_band_power(audio: np.ndarray, sample_rate: int, f0_hz: float, end_s: float,
+                             start_s: float = SUSTAIN_S[0]) -> tuple[np.ndarray, np.ndarray]:
+    """The noise between the partials: per band, the median power of the bins farther than the
+    guard from every harmonic k · f0 (`NOISE_GUARD_HZ`, or `NOISE_GUARD_CENTS` of k · f0 for
+    vibrato, at most `NOISE_GUARD_MAX` of f0), times the band's bin count, over Blackman-Harris
+    frames of NOISE_N_FFT samples (hop a quarter; -92 dB side lobes: a partial's skirt stays under a real
+    note's floor between partials, -55 dB) between `start_s` and `end_s`. The median passes over
+    a stretched partial that falls outside its guard. Returns the power [BANDS] and whether each
+    band had NOISE_MIN_BINS bins to judge [BANDS]."""
+    n = NOISE_N_FFT
+    a = int(start_s * sample_rate)
+    b = max(a + n, int(end_s * sample_rate))
+    x = np.asarray(audio[a:b], np.float64)
+    if len(x) < n:
+        x = np.concatenate([x, np.zeros(n - len(x))])
+    j = np.arange(n)
+    w = (0.35875 - 0.48829 * np.cos(2 * np.pi * j / n) + 0.14128 * np.cos(4 * np.pi * j / n)
+         - 0.01168 * np.cos(6 * np.pi * j / n))
+    starts = range(0, len(x) - n + 1, n // 4)
+    spec = np.mean([np.abs(np.fft.rfft(x[s:s + n] * w)) ** 2 for s in starts], axis=0) * 2 / (n * (w ** 2).sum())
+    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    k = np.maximum(np.rint(f / f0_hz), 1.0)
+    guard = np.minimum(np.maximum(NOISE_GUARD_HZ, k * f0_hz * (2 ** (NOISE_GUARD_CENTS / 1200) - 1)),
+                       NOISE_GUARD_MAX * f0_hz)
+    between = np.abs(f - k * f0_hz) > guard
+    edges = band_edges_hz()
+    power, judged = np.zeros(BANDS), np.zeros(BANDS, bool)
+    for band in range(BANDS):
+        inside = (f >= edges[band]) & (f < edges[band + 1])
+        sel = inside & between
+        if sel.sum() >= NOISE_MIN_BINS and edges[band + 1] <= sample_rate / 2:
+            power[band] = float(np.median(spec[sel])) * inside.sum()
+            judged[band] = True
+    return power, judged
+
+
+def note_noise_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, f0_hz: float,
+                  end_s: float) -> np.ndarray:
+    """One note's noise gains [BANDS]: the recording's noise between the partials over the
+    played note's (`interharmonic_band_power`, the sustain), in dB where either lies within
+    FLOOR_DB of the recording's strongest band (else 0), clamped to [NOISE_MIN_DB, NOISE_MAX_DB];
+    a band too narrow to judge takes its judged neighbours' gain (linear over the band index),
+    none judged: 0."""
+    r, judged = interharmonic_band_power(recording, sample_rate, f0_hz, end_s)
+    p, _ = interharmonic_band_power(played, sample_rate, f0_hz, end_s)
+    floor = sustain_band_power(recording, sample_rate, end_s).max() * 10 ** (FLOOR_DB / 10) + 1e-20
+    g = np.clip(10 * np.log10((r + floor) / (p + floor)), NOISE_MIN_DB, NOISE_MAX_DB)
+    g[(r < floor) & (p < floor)] = 0.0
+    if not judged.any():
+        return np.zeros(BANDS, np.float32)
+    idx = np.arange(BANDS)
+    return np.interp(idx, idx[judged], g[judged]).astype(np.float32)
 
 
 def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, hold_s: float,
@@ -234,6 +311,41 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
     return out, courses
 
 
+def measure_noise(model, env: dict, notes, band_table: np.ndarray, meta: dict, course_table: np.ndarray | None,
+                  band_velocities, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
+    """Noise gains [N, BANDS] of every note (`note_noise_db`, the sustain) against the model
+    played from MIDI with the band balance `band_table` and the band course `course_table`
+    applied (its preset point, envelope and velocity; no room, no transient), at the rate of
+    `reference`'s recordings when given, else at the model's."""
+    from .envelope import course
+    from .evaluate import resynthesize
+
+    cfg = model.cfg
+    recordings, sr = reference_audio(notes, reference) if reference is not None else (notes.audio, cfg.sample_rate)
+    means = model.prior_mu.detach().numpy()
+    eye = np.eye(len(means))
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+    out = np.zeros((len(notes.pitch), BANDS), np.float32)
+    for i in range(len(notes.pitch)):
+        k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
+        hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
+        end_s = min(SUSTAIN_S[1], hold_s)
+        frames = int(math.ceil(max(end_s, SUSTAIN_S[0] + NOISE_N_FFT / sr) * cfg.frame_rate)) + 2
+        f0_hz = 440.0 * 2 ** ((pitch - 69) / 12)
+        f0 = np.full(frames, f0_hz, np.float32)
+        ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
+        bands = lookup(band_table, cfg.env_pitches, band_velocities, means, scale, rule, means[k], pitch, vel)
+        band_course = None if course_table is None else (
+            lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
+            course_seconds())
+        played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
+                              tone_db=bands, course_db=band_course, sample_rate=sr)
+        out[i] = note_noise_db(recordings[i], played, sr, f0_hz, end_s)
+        if verbose and i % 400 == 0:
+            print(f"  noise: note {i}/{len(notes.pitch)}", flush=True)
+    return out
+
+
 def onset_level_db(audio: np.ndarray, hop: int) -> np.ndarray:
     """Level [ONSET_FRAMES] in dB of 10 ms frames centred on n · hop (zeros before the start)."""
     x = np.concatenate([np.zeros(hop // 2), np.asarray(audio, np.float64), np.zeros(ONSET_FRAMES * hop)])
@@ -265,9 +377,11 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.nda
 
 
 def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
-                   course_table: np.ndarray | None = None, band_velocities=None) -> np.ndarray:
+                   course_table: np.ndarray | None = None, band_velocities=None,
+                   noise_table: np.ndarray | None = None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
-    band balance `band_table` (and the band course `course_table`) applied (its preset point,
+    band balance `band_table` (and the band course `course_table`, the noise balance
+    `noise_table`) applied (its preset point,
     envelope and velocity; no room, no transient), at the model's rate."""
     from .envelope import course
     from .evaluate import resynthesize
@@ -287,8 +401,10 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         band_course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
             course_seconds())
+        noise = None if noise_table is None else lookup(noise_table, cfg.env_pitches, cfg.env_velocities, means,
+                                                        scale, rule, means[k], pitch, vel)
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              tone_db=bands, course_db=band_course)
+                              tone_db=bands, course_db=band_course, noise_db=noise)
         out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
         if verbose and i % 400 == 0:
             print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
@@ -352,11 +468,13 @@ def onset_pitches(model_path: Path, cfg) -> list[float]:
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
-        reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None) -> dict:
+        reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None,
+        noise: bool | None = None) -> dict:
     """`timbred-train tone`: measure every train note's band balance (`cache.training_notes`) against the model played from MIDI
-    (without any earlier tone table; `keep_bands`: keep the file's), build the table, then every
-    note's onset course against the balanced model, build that table, write both into the model.
-    Returns the figures."""
+    (without any earlier tone table; `keep_bands`: keep the file's), build the table, then (`noise`;
+    by default unless `keep_bands`, which keeps the file's) every note's noise balance against the
+    model with the band balance, then every note's onset course against the balanced model, build
+    those tables, write them into the model. Returns the figures."""
     from .cache import load_or_build, training_notes
     from .export import load_exported
 
@@ -369,11 +487,16 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
     band_velocities = list(cfg.env_velocities)
+    noise_table = None
+    if noise is None:
+        noise = not keep_bands
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
         band_velocities = gain_velocities(Path(model_path), cfg)
-        print(f"keeping the band balance of {model_path}")
+        if not noise:
+            noise_table = read_table(Path(model_path), "tone.noise_db")
+        print(f"keeping the band balance of {model_path}" + (" and its noise balance" if noise_table is not None else ""))
     else:
         print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
         gains, courses = measure_notes(model, env, notes, reference=reference)
@@ -406,6 +529,23 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             figures["instruments"][name]["course_db"] = {f"{t:.2f}": {f"{centres[b]:.0f}": float(rows[s, b])
                                                                       for b in show} for s, t in enumerate(secs)}
             print(f"{name:16s} " + " | ".join(" ".join(f"{rows[s, b]:+5.1f}" for b in show) for s in range(len(secs))))
+    if noise:
+        print(f"measuring the noise balance of {len(notes.pitch)} notes", flush=True)
+        noise_gains = measure_noise(model, env, notes, table, meta, course_table, band_velocities, reference=reference)
+        noise_table = build_table(noise_gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
+                                  cfg.env_pitches, cfg.env_velocities)
+        noise_show = [1, 5, 8, 10, 12, 15]
+        print(f"noise gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
+              + " ".join(f"{centres[b]:.0f}Hz" for b in noise_show))
+        for i, name in enumerate(cfg.instruments):
+            row = noise_table[i, p60, v100]
+            figures["instruments"][name]["noise_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in noise_show}
+            print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in noise_show))
+        if write:
+            # resumable: `--keep-bands` from here keeps the noise balance too
+            _write(Path(model_path), _tone_tables(table, course_table, noise_table, band_velocities, cfg),
+                   {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
+            model_path, out = Path(out or model_path), None
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
     onset_notes = notes
     if key_layers is not None:
@@ -415,7 +555,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
-                            band_velocities=band_velocities)
+                            band_velocities=band_velocities, noise_table=noise_table)
     onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
                               len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False,
                               pitch_span=ONSET_PITCH_SPAN)
@@ -429,16 +569,24 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if write:
         info = {"notes": len(notes.pitch), "dataset": Path(data).name,
                 "reference": Path(reference).name if reference is not None else Path(data).name}
-        tables = {"tone.gain_db": table, "tone.onset_db": onset_table,
-                  "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}
-        if course_table is not None:
-            tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
-        if band_velocities != list(cfg.env_velocities):
-            tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
+        tables = _tone_tables(table, course_table, noise_table, band_velocities, cfg)
+        tables.update({"tone.onset_db": onset_table, "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)})
         _write(Path(model_path), tables, info, out)
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
-    figures.update(table=table, onset_table=onset_table, course_table=course_table)
+    figures.update(table=table, onset_table=onset_table, course_table=course_table, noise_table=noise_table)
     return figures
+
+
+def _tone_tables(table, course_table, noise_table, band_velocities, cfg) -> dict[str, np.ndarray]:
+    """The band balance's tensors as the file holds them (the onset course apart)."""
+    tables = {"tone.gain_db": table}
+    if course_table is not None:
+        tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+    if noise_table is not None:
+        tables["tone.noise_db"] = np.asarray(noise_table, np.float32)
+    if list(band_velocities) != list(cfg.env_velocities):
+        tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
+    return tables
 
 
 def _manifest_notes(data: Path, cfg):
@@ -542,7 +690,9 @@ def write_fixture(folder: Path) -> Path:
     120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
-    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
+    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); a noise
+    balance (`noise_db`), its gains at the queries (`lookup.noise_values`) and the noise after
+    `apply` with it (`apply.noise_out_balanced`; the harmonics as without it)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(27)
@@ -578,12 +728,19 @@ def write_fixture(folder: Path) -> Path:
         answers[q] + course_at(lookup_course(course, pitches, velocities, means, scale, rule, zq, p, v), course_s,
                                np.array([float(sq)]))[0]
         for q, (zq, p, v, sq) in enumerate(zip(queries_z, queries_p, queries_v, queries_s))]).astype(np.float32)
+    noise_table = (np.random.default_rng(29).random((2, 3, 3, BANDS)) * 40 - 30).astype(np.float32)
+    noise_answers = np.stack([lookup(noise_table, pitches, velocities, means, scale, rule, zq, p, v)
+                              for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
     f0 = np.array([[27.5, 110.0, 261.63, 1046.5, 3520.0]], np.float32)  # [1, T]
     harm = g.random((1, 5, 40)).astype(np.float32)
     noise = g.random((1, 5, 17)).astype(np.float32)
     applied = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
                for t in range(5)]
+    balanced = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
+                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
+                      noise_db=noise_answers[t])
+                for t in range(5)]
     out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
@@ -592,7 +749,9 @@ def write_fixture(folder: Path) -> Path:
            "apply.harmonics": harm[0], "apply.noise": noise[0],
            "apply.harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in applied]),
            "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied]),
-           "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers}
+           "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers,
+           "noise_db": noise_table, "lookup.noise_values": noise_answers,
+           "apply.noise_out_balanced": np.concatenate([a["noise"][0].numpy() for a in balanced])}
     path = Path(folder) / "tone-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
     return path
