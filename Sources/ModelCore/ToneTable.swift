@@ -9,8 +9,9 @@ import Darwin
 /// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
 /// note sounds, how those gains change over a held note (the band course: the gains at a few
 /// times after note-on, added to them), and over the note's first 600 ms (the onset course, 10 ms
-/// frames, on pitch anchors of its own: every key), and how much more the noise between the
-/// partials must move (the noise balance), blended over instruments by the model's blend rule.
+/// frames, on pitch anchors of its own: every key), and the noise's own band gains (the noise
+/// balance: the noise between the partials, measured apart from them), blended over instruments
+/// by the model's blend rule.
 ///
 /// Immutable; ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` is real-time safe.
 public struct ToneTable: Sendable, Equatable {
@@ -19,7 +20,7 @@ public struct ToneTable: Sendable, Equatable {
     /// The largest gain a file may hold, either way (the trainer clamps to -30 … +18 dB).
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
-    /// gains, the onset gain, then the B noise gains.
+    /// gains, the onset gain, then the B band gains of the noise.
     public static var rowCount: Int { 2 * bandCount + 1 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
@@ -57,8 +58,8 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.course_db` [I, P, V, S, B] (on `pitchAnchors` and `velocityAnchors`): added to band b's gain,
     /// linear in time between the course's times, the first one's before them, the last one's after.
     public let courseDB: [Float]
-    /// `tone.noise_db` [I, P, V, B] (on `pitchAnchors` and `velocityAnchors`; empty: none): added
-    /// to band b's gain for the noise only.
+    /// `tone.noise_db` [I, P, V, B] (on `pitchAnchors` and `velocityAnchors`; empty: none): the
+    /// noise's band gains, in place of `gainDB`'s for the noise (the band course moves both).
     public let noiseDB: [Float]
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
@@ -105,8 +106,9 @@ public struct ToneTable: Sendable, Equatable {
     /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them) with the band course at `secondsSinceNoteOn`
     /// added, then its onset gain in dB at that time (linear between frames; the last frame's
-    /// after it), then the B noise gains (0 without a noise balance), written to `out`
-    /// (``rowCount`` values). Real-time safe: `scratch` holds at least I doubles.
+    /// after it), then the noise's B band gains (the noise balance with the band course added; the
+    /// band gains without a noise balance), written to `out` (``rowCount`` values). Real-time
+    /// safe: `scratch` holds at least I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
@@ -119,6 +121,7 @@ public struct ToneTable: Sendable, Equatable {
                                           velocity: velocity)
         let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
+        let noiseRow = out + b + 1, hasNoise = !noiseDB.isEmpty
         // the onset frame: linear between frames, the last frame's value from then on, none
         // before note-on (or without a course)
         let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
@@ -153,15 +156,21 @@ public struct ToneTable: Sendable, Equatable {
                         Self.addCourse(at, cell: e10, weight: u10, into: out)
                         Self.addCourse(at, cell: e01, weight: u01, into: out)
                         Self.addCourse(at, cell: e11, weight: u11, into: out)
+                        if hasNoise {
+                            // the course moves the noise's own gains too
+                            Self.addCourse(at, cell: e00, weight: u00, into: noiseRow)
+                            Self.addCourse(at, cell: e10, weight: u10, into: noiseRow)
+                            Self.addCourse(at, cell: e01, weight: u01, into: noiseRow)
+                            Self.addCourse(at, cell: e11, weight: u11, into: noiseRow)
+                        }
                     }
-                    if noise.count > 0 {
+                    if hasNoise {
                         // the noise balance, on the band course's anchors
                         let (e00, e01, e10, e11) = courseCorners.cells(instrument: i)
                         let (u00, u01, u10, u11) = courseCorners.weights(w)
                         let n00 = noise.baseAddress! + e00 * b, n01 = noise.baseAddress! + e01 * b
                         let n10 = noise.baseAddress! + e10 * b, n11 = noise.baseAddress! + e11 * b
-                        let row = out + b + 1
-                        for x in 0..<b { row[x] += u00 * n00[x] + u10 * n10[x] + u01 * n01[x] + u11 * n11[x] }
+                        for x in 0..<b { noiseRow[x] += u00 * n00[x] + u10 * n10[x] + u01 * n01[x] + u11 * n11[x] }
                     }
                     guard frame >= 0 else { continue }
                     let o = (onset, onsetFrameCount, frame, frameFraction)
@@ -174,6 +183,8 @@ public struct ToneTable: Sendable, Equatable {
               }
             }
         }
+        // without a noise balance the noise takes the band gains
+        if !hasNoise { noiseRow.update(from: out, count: b) }
     }
 
     /// Adds `weight` times cell `cell`'s band course, linear between its times j and `next`, to

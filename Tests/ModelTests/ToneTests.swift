@@ -76,7 +76,7 @@ final class ToneTests: XCTestCase {
     }
 
     /// The balance applied to a frame's controls as the trainer applies it, without and with a
-    /// noise balance (which moves the noise only).
+    /// noise balance (the noise's own band gains: it moves the noise only).
     func testApplyMatchesTheTrainer() throws {
         let fixture = try Reference(fixturePath)
         let gains = try fixture.values("lookup.values"), f0 = try fixture.values("apply.f0_hz")
@@ -90,7 +90,8 @@ final class ToneTests: XCTestCase {
         for t in 0..<f0.count {
             for withNoiseBalance in [false, true] {
                 var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-                let noiseRow = withNoiseBalance ? Array(noiseGains[t * b ..< (t + 1) * b]) : [Float](repeating: 0, count: b)
+                // without a noise balance the noise takes the band gains
+                let noiseRow = Array((withNoiseBalance ? noiseGains : gains)[t * b ..< (t + 1) * b])
                 (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t]] + noiseRow).withUnsafeBufferPointer { g in
                     h.withUnsafeMutableBufferPointer { hp in
                         n.withUnsafeMutableBufferPointer { np in

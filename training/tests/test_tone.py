@@ -207,11 +207,16 @@ def test_the_noise_balance_hears_the_noise_between_the_partials_and_not_the_part
     assert abs(T.note_noise_db(stretched, real, 48000, 220.0, 0.8)[band_of(220.0 * 15.5)]) < 2.5
 
 
-def test_the_noise_balance_moves_the_noise_only():
-    gains = np.zeros(T.BANDS)
-    noise_db = np.zeros(T.BANDS)
-    noise_db[:] = -12.0
+def test_the_noise_balance_is_the_noises_own_curve_and_the_course_moves_both():
+    gains = np.full(T.BANDS, 6.0)
+    noise_db = np.full(T.BANDS, -12.0)
     c = {"harmonics": torch.ones(1, 3, 20), "noise": torch.ones(1, 3, 65)}
     out = T.apply(c, gains, torch.full((1, 3), 200.0), 16000.0, noise_db=noise_db)
-    assert torch.allclose(out["harmonics"], c["harmonics"])
+    assert np.allclose(out["harmonics"].numpy(), 10 ** (6 / 20), atol=1e-5)
     assert np.allclose(out["noise"].numpy(), 10 ** (-12 / 20), atol=1e-6)
+    # without it the noise takes the band gains; a course moves harmonics and noise alike
+    assert np.allclose(T.apply(c, gains, torch.full((1, 3), 200.0), 16000.0)["noise"].numpy(), 10 ** (6 / 20), atol=1e-5)
+    course = (np.full((1, T.BANDS), -3.0), np.array([0.0]))
+    moved = T.apply(c, gains, torch.full((1, 3), 200.0), 16000.0, noise_db=noise_db, course=course)
+    assert np.allclose(moved["harmonics"].numpy(), 10 ** (3 / 20), atol=1e-5)
+    assert np.allclose(moved["noise"].numpy(), 10 ** (-15 / 20), atol=1e-6)

@@ -199,8 +199,7 @@ def cmd_tone(args) -> None:
         return
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
         reference=Path(args.reference) if args.reference else None, keep_bands=args.keep_bands,
-        key_layers=Path(args.key_layers) if args.key_layers else None, threads=args.threads,
-        noise=True if args.noise else None)
+        key_layers=Path(args.key_layers) if args.key_layers else None, threads=args.threads)
 
 
 def cmd_bench_decoder(args) -> None:
@@ -358,10 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--reference", help="the same notes rendered at the rate the engine plays at (e.g. data/default48): "
                                        "measure against those recordings, the model rendered at their rate")
     o.add_argument("--keep-bands", action="store_true",
-                   help="keep the file's band balance (and its noise balance unless --noise); measure the onset course")
-    o.add_argument("--noise", action="store_true",
-                   help="with --keep-bands: measure the noise balance (the noise between the partials) against the "
-                        "file's band balance, then the onset course")
+                   help="keep the file's band and noise balance; measure the onset course only")
     o.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     o.add_argument("--key-layers", help="a note set of the keys between the note set's (`dataset --out data/default48k "
                                         "--pitch-offset 1`): the onset course is measured on every key's own notes")

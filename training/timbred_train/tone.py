@@ -21,6 +21,13 @@ faster than its lower ones, so its spectrum darkens over the note; the decoder's
 the classifier named the piano played from MIDI 0.46 of the time (`engine-check`; 0.74 with the
 course; reports/default/TRAINING.md, session 15).
 
+The noise balance, measured first, is the noise's own band gains: the power between the partials
+(bins away from every k · f0, their median; `interharmonic_band_power`) of the recording over the
+model's, per band (`tone.noise_db` [I, P, V, B]). The band gains are then measured with it
+applied, so they move the partials: without it the model's piano made its top octaves of hiss
+where the real one's are partials, and the band gains, measured on the whole power, could only
+scale both together.
+
 The engine blends the table over instruments by the model's blend rule (so morphs and encoded
 presets are balanced too), interpolates pitch and velocity, and per decoded frame multiplies
 harmonic k's amplitude by the gain at its frequency and noise band b's magnitude by the gain at
@@ -122,16 +129,19 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `onset_db`
     [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last value after
-    the course); `noise_db` [BANDS] the noise balance, added to the noise's gains only."""
+    the course); `noise_db` [BANDS] the noise balance: the noise's own band gains, in place of
+    `gains_db` for the noise (the course and the onset move both)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
+    noise_gains_db = np.asarray(gains_db if noise_db is None else noise_db, np.float64)
     if course is not None:
         t = np.arange(harm.shape[-2]) / frame_rate
-        gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
+        moved = course_at(course[0], course[1], t)
+        gains_db = np.asarray(gains_db, np.float64)[None] + moved
+        noise_gains_db = noise_gains_db[None] + moved
     f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
-    noise_gains_db = gains_db if noise_db is None else np.asarray(gains_db, np.float64) + np.asarray(noise_db)
     ng = torch.as_tensor(linear_gain_at(noise_gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
     if onset_db is not None:
         frames = harm.shape[-2]
@@ -278,10 +288,11 @@ def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
 
 
 def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path | None = None,
-                  with_course: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                  with_course: bool = True, noise_at=None) -> tuple[np.ndarray, np.ndarray]:
     """Gains [N, BANDS] and band courses [N, S, BANDS] of every note against the model played from
     MIDI (its instrument's preset point, envelope and velocity, released when the recording's note
-    was; no room), both at the rate of `reference`'s recordings when given (see
+    was; no room; with `noise_at` (instrument, pitch, velocity) → the noise balance [BANDS], its
+    noise so balanced), both at the rate of `reference`'s recordings when given (see
     `reference_audio`), else at the model's. `with_course` False: the sustain only (the courses
     are zeros)."""
     from .envelope import course
@@ -301,8 +312,9 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
         frames = int(math.ceil(max(course_end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
         f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
+        balance = {} if noise_at is None else {"tone_db": np.zeros(BANDS), "noise_db": noise_at(k, pitch, vel)}
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              sample_rate=sr)
+                              sample_rate=sr, **balance)
         out[i] = note_gains_db(recordings[i], played, sr, end_s)
         if with_course:
             courses[i] = note_course_db(recordings[i], played, sr, hold_s, out[i])
@@ -311,12 +323,10 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
     return out, courses
 
 
-def measure_noise(model, env: dict, notes, band_table: np.ndarray, meta: dict, course_table: np.ndarray | None,
-                  band_velocities, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
+def measure_noise(model, env: dict, notes, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
     """Noise gains [N, BANDS] of every note (`note_noise_db`, the sustain) against the model
-    played from MIDI with the band balance `band_table` and the band course `course_table`
-    applied (its preset point, envelope and velocity; no room, no transient), at the rate of
-    `reference`'s recordings when given, else at the model's."""
+    played from MIDI without a tone balance (its preset point, envelope and velocity; no room, no
+    transient), at the rate of `reference`'s recordings when given, else at the model's."""
     from .envelope import course
     from .evaluate import resynthesize
 
@@ -324,7 +334,6 @@ def measure_noise(model, env: dict, notes, band_table: np.ndarray, meta: dict, c
     recordings, sr = reference_audio(notes, reference) if reference is not None else (notes.audio, cfg.sample_rate)
     means = model.prior_mu.detach().numpy()
     eye = np.eye(len(means))
-    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
     out = np.zeros((len(notes.pitch), BANDS), np.float32)
     for i in range(len(notes.pitch)):
         k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
@@ -334,12 +343,8 @@ def measure_noise(model, env: dict, notes, band_table: np.ndarray, meta: dict, c
         f0_hz = 440.0 * 2 ** ((pitch - 69) / 12)
         f0 = np.full(frames, f0_hz, np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
-        bands = lookup(band_table, cfg.env_pitches, band_velocities, means, scale, rule, means[k], pitch, vel)
-        band_course = None if course_table is None else (
-            lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
-            course_seconds())
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              tone_db=bands, course_db=band_course, sample_rate=sr)
+                              sample_rate=sr)
         out[i] = note_noise_db(recordings[i], played, sr, f0_hz, end_s)
         if verbose and i % 400 == 0:
             print(f"  noise: note {i}/{len(notes.pitch)}", flush=True)
@@ -468,13 +473,12 @@ def onset_pitches(model_path: Path, cfg) -> list[float]:
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
-        reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None,
-        noise: bool | None = None) -> dict:
-    """`timbred-train tone`: measure every train note's band balance (`cache.training_notes`) against the model played from MIDI
-    (without any earlier tone table; `keep_bands`: keep the file's), build the table, then (`noise`;
-    by default unless `keep_bands`, which keeps the file's) every note's noise balance against the
-    model with the band balance, then every note's onset course against the balanced model, build
-    those tables, write them into the model. Returns the figures."""
+        reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None) -> dict:
+    """`timbred-train tone`: measure every train note's noise balance (`cache.training_notes`)
+    against the model played from MIDI without any earlier tone table, then its band balance
+    against the model with that noise balance (`keep_bands`: keep the file's noise and band
+    balance), build the tables, then every note's onset course against the balanced model, build
+    that table, write them into the model. Returns the figures."""
     from .cache import load_or_build, training_notes
     from .export import load_exported
 
@@ -487,19 +491,27 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
     band_velocities = list(cfg.env_velocities)
-    noise_table = None
-    if noise is None:
-        noise = not keep_bands
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
+        noise_table = read_table(Path(model_path), "tone.noise_db")
         band_velocities = gain_velocities(Path(model_path), cfg)
-        if not noise:
-            noise_table = read_table(Path(model_path), "tone.noise_db")
         print(f"keeping the band balance of {model_path}" + (" and its noise balance" if noise_table is not None else ""))
     else:
-        print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
-        gains, courses = measure_notes(model, env, notes, reference=reference)
+        print(f"measuring the noise balance of {len(notes.pitch)} notes of {data}", flush=True)
+        noise_gains = measure_noise(model, env, notes, reference=reference)
+        noise_table = build_table(noise_gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
+                                  cfg.env_pitches, cfg.env_velocities)
+        noise_show = [1, 5, 8, 10, 12, 15, 20, 23]
+        print(f"noise gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
+              + " ".join(f"{centres[b]:.0f}Hz" for b in noise_show))
+        for i, name in enumerate(cfg.instruments):
+            row = noise_table[i, p60, v100]
+            figures["instruments"][name]["noise_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in noise_show}
+            print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in noise_show))
+        print(f"measuring the band balance of {len(notes.pitch)} notes of {data}", flush=True)
+        gains, courses = measure_notes(model, env, notes, reference=reference,
+                                       noise_at=_noise_lookup(noise_table, cfg, meta, model))
         table = build_table(gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                             cfg.env_pitches, cfg.env_velocities)
         course_table = build_course_table(courses, notes.instrument, notes.pitch, notes.velocity,
@@ -515,9 +527,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if write and not keep_bands:
         # the band balance first (a file without an onset course plays), so that `--keep-bands`
         # resumes from here
-        first = {"tone.gain_db": table}
-        if course_table is not None:
-            first.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+        first = _tone_tables(table, course_table, noise_table, band_velocities, cfg)
         _write(Path(model_path), first, {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
         model_path, out = Path(out or model_path), None
     if course_table is not None:
@@ -529,23 +539,6 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             figures["instruments"][name]["course_db"] = {f"{t:.2f}": {f"{centres[b]:.0f}": float(rows[s, b])
                                                                       for b in show} for s, t in enumerate(secs)}
             print(f"{name:16s} " + " | ".join(" ".join(f"{rows[s, b]:+5.1f}" for b in show) for s in range(len(secs))))
-    if noise:
-        print(f"measuring the noise balance of {len(notes.pitch)} notes", flush=True)
-        noise_gains = measure_noise(model, env, notes, table, meta, course_table, band_velocities, reference=reference)
-        noise_table = build_table(noise_gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
-                                  cfg.env_pitches, cfg.env_velocities)
-        noise_show = [1, 5, 8, 10, 12, 15]
-        print(f"noise gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
-              + " ".join(f"{centres[b]:.0f}Hz" for b in noise_show))
-        for i, name in enumerate(cfg.instruments):
-            row = noise_table[i, p60, v100]
-            figures["instruments"][name]["noise_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in noise_show}
-            print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in noise_show))
-        if write:
-            # resumable: `--keep-bands` from here keeps the noise balance too
-            _write(Path(model_path), _tone_tables(table, course_table, noise_table, band_velocities, cfg),
-                   {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
-            model_path, out = Path(out or model_path), None
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
     onset_notes = notes
     if key_layers is not None:
@@ -575,6 +568,17 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
     figures.update(table=table, onset_table=onset_table, course_table=course_table, noise_table=noise_table)
     return figures
+
+
+def _noise_lookup(noise_table, cfg, meta: dict, model):
+    """(instrument, pitch, velocity) → the noise balance [BANDS] at the instrument's preset point
+    (`lookup`), or None without a table."""
+    if noise_table is None:
+        return None
+    means = model.prior_mu.detach().numpy()
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+    return lambda k, pitch, velocity: lookup(noise_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule,
+                                             means[k], pitch, velocity)
 
 
 def _tone_tables(table, course_table, noise_table, band_velocities, cfg) -> dict[str, np.ndarray]:
@@ -649,7 +653,8 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     # the train split's pitches only: the held-out ones stay unheard
     sub = training_notes(notes.subset(np.isin(notes.velocity.astype(float), new)))
     print(f"measuring the band balance of {len(sub.pitch)} notes of {layers} at velocities {new}", flush=True)
-    gains, _ = measure_notes(model, env, sub, with_course=False)
+    gains, _ = measure_notes(model, env, sub, with_course=False,
+                             noise_at=_noise_lookup(read_table(Path(model_path), "tone.noise_db"), cfg, meta, model))
     layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
     figures = {"velocities": anchors, "instruments": {}}
@@ -691,8 +696,9 @@ def write_fixture(folder: Path) -> Path:
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
     (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); a noise
-    balance (`noise_db`), its gains at the queries (`lookup.noise_values`) and the noise after
-    `apply` with it (`apply.noise_out_balanced`; the harmonics as without it)."""
+    balance (`noise_db`: the noise's own band gains), its gains at the queries
+    (`lookup.noise_values`) and the noise after `apply` with it in place of the band gains
+    (`apply.noise_out_balanced`; the harmonics as without it)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(27)
