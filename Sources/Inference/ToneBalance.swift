@@ -7,17 +7,15 @@ import Darwin
 /// Applies a note's tone balance (docs/model-format.md, "Tone balance") to one frame of scaled
 /// controls: harmonic k (at `k · f0`) and noise band b (at `b · F / (B_noise - 1)`) are multiplied
 /// by the gain at their frequency, linear in amplitude between the centres of the 1/3-octave bands
-/// (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz), constant beyond bands 1 and B - 1; the
-/// noise by a curve of its own (the noise balance).
+/// (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz), constant beyond bands 1 and B - 1.
 ///
 /// Holds only precomputed band positions; ``apply(gainsDB:f0Hz:harmonics:noise:)`` is real-time
 /// safe.
 public struct ToneBalance: Sendable, Equatable {
     /// Bands of a gain curve (the transients' 28).
     public static let bandCount = 28
-    /// Values of a frame's gains: the band gains, the gain of everything (the onset's), then the
-    /// noise's own band gains.
-    public static let rowCount = 2 * bandCount + 1
+    /// Values of a frame's gains: the band gains, then the gain of everything (the onset's).
+    public static let rowCount = bandCount + 1
     /// K, harmonics.
     public let harmonicCount: Int
     /// Noise bands of the model.
@@ -64,19 +62,16 @@ public struct ToneBalance: Sendable, Equatable {
     }
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
-    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values in dB: 28 bands for the harmonics,
-    /// one for all, then 28 bands for the noise). Real-time safe.
+    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values in dB: 28 bands, then one for
+    /// all). Real-time safe.
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                       noise: UnsafeMutablePointer<Float>) {
         // the 28 linear gains, on the stack
         var low = SIMD16<Float>(), high = SIMD16<Float>()
-        var noiseLow = SIMD16<Float>(), noiseHigh = SIMD16<Float>()
         let all = Double(gainsDB[Self.bandCount])
-        let noiseDB = gainsDB + Self.bandCount + 1
         for b in 0..<Self.bandCount {
             let g = Float(exp((Double(gainsDB[b]) + all) * (log(10.0) / 20)))
-            let n = Float(exp((Double(noiseDB[b]) + all) * (log(10.0) / 20)))
-            if b < 16 { low[b] = g; noiseLow[b] = n } else { high[b - 16] = g; noiseHigh[b - 16] = n }
+            if b < 16 { low[b] = g } else { high[b - 16] = g }
         }
         let base = Float(Self.bandPosition(hz: Double(f0Hz)))
         let top = Float(Self.bandCount - 1)
@@ -86,7 +81,7 @@ public struct ToneBalance: Sendable, Equatable {
             harmonics[k] *= Self.interpolate(low, high, j, q - Float(j))
         }
         for b in 0..<noiseBandCount {
-            noise[b] *= Self.interpolate(noiseLow, noiseHigh, noiseBandIndex[b], noiseBandFraction[b])
+            noise[b] *= Self.interpolate(low, high, noiseBandIndex[b], noiseBandFraction[b])
         }
     }
 }

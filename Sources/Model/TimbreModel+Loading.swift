@@ -250,7 +250,7 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
-            noiseDB: values["tone.noise_db"] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
+            latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), latentMeans: means, blendScale: scale,

@@ -183,8 +183,8 @@ public struct TimbreModel: Sendable {
     }
 
     /// The optional tensors of the tone balance (docs/model-format.md, "Tone balance"), at the
-    /// envelopes' pitch and velocity anchors: the band gains, and the onset course and the noise
-    /// balance (both optional within the balance).
+    /// envelopes' pitch and velocity anchors: the band gains, and the onset course (optional
+    /// within the balance).
     public static func toneTensors(for config: ModelConfig) -> [TensorSpec] {
         toneTensors(for: config, onsetPitchCount: nil, onsetFrameCount: ToneTable.onsetFrameCountInFiles)
     }
@@ -197,10 +197,8 @@ public struct TimbreModel: Sendable {
                                    gainVelocityCount: Int? = nil) -> [TensorSpec] {
         let cell = [config.instrumentCount, config.envPitches.count, gainVelocityCount ?? config.envVelocities.count]
         let onsetCell = [config.instrumentCount, onsetPitchCount ?? config.envPitches.count, config.envVelocities.count]
-        let envCell = [config.instrumentCount, config.envPitches.count, config.envVelocities.count]
         return [TensorSpec(name: "tone.gain_db", shape: cell + [ToneTable.bandCount]),
-                TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount]),
-                TensorSpec(name: "tone.noise_db", shape: envCell + [ToneTable.bandCount])]
+                TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount])]
             + (onsetPitchCount.map { [TensorSpec(name: "tone.onset_pitches", shape: [$0])] } ?? [])
     }
 

@@ -9,9 +9,8 @@ import Darwin
 /// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
 /// note sounds, how those gains change over a held note (the band course: the gains at a few
 /// times after note-on, added to them), and over the note's first 600 ms (the onset course, 10 ms
-/// frames, on pitch anchors of its own: every key), and the noise's own band gains (the noise
-/// balance: the noise between the partials, measured apart from them), blended over instruments
-/// by the model's blend rule.
+/// frames, on pitch anchors of its own: every key), blended over instruments by the model's blend
+/// rule.
 ///
 /// Immutable; ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` is real-time safe.
 public struct ToneTable: Sendable, Equatable {
@@ -20,8 +19,8 @@ public struct ToneTable: Sendable, Equatable {
     /// The largest gain a file may hold, either way (the trainer clamps to -30 … +18 dB).
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
-    /// gains, the onset gain, then the B band gains of the noise.
-    public static var rowCount: Int { 2 * bandCount + 1 }
+    /// gains, then the onset gain.
+    public static var rowCount: Int { bandCount + 1 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
     public static let onsetFrameCountInFiles = 40
@@ -58,9 +57,6 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.course_db` [I, P, V, S, B] (on `pitchAnchors` and `velocityAnchors`): added to band b's gain,
     /// linear in time between the course's times, the first one's before them, the last one's after.
     public let courseDB: [Float]
-    /// `tone.noise_db` [I, P, V, B] (on `pitchAnchors` and `velocityAnchors`; empty: none): the
-    /// noise's band gains, in place of `gainDB`'s for the noise (the band course moves both).
-    public let noiseDB: [Float]
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
     /// s of the blend (the envelopes' `envelope_blend_scale`).
@@ -72,7 +68,7 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                noiseDB: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
@@ -90,8 +86,6 @@ public struct ToneTable: Sendable, Equatable {
         precondition(courseDB.count == cells * courseSeconds.count * Self.bandCount)
         self.courseSeconds = courseSeconds
         self.courseDB = courseDB
-        precondition(noiseDB.isEmpty || noiseDB.count == cells * Self.bandCount)
-        self.noiseDB = noiseDB
         precondition(latentMeans.count == instrumentCount * zDim)
         self.instrumentCount = instrumentCount
         self.zDim = zDim
@@ -106,9 +100,8 @@ public struct ToneTable: Sendable, Equatable {
     /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them) with the band course at `secondsSinceNoteOn`
     /// added, then its onset gain in dB at that time (linear between frames; the last frame's
-    /// after it), then the noise's B band gains (the noise balance with the band course added; the
-    /// band gains without a noise balance), written to `out` (``rowCount`` values). Real-time
-    /// safe: `scratch` holds at least I doubles.
+    /// after it), written to `out` (``rowCount`` values). Real-time safe: `scratch` holds at least
+    /// I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
@@ -121,7 +114,6 @@ public struct ToneTable: Sendable, Equatable {
                                           velocity: velocity)
         let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
-        let noiseRow = out + b + 1, hasNoise = !noiseDB.isEmpty
         // the onset frame: linear between frames, the last frame's value from then on, none
         // before note-on (or without a course)
         let position = secondsSinceNoteOn.isFinite ? secondsSinceNoteOn * onsetFrameRateHz : -1
@@ -136,7 +128,6 @@ public struct ToneTable: Sendable, Equatable {
         gainDB.withUnsafeBufferPointer { table in
             onsetDB.withUnsafeBufferPointer { onset in
               courseDB.withUnsafeBufferPointer { course in
-               noiseDB.withUnsafeBufferPointer { noise in
                 for i in 0..<instrumentCount {
                     let w = weights[i]
                     // an instrument this far away adds under 4e-6 dB: skipped (at a preset on an
@@ -156,21 +147,6 @@ public struct ToneTable: Sendable, Equatable {
                         Self.addCourse(at, cell: e10, weight: u10, into: out)
                         Self.addCourse(at, cell: e01, weight: u01, into: out)
                         Self.addCourse(at, cell: e11, weight: u11, into: out)
-                        if hasNoise {
-                            // the course moves the noise's own gains too
-                            Self.addCourse(at, cell: e00, weight: u00, into: noiseRow)
-                            Self.addCourse(at, cell: e10, weight: u10, into: noiseRow)
-                            Self.addCourse(at, cell: e01, weight: u01, into: noiseRow)
-                            Self.addCourse(at, cell: e11, weight: u11, into: noiseRow)
-                        }
-                    }
-                    if hasNoise {
-                        // the noise balance, on the band course's anchors
-                        let (e00, e01, e10, e11) = courseCorners.cells(instrument: i)
-                        let (u00, u01, u10, u11) = courseCorners.weights(w)
-                        let n00 = noise.baseAddress! + e00 * b, n01 = noise.baseAddress! + e01 * b
-                        let n10 = noise.baseAddress! + e10 * b, n11 = noise.baseAddress! + e11 * b
-                        for x in 0..<b { noiseRow[x] += u00 * n00[x] + u10 * n10[x] + u01 * n01[x] + u11 * n11[x] }
                     }
                     guard frame >= 0 else { continue }
                     let o = (onset, onsetFrameCount, frame, frameFraction)
@@ -179,12 +155,9 @@ public struct ToneTable: Sendable, Equatable {
                     out[b] += v00 * Self.onset(o, d00) + v10 * Self.onset(o, d10) + v01 * Self.onset(o, d01)
                         + v11 * Self.onset(o, d11)
                 }
-               }
               }
             }
         }
-        // without a noise balance the noise takes the band gains
-        if !hasNoise { noiseRow.update(from: out, count: b) }
     }
 
     /// Adds `weight` times cell `cell`'s band course, linear between its times j and `next`, to
@@ -223,7 +196,7 @@ public struct ToneTable: Sendable, Equatable {
     }
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
-    /// not real-time): the B band gains, the onset gain, then the B noise gains.
+    /// not real-time): the B band gains, then the onset gain.
     public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))

@@ -259,40 +259,6 @@ final class InharmonicityLoadingTests: XCTestCase {
                 naming: "tone.gain_db", "missing")
     }
 
-    /// A noise balance (`tone.noise_db`) loads and gives the noise's own band gains after the
-    /// band gains and the onset gain, the band gains untouched; a wrong shape or a gain beyond
-    /// the limit is refused with the tensor named.
-    func testToneNoiseBalanceLoadsAndBadOnesAreRefused() throws {
-        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
-        let bands = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
-        let gains = [Float](repeating: 1, count: bands.reduce(1, *))
-        // band 10 (400 Hz) of the noise 20 dB down in every cell
-        let noise = (0..<bands.reduce(1, *)).map { $0 % ToneTable.bandCount == 10 ? Float(-20) : 0 }
-        let base: [(String, [Int], [Float])] = [("tone.gain_db", bands, gains)]
-        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [("tone.noise_db", bands, noise)]).path)
-        let t = try XCTUnwrap(model.tone)
-        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
-        let b = ToneTable.bandCount
-        let g = t.gains(z: model.latentMeans[0], pitch: c.envPitches[0], velocity: c.envVelocities[0])
-        XCTAssertEqual(g.count, 2 * b + 1)
-        XCTAssertEqual(g[10], 1, accuracy: 1e-5, "the band gain as without the noise balance")
-        XCTAssertEqual(g[b + 1 + 10], -20, accuracy: 1e-4)
-        XCTAssertEqual(g[b + 1 + 11], 0, accuracy: 1e-5)
-        let plain = try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: base).path).tone)
-        XCTAssertEqual(Array(plain.gains(z: model.latentMeans[0], pitch: c.envPitches[0], velocity: c.envVelocities[0])[(b + 1)...]),
-                       [Float](repeating: 1, count: b), "no noise balance: the noise takes the band gains")
-        func refused(_ tensors: [(String, [Int], [Float])], naming name: String, _ what: String) {
-            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: tensors).path)) {
-                XCTAssertTrue("\($0)".contains(name) && "\($0)".contains(what), "\($0)")
-            }
-        }
-        var loud = noise
-        loud[3] = 55
-        refused(base + [("tone.noise_db", bands, loud)], naming: "tone.noise_db", "flat index 3")
-        refused(base + [("tone.noise_db", [bands[0], bands[1], bands[2], 27], Array(noise.prefix(bands[0] * bands[1] * bands[2] * 27)))],
-                naming: "tone.noise_db", "expected shape")
-    }
-
     /// Band gains on velocity anchors of their own (`tone.gain_velocities`: the note set's 16 …
     /// 127 plus layers measured at 64 and 100) load and are interpolated on those anchors while
     /// the onset course keeps the envelopes'; a table of the envelopes' shape beside them, or

@@ -17,12 +17,11 @@ final class ToneTests: XCTestCase {
                               velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
                               gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
                               onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
-                              noiseDB: try fixture.values("noise_db"), latentMeans: try fixture.values("means"),
+                              latentMeans: try fixture.values("means"),
                               blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
         let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
         let velocities = try fixture.values("lookup.velocity"), expected = try fixture.values("lookup.values")
         let seconds = try fixture.values("lookup.seconds"), onsets = try fixture.values("lookup.onset")
-        let noise = try fixture.values("lookup.noise_values")
         let b = ToneTable.bandCount, zDim = table.zDim
         XCTAssertEqual(table.onsetFrameCount, 60)
         XCTAssertEqual(table.onsetPitchAnchors, [40, 55, 60, 61, 90])
@@ -31,8 +30,6 @@ final class ToneTests: XCTestCase {
                                 velocity: Double(velocities[q]), secondsSinceNoteOn: Double(seconds[q]))
             XCTAssertLessThan(maxScaledError(Array(g[0..<b]), Array(expected[q * b ..< (q + 1) * b])), 1e-5, "query \(q)")
             XCTAssertEqual(g[b], onsets[q], accuracy: 1e-4, "onset of query \(q) at \(seconds[q]) s")
-            XCTAssertLessThan(maxScaledError(Array(g[(b + 1)...]), Array(noise[q * b ..< (q + 1) * b])), 1e-5,
-                              "noise balance of query \(q)")
         }
         // NaN in z: no balance (0 dB), not NaN
         XCTAssertEqual(table.gains(z: [.nan, 0], pitch: 60, velocity: 100, secondsSinceNoteOn: 0).map(abs).max(), 0)
@@ -75,39 +72,27 @@ final class ToneTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1, "the fixture's course moves the gains")
     }
 
-    /// The balance applied to a frame's controls as the trainer applies it, without and with a
-    /// noise balance (the noise's own band gains: it moves the noise only).
     func testApplyMatchesTheTrainer() throws {
         let fixture = try Reference(fixturePath)
         let gains = try fixture.values("lookup.values"), f0 = try fixture.values("apply.f0_hz")
-        let onsets = try fixture.values("lookup.onset"), noiseGains = try fixture.values("lookup.noise_values")
+        let onsets = try fixture.values("lookup.onset")
         let harmonics = try fixture.values("apply.harmonics"), noise = try fixture.values("apply.noise")
         let harmonicsOut = try fixture.values("apply.harmonics_out"), noiseOut = try fixture.values("apply.noise_out")
-        let balancedOut = try fixture.values("apply.noise_out_balanced")
         let k = fixture.shape("apply.harmonics")[1], nb = fixture.shape("apply.noise")[1], b = ToneBalance.bandCount
-        XCTAssertEqual(ToneBalance.rowCount, 2 * b + 1)
         let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
         for t in 0..<f0.count {
-            for withNoiseBalance in [false, true] {
-                var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-                // without a noise balance the noise takes the band gains
-                let noiseRow = Array((withNoiseBalance ? noiseGains : gains)[t * b ..< (t + 1) * b])
-                (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t]] + noiseRow).withUnsafeBufferPointer { g in
-                    h.withUnsafeMutableBufferPointer { hp in
-                        n.withUnsafeMutableBufferPointer { np in
-                            balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: hp.baseAddress!,
-                                          noise: np.baseAddress!)
-                        }
+            var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t]]).withUnsafeBufferPointer { g in
+                h.withUnsafeMutableBufferPointer { hp in
+                    n.withUnsafeMutableBufferPointer { np in
+                        balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: hp.baseAddress!,
+                                      noise: np.baseAddress!)
                     }
                 }
-                let want = withNoiseBalance ? balancedOut : noiseOut
-                XCTAssertLessThan(maxScaledError(h, Array(harmonicsOut[t * k ..< (t + 1) * k])), 1e-4,
-                                  "harmonics at \(f0[t]) Hz")
-                XCTAssertLessThan(maxScaledError(n, Array(want[t * nb ..< (t + 1) * nb])), 1e-4,
-                                  "noise at \(f0[t]) Hz, noise balance \(withNoiseBalance)")
             }
+            XCTAssertLessThan(maxScaledError(h, Array(harmonicsOut[t * k ..< (t + 1) * k])), 1e-4, "harmonics at \(f0[t]) Hz")
+            XCTAssertLessThan(maxScaledError(n, Array(noiseOut[t * nb ..< (t + 1) * nb])), 1e-4, "noise at \(f0[t]) Hz")
         }
-        XCTAssertGreaterThan(maxScaledError(balancedOut, noiseOut), 0.1, "the fixture's noise balance moves the noise")
     }
 
     /// The shipped model's balance where issue 15 measured the model short: the piano's 8 kHz

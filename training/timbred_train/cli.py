@@ -356,8 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--data", default="data/default", help="the model's note set")
     o.add_argument("--reference", help="the same notes rendered at the rate the engine plays at (e.g. data/default48): "
                                        "measure against those recordings, the model rendered at their rate")
-    o.add_argument("--keep-bands", action="store_true",
-                   help="keep the file's band and noise balance; measure the onset course only")
+    o.add_argument("--keep-bands", action="store_true", help="keep the file's band balance; measure the onset course only")
     o.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     o.add_argument("--key-layers", help="a note set of the keys between the note set's (`dataset --out data/default48k "
                                         "--pitch-offset 1`): the onset course is measured on every key's own notes")

@@ -127,11 +127,11 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
-                 course_db: tuple | None = None, noise_db: np.ndarray | None = None) -> np.ndarray:
+                 course_db: tuple | None = None) -> np.ndarray:
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
-    seconds [S]), `noise_db` (the noise balance [28]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    seconds [S]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
     moves its partials as the engine does; rendered at `sample_rate` (None: the model's)."""
     cfg = model.cfg
     with torch.no_grad():
@@ -147,8 +147,7 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         if tone_db is not None:
             from .tone import apply
 
-            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
-                      noise_db=noise_db)
+            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate)
         if motion is not None:
             from . import motion as M
 
@@ -336,14 +335,12 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
 def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     """A function (instrument, pitch, velocity) → `resynthesize`'s tone arguments for the note at
     the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
-    `onset_db`, the onset course, `course_db`, the band course with its seconds, and `noise_db`, the
-    noise balance, or None; {}
+    `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None; {}
     when the model file has no `tone.gain_db`)."""
     from . import tone as T
 
     table, onset = T.read_table(model_path), T.read_table(model_path, "tone.onset_db")
     course, course_s = T.read_table(model_path, "tone.course_db"), T.read_table(model_path, "tone.course_seconds")
-    noise = T.read_table(model_path, "tone.noise_db")
     if table is None:
         return lambda k, pitch, velocity: {}
     cfg = model.cfg
@@ -362,8 +359,7 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (
             T.lookup_course(course, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity),
-            np.asarray(course_s, np.float64)),
-        "noise_db": None if noise is None else look(noise, cfg.env_pitches, k, pitch, velocity)}
+            np.asarray(course_s, np.float64))}
 
 
 def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):

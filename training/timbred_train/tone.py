@@ -21,13 +21,6 @@ faster than its lower ones, so its spectrum darkens over the note; the decoder's
 the classifier named the piano played from MIDI 0.46 of the time (`engine-check`; 0.74 with the
 course; reports/default/TRAINING.md, session 15).
 
-The noise balance, measured first, is the noise's own band gains: the power between the partials
-(bins away from every k · f0, their median; `interharmonic_band_power`) of the recording over the
-model's, per band (`tone.noise_db` [I, P, V, B]). The band gains are then measured with it
-applied, so they move the partials: without it the model's piano made its top octaves of hiss
-where the real one's are partials, and the band gains, measured on the whole power, could only
-scale both together.
-
 The engine blends the table over instruments by the model's blend rule (so morphs and encoded
 presets are balanced too), interpolates pitch and velocity, and per decoded frame multiplies
 harmonic k's amplitude by the gain at its frequency and noise band b's magnitude by the gain at
@@ -61,14 +54,6 @@ ONSET_TAPER = 10  # its last 100 ms fade to the level it holds (raised cosine)
 ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 200 ms
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
 ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
-# The noise balance: the noise between the partials, measured apart from them (the band gains
-# move partials and noise together; where a band holds a partial, the partial decides its gain).
-NOISE_N_FFT = 16384  # 2.9 Hz bins at 48 kHz
-NOISE_GUARD_HZ = 20.0  # bins this close to a harmonic are the partial's
-NOISE_GUARD_CENTS = 40.0  # or this close (vibrato moves the upper partials most)
-NOISE_GUARD_MAX = 0.3  # of f0: the guard leaves at least 0.4 f0 between neighbouring partials
-NOISE_MIN_BINS = 4  # a band with fewer bins between the partials is not judged
-NOISE_MIN_DB, NOISE_MAX_DB = -36.0, 12.0  # the noise gains' clamp
 # The band course's segments (seconds after note-on): each one's band gains minus the sustain's,
 # kept at the segment's centre. 3 s: the note set holds its notes that long. The first two hold the
 # strike (0-25 ms: what the player hears as mallet, hammer or pluck) and the attack's settling:
@@ -122,27 +107,22 @@ def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
 
 
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
-          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
-          noise_db: np.ndarray | None = None) -> dict:
+          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `onset_db`
     [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last value after
-    the course); `noise_db` [BANDS] the noise balance: the noise's own band gains, in place of
-    `gains_db` for the noise (the course and the onset move both)."""
+    the course)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
-    noise_gains_db = np.asarray(gains_db if noise_db is None else noise_db, np.float64)
     if course is not None:
         t = np.arange(harm.shape[-2]) / frame_rate
-        moved = course_at(course[0], course[1], t)
-        gains_db = np.asarray(gains_db, np.float64)[None] + moved
-        noise_gains_db = noise_gains_db[None] + moved
+        gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
     f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
-    ng = torch.as_tensor(linear_gain_at(noise_gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
+    ng = torch.as_tensor(linear_gain_at(gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
     if onset_db is not None:
         frames = harm.shape[-2]
         o = np.full(frames, float(onset_db[-1]))  # the course's last value holds after it
@@ -184,12 +164,15 @@ def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float,
 
 
 def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, end_s: float,
-                  start_s: float = SUSTAIN_S[0], min_db: float = MIN_DB) -> np.ndarray:
+                  start_s: float = SUSTAIN_S[0], min_db: float = MIN_DB, shape_only: bool = False) -> np.ndarray:
     """One note's gains [BANDS] between `start_s` and `end_s`: recording over played, in dB, where
     either band is within FLOOR_DB of the recording's strongest band (else 0), clamped to
-    [min_db, MAX_DB]; bands above Nyquist 0."""
+    [min_db, MAX_DB]; bands above Nyquist 0. `shape_only`: the played power scaled to the
+    recording's first (the spectrum's shape, not its level)."""
     r = sustain_band_power(recording, sample_rate, end_s, start_s)
     p = sustain_band_power(played, sample_rate, end_s, start_s)
+    if shape_only and p.sum() > 0:
+        p = p * (r.sum() / p.sum())
     floor = r.max() * 10 ** (FLOOR_DB / 10) + 1e-20
     g = 10 * np.log10((r + floor) / (p + floor))
     g[(r < floor) & (p < floor)] = 0.0
@@ -197,65 +180,14 @@ def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, e
     return np.clip(g, min_db, MAX_DB)
 
 
-def interharmonic_band_power(audio: np.ndarray, sample_rate: int, f0_hz: float, end_s: float,
-                             start_s: float = SUSTAIN_S[0]) -> tuple[np.ndarray, np.ndarray]:
-    """The noise between the partials: per band, the median power of the bins farther than the
-    guard from every harmonic k · f0 (`NOISE_GUARD_HZ`, or `NOISE_GUARD_CENTS` of k · f0 for
-    vibrato, at most `NOISE_GUARD_MAX` of f0), times the band's bin count, over Blackman-Harris
-    frames of NOISE_N_FFT samples (hop a quarter; -92 dB side lobes: a partial's skirt stays under a real
-    note's floor between partials, -55 dB) between `start_s` and `end_s`. The median passes over
-    a stretched partial that falls outside its guard. Returns the power [BANDS] and whether each
-    band had NOISE_MIN_BINS bins to judge [BANDS]."""
-    n = NOISE_N_FFT
-    a = int(start_s * sample_rate)
-    b = max(a + n, int(end_s * sample_rate))
-    x = np.asarray(audio[a:b], np.float64)
-    if len(x) < n:
-        x = np.concatenate([x, np.zeros(n - len(x))])
-    j = np.arange(n)
-    w = (0.35875 - 0.48829 * np.cos(2 * np.pi * j / n) + 0.14128 * np.cos(4 * np.pi * j / n)
-         - 0.01168 * np.cos(6 * np.pi * j / n))
-    starts = range(0, len(x) - n + 1, n // 4)
-    spec = np.mean([np.abs(np.fft.rfft(x[s:s + n] * w)) ** 2 for s in starts], axis=0) * 2 / (n * (w ** 2).sum())
-    f = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    k = np.maximum(np.rint(f / f0_hz), 1.0)
-    guard = np.minimum(np.maximum(NOISE_GUARD_HZ, k * f0_hz * (2 ** (NOISE_GUARD_CENTS / 1200) - 1)),
-                       NOISE_GUARD_MAX * f0_hz)
-    between = np.abs(f - k * f0_hz) > guard
-    edges = band_edges_hz()
-    power, judged = np.zeros(BANDS), np.zeros(BANDS, bool)
-    for band in range(BANDS):
-        inside = (f >= edges[band]) & (f < edges[band + 1])
-        sel = inside & between
-        if sel.sum() >= NOISE_MIN_BINS and edges[band + 1] <= sample_rate / 2:
-            power[band] = float(np.median(spec[sel])) * inside.sum()
-            judged[band] = True
-    return power, judged
-
-
-def note_noise_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, f0_hz: float,
-                  end_s: float) -> np.ndarray:
-    """One note's noise gains [BANDS]: the recording's noise between the partials over the
-    played note's (`interharmonic_band_power`, the sustain), in dB where either lies within
-    FLOOR_DB of the recording's strongest band (else 0), clamped to [NOISE_MIN_DB, NOISE_MAX_DB];
-    a band too narrow to judge takes its judged neighbours' gain (linear over the band index),
-    none judged: 0."""
-    r, judged = interharmonic_band_power(recording, sample_rate, f0_hz, end_s)
-    p, _ = interharmonic_band_power(played, sample_rate, f0_hz, end_s)
-    floor = sustain_band_power(recording, sample_rate, end_s).max() * 10 ** (FLOOR_DB / 10) + 1e-20
-    g = np.clip(10 * np.log10((r + floor) / (p + floor)), NOISE_MIN_DB, NOISE_MAX_DB)
-    g[(r < floor) & (p < floor)] = 0.0
-    if not judged.any():
-        return np.zeros(BANDS, np.float32)
-    idx = np.arange(BANDS)
-    return np.interp(idx, idx[judged], g[judged]).astype(np.float32)
-
-
 def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, hold_s: float,
                    sustain_db: np.ndarray) -> np.ndarray:
     """One note's band course [S, BANDS]: each COURSE_EDGES_S segment's gains (`note_gains_db`)
     minus the sustain's `sustain_db`, clamped to ±COURSE_LIMIT_DB; a segment that starts after the
-    release (a note held shorter than the segments) repeats the one before."""
+    release (a note held shorter than the segments) repeats the one before. The segments before
+    the sustain's start measure the spectrum's shape only: the onset course, measured after, sets
+    their level (a level difference left in them moved only the bands above the floor, and the
+    electric piano's first 25 ms came out 10 dB too bright above 6 kHz at MIDI 94)."""
     e = COURSE_EDGES_S
     out = np.zeros((len(e) - 1, BANDS), np.float32)
     for s in range(len(e) - 1):
@@ -263,7 +195,7 @@ def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, 
             out[s] = out[s - 1]
             continue
         g = note_gains_db(recording, played, sample_rate, min(e[s + 1], hold_s), start_s=e[s],
-                          min_db=-COURSE_LIMIT_DB - 12)
+                          min_db=-COURSE_LIMIT_DB - 12, shape_only=e[s + 1] <= SUSTAIN_S[0])
         out[s] = np.clip(g - sustain_db, -COURSE_LIMIT_DB, COURSE_LIMIT_DB)
     return out
 
@@ -288,11 +220,10 @@ def reference_audio(notes, reference: Path) -> tuple[list[np.ndarray], int]:
 
 
 def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path | None = None,
-                  with_course: bool = True, noise_at=None) -> tuple[np.ndarray, np.ndarray]:
+                  with_course: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Gains [N, BANDS] and band courses [N, S, BANDS] of every note against the model played from
     MIDI (its instrument's preset point, envelope and velocity, released when the recording's note
-    was; no room; with `noise_at` (instrument, pitch, velocity) → the noise balance [BANDS], its
-    noise so balanced), both at the rate of `reference`'s recordings when given (see
+    was; no room), both at the rate of `reference`'s recordings when given (see
     `reference_audio`), else at the model's. `with_course` False: the sustain only (the courses
     are zeros)."""
     from .envelope import course
@@ -312,43 +243,14 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
         frames = int(math.ceil(max(course_end_s, SUSTAIN_S[0] + N_FFT / sr) * cfg.frame_rate)) + 2
         f0 = np.full(frames, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
-        balance = {} if noise_at is None else {"tone_db": np.zeros(BANDS), "noise_db": noise_at(k, pitch, vel)}
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              sample_rate=sr, **balance)
+                              sample_rate=sr)
         out[i] = note_gains_db(recordings[i], played, sr, end_s)
         if with_course:
             courses[i] = note_course_db(recordings[i], played, sr, hold_s, out[i])
         if verbose and i % 200 == 0:
             print(f"  tone: note {i}/{len(notes.pitch)}", flush=True)
     return out, courses
-
-
-def measure_noise(model, env: dict, notes, verbose: bool = True, reference: Path | None = None) -> np.ndarray:
-    """Noise gains [N, BANDS] of every note (`note_noise_db`, the sustain) against the model
-    played from MIDI without a tone balance (its preset point, envelope and velocity; no room, no
-    transient), at the rate of `reference`'s recordings when given, else at the model's."""
-    from .envelope import course
-    from .evaluate import resynthesize
-
-    cfg = model.cfg
-    recordings, sr = reference_audio(notes, reference) if reference is not None else (notes.audio, cfg.sample_rate)
-    means = model.prior_mu.detach().numpy()
-    eye = np.eye(len(means))
-    out = np.zeros((len(notes.pitch), BANDS), np.float32)
-    for i in range(len(notes.pitch)):
-        k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
-        hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
-        end_s = min(SUSTAIN_S[1], hold_s)
-        frames = int(math.ceil(max(end_s, SUSTAIN_S[0] + NOISE_N_FFT / sr) * cfg.frame_rate)) + 2
-        f0_hz = 440.0 * 2 ** ((pitch - 69) / 12)
-        f0 = np.full(frames, f0_hz, np.float32)
-        ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
-        played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              sample_rate=sr)
-        out[i] = note_noise_db(recordings[i], played, sr, f0_hz, end_s)
-        if verbose and i % 400 == 0:
-            print(f"  noise: note {i}/{len(notes.pitch)}", flush=True)
-    return out
 
 
 def onset_level_db(audio: np.ndarray, hop: int) -> np.ndarray:
@@ -382,11 +284,9 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.nda
 
 
 def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
-                   course_table: np.ndarray | None = None, band_velocities=None,
-                   noise_table: np.ndarray | None = None) -> np.ndarray:
+                   course_table: np.ndarray | None = None, band_velocities=None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
-    band balance `band_table` (and the band course `course_table`, the noise balance
-    `noise_table`) applied (its preset point,
+    band balance `band_table` (and the band course `course_table`) applied (its preset point,
     envelope and velocity; no room, no transient), at the model's rate."""
     from .envelope import course
     from .evaluate import resynthesize
@@ -406,10 +306,8 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         band_course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
             course_seconds())
-        noise = None if noise_table is None else lookup(noise_table, cfg.env_pitches, cfg.env_velocities, means,
-                                                        scale, rule, means[k], pitch, vel)
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                              tone_db=bands, course_db=band_course, noise_db=noise)
+                              tone_db=bands, course_db=band_course)
         out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
         if verbose and i % 400 == 0:
             print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
@@ -474,11 +372,10 @@ def onset_pitches(model_path: Path, cfg) -> list[float]:
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
         reference: Path | None = None, keep_bands: bool = False, key_layers: Path | None = None) -> dict:
-    """`timbred-train tone`: measure every train note's noise balance (`cache.training_notes`)
-    against the model played from MIDI without any earlier tone table, then its band balance
-    against the model with that noise balance (`keep_bands`: keep the file's noise and band
-    balance), build the tables, then every note's onset course against the balanced model, build
-    that table, write them into the model. Returns the figures."""
+    """`timbred-train tone`: measure every train note's band balance (`cache.training_notes`) against the model played from MIDI
+    (without any earlier tone table; `keep_bands`: keep the file's), build the table, then every
+    note's onset course against the balanced model, build that table, write both into the model.
+    Returns the figures."""
     from .cache import load_or_build, training_notes
     from .export import load_exported
 
@@ -494,24 +391,11 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
-        noise_table = read_table(Path(model_path), "tone.noise_db")
         band_velocities = gain_velocities(Path(model_path), cfg)
-        print(f"keeping the band balance of {model_path}" + (" and its noise balance" if noise_table is not None else ""))
+        print(f"keeping the band balance of {model_path}")
     else:
-        print(f"measuring the noise balance of {len(notes.pitch)} notes of {data}", flush=True)
-        noise_gains = measure_noise(model, env, notes, reference=reference)
-        noise_table = build_table(noise_gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
-                                  cfg.env_pitches, cfg.env_velocities)
-        noise_show = [1, 5, 8, 10, 12, 15, 20, 23]
-        print(f"noise gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {cfg.env_velocities[v100]}: "
-              + " ".join(f"{centres[b]:.0f}Hz" for b in noise_show))
-        for i, name in enumerate(cfg.instruments):
-            row = noise_table[i, p60, v100]
-            figures["instruments"][name]["noise_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in noise_show}
-            print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in noise_show))
-        print(f"measuring the band balance of {len(notes.pitch)} notes of {data}", flush=True)
-        gains, courses = measure_notes(model, env, notes, reference=reference,
-                                       noise_at=_noise_lookup(noise_table, cfg, meta, model))
+        print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
+        gains, courses = measure_notes(model, env, notes, reference=reference)
         table = build_table(gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
                             cfg.env_pitches, cfg.env_velocities)
         course_table = build_course_table(courses, notes.instrument, notes.pitch, notes.velocity,
@@ -527,7 +411,9 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if write and not keep_bands:
         # the band balance first (a file without an onset course plays), so that `--keep-bands`
         # resumes from here
-        first = _tone_tables(table, course_table, noise_table, band_velocities, cfg)
+        first = {"tone.gain_db": table}
+        if course_table is not None:
+            first.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
         _write(Path(model_path), first, {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
         model_path, out = Path(out or model_path), None
     if course_table is not None:
@@ -548,7 +434,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
-                            band_velocities=band_velocities, noise_table=noise_table)
+                            band_velocities=band_velocities)
     onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
                               len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False,
                               pitch_span=ONSET_PITCH_SPAN)
@@ -562,35 +448,16 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if write:
         info = {"notes": len(notes.pitch), "dataset": Path(data).name,
                 "reference": Path(reference).name if reference is not None else Path(data).name}
-        tables = _tone_tables(table, course_table, noise_table, band_velocities, cfg)
-        tables.update({"tone.onset_db": onset_table, "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)})
+        tables = {"tone.gain_db": table, "tone.onset_db": onset_table,
+                  "tone.onset_pitches": np.asarray(ONSET_PITCHES, np.float32)}
+        if course_table is not None:
+            tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
+        if band_velocities != list(cfg.env_velocities):
+            tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
         _write(Path(model_path), tables, info, out)
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
-    figures.update(table=table, onset_table=onset_table, course_table=course_table, noise_table=noise_table)
+    figures.update(table=table, onset_table=onset_table, course_table=course_table)
     return figures
-
-
-def _noise_lookup(noise_table, cfg, meta: dict, model):
-    """(instrument, pitch, velocity) → the noise balance [BANDS] at the instrument's preset point
-    (`lookup`), or None without a table."""
-    if noise_table is None:
-        return None
-    means = model.prior_mu.detach().numpy()
-    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
-    return lambda k, pitch, velocity: lookup(noise_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule,
-                                             means[k], pitch, velocity)
-
-
-def _tone_tables(table, course_table, noise_table, band_velocities, cfg) -> dict[str, np.ndarray]:
-    """The band balance's tensors as the file holds them (the onset course apart)."""
-    tables = {"tone.gain_db": table}
-    if course_table is not None:
-        tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
-    if noise_table is not None:
-        tables["tone.noise_db"] = np.asarray(noise_table, np.float32)
-    if list(band_velocities) != list(cfg.env_velocities):
-        tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
-    return tables
 
 
 def _manifest_notes(data: Path, cfg):
@@ -653,8 +520,7 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     # the train split's pitches only: the held-out ones stay unheard
     sub = training_notes(notes.subset(np.isin(notes.velocity.astype(float), new)))
     print(f"measuring the band balance of {len(sub.pitch)} notes of {layers} at velocities {new}", flush=True)
-    gains, _ = measure_notes(model, env, sub, with_course=False,
-                             noise_at=_noise_lookup(read_table(Path(model_path), "tone.noise_db"), cfg, meta, model))
+    gains, _ = measure_notes(model, env, sub, with_course=False)
     layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
     figures = {"velocities": anchors, "instruments": {}}
@@ -695,10 +561,7 @@ def write_fixture(folder: Path) -> Path:
     120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
-    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); a noise
-    balance (`noise_db`: the noise's own band gains), its gains at the queries
-    (`lookup.noise_values`) and the noise after `apply` with it in place of the band gains
-    (`apply.noise_out_balanced`; the harmonics as without it)."""
+    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(27)
@@ -734,19 +597,12 @@ def write_fixture(folder: Path) -> Path:
         answers[q] + course_at(lookup_course(course, pitches, velocities, means, scale, rule, zq, p, v), course_s,
                                np.array([float(sq)]))[0]
         for q, (zq, p, v, sq) in enumerate(zip(queries_z, queries_p, queries_v, queries_s))]).astype(np.float32)
-    noise_table = (np.random.default_rng(29).random((2, 3, 3, BANDS)) * 40 - 30).astype(np.float32)
-    noise_answers = np.stack([lookup(noise_table, pitches, velocities, means, scale, rule, zq, p, v)
-                              for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
     f0 = np.array([[27.5, 110.0, 261.63, 1046.5, 3520.0]], np.float32)  # [1, T]
     harm = g.random((1, 5, 40)).astype(np.float32)
     noise = g.random((1, 5, 17)).astype(np.float32)
     applied = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
                for t in range(5)]
-    balanced = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
-                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
-                      noise_db=noise_answers[t])
-                for t in range(5)]
     out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
@@ -755,9 +611,7 @@ def write_fixture(folder: Path) -> Path:
            "apply.harmonics": harm[0], "apply.noise": noise[0],
            "apply.harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in applied]),
            "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied]),
-           "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers,
-           "noise_db": noise_table, "lookup.noise_values": noise_answers,
-           "apply.noise_out_balanced": np.concatenate([a["noise"][0].numpy() for a in balanced])}
+           "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers}
     path = Path(folder) / "tone-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
     return path
