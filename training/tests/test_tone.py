@@ -183,23 +183,3 @@ def test_velocity_layers_merge_into_one_increasing_axis():
     assert anchors == [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
     assert merged.shape == (2, 3, 7, T.BANDS)
     assert np.all(merged[0, 1, :, 5] == np.array(anchors))
-
-
-def test_the_strike_segments_measure_the_shape_and_leave_the_level_to_the_onset_course():
-    # the real note's first 25 ms is 20 dB quieter than the model's, its spectrum the same: the
-    # strike segment's course is flat (the onset course sets the level), not -20 dB in the bands
-    # that hold something and 0 in those below the floor (which brightened the electric piano)
-    sr = 48000
-    played = fading([(300, 0.5, 6), (3000, 0.05, 6)], sample_rate=sr)
-    real = played.copy()
-    real[: int(0.025 * sr)] *= 0.1
-    sustain = T.note_gains_db(real, played, sr, 0.8)
-    c = T.note_course_db(real, played, sr, 3.0, sustain)
-    assert T.COURSE_EDGES_S[:3] == (0.0, 0.025, 0.12)
-    assert np.all(np.abs(c[0] - c[0, band_of(300)]) < 1.0), c[0]
-    assert abs(c[0, band_of(300)]) < 1.0
-    # a strike brighter in the recording is seen: its 8 kHz band rises against the fundamental
-    click = real.copy()
-    click[: int(0.025 * sr)] += 0.02 * np.sin(2 * np.pi * 8000 * np.arange(int(0.025 * sr)) / sr)
-    c = T.note_course_db(click, played, sr, 3.0, T.note_gains_db(click, played, sr, 0.8))
-    assert c[0, band_of(8000)] - c[0, band_of(300)] > 10

@@ -13,7 +13,7 @@ either holds something (within FLOOR_DB of the recording's strongest band), clam
 per velocity anchor ([I, P, V, B]), and smoothed over neighbouring bands.
 
 The band course follows the same bands through the whole held note: the gains measured over
-each of COURSE_EDGES_S's segments (0-25 ms, 25-120 ms, 0.12-0.3 s, …, 2-3 s) minus the sustain's, the same
+each of COURSE_EDGES_S's segments (0.12-0.3 s, 0.3-0.6 s, …, 2-3 s) minus the sustain's, the same
 averages, kept as `tone.course_db` [I, P, V, S, B] at the segments' centres
 (`tone.course_seconds`); the engine adds it to the band gains, linear in time between the centres,
 the first centre's before it and the last one's after it. A real piano's upper partials die
@@ -55,12 +55,8 @@ ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
 ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
 # The band course's segments (seconds after note-on): each one's band gains minus the sustain's,
-# kept at the segment's centre. 3 s: the note set holds its notes that long. The first two hold the
-# strike (0-25 ms: what the player hears as mallet, hammer or pluck) and the attack's settling:
-# without them the first 120 ms took the 0.21 s spectrum, and played from MIDI the power above
-# 6 kHz in a note's first 20 ms came out 4-10 dB over the real one's (vibraphone -20.7 dB against
-# -29.3, nylon guitar -11.6 against -17.8, piano -23.2 against -27.0).
-COURSE_EDGES_S = (0.0, 0.025, 0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
+# kept at the segment's centre. 3 s: the note set holds its notes that long.
+COURSE_EDGES_S = (0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
 COURSE_LIMIT_DB = 30.0  # the course's clamp, either way
 
 
@@ -140,39 +136,27 @@ def sustain_band_power(audio: np.ndarray, sample_rate: int, end_s: float,
                        start_s: float = SUSTAIN_S[0]) -> np.ndarray:
     """Mean power [BANDS] of `audio` in the bands over Hann frames of N_FFT samples between
     `start_s` (default: the sustain's start) and `end_s` (hop N_FFT / 4), per sample (a sinusoid
-    of amplitude A gives A²/2 at any rate). A span shorter than half a frame (the strike's first
-    25 ms) is one Hann window over the span itself, zero-padded to N_FFT."""
+    of amplitude A gives A²/2 at any rate)."""
     a = int(start_s * sample_rate)
-    span = int(end_s * sample_rate) - a
-    if 2 <= span < N_FFT // 2:
-        w = np.hanning(span)
-        x = np.zeros(N_FFT)
-        seg = np.asarray(audio[a:a + span], np.float64)
-        x[:len(seg)] = seg * w[:len(seg)]
-        spec = np.abs(np.fft.rfft(x)) ** 2 * 2 / (N_FFT * (w ** 2).sum())
-    else:
-        b = max(a + N_FFT, int(end_s * sample_rate))
-        x = np.asarray(audio[a:b], np.float64)
-        if len(x) < N_FFT:
-            x = np.concatenate([x, np.zeros(N_FFT - len(x))])
-        w = np.hanning(N_FFT)
-        starts = range(0, len(x) - N_FFT + 1, N_FFT // 4)
-        spec = np.mean([np.abs(np.fft.rfft(x[s:s + N_FFT] * w)) ** 2 for s in starts], axis=0) * 2 / (N_FFT * (w ** 2).sum())
+    b = max(a + N_FFT, int(end_s * sample_rate))
+    x = np.asarray(audio[a:b], np.float64)
+    if len(x) < N_FFT:
+        x = np.concatenate([x, np.zeros(N_FFT - len(x))])
+    w = np.hanning(N_FFT)
+    starts = range(0, len(x) - N_FFT + 1, N_FFT // 4)
+    spec = np.mean([np.abs(np.fft.rfft(x[s:s + N_FFT] * w)) ** 2 for s in starts], axis=0) * 2 / (N_FFT * (w ** 2).sum())
     f = np.fft.rfftfreq(N_FFT, 1.0 / sample_rate)
     which = np.searchsorted(band_edges_hz(), f, side="right") - 1
     return np.array([spec[which == b].sum() for b in range(BANDS)])
 
 
 def note_gains_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, end_s: float,
-                  start_s: float = SUSTAIN_S[0], min_db: float = MIN_DB, shape_only: bool = False) -> np.ndarray:
+                  start_s: float = SUSTAIN_S[0], min_db: float = MIN_DB) -> np.ndarray:
     """One note's gains [BANDS] between `start_s` and `end_s`: recording over played, in dB, where
     either band is within FLOOR_DB of the recording's strongest band (else 0), clamped to
-    [min_db, MAX_DB]; bands above Nyquist 0. `shape_only`: the played power scaled to the
-    recording's first (the spectrum's shape, not its level)."""
+    [min_db, MAX_DB]; bands above Nyquist 0."""
     r = sustain_band_power(recording, sample_rate, end_s, start_s)
     p = sustain_band_power(played, sample_rate, end_s, start_s)
-    if shape_only and p.sum() > 0:
-        p = p * (r.sum() / p.sum())
     floor = r.max() * 10 ** (FLOOR_DB / 10) + 1e-20
     g = 10 * np.log10((r + floor) / (p + floor))
     g[(r < floor) & (p < floor)] = 0.0
@@ -184,10 +168,7 @@ def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, 
                    sustain_db: np.ndarray) -> np.ndarray:
     """One note's band course [S, BANDS]: each COURSE_EDGES_S segment's gains (`note_gains_db`)
     minus the sustain's `sustain_db`, clamped to ±COURSE_LIMIT_DB; a segment that starts after the
-    release (a note held shorter than the segments) repeats the one before. The segments before
-    the sustain's start measure the spectrum's shape only: the onset course, measured after, sets
-    their level (a level difference left in them moved only the bands above the floor, and the
-    electric piano's first 25 ms came out 10 dB too bright above 6 kHz at MIDI 94)."""
+    release (a note held shorter than the segments) repeats the one before."""
     e = COURSE_EDGES_S
     out = np.zeros((len(e) - 1, BANDS), np.float32)
     for s in range(len(e) - 1):
@@ -195,7 +176,7 @@ def note_course_db(recording: np.ndarray, played: np.ndarray, sample_rate: int, 
             out[s] = out[s - 1]
             continue
         g = note_gains_db(recording, played, sample_rate, min(e[s + 1], hold_s), start_s=e[s],
-                          min_db=-COURSE_LIMIT_DB - 12, shape_only=e[s + 1] <= SUSTAIN_S[0])
+                          min_db=-COURSE_LIMIT_DB - 12)
         out[s] = np.clip(g - sustain_db, -COURSE_LIMIT_DB, COURSE_LIMIT_DB)
     return out
 
