@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from timbred_train import dsp
+from timbred_train.errors import UserError
 from timbred_train.inharmonicity import (B_MIN, add_to_model, build_table, choose_blend_scale, estimate, predict,
-                                         training_entries,
-                                         stretch_ratio)
+                                         stretch_ratio, training_entries)
 
 
 def stiff_tone(f0: float, b: float, sr: int = 32000, seconds: float = 1.5, partials: int = 40, noise: float = 1e-4,
@@ -140,5 +140,5 @@ def test_the_table_never_hears_a_held_out_pitch():
     # pitch 61 takes its neighbours' B (interpolated in log10 B), not its own
     assert abs(table[0, 61] / (1e-4 * 2 ** (13 / 12)) - 1) < 1e-3
     assert build_table(measured, ["piano"])[0, 61] > 1e-3  # every note: the wild one would count
-    with pytest.raises(Exception):
+    with pytest.raises(UserError, match="measurements for"):
         training_entries(measured, splits[:-1])
