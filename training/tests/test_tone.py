@@ -78,25 +78,6 @@ def test_the_table_averages_an_instrument_s_notes_around_each_anchor():
     assert abs(table[0, 1, 0, 9] - 1.5) < 1e-6 and abs(table[1, 1, 1, 10] + 3.0) < 1e-6
 
 
-def test_the_band_gains_keep_each_key_s_own_spectrum():
-    # FluidR3 changes its sample every few keys: a note whose 4 kHz band needs +9 dB beside
-    # neighbours that need none keeps most of it at its own key on the band gains' anchors (every
-    # key, span 3), and a key between two notes takes half of each; an anchor 12 semitones wide
-    # would have spread it over the octave
-    gains = np.zeros((3, T.BANDS), np.float32)
-    gains[1, 10] = 9.0  # MIDI 62
-    table = T.build_table(gains, np.array([0, 0, 0]), np.array([60, 62, 64]), np.array([100] * 3), 1,
-                          T.GAIN_PITCHES, [64, 127], pitch_span=T.GAIN_PITCH_SPAN)
-    at = {p: T.GAIN_PITCHES.index(p) for p in (60.0, 61.0, 62.0, 63.0)}
-    assert T.GAIN_PITCHES[0] == 21.0 and T.GAIN_PITCHES[-1] == 108.0 and len(T.GAIN_PITCHES) == 88
-    assert abs(table[0, at[62.0], 0, 10] - 0.5 * 9.0 * 3 / 5) < 1e-5  # own note 1, neighbours 1/3 each; smoothed
-    assert abs(table[0, at[61.0], 0, 10] - 0.5 * 9.0 / 2) < 1e-5
-    assert abs(table[0, at[60.0], 0, 10] - 0.5 * 9.0 / 4) < 1e-5  # its own 1, 62 a third (no note at 58)
-    coarse = T.build_table(gains, np.array([0, 0, 0]), np.array([60, 62, 64]), np.array([100] * 3), 1,
-                           [48, 60, 72], [64, 127])
-    assert coarse[0, 1, 0, 10] < 0.5 * 9.0 / 2.9  # the envelopes' anchor spreads it over its three notes
-
-
 def test_the_onset_table_keeps_each_key_s_own_attack():
     # two neighbouring notes with different attacks (a SoundFont's sample ranges): the onset's
     # own anchors (every key, span 2) keep each note's course at its key and give a key between

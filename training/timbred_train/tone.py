@@ -537,10 +537,8 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
         print(f"{name:16s} " + " | ".join(" ".join(f"{rows[j, b]:+5.1f}" for b in show) for j in range(len(anchors))))
     if write:
         from .modelfile import replace_tensors
-        gains = {"tone.gain_db": merged.astype(np.float32), "tone.gain_velocities": np.asarray(anchors, np.float32)}
-        if pitches != list(cfg.env_pitches):
-            gains["tone.gain_pitches"] = np.asarray(pitches, np.float32)  # replaced with the other `tone.gain_*`
-        replace_tensors(Path(model_path), "tone.gain_", gains,
+        replace_tensors(Path(model_path), "tone.gain_", {"tone.gain_db": merged.astype(np.float32),
+                                                          "tone.gain_velocities": np.asarray(anchors, np.float32)},
                         "tone_velocity_layers", {"notes": len(sub.pitch), "dataset": Path(layers).name,
                                                  "velocities": new}, out)
         print(f"wrote tone.gain_db {list(merged.shape)} and tone.gain_velocities {anchors} into {out or model_path}")
