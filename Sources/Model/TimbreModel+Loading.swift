@@ -98,14 +98,9 @@ extension TimbreModel {
         if let count = gainVelocityCount, count < 2 {
             throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected one axis of at least 2 velocities")
         }
-        // (and on pitch anchors of their own when it has `tone.gain_pitches`)
-        let gainPitchCount = file.tensors["tone.gain_pitches"].map { $0.shape.count == 1 ? $0.shape[0] : 0 }
-        if let count = gainPitchCount, count < 2 {
-            throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected one axis of at least 2 pitches")
-        }
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
             : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames,
-                               gainVelocityCount: gainVelocityCount, gainPitchCount: gainPitchCount)
+                               gainVelocityCount: gainVelocityCount)
                 .filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
         for spec in toneSpecs where spec.name != "tone.onset_pitches" {
             values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
@@ -131,16 +126,6 @@ extension TimbreModel {
                 throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected increasing velocities")
             }
             gainVelocityAnchors = v.map(Double.init)
-        }
-        var gainPitchAnchors: [Double]?
-        if let count = gainPitchCount {
-            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
-            let p = try checked(Self.toneGainPitchTensor(count: count),
-                                inRange: { (0...127).contains($0) }, what: "a MIDI pitch 0…127")
-            if zip(p, p.dropFirst()).contains(where: { $0 >= $1 }) {
-                throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected increasing pitches")
-            }
-            gainPitchAnchors = p.map(Double.init)
         }
         // the optional band course of the tone balance: both tensors or none, S from the times'
         // length, only beside the band gains
@@ -191,7 +176,6 @@ extension TimbreModel {
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
             .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
-            .union(gainPitchAnchors == nil ? [] : ["tone.gain_pitches"])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -266,7 +250,6 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
-            gainPitchAnchors: gainPitchAnchors,
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),

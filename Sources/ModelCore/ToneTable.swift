@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The tone balance (docs/model-format.md, "Tone balance"): per instrument, pitch anchor (every
-/// key when the file has `tone.gain_pitches`) and velocity anchor, how many dB the model played from MIDI must be raised or lowered in each
+/// The tone balance (docs/model-format.md, "Tone balance"): per instrument, pitch anchor and
+/// velocity anchor, how many dB the model played from MIDI must be raised or lowered in each
 /// 1/3-octave band (the transients' 28 bands) to sound at the real instrument's level while a
 /// note sounds, how those gains change over a held note (the band course: the gains at a few
 /// times after note-on, added to them), and over the note's first 600 ms (the onset course, 10 ms
@@ -39,9 +39,7 @@ public struct ToneTable: Sendable, Equatable {
     public let velocityAnchors: [Double]
     /// The band gains' velocity anchors, increasing: `tone.gain_velocities`, else `velocityAnchors`.
     public let gainVelocityAnchors: [Double]
-    /// The band gains' pitch anchors (MIDI), increasing: `tone.gain_pitches`, else `pitchAnchors`.
-    public let gainPitchAnchors: [Double]
-    /// `tone.gain_db` [I, P_gain, V_gain, B]: band b's gain in dB.
+    /// `tone.gain_db` [I, P, V_gain, B]: band b's gain in dB.
     public let gainDB: [Float]
     /// The onset course's pitch anchors (MIDI), increasing: `tone.onset_pitches`, else
     /// `pitchAnchors`.
@@ -70,16 +68,13 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                gainPitchAnchors: [Double]? = nil, latentMeans: [Float], blendScale: Double,
-                blendRule: LatentBlendRule) {
+                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
-        let gainPitches = gainPitchAnchors ?? pitchAnchors
-        precondition(gainVelocities.count >= 2 && gainPitches.count >= 2)
-        precondition(gainDB.count == instrumentCount * gainPitches.count * gainVelocities.count * Self.bandCount)
+        precondition(gainVelocities.count >= 2)
+        precondition(gainDB.count == instrumentCount * pitchAnchors.count * gainVelocities.count * Self.bandCount)
         self.gainVelocityAnchors = gainVelocities
-        self.gainPitchAnchors = gainPitches
         let onsetPitches = onsetPitchAnchors ?? pitchAnchors
         precondition(onsetPitches.count >= 2)
         let onsetCells = instrumentCount * onsetPitches.count * velocityAnchors.count
@@ -113,7 +108,7 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        let corners = AnchorCorners(pitchAnchors: gainPitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
+        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
         let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
                                           velocity: velocity)

@@ -293,44 +293,6 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
-    /// Band gains on pitch anchors of their own (`tone.gain_pitches`: every key, as the shipped
-    /// model measures them) load and are interpolated on those anchors while the band course
-    /// keeps the envelopes'; a table of the envelopes' shape beside them, or pitches that do not
-    /// increase, are refused with the tensor named.
-    func testToneGainPitchesLoadAndBadOnesAreRefused() throws {
-        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
-        let pitches: [Float] = [40, 59, 60, 61, 90]
-        let bands = [c.instrumentCount, pitches.count, c.envVelocities.count, ToneTable.bandCount]
-        // band 9's gain is the pitch anchor's index times 3 dB, everywhere
-        let gains = (0..<bands.reduce(1, *)).map { n -> Float in
-            n % ToneTable.bandCount == 9 ? Float(n / (ToneTable.bandCount * c.envVelocities.count) % pitches.count) * 3 : 0
-        }
-        let base: [(String, [Int], [Float])] = [("tone.gain_pitches", [pitches.count], pitches)]
-        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [("tone.gain_db", bands, gains)]).path)
-        let t = try XCTUnwrap(model.tone)
-        XCTAssertEqual(t.gainPitchAnchors, pitches.map(Double.init))
-        XCTAssertEqual(t.pitchAnchors, c.envPitches)
-        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
-        let z = model.latentMeans[0], v = c.envVelocities[0]
-        XCTAssertEqual(t.gains(z: z, pitch: 61, velocity: v)[9], 9, accuracy: 1e-4)
-        XCTAssertEqual(t.gains(z: z, pitch: 60.5, velocity: v)[9], 7.5, accuracy: 1e-4)  // halfway 60 → 61
-        XCTAssertEqual(t.gains(z: z, pitch: 49.5, velocity: v)[9], 1.5, accuracy: 1e-4)  // halfway 40 → 59
-        XCTAssertEqual(t.gains(z: z, pitch: 120, velocity: v)[9], 12, accuracy: 1e-4)   // clamped to 90
-        XCTAssertEqual(t.gains(z: z, pitch: 61, velocity: v)[8], 0, accuracy: 1e-4)
-        let envelopeShape = [c.instrumentCount, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
-        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [
-            ("tone.gain_db", envelopeShape, [Float](repeating: 0, count: envelopeShape.reduce(1, *)))]).path)) {
-            XCTAssertTrue("\($0)".contains("tone.gain_db") && "\($0)".contains("expected shape"), "\($0)")
-        }
-        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [
-            ("tone.gain_pitches", [pitches.count], [40, 60, 59, 61, 90]), ("tone.gain_db", bands, gains)]).path)) {
-            XCTAssertTrue("\($0)".contains("tone.gain_pitches") && "\($0)".contains("increasing"), "\($0)")
-        }
-        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base).path)) {
-            XCTAssertTrue("\($0)".contains("tone.gain_db") && "\($0)".contains("missing"), "\($0)")
-        }
-    }
-
     func testLookupMatchesTorchReference() throws {
         let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
         let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")

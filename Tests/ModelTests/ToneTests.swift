@@ -17,7 +17,6 @@ final class ToneTests: XCTestCase {
                               velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
                               gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
                               onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
-                              gainPitchAnchors: try fixture.values("gain_pitch_anchors").map(Double.init),
                               latentMeans: try fixture.values("means"),
                               blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
         let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
@@ -26,7 +25,6 @@ final class ToneTests: XCTestCase {
         let b = ToneTable.bandCount, zDim = table.zDim
         XCTAssertEqual(table.onsetFrameCount, 60)
         XCTAssertEqual(table.onsetPitchAnchors, [40, 55, 60, 61, 90])
-        XCTAssertEqual(table.gainPitchAnchors, [30, 58, 61, 62, 96])
         for q in 0..<pitches.count {
             let g = table.gains(z: Array(zs[q * zDim ..< (q + 1) * zDim]), pitch: Double(pitches[q]),
                                 velocity: Double(velocities[q]), secondsSinceNoteOn: Double(seconds[q]))
@@ -50,7 +48,6 @@ final class ToneTests: XCTestCase {
                       onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
                       courseSeconds: withCourse ? try fixture.values("course_seconds").map(Double.init) : [],
                       courseDB: withCourse ? try fixture.values("course_db") : [],
-                      gainPitchAnchors: try fixture.values("gain_pitch_anchors").map(Double.init),
                       latentMeans: try fixture.values("means"),
                       blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
         }

@@ -350,13 +350,12 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     onset_pitches = T.onset_pitches(model_path, cfg)
 
     band_velocities = T.gain_velocities(model_path, cfg)
-    band_pitches = T.gain_pitches(model_path, cfg)
 
     def look(t, pitches, k, pitch, velocity, velocities=cfg.env_velocities):
         return T.lookup(t, pitches, velocities, means, scale, rule, means[k], pitch, velocity)
 
     return lambda k, pitch, velocity: {
-        "tone_db": look(table, band_pitches, k, pitch, velocity, band_velocities),
+        "tone_db": look(table, cfg.env_pitches, k, pitch, velocity, band_velocities),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (
             T.lookup_course(course, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity),

@@ -50,12 +50,6 @@ ONSET_FRAMES = 60  # the onset course: 10 ms frames from note-on (600 ms: the sl
 # 60): the envelopes' anchors, 12 semitones apart, averaged them away.
 ONSET_PITCHES = tuple(float(p) for p in range(21, 109))
 ONSET_PITCH_SPAN = 2.0
-# The band gains' own pitch anchors: every key as well, each averaging the notes within
-# GAIN_PITCH_SPAN semitones. FluidR3 changes its sample every few keys and each sample has its own
-# spectrum; anchors 12 semitones apart (PITCH_SPAN) averaged a key's bands with notes up to an
-# octave away. (The band course stays on the envelopes' anchors: it is a change from the gains.)
-GAIN_PITCHES = ONSET_PITCHES
-GAIN_PITCH_SPAN = 3.0
 ONSET_TAPER = 10  # its last 100 ms fade to the level it holds (raised cosine)
 ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 200 ms
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
@@ -271,7 +265,7 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.nda
 
 
 def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
-                   course_table: np.ndarray | None = None, band_velocities=None, band_pitches=None) -> np.ndarray:
+                   course_table: np.ndarray | None = None, band_velocities=None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
     band balance `band_table` (and the band course `course_table`) applied (its preset point,
     envelope and velocity; no room, no transient), at the model's rate."""
@@ -288,8 +282,8 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
         f0 = np.full(ONSET_FRAMES + 2, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
-        bands = lookup(band_table, band_pitches or cfg.env_pitches, band_velocities or cfg.env_velocities, means,
-                       scale, rule, means[k], pitch, vel)
+        bands = lookup(band_table, cfg.env_pitches, band_velocities or cfg.env_velocities, means, scale, rule,
+                       means[k], pitch, vel)
         band_course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
             course_seconds())
@@ -350,13 +344,6 @@ def read_table(model_path: Path, name: str = "tone.gain_db"):
         return f.get_tensor(name) if name in f.keys() else None
 
 
-def gain_pitches(model_path: Path, cfg) -> list[float]:
-    """The pitch anchors of the file's `tone.gain_db`: `tone.gain_pitches`, else (a file of
-    session 17 or before) the envelopes' anchors."""
-    p = read_table(model_path, "tone.gain_pitches")
-    return [float(x) for x in p] if p is not None else list(cfg.env_pitches)
-
-
 def onset_pitches(model_path: Path, cfg) -> list[float]:
     """The pitch anchors of the file's `tone.onset_db`: `tone.onset_pitches`, else (a file of
     session 12) the envelopes' anchors."""
@@ -382,33 +369,30 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
     band_velocities = list(cfg.env_velocities)
-    band_pitches = list(GAIN_PITCHES)
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
         band_velocities = gain_velocities(Path(model_path), cfg)
-        band_pitches = gain_pitches(Path(model_path), cfg)
         print(f"keeping the band balance of {model_path}")
     else:
         print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
         gains, courses = measure_notes(model, env, notes, reference=reference)
         table = build_table(gains, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments),
-                            band_pitches, cfg.env_velocities, pitch_span=GAIN_PITCH_SPAN)
+                            cfg.env_pitches, cfg.env_velocities)
         course_table = build_course_table(courses, notes.instrument, notes.pitch, notes.velocity,
                                           len(cfg.instruments), cfg.env_pitches, cfg.env_velocities)
     show = [2, 8, 14, 20, 23, 25]
     b100 = int(np.argmin(np.abs(np.asarray(band_velocities) - 100)))
-    g60 = int(np.argmin(np.abs(np.asarray(band_pitches) - 60)))
-    print(f"band gain dB at MIDI {band_pitches[g60]:g}, velocity anchor {band_velocities[b100]}: "
+    print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {band_velocities[b100]}: "
           + " ".join(f"{centres[b]:.0f}Hz" for b in show))
     for i, name in enumerate(cfg.instruments):
-        row = table[i, g60, b100]
+        row = table[i, p60, b100]
         figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
         print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
     if write and not keep_bands:
         # the band balance first (a file without an onset course plays), so that `--keep-bands`
         # resumes from here
-        first = {"tone.gain_db": table, "tone.gain_pitches": np.asarray(band_pitches, np.float32)}
+        first = {"tone.gain_db": table}
         if course_table is not None:
             first.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
         _write(Path(model_path), first, {"notes": len(notes.pitch), "dataset": Path(data).name, "onset": "pending"}, out)
@@ -431,7 +415,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
-                            band_velocities=band_velocities, band_pitches=band_pitches)
+                            band_velocities=band_velocities)
     onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
                               len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False,
                               pitch_span=ONSET_PITCH_SPAN)
@@ -451,8 +435,6 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
         if band_velocities != list(cfg.env_velocities):
             tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
-        if band_pitches != list(cfg.env_pitches):
-            tables["tone.gain_pitches"] = np.asarray(band_pitches, np.float32)
         _write(Path(model_path), tables, info, out)
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
     figures.update(table=table, onset_table=onset_table, course_table=course_table)
@@ -514,21 +496,19 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
         from .errors import UserError
         raise UserError(f"{model_path}: no tone.gain_db to add velocity layers to (run `timbred-train tone` first)")
     have = gain_velocities(Path(model_path), cfg)
-    pitches = gain_pitches(Path(model_path), cfg)
     notes = _manifest_notes(Path(layers), cfg)
     new = sorted(set(float(v) for v in notes.velocity) - set(have))
     # the train split's pitches only: the held-out ones stay unheard
     sub = training_notes(notes.subset(np.isin(notes.velocity.astype(float), new)))
     print(f"measuring the band balance of {len(sub.pitch)} notes of {layers} at velocities {new}", flush=True)
     gains, _ = measure_notes(model, env, sub, with_course=False)
-    layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), pitches, new,
-                        pitch_span=GAIN_PITCH_SPAN if pitches != list(cfg.env_pitches) else None)
+    layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
     figures = {"velocities": anchors, "instruments": {}}
     show = [20, 22, 23, 24, 25]
     centres = [1000 * 2 ** ((b - 14) / 3) for b in range(BANDS)]
-    p60 = int(np.argmin(np.abs(np.asarray(pitches) - 60)))
-    print(f"band gain dB at MIDI {pitches[p60]:g} per velocity anchor {anchors}: bands "
+    p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
+    print(f"band gain dB at MIDI {cfg.env_pitches[p60]} per velocity anchor {anchors}: bands "
           + " ".join(f"{centres[b]:.0f}Hz" for b in show))
     for i, name in enumerate(cfg.instruments):
         rows = merged[i, p60]
@@ -558,8 +538,8 @@ def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | No
 
 def write_fixture(folder: Path) -> Path:
     """`tone-reference.safetensors`: a small random band table and onset table (I = 2, Z = 2,
-    pitch anchors 36 / 60 / 84 (the band course's), the band gains' own 30 / 58 / 61 / 62 / 96,
-    the onset's own 40 / 55 / 60 / 61 / 90, velocity anchors 20 / 64 / 120) with lookup queries (z, pitch,
+    pitch anchors 36 / 60 / 84, the onset's own 40 / 55 / 60 / 61 / 90, velocity anchors 20 / 64 /
+    120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
     (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
@@ -567,8 +547,7 @@ def write_fixture(folder: Path) -> Path:
 
     g = np.random.default_rng(27)
     pitches, velocities = np.array([36.0, 60.0, 84.0]), np.array([20.0, 64.0, 120.0])
-    gain_pitches = np.array([30.0, 58.0, 61.0, 62.0, 96.0])  # the band gains' own (the course keeps `pitches`)
-    table = (g.random((2, len(gain_pitches), 3, BANDS)) * 30 - 15).astype(np.float32)
+    table = (g.random((2, 3, 3, BANDS)) * 30 - 15).astype(np.float32)
     means = np.array([[0.0, 0.0], [1.0, 0.5]], np.float32)
     scale, rule = 0.7, "inverse_distance"
     queries_z = np.array([[0.4, 0.3], [1.0, 0.5], [0.0, 0.0], [0.2, -0.5], [0.7, 0.1]], np.float32)
@@ -577,7 +556,7 @@ def write_fixture(folder: Path) -> Path:
     onset_pitches = np.array([40.0, 55.0, 60.0, 61.0, 90.0])
     onset = (g.random((2, len(onset_pitches), 3, ONSET_FRAMES)) * 40 - 25).astype(np.float32)
     queries_s = np.array([0.0, 0.013, 0.155, 0.593, 2.5], np.float32)
-    answers = np.stack([lookup(table, gain_pitches, velocities, means, scale, rule, zq, p, v)
+    answers = np.stack([lookup(table, pitches, velocities, means, scale, rule, zq, p, v)
                         for zq, p, v in zip(queries_z, queries_p, queries_v)]).astype(np.float32)
 
     def onset_at(course, seconds):  # the engine's: linear between frames, the last value after them
@@ -606,7 +585,6 @@ def write_fixture(folder: Path) -> Path:
                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
                for t in range(5)]
     out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
-           "gain_pitch_anchors": gain_pitches,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
            "lookup.velocity": queries_v, "lookup.seconds": queries_s, "lookup.values": answers,
