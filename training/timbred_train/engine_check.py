@@ -3,7 +3,8 @@
 For every instrument, the held-out (test-split) notes are written to a MIDI file, rendered by
 `timbred render` with that instrument's preset (the learned envelope drives loudness, as when a
 musician plays), cut back into notes, and scored with the same instrument classifier (trained
-on real training-split notes) and the same independent f0 tracker as `evaluate`.
+on real training-split notes) and the same independent f0 tracker as `evaluate`. Every preset
+also plays the octave ladder (MIDI 48, 53, ..., 83), and no note may be heard an octave off.
 """
 from __future__ import annotations
 
@@ -69,6 +70,56 @@ def write_midi(path: Path, notes: list[tuple[int, int]]) -> None:
     mid.save(path)
 
 
+LADDER = tuple(range(48, 84, 5))  # 48, 53, ..., 83: issue 14's octave ladder
+LADDER_NOTE_S, LADDER_GAP_S = 1.5, 0.5
+
+
+def heard_cents(audio: np.ndarray, pitch: int, sample_rate: int) -> float | None:
+    """The pitch a note is heard at against its key, in cents: the median of the independent f0
+    tracker (`harmonic_sum_f0`) over `audio`; None where it finds no pitch (silence included)."""
+    if not np.sqrt(np.mean(np.square(audio, dtype=np.float64))) > 1e-6:
+        return None
+    f0 = harmonic_sum_f0(audio, sample_rate)
+    if not np.isfinite(f0).any():
+        return None
+    return 1200 * math.log2(float(np.nanmedian(f0)) / (440 * 2 ** ((pitch - 69) / 12)))
+
+
+def octave_ladder(timbred: Path, model_path: Path, presets: Path, instruments: list[str], work: Path,
+                  sample_rate: int) -> dict:
+    """Every instrument's preset plays the ladder MIDI 48, 53, ..., 83 at velocity 100 through
+    `timbred render` (one note after another, LADDER_NOTE_S held); each note's pitch is the
+    median of the independent f0 tracker over its held part (from 0.2 s). A note heard more than
+    600 cents from its key is an octave error (a choir note whose second harmonic outweighs its
+    fundamental is heard an octave up). Returns the count, the errors and the largest deviation."""
+    errors, worst = [], 0.0
+    for name in instruments:
+        mid, wav = work / f"ladder-{name}.mid", work / f"ladder-{name}.wav"
+        m = mido.MidiFile(ticks_per_beat=480)
+        track = mido.MidiTrack()
+        m.tracks.append(track)
+        track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+        for j, pitch in enumerate(LADDER):
+            track.append(mido.Message("note_on", note=pitch, velocity=100, time=0 if j == 0 else int(LADDER_GAP_S * 960)))
+            track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(LADDER_NOTE_S * 960)))
+        m.save(mid)
+        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
+                            "--preset", name, "--rate", "48000", "--tail", "0.5"], capture_output=True, text=True,
+                           env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+        if p.returncode != 0:
+            raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
+        audio = read_audio(wav, sample_rate)
+        step = LADDER_NOTE_S + LADDER_GAP_S
+        for j, pitch in enumerate(LADDER):
+            seg = audio[int((j * step + 0.2) * sample_rate): int((j * step + LADDER_NOTE_S) * sample_rate)]
+            c = heard_cents(seg, pitch, sample_rate)
+            worst = max(worst, abs(c)) if c is not None else worst
+            if c is None or abs(c) > 600:
+                errors.append({"preset": name, "pitch": pitch, "cents": None if c is None else round(c, 1)})
+    return {"notes": len(LADDER) * len(instruments), "octave_errors": len(errors), "errors": errors,
+            "largest_abs_cents": round(worst, 1)}
+
+
 def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, work: Path, report: Path | None,
                  tolerance: float = 0.05) -> dict:
     from sklearn.linear_model import LogisticRegression
@@ -119,6 +170,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
         "per_instrument_engine": {name: float((named[labels == k] == k).mean())
                                   for k, name in enumerate(notes.instruments) if np.any(labels == k)},
     }
+    result["ladder"] = octave_ladder(timbred, model_path, presets, list(notes.instruments), work, sr)
     if report is not None and report.is_file():
         rep = json.loads(report.read_text())
         # the report's notes played from MIDI through the PyTorch model: the same notes, envelope
@@ -131,7 +183,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
     print(json.dumps(result, indent=1))
     # The engine must agree with what PyTorch computes for the same model: the report's figures
     # are the reference, whatever the model's quality.
-    ok = result["median_abs_f0_cents_engine"] < 10
+    ok = result["median_abs_f0_cents_engine"] < 10 and result["ladder"]["octave_errors"] == 0
     if "accuracy_difference" in result:
         ok = ok and abs(result["accuracy_difference"]) <= tolerance
     if not ok:
