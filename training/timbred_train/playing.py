@@ -205,35 +205,52 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
         print(f"morph {k}: centroid rho {m['rho']:.3f}, largest step / mean step {m['max_step_over_mean']:.1f}, "
               f"last second vs B {100 * m['end_vs_b']:+.1f} %")
     (report / "playing.json").write_text(json.dumps({"instruments": results, "morphs": morphs}, indent=1))
-    (report / "playing.md").write_text(table(results, morphs))
+    (report / "playing.md").write_text(table(results, morphs, dry))
     return results
 
 
-MORPH_HOLD_S = 6.0
+# The morph as a player turns it: one A4 sounds at preset A for MORPH_START_S, the morph knob (CC 1
+# with its LSB, CC 33: 14 bits) turns evenly to B over MORPH_TURN_S, then the note is held at B for
+# MORPH_END_S. (Until session 18 `render --morph` turned the knob over the whole 6 s note, so the
+# last second was still on its way to B, and the note's own attack counted as the morph's.)
+MORPH_START_S, MORPH_TURN_S, MORPH_END_S = 1.0, 4.0, 2.0
+MORPH_HOLD_S = MORPH_START_S + MORPH_TURN_S + MORPH_END_S
+MORPH_KNOB_STEPS = 200  # 20 ms apart
 MORPHS = (("flute", "trumpet"), ("piano", "violin"))
 
 
 def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, work: Path, pitch: int = 69) -> dict:
-    """One note held MORPH_HOLD_S while `timbred render --morph a:b` moves the timbre from a to b:
-    Spearman rho of the spectral centroid (100 ms frames, 0.3 s to the end of the hold) over time,
-    its largest frame-to-frame step over the mean step, and the centroid of the last second against
-    the same note played with preset b (relative difference)."""
+    """One note played at preset a, the morph knob turned from a to b while it is held (the config's
+    `morph_a` / `morph_b`, CC 1 as the default map has it), then held at b: Spearman rho of the
+    spectral centroid (100 ms frames) over the turn, its largest frame-to-frame step there over
+    the mean step, and the centroid of the last second against the same note played with preset
+    b (relative difference)."""
     from scipy.stats import spearmanr
 
     from .evaluate import spectral_centroid_hz
 
-    mid = work / f"morph-{a}-{b}.mid"
+    mid, config = work / f"morph-{a}-{b}.mid", work / f"morph-{a}-{b}.toml"
+    config.write_text(f'morph_a = "{a}"\nmorph_b = "{b}"\n')
     mido_file = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     mido_file.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    track.append(mido.Message("control_change", control=1, value=0, time=0))
+    track.append(mido.Message("control_change", control=33, value=0, time=0))
     track.append(mido.Message("note_on", note=pitch, velocity=100, time=0))
-    track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(MORPH_HOLD_S * 960)))
+    now = 0
+    for i in range(MORPH_KNOB_STEPS + 1):
+        at = int(round((MORPH_START_S + MORPH_TURN_S * i / MORPH_KNOB_STEPS) * 960))
+        value = int(round(16383 * i / MORPH_KNOB_STEPS))
+        track.append(mido.Message("control_change", control=1, value=value >> 7, time=at - now))
+        track.append(mido.Message("control_change", control=33, value=value & 127, time=0))
+        now = at
+    track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(round(MORPH_HOLD_S * 960)) - now))
     mido_file.save(mid)
 
     def render(extra: list[str], name: str) -> np.ndarray:
         wav = work / f"{name}.wav"
-        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model), "--rate", str(RATE),
+        p = subprocess.run([str(timbred), "render", "-o", str(wav), "--model", str(model), "--rate", str(RATE),
                             "--tail", "0", "--reverb", "0"] + extra, capture_output=True, text=True,
                            env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
         if p.returncode != 0:
@@ -241,13 +258,14 @@ def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, wor
         return read_audio(wav, RATE)
 
     hop = RATE // 10
-    moving = render(["--morph", f"{a}:{b}"], f"morph-{a}-{b}")
-    target = render(["--preset", b], f"morph-{b}-alone")
-    cen = spectral_centroid_hz(moving[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)[3:-1]
-    steps = np.abs(np.diff(cen))
-    last = slice(-10, None)
-    cen_b = spectral_centroid_hz(target[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)[3:-1]
-    return {"rho": float(spearmanr(np.arange(len(cen)), cen)[0]), "max_step_over_mean": float(steps.max() / steps.mean()),
+    moving = render([str(mid), "--config", str(config), "--preset", a], f"morph-{a}-{b}")
+    target = render(["--note", str(pitch), "--seconds", str(MORPH_HOLD_S), "--preset", b], f"morph-{b}-alone")
+    cen = spectral_centroid_hz(moving[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)
+    cen_b = spectral_centroid_hz(target[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)
+    turn = cen[int(MORPH_START_S * 10): int((MORPH_START_S + MORPH_TURN_S) * 10) + 1]
+    steps = np.abs(np.diff(turn))
+    last = slice(int((MORPH_HOLD_S - 1) * 10), int(MORPH_HOLD_S * 10))
+    return {"rho": float(spearmanr(np.arange(len(turn)), turn)[0]), "max_step_over_mean": float(steps.max() / steps.mean()),
             "end_vs_b": float(np.mean(cen[last]) / np.mean(cen_b[last]) - 1.0),
             "centroid_hz": [float(c) for c in cen]}
 
@@ -256,9 +274,10 @@ def _verdict_attack(r: float, o: float) -> bool:
     return abs(o - r) <= max(5.0, 0.5 * r)
 
 
-def table(results: dict, morphs: dict | None = None) -> str:
+def table(results: dict, morphs: dict | None = None, dry: bool = False) -> str:
     """Markdown: each figure real | timbred, per instrument, with the issue's bounds marked."""
-    lines = ["# Played from MIDI: FluidR3 (FluidSynth, reverb and chorus off) | timbred (`timbred render`)", "",
+    lines = ["# Played from MIDI: FluidR3 (FluidSynth, reverb and chorus off) | timbred (`timbred render`"
+             + (", dry: `--reverb 0`)" if dry else ", with its room)"), "",
              f"Velocity 100, held {HOLD_S:.0f} s; attack at MIDI 60 (or nearest) / low / high quarter of the range. "
              "✓ = within the bound the issues set (attack within max(5 ms, 1.5×); decay within 30 % for the "
              "decaying instruments, level held within 2 dB over 3 s for the others; velocity range within 3 dB).",
@@ -295,8 +314,9 @@ def table(results: dict, morphs: dict | None = None) -> str:
                      f"{cell[4000]} | {cell[8000]} | {cell[10000]} | {cell[12500]} | {cell[16000]}{' ✓' if ok16 else ''} | "
                      f"{sr:.1f} \\| {so:.1f}{' ✓' if abs(so - sr) <= 3 else ''} |")
     if morphs:
-        lines += ["", f"Morphs (`timbred render --morph A:B`, one A4 held {MORPH_HOLD_S:.0f} s, spectral centroid in 100 ms "
-                  "frames; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B):", "",
+        lines += ["", f"Morphs (one A4 held {MORPH_HOLD_S:.0f} s: at preset A for {MORPH_START_S:.0f} s, the morph knob "
+                  f"turned evenly to B over {MORPH_TURN_S:.0f} s, held at B for {MORPH_END_S:.0f} s; spectral centroid in 100 ms "
+                  "frames over the turn; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B):", "",
                   "| morph | centroid rho over time | largest step / mean step | last second vs B alone |", "|---|---|---|---|"]
         for k, m in morphs.items():
             lines.append(f"| {k.replace(':', ' → ')} | {m['rho']:.3f} | {m['max_step_over_mean']:.1f} | "
