@@ -99,7 +99,7 @@ public enum Setting: String, CaseIterable, Sendable {
         case .preset: return (.string, .string(""), "preset to start with, by name or file name (empty: the first)")
         case .polyphony: return (.integer(1...128), .integer(32), "notes that can sound at once")
         case .gainDB: return (.number(ParameterLimits.gainDB), .number(-6), "output gain in dB")
-        case .reverb: return (.number(ParameterLimits.reverbMix), .number(1), "reverb mix (0 = dry, 1 = as trained)")
+        case .reverb: return (.number(ParameterLimits.reverbMix), .number(0), "reverb mix (0 = dry, the instruments as measured; 1 = the model's room as trained)")
         case .attackScale: return (.number(ParameterLimits.attackScale), .number(1), "time scale of the learned envelope after note-on")
         case .releaseScale: return (.number(ParameterLimits.releaseScale), .number(1), "time scale of the learned envelope after note-off")
         case .pitchBendRange: return (.number(ParameterLimits.pitchBendSemitones), .number(2), "pitch-bend range in semitones until RPN 0,0 sets one")

@@ -69,7 +69,7 @@ struct RenderCommand: ParsableCommand {
     @Option(help: "Decode the voices' frames ahead on a worker thread, true or false (default: the config file's decoder_thread, else true). The samples are the same either way.")
     var decoderThread: Bool?
 
-    @Option(help: "Reverb mix (0 = dry, 1 = as the model was trained; default: the config file's, else 1; a preset's own wins).")
+    @Option(help: "Reverb mix (0 = dry, 1 = the model's room as trained; default: the config file's, else 0; a preset's own wins).")
     var reverb: Float?
 
     @Option(help: "Output gain in dB (default: the config file's gain_db, else -6; a preset's own wins).")

@@ -41,13 +41,15 @@ final class OfflineRendererTests: SoundControllerTestCase {
     let note: [MIDIEvent] = [.noteOn(channel: 0, note: 60, velocity: 100)]
 
     /// With nothing for the control side, the renderer plays exactly what a bare engine loop
-    /// plays: the state it sends a fresh engine is the engine's own default sound.
+    /// plays: the state it sends a fresh engine is the engine's own default sound, but dry (the
+    /// engine's own default plays the model's room; the daemon's `reverb` setting defaults to 0).
     func testWithoutControlEventsItPlaysLikeABareEngine() {
         let events = [event(0.01, note[0]), event(0.3, .noteOff(channel: 0, note: 60, velocity: 64))]
         let x = render(events, seconds: 0.5)
         let sound = controller()
         let engine = Engine(model: model, settings: EngineSettings(daemonSettings(), sampleRate: Int(rate), blockFrames: 256),
                             timbre: sound.timbre, gainDB: -6)
+        XCTAssertTrue(engine.commands.push(.setReverbMix(0)))
         var y: [Float] = []
         var left = [Float](repeating: 0, count: 256), right = left
         for start in stride(from: 0, to: Int(0.5 * rate), by: 256) {
@@ -93,18 +95,20 @@ final class OfflineRendererTests: SoundControllerTestCase {
         XCTAssertLessThan(difference(unbanked, a), 1e-4 * level)
     }
 
-    /// The default map plays knobs offline as live: CC 91 (reverb 0 2) at 0 sounds as a reverb
-    /// mix of 0, CC 7 (gain -40 0) at 0 as -40 dB.
+    /// The default map plays knobs offline as live: CC 91 (reverb 0 2) at 127 sounds as a reverb
+    /// mix of 2 and at 0 as the default, dry; CC 7 (gain -40 0) at 0 as -40 dB.
     func testDefaultControllerMapAppliesOffline() {
-        let dry = daemonSettings { $0[.reverb] = .number(0) }
-        let knob = render([event(0, .controlChange(channel: 0, controller: 91, value: 0)), event(0.01, note[0])], seconds: 0.4)
-        let set = render([event(0.01, note[0])], seconds: 0.4, settings: dry)
-        let wet = render([event(0.01, note[0])], seconds: 0.4)
-        let level = rms(set)
-        XCTAssertGreaterThan(difference(wet, set), 0.05 * level, "the reverb makes no difference: the test would prove nothing")
-        XCTAssertLessThan(difference(knob, set), 1e-4 * level)
+        let wetSettings = daemonSettings { $0[.reverb] = .number(2) }
+        let full = render([event(0, .controlChange(channel: 0, controller: 91, value: 127)), event(0.01, note[0])], seconds: 0.4)
+        let off = render([event(0, .controlChange(channel: 0, controller: 91, value: 0)), event(0.01, note[0])], seconds: 0.4)
+        let set = render([event(0.01, note[0])], seconds: 0.4, settings: wetSettings)
+        let dry = render([event(0.01, note[0])], seconds: 0.4)
+        let level = rms(dry)
+        XCTAssertGreaterThan(difference(set, dry), 0.05 * level, "the reverb makes no difference: the test would prove nothing")
+        XCTAssertLessThan(difference(full, set), 1e-4 * level)
+        XCTAssertLessThan(difference(off, dry), 1e-4 * level, "the default is dry")
         let quiet = render([event(0, .controlChange(channel: 0, controller: 7, value: 0)), event(0.01, note[0])], seconds: 0.4)
-        XCTAssertLessThan(rms(quiet), rms(wet) * 0.05, "CC 7 = 0 should be -40 dB (34 dB below the default -6 dB)")
+        XCTAssertLessThan(rms(quiet), rms(dry) * 0.05, "CC 7 = 0 should be -40 dB (34 dB below the default -6 dB)")
     }
 }
 

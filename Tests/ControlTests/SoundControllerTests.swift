@@ -208,7 +208,7 @@ final class SoundControllerTests: SoundControllerTestCase {
         settings.pitchBendRange = 12
         let sound = controller(settings, preset: "C")
         let state = sound.stateCommands().map(describe)
-        XCTAssertEqual(Array(state.prefix(5)), ["timbre \(text(point("C", sound)))", "reverb 1.0", "gain -12.0", "envelope 1.0 1.0",
+        XCTAssertEqual(Array(state.prefix(5)), ["timbre \(text(point("C", sound)))", "reverb 0.0", "gain -12.0", "envelope 1.0 1.0",
                                                 "bend range 12.0"])
         let maps = state.filter { $0.hasPrefix("map ") }
         // defaults that fit the model (CC 1, 7, 11, 70-73, 91, pressure) and C's CC 74
