@@ -55,13 +55,13 @@ class _NoteAudio:
         return np.nonzero(self.split == split)[0]
 
 
-def write_midi(path: Path, notes: list[tuple[int, int]]) -> None:
-    """One note after another: NOTE_S held, GAP_S of silence (120 bpm, 480 ticks per beat)."""
+def write_midi(path: Path, notes: list[tuple[int, int]], note_s: float = NOTE_S, gap_s: float = GAP_S) -> None:
+    """One note after another: `note_s` held, `gap_s` of silence (120 bpm, 480 ticks per beat)."""
     mid = mido.MidiFile(ticks_per_beat=480)
     track = mido.MidiTrack()
     mid.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
-    ticks_note, ticks_gap = int(NOTE_S * 960), int(GAP_S * 960)
+    ticks_note, ticks_gap = int(note_s * 960), int(gap_s * 960)
     first = True
     for pitch, vel in notes:
         track.append(mido.Message("note_on", note=pitch, velocity=vel, time=0 if first else ticks_gap))
@@ -72,6 +72,19 @@ def write_midi(path: Path, notes: list[tuple[int, int]]) -> None:
 
 LADDER = tuple(range(48, 84, 5))  # 48, 53, ..., 83: issue 14's octave ladder
 LADDER_NOTE_S, LADDER_GAP_S = 1.5, 0.5
+
+
+def render(timbred: Path, mid: Path, model_path: Path, presets: Path, preset: str, tail_s: float,
+           sample_rate: int) -> np.ndarray:
+    """`mid` played by `timbred render` with `preset` and the default settings (as a player
+    hears it), `tail_s` after its end, read back at `sample_rate` (beside `mid`, as .wav)."""
+    wav = mid.with_suffix(".wav")
+    p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
+                        "--preset", preset, "--rate", "48000", "--tail", str(tail_s)], capture_output=True, text=True,
+                       env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+    if p.returncode != 0:
+        raise UserError(f"timbred render failed for {preset}: {p.stderr.strip()}")
+    return read_audio(wav, sample_rate)
 
 
 def heard_cents(audio: np.ndarray, pitch: int, sample_rate: int) -> float | None:
@@ -94,21 +107,9 @@ def octave_ladder(timbred: Path, model_path: Path, presets: Path, instruments: l
     fundamental is heard an octave up). Returns the count, the errors and the largest deviation."""
     errors, worst = [], 0.0
     for name in instruments:
-        mid, wav = work / f"ladder-{name}.mid", work / f"ladder-{name}.wav"
-        m = mido.MidiFile(ticks_per_beat=480)
-        track = mido.MidiTrack()
-        m.tracks.append(track)
-        track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
-        for j, pitch in enumerate(LADDER):
-            track.append(mido.Message("note_on", note=pitch, velocity=100, time=0 if j == 0 else int(LADDER_GAP_S * 960)))
-            track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(LADDER_NOTE_S * 960)))
-        m.save(mid)
-        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
-                            "--preset", name, "--rate", "48000", "--tail", "0.5"], capture_output=True, text=True,
-                           env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
-        if p.returncode != 0:
-            raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
-        audio = read_audio(wav, sample_rate)
+        mid = work / f"ladder-{name}.mid"
+        write_midi(mid, [(pitch, 100) for pitch in LADDER], LADDER_NOTE_S, LADDER_GAP_S)
+        audio = render(timbred, mid, model_path, presets, name, LADDER_GAP_S, sample_rate)
         step = LADDER_NOTE_S + LADDER_GAP_S
         for j, pitch in enumerate(LADDER):
             seg = audio[int((j * step + 0.2) * sample_rate): int((j * step + LADDER_NOTE_S) * sample_rate)]
@@ -140,14 +141,9 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
         if not mine:
             continue
         seq = [(int(notes.pitch[i]), int(notes.velocity[i])) for i in mine]
-        mid, wav = work / f"{name}.mid", work / f"{name}.wav"
+        mid = work / f"{name}.mid"
         write_midi(mid, seq)
-        p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
-                            "--preset", name, "--rate", "48000", "--tail", "1.0"], capture_output=True, text=True,
-                           env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
-        if p.returncode != 0:
-            raise UserError(f"timbred render failed for {name}: {p.stderr.strip()}")
-        audio = read_audio(wav, sr)
+        audio = render(timbred, mid, model_path, presets, name, GAP_S, sr)
         for j, i in enumerate(mine):
             start = int(j * (NOTE_S + GAP_S) * sr)
             seg = audio[start:start + int((NOTE_S + GAP_S) * sr)]
