@@ -484,7 +484,9 @@ def _write_markdown(s: dict, report: Path) -> None:
         f"# Evaluation of `{Path(s['model']).name}`",
         "",
         f"Held-out pitches only ({s['held_out_notes']} notes, {s['instruments']} instruments, {s['sample_rate']} Hz). "
-        "Resynthesis uses each instrument's preset point with the real note's tracked f0, its velocity and note-off time (the note input) and the engine's loudness prior (as played from MIDI, but with the real pitch track).",
+        "Resynthesis uses each instrument's preset point with the real note's tracked f0, its velocity and note-off time (the note input) and the engine's loudness prior (as played from MIDI, but with the real pitch track)."
+        + (" Everything is played dry, as the engine plays by default (reverb 0; `evaluate --dry`)." if not s.get("reverb", True)
+           else " Everything is played through the model's room (reverb 1)."),
         "",
         "| measure | value |",
         "|---|---|",
