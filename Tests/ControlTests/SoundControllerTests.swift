@@ -134,6 +134,19 @@ final class SoundControllerTests: SoundControllerTestCase {
         XCTAssertEqual(Array(recorder.take().prefix(2)), ["timbre \(text(point("B", sound)))", "channels to shared timbre"])
     }
 
+    /// The sound's defaults written in `SoundController.Settings` are the `Setting` table's (the
+    /// daemon and render read that one): the reverb mix 0 (dry), gain -6 dB, scales 1, bend 2.
+    func testItsSoundDefaultsAreTheSettingTables() {
+        let table = SoundController.Settings(DaemonSettings(configPath: "/nonexistent/timbred.toml"))
+        let written = SoundController.Settings()
+        XCTAssertEqual(written.reverbMix, 0)
+        XCTAssertEqual(written.reverbMix, table.reverbMix)
+        XCTAssertEqual(written.gainDB, table.gainDB)
+        XCTAssertEqual(written.attackScale, table.attackScale)
+        XCTAssertEqual(written.releaseScale, table.releaseScale)
+        XCTAssertEqual(written.pitchBendRange, table.pitchBendRange)
+    }
+
     func testProgramChangesAreIgnoredWithKeepPreset() {
         var settings = SoundController.Settings()
         settings.keepPreset = true

@@ -142,7 +142,7 @@ def cmd_engine_check(args) -> None:
     data = Path(args.data or ("data/default" if rate == 32000 else f"data/default{rate // 1000}"))
     _render_missing_dataset(data, Path(args.model))
     engine_check(Path(args.timbred), Path(args.model), Path(args.presets), data, Path(args.work),
-                 Path(args.report) if args.report else None, args.tolerance)
+                 Path(args.report) if args.report else None, args.tolerance, args.reverb)
 
 
 def cmd_encode_check(args) -> None:
@@ -302,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--work", default="runs/engine-check")
     c.add_argument("--report", help="the model's evaluation summary.json to compare with")
     c.add_argument("--tolerance", type=float, default=0.05, help="allowed accuracy difference")
+    c.add_argument("--reverb", type=float, help="render at this reverb mix (default: the engine's default, dry; "
+                   "1: the model's room)")
     c.set_defaults(func=cmd_engine_check)
 
     k = sub.add_parser("encode-check", help="check `timbred encode` on held-out notes and on sounds the model never saw")

@@ -75,12 +75,14 @@ LADDER_NOTE_S, LADDER_GAP_S = 1.5, 0.5
 
 
 def render(timbred: Path, mid: Path, model_path: Path, presets: Path, preset: str, tail_s: float,
-           sample_rate: int) -> np.ndarray:
+           sample_rate: int, reverb: float | None = None) -> np.ndarray:
     """`mid` played by `timbred render` with `preset` and the default settings (as a player
-    hears it), `tail_s` after its end, read back at `sample_rate` (beside `mid`, as .wav)."""
+    hears it; `reverb`: that mix instead of the default, dry), `tail_s` after its end, read back
+    at `sample_rate` (beside `mid`, as .wav)."""
     wav = mid.with_suffix(".wav")
+    mix = [] if reverb is None else ["--reverb", str(reverb)]
     p = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
-                        "--preset", preset, "--rate", "48000", "--tail", str(tail_s)], capture_output=True, text=True,
+                        "--preset", preset, "--rate", "48000", "--tail", str(tail_s)] + mix, capture_output=True, text=True,
                        env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
     if p.returncode != 0:
         raise UserError(f"timbred render failed for {preset}: {p.stderr.strip()}")
@@ -99,7 +101,7 @@ def heard_cents(audio: np.ndarray, pitch: int, sample_rate: int) -> float | None
 
 
 def octave_ladder(timbred: Path, model_path: Path, presets: Path, instruments: list[str], work: Path,
-                  sample_rate: int) -> dict:
+                  sample_rate: int, reverb: float | None = None) -> dict:
     """Every instrument's preset plays the ladder MIDI 48, 53, ..., 83 at velocity 100 through
     `timbred render` (one note after another, LADDER_NOTE_S held); each note's pitch is the
     median of the independent f0 tracker over its held part (from 0.2 s). A note heard more than
@@ -109,7 +111,7 @@ def octave_ladder(timbred: Path, model_path: Path, presets: Path, instruments: l
     for name in instruments:
         mid = work / f"ladder-{name}.mid"
         write_midi(mid, [(pitch, 100) for pitch in LADDER], LADDER_NOTE_S, LADDER_GAP_S)
-        audio = render(timbred, mid, model_path, presets, name, LADDER_GAP_S, sample_rate)
+        audio = render(timbred, mid, model_path, presets, name, LADDER_GAP_S, sample_rate, reverb)
         step = LADDER_NOTE_S + LADDER_GAP_S
         for j, pitch in enumerate(LADDER):
             seg = audio[int((j * step + 0.2) * sample_rate): int((j * step + LADDER_NOTE_S) * sample_rate)]
@@ -122,7 +124,9 @@ def octave_ladder(timbred: Path, model_path: Path, presets: Path, instruments: l
 
 
 def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, work: Path, report: Path | None,
-                 tolerance: float = 0.05) -> dict:
+                 tolerance: float = 0.05, reverb: float | None = None) -> dict:
+    """Scores the engine's held-out notes and its octave ladder (module docstring); `reverb`
+    renders at that mix instead of the default (dry), e.g. 1 for the model's room."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -143,7 +147,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
         seq = [(int(notes.pitch[i]), int(notes.velocity[i])) for i in mine]
         mid = work / f"{name}.mid"
         write_midi(mid, seq)
-        audio = render(timbred, mid, model_path, presets, name, GAP_S, sr)
+        audio = render(timbred, mid, model_path, presets, name, GAP_S, sr, reverb)
         for j, i in enumerate(mine):
             start = int(j * (NOTE_S + GAP_S) * sr)
             seg = audio[start:start + int((NOTE_S + GAP_S) * sr)]
@@ -151,9 +155,8 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
             feats.append(classifier_features(seg, sr))
             real_feats.append(classifier_features(notes.audio[i], sr))
             labels.append(k)
-            f0 = harmonic_sum_f0(seg[: int(NOTE_S * sr)], sr)
-            want = 440 * 2 ** ((notes.pitch[i] - 69) / 12)
-            cents.append(1200 * math.log2(np.nanmedian(f0) / want) if np.isfinite(f0).any() else float("nan"))
+            c = heard_cents(seg[: int(NOTE_S * sr)], int(notes.pitch[i]), sr)
+            cents.append(float("nan") if c is None else c)
     labels = np.asarray(labels)
     named = clf.predict(np.stack(feats))
     acc_engine = float((named == labels).mean())
@@ -166,7 +169,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
         "per_instrument_engine": {name: float((named[labels == k] == k).mean())
                                   for k, name in enumerate(notes.instruments) if np.any(labels == k)},
     }
-    result["ladder"] = octave_ladder(timbred, model_path, presets, list(notes.instruments), work, sr)
+    result["ladder"] = octave_ladder(timbred, model_path, presets, list(notes.instruments), work, sr, reverb)
     if report is not None and report.is_file():
         rep = json.loads(report.read_text())
         # the report's notes played from MIDI through the PyTorch model: the same notes, envelope
