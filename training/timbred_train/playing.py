@@ -46,6 +46,34 @@ def probe_pitches(lo: int, hi: int) -> list[int]:
     return [min(max(60, lo), hi), int(round(lo + q)), int(round(hi - q))]
 
 
+UNPLAYABLE_DB = 30.0  # a key whose held level is this far under the main probe's is a gap of the SoundFont
+
+
+def held_level_db(fs: FluidSynth, program: int, pitch: int) -> float:
+    """The SoundFont's level of a key held 1 s at velocity 100 (0.05-1 s), dB."""
+    x = fs.render_note(program, pitch, 100, 1.0, 0.1)[int(0.05 * RATE): RATE]
+    return float(10 * np.log10(np.mean(x ** 2) + 1e-20))
+
+
+def playable_pitches(fs: FluidSynth, program: int, lo: int, hi: int) -> list[int]:
+    """`probe_pitches`, each moved to the nearest key of the range that the SoundFont plays (the
+    issue's "or the nearest playable"): a key held more than UNPLAYABLE_DB under the main probe's
+    level is a gap of the SoundFont, not a note (FluidR3's violin key 94 sounds a click and then
+    nothing, 60 dB under keys 93 and 95)."""
+    probes = probe_pitches(lo, hi)
+    main_db = held_level_db(fs, program, probes[0])
+    out = []
+    for p in probes:
+        for d in sorted(range(-(hi - lo), hi - lo + 1), key=lambda d: (abs(d), d)):
+            q = p + d
+            if lo <= q <= hi and (q == probes[0] or held_level_db(fs, program, q) > main_db - UNPLAYABLE_DB):
+                out.append(q)
+                break
+        else:
+            out.append(p)
+    return out
+
+
 def level_db(audio: np.ndarray, window_s: float, hop_s: float) -> tuple[np.ndarray, np.ndarray]:
     """RMS level in dB of windows of window_s every hop_s (times are window starts)."""
     w, h = max(1, int(window_s * RATE)), max(1, int(hop_s * RATE))
@@ -189,7 +217,7 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
     for name, program, lo, hi in DEFAULT_INSTRUMENTS:
         if instruments and name not in instruments:
             continue
-        pitches = probe_pitches(lo, hi)
+        pitches = playable_pitches(fs, program, lo, hi)
         keys = [(p, 100) for p in pitches] + [(pitches[0], 127), (pitches[0], 16)]
         real = {f"{p}-{v}": fs.render_note(program, p, v, HOLD_S, RELEASE_S) for p, v in keys}
         ours = dict(zip([f"{p}-{v}" for p, v in keys], render_timbred(timbred, model, presets, name, keys, work, dry)))
