@@ -1139,16 +1139,30 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - voice inputs
 
-    /// A voice's f0 at `frame`: its key, the channel's bend and tuning, and a portamento glide.
-    /// Real-time safe.
+    /// A voice's f0 at `frame`: its key, the channel's bend and tuning, a portamento glide and the
+    /// held note's vibrato. Real-time safe.
     @inline(__always)
     private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
         let channel = channels[Int(voice.channel)]
-        let glide = voice.glideOffsetSemitones(atSeconds: voice.frameSeconds(frame, frameRate: frameRate))
+        let seconds = voice.frameSeconds(frame, frameRate: frameRate)
+        let glide = voice.glideOffsetSemitones(atSeconds: seconds)
         // an MPE member channel's bend is its note's own; the zone's manager channel bends them all
         let managerBend = mpe.manager(of: Int(voice.channel)).map { Double(channels[$0].pitchBendSemitones) } ?? 0
         return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
-                        + Double(channel.tuningSemitones) + tuning.masterSemitones)
+                        + Double(channel.tuningSemitones) + tuning.masterSemitones
+                        + vibratoSemitones(of: voice, atSeconds: seconds))
+    }
+
+    /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,
+    /// in semitones: the table's depth and rate at the voice's timbre point, a sine from the
+    /// voice's phase, faded in as the partial motion is (100-300 ms after note-on). Real-time safe.
+    @inline(__always)
+    private func vibratoSemitones(of voice: Voice, atSeconds seconds: Double) -> Double {
+        guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
+        let (start, end) = PartialMotion.fadeInSeconds
+        let fade = min((seconds - start) / (end - start), 1)
+        let (cents, hz) = motion.vibrato(z: voice.z, scratch: blendScratch)
+        return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
     }
 
     /// The direction a full MPE slide (CC 74 = 127) moves a note's timbre point: the one
@@ -1639,7 +1653,10 @@ public final class Engine: @unchecked Sendable {
         // was played before it or on other channels (as a sampler replays a key's recording), so
         // a part sounds as its preset does alone, and offline as live
         let key = UInt64(note) << 8 | UInt64(velocity)
-        voice.motion?.start(seed: UInt32(truncatingIfNeeded: ((key &+ 1) &* 0x9E37_79B9_7F4A_7C15) >> 32))
+        let hash = (key &+ 1) &* 0x9E37_79B9_7F4A_7C15
+        voice.motion?.start(seed: UInt32(truncatingIfNeeded: hash >> 32))
+        // the vibrato's phase from the same hash: the notes of a chord do not swing together
+        voice.vibratoPhase = 2 * Double.pi * Double(hash >> 40) / Double(1 << 24)
     }
 
     /// Sets the voice's attack transient from its timbre point, tuned key and velocity, at the

@@ -61,6 +61,8 @@ final class Voice {
     var glideFromSemitones: Double = 0
     var glideStartSeconds: Double = 0
     var glideSeconds: Double = 0
+    /// The vibrato's phase at note-on, radians (from the key and velocity, as the motion's seed).
+    var vibratoPhase: Double = 0
 
     // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
     let harmonicCount: Int

@@ -171,7 +171,25 @@ extension TimbreModel {
             values["motion.correlation"] = try checked(motionSpecs[2],
                                                        inRange: { $0 >= 0 && $0 < 1 }, what: "0 ≤ correlation < 1")
         }
-        let motionNames: Set<String> = motionEdges == nil ? [] : ["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
+        // its optional vibrato: both tensors or none, only beside the motion
+        let vibratoSpecs = Self.motionVibratoTensors(for: config)
+        var hasVibrato = false
+        if vibratoSpecs.contains(where: { file.tensors[$0.name] != nil }) {
+            guard motionEdges != nil else { throw .missingTensor(path: path, name: "motion.harmonic_edges") }
+            for spec in vibratoSpecs where file.tensors[spec.name] == nil {
+                throw .missingTensor(path: path, name: spec.name)
+            }
+            values["motion.vibrato_cents"] = try checked(
+                vibratoSpecs[0], inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxVibratoCents },
+                what: "0…\(Int(PartialMotionTable.maxVibratoCents)) cents")
+            values["motion.vibrato_hz"] = try checked(
+                vibratoSpecs[1], inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxVibratoHz },
+                what: "0…\(Int(PartialMotionTable.maxVibratoHz)) Hz")
+            hasVibrato = true
+        }
+        let motionNames: Set<String> = motionEdges == nil ? []
+            : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
+                  + (hasVibrato ? vibratoSpecs.map(\.name) : []))
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
@@ -253,7 +271,8 @@ extension TimbreModel {
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
-                               correlation: t("motion.correlation"), latentMeans: means, blendScale: scale,
+                               correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],
+                               vibratoHz: values["motion.vibrato_hz"] ?? [], latentMeans: means, blendScale: scale,
                                blendRule: blendRule)
         }
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,

@@ -1,13 +1,18 @@
 /// Partial motion (docs/model-format.md, "Partial motion"): how much each partial's level moves
 /// around its course, against the note's level, while a real note is held (vibrato walking the
 /// partials over the formants, bowing, breath), per instrument: the standard deviation in dB for
-/// each group of partials and the correlation from one control frame to the next. Blended over instruments by the model's
-/// blend rule, like the other tables.
+/// each group of partials and the correlation from one control frame to the next; and, when the
+/// file has it, the held note's vibrato (its pitch's sine depth in cents and rate in Hz). Blended
+/// over instruments by the model's blend rule, like the other tables.
 ///
-/// Immutable; ``parameters(z:scratch:depthDB:)`` is real-time safe.
+/// Immutable; ``parameters(z:scratch:depthDB:)`` and ``vibrato(z:scratch:)`` are real-time safe.
 public struct PartialMotionTable: Sendable, Equatable {
     /// Largest depth a file may hold, in dB.
     public static let maxDepthDB: Float = 20
+    /// Largest vibrato depth a file may hold, cents (a semitone).
+    public static let maxVibratoCents: Float = 100
+    /// Largest vibrato rate a file may hold, Hz (under half the control rate's 100 frames/s).
+    public static let maxVibratoHz: Float = 20
     /// I, instruments.
     public let instrumentCount: Int
     /// Z, latent dimensions.
@@ -19,6 +24,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     public let depthDB: [Float]
     /// `motion.correlation` [I]: correlation of that motion from one frame to the next, in [0, 1).
     public let correlation: [Float]
+    /// `motion.vibrato_cents` [I] (empty: no vibrato): the held note's vibrato depth, the sine's
+    /// amplitude in cents.
+    public let vibratoCents: [Float]
+    /// `motion.vibrato_hz` [I] (empty with `vibratoCents`): the vibrato's rate.
+    public let vibratoHz: [Float]
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
     /// s of the blend (the envelopes' `envelope_blend_scale`).
@@ -31,10 +41,14 @@ public struct PartialMotionTable: Sendable, Equatable {
 
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
+                vibratoCents: [Float] = [], vibratoHz: [Float] = [],
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(harmonicEdges.count >= 2 && harmonicEdges.first == 1)
         precondition(depthDB.count == instrumentCount * (harmonicEdges.count - 1))
         precondition(correlation.count == instrumentCount && latentMeans.count == instrumentCount * zDim)
+        precondition(vibratoCents.count == vibratoHz.count && (vibratoCents.isEmpty || vibratoCents.count == instrumentCount))
+        self.vibratoCents = vibratoCents
+        self.vibratoHz = vibratoHz
         self.instrumentCount = instrumentCount
         self.zDim = zDim
         self.harmonicEdges = harmonicEdges
@@ -69,6 +83,25 @@ public struct PartialMotionTable: Sendable, Equatable {
             rho += weights[i] * Double(correlation[i])
         }
         return Float(min(max(rho, 0), 0.999))
+    }
+
+    /// Whether the table holds a vibrato.
+    public var hasVibrato: Bool { !vibratoCents.isEmpty }
+
+    /// The vibrato at latent point `z`: depth (the sine's amplitude, cents) and rate (Hz); (0, 0)
+    /// without one. Real-time safe: `scratch` holds at least I doubles.
+    public func vibrato(z: UnsafePointer<Float>, scratch weights: UnsafeMutablePointer<Double>) -> (cents: Double, hz: Double) {
+        guard hasVibrato else { return (0, 0) }
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
+        }
+        var cents: Double = 0, hz: Double = 0
+        for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
+            cents += weights[i] * Double(vibratoCents[i])
+            hz += weights[i] * Double(vibratoHz[i])
+        }
+        return (cents, hz)
     }
 
     /// Array form of ``parameters(z:scratch:depthDB:)`` (allocates; not real-time).

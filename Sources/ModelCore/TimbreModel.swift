@@ -182,6 +182,13 @@ public struct TimbreModel: Sendable {
          TensorSpec(name: "motion.correlation", shape: [config.instrumentCount])]
     }
 
+    /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both
+    /// or none, only beside the motion's three.
+    public static func motionVibratoTensors(for config: ModelConfig) -> [TensorSpec] {
+        [TensorSpec(name: "motion.vibrato_cents", shape: [config.instrumentCount]),
+         TensorSpec(name: "motion.vibrato_hz", shape: [config.instrumentCount])]
+    }
+
     /// The optional tensors of the tone balance (docs/model-format.md, "Tone balance"), at the
     /// envelopes' pitch and velocity anchors: the band gains, and the onset course (optional
     /// within the balance).

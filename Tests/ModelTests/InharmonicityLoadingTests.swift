@@ -170,6 +170,46 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The motion's vibrato (`motion.vibrato_cents`, `motion.vibrato_hz`) loads beside the motion
+    /// and blends by the timbre point; one without the other, either without the motion, or a
+    /// depth or rate out of range is refused with the tensor named.
+    func testTheMotionsVibratoLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let n = plain.config.instrumentCount
+        let motion: [(String, [Int], [Float])] = [("motion.harmonic_edges", [3], [1, 2, 100]),
+                                                  ("motion.depth_db", [n, 2], [Float](repeating: 1, count: 2 * n)),
+                                                  ("motion.correlation", [n], [Float](repeating: 0.5, count: n))]
+        let cents = (0..<n).map { Float(10 * $0) }, hz = (0..<n).map { Float(4 + $0) }
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.vibrato_cents", [n], cents),
+                                                                               ("motion.vibrato_hz", [n], hz)]).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertTrue(m.hasVibrato)
+        XCTAssertEqual(m.vibratoCents, cents)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        // at an instrument's own point the blend leans on that instrument's row (depth 10 i cents,
+        // rate 4 + i Hz: one set of weights blends both, so rate = 4 + depth / 10)
+        var scratch = [Double](repeating: 0, count: n)
+        let v = loaded.latentMeans[1].withUnsafeBufferPointer { z in
+            m.vibrato(z: z.baseAddress!, scratch: &scratch)
+        }
+        XCTAssertEqual(v.cents, 10, accuracy: 2)
+        XCTAssertEqual(v.hz, 4 + v.cents / 10, accuracy: 1e-9)
+        XCTAssertFalse(try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: motion).path).motion).hasVibrato)
+        for (extra, name) in [([("motion.vibrato_cents", [n], cents)], "motion.vibrato_hz"),
+                              ([("motion.vibrato_cents", [n], cents.map { $0 + 200 }), ("motion.vibrato_hz", [n], hz)],
+                               "motion.vibrato_cents"),
+                              ([("motion.vibrato_cents", [n], cents), ("motion.vibrato_hz", [n], hz.map { -$0 })],
+                               "motion.vibrato_hz")] as [([(String, [Int], [Float])], String)] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: motion + extra).path)) {
+                XCTAssertTrue("\($0)".contains(name), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("motion.vibrato_cents", [n], cents),
+                                                                                  ("motion.vibrato_hz", [n], hz)]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.harmonic_edges"), "\($0)")
+        }
+    }
+
     /// An onset course on pitch anchors of its own (`tone.onset_pitches`) with its own frame
     /// count loads; pitches that do not increase, or an onset table of the envelopes' shape
     /// beside them, are refused with the tensor named.

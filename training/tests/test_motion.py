@@ -65,3 +65,35 @@ def test_unit_normal_has_unit_variance():
         x, s = M.unit_normal(s)
         v.append(x)
     assert abs(np.mean(v)) < 0.03 and abs(np.std(v) - 1) < 0.03
+
+
+def vibrato_track(cents, hz, frames=400, pitch=67, drift_cents=0.0, seed=0):
+    """An f0 track [T] in Hz: the key's frequency with a sine vibrato of `cents` at `hz`, a slow
+    drift (the course) and a little analysis noise."""
+    t = np.arange(frames) / 100.0
+    rng = np.random.default_rng(seed)
+    c = cents * np.sin(2 * np.pi * hz * t + 0.3) + drift_cents * t + rng.normal(0, 0.3, frames)
+    return 440.0 * 2 ** ((pitch - 69) / 12) * 2 ** (c / 1200)
+
+
+def test_measure_vibrato_finds_a_players_depth_and_rate_and_ignores_a_still_note():
+    # instrument 0: 15 cents at 5.5 Hz over a drifting course; instrument 1: held still (noise
+    # only, under the floor); instrument 2: notes too short to measure
+    f0 = np.stack([vibrato_track(15, 5.5, drift_cents=8, seed=s) for s in range(3)]
+                  + [vibrato_track(0, 5.0, seed=s) for s in range(3)] + [vibrato_track(15, 5.5)])
+    hold = np.array([400] * 6 + [120])
+    instrument = np.array([0, 0, 0, 1, 1, 1, 2])
+    cents, hz = M.measure_vibrato(f0, hold, np.full(7, 67.0), instrument, 3, 100.0)
+    assert abs(cents[0] - 15) < 1.5 and abs(hz[0] - 5.5) < 0.2
+    assert cents[1] == 0 and hz[1] == 0
+    assert cents[2] == 0
+
+
+def test_vibrato_semitones_fades_in_after_the_attack_and_swings_by_the_depth():
+    v = M.vibrato_semitones(20.0, 5.0, 300, 100.0, 0.0)
+    assert np.all(v[: int(M.FADE_IN_S[0] * 100) + 1] == 0)
+    held = v[int(M.FADE_IN_S[1] * 100):]
+    assert abs(held.max() - 0.2) < 0.005 and abs(held.min() + 0.2) < 0.005
+    # the engine's phase: the top 24 bits of the motion seed's hash, different from key to key
+    p = [M.vibrato_phase(k, 100) for k in range(60, 72)]
+    assert all(0 <= x < 2 * math.pi for x in p) and len(set(np.round(p, 6))) == 12

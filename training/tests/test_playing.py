@@ -15,3 +15,21 @@ def test_a_key_the_soundfont_leaves_silent_is_judged_at_its_nearest_playing_neig
     assert playable_pitches(fs, 40, 55, 100) == [60, 61, 93]
     # the piano plays every key: its probes stay
     assert playable_pitches(fs, 0, 21, 108) == probe_pitches(21, 108)
+
+
+def test_vibrato_reads_a_swinging_pitch_and_a_still_one():
+    import numpy as np
+
+    from timbred_train.playing import HOLD_S, RELEASE_S, vibrato
+
+    t = np.arange(int((HOLD_S + RELEASE_S) * RATE)) / RATE
+    f0 = 261.63
+    # 20 cents at 5 Hz (frequency f0 · 2^(20 sin(2π 5 t) / 1200), integrated), with its harmonics
+    inst = f0 * 2 ** (20 * np.sin(2 * np.pi * 5 * t) / 1200)
+    phase = 2 * np.pi * np.cumsum(inst) / RATE
+    swinging = sum(np.sin(k * phase) / k for k in range(1, 6))
+    depth, rate = vibrato(swinging, 60)
+    assert abs(rate - 5) < 0.3
+    assert 14 < depth < 19  # the 85 ms frames read a 5 Hz swing about 20 % short
+    still = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
+    assert vibrato(still, 60)[0] < 0.5

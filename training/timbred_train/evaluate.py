@@ -127,13 +127,21 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
-                 course_db: tuple | None = None) -> np.ndarray:
+                 course_db: tuple | None = None, vibrato: tuple | None = None) -> np.ndarray:
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
     seconds [S]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
-    moves its partials as the engine does; rendered at `sample_rate` (None: the model's)."""
+    moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
+    from the phase the engine gives the nearest key; rendered at `sample_rate` (None: the model's)."""
     cfg = model.cfg
+    if vibrato is not None and vibrato[0] > 0:
+        from . import motion as M
+
+        key = int(round(69 + 12 * math.log2(max(float(f0[0]), 1.0) / 440.0)))
+        phase = M.vibrato_phase(key, int(round(velocity)))
+        f0 = np.asarray(f0, np.float32) * (2 ** (M.vibrato_semitones(vibrato[0], vibrato[1], len(f0), cfg.frame_rate,
+                                                                        phase) / 12)).astype(np.float32)
     with torch.no_grad():
         f0t = torch.as_tensor(f0)[None]
         ldt = torch.as_tensor(ld)[None]
@@ -373,7 +381,11 @@ def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
         return lambda k: {}
     means = model.prior_mu.detach().numpy()
     rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
-    return lambda k: {"motion": M.blended(tables, blend_weights(means[k], means, scale, rule))}
+    def lookup(k: int) -> dict:
+        w = blend_weights(means[k], means, scale, rule)
+        return {"motion": M.blended(tables, w), "vibrato": M.blended_vibrato(tables, w)}
+
+    return lookup
 
 
 def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):

@@ -24,6 +24,16 @@ or trombone. With the motion put back, the same notes are named right (horn 0 �
    no longer in the code, see training/reports/default/TRAINING.md: moving the level as well
    lengthened the slow attacks of organ, violin and choir 1.5-2.5×.)
 
+4. `measure_vibrato`: the held note's pitch moves too. The f0 of each training note's held part,
+   in cents against its key, minus the same straight-line course, band-passed to VIBRATO_BAND_HZ:
+   its depth (the standard deviation × √2, a sine's amplitude) and the rate of its strongest
+   component; per instrument the medians over its notes, 0 under VIBRATO_FLOOR_CENTS (the
+   analysis's own wobble: piano and organ 0.6-0.7 cents). The real violin swings by 15.5 cents at
+   5.6 Hz, alto sax, cello, flute and oboe by 7-9 cents at 4-5 Hz. The engine adds a sine of that
+   depth and rate to the held note's pitch, faded in as the motion is, from a phase the key and
+   velocity give (`vibrato_semitones`); the decoder hears the moving pitch, as it heard the
+   recordings' in training.
+
 `timbred-train motion --model FILE --data DATA` measures, prints the table and writes it.
 """
 from __future__ import annotations
@@ -46,6 +56,8 @@ AUDIBLE_DB = 50.0  # partials within this of the frame's strongest
 MIN_HELD_FRAMES = 50
 FADE_IN_S = (0.1, 0.3)  # the motion fades in over this span after the note-on
 MAX_DEPTH_DB = 8.0
+VIBRATO_BAND_HZ = (3.0, 9.0)  # a player's vibrato (FluidR3's: 3.6-5.6 Hz)
+VIBRATO_FLOOR_CENTS = 1.5
 
 
 def _held(harmonics: np.ndarray, hold_frames: int) -> np.ndarray | None:
@@ -123,6 +135,53 @@ def measure(harmonics: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarr
     return depth, corr, count
 
 
+def vibrato_of_note(f0_hz: np.ndarray, pitch: float, hold_frames: int, frame_rate: float) -> tuple[float, float] | None:
+    """A note's vibrato: (depth, the sine amplitude in cents; rate in Hz) of its held part's f0
+    against its key, minus its course, band-passed to VIBRATO_BAND_HZ; None when held too briefly."""
+    end = hold_frames - HELD_END_FRAMES
+    if end - HELD_START_FRAMES < 2 * TREND_FRAMES:
+        return None
+    f0 = np.asarray(f0_hz[HELD_START_FRAMES:end], np.float64)
+    cents = 1200 * np.log2(np.maximum(f0, 1.0) / (440.0 * 2 ** ((pitch - 69) / 12)))
+    d = _detrend(cents)
+    spec = np.fft.rfft(d)
+    f = np.fft.rfftfreq(len(d), 1.0 / frame_rate)
+    band = (f >= VIBRATO_BAND_HZ[0]) & (f <= VIBRATO_BAND_HZ[1])
+    spec[~band] = 0
+    passed = np.fft.irfft(spec, len(d))
+    return float(passed.std() * math.sqrt(2)), float(f[band][np.argmax(np.abs(spec[band]))])
+
+
+def measure_vibrato(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
+                    n_instruments: int, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Vibrato depth [I] (cents) and rate [I] (Hz): per instrument the medians of its notes'
+    (`vibrato_of_note`), 0 and 0 under VIBRATO_FLOOR_CENTS."""
+    cents, hz = np.zeros(n_instruments), np.zeros(n_instruments)
+    for i in range(n_instruments):
+        got = [v for m in np.flatnonzero(instrument == i)
+               if (v := vibrato_of_note(f0_hz[m], float(pitch[m]), int(hold_frames[m]), frame_rate)) is not None]
+        if got:
+            c, r = np.median([g[0] for g in got]), np.median([g[1] for g in got])
+            if c >= VIBRATO_FLOOR_CENTS:
+                cents[i], hz[i] = c, r
+    return cents, hz
+
+
+def vibrato_phase(key: int, velocity: int) -> float:
+    """The engine's vibrato phase at note-on (radians) from the key and velocity: the top 24 bits
+    of the motion seed's 64-bit hash."""
+    h = ((((key & 0xFF) << 8 | (velocity & 0xFF)) + 1) * 0x9E3779B97F4A7C15) % (1 << 64)
+    return 2 * math.pi * (h >> 40) / float(1 << 24)
+
+
+def vibrato_semitones(cents: float, hz: float, n_frames: int, frame_rate: float, phase: float) -> np.ndarray:
+    """The engine's vibrato [T] in semitones at frames 0…T-1 (frame 0 at the note-on): a sine of
+    amplitude `cents` at `hz` from `phase`, faded in over FADE_IN_S."""
+    t = np.arange(n_frames) / frame_rate
+    fade = np.clip((t - FADE_IN_S[0]) / (FADE_IN_S[1] - FADE_IN_S[0]), 0.0, 1.0)
+    return cents / 100 * fade * np.sin(2 * np.pi * hz * t + phase)
+
+
 def unit_normal(state: np.uint32) -> tuple[float, np.uint32]:
     """The engine's noise: the sum of four uniform draws of a 32-bit xorshift generator, scaled to
     unit variance (Irwin-Hall; bounded by ±2√3). Returns (value, new state)."""
@@ -188,6 +247,13 @@ def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float]:
     return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"])
 
 
+def blended_vibrato(tables: dict, weights: np.ndarray) -> tuple[float, float] | None:
+    """Vibrato depth (cents) and rate (Hz) at a latent point (None when the table has none)."""
+    if "motion.vibrato_cents" not in tables:
+        return None
+    return float(weights @ tables["motion.vibrato_cents"]), float(weights @ tables["motion.vibrato_hz"])
+
+
 def read_tables(model_path: Path) -> dict | None:
     """The model's `motion.*` tensors, or None when it has none."""
     from safetensors import safe_open
@@ -225,17 +291,22 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if list(notes.instruments) != names:
         raise UserError(f"{data}: its instruments {list(notes.instruments)} are not the model's {names}")
     depth, corr, count = measure(notes.harmonics[train], notes.hold_frames[train], notes.instrument[train], len(names))
+    vib_cents, vib_hz = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
+                                        notes.instrument[train], len(names), float(cfg.frame_rate))
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
           f"level, dB, by partials ({', '.join(groups)}); frame-to-frame correlation at {cfg.frame_rate:g} frames/s")
     for i, name in enumerate(names):
-        print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}")
+        print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}"
+              f"   vibrato {vib_cents[i]:4.1f} cents at {vib_hz[i]:.1f} Hz")
     tensors = {"motion.harmonic_edges": np.asarray(edges, np.float32), "motion.depth_db": depth.astype(np.float32),
-               "motion.correlation": corr.astype(np.float32)}
+               "motion.correlation": corr.astype(np.float32), "motion.vibrato_cents": vib_cents.astype(np.float32),
+               "motion.vibrato_hz": vib_hz.astype(np.float32)}
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
             "trend_s": TREND_FRAMES / cfg.frame_rate, "audible_db": AUDIBLE_DB}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
-    return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist()}
+    return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist(),
+            "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist()}
