@@ -231,8 +231,9 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
                        len(notes.f0_hz[i]), hold / cfg.frame_rate)
         tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst)
+        # the note's own f0 already swings as the recording's did: no vibrato on top of it
         y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
-                         hold_s=hold / cfg.frame_rate, **tone)
+                         hold_s=hold / cfg.frame_rate, **(tone | {"vibrato": None}))
         x = notes.audio[i]
         with torch.no_grad():
             dist = float(mss(torch.as_tensor(x)[None], torch.as_tensor(y)[None]))
