@@ -142,8 +142,14 @@ def vibrato_of_note(f0_hz: np.ndarray, pitch: float, hold_frames: int, frame_rat
     if end - HELD_START_FRAMES < 2 * TREND_FRAMES:
         return None
     f0 = np.asarray(f0_hz[HELD_START_FRAMES:end], np.float64)
-    cents = 1200 * np.log2(np.maximum(f0, 1.0) / (440.0 * 2 ** ((pitch - 69) / 12)))
-    d = _detrend(cents)
+    return swing(1200 * np.log2(np.maximum(f0, 1.0) / (440.0 * 2 ** ((pitch - 69) / 12))), frame_rate)
+
+
+def swing(cents: np.ndarray, frame_rate: float) -> tuple[float, float]:
+    """The vibrato in a pitch track [T] (cents, one value per frame): the track minus its course
+    (`_detrend`), band-passed to VIBRATO_BAND_HZ: (depth, its standard deviation × √2, a sine's
+    amplitude; rate, its strongest frequency in Hz). Also `playing`'s reading of rendered notes."""
+    d = _detrend(np.asarray(cents, np.float64))
     spec = np.fft.rfft(d)
     f = np.fft.rfftfreq(len(d), 1.0 / frame_rate)
     band = (f >= VIBRATO_BAND_HZ[0]) & (f <= VIBRATO_BAND_HZ[1])

@@ -137,8 +137,8 @@ def strike_db(audio: np.ndarray) -> float:
 
 def vibrato(audio: np.ndarray, pitch: int) -> tuple[float, float]:
     """The held part's pitch swing: (depth, a sine's amplitude in cents; rate, Hz); see the module
-    docstring."""
-    from scipy.signal import savgol_filter
+    docstring. The track is read as the training notes' is (`motion.swing`)."""
+    from .motion import swing
 
     n, hop, f0 = 4096, RATE // 100, 440.0 * 2 ** ((pitch - 69) / 12)
     x = audio[int(0.3 * RATE): int((HOLD_S - 0.1) * RATE)]
@@ -153,15 +153,9 @@ def vibrato(audio: np.ndarray, pitch: int) -> tuple[float, float]:
         j = min(max(lo + int(np.argmax(mag[lo:hi])), 1), len(mag) - 2)
         a, b, c = mag[j - 1], mag[j], mag[j + 1]
         track.append((j + 0.5 * (a - c) / (a - 2 * b + c + 1e-30)) * RATE / n / k)
-    swing = 1200 * np.log2(np.maximum(np.asarray(track), 1.0) / f0)
-    if len(swing) < 60:
+    if len(track) < 60:
         return 0.0, 0.0
-    swing = swing - savgol_filter(swing, 51, 1)
-    spec = np.fft.rfft(swing)
-    f = np.fft.rfftfreq(len(swing), 0.01)
-    band = (f >= 3) & (f <= 9)
-    spec[~band] = 0
-    return float(np.fft.irfft(spec, len(swing)).std() * math.sqrt(2)), float(f[band][np.argmax(np.abs(spec[band]))])
+    return swing(1200 * np.log2(np.maximum(np.asarray(track), 1.0) / f0), RATE / hop)
 
 
 def cents(audio: np.ndarray, pitch: int) -> float:
