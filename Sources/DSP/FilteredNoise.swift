@@ -206,6 +206,8 @@ public final class NoiseVoice {
     /// Overlap-add buffer: samples from the read position on, `frameSpan` long.
     private let accumulator: UnsafeMutablePointer<Float>
     private var readIndex: Int
+    /// The high-pass below the fundamental, applied as the samples are handed out.
+    private var highPass = HighPassBiquad()
     /// The generator's seed, kept so ``restart()`` can return to it.
     public let seed: UInt64
 
@@ -225,10 +227,18 @@ public final class NoiseVoice {
     /// Samples of the current frame not yet handed out by ``render(addingInto:count:)``.
     public var remainingInFrame: Int { max(0, synth.hop - readIndex) }
 
-    /// Clears the overlap tail for a new note (the generator continues). Real-time safe.
+    /// Clears the overlap tail and the high-pass's state for a new note (the generator continues:
+    /// the engine reseeds ``noise`` per note). Real-time safe.
     public func reset() {
         accumulator.update(repeating: 0, count: synth.frameSpan)
         readIndex = synth.hop
+        highPass.clear()
+    }
+
+    /// Sets the high-pass below the fundamental for the samples handed out from now on
+    /// (`cutoffHz` ≤ 0: none). Real-time safe.
+    public func setHighPass(cutoffHz: Double) {
+        highPass.set(cutoffHz: cutoffHz, sampleRate: synth.sampleRate)
     }
 
     /// Returns to the state of a new voice: generator re-seeded, no tail. Real-time safe.
@@ -274,7 +284,11 @@ public final class NoiseVoice {
         assert(count <= remainingInFrame, "rendered past the end of the noise frame")
         let n = min(count, synth.frameSpan - readIndex)
         let source = accumulator + readIndex
-        for i in 0..<n { output[i] += source[i] }
+        if highPass.isOn {
+            for i in 0..<n { output[i] += highPass.process(source[i]) }
+        } else {
+            for i in 0..<n { output[i] += source[i] }
+        }
         readIndex += n
     }
 }

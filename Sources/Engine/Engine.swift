@@ -156,6 +156,8 @@ public final class Engine: @unchecked Sendable {
     private let motion: PartialMotionTable?
     private let motionEdges: UnsafeMutableBufferPointer<Int>
     private let motionDepthDB: UnsafeMutablePointer<Float>
+    /// The model's high-pass of the noise below the fundamental (nil: none).
+    private let noiseHighPass: NoiseHighPassTable?
     private let batchTone: UnsafeMutablePointer<Float>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
@@ -257,6 +259,7 @@ public final class Engine: @unchecked Sendable {
                   hasMotion: model.motion != nil)
         })
         motion = model.motion
+        noiseHighPass = model.noiseHighPass
         motionEdges = .allocate(capacity: max(2, model.motion?.harmonicEdges.count ?? 2))
         _ = motionEdges.initialize(from: model.motion?.harmonicEdges ?? [1, 1])
         motionDepthDB = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
@@ -707,6 +710,7 @@ public final class Engine: @unchecked Sendable {
             for b in 0..<starts {
                 let v = voices[batchVoices[b]]
                 v.isPendingStart = false
+                setNoiseHighPass(of: v)
                 v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
             }
             // a window of a whole hop (blocks longer than a hop) takes them to frame 1's start:
@@ -1022,6 +1026,9 @@ public final class Engine: @unchecked Sendable {
             f0Row.pointee = Float(f0)
             inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee),
                                                            scratch: blendScratch)
+            if let noiseHighPass {
+                voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(z: voice.z, scratch: blendScratch))
+            }
             if let tone {
                 // the tone balance at the frame's pitch (bend and glide included), timbre and time
                 let pitch = 69 + 12 * log2(max(Double(f0Row.pointee), 1) / 440)
@@ -1067,6 +1074,15 @@ public final class Engine: @unchecked Sendable {
             voice.setInharmonicity(slot, batchInharmonicity[b])
             if frameOffset == 2 { voice.hasAhead = true }
         }
+    }
+
+    /// Sets the high-pass of a voice's noise for the frame it is starting: the model's ratio at the
+    /// frame's timbre point (kept when its inputs were gathered) times the frame's f0 (none without
+    /// the table). Real-time safe.
+    @inline(__always)
+    private func setNoiseHighPass(of voice: Voice) {
+        guard noiseHighPass != nil else { return }
+        voice.noise.setHighPass(cutoffHz: voice.noiseHighPassRatio(frame: voice.frameIndex) * voice.f0(voice.slots.current))
     }
 
     /// Renders `count` samples of one voice into `out`, crossing at most one frame boundary.
@@ -1119,6 +1135,7 @@ public final class Engine: @unchecked Sendable {
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho)
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
+                setNoiseHighPass(of: voice)
                 voice.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(voice.noiseBands(voice.slots.current)))
                 if profileStages { stageNanoseconds.noise += monotonicNanoseconds() - t3 }
             }
@@ -1655,6 +1672,10 @@ public final class Engine: @unchecked Sendable {
         let key = UInt64(note) << 8 | UInt64(velocity)
         let hash = (key &+ 1) &* 0x9E37_79B9_7F4A_7C15
         voice.motion?.start(seed: UInt32(truncatingIfNeeded: hash >> 32))
+        // and the noise's: a note's noise does not depend on which voice slot it got or how long
+        // that slot played before (when a voice frees up is counted in blocks), so the samples
+        // are the same at every block size
+        voice.noise.noise = WhiteNoise(seed: hash)
         // the vibrato's phase from the same hash: the notes of a chord do not swing together
         voice.vibratoPhase = 2 * Double.pi * Double(hash >> 40) / Double(1 << 24)
     }

@@ -72,6 +72,9 @@ final class Voice {
     /// Each slot's inharmonicity B (stretched partials; 0 = harmonic), set with its controls.
     var inharmonicities: (Double, Double, Double) = (0, 0, 0)
     var slots: (current: Int, next: Int, ahead: Int) = (0, 1, 2)
+    /// The noise's high-pass ratio (× f0) of frames n … n+2, at `frame % 4`: set where each frame's
+    /// inputs are gathered (the timbre point of that frame), read when the frame starts.
+    private var noiseHighPassRatios: (Double, Double, Double, Double) = (0, 0, 0, 0)
 
     let gruState: UnsafeMutablePointer<Float>
     let stateCount: Int
@@ -145,6 +148,26 @@ final class Voice {
         case 0: f0Hz.0 = hz
         case 1: f0Hz.1 = hz
         default: f0Hz.2 = hz
+        }
+    }
+
+    @inline(__always)
+    func setNoiseHighPassRatio(frame: Int, _ ratio: Double) {
+        switch frame & 3 {
+        case 0: noiseHighPassRatios.0 = ratio
+        case 1: noiseHighPassRatios.1 = ratio
+        case 2: noiseHighPassRatios.2 = ratio
+        default: noiseHighPassRatios.3 = ratio
+        }
+    }
+
+    @inline(__always)
+    func noiseHighPassRatio(frame: Int) -> Double {
+        switch frame & 3 {
+        case 0: return noiseHighPassRatios.0
+        case 1: return noiseHighPassRatios.1
+        case 2: return noiseHighPassRatios.2
+        default: return noiseHighPassRatios.3
         }
     }
 
@@ -233,6 +256,7 @@ final class Voice {
         glideSeconds = 0
         slots = (0, 1, 2)
         inharmonicities = (0, 0, 0)
+        noiseHighPassRatios = (0, 0, 0, 0)
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)
         transientAmplitudes.update(repeating: 0, count: max(1, transientCount))

@@ -187,6 +187,13 @@ extension TimbreModel {
                 what: "0…\(Int(PartialMotionTable.maxVibratoHz)) Hz")
             hasVibrato = true
         }
+        // the optional high-pass of the noise below the fundamental
+        let highPassSpec = Self.noiseHighPassTensor(for: config)
+        if file.tensors[highPassSpec.name] != nil {
+            values[highPassSpec.name] = try checked(
+                highPassSpec, inRange: { $0 >= 0 && $0 <= NoiseHighPassTable.maxRatio },
+                what: "a ratio of f0 0…\(Int(NoiseHighPassTable.maxRatio))")
+        }
         let motionNames: Set<String> = motionEdges == nil ? []
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
                   + (hasVibrato ? vibratoSpecs.map(\.name) : []))
@@ -194,6 +201,7 @@ extension TimbreModel {
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
             .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
+            .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -275,9 +283,14 @@ extension TimbreModel {
                                vibratoHz: values["motion.vibrato_hz"] ?? [], latentMeans: means, blendScale: scale,
                                blendRule: blendRule)
         }
+        let noiseHighPass = values[highPassSpec.name].map {
+            NoiseHighPassTable(instrumentCount: n, zDim: z, ratios: $0, latentMeans: means, blendScale: scale,
+                               blendRule: blendRule)
+        }
         self.init(path: path, formatVersion: fileVersion, config: config, metadata: meta, envelopeBlendScale: scale,
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,
-                  transients: transients, tone: tone, motion: motion, unexpectedTensorNames: unexpectedTensorNames)
+                  transients: transients, tone: tone, motion: motion, noiseHighPass: noiseHighPass,
+                  unexpectedTensorNames: unexpectedTensorNames)
     }
 }

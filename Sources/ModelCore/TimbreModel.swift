@@ -52,6 +52,9 @@ public struct TimbreModel: Sendable {
     /// The partial motion (`motion.*`, optional): nil when the file has none, and each partial
     /// follows the decoder's course without moving around it.
     public let motion: PartialMotionTable?
+    /// The noise's high-pass below the fundamental (`highpass.ratio`, optional): nil when the file
+    /// has none, and each voice's noise reaches down to 0 Hz.
+    public let noiseHighPass: NoiseHighPassTable?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -69,7 +72,8 @@ public struct TimbreModel: Sendable {
                 envelopeBlendScale: Double, latentMeans: [[Float]], latentLogvars: [[Float]], reverbIR: [Float],
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
                 inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil, tone: ToneTable? = nil,
-                motion: PartialMotionTable? = nil, unexpectedTensorNames: [String]) {
+                motion: PartialMotionTable? = nil, noiseHighPass: NoiseHighPassTable? = nil,
+                unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
         self.config = config
@@ -86,6 +90,7 @@ public struct TimbreModel: Sendable {
         self.transients = transients
         self.tone = tone
         self.motion = motion
+        self.noiseHighPass = noiseHighPass
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -180,6 +185,12 @@ public struct TimbreModel: Sendable {
         [TensorSpec(name: "motion.harmonic_edges", shape: [groupCount + 1]),
          TensorSpec(name: "motion.depth_db", shape: [config.instrumentCount, groupCount]),
          TensorSpec(name: "motion.correlation", shape: [config.instrumentCount])]
+    }
+
+    /// The optional high-pass of the noise below the fundamental (docs/model-format.md, "Noise below
+    /// the fundamental").
+    public static func noiseHighPassTensor(for config: ModelConfig) -> TensorSpec {
+        TensorSpec(name: "highpass.ratio", shape: [config.instrumentCount])
     }
 
     /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both

@@ -161,4 +161,74 @@ final class FilteredNoiseTests: XCTestCase {
             }
         }
     }
+
+    /// The noise's high-pass below the fundamental (docs/model-format.md, "Noise below the
+    /// fundamental"): a sine far under the cutoff loses what the Butterworth response says, one
+    /// far above it passes, and a cutoff of 0 passes everything bit for bit.
+    func testHighPassResponse() {
+        let rate = 48_000.0, cutoff = 400.0
+        func gainDB(_ hz: Double, cutoffHz: Double) -> Double {
+            var filter = HighPassBiquad()
+            filter.set(cutoffHz: cutoffHz, sampleRate: rate)
+            var inPower = 0.0, outPower = 0.0
+            for i in 0..<Int(rate) {
+                let x = Float(sin(2 * Double.pi * hz * Double(i) / rate))
+                let y = filter.process(x)
+                if i >= Int(rate) / 2 {
+                    inPower += Double(x * x)
+                    outPower += Double(y * y)
+                }
+            }
+            return 10 * log10(outPower / inPower)
+        }
+        for (hz, expected) in [(100.0, 10 * log10(pow(0.25, 4) / (1 + pow(0.25, 4)))), (200, 10 * log10(pow(0.5, 4) / (1 + pow(0.5, 4)))),
+                               (400, -3.01), (1600, 0), (6400, 0)] {
+            XCTAssertEqual(gainDB(hz, cutoffHz: cutoff), expected, accuracy: 0.15, "\(hz) Hz")
+        }
+        var off = HighPassBiquad()
+        off.set(cutoffHz: 0, sampleRate: rate)
+        XCTAssertFalse(off.isOn)
+        for x: Float in [0.5, -0.25, 1, 0] { XCTAssertEqual(off.process(x), x) }
+        // a cutoff at or above Nyquist is held at 0.45 of the rate: finite and stable
+        var high = HighPassBiquad()
+        high.set(cutoffHz: 1e6, sampleRate: rate)
+        var noise = WhiteNoise(seed: 3)
+        for _ in 0..<10_000 { XCTAssertTrue(abs(high.process(noise.next())) < 4) }
+    }
+
+    /// `NoiseVoice` with the high-pass set at each frame to ratio × that frame's f0 gives the
+    /// trainer's twin (`dsp.noise_highpass` after `dsp.filtered_noise`) on fixed inputs, at 44.1
+    /// and 48 kHz, handed out in pieces of any size.
+    func testHighPassMatchesTorchReferenceAudio() throws {
+        let fixture = try SafeTensors.fixture("highpass-reference.safetensors")
+        let bands = fixture.rows("controls.noise"), f0 = fixture["f0_hz"], ratio = Double(fixture["ratio"][0])
+        for rate in [44_100.0, 48_000] {
+            let white = fixture["white.\(Int(rate))"], expected = fixture["audio.highpass.\(Int(rate))"]
+            let unfiltered = fixture["audio.noise.\(Int(rate))"]
+            let hop = hopSamples(sampleRate: rate, frameRate: 100)!
+            let synth = NoiseSynth(sampleRate: rate, hop: hop, bandCount: bands[0].count, bandLimitHz: Double(fixture.bandLimitHz))
+            let voice = NoiseVoice(synth: synth, seed: 0)
+            var output = [Float](repeating: 0, count: bands.count * hop)
+            output.withUnsafeMutableBufferPointer { out in
+                white.withUnsafeBufferPointer { w in
+                    for n in bands.indices {
+                        voice.setHighPass(cutoffHz: ratio * Double(f0[n]))
+                        bands[n].withUnsafeBufferPointer { voice.beginFrame(bandMagnitudes: $0, white: w.baseAddress! + n * hop) }
+                        var done = 0
+                        for piece in [1, 63, 100, hop] where done < hop {
+                            let count = min(piece, hop - done)
+                            voice.render(addingInto: out.baseAddress! + n * hop + done, count: count)
+                            done += count
+                        }
+                    }
+                }
+            }
+            let scale = expected.map { abs(Double($0)) }.max()!
+            let error = maxAbsDifference(output, expected)
+            print("high-passed noise vs torch @\(Int(rate)): max error \(error), relative \(error / scale)")
+            XCTAssertLessThan(error / scale, 1e-4, "at \(rate)")
+            // and the filter did something: the unfiltered noise differs from it by far more
+            XCTAssertGreaterThan(maxAbsDifference(unfiltered, expected) / scale, 0.05)
+        }
+    }
 }

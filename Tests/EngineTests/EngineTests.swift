@@ -91,12 +91,13 @@ extension TimbreModel {
     /// This model with its optional tables replaced (tests give the small model stretched
     /// partials, attack transients, a tone balance or partial motion).
     func with(inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil,
-              tone: ToneTable? = nil, motion: PartialMotionTable? = nil) -> TimbreModel {
+              tone: ToneTable? = nil, motion: PartialMotionTable? = nil,
+              noiseHighPass: NoiseHighPassTable? = nil) -> TimbreModel {
         TimbreModel(path: path, formatVersion: formatVersion, config: config, metadata: metadata,
                     envelopeBlendScale: envelopeBlendScale, latentMeans: latentMeans, latentLogvars: latentLogvars,
                     reverbIR: reverbIR, envelopes: envelopes, decoderWeights: decoderWeights,
                     encoderWeights: encoderWeights, inharmonicity: inharmonicity, transients: transients,
-                    tone: tone, motion: motion, unexpectedTensorNames: [])
+                    tone: tone, motion: motion, noiseHighPass: noiseHighPass, unexpectedTensorNames: [])
     }
 }
 

@@ -210,6 +210,30 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The noise's high-pass below the fundamental (`highpass.ratio` [I]) loads on its own and
+    /// blends by the timbre point; a ratio out of 0…2, a wrong shape or a non-finite value is
+    /// refused with the tensor named.
+    func testTheNoiseHighPassLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        XCTAssertNil(plain.noiseHighPass)
+        let n = plain.config.instrumentCount
+        let ratios = (0..<n).map { Float($0 % 3) * 0.4 }
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: [("highpass.ratio", [n], ratios)]).path)
+        let table = try XCTUnwrap(loaded.noiseHighPass)
+        XCTAssertEqual(table.ratios, ratios)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        // at an instrument's own point the blend leans on that instrument's row
+        for i in 0..<min(n, 3) {
+            XCTAssertEqual(table.ratio(z: loaded.latentMeans[i]), Double(ratios[i]), accuracy: 0.15, "instrument \(i)")
+        }
+        for (values, shape) in [(ratios.map { $0 + 2.5 }, [n]), (ratios.map { -$0 - 0.1 }, [n]),
+                                (ratios + [0.5], [n + 1]), ([Float.nan] + ratios.dropFirst(), [n])] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("highpass.ratio", shape, values)]).path)) {
+                XCTAssertTrue("\($0)".contains("highpass.ratio"), "\($0)")
+            }
+        }
+    }
+
     /// An onset course on pitch anchors of its own (`tone.onset_pitches`) with its own frame
     /// count loads; pitches that do not increase, or an onset table of the envelopes' shape
     /// beside them, are refused with the tensor named.

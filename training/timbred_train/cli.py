@@ -178,6 +178,12 @@ def cmd_motion(args) -> None:
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
+def cmd_highpass(args) -> None:
+    from .highpass import run
+
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+
+
 def cmd_envelopes(args) -> None:
     from .envelope import refit
 
@@ -339,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
                    data=("data/default48", "the model's note set"),
                    out="write the model with the motion table here instead of in place",
                    dry="measure and print; write nothing into the model", func=cmd_motion)
+
+    _model_command(sub, "highpass", "measure how far under each note's fundamental its noise reaches (per "
+                                    "instrument, played from MIDI as the engine plays it) and add the noise's "
+                                    "high-pass to an exported model",
+                   data=("data/default48", "the model's note set"),
+                   out="write the model with the high-pass here instead of in place",
+                   dry="measure and print; write nothing into the model", func=cmd_highpass)
 
     _model_command(sub, "envelopes", "fit the loudness envelopes again from the note set's train split and "
                                      "write them into an exported model (then measure tone and transients again)",

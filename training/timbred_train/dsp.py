@@ -187,6 +187,51 @@ def filtered_noise(band_mags: torch.Tensor, white: torch.Tensor, frame_rate: flo
     return out[:, : n_frames * hop]
 
 
+def highpass_coefficients(cutoff_hz: float, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The noise's high-pass below the fundamental: a second-order Butterworth (Q = 1/sqrt(2),
+    bilinear transform, cutoff pre-warped and held below 0.45 of the rate), as (b, a) with a[0] = 1;
+    the engine's `HighPassBiquad`."""
+    w0 = 2 * math.pi * min(cutoff_hz, 0.45 * sample_rate) / sample_rate
+    cos_w, alpha = math.cos(w0), math.sin(w0) / (2 * math.sqrt(0.5))
+    a0 = 1 + alpha
+    b0 = (1 + cos_w) / 2 / a0
+    return np.array([b0, -2 * b0, b0]), np.array([1.0, -2 * cos_w / a0, (1 - alpha) / a0])
+
+
+def highpass_power(f_hz, cutoff_hz: float) -> np.ndarray:
+    """|H(f)|² of that high-pass (the analogue prototype: (f/fc)^4 / (1 + (f/fc)^4); 1 when the
+    cutoff is 0)."""
+    f = np.asarray(f_hz, np.float64)
+    if cutoff_hz <= 0:
+        return np.ones_like(f)
+    q = (f / cutoff_hz) ** 4
+    return q / (1 + q)
+
+
+def noise_highpass(noise: np.ndarray, f0_hz: np.ndarray, ratio: float, frame_rate: float,
+                   sample_rate: float) -> np.ndarray:
+    """The filtered noise [n] of one note through the high-pass at `ratio` × each frame's f0, the
+    cutoff set at the start of each frame's hop of samples and the filter's state carried across
+    (transposed direct form II, as the engine runs it); ratio 0 returns the noise unchanged."""
+    from scipy.signal import lfilter
+
+    x = np.asarray(noise, np.float64)
+    if ratio <= 0:
+        return x.astype(np.float32)
+    hop = int(round(sample_rate / frame_rate))
+    out = np.empty_like(x)
+    state = np.zeros(2)
+    for n in range(0, (len(x) + hop - 1) // hop):
+        f0 = float(f0_hz[min(n, len(f0_hz) - 1)])
+        chunk = slice(n * hop, min(len(x), (n + 1) * hop))
+        if ratio * f0 <= 0:
+            out[chunk] = x[chunk]
+            continue
+        b, a = highpass_coefficients(ratio * f0, sample_rate)
+        out[chunk], state = lfilter(b, a, x[chunk], zi=state)
+    return out.astype(np.float32)
+
+
 def fft_convolve(audio: torch.Tensor, ir: torch.Tensor) -> torch.Tensor:
     """Linear convolution of audio [B, T] with a single impulse response [L], truncated to T."""
     n = audio.shape[-1] + ir.shape[-1] - 1

@@ -127,13 +127,16 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
-                 course_db: tuple | None = None, vibrato: tuple | None = None) -> np.ndarray:
+                 course_db: tuple | None = None, vibrato: tuple | None = None, highpass: float = 0.0,
+                 split: bool = False):
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
     seconds [S]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
     moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
-    from the phase the engine gives the nearest key; rendered at `sample_rate` (None: the model's)."""
+    from the phase the engine gives the nearest key; `highpass` (`highpass.blended`) sets the noise's
+    high-pass below the fundamental at that ratio of f0; rendered at `sample_rate` (None: the
+    model's). `split`: the harmonic part and the noise [n] each (no room) instead of the sum."""
     cfg = model.cfg
     if vibrato is not None and vibrato[0] > 0:
         from . import motion as M
@@ -163,7 +166,14 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         g = torch.Generator().manual_seed(seed)
         sr = sample_rate or cfg.sample_rate
         white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1
-        return model.synthesize(c, f0t, white, sample_rate=sr, reverb=reverb)["audio"][0].numpy()
+        parts = model.synthesize(c, f0t, white, sample_rate=sr, reverb=False)
+        harmonic = parts["harmonic"][0].numpy()
+        noise = dsp.noise_highpass(parts["noise"][0].numpy(), f0t[0].numpy(), highpass, cfg.frame_rate, sr)
+        if split:
+            return harmonic, noise
+        dry = torch.as_tensor(harmonic + noise)[None]
+        out = dry + dsp.fft_convolve(dry, model.ir()) if reverb else dry
+        return out[0].numpy()
 
 
 def analysis_resynthesis(model: TimbreDDSP, notes: NoteSet, i: int) -> np.ndarray:
@@ -221,6 +231,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
     note_transient = _transient_player(model_path, model, env, meta)
     note_tone = _tone_lookup(model_path, model, meta)
     note_motion = _motion_lookup(model_path, model, meta)
+    note_highpass = _highpass_lookup(model_path, model, meta)
     midi_t_feats, analysis_t_feats = [], []
 
     rows = []
@@ -230,7 +241,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         hold = int(notes.hold_frames[i])
         prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
                        len(notes.f0_hz[i]), hold / cfg.frame_rate)
-        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst)
+        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst) | note_highpass(inst)
         # the note's own f0 already swings as the recording's did: no vibrato on top of it
         y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
                          hold_s=hold / cfg.frame_rate, **(tone | {"vibrato": None}))
@@ -387,6 +398,20 @@ def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
         return {"motion": M.blended(tables, w), "vibrato": M.blended_vibrato(tables, w)}
 
     return lookup
+
+
+def _highpass_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
+    """A function (instrument) → `resynthesize`'s highpass argument at the instrument's preset point,
+    blended as the engine blends it ({} when the model file has no `highpass.ratio`)."""
+    from . import highpass as H
+    from .envelope import blend_weights
+
+    ratios = H.read_table(model_path)
+    if ratios is None:
+        return lambda k: {}
+    means = model.prior_mu.detach().numpy()
+    rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
+    return lambda k: {"highpass": H.blended(ratios, blend_weights(means[k], means, scale, rule))}
 
 
 def _transient_player(model_path: Path, model: TimbreDDSP, env: dict, meta: dict):

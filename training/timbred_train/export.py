@@ -251,6 +251,9 @@ def write_fixtures(folder: Path, trained: TimbreDDSP, notes: NoteSet, envelopes:
     from .tone import write_fixture as write_tone_fixture
 
     write_tone_fixture(folder)
+    from .highpass import write_fixture as write_highpass_fixture
+
+    write_highpass_fixture(folder)
     print(f"wrote fixtures in {folder}")
 
 
