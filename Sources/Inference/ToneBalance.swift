@@ -14,8 +14,9 @@ import Darwin
 public struct ToneBalance: Sendable, Equatable {
     /// Bands of a gain curve (the transients' 28).
     public static let bandCount = 28
-    /// Values of a frame's gains: the band gains, then the gain of everything (the onset's).
-    public static let rowCount = bandCount + 1
+    /// Values of a frame's gains: the band gains, then the gain of everything (the onset's), then
+    /// the strike's share of the band gains' shape (1: all of it).
+    public static let rowCount = bandCount + 2
     /// K, harmonics.
     public let harmonicCount: Int
     /// Noise bands of the model.
@@ -62,17 +63,56 @@ public struct ToneBalance: Sendable, Equatable {
     }
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
-    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values in dB: 28 bands, then one for
-    /// all). Real-time safe.
+    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
+    /// in dB, then the strike's share σ). With σ < 1 the bands get σ of their gains (in dB) and the
+    /// frame is scaled to the power (Σ harmonics² + Σ noise²) the whole gains give: the strike
+    /// takes part of the balance's shape and all of its level. Real-time safe.
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                       noise: UnsafeMutablePointer<Float>) {
-        // the 28 linear gains, on the stack
+        let share = gainsDB[Self.bandCount + 1]
+        guard share < 1 else {
+            scale(gainsDB: gainsDB, share: 1, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+            return
+        }
+        // the power the whole gains would give, then the shared gains, scaled to it
+        var whole: Float = 0, shared: Float = 0
+        let base = Float(Self.bandPosition(hz: Double(f0Hz))), top = Float(Self.bandCount - 1)
+        let (lowWhole, highWhole) = Self.linearGains(gainsDB, share: 1)
+        for k in 0..<harmonicCount {
+            let q = min(max(base + harmonicPositionOffsets[k], 1), top), j = min(Int(q), Self.bandCount - 2)
+            let a = harmonics[k] * Self.interpolate(lowWhole, highWhole, j, q - Float(j))
+            whole += a * a
+        }
+        for b in 0..<noiseBandCount {
+            let a = noise[b] * Self.interpolate(lowWhole, highWhole, noiseBandIndex[b], noiseBandFraction[b])
+            whole += a * a
+        }
+        scale(gainsDB: gainsDB, share: share, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+        for k in 0..<harmonicCount { shared += harmonics[k] * harmonics[k] }
+        for b in 0..<noiseBandCount { shared += noise[b] * noise[b] }
+        guard shared > 0, whole.isFinite else { return }
+        let level = (whole / shared).squareRoot()
+        for k in 0..<harmonicCount { harmonics[k] *= level }
+        for b in 0..<noiseBandCount { noise[b] *= level }
+    }
+
+    /// The 28 linear gains `10^((share · G[b] + O) / 20)`, on the stack. Real-time safe.
+    @inline(__always)
+    private static func linearGains(_ gainsDB: UnsafePointer<Float>, share: Float) -> (SIMD16<Float>, SIMD16<Float>) {
         var low = SIMD16<Float>(), high = SIMD16<Float>()
-        let all = Double(gainsDB[Self.bandCount])
-        for b in 0..<Self.bandCount {
-            let g = Float(exp((Double(gainsDB[b]) + all) * (log(10.0) / 20)))
+        let all = Double(gainsDB[bandCount])
+        for b in 0..<bandCount {
+            let g = Float(exp((Double(share) * Double(gainsDB[b]) + all) * (log(10.0) / 20)))
             if b < 16 { low[b] = g } else { high[b - 16] = g }
         }
+        return (low, high)
+    }
+
+    /// Multiplies the frame by the gains with `share` of the band gains. Real-time safe.
+    @inline(__always)
+    private func scale(gainsDB: UnsafePointer<Float>, share: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+                       noise: UnsafeMutablePointer<Float>) {
+        let (low, high) = Self.linearGains(gainsDB, share: share)
         let base = Float(Self.bandPosition(hz: Double(f0Hz)))
         let top = Float(Self.bandCount - 1)
         for k in 0..<harmonicCount {

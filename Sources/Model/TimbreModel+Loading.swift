@@ -187,6 +187,12 @@ extension TimbreModel {
                 what: "0…\(Int(PartialMotionTable.maxVibratoHz)) Hz")
             hasVibrato = true
         }
+        // the tone balance's optional strike share, only beside the band gains
+        let strikeSpec = Self.toneStrikeTensor(for: config)
+        if file.tensors[strikeSpec.name] != nil {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            values[strikeSpec.name] = try checked(strikeSpec, inRange: { $0 >= 0 && $0 <= 1 }, what: "a share 0…1")
+        }
         // the optional high-pass of the noise below the fundamental
         let highPassSpec = Self.noiseHighPassTensor(for: config)
         if file.tensors[highPassSpec.name] != nil {
@@ -202,6 +208,7 @@ extension TimbreModel {
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
             .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
             .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
+            .union(values[strikeSpec.name] == nil ? [] : [strikeSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -276,7 +283,7 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
-            latentMeans: means, blendScale: scale, blendRule: blendRule)
+            strikeFraction: values[strikeSpec.name] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],

@@ -20,7 +20,7 @@ public struct ToneTable: Sendable, Equatable {
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
     /// gains, then the onset gain.
-    public static var rowCount: Int { bandCount + 1 }
+    public static var rowCount: Int { bandCount + 2 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
     public static let onsetFrameCountInFiles = 40
@@ -57,6 +57,11 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.course_db` [I, P, V, S, B] (on `pitchAnchors` and `velocityAnchors`): added to band b's gain,
     /// linear in time between the course's times, the first one's before them, the last one's after.
     public let courseDB: [Float]
+    /// `tone.strike_fraction` [I] (empty: none): the share of the band gains (course included) at
+    /// the note-on, rising linearly to all of them at ``strikeRampSeconds``.
+    public let strikeFraction: [Float]
+    /// The strike's ramp: from the note-on to the whole band balance, seconds.
+    public static let strikeRampSeconds = 0.12
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
     /// s of the blend (the envelopes' `envelope_blend_scale`).
@@ -68,7 +73,9 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                strikeFraction: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+        precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
+        self.strikeFraction = strikeFraction
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
@@ -100,7 +107,9 @@ public struct ToneTable: Sendable, Equatable {
     /// The B band gains in dB of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them) with the band course at `secondsSinceNoteOn`
     /// added, then its onset gain in dB at that time (linear between frames; the last frame's
-    /// after it), written to `out` (``rowCount`` values). Real-time safe: `scratch` holds at least
+    /// after it), then the strike's share of the band gains' shape at that time (1 without
+    /// `tone.strike_fraction` and from ``strikeRampSeconds`` on), written to `out` (``rowCount``
+    /// values). Real-time safe: `scratch` holds at least
     /// I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
@@ -158,6 +167,20 @@ public struct ToneTable: Sendable, Equatable {
               }
             }
         }
+        // the strike: the band gains' share of the spectrum's shape at the note-on, linear to all
+        // of it at the ramp's end (ToneBalance keeps the frame's power)
+        out[b + 1] = 1
+        if !strikeFraction.isEmpty, secondsSinceNoteOn.isFinite, secondsSinceNoteOn < Self.strikeRampSeconds {
+            var fraction: Double = 0, total: Double = 0
+            for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
+                fraction += weights[i] * Double(strikeFraction[i])
+                total += weights[i]
+            }
+            if total > 0 {  // (a timbre point of NaN has no balance to share)
+                let ramp = max(secondsSinceNoteOn, 0) / Self.strikeRampSeconds
+                out[b + 1] = Float(fraction + (1 - fraction) * ramp)
+            }
+        }
     }
 
     /// Adds `weight` times cell `cell`'s band course, linear between its times j and `next`, to
@@ -196,7 +219,7 @@ public struct ToneTable: Sendable, Equatable {
     }
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
-    /// not real-time): the B band gains, then the onset gain.
+    /// not real-time): the B band gains, then the onset gain, then the strike's share.
     public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))

@@ -135,6 +135,30 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The strike's share of the tone balance (`tone.strike_fraction` [I]) loads beside the band
+    /// gains; a share outside 0…1 or one without the band gains is refused with the tensor named.
+    func testToneStrikeLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let c = plain.config, n = c.instrumentCount
+        let shape = [n, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let gains: (String, [Int], [Float]) = ("tone.gain_db", shape, [Float](repeating: 2, count: shape.reduce(1, *)))
+        let shares = (0..<n).map { Float($0 % 5) / 4 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [gains, ("tone.strike_fraction", [n], shares)]).path)
+        XCTAssertEqual(try XCTUnwrap(model.tone).strikeFraction, shares)
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        XCTAssertEqual(try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: [gains]).path).tone).strikeFraction, [])
+        for extra in [[gains, ("tone.strike_fraction", [n], shares.map { $0 + 1.5 })],
+                      [gains, ("tone.strike_fraction", [n], shares.map { -$0 - 0.1 })],
+                      [gains, ("tone.strike_fraction", [n + 1], shares + [0.5])]] as [[(String, [Int], [Float])]] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: extra).path)) {
+                XCTAssertTrue("\($0)".contains("tone.strike_fraction"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("tone.strike_fraction", [n], shares)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db"), "\($0)")
+        }
+    }
+
     /// The partial motion's three tensors load; a file with only some of them, edges that do not
     /// start at 1 or do not increase, a negative depth or a correlation of 1 is refused with the
     /// tensor named.

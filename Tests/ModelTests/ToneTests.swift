@@ -32,7 +32,9 @@ final class ToneTests: XCTestCase {
             XCTAssertEqual(g[b], onsets[q], accuracy: 1e-4, "onset of query \(q) at \(seconds[q]) s")
         }
         // NaN in z: no balance (0 dB), not NaN
-        XCTAssertEqual(table.gains(z: [.nan, 0], pitch: 60, velocity: 100, secondsSinceNoteOn: 0).map(abs).max(), 0)
+        let nan = table.gains(z: [.nan, 0], pitch: 60, velocity: 100, secondsSinceNoteOn: 0)
+        XCTAssertEqual(nan[0...b].map(abs).max(), 0)
+        XCTAssertEqual(nan[b + 1], 1, "the whole (empty) balance's share")
     }
 
     /// The band course (`tone.course_db`): the band gains with the course added at the query's
@@ -72,6 +74,74 @@ final class ToneTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1, "the fixture's course moves the gains")
     }
 
+    /// The strike (`tone.strike_fraction`): the row's last value is the instrument's share at the
+    /// note-on, halfway through the 120 ms ramp halfway to 1, 1 from its end on (tone.strike_ramp);
+    /// the band and onset gains are left whole; without the tensor the share is 1.
+    func testTheStrikeSharesTheBandGainsOverItsRamp() throws {
+        let fixture = try Reference(fixturePath)
+        func table(strike: [Float]) throws -> ToneTable {
+            ToneTable(instrumentCount: fixture.shape("gain_db")[0], zDim: fixture.shape("means")[1],
+                      pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
+                      velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
+                      gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
+                      onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
+                      courseSeconds: try fixture.values("course_seconds").map(Double.init),
+                      courseDB: try fixture.values("course_db"), strikeFraction: strike,
+                      latentMeans: try fixture.values("means"),
+                      blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
+        }
+        let plain = try table(strike: []), struck = try table(strike: [0.2, 0.6])
+        let b = ToneTable.bandCount, means = try fixture.values("means")
+        for (instrument, share) in [(0, Float(0.2)), (1, Float(0.6))] {
+            let z = Array(means[instrument * 2 ..< instrument * 2 + 2])
+            for (seconds, expected) in [(0.0, share), (0.06, share + (1 - share) / 2), (0.12, 1), (0.5, 1)] as [(Double, Float)] {
+                let g = struck.gains(z: z, pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
+                let g0 = plain.gains(z: z, pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
+                XCTAssertEqual(Array(g[0...b]), Array(g0[0...b]), "the band and onset gains are the whole balance's")
+                XCTAssertEqual(g[b + 1], expected, accuracy: 1e-6, "the share at \(seconds) s")
+                XCTAssertEqual(g0[b + 1], 1, "without the tensor the share is 1")
+            }
+        }
+    }
+
+    /// `ToneBalance.apply` with a share σ < 1: the bands get σ of their gains in dB and the frame
+    /// keeps the power (Σ harmonics² + Σ noise²) the whole gains give; σ = 1 is the whole balance.
+    func testTheStrikesShareKeepsTheFramesPower() {
+        let k = 12, nb = 17, b = ToneBalance.bandCount
+        let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
+        let gains = (0..<b).map { Float($0 % 7) * 3 - 6 }
+        let harmonics = (0..<k).map { 1 / Float($0 + 1) }, noise = (0..<nb).map { 0.01 * Float($0 % 3 + 1) }
+        func play(_ share: Float, onset: Float = -2) -> ([Float], [Float]) {
+            var h = harmonics, n = noise
+            (gains + [onset, share]).withUnsafeBufferPointer { g in
+                balance.apply(gainsDB: g.baseAddress!, f0Hz: 220, harmonics: &h, noise: &n)
+            }
+            return (h, n)
+        }
+        func power(_ x: ([Float], [Float])) -> Float { x.0.map { $0 * $0 }.reduce(0, +) + x.1.map { $0 * $0 }.reduce(0, +) }
+        let whole = play(1), none = play(0), part = play(0.5)
+        XCTAssertEqual(power(none), power(whole), accuracy: 1e-5 * power(whole))
+        XCTAssertEqual(power(part), power(whole), accuracy: 1e-5 * power(whole))
+        // with no share the shape is the decoder's (every value the same factor of its input)
+        let factors = zip(none.0, harmonics).map { $0 / $1 }
+        XCTAssertLessThan(factors.max()! / factors.min()! - 1, 1e-5)
+        XCTAssertNotEqual(part.0, whole.0)
+    }
+
+    /// The shipped model's vibraphone, guitar, bass and clarinet strike with less of the balance than
+    /// they sustain with, its trumpet and violin with all of it, as `timbred-train tone --strike`
+    /// measured on the training notes (TRAINING.md, session 20).
+    func testTheShippedModelsStrikeShares() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let tone = try XCTUnwrap(model.tone)
+        XCTAssertEqual(tone.strikeFraction.count, model.config.instrumentCount, "no tone.strike_fraction (timbred-train tone --strike)")
+        func share(_ name: String) throws -> Float { tone.strikeFraction[try XCTUnwrap(model.instrumentIndex(named: name))] }
+        for name in ["vibraphone", "acoustic_bass", "clarinet"] { XCTAssertEqual(try share(name), 0, name) }
+        XCTAssertLessThan(try share("nylon_guitar"), 0.5)
+        for name in ["trumpet", "violin", "flute"] { XCTAssertEqual(try share(name), 1, name) }
+    }
+
     func testApplyMatchesTheTrainer() throws {
         let fixture = try Reference(fixturePath)
         let gains = try fixture.values("lookup.values"), f0 = try fixture.values("apply.f0_hz")
@@ -82,7 +152,7 @@ final class ToneTests: XCTestCase {
         let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
         for t in 0..<f0.count {
             var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t]]).withUnsafeBufferPointer { g in
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], 1]).withUnsafeBufferPointer { g in
                 h.withUnsafeMutableBufferPointer { hp in
                     n.withUnsafeMutableBufferPointer { np in
                         balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: hp.baseAddress!,

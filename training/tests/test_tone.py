@@ -183,3 +183,53 @@ def test_velocity_layers_merge_into_one_increasing_axis():
     assert anchors == [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
     assert merged.shape == (2, 3, 7, T.BANDS)
     assert np.all(merged[0, 1, :, 5] == np.array(anchors))
+
+
+def test_the_strike_shares_the_band_balance_over_its_ramp():
+    """`apply` with a strike share s: frame 0's band gains (course included) are s of the whole
+    balance's in dB, frame 1 (10 ms) s + (1 - s) / 12, from 120 ms on all of it, each frame at the
+    power the whole balance gives it; s = 1 or None changes nothing; the onset gain is not shared."""
+    import torch
+
+    from timbred_train import tone as T
+
+    g = np.random.default_rng(9)
+    gains = g.random(T.BANDS) * 12 - 6
+    course = (g.random((2, T.BANDS)) * 6 - 3, np.array([0.05, 0.5]))
+    harm = torch.ones(1, 16, 10)
+    noise = torch.ones(1, 16, 17)
+    f0 = torch.full((1, 16), 220.0)
+    whole = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, course=course)
+    for s in (1.0, None):
+        same = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, course=course, strike=s)
+        assert torch.equal(same["harmonics"], whole["harmonics"]) and torch.equal(same["noise"], whole["noise"])
+    shared = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, course=course, strike=0.25)
+    db = lambda x: 20 * np.log10(x.numpy()[0])  # noqa: E731
+    for frame, share in ((0, 0.25), (1, 0.25 + 0.75 / 12), (6, 0.25 + 0.75 / 2), (12, 1.0), (15, 1.0)):
+        # the frame played with its band gains (course included) times the share, in dB
+        # the frame played with its band gains (course included) times the share, in dB, then
+        # scaled to the power the whole gains give it
+        g_frame = share * (gains + T.course_at(course[0], course[1], np.array([frame / 100.0]))[0])
+        one = T.apply({"harmonics": harm[:, frame:frame + 1], "noise": noise[:, frame:frame + 1]}, g_frame,
+                      f0[:, frame:frame + 1], 16000.0)
+        p_one = float((one["harmonics"] ** 2).sum() + (one["noise"] ** 2).sum())
+        p_whole = float((whole["harmonics"][0, frame] ** 2).sum() + (whole["noise"][0, frame] ** 2).sum())
+        level = np.sqrt(p_whole / p_one)
+        assert np.allclose(shared["harmonics"][0, frame].numpy(), level * one["harmonics"][0, 0].numpy(), rtol=1e-4), frame
+        assert np.allclose(shared["noise"][0, frame].numpy(), level * one["noise"][0, 0].numpy(), rtol=1e-4), frame
+        p_shared = float((shared["harmonics"][0, frame] ** 2).sum() + (shared["noise"][0, frame] ** 2).sum())
+        assert abs(p_shared / p_whole - 1) < 1e-4, frame
+        assert (share == 1.0) == np.allclose(shared["harmonics"][0, frame].numpy(), whole["harmonics"][0, frame].numpy())
+    assert np.allclose(T.strike_ramp(0.4, np.array([-0.01, 0.0, 0.06, 0.12, 1.0])), [0.4, 0.4, 0.7, 1.0, 1.0])
+    onset = np.full(T.ONSET_FRAMES, -6.0)
+    with_onset = T.apply({"harmonics": harm, "noise": noise}, np.zeros(T.BANDS), f0, 16000.0, onset, strike=0.0)
+    assert np.allclose(db(with_onset["harmonics"]), -6.0, atol=1e-4)  # the onset gain is whole at the note-on
+
+
+def test_choose_strike_keeps_the_whole_balance_unless_less_is_clearly_better():
+    from timbred_train import tone as T
+
+    assert T.choose_strike(np.array([4.9, 5.3, 5.5, 5.8, 6.1])) == 0.0
+    assert T.choose_strike(np.array([4.5, 4.5, 4.6, 4.7, 4.9])) == 0.75
+    assert T.choose_strike(np.array([5.7, 5.1, 4.8, 4.8, 5.0])) == 1.0
+    assert T.choose_strike(np.array([2.6, 2.5, 2.6, 2.9, 3.3])) == 0.5

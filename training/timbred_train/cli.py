@@ -197,8 +197,11 @@ def cmd_transients(args) -> None:
 
 
 def cmd_tone(args) -> None:
-    from .tone import add_velocity_layers, run
+    from .tone import add_strike, add_velocity_layers, run
 
+    if args.strike:
+        add_strike(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+        return
     if args.velocity_layers:
         add_velocity_layers(Path(args.model), Path(args.velocity_layers), Path(args.out) if args.out else None,
                             write=not args.dry)
@@ -378,6 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--velocity-layers", help="a note set of the same notes at velocities the model's set lacks (e.g. "
                                              "`dataset --out data/default48v --velocities 64,100`): measure their band "
                                              "balance and add it to the file's as velocity anchors of its own; nothing else")
+    o.add_argument("--strike", action="store_true", help="measure how much of the band balance each instrument's "
+                                                            "strike (its first 20 ms) takes, against the real notes' "
+                                                            "power above 6 kHz, and add tone.strike_fraction; nothing "
+                                                            "else (run it after the other tone steps)")
     o.add_argument("--out", help="write the model with the tone balance here instead of in place")
     o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     o.set_defaults(func=cmd_tone)

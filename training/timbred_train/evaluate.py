@@ -128,11 +128,12 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
                  course_db: tuple | None = None, vibrato: tuple | None = None, highpass: float = 0.0,
-                 split: bool = False):
+                 strike: float | None = None, split: bool = False):
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
-    seconds [S]) and `onset_db` (the onset course; `tone.lookup`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    seconds [S]), `onset_db` (the onset course; `tone.lookup`) and `strike` (the balance's share at
+    the note-on; `tone.strike_ramp`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
     moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
     from the phase the engine gives the nearest key; `highpass` (`highpass.blended`) sets the noise's
     high-pass below the fundamental at that ratio of f0; rendered at `sample_rate` (None: the
@@ -158,7 +159,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         if tone_db is not None:
             from .tone import apply
 
-            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate)
+            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
+                      strike=strike)
         if motion is not None:
             from . import motion as M
 
@@ -355,9 +357,11 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
 def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     """A function (instrument, pitch, velocity) → `resynthesize`'s tone arguments for the note at
     the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
-    `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None; {}
+    `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None, and
+    `strike`, the balance's share at the note-on, when the file has `tone.strike_fraction`; {}
     when the model file has no `tone.gain_db`)."""
     from . import tone as T
+    from .envelope import blend_weights
 
     table, onset = T.read_table(model_path), T.read_table(model_path, "tone.onset_db")
     course, course_s = T.read_table(model_path, "tone.course_db"), T.read_table(model_path, "tone.course_seconds")
@@ -374,7 +378,12 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     def look(t, pitches, k, pitch, velocity, velocities=cfg.env_velocities):
         return T.lookup(t, pitches, velocities, means, scale, rule, means[k], pitch, velocity)
 
+    strike = T.read_table(model_path, "tone.strike_fraction")
+    strike_at = [None if strike is None else float(blend_weights(means[k], means, scale, rule) @ strike)
+                 for k in range(len(means))]
+
     return lambda k, pitch, velocity: {
+        "strike": strike_at[k],
         "tone_db": look(table, cfg.env_pitches, k, pitch, velocity, band_velocities),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (

@@ -29,12 +29,14 @@ axis).
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .errors import UserError
 from .transients import BANDS, band_edges_hz
 
 SUSTAIN_S = (0.12, 0.8)  # the part of a note measured: after the transient, before the release
@@ -58,6 +60,15 @@ ONSET_MIN_DB, ONSET_MAX_DB = -30.0, 18.0
 # kept at the segment's centre. 3 s: the note set holds its notes that long.
 COURSE_EDGES_S = (0.12, 0.3, 0.6, 1.2, 2.0, 3.0)
 COURSE_LIMIT_DB = 30.0  # the course's clamp, either way
+# The strike: the band balance is measured on the sustain, and the decoder's first frames are
+# brighter than its sustain (the vibraphone's first 20 ms +8 dB above 6 kHz with the balance, +0.4
+# without it, against FluidR3's). `tone.strike_fraction` [I] is the share of the balance at the
+# note-on, rising linearly to all of it at STRIKE_RAMP_S.
+STRIKE_RAMP_S = SUSTAIN_S[0]  # all of it where its measurement begins (0.12 s)
+STRIKE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the candidates
+STRIKE_TOLERANCE_DB = 0.3  # the largest fraction within this of the least error is taken
+STRIKE_FRAMES = 8  # frames played per note to read its strike (80 ms)
+STRIKE_MIN_VELOCITY = 80  # softer notes' strikes sink under the noise floor of their first 20 ms
 
 
 def course_seconds() -> np.ndarray:
@@ -102,19 +113,41 @@ def noise_band_hz(n_bands: int, band_limit_hz: float) -> np.ndarray:
     return np.arange(n_bands) * band_limit_hz / (n_bands - 1)
 
 
+def strike_ramp(fraction: float, t_s: np.ndarray) -> np.ndarray:
+    """The share of the band balance at times `t_s` after note-on: `fraction` at the note-on,
+    linear to 1 at STRIKE_RAMP_S and 1 from then on (docs/model-format.md, "Tone balance")."""
+    return fraction + (1.0 - fraction) * np.clip(np.asarray(t_s, np.float64) / STRIKE_RAMP_S, 0.0, 1.0)
+
+
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
-          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0) -> dict:
+          onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
+          strike: float | None = None) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
-    course added to them, frame n at n / frame_rate s after note-on (`course_at`); `onset_db`
-    [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last value after
-    the course)."""
+    course added to them, frame n at n / frame_rate s after note-on (`course_at`); `strike` the
+    share of both at the note-on (`strike_ramp`; None: all of it); `onset_db` [ONSET_FRAMES] the
+    onset course, frame n's gain on everything of frame n (its last value after the course)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
+    t = np.arange(harm.shape[-2]) / frame_rate
     if course is not None:
-        t = np.arange(harm.shape[-2]) / frame_rate
         gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
+    if strike is not None and strike < 1.0 and t[0] < STRIKE_RAMP_S:
+        # the strike: the share of the bands' gains in dB, each frame scaled to the power
+        # (Σ harmonics² + Σ noise²) the whole gains give (the engine's `ToneBalance.apply`)
+        whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
+        share = strike_ramp(strike, t)
+        shared = apply(controls, np.broadcast_to(np.asarray(gains_db, np.float64), (len(t), BANDS)) * share[:, None],
+                       f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
+        power = lambda c: (c["harmonics"].double() ** 2).sum(-1) + (c["noise"].double() ** 2).sum(-1)  # noqa: E731
+        p_whole, p_shared = power(whole), power(shared)
+        level = torch.where(p_shared > 0, torch.sqrt(p_whole / p_shared.clamp_min(1e-30)), torch.ones_like(p_shared))
+        level = torch.where(torch.as_tensor(share < 1.0)[None], level, torch.ones_like(level))[..., None]
+        out = dict(controls)
+        out["harmonics"] = (shared["harmonics"] * level).to(harm.dtype)
+        out["noise"] = (shared["noise"] * level).to(harm.dtype)
+        return out
     f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
@@ -532,6 +565,80 @@ def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | No
     from .modelfile import replace_tensors
 
     replace_tensors(path, "tone.", tables, "tone", info, out)
+
+
+def measure_strike(model_path: Path, data: Path, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mean |strike error| [I, len(STRIKE_FRACTIONS)] in dB and notes counted [I]: every train note
+    of velocity STRIKE_MIN_VELOCITY or more, its first STRIKE_FRAMES frames played from MIDI as the
+    engine plays them (the file's tone balance with each candidate share at the note-on; no room,
+    no transient), `playing.strike_db` (power above 6 kHz in the first 20 ms) against the
+    recording's."""
+    from .cache import load_or_build, training_notes
+    from .envelope import course
+    from .evaluate import _tone_lookup, resynthesize
+    from .export import load_exported
+    from .playing import strike_db
+
+    model, env, meta = load_exported(Path(model_path))
+    cfg = model.cfg
+    if read_table(Path(model_path)) is None:
+        raise UserError(f"{model_path}: no tone balance (tone.gain_db) to measure the strike of: run `timbred-train tone` first")
+    notes = training_notes(load_or_build(Path(data), cfg))
+    tone = _tone_lookup(Path(model_path), model, meta)
+    means = model.prior_mu.detach().numpy()
+    eye = np.eye(len(means))
+    errors = np.zeros((len(cfg.instruments), len(STRIKE_FRACTIONS)))
+    count = np.zeros(len(cfg.instruments), int)
+    for i in range(len(notes.pitch)):
+        k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
+        if vel < STRIKE_MIN_VELOCITY:
+            continue
+        hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
+        f0 = np.full(STRIKE_FRAMES, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
+        ld = course(env, cfg, eye[k], pitch, vel, STRIKE_FRAMES, hold_s)
+        real = strike_db(np.asarray(notes.audio[i][: STRIKE_FRAMES * cfg.hop]))
+        balance = tone(k, pitch, vel) | {"strike": None}
+        for j, fraction in enumerate(STRIKE_FRACTIONS):
+            played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
+                                  **(balance | {"strike": fraction}))
+            errors[k, j] += abs(strike_db(played) - real)
+        count[k] += 1
+        if verbose and i % 400 == 0:
+            print(f"  strike: note {i}/{len(notes.pitch)}", flush=True)
+    return errors / np.maximum(count, 1)[:, None], count
+
+
+def choose_strike(errors: np.ndarray) -> float:
+    """The largest of STRIKE_FRACTIONS whose error is within STRIKE_TOLERANCE_DB of the least (the
+    whole balance unless less of it is clearly better)."""
+    e = np.asarray(errors, np.float64)
+    return float(STRIKE_FRACTIONS[int(np.flatnonzero(e <= e.min() + STRIKE_TOLERANCE_DB)[-1])])
+
+
+def add_strike(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train tone --strike`: measure the balance's share at the note-on per instrument
+    (`measure_strike`, `choose_strike`), print, write `tone.strike_fraction` [I] beside the file's
+    other `tone.*` tensors."""
+    from safetensors import safe_open
+
+    from .export import load_exported
+
+    names = list(load_exported(Path(model_path))[0].cfg.instruments)
+    errors, count = measure_strike(model_path, data)
+    chosen = np.array([choose_strike(e) if n else 1.0 for e, n in zip(errors, count)], np.float32)
+    print("strike: mean |error| of the power above 6 kHz in the first 20 ms, dB, with the band balance's share at "
+          "the note-on = " + " ".join(f"{f:g}" for f in STRIKE_FRACTIONS))
+    for i, name in enumerate(names):
+        print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{e:5.1f}" for e in errors[i]) + f"   -> {chosen[i]:g}")
+    if write:
+        with safe_open(str(model_path), framework="np") as f:
+            tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.") and k != "tone.strike_fraction"}
+            info = json.loads((f.metadata() or {}).get("tone", "{}"))
+        tables["tone.strike_fraction"] = chosen
+        _write(Path(model_path), tables, info | {"strike_notes": int(count.sum())}, out)
+        print(f"wrote tone.strike_fraction [{len(names)}] into {out or model_path}")
+    return {"fractions": {n: float(c) for n, c in zip(names, chosen)},
+            "errors_db": {n: [float(x) for x in e] for n, e in zip(names, errors)}}
 
 
 # --- the engine's fixture ------------------------------------------------------------------------
