@@ -139,21 +139,7 @@ final class FilteredNoiseTests: XCTestCase {
                 let expected = fixture["audio.noise.\(Int(rate))"]
                 let hop = hopSamples(sampleRate: rate, frameRate: 100)!
                 let synth = NoiseSynth(sampleRate: rate, hop: hop, bandCount: bandCount, bandLimitHz: Double(fixture.bandLimitHz))
-                let voice = NoiseVoice(synth: synth, seed: 0)
-                var output = [Float](repeating: 0, count: bands.count * hop)
-                output.withUnsafeMutableBufferPointer { out in
-                    white.withUnsafeBufferPointer { w in
-                        for n in bands.indices {
-                            bands[n].withUnsafeBufferPointer { voice.beginFrame(bandMagnitudes: $0, white: w.baseAddress! + n * hop) }
-                            var done = 0
-                            for piece in [1, 63, 100, hop] where done < hop {
-                                let count = min(piece, hop - done)
-                                voice.render(addingInto: out.baseAddress! + n * hop + done, count: count)
-                                done += count
-                            }
-                        }
-                    }
-                }
+                let output = renderFrames(NoiseVoice(synth: synth, seed: 0), bands: bands, white: white, hop: hop)
                 let error = maxAbsDifference(output, expected)
                 let scale = expected.map { abs(Double($0)) }.max()!
                 print("noise vs torch \(name) @\(Int(rate)): max error \(error), relative \(error / scale)")
@@ -207,21 +193,8 @@ final class FilteredNoiseTests: XCTestCase {
             let unfiltered = fixture["audio.noise.\(Int(rate))"]
             let hop = hopSamples(sampleRate: rate, frameRate: 100)!
             let synth = NoiseSynth(sampleRate: rate, hop: hop, bandCount: bands[0].count, bandLimitHz: Double(fixture.bandLimitHz))
-            let voice = NoiseVoice(synth: synth, seed: 0)
-            var output = [Float](repeating: 0, count: bands.count * hop)
-            output.withUnsafeMutableBufferPointer { out in
-                white.withUnsafeBufferPointer { w in
-                    for n in bands.indices {
-                        voice.setHighPass(cutoffHz: ratio * Double(f0[n]))
-                        bands[n].withUnsafeBufferPointer { voice.beginFrame(bandMagnitudes: $0, white: w.baseAddress! + n * hop) }
-                        var done = 0
-                        for piece in [1, 63, 100, hop] where done < hop {
-                            let count = min(piece, hop - done)
-                            voice.render(addingInto: out.baseAddress! + n * hop + done, count: count)
-                            done += count
-                        }
-                    }
-                }
+            let output = renderFrames(NoiseVoice(synth: synth, seed: 0), bands: bands, white: white, hop: hop) { voice, n in
+                voice.setHighPass(cutoffHz: ratio * Double(f0[n]))
             }
             let scale = expected.map { abs(Double($0)) }.max()!
             let error = maxAbsDifference(output, expected)
@@ -230,5 +203,28 @@ final class FilteredNoiseTests: XCTestCase {
             // and the filter did something: the unfiltered noise differs from it by far more
             XCTAssertGreaterThan(maxAbsDifference(unfiltered, expected) / scale, 0.05)
         }
+    }
+
+    /// `voice`'s noise for every frame of `bands`, each frame's `hop` samples of `white` filtered
+    /// and handed out in pieces of 1, 63, 100 and the rest; `beforeFrame` runs before each frame
+    /// starts.
+    func renderFrames(_ voice: NoiseVoice, bands: [[Float]], white: [Float], hop: Int,
+                      beforeFrame: (NoiseVoice, Int) -> Void = { _, _ in }) -> [Float] {
+        var output = [Float](repeating: 0, count: bands.count * hop)
+        output.withUnsafeMutableBufferPointer { out in
+            white.withUnsafeBufferPointer { w in
+                for n in bands.indices {
+                    beforeFrame(voice, n)
+                    bands[n].withUnsafeBufferPointer { voice.beginFrame(bandMagnitudes: $0, white: w.baseAddress! + n * hop) }
+                    var done = 0
+                    for piece in [1, 63, 100, hop] where done < hop {
+                        let count = min(piece, hop - done)
+                        voice.render(addingInto: out.baseAddress! + n * hop + done, count: count)
+                        done += count
+                    }
+                }
+            }
+        }
+        return output
     }
 }
