@@ -61,6 +61,7 @@ def note_errors_db(recording: np.ndarray, harmonic: np.ndarray, noise: np.ndarra
                    sample_rate: int, end_s: float) -> np.ndarray | None:
     """One note's mean |band error| in dB below its fundamental for each of RATIOS (None when no
     band lies there)."""
+    from .dsp import highpass_power
     from .transients import band_edges_hz
 
     bands = sub_f0_bands(f0_hz)
@@ -75,8 +76,6 @@ def note_errors_db(recording: np.ndarray, harmonic: np.ndarray, noise: np.ndarra
     real = np.array([r[which == b].sum() for b in bands]) / r_floor
     out = np.zeros(len(RATIOS))
     for j, ratio in enumerate(RATIOS):
-        from .dsp import highpass_power
-
         played = h + n * highpass_power(f, ratio * f0_hz)
         ours = np.array([played[which == b].sum() for b in bands]) / p_floor
         out[j] = np.mean(np.abs(10 * np.log10((ours + 1) / (real + 1))))

@@ -133,7 +133,7 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
     t = np.arange(harm.shape[-2]) / frame_rate
     if course is not None:
         gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
-    if strike is not None and strike < 1.0 and t[0] < STRIKE_RAMP_S:
+    if strike is not None and strike < 1.0:
         # the strike: the share of the bands' gains in dB, each frame scaled to the power
         # (Σ harmonics² + Σ noise²) the whole gains give (the engine's `ToneBalance.apply`)
         whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
@@ -142,8 +142,7 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
                        f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
         power = lambda c: (c["harmonics"].double() ** 2).sum(-1) + (c["noise"].double() ** 2).sum(-1)  # noqa: E731
         p_whole, p_shared = power(whole), power(shared)
-        level = torch.where(p_shared > 0, torch.sqrt(p_whole / p_shared.clamp_min(1e-30)), torch.ones_like(p_shared))
-        level = torch.where(torch.as_tensor(share < 1.0)[None], level, torch.ones_like(level))[..., None]
+        level = torch.where(p_shared > 0, torch.sqrt(p_whole / p_shared.clamp_min(1e-30)), torch.ones_like(p_shared))[..., None]
         out = dict(controls)
         out["harmonics"] = (shared["harmonics"] * level).to(harm.dtype)
         out["noise"] = (shared["noise"] * level).to(harm.dtype)
