@@ -181,13 +181,16 @@ def cmd_motion(args) -> None:
 def cmd_highpass(args) -> None:
     from .highpass import run
 
-    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+    unfiltered = tuple(n.strip() for n in args.unfiltered.split(",") if n.strip()) if args.unfiltered else ()
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
+        unfiltered=unfiltered)
 
 
 def cmd_envelopes(args) -> None:
-    from .envelope import refit
+    from .envelope import refit, refit_tails
 
-    refit(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+    (refit_tails if args.tails else refit)(Path(args.model), Path(args.data), Path(args.out) if args.out else None,
+                                           write=not args.dry)
 
 
 def cmd_transients(args) -> None:
@@ -354,13 +357,17 @@ def build_parser() -> argparse.ArgumentParser:
                                     "high-pass to an exported model",
                    data=("data/default48", "the model's note set"),
                    out="write the model with the high-pass here instead of in place",
-                   dry="measure and print; write nothing into the model", func=cmd_highpass)
+                   dry="measure and print; write nothing into the model", func=cmd_highpass).add_argument(
+        "--unfiltered", help="comma-separated instruments that keep all their noise (ratio 0) whatever they measure "
+                             "(the shipped model: choir_aahs, whose notes the classifier names less often filtered)")
 
     _model_command(sub, "envelopes", "fit the loudness envelopes again from the note set's train split and "
                                      "write them into an exported model (then measure tone and transients again)",
                    data=("data/default", "the model's note set"),
                    out="write the model with the new envelopes here instead of in place",
-                   dry="fit and print the change; write nothing into the model", func=cmd_envelopes)
+                   dry="fit and print the change; write nothing into the model", func=cmd_envelopes).add_argument(
+        "--tails", action="store_true", help="only the level past the table: the tail slopes read on the train notes "
+                                             "played again from their SoundFont, held 10 s (run it after a full fit)")
 
     _model_command(sub, "transients", "measure each note's attack beyond its analysis-resynthesis (click, hammer, "
                                       "pluck, chiff) and add the transient basis and table to an exported model",

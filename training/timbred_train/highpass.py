@@ -142,19 +142,25 @@ def read_table(model_path: Path) -> np.ndarray | None:
         return f.get_tensor("highpass.ratio") if "highpass.ratio" in f.keys() else None
 
 
-def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1) -> dict:
-    """`timbred-train highpass`: measure on the training notes, print, write `highpass.ratio`."""
+def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, threads: int = 1,
+        unfiltered: tuple[str, ...] = ()) -> dict:
+    """`timbred-train highpass`: measure on the training notes, print, write `highpass.ratio`;
+    the instruments named in `unfiltered` keep all their noise (ratio 0) whatever they measure."""
     from .export import load_exported
     from .modelfile import replace_tensors
 
     names = list(load_exported(Path(model_path))[0].cfg.instruments)
+    unknown = [u for u in unfiltered if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to leave unfiltered (it has {', '.join(names)})")
     errors, count = measure(model_path, data, threads)
-    chosen = np.array([RATIOS[choose(e)] if n else 0.0 for e, n in zip(errors, count)], np.float32)
+    chosen = np.array([RATIOS[choose(e)] if n and name not in unfiltered else 0.0
+                       for e, n, name in zip(errors, count, names)], np.float32)
     print("noise below the fundamental: mean |band error| dB under "
           f"{SUB_F0:g} f0 for the high-pass at ratio × f0 = " + " ".join(f"{r:g}" for r in RATIOS))
     for i, name in enumerate(names):
         print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{e:5.1f}" for e in errors[i])
-              + f"   -> {chosen[i]:g}")
+              + f"   -> {chosen[i]:g}" + ("  (left unfiltered)" if name in unfiltered else ""))
     if write:
         replace_tensors(Path(model_path), "highpass.", {"highpass.ratio": chosen}, "highpass",
                         {"dataset": Path(data).name, "notes": int(count.sum())}, out)
