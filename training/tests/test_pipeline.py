@@ -102,6 +102,16 @@ def test_short_training_lowers_the_loss_and_exports(tiny_data, tmp_path):
     for k, v in env.items():
         assert np.allclose(refitted[k], v, atol=1e-5), k
 
+    # `envelopes --tails` reads the level past the table on the notes held 10 s: only the tail
+    # slopes change, and FluidR3's flute and trumpet, whose samples loop, hold their level
+    assert cli.main(["envelopes", "--tails", "--model", str(path), "--data", str(tiny_data)]) == 0
+    _, tailed, _ = load_exported(path)
+    for k, v in env.items():
+        if k != "envelope.hold_slope_db_per_s":
+            assert np.array_equal(tailed[k], refitted[k]), k
+    assert np.all(tailed["envelope.hold_slope_db_per_s"] <= 0)
+    assert np.abs(tailed["envelope.hold_slope_db_per_s"]).max() < 0.5, tailed["envelope.hold_slope_db_per_s"]
+
     # the envelope of a sustained flute stays within a few dB while held
     fl = ns.instruments.index("flute")
     hold = env["envelope.hold_db"][fl, 3, 1]

@@ -33,3 +33,22 @@ def test_vibrato_reads_a_swinging_pitch_and_a_still_one():
     assert 14 < depth < 19  # the 85 ms frames read a 5 Hz swing about 20 % short
     still = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 6))
     assert vibrato(still, 60)[0] < 0.5
+
+
+def test_the_morph_figures_read_an_even_crossfade_and_a_jump():
+    """`turn_figures` over the knob's turn: two steady notes of different brightness crossfaded
+    evenly brighten throughout in even steps; the same two notes switched halfway through the turn
+    make one step many times the mean."""
+    import numpy as np
+
+    from timbred_train.playing import MORPH_HOLD_S, MORPH_START_S, MORPH_TURN_S, crossfade, turn_figures
+
+    t = np.arange(int((MORPH_HOLD_S + 0.5) * RATE)) / RATE
+    dark = np.sin(2 * np.pi * 440 * t)
+    bright = sum(np.sin(2 * np.pi * 440 * k * t) for k in range(1, 9)) / 4
+    rho, step, centroid = turn_figures(crossfade(dark, bright))
+    assert rho > 0.99 and step < 2.0
+    assert centroid[5] < 600 and centroid[-5] > 1500
+    switched = np.where(t < MORPH_START_S + MORPH_TURN_S / 2, dark, bright)
+    rho, step, _ = turn_figures(switched)
+    assert step > 10

@@ -7,6 +7,7 @@ says; `lookup` here is the reference implementation the Swift tests compare agai
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,129 @@ def _slope_db_per_s(curve: np.ndarray, frame_rate: int, seconds: float = 0.5) ->
     return float(np.polyfit(t, y, 1)[0])
 
 
+# The level past the table (3 s, as long as the note set holds its notes) goes on at the tail
+# slope. The last half second of a 3 s note cannot tell a decay from a beat: FluidR3's French horn
+# beats by ±3 dB, and a slope of -1.5 dB/s read on one beat faded a held horn by 8 dB in 11 s
+# where the SoundFont's holds it. So the tail slope is read on the same notes held TAIL_HOLD_S,
+# rendered again from their SoundFont (`timbred-train envelopes --tails`): the loudness's linear
+# fit from TAIL_FROM_S (where the 0.5 s fit starts) to the end of the hold, on the frames within
+# TAIL_RANGE_DB of the note's loudest (a decay that reaches the floor is read above it).
+TAIL_HOLD_S = 10.0
+TAIL_FROM_S = 2.5
+TAIL_RANGE_DB = 60.0
+TAIL_MIN_S = 1.0  # a note with less of its tail above the range keeps the table's slope
+
+
+def note_tail_slope_db_per_s(loudness_db: np.ndarray, frame_rate: int, start_s: float = TAIL_FROM_S) -> float | None:
+    """The slope (dB/s) of a long held note's loudness [frames] from `start_s` to its end, fitted
+    on the frames within TAIL_RANGE_DB of its loudest; None when fewer than TAIL_MIN_S of them."""
+    ld = np.asarray(loudness_db, np.float64)
+    t = np.arange(len(ld)) / frame_rate
+    keep = (t >= start_s) & (ld >= ld.max() - TAIL_RANGE_DB)
+    if keep.sum() < TAIL_MIN_S * frame_rate:
+        return None
+    return float(np.polyfit(t[keep], ld[keep], 1)[0])
+
+
+def _anchor_notes(notes: NoteSet, i: int, pitch: float, velocity: float, usable: np.ndarray | None = None):
+    """The notes an anchor averages and their weights: instrument i's notes of the recorded
+    velocity nearest `velocity`, weighted by pitch (a Gaussian of PITCH_SIGMA semitones from the
+    nearest); only the `usable` ones when given (None when instrument i has none)."""
+    mine = np.nonzero((notes.instrument == i) & (True if usable is None else usable))[0]
+    if len(mine) == 0:
+        return None
+    rec_v = np.unique(notes.velocity[mine])
+    v_near = rec_v[np.argmin(np.abs(rec_v - velocity))]
+    sel = mine[notes.velocity[mine] == v_near]
+    d = notes.pitch[sel].astype(float) - pitch
+    w = np.exp(-0.5 * ((np.abs(d) - np.abs(d).min()) / PITCH_SIGMA) ** 2)
+    return sel, w / w.sum()
+
+
+def tail_table(slopes: list, notes: NoteSet, cfg: ModelConfig, fallback: np.ndarray) -> np.ndarray:
+    """The tail slopes [I, P, V] at the anchors from every note's long-render slope (None: not
+    read), averaged as the envelopes are (`_anchor_notes`) and kept at or below 0 as they are; an
+    anchor whose instrument has no slope read keeps `fallback`'s."""
+    usable = np.array([s is not None for s in slopes])
+    values = np.array([0.0 if s is None else s for s in slopes])
+    out = np.array(fallback, np.float32, copy=True)
+    for i in range(len(notes.instruments)):
+        for pi, p in enumerate(cfg.env_pitches):
+            for vi, v in enumerate(cfg.env_velocities):
+                picked = _anchor_notes(notes, i, p, v, usable)
+                if picked is not None:
+                    sel, w = picked
+                    out[i, pi, vi] = min(0.0, float((values[sel] * w).sum()))
+    return out
+
+
+def measure_tails(notes: NoteSet, data: Path, cfg: ModelConfig, verbose: bool = True) -> list:
+    """Every note's tail slope (`note_tail_slope_db_per_s`): the note played again from its
+    SoundFont (the note set's manifest names it and the program) held TAIL_HOLD_S at the note
+    set's rate, its loudness as the features read it."""
+    from . import dsp
+    from .dataset import DEFAULT_SOUNDFONT, FluidSynth, load_manifest
+    from .errors import UserError
+
+    rate, manifest = load_manifest(Path(data))
+    programs, fonts = {}, set()
+    for n in manifest:
+        source = getattr(n, "source", "") or ""
+        if not source.startswith("soundfont:"):
+            raise UserError(f"{data}: note {n.file} is not from a SoundFont ({source or 'no source'}): "
+                            "its tail cannot be played longer")
+        programs[n.instrument] = n.program
+        fonts.add(source.split(":", 1)[1])
+    if len(fonts) != 1:
+        raise UserError(f"{data}: notes from {len(fonts)} SoundFonts ({', '.join(sorted(fonts))}); one is needed")
+    font = DEFAULT_SOUNDFONT.parent / fonts.pop()
+    if not font.is_file():
+        raise UserError(f"{font}: the note set's SoundFont is not installed")
+    fs = FluidSynth(font, rate)
+    slopes = []
+    for j in range(len(notes.pitch)):
+        name = notes.instruments[int(notes.instrument[j])]
+        audio = fs.render_note(programs[name], int(notes.pitch[j]), int(notes.velocity[j]), TAIL_HOLD_S, 0.05)
+        ld = dsp.loudness_db(audio[: int(TAIL_HOLD_S * rate)], rate, cfg.frame_rate)
+        slopes.append(note_tail_slope_db_per_s(ld, cfg.frame_rate))
+        if verbose and j % 400 == 0:
+            print(f"  tails: note {j}/{len(notes.pitch)}", flush=True)
+    return slopes
+
+
+def refit_tails(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train envelopes --tails`: the tail slopes again from the train notes held
+    TAIL_HOLD_S (`measure_tails`, `tail_table`), written in place of the model's
+    `envelope.hold_slope_db_per_s`; everything else as it was (the tables measured against the
+    model played from MIDI hold no note past the envelope table, so they stand)."""
+    from .cache import load_or_build, training_notes
+    from .export import load_exported
+    from .modelfile import replace_tensors
+    from safetensors import safe_open
+
+    model, old, _ = load_exported(Path(model_path))
+    cfg = model.cfg
+    notes = training_notes(load_or_build(Path(data), cfg))
+    print(f"playing the {len(notes.pitch)} train notes of {data} again, held {TAIL_HOLD_S:g} s", flush=True)
+    slopes = measure_tails(notes, Path(data), cfg)
+    before = old["envelope.hold_slope_db_per_s"]
+    table = tail_table(slopes, notes, cfg, before)
+    v = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
+    print(f"tail slope dB/s at velocity anchor {cfg.env_velocities[v]}, pitch anchors "
+          + " ".join(f"{p:g}" for p in cfg.env_pitches) + ": before -> after")
+    for i, name in enumerate(notes.instruments):
+        print(f"{name:16s} " + " ".join(f"{x:6.2f}" for x in before[i, :, v]) + "  ->  "
+              + " ".join(f"{x:6.2f}" for x in table[i, :, v]))
+    if write:
+        with safe_open(str(model_path), framework="np") as f:
+            tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("envelope.")}
+            info = json.loads((f.metadata() or {}).get("envelopes", "{}"))
+        tables["envelope.hold_slope_db_per_s"] = table
+        replace_tensors(Path(model_path), "envelope.", tables, "envelopes", info | {"tails_s": TAIL_HOLD_S}, out)
+        print(f"wrote envelope.hold_slope_db_per_s {list(table.shape)} into {out or model_path}")
+    return {"before": before, "after": table, "read": int(sum(s is not None for s in slopes))}
+
+
 def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
     """Fit hold/release tables [I, P, V, T] and tail slopes [I, P, V] from every note of the set
     (the exporter passes the train split: `cache.training_notes`)."""
@@ -36,16 +160,9 @@ def fit_envelopes(notes: NoteSet, cfg: ModelConfig) -> dict[str, np.ndarray]:
     hold_slope = np.zeros((n_i, n_p, n_v), np.float32)
     release_slope = np.full((n_i, n_p, n_v), -60.0, np.float32)
     for i in range(n_i):
-        mine = np.nonzero(notes.instrument == i)[0]
         for pi, p in enumerate(cfg.env_pitches):
             for vi, v in enumerate(cfg.env_velocities):
-                # notes of the nearest recorded velocity
-                rec_v = np.unique(notes.velocity[mine])
-                v_near = rec_v[np.argmin(np.abs(rec_v - v))]
-                sel = mine[notes.velocity[mine] == v_near]
-                d = notes.pitch[sel].astype(float) - p
-                w = np.exp(-0.5 * ((np.abs(d) - np.abs(d).min()) / PITCH_SIGMA) ** 2)
-                w /= w.sum()
+                sel, w = _anchor_notes(notes, i, p, v)
                 curves_h, curves_r = [], []
                 for n in sel:
                     off = int(notes.hold_frames[n])

@@ -259,7 +259,7 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
         print(f"{name:15s} attack {r['attack_ms'][0]:6.1f} | {o['attack_ms'][0]:6.1f} ms  decay {r['decay_db_per_s']:6.1f} | "
               f"{o['decay_db_per_s']:6.1f} dB/s  release {r['release_ms']:6.0f} | {o['release_ms']:6.0f} ms  "
               f"velocity {r['velocity_range_db']:5.1f} | {o['velocity_range_db']:5.1f} dB  pitch {o['cents']:+.1f} c")
-    morphs = {f"{a}:{b}": morph_figures(timbred, model, presets, a, b, work) for a, b in MORPHS
+    morphs = {f"{a}:{b}": morph_figures(timbred, model, presets, a, b, work, fs=probe_fs) for a, b in MORPHS
                if not instruments or (a in instruments and b in instruments)}
     for k, m in morphs.items():
         print(f"morph {k}: centroid rho {m['rho']:.3f}, largest step / mean step {m['max_step_over_mean']:.1f}, "
@@ -279,15 +279,40 @@ MORPH_KNOB_STEPS = 200  # 20 ms apart
 MORPHS = (("flute", "trumpet"), ("piano", "violin"))
 
 
-def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, work: Path, pitch: int = 69) -> dict:
+def turn_figures(audio: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """The morph figures of a note over the knob's turn (MORPH_START_S to MORPH_START_S +
+    MORPH_TURN_S): Spearman rho of the spectral centroid (100 ms frames) with time, its largest
+    frame-to-frame step over the mean step, and the centroid of every frame of the note."""
+    from scipy.stats import spearmanr
+
+    from .evaluate import spectral_centroid_hz
+
+    cen = spectral_centroid_hz(audio[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=RATE // 10)
+    turn = cen[int(MORPH_START_S * 10): int((MORPH_START_S + MORPH_TURN_S) * 10) + 1]
+    steps = np.abs(np.diff(turn))
+    return float(spearmanr(np.arange(len(turn)), turn)[0]), float(steps.max() / max(steps.mean(), 1e-9)), cen
+
+
+def crossfade(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Two held notes crossfaded over the knob's turn: (1 − g) a + g b, g rising linearly from 0 at
+    MORPH_START_S to 1 at MORPH_START_S + MORPH_TURN_S (an equal-power law's √g starts so steeply
+    that two steady tones' centroid takes a first step 6 × the mean)."""
+    n = int(MORPH_HOLD_S * RATE)
+    a, b = (np.pad(x[:n], (0, max(0, n - len(x)))) for x in (a, b))
+    g = np.clip((np.arange(n) / RATE - MORPH_START_S) / MORPH_TURN_S, 0.0, 1.0)
+    return (1 - g) * a + g * b
+
+
+def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, work: Path, pitch: int = 69,
+                  fs: FluidSynth | None = None) -> dict:
     """One note played at preset a, the morph knob turned from a to b while it is held (the config's
     `morph_a` / `morph_b`, CC 1 as the default map has it), then held at b: Spearman rho of the
     spectral centroid (100 ms frames) over the turn, its largest frame-to-frame step there over
     the mean step, and the centroid of the last second against the same note played with preset
-    b (relative difference)."""
-    from scipy.stats import spearmanr
-
-    from .evaluate import spectral_centroid_hz
+    b (relative difference). Beside them, what the same figures make of the instruments
+    themselves: the note played with preset b alone, and with `fs` the SoundFont's a and b notes
+    crossfaded over the turn and its b note alone (a held violin's centroid moves more from one
+    100 ms frame to the next than a morph's mean step)."""
 
     mid, config = work / f"morph-{a}-{b}.mid", work / f"morph-{a}-{b}.toml"
     config.write_text(f'morph_a = "{a}"\nmorph_b = "{b}"\n')
@@ -317,17 +342,19 @@ def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, wor
             raise UserError(f"timbred render failed ({name}): {p.stderr.strip()}")
         return read_audio(wav, RATE)
 
-    hop = RATE // 10
     moving = render([str(mid), "--config", str(config), "--preset", a], f"morph-{a}-{b}")
     target = render(["--note", str(pitch), "--seconds", str(MORPH_HOLD_S), "--preset", b], f"morph-{b}-alone")
-    cen = spectral_centroid_hz(moving[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)
-    cen_b = spectral_centroid_hz(target[: int(MORPH_HOLD_S * RATE)], RATE, n_fft=4096, hop=hop)
-    turn = cen[int(MORPH_START_S * 10): int((MORPH_START_S + MORPH_TURN_S) * 10) + 1]
-    steps = np.abs(np.diff(turn))
+    rho, step, cen = turn_figures(moving)
+    _, step_b, cen_b = turn_figures(target)
     last = slice(int((MORPH_HOLD_S - 1) * 10), int(MORPH_HOLD_S * 10))
-    return {"rho": float(spearmanr(np.arange(len(turn)), turn)[0]), "max_step_over_mean": float(steps.max() / steps.mean()),
-            "end_vs_b": float(np.mean(cen[last]) / np.mean(cen_b[last]) - 1.0),
-            "centroid_hz": [float(c) for c in cen]}
+    out = {"rho": rho, "max_step_over_mean": step, "end_vs_b": float(np.mean(cen[last]) / np.mean(cen_b[last]) - 1.0),
+           "b_alone_max_step_over_mean": step_b, "centroid_hz": [float(c) for c in cen]}
+    if fs is not None:
+        program = {n: p for n, p, _, _ in DEFAULT_INSTRUMENTS}
+        real_a, real_b = (fs.render_note(program[n], pitch, 100, MORPH_HOLD_S, RELEASE_S) for n in (a, b))
+        out["real_crossfade_rho"], out["real_crossfade_max_step_over_mean"], _ = turn_figures(crossfade(real_a, real_b))
+        out["real_b_alone_max_step_over_mean"] = turn_figures(real_b)[1]
+    return out
 
 
 def _verdict_attack(r: float, o: float) -> bool:
@@ -385,9 +412,15 @@ def table(results: dict, morphs: dict | None = None, dry: bool = False) -> str:
     if morphs:
         lines += ["", f"Morphs (one A4 held {MORPH_HOLD_S:.0f} s: at preset A for {MORPH_START_S:.0f} s, the morph knob "
                   f"turned evenly to B over {MORPH_TURN_S:.0f} s, held at B for {MORPH_END_S:.0f} s; spectral centroid in 100 ms "
-                  "frames over the turn; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B):", "",
-                  "| morph | centroid rho over time | largest step / mean step | last second vs B alone |", "|---|---|---|---|"]
+                  "frames over the turn; the bound: |rho| ≥ 0.95, largest step ≤ 2× the mean step, last second = B). "
+                  "Beside them, the same figures over the same 4 s for the instruments themselves: FluidR3's A and B "
+                  "notes crossfaded (linearly) over the turn, and B held alone (timbred | FluidR3):", "",
+                  "| morph | centroid rho over time | largest step / mean step | last second vs B alone | "
+                  "FluidR3 crossfade: rho, largest / mean step | B alone: largest / mean step |", "|---|---|---|---|---|---|"]
         for k, m in morphs.items():
+            real = (f"{m['real_crossfade_rho']:.3f}, {m['real_crossfade_max_step_over_mean']:.1f}"
+                    if "real_crossfade_rho" in m else "—")
+            real_b = f"{m['real_b_alone_max_step_over_mean']:.1f}" if "real_b_alone_max_step_over_mean" in m else "—"
             lines.append(f"| {k.replace(':', ' → ')} | {m['rho']:.3f} | {m['max_step_over_mean']:.1f} | "
-                         f"{100 * m['end_vs_b']:+.1f} % |")
+                         f"{100 * m['end_vs_b']:+.1f} % | {real} | {m.get('b_alone_max_step_over_mean', float('nan')):.1f} \\| {real_b} |")
     return "\n".join(lines) + "\n"
