@@ -52,3 +52,18 @@ def test_the_morph_figures_read_an_even_crossfade_and_a_jump():
     switched = np.where(t < MORPH_START_S + MORPH_TURN_S / 2, dark, bright)
     rho, step, _ = turn_figures(switched)
     assert step > 10
+
+
+def test_the_long_note_change_reads_a_beat_as_held_and_a_decay_as_its_fall():
+    """`long_change_db`: the second from LONG_TO_S against the second from LONG_FROM_S."""
+    import numpy as np
+
+    from timbred_train.playing import LONG_FROM_S, LONG_HOLD_S, LONG_TO_S, long_change_db
+
+    t = np.arange(int(LONG_HOLD_S * RATE)) / RATE
+    tone = np.sin(2 * np.pi * 440 * t)
+    beating = tone * (1 + 0.5 * np.sin(2 * np.pi * 2 * t))  # ±3.5 dB at 2 Hz: whole beats per second
+    assert abs(long_change_db(beating)) < 0.1
+    decaying = tone * 10 ** (-4 * t / 20)  # -4 dB/s
+    assert abs(long_change_db(decaying) + 4 * (LONG_TO_S - LONG_FROM_S)) < 0.1
+    assert long_change_db(tone * (t < 5)) < -100  # died away: the floor, -120 dB

@@ -41,6 +41,9 @@ from .evaluate import harmonic_sum_f0
 RATE = 48000
 HOLD_S, RELEASE_S = 3.0, 1.5
 # instruments whose real note decays while held (judged by their slope); the others sustain
+# A note held past the envelope table (3 s): its level from LONG_FROM_S to LONG_TO_S, each the
+# mean power of a 1 s window, so that a beat or tremolo does not read as a change.
+LONG_HOLD_S, LONG_FROM_S, LONG_TO_S = 10.5, 2.5, 9.0
 DECAYING = ("piano", "electric_piano", "harpsichord", "vibraphone", "marimba", "nylon_guitar", "acoustic_bass")
 
 
@@ -179,6 +182,28 @@ def cents(audio: np.ndarray, pitch: int) -> float:
     return 1200 * math.log2(np.nanmedian(f0) / want) if np.isfinite(f0).any() else float("nan")
 
 
+def long_change_db(audio: np.ndarray) -> float:
+    """The level change (dB) of a note held LONG_HOLD_S from the second starting at LONG_FROM_S to
+    the second starting at LONG_TO_S (-120 dB where it has died away)."""
+    def level(start_s: float) -> float:
+        x = np.asarray(audio[int(start_s * RATE): int((start_s + 1) * RATE)], np.float64)
+        return max(10 * math.log10(float(np.mean(x ** 2)) + 1e-30), -120.0) if len(x) else -120.0
+
+    return level(LONG_TO_S) - level(LONG_FROM_S)
+
+
+def render_long(timbred: Path, model: Path, presets: Path, name: str, pitch: int, work: Path, dry: bool) -> np.ndarray:
+    """One note of preset `name` held LONG_HOLD_S through `timbred render --note`."""
+    wav = work / f"{name}-long.wav"
+    p = subprocess.run([str(timbred), "render", "-o", str(wav), "--model", str(model), "--rate", str(RATE), "--tail", "0",
+                        "--note", str(pitch), "--seconds", str(LONG_HOLD_S), "--preset", name]
+                       + (["--reverb", "0"] if dry else []), capture_output=True, text=True,
+                       env={"TIMBRED_HOME": str(presets.parent), "PATH": "/usr/bin:/bin"})
+    if p.returncode != 0:
+        raise UserError(f"timbred render failed for {name}, held {LONG_HOLD_S:g} s: {p.stderr.strip()}")
+    return read_audio(wav, RATE)
+
+
 def write_midi(path: Path, notes: list[tuple[int, int]], program: int = 0) -> float:
     """Notes one after another on channel 1, each HOLD_S held then RELEASE_S of rest; returns the
     seconds from one note-on to the next."""
@@ -255,6 +280,11 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
         ours = dict(zip([f"{p}-{v}" for p, v in keys], render_timbred(timbred, model, presets, name, keys, work, dry)))
         results[name] = {"pitches": pitches, "real": measure(real, pitches), "timbred": measure(ours, pitches)}
         average_spectra(results[name]["real"], results[name]["timbred"])
+        # held past the envelope table (on the probe synth: see above)
+        results[name]["real"]["long_change_db"] = long_change_db(
+            probe_fs.render_note(program, pitches[0], 100, LONG_HOLD_S, 0.1))
+        results[name]["timbred"]["long_change_db"] = long_change_db(
+            render_long(timbred, model, presets, name, pitches[0], work, dry))
         r, o = results[name]["real"], results[name]["timbred"]
         print(f"{name:15s} attack {r['attack_ms'][0]:6.1f} | {o['attack_ms'][0]:6.1f} ms  decay {r['decay_db_per_s']:6.1f} | "
               f"{o['decay_db_per_s']:6.1f} dB/s  release {r['release_ms']:6.0f} | {o['release_ms']:6.0f} ms  "
@@ -409,6 +439,19 @@ def table(results: dict, morphs: dict | None = None, dry: bool = False) -> str:
         lines.append(f"| {name} | {d[worst]:+.1f} at {BAND_NOMINAL_HZ[worst]} Hz{' ✓' if abs(d[worst]) <= 4 else ''} | "
                      f"{cell[4000]} | {cell[8000]} | {cell[10000]} | {cell[12500]} | {cell[16000]}{' ✓' if ok16 else ''} | "
                      f"{sr:.1f} \\| {so:.1f}{' ✓' if abs(so - sr) <= 3 else ''} |")
+    if all("long_change_db" in res["real"] for res in results.values()):
+        lines += ["", f"Held {LONG_HOLD_S:g} s (MIDI 60 or the nearest playable, velocity 100): the level of the second from "
+                  f"{LONG_TO_S:g} s against the second from {LONG_FROM_S:g} s, past the envelope table's 3 s. ✓ = a "
+                  "sustaining instrument within 2 dB of FluidR3's change, a decaying one within 30 % (or both "
+                  "died away).", "",
+                  "| instrument | level change, dB: FluidR3 \\| timbred |", "|---|---|"]
+        for name, res in results.items():
+            a, b = res["real"]["long_change_db"], res["timbred"]["long_change_db"]
+            if name in DECAYING:
+                ok = abs(b - a) <= 0.3 * abs(a) or (a < -80 and b < -80)
+            else:
+                ok = abs(b - a) <= 2.0
+            lines.append(f"| {name} | {a:+.1f} \\| {b:+.1f}{' ✓' if ok else ''} |")
     if morphs:
         lines += ["", f"Morphs (one A4 held {MORPH_HOLD_S:.0f} s: at preset A for {MORPH_START_S:.0f} s, the morph knob "
                   f"turned evenly to B over {MORPH_TURN_S:.0f} s, held at B for {MORPH_END_S:.0f} s; spectral centroid in 100 ms "
