@@ -48,3 +48,25 @@ def test_the_table_averages_each_anchor_s_notes_and_keeps_the_old_slope_where_no
     assert np.all(table[0] == 0.0)
     assert -6.0 < table[1, p60, 2] < -5.0  # 60 weighs more than 62 at the 60 anchor
     assert np.all(table[2] == -1.5)
+
+
+def test_tails_need_the_soundfont_the_notes_came_from(tmp_path):
+    """A note set imported from recordings cannot be played longer: one clear line naming the note."""
+    import json
+
+    import pytest
+
+    from timbred_train.envelope import measure_tails
+    from timbred_train.errors import UserError
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"sample_rate": 48000, "notes": [
+        {"file": "c4.wav", "instrument": "horn", "program": 60, "pitch": 60, "velocity": 100, "split": "train",
+         "hold_s": 3.0, "source": "wav:my-horn/c4.wav"}]}))
+    notes = _notes([0], [60], [100])
+    with pytest.raises(UserError, match="c4.wav is not from a SoundFont"):
+        measure_tails(notes, tmp_path, ModelConfig(), verbose=False)
+    (tmp_path / "manifest.json").write_text(json.dumps({"sample_rate": 48000, "notes": [
+        {"file": "c4.wav", "instrument": "horn", "program": 60, "pitch": 60, "velocity": 100, "split": "train",
+         "hold_s": 3.0, "source": "soundfont:NoSuchFont.sf2"}]}))
+    with pytest.raises(UserError, match="NoSuchFont.sf2: the note set's SoundFont is not installed"):
+        measure_tails(notes, tmp_path, ModelConfig(), verbose=False)
