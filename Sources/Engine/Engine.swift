@@ -1130,9 +1130,10 @@ public final class Engine: @unchecked Sendable {
                 if !voice.hasAhead { undecodedFrameCount &+= 1 }
                 voice.advanceFrame()
                 if let table = motion, let voiceMotion = voice.motion {
-                    let rho = table.parameters(z: voice.z, scratch: blendScratch, depthDB: motionDepthDB)
+                    let (rho, beta) = table.parameters(z: voice.z, scratch: blendScratch, depthDB: motionDepthDB)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
-                                        edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho)
+                                        edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
+                                        beta: beta)
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 setNoiseHighPass(of: voice)

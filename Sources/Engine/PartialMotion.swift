@@ -4,7 +4,8 @@ import ModelCore
 /// One voice's partial motion (docs/model-format.md, "Partial motion"): gains that move each
 /// partial's level around the decoder's course while the note is held, as a real held note's
 /// partials move. Per partial a first-order autoregressive process of unit variance (correlation
-/// ρ from one control frame to the next) scaled to the depth of its group in dB and faded in
+/// ρ from one control frame to the next), optionally smoothed by a one-pole filter (β) and
+/// brought back to unit variance, scaled to the depth of its group in dB and faded in
 /// between 100 and 300 ms after the note-on (the strike stays the decoder's). A frame's gains are
 /// scaled so that its harmonic power stays as decoded: the spectrum's shape moves, the note's
 /// level course (attack, decay, velocity) stays the decoder's and the envelopes'.
@@ -18,6 +19,8 @@ final class PartialMotion {
     let harmonicCount: Int
     /// The process per partial (unit variance).
     private let process: UnsafeMutablePointer<Float>
+    /// The process smoothed by the one-pole filter (variance `smoothedVariance(rho:beta:)`).
+    private let smoothed: UnsafeMutablePointer<Float>
     /// Gains of the frame playing now and of the next frame.
     private(set) var gains: (current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
     /// The harmonic amplitudes times the gains, for the oscillator bank.
@@ -35,6 +38,7 @@ final class PartialMotion {
             return p
         }
         process = buffer(0)
+        smoothed = buffer(0)
         gains = (buffer(1), buffer(1))
         movedCurrent = buffer(0)
         movedNext = buffer(0)
@@ -42,6 +46,7 @@ final class PartialMotion {
 
     deinit {
         process.deallocate()
+        smoothed.deallocate()
         gains.current.deallocate()
         gains.next.deallocate()
         movedCurrent.deallocate()
@@ -52,7 +57,10 @@ final class PartialMotion {
     /// distribution, gains 1. Real-time safe.
     func start(seed: UInt32) {
         random = seed == 0 ? 0x9E37_79B9 : seed
-        for k in 0..<harmonicCount { process[k] = unitNormal() }
+        for k in 0..<harmonicCount {
+            process[k] = unitNormal()
+            smoothed[k] = process[k]
+        }
         gains.current.update(repeating: 1, count: harmonicCount)
         gains.next.update(repeating: 1, count: harmonicCount)
         isMoving = false
@@ -60,9 +68,10 @@ final class PartialMotion {
 
     /// Moves on one frame: the next frame's gains become the current ones and the gains of frame
     /// `nextFrame` (frames since the note-on) are computed from the group depths `depthDB` (G
-    /// values over `edges`) and the frame-to-frame correlation `rho`. Real-time safe.
+    /// values over `edges`), the frame-to-frame correlation `rho` and the smoother's `beta` (0:
+    /// none). Real-time safe.
     func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
-                 rho: Float) {
+                 rho: Float, beta: Float = 0) {
         let oldCurrent = gains.current
         gains.current = gains.next
         gains.next = oldCurrent
@@ -73,11 +82,17 @@ final class PartialMotion {
         let nepersPerDB: Float = 0.115_129_25  // ln(10) / 20
         let next = gains.next
         for k in 0..<harmonicCount { process[k] = rho * process[k] + drive * unitNormal() }
+        // the smoothed process, brought back to unit variance (the process itself when beta is 0)
+        if beta > 0 {
+            for k in 0..<harmonicCount { smoothed[k] = beta * smoothed[k] + (1 - beta) * process[k] }
+        }
+        let x = beta > 0 ? smoothed : process
+        let unit = beta > 0 ? 1 / Self.smoothedVariance(rho: rho, beta: beta).squareRoot() : 1
         for g in 0..<(edges.count - 1) {
             let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
             let s = depthDB[g] * nepersPerDB * fade
             // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
-            for k in lo..<hi { next[k] = VectorActivation.exp(s * process[k] - s * s) }
+            for k in lo..<hi { next[k] = VectorActivation.exp(s * unit * x[k] - s * s) }
         }
         // partials past the last group stay still (`edges.last` allocates in a debug build)
         let last = edges[edges.count - 1] - 1
@@ -85,6 +100,13 @@ final class PartialMotion {
             for k in last..<harmonicCount { next[k] = 1 }
         }
         if fade > 0 { isMoving = true }
+    }
+
+    /// The stationary variance of y ← β y + (1 − β) u for u a first-order process of unit
+    /// variance and correlation ρ: (1 − β)(1 + βρ) / ((1 + β)(1 − βρ)). Real-time safe.
+    @inline(__always)
+    static func smoothedVariance(rho: Float, beta: Float) -> Float {
+        (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
     }
 
     /// `current` and `next` amplitudes times their frame's gains, in ``movedCurrent`` and

@@ -130,6 +130,7 @@ extension TimbreModel {
         // the optional band course of the tone balance: both tensors or none, S from the times'
         // length, only beside the band gains
         var courseSeconds: [Double] = []
+        var courseOnGainVelocities = false
         if file.tensors["tone.course_seconds"] != nil || file.tensors["tone.course_db"] != nil {
             guard let times = file.tensors["tone.course_seconds"] else {
                 throw .missingTensor(path: path, name: "tone.course_seconds")
@@ -141,7 +142,13 @@ extension TimbreModel {
                 throw .badTensorData(path: path, name: "tone.course_seconds",
                                      reason: "expected one axis of 1…\(ToneTable.largestCourseCount) times")
             }
-            let courseSpecs = Self.toneCourseTensors(for: config, courseCount: count)
+            // its velocity axis: the band gains' own anchors when it has as many (a course
+            // measured at the velocity layers too, session 22), else the envelopes'
+            let fileVelocities = file.tensors["tone.course_db"]?.shape.dropFirst(2).first
+            courseOnGainVelocities = gainVelocityCount != nil && fileVelocities == gainVelocityCount
+                && gainVelocityCount != config.envVelocities.count
+            let courseSpecs = Self.toneCourseTensors(for: config, courseCount: count,
+                                                     velocityCount: courseOnGainVelocities ? gainVelocityCount : nil)
             let t = try checked(courseSpecs[0], inRange: { $0 >= 0 && $0 <= 3600 }, what: "seconds 0…3600")
             if zip(t, t.dropFirst()).contains(where: { $0 >= $1 }) {
                 throw .badTensorData(path: path, name: "tone.course_seconds", reason: "expected increasing times")
@@ -187,6 +194,14 @@ extension TimbreModel {
                 what: "0…\(Int(PartialMotionTable.maxVibratoHz)) Hz")
             hasVibrato = true
         }
+        // its optional smoother, only beside the motion
+        let smoothingSpec = Self.motionSmoothingTensor(for: config)
+        if file.tensors[smoothingSpec.name] != nil {
+            guard motionEdges != nil else { throw .missingTensor(path: path, name: "motion.harmonic_edges") }
+            values[smoothingSpec.name] = try checked(
+                smoothingSpec, inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxSmoothing },
+                what: "0…\(PartialMotionTable.maxSmoothing)")
+        }
         // the tone balance's optional strike share, only beside the band gains
         let strikeSpec = Self.toneStrikeTensor(for: config)
         if file.tensors[strikeSpec.name] != nil {
@@ -202,7 +217,8 @@ extension TimbreModel {
         }
         let motionNames: Set<String> = motionEdges == nil ? []
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
-                  + (hasVibrato ? vibratoSpecs.map(\.name) : []))
+                  + (hasVibrato ? vibratoSpecs.map(\.name) : [])
+                  + (values[smoothingSpec.name] == nil ? [] : [smoothingSpec.name]))
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
@@ -283,11 +299,13 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
+            courseOnGainVelocities: courseOnGainVelocities,
             strikeFraction: values[strikeSpec.name] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],
-                               vibratoHz: values["motion.vibrato_hz"] ?? [], latentMeans: means, blendScale: scale,
+                               vibratoHz: values["motion.vibrato_hz"] ?? [],
+                               smoothing: values[smoothingSpec.name] ?? [], latentMeans: means, blendScale: scale,
                                blendRule: blendRule)
         }
         let noiseHighPass = values[highPassSpec.name].map {

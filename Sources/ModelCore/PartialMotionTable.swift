@@ -24,6 +24,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     public let depthDB: [Float]
     /// `motion.correlation` [I]: correlation of that motion from one frame to the next, in [0, 1).
     public let correlation: [Float]
+    /// `motion.smoothing` [I] (empty: none, as 0): the coefficient β (0 ≤ β < 1) of a one-pole
+    /// smoother after the frame-to-frame process, so that the motion's spectrum falls twice as
+    /// fast above its corner: real notes move slowly, and a first-order process at 100 frames/s
+    /// spreads every partial into a skirt 20-50 Hz wide.
+    public let smoothing: [Float]
     /// `motion.vibrato_cents` [I] (empty: no vibrato): the held note's vibrato depth, the sine's
     /// amplitude in cents.
     public let vibratoCents: [Float]
@@ -41,8 +46,10 @@ public struct PartialMotionTable: Sendable, Equatable {
 
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
-                vibratoCents: [Float] = [], vibratoHz: [Float] = [],
+                vibratoCents: [Float] = [], vibratoHz: [Float] = [], smoothing: [Float] = [],
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+        precondition(smoothing.isEmpty || smoothing.count == instrumentCount)
+        self.smoothing = smoothing
         precondition(harmonicEdges.count >= 2 && harmonicEdges.first == 1)
         precondition(depthDB.count == instrumentCount * (harmonicEdges.count - 1))
         precondition(correlation.count == instrumentCount && latentMeans.count == instrumentCount * zDim)
@@ -59,10 +66,10 @@ public struct PartialMotionTable: Sendable, Equatable {
         self.blendRule = blendRule
     }
 
-    /// The depth per group (G values into `depthDB`) and the frame-to-frame correlation (returned)
-    /// at latent point `z`. Real-time safe: `scratch` holds at least I doubles.
+    /// The depth per group (G values into `depthDB`), and the frame-to-frame correlation ρ and the
+    /// smoother's β (returned) at latent point `z`. Real-time safe: `scratch` holds at least I doubles.
     public func parameters(z: UnsafePointer<Float>, scratch weights: UnsafeMutablePointer<Double>,
-                           depthDB out: UnsafeMutablePointer<Float>) -> Float {
+                           depthDB out: UnsafeMutablePointer<Float>) -> (correlation: Float, smoothing: Float) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
@@ -78,12 +85,16 @@ public struct PartialMotionTable: Sendable, Equatable {
                 for x in 0..<g { out[x] += Float(w) * row[x] }
             }
         }
-        var rho: Double = 0
+        var rho: Double = 0, beta: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
             rho += weights[i] * Double(correlation[i])
+            if !smoothing.isEmpty { beta += weights[i] * Double(smoothing[i]) }
         }
-        return Float(min(max(rho, 0), 0.999))
+        return (Float(min(max(rho, 0), 0.999)), Float(min(max(beta, 0), Double(Self.maxSmoothing))))
     }
+
+    /// Largest smoothing coefficient a file may hold.
+    public static let maxSmoothing: Float = 0.99
 
     /// Whether the table holds a vibrato.
     public var hasVibrato: Bool { !vibratoCents.isEmpty }
@@ -105,17 +116,17 @@ public struct PartialMotionTable: Sendable, Equatable {
     }
 
     /// Array form of ``parameters(z:scratch:depthDB:)`` (allocates; not real-time).
-    public func parameters(z: [Float]) -> (depthDB: [Float], correlation: Float) {
+    public func parameters(z: [Float]) -> (depthDB: [Float], correlation: Float, smoothing: Float) {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))
         var out = [Float](repeating: 0, count: groupCount)
-        let rho = z.withUnsafeBufferPointer { zb in
+        let (rho, beta) = z.withUnsafeBufferPointer { zb in
             scratch.withUnsafeMutableBufferPointer { s in
                 out.withUnsafeMutableBufferPointer { o in
                     parameters(z: zb.baseAddress!, scratch: s.baseAddress!, depthDB: o.baseAddress!)
                 }
             }
         }
-        return (out, rho)
+        return (out, rho, beta)
     }
 }

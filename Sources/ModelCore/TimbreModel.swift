@@ -198,6 +198,12 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "highpass.ratio", shape: [config.instrumentCount])
     }
 
+    /// The optional smoother of the partial motion: β [I] (docs/model-format.md, "Partial motion"),
+    /// only beside the motion's three.
+    public static func motionSmoothingTensor(for config: ModelConfig) -> TensorSpec {
+        TensorSpec(name: "motion.smoothing", shape: [config.instrumentCount])
+    }
+
     /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both
     /// or none, only beside the motion's three.
     public static func motionVibratoTensors(for config: ModelConfig) -> [TensorSpec] {
@@ -231,9 +237,11 @@ public struct TimbreModel: Sendable {
     }
 
     /// The optional band course of the tone balance: `tone.course_seconds` [S] and
-    /// `tone.course_db` [I, P, V, S, B] on the band gains' anchors.
-    public static func toneCourseTensors(for config: ModelConfig, courseCount: Int) -> [TensorSpec] {
-        let cell = [config.instrumentCount, config.envPitches.count, config.envVelocities.count]
+    /// `tone.course_db` [I, P, V, S, B] on the envelopes' pitch anchors and `velocityCount`
+    /// velocity anchors (the envelopes', or the band gains' own: `tone.gain_velocities`).
+    public static func toneCourseTensors(for config: ModelConfig, courseCount: Int,
+                                         velocityCount: Int? = nil) -> [TensorSpec] {
+        let cell = [config.instrumentCount, config.envPitches.count, velocityCount ?? config.envVelocities.count]
         return [TensorSpec(name: "tone.course_seconds", shape: [courseCount]),
                 TensorSpec(name: "tone.course_db", shape: cell + [courseCount, ToneTable.bandCount])]
     }

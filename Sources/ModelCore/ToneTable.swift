@@ -54,9 +54,13 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.course_seconds` [S] (empty: no band course): the times after note-on, increasing, at
     /// which `courseDB` holds the band course.
     public let courseSeconds: [Double]
-    /// `tone.course_db` [I, P, V, S, B] (on `pitchAnchors` and `velocityAnchors`): added to band b's gain,
-    /// linear in time between the course's times, the first one's before them, the last one's after.
+    /// `tone.course_db` [I, P, V_course, S, B] (on `pitchAnchors` and `courseVelocityAnchors`): added to
+    /// band b's gain, linear in time between the course's times, the first one's before them, the
+    /// last one's after.
     public let courseDB: [Float]
+    /// The band course's velocity anchors, increasing: `velocityAnchors` (files before session 22)
+    /// or the band gains' own (`gainVelocityAnchors`: a course measured at the velocity layers too).
+    public let courseVelocityAnchors: [Double]
     /// `tone.strike_fraction` [I] (empty: none): the share of the band gains (course included) at
     /// the note-on, rising linearly to all of them at ``strikeRampSeconds``.
     public let strikeFraction: [Float]
@@ -73,11 +77,10 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                strikeFraction: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
-        let cells = instrumentCount * pitchAnchors.count * velocityAnchors.count
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
         precondition(gainVelocities.count >= 2)
         precondition(gainDB.count == instrumentCount * pitchAnchors.count * gainVelocities.count * Self.bandCount)
@@ -90,7 +93,10 @@ public struct ToneTable: Sendable, Equatable {
         self.onsetDB = onsetDB
         onsetFrameCount = onsetDB.count / max(1, onsetCells)
         self.onsetFrameRateHz = onsetFrameRateHz
-        precondition(courseDB.count == cells * courseSeconds.count * Self.bandCount)
+        let courseVelocities = courseOnGainVelocities ? gainVelocities : velocityAnchors
+        self.courseVelocityAnchors = courseVelocities
+        precondition(courseDB.count
+                     == instrumentCount * pitchAnchors.count * courseVelocities.count * courseSeconds.count * Self.bandCount)
         self.courseSeconds = courseSeconds
         self.courseDB = courseDB
         precondition(latentMeans.count == instrumentCount * zDim)
@@ -119,8 +125,8 @@ public struct ToneTable: Sendable, Equatable {
         }
         let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
-        let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
-                                          velocity: velocity)
+        let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: courseVelocityAnchors,
+                                          pitch: pitch, velocity: velocity)
         let b = Self.bandCount
         out.update(repeating: 0, count: Self.rowCount)
         // the onset frame: linear between frames, the last frame's value from then on, none

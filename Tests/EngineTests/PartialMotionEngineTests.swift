@@ -16,7 +16,7 @@ final class PartialMotionEngineTests: XCTestCase {
 
     /// The small model with partial motion: instrument 0 moving by `depthDB` in every group of
     /// partials, the others still.
-    func smallModel() throws -> TimbreModel {
+    func smallModel(smoothing: Float? = nil) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
         let edges = [1, 2, 4, 8, 1000]
         let g = edges.count - 1, n = m.config.instrumentCount
@@ -24,7 +24,9 @@ final class PartialMotionEngineTests: XCTestCase {
         for x in 0..<g { depth[x] = depthDB }
         correlation[0] = rho
         let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: edges, depthDB: depth,
-                                       correlation: correlation, latentMeans: m.latentMeans.flatMap { $0 },
+                                       correlation: correlation,
+                                       smoothing: smoothing.map { [Float](repeating: $0, count: n) } ?? [],
+                                       latentMeans: m.latentMeans.flatMap { $0 },
                                        blendScale: 0.5, blendRule: .inverseDistance)
         return m.with(motion: table)
     }
@@ -103,6 +105,32 @@ final class PartialMotionEngineTests: XCTestCase {
         for s in stds { XCTAssertEqual(s, Double(depthDB), accuracy: 1.6) }
         XCTAssertLessThan(levelStd, 0.3, "the level moved: only the shape should")
         XCTAssertEqual(heldDB, 0, accuracy: 1.0, "the motion changed the held level")
+    }
+
+    /// With the smoother (`motion.smoothing`, β = 0.8) the held partials still move by the table's
+    /// depth, but slowly: their level changes from one 10 ms frame to the next by well under the
+    /// first-order process's change, so a partial spreads less into its neighbours' bands.
+    func testTheSmootherKeepsTheDepthAndSlowsTheMotion() throws {
+        let frames = 240_000, held = 480 + 19_200 ..< frames
+        let still = renderMono(makeEngine(try TimbreModel(contentsOf: Fixtures.smallModel)), frames: frames, block: 64,
+                               events: events)
+        func motion(_ model: TimbreModel) -> (std: Double, step: Double) {
+            let x = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
+            var std = 0.0, step = 0.0
+            for k in 1...6 {
+                let d = zip(partialLevelsDB(x, k: k, range: held), partialLevelsDB(still, k: k, range: held)).map { $0 - $1 }
+                let mean = d.reduce(0, +) / Double(d.count)
+                std += (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot() / 6
+                let steps = zip(d.dropFirst(), d).map { ($0 - $1) * ($0 - $1) }
+                step += (steps.reduce(0, +) / Double(steps.count)).squareRoot() / 6
+            }
+            return (std, step)
+        }
+        let plain = motion(try smallModel()), smooth = motion(try smallModel(smoothing: 0.8))
+        print("partial motion, first-order: \(plain.std) dB, frame-to-frame \(plain.step) dB; "
+              + "smoothed (β 0.8): \(smooth.std) dB, frame-to-frame \(smooth.step) dB")
+        XCTAssertEqual(smooth.std, Double(depthDB), accuracy: 1.2)
+        XCTAssertLessThan(smooth.step, 0.6 * plain.step)
     }
 
     /// The small model with a vibrato of `cents` at `hz` on instrument 0 (instrument 1 none) and
@@ -214,6 +242,10 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(allocationsWhileExercising(vibrato, eventEvery: 5) { b in
             b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
         }, 0, "heap allocations while rendering 10 000 blocks with vibrato")
+        let smoothed = makeEngine(try smallModel(smoothing: 0.8))
+        XCTAssertEqual(allocationsWhileExercising(smoothed, eventEvery: 5) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
+        }, 0, "heap allocations while rendering 10 000 blocks with smoothed motion")
     }
 
     /// The shipped model moves the French horn's held partials and leaves the trumpet's still, as

@@ -234,6 +234,32 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The motion's smoother (`motion.smoothing` [I], β) loads beside the motion and blends by the
+    /// timbre point; without it β is 0; out of 0…0.99, or without the motion, it is refused with
+    /// the tensor named.
+    func testTheMotionsSmootherLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let n = plain.config.instrumentCount
+        let motion: [(String, [Int], [Float])] = [("motion.harmonic_edges", [3], [1, 2, 100]),
+                                                  ("motion.depth_db", [n, 2], [Float](repeating: 1, count: 2 * n)),
+                                                  ("motion.correlation", [n], [Float](repeating: 0.5, count: n))]
+        let beta = [Float](repeating: 0.8, count: n)
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.smoothing", [n], beta)]).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertEqual(m.smoothing, beta)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        XCTAssertEqual(m.parameters(z: loaded.latentMeans[0]).smoothing, 0.8, accuracy: 1e-5)
+        let without = try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: motion).path).motion)
+        XCTAssertEqual(without.parameters(z: loaded.latentMeans[0]).smoothing, 0)
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.smoothing", [n],
+                                                                                          beta.map { _ in 1 })]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.smoothing"), "\($0)")
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("motion.smoothing", [n], beta)]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.harmonic_edges"), "\($0)")
+        }
+    }
+
     /// The noise's high-pass below the fundamental (`highpass.ratio` [I]) loads on its own and
     /// blends by the timbre point; a ratio out of 0…2, a wrong shape or a non-finite value is
     /// refused with the tensor named.

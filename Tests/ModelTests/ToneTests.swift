@@ -74,6 +74,27 @@ final class ToneTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1, "the fixture's course moves the gains")
     }
 
+    /// A band course on the band gains' own velocity anchors (`tone.gain_velocities`, session 22):
+    /// read at those anchors, linear between them, so a velocity layer's own course (the decoder
+    /// between its trained velocities) is played at its velocity, not a line between its neighbours.
+    func testABandCourseOnTheGainVelocitiesIsReadAtThem() {
+        let b = ToneTable.bandCount, seconds = [0.5, 1.5], gainVelocities = [16.0, 64, 127]
+        // cell (pitch j, velocity m) at time s: 10 m + s dB in every band, the same at both pitches
+        var course = [Float]()
+        for _ in 0..<2 { for m in 0..<3 { for s in 0..<2 { course += Array(repeating: Float(10 * m + s), count: b) } } }
+        let table = ToneTable(instrumentCount: 1, zDim: 1, pitchAnchors: [48, 72], velocityAnchors: [16, 127],
+                              gainDB: Array(repeating: 0, count: 2 * 3 * b), courseSeconds: seconds, courseDB: course,
+                              gainVelocityAnchors: gainVelocities, courseOnGainVelocities: true,
+                              latentMeans: [0], blendScale: 1, blendRule: .inverseDistance)
+        XCTAssertEqual(table.courseVelocityAnchors, gainVelocities)
+        for (velocity, at, expected) in [(64.0, 0.5, Float(10)), (40, 1.5, 6), (100, 0.5, 10 + 10 * 36 / 63),
+                                         (127, 1.0, 20.5), (10, 0.2, 0)] {
+            let g = table.gains(z: [0], pitch: 60, velocity: velocity, secondsSinceNoteOn: at)
+            XCTAssertEqual(g[5], expected, accuracy: 1e-4, "velocity \(velocity) at \(at) s")
+            XCTAssertEqual(g[20], expected, accuracy: 1e-4)
+        }
+    }
+
     /// The strike (`tone.strike_fraction`): the row's last value is the instrument's share at the
     /// note-on, halfway through the 120 ms ramp halfway to 1, 1 from its end on (tone.strike_ramp);
     /// the band and onset gains are left whole; without the tensor the share is 1.

@@ -97,3 +97,47 @@ def test_vibrato_semitones_fades_in_after_the_attack_and_swings_by_the_depth():
     # the engine's phase: the top 24 bits of the motion seed's hash, different from key to key
     p = [M.vibrato_phase(k, 100) for k in range(60, 72)]
     assert all(0 <= x < 2 * math.pi for x in p) and len(set(np.round(p, 6))) == 12
+
+
+def test_the_analysis_floor_is_read_on_a_steady_twin_and_taken_out_in_quadrature():
+    """A steady note's twin: its strong partials read no motion; a partial 45 dB under its
+    neighbours is read through their leakage and wobbles (the clarinet's even partials); the floor
+    comes out of the depth in quadrature, never below 0."""
+    sr, fr, k = 48000, 100, 8
+    frames = 300
+    amps = np.array([1.0, 10 ** (-45 / 20), 0.5, 0.3, 0.2, 0.1, 0.05, 0.02])
+    harmonics = np.tile(amps, (frames, 1)).astype(np.float32)
+    f0 = np.full(frames, 261.63, np.float32)
+    twin = M.steady_twin_harmonics(harmonics, f0, frames, 60.0, sr, fr, 20000.0)
+    assert twin is not None and twin.shape[1] == k
+    depth, _, count = M.measure(twin[None], np.array([int(M.FLOOR_NOTE_S * fr)]), np.array([0]), 1)
+    assert count[0] == 1
+    assert depth[0, 0] < 0.05 and depth[0, 2] < 0.05  # partials 1 and 3
+    assert depth[0, 1] > 5 * max(depth[0, 0], 0.01)  # partial 2, 45 dB under: the floor
+    out = M.without_floor(np.array([[0.5, 0.3, 2.0]]), np.array([[0.4, 0.5, 0.0]]))
+    assert np.allclose(out, [[0.3, 0.0, 2.0]])
+
+
+def test_the_smoother_keeps_the_depth_and_takes_the_fast_motion_out():
+    """With smoothing β the gains still move by the depth (the smoothed process is brought back to
+    unit variance) but their spectrum falls twice as fast: above 25 Hz (the skirt a partial spreads
+    into its neighbours' bands) at least 8 dB less than the first-order process's, under 5 Hz not
+    less; β = 0 is the first-order process bit for bit."""
+    depth = np.array([4.0] * (len(M.HARMONIC_EDGES) - 1))
+    frames = 6000
+    plain = 20 * np.log10(M.gains(depth, 0.8, frames, 8, 100.0, seed=11)[40:])
+    smooth = 20 * np.log10(M.gains(depth, 0.8, frames, 8, 100.0, seed=11, smoothing=0.8)[40:])
+    assert np.array_equal(M.gains(depth, 0.8, 200, 8, 100.0, seed=3), M.gains(depth, 0.8, 200, 8, 100.0, seed=3,
+                                                                                smoothing=0.0))
+    assert abs(smooth.std(0).mean() - 4.0) < 0.6, smooth.std(0)
+
+    def band_power(x, lo, hi):
+        p = np.abs(np.fft.rfft(x - x.mean(0), axis=0)) ** 2
+        f = np.fft.rfftfreq(len(x), 0.01)
+        return p[(f >= lo) & (f < hi)].sum()
+
+    fast = 10 * np.log10(band_power(smooth, 25, 50) / band_power(plain, 25, 50))
+    slow = 10 * np.log10(band_power(smooth, 0, 5) / band_power(plain, 0, 5))
+    assert fast < -8, fast
+    assert slow > 0, slow
+    assert abs(M.smoothed_variance(0.8, 0.8) - 0.2 * 1.64 / (1.8 * 0.36)) < 1e-12

@@ -185,6 +185,24 @@ def test_velocity_layers_merge_into_one_increasing_axis():
     assert np.all(merged[0, 1, :, 5] == np.array(anchors))
 
 
+def test_a_band_course_measured_at_the_velocity_layers_is_read_at_them():
+    """A course with as many velocities as the band gains' own anchors is on them (session 22: the
+    decoder's own course at velocity 100), one on the envelopes' anchors stays on those; the lookup
+    at a layer's velocity gives that layer's course, not a line between its neighbours."""
+    from types import SimpleNamespace
+    cfg = SimpleNamespace(env_velocities=[16.0, 40.0, 80.0, 120.0, 127.0])
+    gains = [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
+    course = np.zeros((1, 2, 7, 5, T.BANDS), np.float32)
+    for m, vel in enumerate(gains):
+        course[:, :, m] = 0.0 if vel != 100 else -1.5  # the layer's own course at 100
+    assert T.course_velocities(course, gains, cfg) == gains
+    assert T.course_velocities(course[:, :, [0, 1, 3, 5, 6]], gains, cfg) == cfg.env_velocities
+    means = np.zeros((1, 2))
+    at100 = T.lookup_course(course, [48.0, 72.0], gains, means, 1.0, "inverse_distance", means[0], 60.0, 100.0)
+    at90 = T.lookup_course(course, [48.0, 72.0], gains, means, 1.0, "inverse_distance", means[0], 60.0, 90.0)
+    assert at100.shape == (5, T.BANDS) and np.allclose(at100, -1.5) and np.allclose(at90, -0.75)
+
+
 def test_the_strike_shares_the_band_balance_over_its_ramp():
     """`apply` with a strike share s: frame 0's band gains (course included) are s of the whole
     balance's in dB, frame 1 (10 ms) s + (1 - s) / 12, from 120 ms on all of it, each frame at the

@@ -175,7 +175,16 @@ def cmd_inharmonicity(args) -> None:
 def cmd_motion(args) -> None:
     from .motion import run
 
-    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+    overrides = {}
+    for item in (args.smoothing_for or "").split(","):
+        if item.strip():
+            name, _, value = item.partition("=")
+            try:
+                overrides[name.strip()] = float(value)
+            except ValueError:
+                raise UserError(f"--smoothing-for: {item.strip()!r} is not NAME=BETA") from None
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
+        smoothing=args.smoothing, smoothing_for=overrides)
 
 
 def cmd_highpass(args) -> None:
@@ -346,11 +355,16 @@ def build_parser() -> argparse.ArgumentParser:
                    out="write the model with the predictor here instead of in place",
                    dry="measure, fit and print; write nothing into the model", func=cmd_inharmonicity)
 
-    _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
+    motion = _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
                                   "instrument) and add it to an exported model, for the engine to put back",
                    data=("data/default48", "the model's note set"),
                    out="write the model with the motion table here instead of in place",
                    dry="measure and print; write nothing into the model", func=cmd_motion)
+    motion.add_argument("--smoothing", type=float, default=0.0,
+                        help="β of the one-pole smoother after every instrument's motion (0 ≤ β ≤ 0.99; default 0, "
+                             "none; the shipped model: 0.8, see docs/model-format.md, \"Partial motion\")")
+    motion.add_argument("--smoothing-for", help="comma-separated NAME=BETA for instruments whose smoothing differs "
+                                                "(the shipped model: violin=0, ...)")
 
     _model_command(sub, "highpass", "measure how far under each note's fundamental its noise reaches (per "
                                     "instrument, played from MIDI as the engine plays it) and add the noise's "

@@ -164,7 +164,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
         if motion is not None:
             from . import motion as M
 
-            c = dict(c, harmonics=M.apply(c["harmonics"], motion[0], motion[1], cfg.frame_rate, seed + 1))
+            c = dict(c, harmonics=M.apply(c["harmonics"], motion[0], motion[1], cfg.frame_rate, seed + 1,
+                                          smoothing=motion[2] if len(motion) > 2 else 0.0))
         g = torch.Generator().manual_seed(seed)
         sr = sample_rate or cfg.sample_rate
         white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1
@@ -387,7 +388,8 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
         "tone_db": look(table, cfg.env_pitches, k, pitch, velocity, band_velocities),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (
-            T.lookup_course(course, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, velocity),
+            T.lookup_course(course, cfg.env_pitches, T.course_velocities(course, band_velocities, cfg), means, scale,
+                            rule, means[k], pitch, velocity),
             np.asarray(course_s, np.float64))}
 
 

@@ -100,6 +100,44 @@ def level_residual_db(harmonics: np.ndarray, hold_frames: int) -> np.ndarray | N
     return None if h is None else _detrend(10 * np.log10((h ** 2).sum(-1) + 1e-12))
 
 
+# The analysis's own wobble: a partial far under its note's strongest is read through the
+# leakage of its neighbours, so its level wobbles from frame to frame however steady the note. A
+# steady twin of each note (its held part's median partial amplitudes at its median f0, no noise)
+# is analysed as the recordings were, its "motion" measured the same way, and that floor taken out
+# of the depth in quadrature. FluidR3's clarinet, whose even partials lie 30-50 dB under its odd
+# ones, read 0.7 dB of motion in the groups of partials 2 and 4-5 whether its notes moved or not
+# (its twin: 0.7-0.8 dB); the horn's, violin's and trumpet's floors are under 0.02 dB.
+FLOOR_NOTE_S = 1.5  # the twin's length: a held part of 1.15 s (frames 30 to 145)
+
+
+def steady_twin_harmonics(harmonics: np.ndarray, f0_hz: np.ndarray, hold_frames: int, pitch: float,
+                          sample_rate: int, frame_rate: int, band_limit_hz: float) -> np.ndarray | None:
+    """The trainer's harmonic analysis [T, K] of a note's steady twin, FLOOR_NOTE_S long and held to
+    its end (50 ms ramps in and out), or None for a note held too briefly to measure."""
+    from .features import analyse_harmonics, track_f0
+
+    h = _held(harmonics, hold_frames)
+    if h is None:
+        return None
+    f0 = float(np.median(np.asarray(f0_hz[HELD_START_FRAMES: HELD_START_FRAMES + len(h)], np.float64)))
+    amps = np.median(h, axis=0)
+    n = int(FLOOR_NOTE_S * sample_rate)
+    t = np.arange(n) / sample_rate
+    y = np.zeros(n)
+    for k, a in enumerate(amps, start=1):
+        if a > amps.max() * 1e-4 and k * f0 < min(sample_rate / 2, band_limit_hz):
+            y += a * np.sin(2 * np.pi * k * f0 * t)
+    y *= np.clip(t / 0.05, 0, 1) * np.clip((FLOOR_NOTE_S - t) / 0.05, 0, 1)
+    n_frames = int(math.ceil(n / (sample_rate // frame_rate)))
+    track, _ = track_f0(y.astype(np.float32), sample_rate, frame_rate, 440.0 * 2 ** ((pitch - 69) / 12), n_frames)
+    return analyse_harmonics(y.astype(np.float32), sample_rate, frame_rate, track, len(amps), band_limit_hz)
+
+
+def without_floor(depth: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The depth [I, G] with the analysis's floor [I, G] taken out in quadrature (never below 0)."""
+    return np.sqrt(np.maximum(np.asarray(depth, np.float64) ** 2 - np.asarray(floor, np.float64) ** 2, 0.0))
+
+
 def measure(harmonics: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarray, n_instruments: int,
             edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Depth [I, G] in dB, correlation [I] and the count of notes measured [I] over the notes
@@ -201,12 +239,18 @@ def unit_normal(state: np.uint32) -> tuple[float, np.uint32]:
     return (total - 2.0) * math.sqrt(3.0), np.uint32(s)
 
 
+def smoothed_variance(rho: float, beta: float) -> float:
+    """The stationary variance of y ← β y + (1 − β) u for u a first-order process of unit variance
+    and correlation ρ."""
+    return (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
+
+
 def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
-          seed: int, edges=HARMONIC_EDGES) -> np.ndarray:
+          seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0) -> np.ndarray:
     """The motion's gain per frame and partial [T, K] for one note (frame 0 at the note-on), as
     the engine computes it, before each frame's gains are scaled to keep its harmonic power
-    (`apply`)."""
-    rho = float(correlation)
+    (`apply`); `smoothing` β > 0: the process through a one-pole smoother, back to unit variance."""
+    rho, beta = float(correlation), float(smoothing)
     drive = math.sqrt(max(0.0, 1.0 - rho * rho))
     k_depth = np.zeros(n_harmonics)
     for j in range(len(edges) - 1):
@@ -216,6 +260,8 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
     x = np.zeros(n_harmonics)
     for k in range(n_harmonics):  # start in the stationary distribution
         x[k], state = unit_normal(state)
+    y = x.copy()
+    unit = 1.0 / math.sqrt(smoothed_variance(rho, beta)) if beta > 0 else 1.0
     out = np.ones((n_frames, n_harmonics))
     lo, hi = FADE_IN_S
     for t in range(2, n_frames):  # frames 0 and 1 are decoded at the note-on, before any motion
@@ -223,17 +269,19 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         for k in range(n_harmonics):
             e, state = unit_normal(state)
             x[k] = rho * x[k] + drive * e
+        if beta > 0:
+            y = beta * y + (1 - beta) * x
         s = a * fade
-        out[t] = np.exp(s * x - s * s)  # divided by the mean power gain, exp(2 s²), square-rooted
+        out[t] = np.exp(s * unit * (y if beta > 0 else x) - s * s)  # divided by the mean power gain, square-rooted
     return out
 
 
-def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int):
+def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int, smoothing: float = 0.0):
     """Harmonic amplitudes [1, T, K] (torch or NumPy) times the motion's gains, each frame's gains
     scaled so that the frame's harmonic power stays as decoded: the spectrum's shape moves, the
     note's level course (attack, decay, velocity) stays the decoder's and the envelopes'."""
     n_frames, k = harmonics.shape[-2], harmonics.shape[-1]
-    g = gains(depth_db, correlation, n_frames, k, frame_rate, seed)
+    g = gains(depth_db, correlation, n_frames, k, frame_rate, seed, smoothing=smoothing)
     a = np.asarray(harmonics.detach().cpu().numpy() if hasattr(harmonics, "detach") else harmonics, np.float64)
     p0 = (a ** 2).sum(-1, keepdims=True)
     p1 = (a ** 2 * g ** 2).sum(-1, keepdims=True)
@@ -248,9 +296,11 @@ def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float
     return harmonics * g
 
 
-def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float]:
-    """Depth [G] and correlation at a latent point whose instrument blend weights are `weights` [I]."""
-    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"])
+def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Depth [G], correlation and smoothing at a latent point whose instrument blend weights are
+    `weights` [I] (smoothing 0 for a table without `motion.smoothing`)."""
+    beta = float(weights @ tables["motion.smoothing"]) if "motion.smoothing" in tables else 0.0
+    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta
 
 
 def blended_vibrato(tables: dict, weights: np.ndarray) -> tuple[float, float] | None:
@@ -279,8 +329,13 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
     replace_tensors(path, "motion.", tensors, "motion", info, out)
 
 
-def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
-    """`timbred-train motion`: measure on the training notes, print, write."""
+MAX_SMOOTHING = 0.99  # the engine's bound on motion.smoothing
+
+
+def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, smoothing: float = 0.0,
+        smoothing_for: dict[str, float] | None = None) -> dict:
+    """`timbred-train motion`: measure on the training notes, print, write; with `smoothing` β > 0
+    (or `smoothing_for`, β per named instrument, the others `smoothing`) also `motion.smoothing`."""
     from safetensors import safe_open
 
     from .cache import load_or_build
@@ -296,7 +351,24 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     names = list(cfg.instruments)
     if list(notes.instruments) != names:
         raise UserError(f"{data}: its instruments {list(notes.instruments)} are not the model's {names}")
+    smoothing_for = dict(smoothing_for or {})
+    unknown = [u for u in smoothing_for if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to smooth (it has {', '.join(names)})")
+    beta = np.array([smoothing_for.get(n, smoothing) for n in names], np.float64)
+    if not np.all((beta >= 0) & (beta <= MAX_SMOOTHING)):
+        raise UserError(f"smoothing: β must lie in 0…{MAX_SMOOTHING} (got {beta.min():g}…{beta.max():g})")
     depth, corr, count = measure(notes.harmonics[train], notes.hold_frames[train], notes.instrument[train], len(names))
+    twins, kept = [], []
+    for m in train:
+        h = steady_twin_harmonics(notes.harmonics[m], notes.f0_hz[m], int(notes.hold_frames[m]), float(notes.pitch[m]),
+                                  cfg.sample_rate, cfg.frame_rate, cfg.band_limit_hz)
+        if h is not None:
+            twins.append(h)
+            kept.append(m)
+    held = int(FLOOR_NOTE_S * cfg.frame_rate)
+    floor, _, _ = measure(np.asarray(twins), np.full(len(kept), held), notes.instrument[kept], len(names))
+    measured, depth = depth, without_floor(depth, floor)
     vib_cents, vib_hz = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
                                         notes.instrument[train], len(names), float(cfg.frame_rate))
     edges = HARMONIC_EDGES
@@ -305,14 +377,20 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
           f"level, dB, by partials ({', '.join(groups)}); frame-to-frame correlation at {cfg.frame_rate:g} frames/s")
     for i, name in enumerate(names):
         print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}"
-              f"   vibrato {vib_cents[i]:4.1f} cents at {vib_hz[i]:.1f} Hz")
+              + (f"   smoothing {beta[i]:.2f}" if beta.any() else "")
+              + f"   vibrato {vib_cents[i]:4.1f} cents at {vib_hz[i]:.1f} Hz")
+        if np.abs(measured[i] - depth[i]).max() >= 0.05:
+            print(f"{'':16s} {'':4s} as read: " + " ".join(f"{d:4.1f}" for d in measured[i])
+                  + "   the analysis's floor (a steady twin): " + " ".join(f"{d:4.1f}" for d in floor[i]))
     tensors = {"motion.harmonic_edges": np.asarray(edges, np.float32), "motion.depth_db": depth.astype(np.float32),
                "motion.correlation": corr.astype(np.float32), "motion.vibrato_cents": vib_cents.astype(np.float32),
                "motion.vibrato_hz": vib_hz.astype(np.float32)}
+    if beta.any():
+        tensors["motion.smoothing"] = beta.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
-            "trend_s": TREND_FRAMES / cfg.frame_rate, "audible_db": AUDIBLE_DB}
+            "trend_s": TREND_FRAMES / cfg.frame_rate, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature"}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
-    return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist(),
+    return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist(), "smoothing": beta.tolist(),
             "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist()}

@@ -317,7 +317,8 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         bands = lookup(band_table, cfg.env_pitches, band_velocities or cfg.env_velocities, means, scale, rule,
                        means[k], pitch, vel)
         band_course = None if course_table is None else (
-            lookup_course(course_table, cfg.env_pitches, cfg.env_velocities, means, scale, rule, means[k], pitch, vel),
+            lookup_course(course_table, cfg.env_pitches, course_velocities(course_table, band_velocities, cfg),
+                          means, scale, rule, means[k], pitch, vel),
             course_seconds())
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
                               tone_db=bands, course_db=band_course)
@@ -493,6 +494,13 @@ def _joined(notes, more):
                               for k in ("pitch", "velocity", "hold_frames")})
 
 
+def course_velocities(course_table: np.ndarray, band_velocities, cfg) -> list[float]:
+    """The velocity anchors of a band course [I, P, V, S, B]: the band gains' own when it has as
+    many (measured at the velocity layers too), else the envelopes' (files before session 22)."""
+    band_velocities = list(band_velocities or cfg.env_velocities)
+    return band_velocities if course_table.shape[2] == len(band_velocities) else list(cfg.env_velocities)
+
+
 def gain_velocities(model_path: Path, cfg) -> list[float]:
     """The velocity anchors of the file's `tone.gain_db`: `tone.gain_velocities`, else the
     envelopes'."""
@@ -527,15 +535,34 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     if table is None:
         from .errors import UserError
         raise UserError(f"{model_path}: no tone.gain_db to add velocity layers to (run `timbred-train tone` first)")
-    have = gain_velocities(Path(model_path), cfg)
     notes = _manifest_notes(Path(layers), cfg)
-    new = sorted(set(float(v) for v in notes.velocity) - set(have))
+    new = sorted(set(float(v) for v in notes.velocity) - set(float(v) for v in cfg.env_velocities))
+    # layers the file already has are measured again (the command can be run again on its output)
+    have_all = gain_velocities(Path(model_path), cfg)
+    keep = [j for j, v in enumerate(have_all) if v not in new]
+    have = [have_all[j] for j in keep]
+    course_table = read_table(Path(model_path), "tone.course_db")
+    if course_table is not None and course_table.shape[2] == len(have_all):
+        course_table = course_table[:, :, keep]
+    table = table[:, :, keep]
     # the train split's pitches only: the held-out ones stay unheard
     sub = training_notes(notes.subset(np.isin(notes.velocity.astype(float), new)))
     print(f"measuring the band balance of {len(sub.pitch)} notes of {layers} at velocities {new}", flush=True)
-    gains, _ = measure_notes(model, env, sub, with_course=False)
+    with_course = course_table is not None and course_table.shape[2] == len(have)
+    gains, courses = measure_notes(model, env, sub, with_course=with_course)
     layer = build_table(gains, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments), cfg.env_pitches, new)
     merged, anchors = merge_velocity_layers(table, have, layer, new)
+    tensors = {"tone.gain_db": merged.astype(np.float32), "tone.gain_velocities": np.asarray(anchors, np.float32)}
+    if with_course:
+        # the band course at the layers too: the decoder between its trained velocities has a
+        # course of its own (the violin A4 at velocity 100 swells 1.5 dB from 0.5 to 1 s, flat at 80
+        # and 120), which a course interpolated between 80 and 120 leaves in
+        layer_course = build_course_table(courses, sub.instrument, sub.pitch, sub.velocity, len(cfg.instruments),
+                                          cfg.env_pitches, new)
+        s, b = course_table.shape[3:]
+        merged_course, _ = merge_velocity_layers(course_table.reshape(*course_table.shape[:3], s * b), have,
+                                                 layer_course.reshape(*layer_course.shape[:3], s * b), new)
+        tensors["tone.course_db"] = merged_course.reshape(*merged_course.shape[:3], s, b).astype(np.float32)
     figures = {"velocities": anchors, "instruments": {}}
     show = [20, 22, 23, 24, 25]
     centres = [1000 * 2 ** ((b - 14) / 3) for b in range(BANDS)]
@@ -549,11 +576,11 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
         print(f"{name:16s} " + " | ".join(" ".join(f"{rows[j, b]:+5.1f}" for b in show) for j in range(len(anchors))))
     if write:
         from .modelfile import replace_tensors
-        replace_tensors(Path(model_path), "tone.gain_", {"tone.gain_db": merged.astype(np.float32),
-                                                          "tone.gain_velocities": np.asarray(anchors, np.float32)},
-                        "tone_velocity_layers", {"notes": len(sub.pitch), "dataset": Path(layers).name,
-                                                 "velocities": new}, out)
-        print(f"wrote tone.gain_db {list(merged.shape)} and tone.gain_velocities {anchors} into {out or model_path}")
+        replace_tensors(Path(model_path), "tone.gain_", tensors, "tone_velocity_layers",
+                        {"notes": len(sub.pitch), "dataset": Path(layers).name, "velocities": new,
+                         "course": with_course}, out)
+        print("wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tensors.items())
+              + f" (velocities {anchors}) into {out or model_path}")
     figures["table"] = merged
     return figures
 
