@@ -203,6 +203,21 @@ def test_a_band_course_measured_at_the_velocity_layers_is_read_at_them():
     assert at100.shape == (5, T.BANDS) and np.allclose(at100, -1.5) and np.allclose(at90, -0.75)
 
 
+def test_a_layer_s_own_course_starts_where_the_onset_course_ends():
+    """Inside the onset course's 600 ms a velocity layer's course is read between its neighbouring
+    anchors' (the onset course at the layer's velocity is theirs, measured with their courses); from
+    there on it is the layer's own."""
+    anchors = [16.0, 40.0, 80.0, 120.0, 127.0]
+    table = np.zeros((1, 2, 5, 5, T.BANDS), np.float32)
+    table[:, :, 2], table[:, :, 3] = 1.0, 3.0  # velocities 80 and 120
+    own = np.full((1, 2, 1, 5, T.BANDS), -4.0, np.float32)
+    out = T.within_onset_as_before(own, table, anchors, [100.0], 100.0)
+    early = T.course_seconds() < T.ONSET_FRAMES / 100.0
+    assert early.sum() == 2
+    assert np.allclose(out[:, :, 0][:, :, early], 2.0)  # halfway between 80's and 120's
+    assert np.allclose(out[:, :, 0][:, :, ~early], -4.0)
+
+
 def test_the_strike_shares_the_band_balance_over_its_ramp():
     """`apply` with a strike share s: frame 0's band gains (course included) are s of the whole
     balance's in dB, frame 1 (10 ms) s + (1 - s) / 12, from 120 ms on all of it, each frame at the
