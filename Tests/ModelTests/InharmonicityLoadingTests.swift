@@ -194,15 +194,19 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The small model's instrument count and a partial motion for it: two groups, 1 dB, ρ 0.5.
+    func smallMotion() throws -> (Int, [(String, [Int], [Float])]) {
+        let n = try TimbreModel(contentsOf: Fixtures.smallModel).config.instrumentCount
+        return (n, [("motion.harmonic_edges", [3], [1, 2, 100]),
+                    ("motion.depth_db", [n, 2], [Float](repeating: 1, count: 2 * n)),
+                    ("motion.correlation", [n], [Float](repeating: 0.5, count: n))])
+    }
+
     /// The motion's vibrato (`motion.vibrato_cents`, `motion.vibrato_hz`) loads beside the motion
     /// and blends by the timbre point; one without the other, either without the motion, or a
     /// depth or rate out of range is refused with the tensor named.
     func testTheMotionsVibratoLoadsAndBadOnesAreRefused() throws {
-        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
-        let n = plain.config.instrumentCount
-        let motion: [(String, [Int], [Float])] = [("motion.harmonic_edges", [3], [1, 2, 100]),
-                                                  ("motion.depth_db", [n, 2], [Float](repeating: 1, count: 2 * n)),
-                                                  ("motion.correlation", [n], [Float](repeating: 0.5, count: n))]
+        let (n, motion) = try smallMotion()
         let cents = (0..<n).map { Float(10 * $0) }, hz = (0..<n).map { Float(4 + $0) }
         let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.vibrato_cents", [n], cents),
                                                                                ("motion.vibrato_hz", [n], hz)]).path)
@@ -238,11 +242,7 @@ final class InharmonicityLoadingTests: XCTestCase {
     /// timbre point; without it β is 0; out of 0…0.99, or without the motion, it is refused with
     /// the tensor named.
     func testTheMotionsSmootherLoadsAndBadOnesAreRefused() throws {
-        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
-        let n = plain.config.instrumentCount
-        let motion: [(String, [Int], [Float])] = [("motion.harmonic_edges", [3], [1, 2, 100]),
-                                                  ("motion.depth_db", [n, 2], [Float](repeating: 1, count: 2 * n)),
-                                                  ("motion.correlation", [n], [Float](repeating: 0.5, count: n))]
+        let (n, motion) = try smallMotion()
         let beta = [Float](repeating: 0.8, count: n)
         let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.smoothing", [n], beta)]).path)
         let m = try XCTUnwrap(loaded.motion)
