@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="β of the one-pole smoother after every instrument's motion (0 ≤ β ≤ 0.99; default 0, "
                              "none; the shipped model: 0.8, see docs/model-format.md, \"Partial motion\")")
     motion.add_argument("--smoothing-for", help="comma-separated NAME=BETA for instruments whose smoothing differs "
-                                                "(the shipped model: violin=0, ...)")
+                                                "(the shipped model: piano=0, ..., violin=0.5; training/README.md)")
 
     _model_command(sub, "highpass", "measure how far under each note's fundamental its noise reaches (per "
                                     "instrument, played from MIDI as the engine plays it) and add the noise's "
