@@ -71,7 +71,7 @@ final class PartialMotion {
     /// values over `edges`), the frame-to-frame correlation `rho` and the smoother's `beta` (0:
     /// none). Real-time safe.
     func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
-                 rho: Float, beta: Float = 0) {
+                 rho: Float, beta: Float) {
         let oldCurrent = gains.current
         gains.current = gains.next
         gains.next = oldCurrent

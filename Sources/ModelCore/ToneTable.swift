@@ -77,7 +77,8 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], latentMeans: [Float],
+                blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)

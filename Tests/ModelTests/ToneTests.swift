@@ -241,6 +241,7 @@ final class ToneTests: XCTestCase {
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
         let t = try XCTUnwrap(model.tone)
         XCTAssertEqual(t.gainVelocityAnchors, [16, 40, 64, 80, 100, 120, 127])
+        XCTAssertEqual(t.courseVelocityAnchors, t.gainVelocityAnchors, "the band course at the layers too")
         let i = try XCTUnwrap(model.instrumentIndex(named: "trumpet"))
         let band = Int(ToneBalance.bandPosition(hz: 8000).rounded())
         func gainDB(_ velocity: Double) -> Float {

@@ -495,10 +495,11 @@ def _joined(notes, more):
 
 
 def course_velocities(course_table: np.ndarray, band_velocities, cfg) -> list[float]:
-    """The velocity anchors of a band course [I, P, V, S, B]: the band gains' own when it has as
-    many (measured at the velocity layers too), else the envelopes' (files before session 22)."""
-    band_velocities = list(band_velocities or cfg.env_velocities)
-    return band_velocities if course_table.shape[2] == len(band_velocities) else list(cfg.env_velocities)
+    """The velocity anchors of a band course [I, P, V, S, B], as the engine reads them: the band
+    gains' own when they are more than the envelopes' and the course has as many (measured at the
+    velocity layers too), else the envelopes' (files before session 22)."""
+    band, env = list(band_velocities or cfg.env_velocities), list(cfg.env_velocities)
+    return band if len(band) != len(env) and course_table.shape[2] == len(band) else env
 
 
 def gain_velocities(model_path: Path, cfg) -> list[float]:
@@ -593,12 +594,12 @@ def within_onset_as_before(layer_course: np.ndarray, course_table: np.ndarray, h
     course: the onset course at a layer's velocity is read between its neighbours', measured with
     their courses, so a course of the layer's own there counts twice (the cello's key 41 at velocity
     100 reached its level in 243 ms instead of 187; FluidR3 152)."""
+    from .envelope import anchor_axis
+
     out = np.array(layer_course, copy=True)
     early = course_seconds() < ONSET_FRAMES / frame_rate
-    anchors = np.asarray(have, np.float64)
     for j, v in enumerate(new):
-        m = int(np.clip(np.searchsorted(anchors, v) - 1, 0, len(anchors) - 2))
-        f = float(np.clip((v - anchors[m]) / (anchors[m + 1] - anchors[m]), 0.0, 1.0))
+        m, f = anchor_axis(have, v)
         between = (1 - f) * course_table[:, :, m] + f * course_table[:, :, m + 1]
         out[:, :, j][:, :, early] = between[:, :, early]
     return out
