@@ -266,11 +266,27 @@ def measure_notes(model, env: dict, notes, verbose: bool = True, reference: Path
     return out, courses
 
 
-def onset_level_db(audio: np.ndarray, hop: int) -> np.ndarray:
-    """Level [ONSET_FRAMES] in dB of 10 ms frames centred on n · hop (zeros before the start)."""
-    x = np.concatenate([np.zeros(hop // 2), np.asarray(audio, np.float64), np.zeros(ONSET_FRAMES * hop)])
-    frames = x[: ONSET_FRAMES * hop].reshape(ONSET_FRAMES, hop)
-    return 10 * np.log10((frames ** 2).mean(1) + 1e-20)
+def onset_window(hop: int, period: float | None) -> int:
+    """Samples of an onset frame's level window: a whole number of the note's periods (`period`,
+    samples; None: one hop), as many as come nearest to one hop, at least one. Over a whole number
+    of periods a held note's power does not depend on where the window starts; over one hop it
+    does (a hop is 0.55 of the period of MIDI 33): the level of a low note rippled by 3-8 dB from
+    frame to frame, in the recording and in the model each at its own phase, and the course, their
+    difference, put that ripple onto the note as a 25-50 Hz buzz (the electric piano's key 37 had
+    a band between its first two partials 45 dB above FluidR3's)."""
+    if period is None or period <= 0:
+        return hop
+    return max(1, int(round(max(1, round(hop / period)) * period)))
+
+
+def onset_level_db(audio: np.ndarray, hop: int, period: float | None = None) -> np.ndarray:
+    """Level [ONSET_FRAMES] in dB of frames centred on n · hop, each `onset_window(hop, period)`
+    samples long (zeros before the start)."""
+    w = onset_window(hop, period)
+    x = np.concatenate([np.zeros(w // 2), np.asarray(audio, np.float64), np.zeros(ONSET_FRAMES * hop + w)])
+    energy = np.concatenate([[0.0], np.cumsum(x ** 2)])
+    starts = np.arange(ONSET_FRAMES) * hop
+    return 10 * np.log10((energy[starts + w] - energy[starts]) / w + 1e-20)
 
 
 def onset_taper() -> np.ndarray:
@@ -282,13 +298,14 @@ def onset_taper() -> np.ndarray:
     return w
 
 
-def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int) -> np.ndarray:
-    """One note's onset course [ONSET_FRAMES]: recording over played per frame in dB where either
+def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int, period: float | None = None) -> np.ndarray:
+    """One note's onset course [ONSET_FRAMES]: recording over played per frame (levels over whole
+    periods of the note, `period` samples: `onset_level_db`) in dB where either
     is within ONSET_FLOOR_DB of the recording's loudest frame (else 0), clamped; its last frames
     taper to the mean of the last ONSET_HOLD_FRAMES, the level the engine holds after the course
     (so a key whose level differs from its neighbours' keeps the difference for the whole note,
     not only for the first 600 ms: a step down at 600 ms was 3 dB on a 48 kHz alto sax)."""
-    r, p = onset_level_db(recording, hop), onset_level_db(played, hop)
+    r, p = onset_level_db(recording, hop, period), onset_level_db(played, hop, period)
     g = np.clip(r - p, ONSET_MIN_DB, ONSET_MAX_DB)
     g[np.maximum(r, p) < r.max() + ONSET_FLOOR_DB] = 0.0
     hold = float(g[-ONSET_HOLD_FRAMES:].mean())
@@ -322,7 +339,7 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
             course_seconds())
         played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
                               tone_db=bands, course_db=band_course)
-        out[i] = note_onset_db(notes.audio[i], played, cfg.hop)
+        out[i] = note_onset_db(notes.audio[i], played, cfg.hop, period=cfg.sample_rate / float(f0[0]))
         if verbose and i % 400 == 0:
             print(f"  onset: note {i}/{len(notes.pitch)}", flush=True)
     return out
