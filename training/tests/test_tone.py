@@ -80,7 +80,7 @@ def test_the_table_averages_an_instrument_s_notes_around_each_anchor():
 
 def test_the_onset_table_keeps_each_key_s_own_attack():
     # two neighbouring notes with different attacks (a SoundFont's sample ranges): the onset's
-    # own anchors (every key, span 2) keep each note's course at its key and give a key between
+    # own anchors (every key, span 1) keep each note's course at its key and give a key between
     # them half of each; the envelopes' anchors (12 apart, span 12) would have averaged them away
     courses = np.zeros((2, T.ONSET_FRAMES), np.float32)
     courses[0, :10] = -12.0  # MIDI 60: a slow attack to lift less
@@ -91,6 +91,11 @@ def test_the_onset_table_keeps_each_key_s_own_attack():
     assert abs(table[0, at[60.0], 0, 5] + 12.0) < 1e-6
     assert abs(table[0, at[62.0], 0, 5] - 6.0) < 1e-6
     assert abs(table[0, at[61.0], 0, 5] + 3.0) < 1e-6
+    # with a note of its own (the key layers), a key keeps its own course, not its neighbours'
+    courses3 = np.concatenate([courses, np.full((1, T.ONSET_FRAMES), 1.0, np.float32)])
+    table3 = T.build_table(courses3, np.array([0, 0, 0]), np.array([60, 62, 61]), np.array([100, 100, 100]), 1,
+                           T.ONSET_PITCHES, [64, 127], smooth=False, pitch_span=T.ONSET_PITCH_SPAN)
+    assert abs(table3[0, at[61.0], 0, 5] - 1.0) < 1e-6 and abs(table3[0, at[60.0], 0, 5] + 12.0) < 1e-6
     coarse = T.build_table(courses, np.array([0, 0]), np.array([60, 62]), np.array([100, 100]), 1,
                            [48, 60, 72], [64, 127], smooth=False)
     assert coarse[0, 1, 0, 5] > -6.0  # the 12-semitone anchor blurs the slow key with its neighbour

@@ -46,12 +46,12 @@ PITCH_SPAN = 12.0  # semitones: an anchor averages the notes within this distanc
 N_FFT = 4096
 ONSET_FRAMES = 60  # the onset course: 10 ms frames from note-on (600 ms: the slowest real attacks take 520 ms)
 # The onset course's own pitch anchors: every key of the piano's range, each averaging the notes
-# within ONSET_PITCH_SPAN semitones (a note set every 2 semitones: a key between two notes takes
-# both halves). A SoundFont's attack changes from one sample's key range to the next (the organ
+# within ONSET_PITCH_SPAN semitones, the nearest where none lies that close (a note set every 2
+# semitones: a key between two notes takes both halves; with the key layers every key its own). A SoundFont's attack changes from one sample's key range to the next (the organ
 # reaches its level in 99 ms at MIDI 60 and 248 ms at 62, the horn in 76 ms at 58 and 266 ms at
 # 60): the envelopes' anchors, 12 semitones apart, averaged them away.
 ONSET_PITCHES = tuple(float(p) for p in range(21, 109))
-ONSET_PITCH_SPAN = 2.0
+ONSET_PITCH_SPAN = 1.0
 ONSET_TAPER = 10  # its last 100 ms fade to the level it holds (raised cosine)
 ONSET_HOLD_FRAMES = 20  # the level it holds from then on: the mean of the last 200 ms
 ONSET_FLOOR_DB = -50.0  # frames this far below the recording's loudest are left alone
@@ -459,9 +459,12 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     print(f"measuring the onset course of {len(notes.pitch)} notes", flush=True)
     onset_notes = notes
     if key_layers is not None:
-        # every key has notes of its own: a key's course is its own notes' (weight 1) and its two
-        # neighbours' (1/2 each; its own alone, a single note per velocity, made the first 100 ms
-        # jagged: the piano's key 32 reached its level in 26 ms against the real 12)
+        # every key has notes of its own, and a key's course is its own notes' alone (span 1). Until
+        # session 23 its neighbours weighed 1/2 beside them: a single note per velocity made the
+        # first 100 ms jagged, but that was the 10 ms frames' ripple (`onset_window`); measured over
+        # whole periods, its own notes give the trombone's key 44 an attack of 120 ms against the
+        # real 123 (82 with its neighbours), the organ's key 87 112 against 276 (78; `playing`'s
+        # measure averaged over 8 start offsets)
         onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
