@@ -15,8 +15,9 @@ public struct ToneBalance: Sendable, Equatable {
     /// Bands of a gain curve (the transients' 28).
     public static let bandCount = 28
     /// Values of a frame's gains: the band gains, then the gain of everything (the onset's), then
-    /// the strike's share of the band gains' shape (1: all of it).
-    public static let rowCount = bandCount + 2
+    /// the strike's share of the band gains' shape (1: all of it), then the strike's gain of the
+    /// noise in dB (0: none).
+    public static let rowCount = bandCount + 3
     /// K, harmonics.
     public let harmonicCount: Int
     /// Noise bands of the model.
@@ -64,16 +65,29 @@ public struct ToneBalance: Sendable, Equatable {
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
     /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
-    /// in dB, then the strike's share σ). With σ < 1 the bands get σ of their gains (in dB) and the
-    /// frame is scaled to the power (Σ harmonics² + Σ noise²) the whole gains give: the strike
-    /// takes part of the balance's shape and all of its level. Real-time safe.
+    /// in dB, then the strike's share σ, then the strike's noise gain N in dB). With σ < 1 the bands
+    /// get σ of their gains (in dB) and the frame is scaled to the power (Σ harmonics² + Σ noise²)
+    /// the whole gains give: the strike takes part of the balance's shape and all of its level.
+    /// Then the noise is multiplied by N dB (the noise's magnitudes over-count its share of the
+    /// frame's power, so it is not made up for). Real-time safe.
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                       noise: UnsafeMutablePointer<Float>) {
-        let share = gainsDB[Self.bandCount + 1]
-        guard share < 1 else {
+        let share = gainsDB[Self.bandCount + 1], noiseDB = gainsDB[Self.bandCount + 2]
+        if share < 1 {
+            applyShared(gainsDB: gainsDB, share: share, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+        } else {
             scale(gainsDB: gainsDB, share: 1, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
-            return
         }
+        if noiseDB != 0 {
+            let g = Float(exp(Double(noiseDB) * (log(10.0) / 20)))
+            for b in 0..<noiseBandCount { noise[b] *= g }
+        }
+    }
+
+    /// The frame with `share` of the band gains, scaled to the power the whole gains give.
+    /// Real-time safe.
+    private func applyShared(gainsDB: UnsafePointer<Float>, share: Float, f0Hz: Float,
+                             harmonics: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>) {
         // the power the whole gains would give, then the shared gains, scaled to it
         var whole: Float = 0, shared: Float = 0
         let base = Float(Self.bandPosition(hz: Double(f0Hz))), top = Float(Self.bandCount - 1)

@@ -208,6 +208,14 @@ extension TimbreModel {
             guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
             values[strikeSpec.name] = try checked(strikeSpec, inRange: { $0 >= 0 && $0 <= 1 }, what: "a share 0…1")
         }
+        // and the strike's optional noise gain, only beside the band gains
+        let strikeNoiseSpec = Self.toneStrikeNoiseTensor(for: config)
+        if file.tensors[strikeNoiseSpec.name] != nil {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            values[strikeNoiseSpec.name] = try checked(
+                strikeNoiseSpec, inRange: { abs($0) <= ToneTable.strikeNoiseLimitDB },
+                what: "a gain within ±\(Int(ToneTable.strikeNoiseLimitDB)) dB")
+        }
         // the optional high-pass of the noise below the fundamental
         let highPassSpec = Self.noiseHighPassTensor(for: config)
         if file.tensors[highPassSpec.name] != nil {
@@ -225,6 +233,7 @@ extension TimbreModel {
             .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
             .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
             .union(values[strikeSpec.name] == nil ? [] : [strikeSpec.name])
+            .union(values[strikeNoiseSpec.name] == nil ? [] : [strikeNoiseSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -300,7 +309,8 @@ extension TimbreModel {
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
             courseOnGainVelocities: courseOnGainVelocities,
-            strikeFraction: values[strikeSpec.name] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
+            strikeFraction: values[strikeSpec.name] ?? [], strikeNoiseDB: values[strikeNoiseSpec.name] ?? [],
+            latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],

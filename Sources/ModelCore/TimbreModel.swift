@@ -192,6 +192,11 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "tone.strike_fraction", shape: [config.instrumentCount])
     }
 
+    /// The tone balance's optional strike noise gain in dB (docs/model-format.md, "Tone balance").
+    public static func toneStrikeNoiseTensor(for config: ModelConfig) -> TensorSpec {
+        TensorSpec(name: "tone.strike_noise_db", shape: [config.instrumentCount])
+    }
+
     /// The optional high-pass of the noise below the fundamental (docs/model-format.md, "Noise below
     /// the fundamental").
     public static func noiseHighPassTensor(for config: ModelConfig) -> TensorSpec {

@@ -20,7 +20,7 @@ public struct ToneTable: Sendable, Equatable {
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
     /// gains, then the onset gain.
-    public static var rowCount: Int { bandCount + 2 }
+    public static var rowCount: Int { bandCount + 3 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
     public static let onsetFrameCountInFiles = 40
@@ -64,6 +64,11 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.strike_fraction` [I] (empty: none): the share of the band gains (course included) at
     /// the note-on, rising linearly to all of them at ``strikeRampSeconds``.
     public let strikeFraction: [Float]
+    /// `tone.strike_noise_db` [I] (empty: none): the noise's gain in dB at the note-on, linear to
+    /// 0 dB at ``strikeRampSeconds`` (the frame kept at its level, as with the share).
+    public let strikeNoiseDB: [Float]
+    /// The largest strike noise gain a file may hold, either way (dB).
+    public static let strikeNoiseLimitDB: Float = 40
     /// The strike's ramp: from the note-on to the whole band balance, seconds.
     public static let strikeRampSeconds = 0.12
     /// `latent.means` [I, Z], row-major.
@@ -77,10 +82,12 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], latentMeans: [Float],
+                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], latentMeans: [Float],
                 blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
+        precondition(strikeNoiseDB.isEmpty || strikeNoiseDB.count == instrumentCount)
+        self.strikeNoiseDB = strikeNoiseDB
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
         precondition(gainVelocities.count >= 2)
@@ -115,8 +122,9 @@ public struct ToneTable: Sendable, Equatable {
     /// linear between anchors, clamped to them) with the band course at `secondsSinceNoteOn`
     /// added, then its onset gain in dB at that time (linear between frames; the last frame's
     /// after it), then the strike's share of the band gains' shape at that time (1 without
-    /// `tone.strike_fraction` and from ``strikeRampSeconds`` on), written to `out` (``rowCount``
-    /// values). Real-time safe: `scratch` holds at least
+    /// `tone.strike_fraction` and from ``strikeRampSeconds`` on), then the strike's noise gain in dB
+    /// (0 without `tone.strike_noise_db` and from ``strikeRampSeconds`` on), written to `out`
+    /// (``rowCount`` values). Real-time safe: `scratch` holds at least
     /// I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
@@ -177,15 +185,19 @@ public struct ToneTable: Sendable, Equatable {
         // the strike: the band gains' share of the spectrum's shape at the note-on, linear to all
         // of it at the ramp's end (ToneBalance keeps the frame's power)
         out[b + 1] = 1
-        if !strikeFraction.isEmpty, secondsSinceNoteOn.isFinite, secondsSinceNoteOn < Self.strikeRampSeconds {
-            var fraction: Double = 0, total: Double = 0
+        out[b + 2] = 0
+        if !strikeFraction.isEmpty || !strikeNoiseDB.isEmpty, secondsSinceNoteOn.isFinite,
+           secondsSinceNoteOn < Self.strikeRampSeconds {
+            var fraction: Double = 0, noiseDB: Double = 0, total: Double = 0
             for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
-                fraction += weights[i] * Double(strikeFraction[i])
+                fraction += weights[i] * Double(strikeFraction.isEmpty ? 1 : strikeFraction[i])
+                noiseDB += weights[i] * Double(strikeNoiseDB.isEmpty ? 0 : strikeNoiseDB[i])
                 total += weights[i]
             }
             if total > 0 {  // (a timbre point of NaN has no balance to share)
                 let ramp = max(secondsSinceNoteOn, 0) / Self.strikeRampSeconds
                 out[b + 1] = Float(fraction + (1 - fraction) * ramp)
+                out[b + 2] = Float(noiseDB * (1 - ramp))
             }
         }
     }
@@ -226,7 +238,7 @@ public struct ToneTable: Sendable, Equatable {
     }
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
-    /// not real-time): the B band gains, then the onset gain, then the strike's share.
+    /// not real-time): the B band gains, then the onset gain, then the strike's share and noise gain.
     public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))

@@ -1,6 +1,8 @@
 import CAllocCounter
 import CRealtime
+import DSP
 import Engine
+import Foundation
 import MIDI
 import Model
 import TestSupport
@@ -76,6 +78,29 @@ func allocationsWhileExercising(_ engine: Engine, blocks: Int = 10_000, eventEve
 /// An engine at 48 kHz playing `instrument`'s mean; with `linear` no room and a gain of -20 dB, so
 /// the output is linear in the voices (limiter and reverb out of play), the way the optional
 /// tables' tests compare two renders.
+/// The share of `x[start ..< start + n]`'s power (one Hann window, 48 kHz) that lies from `loHz`
+/// to `hiHz`, dB: how far under a held note the band between or under its partials lies.
+func bandShareDB(_ x: [Float], fromHz loHz: Double, toHz hiHz: Double, start: Int = 2400, n: Int = 131_072) -> Double {
+    let fft = RealFFT(size: n)
+    for i in 0..<n { fft.samples[i] = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[start + i] }
+    fft.forward()
+    var total = 0.0, band = 0.0
+    for b in 1..<(n / 2) {
+        let p = Double(fft.spectrum[2 * b] * fft.spectrum[2 * b] + fft.spectrum[2 * b + 1] * fft.spectrum[2 * b + 1])
+        total += p
+        let hz = Double(b) * 48000 / Double(n)
+        if hz >= loHz, hz < hiHz { band += p }
+    }
+    return 10 * log10(band / total)
+}
+
+/// `bandShareDB` of the shipped model's `instrument` holding `note` (velocity 100) for 3 s.
+func shippedHeldBandShareDB(_ instrument: String, note: UInt8, fromHz loHz: Double, toHz hiHz: Double) throws -> Double {
+    let e = try shippedEngine(instrument: instrument, polyphony: 2)
+    let x = renderMono(e, frames: 3 * 48000, block: 512, events: [(0, .noteOn(channel: 0, note: note, velocity: 100))])
+    return bandShareDB(x, fromHz: loHz, toHz: hiHz)
+}
+
 func makeTableTestEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0, polyphony: Int = 6,
                          linear: Bool = true) -> Engine {
     var s = EngineSettings()

@@ -269,19 +269,7 @@ final class PartialMotionEngineTests: XCTestCase {
     /// β 0.5 for the horn), spreads little into the band under its fundamental (178-224 Hz):
     /// FluidR3's lies 70 dB under the note there, the horn's first-order motion put it 41 dB under.
     func testTheShippedHornsMotionLeavesTheBandUnderItsFundamentalQuiet() throws {
-        let e = try shippedEngine(instrument: "french_horn", polyphony: 2)
-        let x = renderMono(e, frames: 3 * 48000, block: 512, events: [(0, .noteOn(channel: 0, note: 60, velocity: 100))])
-        let n = 131_072, start = 2400, fft = RealFFT(size: n)
-        for i in 0..<n { fft.samples[i] = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[start + i] }
-        fft.forward()
-        var total = 0.0, under = 0.0
-        for b in 1..<(n / 2) {
-            let p = Double(fft.spectrum[2 * b] * fft.spectrum[2 * b] + fft.spectrum[2 * b + 1] * fft.spectrum[2 * b + 1])
-            total += p
-            let hz = Double(b) * 48000 / Double(n)
-            if hz >= 178, hz < 224 { under += p }
-        }
-        let db = 10 * log10(under / total)
+        let db = try shippedHeldBandShareDB("french_horn", note: 60, fromHz: 178, toHz: 224)
         print(String(format: "shipped horn C4: 178-224 Hz at %.1f dB of the note", db))
         XCTAssertLessThan(db, -45)
     }

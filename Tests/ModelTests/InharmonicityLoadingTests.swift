@@ -159,6 +159,32 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The strike's noise gain (`tone.strike_noise_db` [I]) loads beside the band gains, with or
+    /// without the share; a gain beyond ±40 dB, a NaN, a wrong length or one without the band gains
+    /// is refused with the tensor named.
+    func testToneStrikeNoiseLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let c = plain.config, n = c.instrumentCount
+        let shape = [n, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let gains: (String, [Int], [Float]) = ("tone.gain_db", shape, [Float](repeating: 2, count: shape.reduce(1, *)))
+        let noise = (0..<n).map { Float($0 % 4) * -3 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [gains, ("tone.strike_noise_db", [n], noise)]).path)
+        let tone = try XCTUnwrap(model.tone)
+        XCTAssertEqual(tone.strikeNoiseDB, noise)
+        XCTAssertEqual(tone.strikeFraction, [])
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        for extra in [[gains, ("tone.strike_noise_db", [n], noise.map { $0 - 41 })],
+                      [gains, ("tone.strike_noise_db", [n], [Float.nan] + noise.dropFirst())],
+                      [gains, ("tone.strike_noise_db", [n + 1], noise + [0])]] as [[(String, [Int], [Float])]] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: extra).path)) {
+                XCTAssertTrue("\($0)".contains("tone.strike_noise_db"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("tone.strike_noise_db", [n], noise)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db"), "\($0)")
+        }
+    }
+
     /// The partial motion's three tensors load; a file with only some of them, edges that do not
     /// start at 1 or do not increase, a negative depth or a correlation of 1 is refused with the
     /// tensor named.

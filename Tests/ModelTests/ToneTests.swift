@@ -95,46 +95,56 @@ final class ToneTests: XCTestCase {
         }
     }
 
-    /// The strike (`tone.strike_fraction`): the row's last value is the instrument's share at the
-    /// note-on, halfway through the 120 ms ramp halfway to 1, 1 from its end on (tone.strike_ramp);
-    /// the band and onset gains are left whole; without the tensor the share is 1.
+    /// The strike (`tone.strike_fraction`, `tone.strike_noise_db`): the row's share is the
+    /// instrument's at the note-on, halfway through the 120 ms ramp halfway to 1, 1 from its end on
+    /// (tone.strike_ramp), and its noise gain the instrument's at the note-on, halfway to 0 dB
+    /// halfway through, 0 from the end on (tone.strike_noise_ramp); the band and onset gains are
+    /// left whole; without the tensors the share is 1 and the noise gain 0.
     func testTheStrikeSharesTheBandGainsOverItsRamp() throws {
         let fixture = try Reference(fixturePath)
-        func table(strike: [Float]) throws -> ToneTable {
+        func table(strike: [Float], noise: [Float] = []) throws -> ToneTable {
             ToneTable(instrumentCount: fixture.shape("gain_db")[0], zDim: fixture.shape("means")[1],
                       pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
                       velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
                       gainDB: try fixture.values("gain_db"), onsetDB: try fixture.values("onset_db"),
                       onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
                       courseSeconds: try fixture.values("course_seconds").map(Double.init),
-                      courseDB: try fixture.values("course_db"), strikeFraction: strike,
+                      courseDB: try fixture.values("course_db"), strikeFraction: strike, strikeNoiseDB: noise,
                       latentMeans: try fixture.values("means"),
                       blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
         }
-        let plain = try table(strike: []), struck = try table(strike: [0.2, 0.6])
+        let plain = try table(strike: []), struck = try table(strike: [0.2, 0.6], noise: [-12, 4])
+        let noiseOnly = try table(strike: [], noise: [-12, 4])
         let b = ToneTable.bandCount, means = try fixture.values("means")
-        for (instrument, share) in [(0, Float(0.2)), (1, Float(0.6))] {
+        for (instrument, share, noiseDB) in [(0, Float(0.2), Float(-12)), (1, Float(0.6), Float(4))] {
             let z = Array(means[instrument * 2 ..< instrument * 2 + 2])
-            for (seconds, expected) in [(0.0, share), (0.06, share + (1 - share) / 2), (0.12, 1), (0.5, 1)] as [(Double, Float)] {
+            for (seconds, expected, expectedNoise) in [(0.0, share, noiseDB), (0.06, share + (1 - share) / 2, noiseDB / 2),
+                                                       (0.12, 1, 0), (0.5, 1, 0)] as [(Double, Float, Float)] {
                 let g = struck.gains(z: z, pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
                 let g0 = plain.gains(z: z, pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
+                let gn = noiseOnly.gains(z: z, pitch: 60, velocity: 100, secondsSinceNoteOn: seconds)
                 XCTAssertEqual(Array(g[0...b]), Array(g0[0...b]), "the band and onset gains are the whole balance's")
                 XCTAssertEqual(g[b + 1], expected, accuracy: 1e-6, "the share at \(seconds) s")
+                XCTAssertEqual(g[b + 2], expectedNoise, accuracy: 1e-5, "the noise gain at \(seconds) s")
                 XCTAssertEqual(g0[b + 1], 1, "without the tensor the share is 1")
+                XCTAssertEqual(g0[b + 2], 0, "without the tensor the noise gain is 0")
+                XCTAssertEqual(gn[b + 1], 1, accuracy: 1e-6, "a noise gain alone leaves the share whole")
+                XCTAssertEqual(gn[b + 2], expectedNoise, accuracy: 1e-5)
             }
         }
     }
 
     /// `ToneBalance.apply` with a share σ < 1: the bands get σ of their gains in dB and the frame
     /// keeps the power (Σ harmonics² + Σ noise²) the whole gains give; σ = 1 is the whole balance.
+    /// With a noise gain N the noise moves by N dB and nothing else does.
     func testTheStrikesShareKeepsTheFramesPower() {
         let k = 12, nb = 17, b = ToneBalance.bandCount
         let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
         let gains = (0..<b).map { Float($0 % 7) * 3 - 6 }
         let harmonics = (0..<k).map { 1 / Float($0 + 1) }, noise = (0..<nb).map { 0.01 * Float($0 % 3 + 1) }
-        func play(_ share: Float, onset: Float = -2) -> ([Float], [Float]) {
+        func play(_ share: Float, onset: Float = -2, noiseDB: Float = 0) -> ([Float], [Float]) {
             var h = harmonics, n = noise
-            (gains + [onset, share]).withUnsafeBufferPointer { g in
+            (gains + [onset, share, noiseDB]).withUnsafeBufferPointer { g in
                 balance.apply(gainsDB: g.baseAddress!, f0Hz: 220, harmonics: &h, noise: &n)
             }
             return (h, n)
@@ -147,6 +157,11 @@ final class ToneTests: XCTestCase {
         let factors = zip(none.0, harmonics).map { $0 / $1 }
         XCTAssertLessThan(factors.max()! / factors.min()! - 1, 1e-5)
         XCTAssertNotEqual(part.0, whole.0)
+        // the noise 12 dB down, the harmonics as they were (with a share: as the share alone gives)
+        let quiet = play(1, noiseDB: -12), partQuiet = play(0.5, noiseDB: -12)
+        XCTAssertEqual(quiet.0, whole.0)
+        XCTAssertEqual(partQuiet.0, part.0)
+        for (q, w) in zip(quiet.1 + partQuiet.1, whole.1 + part.1) { XCTAssertEqual(20 * log10(Double(q / w)), -12, accuracy: 1e-3) }
     }
 
     /// The shipped model's vibraphone, guitar, bass and clarinet strike with less of the balance than
@@ -173,7 +188,7 @@ final class ToneTests: XCTestCase {
         let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
         for t in 0..<f0.count {
             var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], 1]).withUnsafeBufferPointer { g in
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], 1, 0]).withUnsafeBufferPointer { g in
                 h.withUnsafeMutableBufferPointer { hp in
                     n.withUnsafeMutableBufferPointer { np in
                         balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: hp.baseAddress!,
@@ -183,6 +198,18 @@ final class ToneTests: XCTestCase {
             }
             XCTAssertLessThan(maxScaledError(h, Array(harmonicsOut[t * k ..< (t + 1) * k])), 1e-4, "harmonics at \(f0[t]) Hz")
             XCTAssertLessThan(maxScaledError(n, Array(noiseOut[t * nb ..< (t + 1) * nb])), 1e-4, "noise at \(f0[t]) Hz")
+        }
+        // at the note-on with the strike's share σ and noise gain N (tone.apply's strike and
+        // strike_noise_db on a frame at 0 s)
+        let strike = try fixture.values("apply.strike")  // [σ, N] per frame
+        let struckH = try fixture.values("apply.strike_harmonics_out"), struckN = try fixture.values("apply.strike_noise_out")
+        for t in 0..<f0.count {
+            var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], strike[2 * t], strike[2 * t + 1]]).withUnsafeBufferPointer { g in
+                balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: &h, noise: &n)
+            }
+            XCTAssertLessThan(maxScaledError(h, Array(struckH[t * k ..< (t + 1) * k])), 1e-4, "struck harmonics at \(f0[t]) Hz")
+            XCTAssertLessThan(maxScaledError(n, Array(struckN[t * nb ..< (t + 1) * nb])), 1e-4, "struck noise at \(f0[t]) Hz")
         }
     }
 

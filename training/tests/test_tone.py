@@ -289,3 +289,39 @@ def test_choose_strike_keeps_the_whole_balance_unless_less_is_clearly_better():
     assert T.choose_strike(np.array([4.5, 4.5, 4.6, 4.7, 4.9])) == 0.75
     assert T.choose_strike(np.array([5.7, 5.1, 4.8, 4.8, 5.0])) == 1.0
     assert T.choose_strike(np.array([2.6, 2.5, 2.6, 2.9, 3.3])) == 0.5
+
+
+def test_the_strikes_noise_gain_moves_the_noise_and_nothing_else():
+    """`apply` with `strike_noise_db` N: frame 0's noise N dB down from the whole balance's, N / 2
+    at 60 ms, none from 120 ms on, the harmonics as they were; N = 0 changes nothing; with a share
+    the frame is first scaled as the share alone scales it."""
+    import torch
+
+    from timbred_train import tone as T
+
+    gains = np.random.default_rng(10).random(T.BANDS) * 12 - 6
+    harm, noise = torch.ones(1, 16, 10), torch.full((1, 16, 17), 0.3)
+    f0 = torch.full((1, 16), 220.0)
+    whole = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0)
+    same = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, strike_noise_db=0.0)
+    assert torch.equal(same["harmonics"], whole["harmonics"]) and torch.equal(same["noise"], whole["noise"])
+    quiet = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, strike_noise_db=-12.0)
+    for frame, n_db in ((0, -12.0), (6, -6.0), (12, 0.0), (15, 0.0)):
+        moved = quiet["noise"][0, frame] / whole["noise"][0, frame]
+        assert np.allclose(20 * np.log10(moved.numpy()), n_db, atol=1e-3), frame
+        assert torch.equal(quiet["harmonics"][0, frame], whole["harmonics"][0, frame]), frame
+    shared = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, strike=0.25)
+    both = T.apply({"harmonics": harm, "noise": noise}, gains, f0, 16000.0, strike=0.25, strike_noise_db=-12.0)
+    assert torch.allclose(both["harmonics"], shared["harmonics"])
+    assert np.allclose(20 * np.log10((both["noise"][0, 0] / shared["noise"][0, 0]).numpy()), -12.0, atol=1e-3)
+    assert np.allclose(T.strike_noise_ramp(-8.0, np.array([-0.01, 0.0, 0.06, 0.12, 1.0])), [-8.0, -8.0, -4.0, 0.0, 0.0])
+
+
+def test_choose_strike_noise_keeps_the_decoders_noise_unless_another_level_is_clearly_better():
+    from timbred_train import tone as T
+
+    assert T.STRIKE_NOISE_DB.index(0.0) == 5
+    assert T.choose_strike_noise(np.array([3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 6.5])) == -18.0
+    assert T.choose_strike_noise(np.array([5.0, 5.0, 5.1, 5.2, 5.25, 5.4, 6.0, 7.0])) == -3.0  # 0 dB lies 0.4 above
+    assert T.choose_strike_noise(np.array([5.0, 5.0, 5.1, 5.2, 5.2, 5.25, 6.0, 7.0])) == 0.0
+    assert T.choose_strike_noise(np.array([7.0, 6.5, 6.0, 5.5, 5.0, 4.5, 4.0, 3.0])) == 6.0

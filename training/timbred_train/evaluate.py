@@ -128,12 +128,13 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
                  course_db: tuple | None = None, vibrato: tuple | None = None, highpass: float = 0.0,
-                 strike: float | None = None, split: bool = False):
+                 strike: float | None = None, strike_noise_db: float = 0.0, split: bool = False):
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
     seconds [S]), `onset_db` (the onset course; `tone.lookup`) and `strike` (the balance's share at
-    the note-on; `tone.strike_ramp`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    the note-on; `tone.strike_ramp`) and `strike_noise_db` (the noise's gain there;
+    `tone.strike_noise_ramp`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
     moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
     from the phase the engine gives the nearest key; `highpass` (`highpass.blended`) sets the noise's
     high-pass below the fundamental at that ratio of f0; rendered at `sample_rate` (None: the
@@ -160,7 +161,7 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
             from .tone import apply
 
             c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
-                      strike=strike)
+                      strike=strike, strike_noise_db=strike_noise_db)
         if motion is not None:
             from . import motion as M
 
@@ -359,7 +360,8 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     """A function (instrument, pitch, velocity) → `resynthesize`'s tone arguments for the note at
     the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
     `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None, and
-    `strike`, the balance's share at the note-on, when the file has `tone.strike_fraction`; {}
+    `strike`, the balance's share at the note-on, when the file has `tone.strike_fraction`, and
+    `strike_noise_db`, the noise's gain there, when it has `tone.strike_noise_db`; {}
     when the model file has no `tone.gain_db`)."""
     from . import tone as T
     from .envelope import blend_weights
@@ -382,9 +384,13 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     strike = T.read_table(model_path, "tone.strike_fraction")
     strike_at = [None if strike is None else float(blend_weights(means[k], means, scale, rule) @ strike)
                  for k in range(len(means))]
+    noise = T.read_table(model_path, "tone.strike_noise_db")
+    noise_at = [0.0 if noise is None else float(blend_weights(means[k], means, scale, rule) @ noise)
+                for k in range(len(means))]
 
     return lambda k, pitch, velocity: {
         "strike": strike_at[k],
+        "strike_noise_db": noise_at[k],
         "tone_db": look(table, cfg.env_pitches, k, pitch, velocity, band_velocities),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (

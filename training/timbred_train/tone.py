@@ -67,6 +67,13 @@ COURSE_LIMIT_DB = 30.0  # the course's clamp, either way
 STRIKE_RAMP_S = SUSTAIN_S[0]  # all of it where its measurement begins (0.12 s)
 STRIKE_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the candidates
 STRIKE_TOLERANCE_DB = 0.3  # the largest fraction within this of the least error is taken
+# The strike's noise: the decoder's first frames carry more noise above 6 kHz than the real
+# strikes of some instruments (the electric piano's first 20 ms 7 dB brighter than FluidR3's, the
+# vibraphone's 4-5 dB, whatever share of the balance they take) and less than others' (the flute's
+# breath 4 dB darker). `tone.strike_noise_db` [I] is the noise's gain at the note-on, in dB,
+# linear to 0 at STRIKE_RAMP_S, the frame kept at its level; chosen after the share, the value
+# nearest 0 within STRIKE_TOLERANCE_DB of the least error.
+STRIKE_NOISE_DB = (-18.0, -12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0)  # the candidates
 STRIKE_FRAMES = 8  # frames played per note to read its strike (80 ms)
 STRIKE_MIN_VELOCITY = 80  # softer notes' strikes sink under the noise floor of their first 20 ms
 
@@ -119,25 +126,41 @@ def strike_ramp(fraction: float, t_s: np.ndarray) -> np.ndarray:
     return fraction + (1.0 - fraction) * np.clip(np.asarray(t_s, np.float64) / STRIKE_RAMP_S, 0.0, 1.0)
 
 
+def strike_noise_ramp(noise_db: float, t_s: np.ndarray) -> np.ndarray:
+    """The strike's noise gain in dB at times `t_s` after note-on: `noise_db` at the note-on,
+    linear to 0 at STRIKE_RAMP_S and 0 from then on (docs/model-format.md, "Tone balance")."""
+    return noise_db * (1.0 - np.clip(np.asarray(t_s, np.float64) / STRIKE_RAMP_S, 0.0, 1.0))
+
+
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
           onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
-          strike: float | None = None) -> dict:
+          strike: float | None = None, strike_noise_db: float = 0.0) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `strike` the
-    share of both at the note-on (`strike_ramp`; None: all of it); `onset_db` [ONSET_FRAMES] the
-    onset course, frame n's gain on everything of frame n (its last value after the course)."""
+    share of both at the note-on (`strike_ramp`; None: all of it), the frame kept at the power the
+    whole gains give, and `strike_noise_db` the gain of the noise there (`strike_noise_ramp`), after
+    the rest;
+    `onset_db` [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last
+    value after the course)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
     t = np.arange(harm.shape[-2]) / frame_rate
     if course is not None:
         gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
+    if strike_noise_db != 0.0:
+        # the strike's noise gain, after everything else (the engine's `ToneBalance.apply`): the
+        # noise's magnitudes over-count its share of the frame's power, so it is not made up for
+        out = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db,
+                    frame_rate=frame_rate, strike=strike)
+        gain = torch.as_tensor(10 ** (strike_noise_ramp(strike_noise_db, t) / 20), dtype=harm.dtype)[:, None]
+        return dict(out, noise=(out["noise"] * gain).to(harm.dtype))
     if strike is not None and strike < 1.0:
         # the strike: the share of the bands' gains in dB, each frame scaled to the power
         # (Σ harmonics² + Σ noise²) the whole gains give (the engine's `ToneBalance.apply`)
-        whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
         share = strike_ramp(strike, t)
+        whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
         shared = apply(controls, np.broadcast_to(np.asarray(gains_db, np.float64), (len(t), BANDS)) * share[:, None],
                        f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
         power = lambda c: (c["harmonics"].double() ** 2).sum(-1) + (c["noise"].double() ** 2).sum(-1)  # noqa: E731
@@ -633,12 +656,15 @@ def _write(path: Path, tables: dict[str, np.ndarray], info: dict, out: Path | No
     replace_tensors(path, "tone.", tables, "tone", info, out)
 
 
-def measure_strike(model_path: Path, data: Path, verbose: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Mean |strike error| [I, len(STRIKE_FRACTIONS)] in dB and notes counted [I]: every train note
-    of velocity STRIKE_MIN_VELOCITY or more, its first STRIKE_FRAMES frames played from MIDI as the
-    engine plays them (the file's tone balance with each candidate share at the note-on; no room,
-    no transient), `playing.strike_db` (power above 6 kHz in the first 20 ms) against the
-    recording's."""
+def measure_strike(model_path: Path, data: Path, verbose: bool = True,
+                   candidates=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean |strike error| [I, C] in dB, mean strike error [I, C] (timbred minus the recording,
+    dB) and notes counted [I]: every train note of velocity
+    STRIKE_MIN_VELOCITY or more, its first STRIKE_FRAMES frames played from MIDI as the engine
+    plays them (the file's tone balance with each of the instrument's C candidate (share, noise
+    dB) pairs at the note-on, `candidates(k)`, by default each of STRIKE_FRACTIONS with the noise
+    as it is; no room, no transient), `playing.strike_db` (power above 6 kHz in the first 20 ms)
+    against the recording's."""
     from .cache import load_or_build, training_notes
     from .envelope import course
     from .evaluate import _tone_lookup, resynthesize
@@ -649,11 +675,13 @@ def measure_strike(model_path: Path, data: Path, verbose: bool = True) -> tuple[
     cfg = model.cfg
     if read_table(Path(model_path)) is None:
         raise UserError(f"{model_path}: no tone balance (tone.gain_db) to measure the strike of: run `timbred-train tone` first")
+    candidates = candidates or (lambda k: [(f, 0.0) for f in STRIKE_FRACTIONS])
     notes = training_notes(load_or_build(Path(data), cfg))
     tone = _tone_lookup(Path(model_path), model, meta)
     means = model.prior_mu.detach().numpy()
     eye = np.eye(len(means))
-    errors = np.zeros((len(cfg.instruments), len(STRIKE_FRACTIONS)))
+    errors = np.zeros((len(cfg.instruments), len(candidates(0))))
+    signed = np.zeros_like(errors)
     count = np.zeros(len(cfg.instruments), int)
     for i in range(len(notes.pitch)):
         k, pitch, vel = int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i])
@@ -663,15 +691,16 @@ def measure_strike(model_path: Path, data: Path, verbose: bool = True) -> tuple[
         f0 = np.full(STRIKE_FRAMES, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, STRIKE_FRAMES, hold_s)
         real = strike_db(np.asarray(notes.audio[i][: STRIKE_FRAMES * cfg.hop]))
-        balance = tone(k, pitch, vel) | {"strike": None}
-        for j, fraction in enumerate(STRIKE_FRACTIONS):
+        balance = tone(k, pitch, vel)
+        for j, (fraction, noise_db) in enumerate(candidates(k)):
             played = resynthesize(model, f0, ld, means[k], seed=i, velocity=vel, hold_s=hold_s, reverb=False,
-                                  **(balance | {"strike": fraction}))
+                                  **(balance | {"strike": fraction, "strike_noise_db": noise_db}))
             errors[k, j] += abs(strike_db(played) - real)
+            signed[k, j] += strike_db(played) - real
         count[k] += 1
         if verbose and i % 400 == 0:
             print(f"  strike: note {i}/{len(notes.pitch)}", flush=True)
-    return errors / np.maximum(count, 1)[:, None], count
+    return errors / np.maximum(count, 1)[:, None], signed / np.maximum(count, 1)[:, None], count
 
 
 def choose_strike(errors: np.ndarray) -> float:
@@ -681,30 +710,51 @@ def choose_strike(errors: np.ndarray) -> float:
     return float(STRIKE_FRACTIONS[int(np.flatnonzero(e <= e.min() + STRIKE_TOLERANCE_DB)[-1])])
 
 
+def choose_strike_noise(errors: np.ndarray) -> float:
+    """The value of STRIKE_NOISE_DB nearest 0 whose error is within STRIKE_TOLERANCE_DB of the
+    least (the noise as the decoder makes it unless another level is clearly better)."""
+    e = np.asarray(errors, np.float64)
+    near = np.flatnonzero(e <= e.min() + STRIKE_TOLERANCE_DB)
+    return float(STRIKE_NOISE_DB[int(near[np.argmin(np.abs(np.asarray(STRIKE_NOISE_DB)[near]))])])
+
+
 def add_strike(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
     """`timbred-train tone --strike`: measure the balance's share at the note-on per instrument
-    (`measure_strike`, `choose_strike`), print, write `tone.strike_fraction` [I] beside the file's
-    other `tone.*` tensors."""
+    (`measure_strike`, `choose_strike`), then with it the noise's gain there (`choose_strike_noise`),
+    print, write `tone.strike_fraction` [I] and `tone.strike_noise_db` [I] beside the file's other
+    `tone.*` tensors."""
     from safetensors import safe_open
 
     from .export import load_exported
 
     names = list(load_exported(Path(model_path))[0].cfg.instruments)
-    errors, count = measure_strike(model_path, data)
+    errors, _, count = measure_strike(model_path, data)
     chosen = np.array([choose_strike(e) if n else 1.0 for e, n in zip(errors, count)], np.float32)
     print("strike: mean |error| of the power above 6 kHz in the first 20 ms, dB, with the band balance's share at "
           "the note-on = " + " ".join(f"{f:g}" for f in STRIKE_FRACTIONS))
     for i, name in enumerate(names):
         print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{e:5.1f}" for e in errors[i]) + f"   -> {chosen[i]:g}")
+    noise_errors, noise_bias, _ = measure_strike(model_path, data, candidates=lambda k: [(float(chosen[k]), n) for n in STRIKE_NOISE_DB])
+    noise = np.array([choose_strike_noise(e) if n else 0.0 for e, n in zip(noise_errors, count)], np.float32)
+    print("strike: the same with that share and the noise's gain at the note-on = "
+          + " ".join(f"{n:+g}" for n in STRIKE_NOISE_DB) + " dB")
+    for i, name in enumerate(names):
+        print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{e:5.1f}" for e in noise_errors[i]) + f"   -> {noise[i]:+g} dB")
     if write:
         with safe_open(str(model_path), framework="np") as f:
-            tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.") and k != "tone.strike_fraction"}
+            tables = {k: f.get_tensor(k) for k in f.keys()
+                      if k.startswith("tone.") and k not in ("tone.strike_fraction", "tone.strike_noise_db")}
             info = json.loads((f.metadata() or {}).get("tone", "{}"))
         tables["tone.strike_fraction"] = chosen
+        if np.any(noise != 0):
+            tables["tone.strike_noise_db"] = noise
         _write(Path(model_path), tables, info | {"strike_notes": int(count.sum())}, out)
-        print(f"wrote tone.strike_fraction [{len(names)}] into {out or model_path}")
+        print(f"wrote tone.strike_fraction [{len(names)}]" + (f", tone.strike_noise_db [{len(names)}]" if np.any(noise != 0) else "")
+              + f" into {out or model_path}")
     return {"fractions": {n: float(c) for n, c in zip(names, chosen)},
-            "errors_db": {n: [float(x) for x in e] for n, e in zip(names, errors)}}
+            "noise_db": {n: float(c) for n, c in zip(names, noise)},
+            "errors_db": {n: [float(x) for x in e] for n, e in zip(names, errors)},
+            "noise_errors_db": {n: [float(x) for x in e] for n, e in zip(names, noise_errors)}}
 
 
 # --- the engine's fixture ------------------------------------------------------------------------
@@ -714,7 +764,8 @@ def write_fixture(folder: Path) -> Path:
     pitch anchors 36 / 60 / 84, the onset's own 40 / 55 / 60 / 61 / 90, velocity anchors 20 / 64 /
     120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
-    bands to 16 kHz) before and after `apply` at several f0 (model-independent); a band course
+    bands to 16 kHz) before and after `apply` at several f0 (model-independent), and after it at the
+    note-on with a strike share and noise gain each (`apply.strike`: [σ, N] per frame); a band course
     (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
     from safetensors.numpy import save_file
 
@@ -757,6 +808,12 @@ def write_fixture(folder: Path) -> Path:
     applied = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
                      answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]))
                for t in range(5)]
+    # the same frames at the note-on with a strike share and noise gain each
+    strike = np.array([[0.0, -12.0], [0.25, 0.0], [1.0, -6.0], [0.5, 4.0], [1.0, 0.0]], np.float32)
+    struck = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
+                    answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
+                    strike=float(strike[t, 0]), strike_noise_db=float(strike[t, 1]))
+              for t in range(5)]
     out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
@@ -765,6 +822,9 @@ def write_fixture(folder: Path) -> Path:
            "apply.harmonics": harm[0], "apply.noise": noise[0],
            "apply.harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in applied]),
            "apply.noise_out": np.concatenate([a["noise"][0].numpy() for a in applied]),
+           "apply.strike": strike.reshape(-1),
+           "apply.strike_harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in struck]),
+           "apply.strike_noise_out": np.concatenate([a["noise"][0].numpy() for a in struck]),
            "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers}
     path = Path(folder) / "tone-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
