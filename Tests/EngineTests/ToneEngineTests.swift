@@ -17,8 +17,9 @@ final class ToneEngineTests: XCTestCase {
     let onsetDB: Float = -20
 
     /// The small model with a tone table: instrument 0 raised around 4 kHz and held down over its
-    /// first 100 ms; the others flat. `zeros`: a table of zeros.
-    func smallModel(zeros: Bool = false) throws -> TimbreModel {
+    /// first 100 ms; the others flat. `zeros`: a table of zeros. `strike`: every instrument strikes
+    /// with half the balance and its noise 6 dB down.
+    func smallModel(zeros: Bool = false, strike: Bool = false) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
         let b = ToneTable.bandCount, t = ToneTable.onsetFrameCountInFiles
         let cells = m.config.instrumentCount * m.config.envPitches.count * m.config.envVelocities.count
@@ -33,6 +34,8 @@ final class ToneEngineTests: XCTestCase {
         let table = ToneTable(instrumentCount: m.config.instrumentCount, zDim: m.config.zDim,
                               pitchAnchors: m.config.envPitches, velocityAnchors: m.config.envVelocities,
                               gainDB: gain, onsetDB: onset, onsetFrameRateHz: Double(m.config.frameRate),
+                              strikeFraction: strike ? Array(repeating: 0.5, count: m.config.instrumentCount) : [],
+                              strikeNoiseDB: strike ? Array(repeating: -6, count: m.config.instrumentCount) : [],
                               latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
         return m.with(tone: table)
     }
@@ -147,9 +150,10 @@ final class ToneEngineTests: XCTestCase {
         XCTAssertEqual(level, plainLevel, accuracy: 0.5)
     }
 
-    /// 10 000 blocks of notes with a tone balance, the timbre moving, allocate nothing.
+    /// 10 000 blocks of notes with a tone balance (a strike's share and noise gain included), the
+    /// timbre moving, allocate nothing.
     func testToneBalanceDoesNotAllocate() throws {
-        let model = try smallModel()
+        let model = try smallModel(strike: true)
         let engine = makeEngine(model)
         let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
         let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in
