@@ -19,7 +19,7 @@ public struct ToneTable: Sendable, Equatable {
     /// The largest gain a file may hold, either way (the trainer clamps to -30 … +18 dB).
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
-    /// gains, then the onset gain.
+    /// gains, then the onset gain, the strike's share and the strike's noise gain.
     public static var rowCount: Int { bandCount + 3 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
@@ -65,7 +65,7 @@ public struct ToneTable: Sendable, Equatable {
     /// the note-on, rising linearly to all of them at ``strikeRampSeconds``.
     public let strikeFraction: [Float]
     /// `tone.strike_noise_db` [I] (empty: none): the noise's gain in dB at the note-on, linear to
-    /// 0 dB at ``strikeRampSeconds`` (the frame kept at its level, as with the share).
+    /// 0 dB at ``strikeRampSeconds`` (the noise alone moves: `ToneBalance.apply`).
     public let strikeNoiseDB: [Float]
     /// The largest strike noise gain a file may hold, either way (dB).
     public static let strikeNoiseLimitDB: Float = 40
