@@ -47,7 +47,8 @@ N_FFT = 4096
 ONSET_FRAMES = 60  # the onset course: 10 ms frames from note-on (600 ms: the slowest real attacks take 520 ms)
 # The onset course's own pitch anchors: every key of the piano's range, each averaging the notes
 # within ONSET_PITCH_SPAN semitones, the nearest where none lies that close (a note set every 2
-# semitones: a key between two notes takes both halves; with the key layers every key its own). A SoundFont's attack changes from one sample's key range to the next (the organ
+# semitones: a key between two notes takes both halves; with the key layers every key its own).
+# A SoundFont's attack changes from one sample's key range to the next (the organ
 # reaches its level in 99 ms at MIDI 60 and 248 ms at 62, the horn in 76 ms at 58 and 266 ms at
 # 60): the envelopes' anchors, 12 semitones apart, averaged them away.
 ONSET_PITCHES = tuple(float(p) for p in range(21, 109))
@@ -71,8 +72,8 @@ STRIKE_TOLERANCE_DB = 0.3  # the largest fraction within this of the least error
 # strikes of some instruments (the electric piano's first 20 ms 7 dB brighter than FluidR3's, the
 # vibraphone's 4-5 dB, whatever share of the balance they take) and less than others' (the flute's
 # breath 4 dB darker). `tone.strike_noise_db` [I] is the noise's gain at the note-on, in dB,
-# linear to 0 at STRIKE_RAMP_S, the frame kept at its level; chosen after the share, the value
-# nearest 0 within STRIKE_TOLERANCE_DB of the least error.
+# linear to 0 at STRIKE_RAMP_S (the noise alone moves); chosen after the share, the value nearest
+# 0 within STRIKE_TOLERANCE_DB of the least error.
 STRIKE_NOISE_DB = (-18.0, -12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0)  # the candidates
 STRIKE_FRAMES = 8  # frames played per note to read its strike (80 ms)
 STRIKE_MIN_VELOCITY = 80  # softer notes' strikes sink under the noise floor of their first 20 ms
@@ -293,7 +294,7 @@ def onset_window(hop: int, period: float | None) -> int:
     """Samples of an onset frame's level window: a whole number of the note's periods (`period`,
     samples; None: one hop), as many as come nearest to one hop, at least one. Over a whole number
     of periods a held note's power does not depend on where the window starts; over one hop it
-    does (a hop is 0.55 of the period of MIDI 33): the level of a low note rippled by 3-8 dB from
+    does (a hop is 0.55 of the period of MIDI 33): the level of a low note rippled by 3-10 dB from
     frame to frame, in the recording and in the model each at its own phase, and the course, their
     difference, put that ripple onto the note as a 25-50 Hz buzz (the electric piano's key 37 had
     a band between its first two partials 45 dB above FluidR3's)."""
@@ -662,8 +663,8 @@ def measure_strike(model_path: Path, data: Path, verbose: bool = True,
     dB) and notes counted [I]: every train note of velocity
     STRIKE_MIN_VELOCITY or more, its first STRIKE_FRAMES frames played from MIDI as the engine
     plays them (the file's tone balance with each of the instrument's C candidate (share, noise
-    dB) pairs at the note-on, `candidates(k)`, by default each of STRIKE_FRACTIONS with the noise
-    as it is; no room, no transient), `playing.strike_db` (power above 6 kHz in the first 20 ms)
+    dB) pairs at the note-on, `candidates(k)`, by default each of STRIKE_FRACTIONS with the
+    decoder's own noise; no room, no transient), `playing.strike_db` (power above 6 kHz in the first 20 ms)
     against the recording's."""
     from .cache import load_or_build, training_notes
     from .envelope import course
@@ -754,7 +755,8 @@ def add_strike(model_path: Path, data: Path, out: Path | None = None, write: boo
     return {"fractions": {n: float(c) for n, c in zip(names, chosen)},
             "noise_db": {n: float(c) for n, c in zip(names, noise)},
             "errors_db": {n: [float(x) for x in e] for n, e in zip(names, errors)},
-            "noise_errors_db": {n: [float(x) for x in e] for n, e in zip(names, noise_errors)}}
+            "noise_errors_db": {n: [float(x) for x in e] for n, e in zip(names, noise_errors)},
+            "noise_bias_db": {n: [float(x) for x in e] for n, e in zip(names, noise_bias)}}
 
 
 # --- the engine's fixture ------------------------------------------------------------------------
