@@ -75,20 +75,21 @@ func allocationsWhileExercising(_ engine: Engine, blocks: Int = 10_000, eventEve
     return Int64(timbred_alloc_count_thread() - before)
 }
 
-/// An engine at 48 kHz playing `instrument`'s mean; with `linear` no room and a gain of -20 dB, so
-/// the output is linear in the voices (limiter and reverb out of play), the way the optional
-/// tables' tests compare two renders.
-/// The share of `x[start ..< start + n]`'s power (one Hann window, 48 kHz) that lies from `loHz`
-/// to `hiHz`, dB: how far under a held note the band between or under its partials lies.
-func bandShareDB(_ x: [Float], fromHz loHz: Double, toHz hiHz: Double, start: Int = 2400, n: Int = 131_072) -> Double {
-    let fft = RealFFT(size: n)
-    for i in 0..<n { fft.samples[i] = Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[start + i] }
+/// The share of `x[start ..< start + n]`'s power (one Hann window of n samples, zero-padded to
+/// `fftSize`, 48 kHz) that lies from `loHz` to `hiHz`, dB: how far under a held note the band
+/// between or under its partials lies, or how bright a strike is.
+func bandShareDB(_ x: [Float], fromHz loHz: Double, toHz hiHz: Double, start: Int = 2400, n: Int = 131_072,
+                 fftSize: Int? = nil) -> Double {
+    let size = fftSize ?? n, fft = RealFFT(size: size)
+    for i in 0..<size {
+        fft.samples[i] = i < n ? Float(0.5 - 0.5 * cos(2 * Double.pi * Double(i) / Double(n))) * x[start + i] : 0
+    }
     fft.forward()
     var total = 0.0, band = 0.0
-    for b in 1..<(n / 2) {
+    for b in 1..<(size / 2) {
         let p = Double(fft.spectrum[2 * b] * fft.spectrum[2 * b] + fft.spectrum[2 * b + 1] * fft.spectrum[2 * b + 1])
         total += p
-        let hz = Double(b) * 48000 / Double(n)
+        let hz = Double(b) * 48000 / Double(size)
         if hz >= loHz, hz < hiHz { band += p }
     }
     return 10 * log10(band / total)
@@ -100,6 +101,10 @@ func shippedHeldBandShareDB(_ instrument: String, note: UInt8, fromHz loHz: Doub
     let x = renderMono(e, frames: 3 * 48000, block: 512, events: [(0, .noteOn(channel: 0, note: note, velocity: 100))])
     return bandShareDB(x, fromHz: loHz, toHz: hiHz)
 }
+
+/// An engine at 48 kHz playing `instrument`'s mean; with `linear` no room and a gain of -20 dB, so
+/// the output is linear in the voices (limiter and reverb out of play), the way the optional
+/// tables' tests compare two renders.
 
 func makeTableTestEngine(_ model: TimbreModel, block: Int = 64, instrument: Int = 0, polyphony: Int = 6,
                          linear: Bool = true) -> Engine {
