@@ -4,10 +4,18 @@ import Glibc
 /// A second-order Butterworth high-pass (Q = 1/√2, the bilinear transform with a pre-warped
 /// cutoff) in transposed direct form II, the structure `scipy.signal.lfilter` uses, so the
 /// trainer's twin keeps the same state across a cutoff change. A value type with no heap state:
-/// real-time safe. A cutoff of 0 passes the signal unchanged.
+/// real-time safe. A cutoff below ``minimumCutoffHz`` passes the signal unchanged.
+///
+/// Coefficients and state are doubles: near 0 Hz both poles sit next to z = 1, closer to it than
+/// a float's rounding of `a1` (a 1 Hz cutoff at 48 kHz puts them 9e-5 from the unit circle, and
+/// float rounding moved one outside it), so in single precision a blend that gave a cutoff of a
+/// few mHz grew the noise into full-scale DC.
 public struct HighPassBiquad {
-    private var b0: Float = 1, b1: Float = 0, b2: Float = 0, a1: Float = 0, a2: Float = 0
-    private var s1: Float = 0, s2: Float = 0
+    /// Cutoffs below this pass the signal unchanged: a 5 Hz high-pass takes 0.02 dB at 20 Hz, and
+    /// the filter's poles stay far from the unit circle above it at any rate up to 192 kHz.
+    public static let minimumCutoffHz: Double = 5
+    private var b0: Double = 1, b1: Double = 0, b2: Double = 0, a1: Double = 0, a2: Double = 0
+    private var s1: Double = 0, s2: Double = 0
     /// Whether a cutoff is set (false: ``process(_:)`` returns its input).
     public private(set) var isOn = false
 
@@ -24,14 +32,14 @@ public struct HighPassBiquad {
         return (b0, -2 * b0, b0, -2 * cosW / a0, (1 - alpha) / a0)
     }
 
-    /// Sets the cutoff (≤ 0: off); the state carries on. Real-time safe.
+    /// Sets the cutoff (below ``minimumCutoffHz``, NaN included: off); the state carries on.
+    /// Real-time safe.
     public mutating func set(cutoffHz: Double, sampleRate: Double) {
-        guard cutoffHz > 0 else {
+        guard cutoffHz >= Self.minimumCutoffHz else {
             isOn = false
             return
         }
-        let c = Self.coefficients(cutoffHz: cutoffHz, sampleRate: sampleRate)
-        b0 = Float(c.0); b1 = Float(c.1); b2 = Float(c.2); a1 = Float(c.3); a2 = Float(c.4)
+        (b0, b1, b2, a1, a2) = Self.coefficients(cutoffHz: cutoffHz, sampleRate: sampleRate)
         isOn = true
     }
 
@@ -45,9 +53,10 @@ public struct HighPassBiquad {
     @inline(__always)
     public mutating func process(_ x: Float) -> Float {
         guard isOn else { return x }
-        let y = b0 * x + s1
-        s1 = b1 * x - a1 * y + s2
-        s2 = b2 * x - a2 * y
-        return y
+        let xd = Double(x)
+        let y = b0 * xd + s1
+        s1 = b1 * xd - a1 * y + s2
+        s2 = b2 * xd - a2 * y
+        return Float(y)
     }
 }

@@ -182,6 +182,34 @@ final class FilteredNoiseTests: XCTestCase {
         for _ in 0..<10_000 { XCTAssertTrue(abs(high.process(noise.next())) < 4) }
     }
 
+    /// A cutoff near 0 Hz (a blend whose weights give an instrument with a high-pass a share of
+    /// 1e-5) stays stable at every rate: below `minimumCutoffHz` the filter is off, just above it
+    /// the noise passes at its own level. In single precision a cutoff of 4 mHz grew 2 s of noise
+    /// at -25 dB into full-scale DC.
+    func testHighPassNearZeroCutoffStaysStable() {
+        for rate in [44_100.0, 48_000, 96_000, 192_000] {
+            for cutoff in [0.004, 0.03, 1, 4.99, HighPassBiquad.minimumCutoffHz, 6, 20] {
+                var filter = HighPassBiquad()
+                filter.set(cutoffHz: cutoff, sampleRate: rate)
+                XCTAssertEqual(filter.isOn, cutoff >= HighPassBiquad.minimumCutoffHz, "\(cutoff) Hz")
+                var noise = WhiteNoise(seed: 11)
+                var inPower = 0.0, outPower = 0.0, peak: Float = 0
+                for _ in 0..<Int(rate) * 4 {
+                    let x = 0.05 * noise.next()
+                    let y = filter.process(x)
+                    inPower += Double(x * x)
+                    outPower += Double(y * y)
+                    peak = max(peak, abs(y))
+                }
+                XCTAssertLessThan(peak, 0.5, "\(cutoff) Hz at \(rate) Hz")
+                XCTAssertEqual(10 * log10(outPower / inPower), 0, accuracy: 0.1, "\(cutoff) Hz at \(rate) Hz")
+            }
+        }
+        var nan = HighPassBiquad()
+        nan.set(cutoffHz: .nan, sampleRate: 48_000)
+        XCTAssertFalse(nan.isOn)
+    }
+
     /// `NoiseVoice` with the high-pass set at each frame to ratio × that frame's f0 gives the
     /// trainer's twin (`dsp.noise_highpass` after `dsp.filtered_noise`) on fixed inputs, at 44.1
     /// and 48 kHz, handed out in pieces of any size.

@@ -119,4 +119,31 @@ final class NoiseHighPassEngineTests: XCTestCase {
         XCTAssertLessThan(try ratio("piano"), 0.1)
         XCTAssertLessThan(try ratio("violin"), 0.1)
     }
+
+    /// A timbre just off the piano toward the violin (the first tenth of a morph's turn) gives
+    /// the flute, oboe and brass a blend weight of about 1e-5, so a cutoff of a few mHz: the held
+    /// A4 decays as the piano's does. In single precision that filter grew the noise into
+    /// full-scale DC within a second (session 24, found by turning the morph knob).
+    func testATimbreNextToAnUnfilteredInstrumentStaysQuiet() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        guard let piano = model.instrumentIndex(named: "piano"), let violin = model.instrumentIndex(named: "violin") else {
+            throw XCTSkip("the model has no piano or violin")
+        }
+        let a = model.latentMeans[piano], b = model.latentMeans[violin]
+        for g: Float in [0.025, 0.075] {
+            var s = EngineSettings()
+            s.sampleRate = 48000
+            s.maxBlockFrames = 512
+            s.polyphony = 2
+            let e = Engine(model: model, settings: s, timbre: zip(a, b).map { $0 + g * ($1 - $0) }, gainDB: 0)
+            _ = e.commands.push(.setReverbMix(0))
+            let x = renderMono(e, frames: 2 * 48000, block: 512, events: [(0, .noteOn(channel: 0, note: 69, velocity: 100))])
+            func peak(_ r: Range<Int>) -> Float { x[r].map { abs($0) }.max()! }
+            let start = peak(0..<24000), end = peak(72000..<96000)
+            XCTAssertLessThan(end, start * 0.5, "g \(g): the held A4 grows (peak \(start) over the first 0.5 s, \(end) over the last)")
+            let mean = x[72000..<96000].reduce(0, +) / 24000
+            XCTAssertLessThan(abs(mean), 0.01, "g \(g): DC \(mean) over the last 0.5 s")
+        }
+    }
 }

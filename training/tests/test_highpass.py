@@ -57,6 +57,16 @@ def test_noise_highpass_carries_its_state_across_frames():
     assert not np.allclose(gliding[-480:], steady[-480:], atol=1e-3)
 
 
+def test_a_cutoff_under_the_floor_leaves_the_noise_alone():
+    """A blend that gives a cutoff of a few mHz (an unfiltered instrument's neighbour weighing 1e-5)
+    passes the noise unfiltered, as the engine does: its poles would sit within rounding of z = 1."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, 480 * 20).astype(np.float32)
+    assert np.array_equal(dsp.noise_highpass(x, np.full(20, 440.0), 1e-5, 100, RATE), x)
+    just_above = dsp.noise_highpass(x, np.full(20, 440.0), dsp.HIGHPASS_MIN_CUTOFF_HZ / 440.0 * 1.01, 100, RATE)
+    assert not np.array_equal(just_above, x) and np.max(np.abs(just_above)) < 2
+
+
 def test_sub_f0_bands_lie_wholly_under_the_fundamental():
     from timbred_train.transients import band_edges_hz
 

@@ -187,6 +187,11 @@ def filtered_noise(band_mags: torch.Tensor, white: torch.Tensor, frame_rate: flo
     return out[:, : n_frames * hop]
 
 
+# Cutoffs below this leave the noise unfiltered (the engine's `HighPassBiquad.minimumCutoffHz`): a
+# blend that gives a cutoff of a few mHz puts the poles within rounding of z = 1.
+HIGHPASS_MIN_CUTOFF_HZ = 5.0
+
+
 def highpass_coefficients(cutoff_hz: float, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """The noise's high-pass below the fundamental: a second-order Butterworth (Q = 1/sqrt(2),
     bilinear transform, cutoff pre-warped and held below 0.45 of the rate), as (b, a) with a[0] = 1;
@@ -212,7 +217,8 @@ def noise_highpass(noise: np.ndarray, f0_hz: np.ndarray, ratio: float, frame_rat
                    sample_rate: float) -> np.ndarray:
     """The filtered noise [n] of one note through the high-pass at `ratio` × each frame's f0, the
     cutoff set at the start of each frame's hop of samples and the filter's state carried across
-    (transposed direct form II, as the engine runs it); ratio 0 returns the noise unchanged."""
+    (transposed direct form II, as the engine runs it); ratio 0 returns the noise unchanged, and a
+    frame whose cutoff is below HIGHPASS_MIN_CUTOFF_HZ passes its samples unfiltered (the state waits)."""
     from scipy.signal import lfilter
 
     x = np.asarray(noise, np.float64)
@@ -224,7 +230,7 @@ def noise_highpass(noise: np.ndarray, f0_hz: np.ndarray, ratio: float, frame_rat
     for n in range(0, (len(x) + hop - 1) // hop):
         f0 = float(f0_hz[min(n, len(f0_hz) - 1)])
         chunk = slice(n * hop, min(len(x), (n + 1) * hop))
-        if ratio * f0 <= 0:
+        if not ratio * f0 >= HIGHPASS_MIN_CUTOFF_HZ:
             out[chunk] = x[chunk]
             continue
         b, a = highpass_coefficients(ratio * f0, sample_rate)
