@@ -198,8 +198,11 @@ def cmd_highpass(args) -> None:
 def cmd_envelopes(args) -> None:
     from .envelope import refit, refit_tails
 
-    (refit_tails if args.tails else refit)(Path(args.model), Path(args.data), Path(args.out) if args.out else None,
-                                           write=not args.dry)
+    if args.tails:
+        refit_tails(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
+                    timbred=Path(args.timbred) if args.timbred else None)
+    else:
+        refit(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
 
 
 def cmd_transients(args) -> None:
@@ -382,6 +385,9 @@ def build_parser() -> argparse.ArgumentParser:
                    dry="fit and print the change; write nothing into the model", func=cmd_envelopes).add_argument(
         "--tails", action="store_true", help="only the level past the table: the tail slopes read on the train notes "
                                              "played again from their SoundFont, held 10 s (run it after a full fit)")
+    sub.choices["envelopes"].add_argument(
+        "--timbred", help="with --tails: the timbred binary, to read the slopes again on what the engine plays and "
+                          "set the decoder's input so that it plays the SoundFont's")
 
     _model_command(sub, "transients", "measure each note's attack beyond its analysis-resynthesis (click, hammer, "
                                       "pluck, chiff) and add the transient basis and table to an exported model",

@@ -37,6 +37,12 @@ TAIL_HOLD_S = 10.0
 TAIL_FROM_S = 2.5
 TAIL_RANGE_DB = 60.0
 TAIL_MIN_S = 1.0  # a note with less of its tail above the range keeps the table's slope
+# The tail slope of an anchor comes from the notes nearest it (a Gaussian of TAIL_PITCH_SIGMA
+# semitones from the nearest): a SoundFont's tails change from one sample zone to the next (FluidR3's
+# harpsichord: -4.8 dB/s at C4, -11.3 at C5), and the envelopes' PITCH_SIGMA of 6 let the notes 6-11
+# semitones away pull C4's anchor to -6.9 dB/s: a held C4 lost 50.6 dB from 2.5 s to 9 s where
+# the SoundFont's loses 31.2.
+TAIL_PITCH_SIGMA = 1.5
 
 
 def note_tail_slope_db_per_s(loudness_db: np.ndarray, frame_rate: int, start_s: float = TAIL_FROM_S) -> float | None:
@@ -50,9 +56,10 @@ def note_tail_slope_db_per_s(loudness_db: np.ndarray, frame_rate: int, start_s: 
     return float(np.polyfit(t[keep], ld[keep], 1)[0])
 
 
-def _anchor_notes(notes: NoteSet, i: int, pitch: float, velocity: float, usable: np.ndarray | None = None):
+def _anchor_notes(notes: NoteSet, i: int, pitch: float, velocity: float, usable: np.ndarray | None = None,
+                  sigma: float = PITCH_SIGMA):
     """The notes an anchor averages and their weights: instrument i's notes of the recorded
-    velocity nearest `velocity`, weighted by pitch (a Gaussian of PITCH_SIGMA semitones from the
+    velocity nearest `velocity`, weighted by pitch (a Gaussian of `sigma` semitones from the
     nearest); only the `usable` ones when given (None when instrument i has none)."""
     mine = np.nonzero((notes.instrument == i) & (True if usable is None else usable))[0]
     if len(mine) == 0:
@@ -61,21 +68,22 @@ def _anchor_notes(notes: NoteSet, i: int, pitch: float, velocity: float, usable:
     v_near = rec_v[np.argmin(np.abs(rec_v - velocity))]
     sel = mine[notes.velocity[mine] == v_near]
     d = notes.pitch[sel].astype(float) - pitch
-    w = np.exp(-0.5 * ((np.abs(d) - np.abs(d).min()) / PITCH_SIGMA) ** 2)
+    w = np.exp(-0.5 * ((np.abs(d) - np.abs(d).min()) / sigma) ** 2)
     return sel, w / w.sum()
 
 
 def tail_table(slopes: list, notes: NoteSet, cfg: ModelConfig, fallback: np.ndarray) -> np.ndarray:
     """The tail slopes [I, P, V] at the anchors from every note's long-render slope (None: not
-    read), averaged as the envelopes are (`_anchor_notes`) and kept at or below 0 as they are; an
-    anchor whose instrument has no slope read keeps `fallback`'s."""
+    read), averaged as the envelopes are (`_anchor_notes`) but over the nearest notes
+    (TAIL_PITCH_SIGMA), and kept at or below 0 as they are; an anchor whose instrument has no
+    slope read keeps `fallback`'s."""
     usable = np.array([s is not None for s in slopes])
     values = np.array([0.0 if s is None else s for s in slopes])
     out = np.array(fallback, np.float32, copy=True)
     for i in range(len(notes.instruments)):
         for pi, p in enumerate(cfg.env_pitches):
             for vi, v in enumerate(cfg.env_velocities):
-                picked = _anchor_notes(notes, i, p, v, usable)
+                picked = _anchor_notes(notes, i, p, v, usable, sigma=TAIL_PITCH_SIGMA)
                 if picked is not None:
                     sel, w = picked
                     out[i, pi, vi] = min(0.0, float((values[sel] * w).sum()))
@@ -116,11 +124,99 @@ def measure_tails(notes: NoteSet, data: Path, cfg: ModelConfig, verbose: bool = 
     return slopes
 
 
-def refit_tails(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
+# What the player hears past the table is the decoder's answer to the tail slope, not the slope: at
+# -60 to -80 dB the decoder's level falls more slowly than its loudness input on the piano (an input
+# slope of -3.5 dB/s came out at -2.6) and faster on the harpsichord (-6.9 came out at -7.8). So with
+# the engine at hand the slopes are read again on what it plays: every decaying anchor (a read slope
+# under TAIL_DECAYING_DB_PER_S) is played from MIDI through `timbred render` (its instrument's
+# latent mean, no room) held TAIL_HOLD_S, its slope read from TAIL_PLAYED_FROM_S (past the table)
+# as the SoundFont's was, and its input slope scaled by read / played (the scale held within
+# TAIL_LOOP_SCALE), TAIL_LOOPS times.
+TAIL_DECAYING_DB_PER_S = -0.5
+TAIL_PLAYED_FROM_S = 3.5
+TAIL_LOOP_SCALE = (0.5, 2.0)
+TAIL_LOOPS = 2
+
+
+def played_tail_slopes(timbred: Path, model_path: Path, table: np.ndarray, cfg: ModelConfig, work: Path,
+                       instruments: list[int]) -> np.ndarray:
+    """The slope (dB/s) each anchor [I, P, V] of `instruments` comes out at through the engine
+    (`timbred render` with `table` as the model's tail slopes), NaN where not read."""
+    import subprocess
+
+    import mido
+
+    from . import dsp
+    from .dataset import read_audio
+    from .errors import UserError
+    from .modelfile import replace_tensors
+    from safetensors import safe_open
+
+    work.mkdir(parents=True, exist_ok=True)
+    trial = work / "tails.safetensors"
+    with safe_open(str(model_path), framework="np") as f:
+        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("envelope.")}
+        info = json.loads((f.metadata() or {}).get("envelopes", "{}"))
+        means = f.get_tensor("latent.means")
+    tables["envelope.hold_slope_db_per_s"] = table.astype(np.float32)
+    replace_tensors(Path(model_path), "envelope.", tables, "envelopes", info, trial)
+    rate, step_s = 48000, TAIL_HOLD_S + 1.0
+    out = np.full(table.shape, np.nan)
+    cells = [(p, v) for p in range(len(cfg.env_pitches)) for v in range(len(cfg.env_velocities))]
+    for i in instruments:
+        mid, wav = work / f"tails-{i}.mid", work / f"tails-{i}.wav"
+        song = mido.MidiFile(ticks_per_beat=480)
+        track = mido.MidiTrack()
+        song.tracks.append(track)
+        track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+        for j, (p, v) in enumerate(cells):
+            pitch = int(min(max(round(cfg.env_pitches[p]), 0), 127))
+            vel = int(min(max(round(cfg.env_velocities[v]), 1), 127))
+            track.append(mido.Message("note_on", note=pitch, velocity=vel, time=0 if j == 0 else 960))
+            track.append(mido.Message("note_off", note=pitch, velocity=0, time=int(TAIL_HOLD_S * 960)))
+        song.save(mid)
+        latent = ",".join(f"{x:.7g}" for x in means[i])
+        r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(trial),
+                            f"--latent={latent}", "--rate", str(rate), "--reverb", "0", "--tail", "1"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise UserError(f"timbred render failed for the tails of {cfg.instruments[i]}: {r.stderr.strip()}")
+        audio = read_audio(wav, rate)
+        for j, (p, v) in enumerate(cells):
+            x = audio[int(j * step_s * rate): int((j * step_s + TAIL_HOLD_S) * rate)]
+            ld = dsp.loudness_db(x, rate, cfg.frame_rate)
+            got = note_tail_slope_db_per_s(ld, cfg.frame_rate, start_s=TAIL_PLAYED_FROM_S)
+            out[i, p, v] = np.nan if got is None else got
+    return out
+
+
+def close_tail_loop(timbred: Path, model_path: Path, read: np.ndarray, cfg: ModelConfig, work: Path,
+                    verbose: bool = True) -> np.ndarray:
+    """The input slopes [I, P, V] under which the engine plays each decaying anchor of `read` (the
+    SoundFont's slopes) at its read slope, TAIL_LOOPS rounds of input × read / played."""
+    decaying = read < TAIL_DECAYING_DB_PER_S
+    instruments = [i for i in range(read.shape[0]) if decaying[i].any()]
+    table = read.astype(np.float64).copy()
+    for loop in range(TAIL_LOOPS):
+        played = played_tail_slopes(timbred, model_path, table, cfg, work, instruments)
+        ok = decaying & np.isfinite(played) & (played < 0)
+        scale = np.ones_like(table)
+        scale[ok] = np.clip(read[ok] / played[ok], *TAIL_LOOP_SCALE)
+        if verbose:
+            err = np.abs(played[ok] - read[ok])
+            print(f"  tails through the engine, round {loop + 1}: {int(ok.sum())} anchors, |played - read| "
+                  f"mean {err.mean():.2f}, largest {err.max():.2f} dB/s", flush=True)
+        table = np.where(ok, table * scale, table)
+    return np.minimum(table, 0.0).astype(np.float32)
+
+
+def refit_tails(model_path: Path, data: Path, out: Path | None = None, write: bool = True,
+                timbred: Path | None = None, work: Path | None = None) -> dict:
     """`timbred-train envelopes --tails`: the tail slopes again from the train notes held
-    TAIL_HOLD_S (`measure_tails`, `tail_table`), written in place of the model's
-    `envelope.hold_slope_db_per_s`; everything else as it was (the tables measured against the
-    model played from MIDI hold no note past the envelope table, so they stand)."""
+    TAIL_HOLD_S (`measure_tails`, `tail_table`), with `timbred` (the engine's binary) read again
+    on what the engine plays (`close_tail_loop`, renders in `work`), written in place of the
+    model's `envelope.hold_slope_db_per_s`; everything else as it was (the tables measured against
+    the model played from MIDI hold no note past the envelope table, so they stand)."""
     from .cache import load_or_build, training_notes
     from .export import load_exported
     from .modelfile import replace_tensors
@@ -133,6 +229,18 @@ def refit_tails(model_path: Path, data: Path, out: Path | None = None, write: bo
     slopes = measure_tails(notes, Path(data), cfg)
     before = old["envelope.hold_slope_db_per_s"]
     table = tail_table(slopes, notes, cfg, before)
+    if timbred is not None:
+        import tempfile
+
+        read = table
+        table = close_tail_loop(Path(timbred), Path(model_path), read, cfg,
+                                Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-tails-")))
+        print("the SoundFont's slopes (read) against the input slopes that play them, velocity anchor 80:")
+        v80 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 80)))
+        for i, name in enumerate(notes.instruments):
+            if (read[i] < TAIL_DECAYING_DB_PER_S).any():
+                print(f"{name:16s} " + " ".join(f"{x:6.2f}" for x in read[i, :, v80]) + "  ->  "
+                      + " ".join(f"{x:6.2f}" for x in table[i, :, v80]))
     v = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     print(f"tail slope dB/s at velocity anchor {cfg.env_velocities[v]}, pitch anchors "
           + " ".join(f"{p:g}" for p in cfg.env_pitches) + ": before -> after")
@@ -144,7 +252,8 @@ def refit_tails(model_path: Path, data: Path, out: Path | None = None, write: bo
             tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("envelope.")}
             info = json.loads((f.metadata() or {}).get("envelopes", "{}"))
         tables["envelope.hold_slope_db_per_s"] = table
-        replace_tensors(Path(model_path), "envelope.", tables, "envelopes", info | {"tails_s": TAIL_HOLD_S}, out)
+        replace_tensors(Path(model_path), "envelope.", tables, "envelopes",
+                        info | {"tails_s": TAIL_HOLD_S, "tails_through_engine": timbred is not None}, out)
         print(f"wrote envelope.hold_slope_db_per_s {list(table.shape)} into {out or model_path}")
     return {"before": before, "after": table, "read": int(sum(s is not None for s in slopes))}
 
