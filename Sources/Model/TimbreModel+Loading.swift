@@ -98,9 +98,14 @@ extension TimbreModel {
         if let count = gainVelocityCount, count < 2 {
             throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected one axis of at least 2 velocities")
         }
+        // (and on pitch anchors of their own when it has `tone.gain_pitches`)
+        let gainPitchCount = file.tensors["tone.gain_pitches"].map { $0.shape.count == 1 ? $0.shape[0] : 0 }
+        if let count = gainPitchCount, count < 2 {
+            throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected one axis of at least 2 pitches")
+        }
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
             : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames,
-                               gainVelocityCount: gainVelocityCount)
+                               gainVelocityCount: gainVelocityCount, gainPitchCount: gainPitchCount)
                 .filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
         for spec in toneSpecs where spec.name != "tone.onset_pitches" {
             values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
@@ -126,6 +131,16 @@ extension TimbreModel {
                 throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected increasing velocities")
             }
             gainVelocityAnchors = v.map(Double.init)
+        }
+        var gainPitchAnchors: [Double]?
+        if let count = gainPitchCount {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            let p = try checked(Self.toneGainPitchTensor(count: count),
+                                inRange: { (0...127).contains($0) }, what: "a MIDI pitch 0…127")
+            if zip(p, p.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected increasing pitches")
+            }
+            gainPitchAnchors = p.map(Double.init)
         }
         // the optional band course of the tone balance: both tensors or none, S from the times'
         // length, only beside the band gains
@@ -231,6 +246,7 @@ extension TimbreModel {
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
             .union(gainVelocityAnchors == nil ? [] : ["tone.gain_velocities"])
+            .union(gainPitchAnchors == nil ? [] : ["tone.gain_pitches"])
             .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
             .union(values[strikeSpec.name] == nil ? [] : [strikeSpec.name])
             .union(values[strikeNoiseSpec.name] == nil ? [] : [strikeNoiseSpec.name])
@@ -308,7 +324,7 @@ extension TimbreModel {
             gainDB: t("tone.gain_db"), onsetDB: values["tone.onset_db"] ?? [], onsetPitchAnchors: onsetPitchAnchors,
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
-            courseOnGainVelocities: courseOnGainVelocities,
+            gainPitchAnchors: gainPitchAnchors, courseOnGainVelocities: courseOnGainVelocities,
             strikeFraction: values[strikeSpec.name] ?? [], strikeNoiseDB: values[strikeNoiseSpec.name] ?? [],
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in

@@ -226,14 +226,20 @@ public struct TimbreModel: Sendable {
     /// The tone tensors of a file whose onset course has `onsetPitchCount` pitch anchors of its
     /// own (`tone.onset_pitches`; nil: the envelopes') and `onsetFrameCount` frames.
     /// With `gainVelocityCount` (`tone.gain_velocities`' length) the band gains have velocity
-    /// anchors of their own.
+    /// anchors of their own, with `gainPitchCount` (`tone.gain_pitches`' length) pitch anchors.
     public static func toneTensors(for config: ModelConfig, onsetPitchCount: Int?, onsetFrameCount: Int,
-                                   gainVelocityCount: Int? = nil) -> [TensorSpec] {
-        let cell = [config.instrumentCount, config.envPitches.count, gainVelocityCount ?? config.envVelocities.count]
+                                   gainVelocityCount: Int? = nil, gainPitchCount: Int? = nil) -> [TensorSpec] {
+        let cell = [config.instrumentCount, gainPitchCount ?? config.envPitches.count,
+                    gainVelocityCount ?? config.envVelocities.count]
         let onsetCell = [config.instrumentCount, onsetPitchCount ?? config.envPitches.count, config.envVelocities.count]
         return [TensorSpec(name: "tone.gain_db", shape: cell + [ToneTable.bandCount]),
                 TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount])]
             + (onsetPitchCount.map { [TensorSpec(name: "tone.onset_pitches", shape: [$0])] } ?? [])
+    }
+
+    /// The optional pitch anchors of the tone balance's band gains: `tone.gain_pitches` [P_gain].
+    public static func toneGainPitchTensor(count: Int) -> TensorSpec {
+        TensorSpec(name: "tone.gain_pitches", shape: [count])
     }
 
     /// The optional velocity anchors of the tone balance's band gains: `tone.gain_velocities` [V_gain].

@@ -39,7 +39,10 @@ public struct ToneTable: Sendable, Equatable {
     public let velocityAnchors: [Double]
     /// The band gains' velocity anchors, increasing: `tone.gain_velocities`, else `velocityAnchors`.
     public let gainVelocityAnchors: [Double]
-    /// `tone.gain_db` [I, P, V_gain, B]: band b's gain in dB.
+    /// The band gains' pitch anchors (MIDI), increasing: `tone.gain_pitches` (every key: each
+    /// key's own balance), else `pitchAnchors`.
+    public let gainPitchAnchors: [Double]
+    /// `tone.gain_db` [I, P_gain, V_gain, B]: band b's gain in dB.
     public let gainDB: [Float]
     /// The onset course's pitch anchors (MIDI), increasing: `tone.onset_pitches`, else
     /// `pitchAnchors`.
@@ -82,7 +85,7 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], latentMeans: [Float],
+                gainPitchAnchors: [Double]? = nil, courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], latentMeans: [Float],
                 blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
@@ -91,8 +94,11 @@ public struct ToneTable: Sendable, Equatable {
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
         precondition(gainVelocities.count >= 2)
-        precondition(gainDB.count == instrumentCount * pitchAnchors.count * gainVelocities.count * Self.bandCount)
+        let gainPitches = gainPitchAnchors ?? pitchAnchors
+        precondition(gainPitches.count >= 2)
+        precondition(gainDB.count == instrumentCount * gainPitches.count * gainVelocities.count * Self.bandCount)
         self.gainVelocityAnchors = gainVelocities
+        self.gainPitchAnchors = gainPitches
         let onsetPitches = onsetPitchAnchors ?? pitchAnchors
         precondition(onsetPitches.count >= 2)
         let onsetCells = instrumentCount * onsetPitches.count * velocityAnchors.count
@@ -132,7 +138,7 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
-        let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
+        let corners = AnchorCorners(pitchAnchors: gainPitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
         let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: courseVelocityAnchors,
                                           pitch: pitch, velocity: velocity)

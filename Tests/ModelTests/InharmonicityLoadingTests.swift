@@ -433,6 +433,45 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// Band gains on pitch anchors of their own (`tone.gain_pitches`: every key, session 24) load
+    /// and are read on those anchors beside gain velocities of their own; pitches that do not
+    /// increase, a table of the envelopes' pitch count beside them, or the pitches without band
+    /// gains are refused with the tensor named.
+    func testToneGainPitchesLoadAndBadOnesAreRefused() throws {
+        let c = try TimbreModel(contentsOf: Fixtures.smallModel).config
+        let keys: [Float] = [40, 41, 60, 90]
+        let velocities: [Float] = [10, 64, 100, 127]
+        let bands = [c.instrumentCount, keys.count, velocities.count, ToneTable.bandCount]
+        // band 5's gain is the key anchor's index times 3 dB, everywhere
+        let gains = (0..<bands.reduce(1, *)).map { n -> Float in
+            n % ToneTable.bandCount == 5 ? Float(n / (ToneTable.bandCount * velocities.count) % keys.count) * 3 : 0
+        }
+        let base: [(String, [Int], [Float])] = [("tone.gain_velocities", [velocities.count], velocities)]
+        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [
+            ("tone.gain_pitches", [keys.count], keys), ("tone.gain_db", bands, gains)]).path)
+        let t = try XCTUnwrap(model.tone)
+        XCTAssertEqual(t.gainPitchAnchors, keys.map(Double.init))
+        XCTAssertEqual(t.pitchAnchors, c.envPitches, "the band course and the transients keep the envelopes' anchors")
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        let z = model.latentMeans[0]
+        XCTAssertEqual(t.gains(z: z, pitch: 41, velocity: 100)[5], 3, accuracy: 1e-4)
+        XCTAssertEqual(t.gains(z: z, pitch: 75, velocity: 100)[5], 7.5, accuracy: 1e-4)  // halfway 60 → 90
+        XCTAssertEqual(t.gains(z: z, pitch: 20, velocity: 100)[5], 0, accuracy: 1e-4)    // clamped to 40
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [
+            ("tone.gain_pitches", [keys.count], [40, 60, 41, 90]), ("tone.gain_db", bands, gains)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_pitches") && "\($0)".contains("increasing"), "\($0)")
+        }
+        let envelopeShape = [c.instrumentCount, c.envPitches.count, velocities.count, ToneTable.bandCount]
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [
+            ("tone.gain_pitches", [keys.count], keys),
+            ("tone.gain_db", envelopeShape, [Float](repeating: 0, count: envelopeShape.reduce(1, *)))]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db") && "\($0)".contains("expected shape"), "\($0)")
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("tone.gain_pitches", [keys.count], keys)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db"), "\($0)")
+        }
+    }
+
     func testLookupMatchesTorchReference() throws {
         let fixture = try Reference(Fixtures.directory.appendingPathComponent("inharmonic-reference.safetensors").path)
         let means = try fixture.values("lookup.means"), zs = try fixture.values("lookup.z")

@@ -74,6 +74,34 @@ final class ToneTests: XCTestCase {
         XCTAssertGreaterThan(moved, 1, "the fixture's course moves the gains")
     }
 
+    /// Band gains on pitch anchors of their own (`tone.gain_pitches`: every key, `tone --key-bands`,
+    /// session 24), the band course still on the envelopes' anchors: looked up at the queries as the
+    /// trainer looks them up, and not as the envelopes' anchors would read the same values.
+    func testBandGainsOnTheirOwnPitchAnchorsMatchTheTrainer() throws {
+        let fixture = try Reference(fixturePath)
+        let keys = try fixture.values("gain_key_anchors").map(Double.init)
+        let table = ToneTable(instrumentCount: fixture.shape("gain_keys_db")[0], zDim: fixture.shape("means")[1],
+                              pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
+                              velocityAnchors: try fixture.values("velocity_anchors").map(Double.init),
+                              gainDB: try fixture.values("gain_keys_db"), onsetDB: try fixture.values("onset_db"),
+                              onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
+                              courseSeconds: try fixture.values("course_seconds").map(Double.init),
+                              courseDB: try fixture.values("course_db"), gainPitchAnchors: keys,
+                              latentMeans: try fixture.values("means"),
+                              blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
+        XCTAssertEqual(table.gainPitchAnchors, [30, 45, 60, 61, 100])
+        let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
+        let velocities = try fixture.values("lookup.velocity"), seconds = try fixture.values("lookup.seconds")
+        let expected = try fixture.values("lookup.key_course_values"), onsets = try fixture.values("lookup.onset")
+        let b = ToneTable.bandCount, zDim = table.zDim
+        for q in 0..<pitches.count {
+            let g = table.gains(z: Array(zs[q * zDim ..< (q + 1) * zDim]), pitch: Double(pitches[q]),
+                                velocity: Double(velocities[q]), secondsSinceNoteOn: Double(seconds[q]))
+            XCTAssertLessThan(maxScaledError(Array(g[0..<b]), Array(expected[q * b ..< (q + 1) * b])), 1e-5, "query \(q)")
+            XCTAssertEqual(g[b], onsets[q], accuracy: 1e-4, "the onset course is the same table's")
+        }
+    }
+
     /// A band course on the band gains' own velocity anchors (`tone.gain_velocities`, session 22):
     /// read at those anchors, linear between them, so a velocity layer's own course (the decoder
     /// between its trained velocities) is played at its velocity, not a line between its neighbours.

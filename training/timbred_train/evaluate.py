@@ -377,6 +377,7 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     onset_pitches = T.onset_pitches(model_path, cfg)
 
     band_velocities = T.gain_velocities(model_path, cfg)
+    band_pitches = T.gain_pitches(model_path, cfg)
 
     def look(t, pitches, k, pitch, velocity, velocities=cfg.env_velocities):
         return T.lookup(t, pitches, velocities, means, scale, rule, means[k], pitch, velocity)
@@ -391,7 +392,7 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     return lambda k, pitch, velocity: {
         "strike": strike_at[k],
         "strike_noise_db": noise_at[k],
-        "tone_db": look(table, cfg.env_pitches, k, pitch, velocity, band_velocities),
+        "tone_db": look(table, band_pitches, k, pitch, velocity, band_velocities),
         "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
         "course_db": None if course is None else (
             T.lookup_course(course, cfg.env_pitches, T.course_velocities(course, band_velocities, cfg), means, scale,

@@ -338,7 +338,7 @@ def note_onset_db(recording: np.ndarray, played: np.ndarray, hop: int, period: f
 
 
 def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, verbose: bool = True,
-                   course_table: np.ndarray | None = None, band_velocities=None) -> np.ndarray:
+                   course_table: np.ndarray | None = None, band_velocities=None, band_pitches=None) -> np.ndarray:
     """Onset courses [N, ONSET_FRAMES] of every note against the model played from MIDI with the
     band balance `band_table` (and the band course `course_table`) applied (its preset point,
     envelope and velocity; no room, no transient), at the model's rate."""
@@ -355,7 +355,8 @@ def measure_onsets(model, env: dict, notes, band_table: np.ndarray, meta: dict, 
         hold_s = int(notes.hold_frames[i]) / cfg.frame_rate
         f0 = np.full(ONSET_FRAMES + 2, 440.0 * 2 ** ((pitch - 69) / 12), np.float32)
         ld = course(env, cfg, eye[k], pitch, vel, len(f0), hold_s)
-        bands = lookup(band_table, cfg.env_pitches, band_velocities or cfg.env_velocities, means, scale, rule,
+        bands = lookup(band_table, band_pitches or cfg.env_pitches, band_velocities or cfg.env_velocities, means,
+                       scale, rule,
                        means[k], pitch, vel)
         band_course = None if course_table is None else (
             lookup_course(course_table, cfg.env_pitches, course_velocities(course_table, band_velocities, cfg),
@@ -442,11 +443,12 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     p60 = list(cfg.env_pitches).index(60) if 60 in cfg.env_pitches else 0
     v100 = int(np.argmin(np.abs(np.asarray(cfg.env_velocities) - 100)))
     figures = {"notes": len(notes.pitch), "instruments": {n: {} for n in cfg.instruments}}
-    band_velocities = list(cfg.env_velocities)
+    band_velocities, band_pitches = list(cfg.env_velocities), list(cfg.env_pitches)
     if keep_bands and read_table(Path(model_path)) is not None:
         table = read_table(Path(model_path))
         course_table = read_table(Path(model_path), "tone.course_db")
         band_velocities = gain_velocities(Path(model_path), cfg)
+        band_pitches = gain_pitches(Path(model_path), cfg)
         print(f"keeping the band balance of {model_path}")
     else:
         print(f"measuring the tone balance of {len(notes.pitch)} notes of {data}", flush=True)
@@ -459,8 +461,9 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     b100 = int(np.argmin(np.abs(np.asarray(band_velocities) - 100)))
     print(f"band gain dB at MIDI {cfg.env_pitches[p60]}, velocity anchor {band_velocities[b100]}: "
           + " ".join(f"{centres[b]:.0f}Hz" for b in show))
+    g60 = band_pitches.index(60.0) if 60.0 in band_pitches else p60
     for i, name in enumerate(cfg.instruments):
-        row = table[i, p60, b100]
+        row = table[i, g60, b100]
         figures["instruments"][name]["bands_db"] = {f"{centres[b]:.0f}": float(row[b]) for b in show}
         print(f"{name:16s} " + " ".join(f"{row[b]:+6.1f}" for b in show))
     if write and not keep_bands:
@@ -492,7 +495,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         onset_notes = _joined(notes, _manifest_notes(Path(key_layers), cfg))
         print(f"  with the {len(onset_notes.pitch) - len(notes.pitch)} notes of {key_layers}: every key's own notes")
     onsets = measure_onsets(model, env, onset_notes, table, meta, course_table=course_table,
-                            band_velocities=band_velocities)
+                            band_velocities=band_velocities, band_pitches=band_pitches)
     onset_table = build_table(onsets, onset_notes.instrument, onset_notes.pitch, onset_notes.velocity,
                               len(cfg.instruments), ONSET_PITCHES, cfg.env_velocities, smooth=False,
                               pitch_span=ONSET_PITCH_SPAN)
@@ -512,6 +515,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             tables.update({"tone.course_db": course_table, "tone.course_seconds": course_seconds().astype(np.float32)})
         if band_velocities != list(cfg.env_velocities):
             tables["tone.gain_velocities"] = np.asarray(band_velocities, np.float32)
+        if band_pitches != list(cfg.env_pitches):
+            tables["tone.gain_pitches"] = np.asarray(band_pitches, np.float32)
         _write(Path(model_path), tables, info, out)
         print(f"wrote " + ", ".join(f"{k} {list(v.shape)}" for k, v in tables.items()) + f" into {out or model_path}")
     figures.update(table=table, onset_table=onset_table, course_table=course_table)
@@ -546,6 +551,13 @@ def course_velocities(course_table: np.ndarray, band_velocities, cfg) -> list[fl
     return band if len(band) != len(env) and course_table.shape[2] == len(band) else env
 
 
+def gain_pitches(model_path: Path, cfg) -> list[float]:
+    """The pitch anchors of the file's `tone.gain_db`: `tone.gain_pitches` when it has them (the
+    format allows band gains on every key; no command writes them yet), else the envelopes'."""
+    p = read_table(model_path, "tone.gain_pitches")
+    return [float(x) for x in p] if p is not None else list(cfg.env_pitches)
+
+
 def gain_velocities(model_path: Path, cfg) -> list[float]:
     """The velocity anchors of the file's `tone.gain_db`: `tone.gain_velocities`, else the
     envelopes'."""
@@ -576,6 +588,9 @@ def add_velocity_layers(model_path: Path, layers: Path, out: Path | None = None,
     torch.set_num_threads(threads)
     model, env, meta = load_exported(Path(model_path))
     cfg = model.cfg
+    if read_table(Path(model_path), "tone.gain_pitches") is not None:
+        raise UserError(f"{model_path}: its band gains are on pitch anchors of their own (tone.gain_pitches); "
+                        "velocity layers are measured on the envelopes' anchors")
     table = read_table(Path(model_path))
     if table is None:
         from .errors import UserError
@@ -768,7 +783,9 @@ def write_fixture(folder: Path) -> Path:
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent), and after it at the
     note-on with a strike share and noise gain each (`apply.strike`: [σ, N] per frame); a band course
-    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`)."""
+    (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); band gains
+    on pitch anchors of their own (30 / 45 / 60 / 61 / 100) with that course
+    (`lookup.key_course_values`)."""
     from safetensors.numpy import save_file
 
     g = np.random.default_rng(27)
@@ -828,6 +845,15 @@ def write_fixture(folder: Path) -> Path:
            "apply.strike_harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in struck]),
            "apply.strike_noise_out": np.concatenate([a["noise"][0].numpy() for a in struck]),
            "course_db": course, "course_seconds": course_s, "lookup.course_values": course_answers}
+    # band gains on pitch anchors of their own (`tone.gain_pitches`: every key in a shipped file),
+    # the course still on the envelopes': the band gains with the course at the queries' seconds
+    gain_keys = np.array([30.0, 45.0, 60.0, 61.0, 100.0])
+    keyed = (np.random.default_rng(29).random((2, len(gain_keys), 3, BANDS)) * 30 - 15).astype(np.float32)
+    out.update({"gain_keys_db": keyed, "gain_key_anchors": gain_keys, "lookup.key_course_values": np.stack([
+        lookup(keyed, gain_keys, velocities, means, scale, rule, zq, p, v)
+        + course_at(lookup_course(course, pitches, velocities, means, scale, rule, zq, p, v), course_s,
+                    np.array([float(sq)]))[0]
+        for zq, p, v, sq in zip(queries_z, queries_p, queries_v, queries_s)]).astype(np.float32)})
     path = Path(folder) / "tone-reference.safetensors"
     save_file({k: np.ascontiguousarray(v, np.float32) for k, v in out.items()}, str(path), metadata={"blend_rule": rule})
     return path
