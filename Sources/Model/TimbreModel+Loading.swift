@@ -122,25 +122,23 @@ extension TimbreModel {
             }
             onsetPitchAnchors = p.map(Double.init)
         }
+        // the band gains' own velocity and pitch anchors: MIDI values, increasing, beside the band gains
+        func gainAnchors(_ spec: TensorSpec, noun: String, plural: String) throws(ModelError) -> [Double] {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            let a = try checked(spec, inRange: { (0...127).contains($0) }, what: "a MIDI \(noun) 0…127")
+            if zip(a, a.dropFirst()).contains(where: { $0 >= $1 }) {
+                throw .badTensorData(path: path, name: spec.name, reason: "expected increasing \(plural)")
+            }
+            return a.map(Double.init)
+        }
         var gainVelocityAnchors: [Double]?
         if let count = gainVelocityCount {
-            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
-            let v = try checked(Self.toneGainVelocityTensor(count: count),
-                                inRange: { (0...127).contains($0) }, what: "a MIDI velocity 0…127")
-            if zip(v, v.dropFirst()).contains(where: { $0 >= $1 }) {
-                throw .badTensorData(path: path, name: "tone.gain_velocities", reason: "expected increasing velocities")
-            }
-            gainVelocityAnchors = v.map(Double.init)
+            gainVelocityAnchors = try gainAnchors(Self.toneGainVelocityTensor(count: count), noun: "velocity",
+                                                  plural: "velocities")
         }
         var gainPitchAnchors: [Double]?
         if let count = gainPitchCount {
-            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
-            let p = try checked(Self.toneGainPitchTensor(count: count),
-                                inRange: { (0...127).contains($0) }, what: "a MIDI pitch 0…127")
-            if zip(p, p.dropFirst()).contains(where: { $0 >= $1 }) {
-                throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected increasing pitches")
-            }
-            gainPitchAnchors = p.map(Double.init)
+            gainPitchAnchors = try gainAnchors(Self.toneGainPitchTensor(count: count), noun: "pitch", plural: "pitches")
         }
         // the optional band course of the tone balance: both tensors or none, S from the times'
         // length, only beside the band gains
