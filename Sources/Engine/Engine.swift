@@ -1172,14 +1172,15 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,
-    /// in semitones: the table's depth and rate at the voice's timbre point, a sine from the
-    /// voice's phase, faded in as the partial motion is (100-300 ms after note-on). Real-time safe.
+    /// in semitones: the table's depth and rate at the voice's timbre point and key, a sine from
+    /// the voice's phase, faded in as the partial motion is (100-300 ms after note-on). Real-time
+    /// safe.
     @inline(__always)
     private func vibratoSemitones(of voice: Voice, atSeconds seconds: Double) -> Double {
         guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
         let (start, end) = PartialMotion.fadeInSeconds
         let fade = min((seconds - start) / (end - start), 1)
-        let (cents, hz) = motion.vibrato(z: voice.z, scratch: blendScratch)
+        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, scratch: blendScratch)
         return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
     }
 

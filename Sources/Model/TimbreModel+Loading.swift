@@ -191,8 +191,10 @@ extension TimbreModel {
             values["motion.correlation"] = try checked(motionSpecs[2],
                                                        inRange: { $0 >= 0 && $0 < 1 }, what: "0 ≤ correlation < 1")
         }
-        // its optional vibrato: both tensors or none, only beside the motion
-        let vibratoSpecs = Self.motionVibratoTensors(for: config)
+        // its optional vibrato: both tensors or none, only beside the motion; one per instrument
+        // or, two axes, one per instrument and pitch anchor
+        let vibratoPerPitch = file.tensors["motion.vibrato_cents"]?.shape.count == 2
+        let vibratoSpecs = Self.motionVibratoTensors(for: config, perPitch: vibratoPerPitch)
         var hasVibrato = false
         if vibratoSpecs.contains(where: { file.tensors[$0.name] != nil }) {
             guard motionEdges != nil else { throw .missingTensor(path: path, name: "motion.harmonic_edges") }
@@ -329,6 +331,7 @@ extension TimbreModel {
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],
                                vibratoHz: values["motion.vibrato_hz"] ?? [],
+                               vibratoPitchAnchors: hasVibrato && vibratoPerPitch ? config.envPitches : [],
                                smoothing: values[smoothingSpec.name] ?? [], latentMeans: means, blendScale: scale,
                                blendRule: blendRule)
         }

@@ -2,10 +2,12 @@
 /// around its course, against the note's level, while a real note is held (vibrato walking the
 /// partials over the formants, bowing, breath), per instrument: the standard deviation in dB for
 /// each group of partials and the correlation from one control frame to the next; and, when the
-/// file has it, the held note's vibrato (its pitch's sine depth in cents and rate in Hz). Blended
-/// over instruments by the model's blend rule, like the other tables.
+/// file has it, the held note's vibrato (its pitch's sine depth in cents and rate in Hz, per
+/// instrument or per instrument and pitch anchor). Blended over instruments by the model's blend
+/// rule, like the other tables.
 ///
-/// Immutable; ``parameters(z:scratch:depthDB:)`` and ``vibrato(z:scratch:)`` are real-time safe.
+/// Immutable; ``parameters(z:scratch:depthDB:)`` and ``vibrato(z:pitch:scratch:)`` are real-time
+/// safe.
 public struct PartialMotionTable: Sendable, Equatable {
     /// Largest depth a file may hold, in dB.
     public static let maxDepthDB: Float = 20
@@ -29,11 +31,14 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// fast above its corner: real notes move slowly, and a first-order process at 100 frames/s
     /// spreads every partial into a skirt 20-50 Hz wide.
     public let smoothing: [Float]
-    /// `motion.vibrato_cents` [I] (empty: no vibrato): the held note's vibrato depth, the sine's
-    /// amplitude in cents.
+    /// `motion.vibrato_cents` [I] or [I, P] (empty: no vibrato): the held note's vibrato depth,
+    /// the sine's amplitude in cents, per instrument or per instrument and pitch anchor.
     public let vibratoCents: [Float]
-    /// `motion.vibrato_hz` [I] (empty with `vibratoCents`): the vibrato's rate.
+    /// `motion.vibrato_hz` (the shape of `vibratoCents`; empty with it): the vibrato's rate.
     public let vibratoHz: [Float]
+    /// The P pitch anchors (MIDI, increasing: the envelopes') of a vibrato per pitch; empty: one
+    /// vibrato per instrument, the same at every key.
+    public let vibratoPitchAnchors: [Double]
     /// `latent.means` [I, Z], row-major.
     public let latentMeans: [Float]
     /// s of the blend (the envelopes' `envelope_blend_scale`).
@@ -46,14 +51,17 @@ public struct PartialMotionTable: Sendable, Equatable {
 
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
-                vibratoCents: [Float] = [], vibratoHz: [Float] = [], smoothing: [Float] = [],
-                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                vibratoCents: [Float] = [], vibratoHz: [Float] = [], vibratoPitchAnchors: [Double] = [],
+                smoothing: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(smoothing.isEmpty || smoothing.count == instrumentCount)
         self.smoothing = smoothing
         precondition(harmonicEdges.count >= 2 && harmonicEdges.first == 1)
         precondition(depthDB.count == instrumentCount * (harmonicEdges.count - 1))
         precondition(correlation.count == instrumentCount && latentMeans.count == instrumentCount * zDim)
-        precondition(vibratoCents.count == vibratoHz.count && (vibratoCents.isEmpty || vibratoCents.count == instrumentCount))
+        precondition(vibratoPitchAnchors.isEmpty || vibratoPitchAnchors.count >= 2)
+        precondition(vibratoCents.count == vibratoHz.count
+                     && (vibratoCents.isEmpty || vibratoCents.count == instrumentCount * max(1, vibratoPitchAnchors.count)))
+        self.vibratoPitchAnchors = vibratoPitchAnchors
         self.vibratoCents = vibratoCents
         self.vibratoHz = vibratoHz
         self.instrumentCount = instrumentCount
@@ -99,18 +107,33 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// Whether the table holds a vibrato.
     public var hasVibrato: Bool { !vibratoCents.isEmpty }
 
-    /// The vibrato at latent point `z`: depth (the sine's amplitude, cents) and rate (Hz); (0, 0)
-    /// without one. Real-time safe: `scratch` holds at least I doubles.
-    public func vibrato(z: UnsafePointer<Float>, scratch weights: UnsafeMutablePointer<Double>) -> (cents: Double, hz: Double) {
+    /// The vibrato at latent point `z` and MIDI key `pitch`: depth (the sine's amplitude, cents)
+    /// and rate (Hz), linear between the pitch anchors and clamped to the first and last (a
+    /// vibrato per instrument is the same at every key); (0, 0) without one. Real-time safe:
+    /// `scratch` holds at least I doubles.
+    public func vibrato(z: UnsafePointer<Float>, pitch: Double,
+                        scratch weights: UnsafeMutablePointer<Double>) -> (cents: Double, hz: Double) {
         guard hasVibrato else { return (0, 0) }
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
+        // the anchor j below the key and the fraction toward j + 1 (one column without anchors)
+        let p = vibratoPitchAnchors.count
+        var j = 0, fraction: Double = 0
+        if p >= 2 {
+            let first = vibratoPitchAnchors[0], last = vibratoPitchAnchors[p - 1]
+            let key = pitch.isFinite ? min(max(pitch, first), last) : first
+            while j + 2 < p && vibratoPitchAnchors[j + 1] <= key { j += 1 }
+            fraction = (key - vibratoPitchAnchors[j]) / (vibratoPitchAnchors[j + 1] - vibratoPitchAnchors[j])
+        }
+        let columns = max(1, p), next = min(j + 1, columns - 1)
         var cents: Double = 0, hz: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
-            cents += weights[i] * Double(vibratoCents[i])
-            hz += weights[i] * Double(vibratoHz[i])
+            let row = i * columns
+            let c = Double(vibratoCents[row + j]), h = Double(vibratoHz[row + j])
+            cents += weights[i] * (c + fraction * (Double(vibratoCents[row + next]) - c))
+            hz += weights[i] * (h + fraction * (Double(vibratoHz[row + next]) - h))
         }
         return (cents, hz)
     }

@@ -210,10 +210,11 @@ public struct TimbreModel: Sendable {
     }
 
     /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both
-    /// or none, only beside the motion's three.
-    public static func motionVibratoTensors(for config: ModelConfig) -> [TensorSpec] {
-        [TensorSpec(name: "motion.vibrato_cents", shape: [config.instrumentCount]),
-         TensorSpec(name: "motion.vibrato_hz", shape: [config.instrumentCount])]
+    /// or none, only beside the motion's three; [I] (one per instrument) or, `perPitch`, [I, P] on
+    /// the envelopes' pitch anchors.
+    public static func motionVibratoTensors(for config: ModelConfig, perPitch: Bool = false) -> [TensorSpec] {
+        let shape = perPitch ? [config.instrumentCount, config.envPitches.count] : [config.instrumentCount]
+        return [TensorSpec(name: "motion.vibrato_cents", shape: shape), TensorSpec(name: "motion.vibrato_hz", shape: shape)]
     }
 
     /// The optional tensors of the tone balance (docs/model-format.md, "Tone balance"), at the

@@ -148,6 +148,34 @@ final class PartialMotionEngineTests: XCTestCase {
         return m.with(motion: table)
     }
 
+    /// The small model whose instrument 0 has a vibrato per pitch anchor: `centsAt(anchor)` at
+    /// 5 Hz (instrument 1 none), no partial motion.
+    func vibratoPerPitchModel(centsAt: (Double) -> Float) throws -> TimbreModel {
+        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let n = m.config.instrumentCount, anchors = m.config.envPitches
+        var vc = [Float](repeating: 0, count: n * anchors.count), vh = vc
+        for (a, pitch) in anchors.enumerated() {
+            vc[a] = centsAt(pitch)
+            vh[a] = 5
+        }
+        let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: [1, 1000],
+                                       depthDB: [Float](repeating: 0, count: n), correlation: [Float](repeating: 0, count: n),
+                                       vibratoCents: vc, vibratoHz: vh, vibratoPitchAnchors: anchors,
+                                       latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
+        return m.with(motion: table)
+    }
+
+    /// The depth (a sine's amplitude, cents) and rate (Hz, from upward zero crossings) of a held
+    /// A4's swing from 400 ms on, and its mean in cents against A4.
+    func measuredSwing(_ x: [Float]) -> (amplitude: Double, rate: Double, mean: Double, swing: [Double]) {
+        let held = fundamentalCents(x, range: 480 + 19_200 ..< x.count)  // from 400 ms
+        let mean = held.reduce(0, +) / Double(held.count)
+        let swing = held.map { $0 - mean }
+        let amplitude = (swing.map { $0 * $0 }.reduce(0, +) / Double(swing.count)).squareRoot() * 2.0.squareRoot()
+        let ups = zip(swing, swing.dropFirst()).filter { $0 < 0 && $1 >= 0 }.count
+        return (amplitude, Double(ups) / (Double(held.count) / 100), mean, swing)
+    }
+
     /// The fundamental's frequency every 10 ms (the strongest bin within ±6 % of 440 Hz in a
     /// 2048-sample Hann frame, interpolated by a parabola on the log magnitudes), in cents against A4.
     func fundamentalCents(_ x: [Float], range: Range<Int>) -> [Double] {
@@ -182,13 +210,7 @@ final class PartialMotionEngineTests: XCTestCase {
                        "an instrument without vibrato plays as a model without the table")
         let still = renderMono(makeEngine(plain), frames: frames, block: 64, events: events)
         XCTAssertEqual(Array(x[0 ..< 480 + 4800]), Array(still[0 ..< 480 + 4800]), "the vibrato started before 100 ms")
-        let held = fundamentalCents(x, range: 480 + 19_200 ..< frames)  // from 400 ms
-        let mean = held.reduce(0, +) / Double(held.count)
-        let swing = held.map { $0 - mean }
-        let amplitude = (swing.map { $0 * $0 }.reduce(0, +) / Double(swing.count)).squareRoot() * 2.0.squareRoot()
-        // upward zero crossings per second give the rate
-        let ups = zip(swing, swing.dropFirst()).filter { $0 < 0 && $1 >= 0 }.count
-        let rate = Double(ups) / (Double(held.count) / 100)
+        let (amplitude, rate, mean, swing) = measuredSwing(x)
         let steady = fundamentalCents(still, range: 480 + 19_200 ..< frames)
         let steadySpread = steady.max()! - steady.min()!
         print("vibrato through the engine: \(amplitude) cents at \(rate) Hz around \(mean) cents "
@@ -211,6 +233,28 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(rate, 5, accuracy: 0.5)
         XCTAssertEqual(mean, 0, accuracy: 3)
         XCTAssertLessThan(steadySpread, 2)
+    }
+
+    /// A vibrato per pitch anchor swings the held A4 (MIDI 69) by the table's depth between the
+    /// anchors around its key: a table rising from 0 cents at the lowest anchor to 30 at the
+    /// highest, and one falling from 30 to 0, each swing A4 by their own depth there.
+    func testAVibratoPerPitchSwingsAKeyByTheDepthBetweenItsAnchors() throws {
+        let frames = 192_000
+        let anchors = try TimbreModel(contentsOf: Fixtures.smallModel).config.envPitches
+        let first = anchors[0], last = anchors[anchors.count - 1]
+        let rising: (Double) -> Float = { Float(30 * ($0 - first) / (last - first)) }
+        let falling: (Double) -> Float = { 30 - rising($0) }
+        for (name, depth) in [("rising", rising), ("falling", falling)] {
+            // the depth at 69: linear between the anchors around it (the table is linear in pitch)
+            let expected = Double(depth(min(max(69, first), last)))
+            let model = try vibratoPerPitchModel(centsAt: depth)
+            let (amplitude, rate, _, _) = measuredSwing(renderMono(makeEngine(model), frames: frames, block: 64,
+                                                                   events: events))
+            print("per-pitch vibrato (\(name)) through the engine at A4: \(amplitude) cents at \(rate) Hz "
+                  + "(table: \(expected) at MIDI 69; anchors \(anchors))")
+            XCTAssertEqual(amplitude, expected, accuracy: 0.15 * expected + 1, name)
+            XCTAssertEqual(rate, 5, accuracy: 0.5, name)
+        }
     }
 
     /// Bit for bit the same samples with the decode worker as without, and from one run to the next.
@@ -283,17 +327,25 @@ final class PartialMotionEngineTests: XCTestCase {
         let table = try XCTUnwrap(model.motion, "the shipped model has no partial motion")
         XCTAssertTrue(table.hasVibrato, "the shipped model has no vibrato (timbred-train motion)")
         var scratch = [Double](repeating: 0, count: model.config.instrumentCount)
-        func vibrato(_ name: String) throws -> (cents: Double, hz: Double) {
+        func vibrato(_ name: String, at pitch: Double) throws -> (cents: Double, hz: Double) {
             let i = try XCTUnwrap(model.instrumentIndex(named: name))
-            return model.latentMeans[i].withUnsafeBufferPointer { table.vibrato(z: $0.baseAddress!, scratch: &scratch) }
+            return model.latentMeans[i].withUnsafeBufferPointer {
+                table.vibrato(z: $0.baseAddress!, pitch: pitch, scratch: &scratch)
+            }
         }
-        let violin = try vibrato("violin"), flute = try vibrato("flute")
-        let piano = try vibrato("piano"), organ = try vibrato("church_organ")
+        let violin = try vibrato("violin", at: 72), flute = try vibrato("flute", at: 72)
+        let piano = try vibrato("piano", at: 60), organ = try vibrato("church_organ", at: 60)
         print("shipped vibrato: violin \(violin), flute \(flute), piano \(piano), organ \(organ)")
         XCTAssertEqual(violin.cents, 15, accuracy: 4)
         XCTAssertEqual(violin.hz, 5.7, accuracy: 0.6)
         XCTAssertEqual(flute.cents, 8, accuracy: 3)
         XCTAssertLessThan(piano.cents, 1)
         XCTAssertLessThan(organ.cents, 1)
+        // per key, as FluidR3's players: the trumpet and oboe swing about twice as far high as low
+        let trumpetLow = try vibrato("trumpet", at: 57), trumpetHigh = try vibrato("trumpet", at: 80)
+        let oboeLow = try vibrato("oboe", at: 62), oboeHigh = try vibrato("oboe", at: 86)
+        print("shipped vibrato by key: trumpet 57 \(trumpetLow), 80 \(trumpetHigh); oboe 62 \(oboeLow), 86 \(oboeHigh)")
+        XCTAssertGreaterThan(trumpetHigh.cents, 1.6 * trumpetLow.cents)
+        XCTAssertGreaterThan(oboeHigh.cents, 1.6 * oboeLow.cents)
     }
 }

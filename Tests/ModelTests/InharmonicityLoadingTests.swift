@@ -244,7 +244,7 @@ final class InharmonicityLoadingTests: XCTestCase {
         // rate 4 + i Hz: one set of weights blends both, so rate = 4 + depth / 10)
         var scratch = [Double](repeating: 0, count: n)
         let v = loaded.latentMeans[1].withUnsafeBufferPointer { z in
-            m.vibrato(z: z.baseAddress!, scratch: &scratch)
+            m.vibrato(z: z.baseAddress!, pitch: 60, scratch: &scratch)
         }
         XCTAssertEqual(v.cents, 10, accuracy: 2)
         XCTAssertEqual(v.hz, 4 + v.cents / 10, accuracy: 1e-9)
@@ -261,6 +261,44 @@ final class InharmonicityLoadingTests: XCTestCase {
         XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("motion.vibrato_cents", [n], cents),
                                                                                   ("motion.vibrato_hz", [n], hz)]).path)) {
             XCTAssertTrue("\($0)".contains("motion.harmonic_edges"), "\($0)")
+        }
+    }
+
+    /// A vibrato per instrument and pitch anchor ([I, P] on the envelopes' anchors) loads, is
+    /// linear between the anchors at the key and clamped outside them; a table on another number
+    /// of anchors, or a rate of the other shape, is refused with the tensor named.
+    func testAVibratoPerPitchAnchorLoadsInterpolatesAndBadShapesAreRefused() throws {
+        let (n, motion) = try smallMotion()
+        let anchors = try TimbreModel(contentsOf: Fixtures.smallModel).config.envPitches
+        let p = anchors.count
+        // every instrument: depth 2 cents per anchor index, rate 4 Hz + 0.25 per anchor index
+        let cents = (0..<n).flatMap { _ in (0..<p).map { Float(2 * $0) } }
+        let hz = (0..<n).flatMap { _ in (0..<p).map { Float(4) + 0.25 * Float($0) } }
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.vibrato_cents", [n, p], cents),
+                                                                               ("motion.vibrato_hz", [n, p], hz)]).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertTrue(m.hasVibrato)
+        XCTAssertEqual(m.vibratoPitchAnchors, anchors)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        var scratch = [Double](repeating: 0, count: n)
+        func at(_ pitch: Double) -> (cents: Double, hz: Double) {
+            loaded.latentMeans[0].withUnsafeBufferPointer { m.vibrato(z: $0.baseAddress!, pitch: pitch, scratch: &scratch) }
+        }
+        // a quarter of the way from the last anchor but one to the last; every instrument the same,
+        // so the blend is exact
+        let key = anchors[p - 2] + 0.25 * (anchors[p - 1] - anchors[p - 2])
+        XCTAssertEqual(at(key).cents, 2 * (Double(p) - 1.75), accuracy: 1e-5)
+        XCTAssertEqual(at(key).hz, 4 + 0.25 * (Double(p) - 1.75), accuracy: 1e-5)
+        XCTAssertEqual(at(anchors[0] - 20).cents, 0, accuracy: 1e-6)
+        XCTAssertEqual(at(anchors[p - 1] + 20).cents, Double(2 * (p - 1)), accuracy: 1e-5)
+        XCTAssertEqual(at(.nan).cents, 0, accuracy: 1e-6, "a key of NaN reads the first anchor")
+        for (extra, name) in [([("motion.vibrato_cents", [n, p + 1], cents + [Float](repeating: 0, count: n)),
+                                ("motion.vibrato_hz", [n, p], hz)], "motion.vibrato_cents"),
+                              ([("motion.vibrato_cents", [n, p], cents), ("motion.vibrato_hz", [n], Array(hz.prefix(n)))],
+                               "motion.vibrato_hz")] as [([(String, [Int], [Float])], String)] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: motion + extra).path)) {
+                XCTAssertTrue("\($0)".contains(name), "\($0)")
+            }
         }
     }
 

@@ -3,6 +3,7 @@ the level, starts after the attack and moves by the depth."""
 import math
 
 import numpy as np
+import pytest
 
 from timbred_train import motion as M
 
@@ -87,6 +88,59 @@ def test_measure_vibrato_finds_a_players_depth_and_rate_and_ignores_a_still_note
     assert abs(cents[0] - 15) < 1.5 and abs(hz[0] - 5.5) < 0.2
     assert cents[1] == 0 and hz[1] == 0
     assert cents[2] == 0
+
+
+def test_measure_vibrato_per_pitch_follows_the_range_and_an_outside_anchor_takes_the_nearest_notes():
+    # one instrument whose vibrato deepens and quickens up its range (6 cents at 4 Hz at MIDI 50
+    # to 24 cents at 6 Hz at MIDI 86, two notes per key), one held still
+    keys = np.arange(50, 87, 3)
+    depth = 6 + 18 * (keys - 50) / 36
+    rate = 4 + 2 * (keys - 50) / 36
+    f0 = np.stack([vibrato_track(d, r, pitch=k, seed=j + 10 * n) for n, (k, d, r) in enumerate(zip(keys, depth, rate))
+                   for j in range(2)] + [vibrato_track(0, 5.0, pitch=60, seed=s) for s in range(3)])
+    pitch = np.concatenate([np.repeat(keys, 2), np.full(3, 60)]).astype(float)
+    instrument = np.array([0] * (2 * len(keys)) + [1] * 3)
+    hold = np.full(len(pitch), 400)
+    anchors = (36, 48, 60, 72, 84, 96)
+    cents, hz = M.measure_vibrato(f0, hold, pitch, instrument, 2, 100.0, pitches=anchors)
+    assert cents.shape == (2, len(anchors)) and hz.shape == (2, len(anchors))
+    # read near each anchor within the range, as the sine's own depth (each reading divided by
+    # what the reading makes of a sine at its rate: `swing_gain`, 0.89-1.15 from 3 to 7 Hz)
+    # (the true depths' weighted median, as the table weighs the notes around the anchor)
+    for a, c, h in zip(anchors, cents[0], hz[0]):
+        w = np.exp(-0.5 * ((np.repeat(keys, 2) - np.clip(a, 50, 86)) / M.VIBRATO_PITCH_SIGMA) ** 2)
+        want = M.weighted_median(np.repeat(depth, 2), w)
+        assert abs(c - want) < 0.08 * want + 0.5, (a, c, want)
+    assert cents[0, 0] == cents[0, 1]  # 36 and 48 lie under the range: both read on its lowest notes
+    assert cents[0, -1] > 2.5 * cents[0, 1] and hz[0, -1] > hz[0, 1] + 1.0
+    assert np.all(cents[1] == 0) and np.all(hz[1] == 0)
+    # the whole-instrument reading is their median
+    whole, _ = M.measure_vibrato(f0, hold, pitch, instrument, 2, 100.0)
+    assert whole.shape == (2,) and cents[0, 1] < whole[0] < cents[0, -1]
+
+
+def test_the_table_holds_the_sines_own_depth_whatever_its_rate():
+    # the reading leaks: a 3 Hz sine of 15 cents reads about 17, a 5 Hz one about 13.4; the table
+    # divides each note's reading by `swing_gain`, so both come out at 15
+    assert M.swing_gain(3.0, 400, 100.0) > 1.1 and M.swing_gain(5.0, 400, 100.0) < 0.92
+    for hz in (3.0, 5.0):
+        f0 = np.stack([vibrato_track(15, hz, seed=s) for s in range(3)])
+        cents, rate = M.measure_vibrato(f0, np.full(3, 400), np.full(3, 67.0), np.zeros(3, int), 1, 100.0)
+        assert abs(cents[0] - 15) < 0.6 and abs(rate[0] - hz) < 0.2, (hz, cents, rate)
+
+
+def test_blended_vibrato_is_linear_between_pitch_anchors_and_clamped_outside():
+    tables = {"motion.vibrato_cents": np.array([[4.0, 8.0, 20.0], [0.0, 0.0, 0.0]], np.float32),
+              "motion.vibrato_hz": np.array([[4.0, 5.0, 6.0], [0.0, 0.0, 0.0]], np.float32)}
+    anchors = (48, 60, 72)
+    w = np.array([0.75, 0.25])
+    assert M.blended_vibrato(tables, w, 54.0, anchors) == pytest.approx((0.75 * 6.0, 0.75 * 4.5))
+    assert M.blended_vibrato(tables, w, 30.0, anchors) == pytest.approx((3.0, 3.0))
+    assert M.blended_vibrato(tables, w, 100.0, anchors) == pytest.approx((15.0, 4.5))
+    # one value per instrument: the same at every key
+    flat = {"motion.vibrato_cents": np.array([10.0, 0.0]), "motion.vibrato_hz": np.array([5.0, 0.0])}
+    assert M.blended_vibrato(flat, w, 30.0, anchors) == M.blended_vibrato(flat, w, 90.0, anchors) == (7.5, 3.75)
+    assert M.blended_vibrato({}, w, 60.0, anchors) is None
 
 
 def test_vibrato_semitones_fades_in_after_the_attack_and_swings_by_the_depth():

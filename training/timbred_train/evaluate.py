@@ -245,7 +245,7 @@ def evaluate(model_path: Path, data: Path, report: Path, threads: int = 1, dry: 
         hold = int(notes.hold_frames[i])
         prior = course(env, cfg, np.eye(len(means))[inst], float(notes.pitch[i]), float(notes.velocity[i]),
                        len(notes.f0_hz[i]), hold / cfg.frame_rate)
-        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst) | note_highpass(inst)
+        tone = note_tone(inst, float(notes.pitch[i]), float(notes.velocity[i])) | note_motion(inst, float(notes.pitch[i])) | note_highpass(inst)
         # the note's own f0 already swings as the recording's did: no vibrato on top of it
         y = resynthesize(model, notes.f0_hz[i], prior, means[inst], seed=int(i), velocity=float(notes.velocity[i]),
                          hold_s=hold / cfg.frame_rate, **(tone | {"vibrato": None}))
@@ -401,19 +401,21 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
 
 
 def _motion_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
-    """A function (instrument) → `resynthesize`'s motion argument at the instrument's preset point,
-    blended as the engine blends it ({} when the model file has no `motion.*`)."""
+    """A function (instrument, key) → `resynthesize`'s motion argument at the instrument's preset
+    point and that key, blended as the engine blends it ({} when the model file has no `motion.*`)."""
     from . import motion as M
     from .envelope import blend_weights
 
     tables = M.read_tables(model_path)
     if tables is None:
-        return lambda k: {}
+        return lambda k, pitch: {}
     means = model.prior_mu.detach().numpy()
     rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
-    def lookup(k: int) -> dict:
+    anchors = tuple(model.cfg.env_pitches)
+
+    def lookup(k: int, pitch: float) -> dict:
         w = blend_weights(means[k], means, scale, rule)
-        return {"motion": M.blended(tables, w), "vibrato": M.blended_vibrato(tables, w)}
+        return {"motion": M.blended(tables, w), "vibrato": M.blended_vibrato(tables, w, pitch, anchors)}
 
     return lookup
 

@@ -119,7 +119,7 @@ def measure(model_path: Path, data: Path, threads: int = 1, verbose: bool = True
         frames = int(math.ceil(end_s * cfg.frame_rate)) + 2
         ld = course(env, cfg, eye[k], pitch, vel, frames, hold_s)
         harmonic, noise = resynthesize(model, np.full(frames, f0, np.float32), ld, means[k], seed=i, velocity=vel,
-                                       hold_s=hold_s, reverb=False, split=True, **tone(k, pitch, vel), **motion(k))
+                                       hold_s=hold_s, reverb=False, split=True, **tone(k, pitch, vel), **motion(k, pitch))
         e = note_errors_db(notes.audio[i], harmonic, noise, f0, cfg.sample_rate, end_s)
         if e is not None:
             total[k] += e

@@ -29,10 +29,15 @@ or trombone. With the motion put back, the same notes are named right (horn 0 �
    its depth (the standard deviation × √2, a sine's amplitude) and the rate of its strongest
    component; per instrument the medians over its notes, 0 under VIBRATO_FLOOR_CENTS (the
    analysis's own wobble: piano and organ 0.6-0.7 cents). The real violin swings by 15.5 cents at
-   5.6 Hz, alto sax, cello, flute and oboe by 7-9 cents at 4-5 Hz. The engine adds a sine of that
-   depth and rate to the held note's pitch, faded in as the motion is, from a phase the key and
-   velocity give (`vibrato_semitones`); the decoder hears the moving pitch, as it heard the
-   recordings' in training.
+   5.6 Hz, alto sax, cello, flute and oboe by 7-9 cents at 4-5 Hz. A player's vibrato changes
+   over the range, so depth and rate are read at each of the envelopes' pitch anchors too: the
+   weighted medians of the instrument's notes near it (a Gaussian of VIBRATO_PITCH_SIGMA
+   semitones; an anchor outside the instrument's range takes its nearest notes'). FluidR3's
+   trumpet swings by 2 cents low and 6 high, its oboe 5 and 12, its sax 7 and 12, its cello 7
+   and 11, its flute 9 and 4 at the top. The engine adds a sine of that depth and rate (linear
+   between the anchors at the voice's key) to the held note's pitch, faded in as the motion is,
+   from a phase the key and velocity give (`vibrato_semitones`); the decoder hears the moving
+   pitch, as it heard the recordings' in training.
 
 `timbred-train motion --model FILE --data DATA` measures, prints the table and writes it.
 """
@@ -58,6 +63,7 @@ FADE_IN_S = (0.1, 0.3)  # the motion fades in over this span after the note-on
 MAX_DEPTH_DB = 8.0
 VIBRATO_BAND_HZ = (3.0, 9.0)  # a player's vibrato (FluidR3's: 3.6-5.6 Hz)
 VIBRATO_FLOOR_CENTS = 1.5
+VIBRATO_PITCH_SIGMA = 4.0  # semitones: the notes an anchor's vibrato is read on
 
 
 def _held(harmonics: np.ndarray, hold_frames: int) -> np.ndarray | None:
@@ -197,18 +203,51 @@ def swing(cents: np.ndarray, frame_rate: float) -> tuple[float, float]:
 
 
 def measure_vibrato(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
-                    n_instruments: int, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Vibrato depth [I] (cents) and rate [I] (Hz): per instrument the medians of its notes'
-    (`vibrato_of_note`), 0 and 0 under VIBRATO_FLOOR_CENTS."""
-    cents, hz = np.zeros(n_instruments), np.zeros(n_instruments)
+                    n_instruments: int, frame_rate: float, pitches: tuple[float, ...] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Vibrato depth (cents) and rate (Hz) per instrument (`vibrato_of_note` on its notes, each
+    depth divided by `swing_gain` at its rate), [I] without `pitches`: the medians over its notes; [I, P] with them: at each pitch anchor the
+    medians of its notes weighted by a Gaussian of VIBRATO_PITCH_SIGMA semitones around the
+    anchor (moved into the range of the instrument's notes first). An instrument whose median
+    depth is under VIBRATO_FLOOR_CENTS gets 0 and 0 everywhere."""
+    shape = (n_instruments,) if pitches is None else (n_instruments, len(pitches))
+    cents, hz = np.zeros(shape), np.zeros(shape)
     for i in range(n_instruments):
-        got = [v for m in np.flatnonzero(instrument == i)
+        got = [(float(pitch[m]), v[0] / swing_gain(v[1], int(hold_frames[m]), frame_rate), v[1])
+               for m in np.flatnonzero(instrument == i)
                if (v := vibrato_of_note(f0_hz[m], float(pitch[m]), int(hold_frames[m]), frame_rate)) is not None]
-        if got:
-            c, r = np.median([g[0] for g in got]), np.median([g[1] for g in got])
-            if c >= VIBRATO_FLOOR_CENTS:
-                cents[i], hz[i] = c, r
+        if not got:
+            continue
+        keys, depth, rate = (np.array(c) for c in zip(*got))
+        if np.median(depth) < VIBRATO_FLOOR_CENTS:
+            continue
+        if pitches is None:
+            cents[i], hz[i] = np.median(depth), np.median(rate)
+            continue
+        for a, anchor in enumerate(pitches):
+            near = np.clip(anchor, keys.min(), keys.max())
+            w = np.exp(-0.5 * ((keys - near) / VIBRATO_PITCH_SIGMA) ** 2)
+            cents[i, a], hz[i, a] = weighted_median(depth, w), weighted_median(rate, w)
     return cents, hz
+
+
+def swing_gain(hz: float, hold_frames: int, frame_rate: float) -> float:
+    """What `swing` reads of a sine of unit depth at `hz` in the held part of a note held
+    `hold_frames` (the mean over four phases): its band-pass on a track a few cycles long leaks,
+    so it reads a 5 Hz sine 10 % short and a 3 Hz one 15 % long. The table divides each note's
+    reading by it, so that the engine's sine, read the same way, reads as the recording did."""
+    n = hold_frames - HELD_END_FRAMES - HELD_START_FRAMES
+    if n < 2 * TREND_FRAMES or hz <= 0:
+        return 1.0
+    t = np.arange(n) / frame_rate
+    return float(np.mean([swing(np.sin(2 * np.pi * hz * t + p), frame_rate)[0] for p in (0.0, 0.8, 1.6, 2.4)]))
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    """The value at which the weights (all > 0 somewhere) below and above balance."""
+    order = np.argsort(values)
+    v, c = np.asarray(values, float)[order], np.cumsum(np.asarray(weights, float)[order])
+    return float(v[np.searchsorted(c, 0.5 * c[-1])])
 
 
 def vibrato_phase(key: int, velocity: int) -> float:
@@ -303,11 +342,21 @@ def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float, float
     return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta
 
 
-def blended_vibrato(tables: dict, weights: np.ndarray) -> tuple[float, float] | None:
-    """Vibrato depth (cents) and rate (Hz) at a latent point (None when the table has none)."""
+def blended_vibrato(tables: dict, weights: np.ndarray, pitch: float,
+                    anchors: tuple[float, ...]) -> tuple[float, float] | None:
+    """Vibrato depth (cents) and rate (Hz) at a latent point and key (None when the table has
+    none): a table on the pitch anchors `anchors` ([I, P], the envelopes') linear between them at
+    `pitch`, clamped to the first and last; one of [I] the same at every key."""
     if "motion.vibrato_cents" not in tables:
         return None
-    return float(weights @ tables["motion.vibrato_cents"]), float(weights @ tables["motion.vibrato_hz"])
+    cents, hz = np.asarray(tables["motion.vibrato_cents"], np.float64), np.asarray(tables["motion.vibrato_hz"], np.float64)
+    if cents.ndim == 2:
+        a = np.asarray(anchors, np.float64)
+        x = float(np.clip(pitch, a[0], a[-1]))
+        j = int(np.clip(np.searchsorted(a, x) - 1, 0, len(a) - 2))
+        f = (x - a[j]) / (a[j + 1] - a[j])
+        cents, hz = (1 - f) * cents[:, j] + f * cents[:, j + 1], (1 - f) * hz[:, j] + f * hz[:, j + 1]
+    return float(weights @ cents), float(weights @ hz)
 
 
 def read_tables(model_path: Path) -> dict | None:
@@ -370,7 +419,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     floor, _, _ = measure(np.asarray(twins), np.full(len(kept), held), notes.instrument[kept], len(names))
     measured, depth = depth, without_floor(depth, floor)
     vib_cents, vib_hz = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
-                                        notes.instrument[train], len(names), float(cfg.frame_rate))
+                                        notes.instrument[train], len(names), float(cfg.frame_rate),
+                                        pitches=tuple(cfg.env_pitches))
+    overall, _ = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
+                                 notes.instrument[train], len(names), float(cfg.frame_rate))
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
@@ -378,7 +430,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     for i, name in enumerate(names):
         print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}"
               + (f"   smoothing {beta[i]:.2f}" if beta.any() else "")
-              + f"   vibrato {vib_cents[i]:4.1f} cents at {vib_hz[i]:.1f} Hz")
+              + f"   vibrato {overall[i]:4.1f} cents")
+        if overall[i] > 0:
+            print(f"{'':16s} {'':4s} vibrato at MIDI " + ", ".join(
+                f"{p}: {c:.1f} c {h:.1f} Hz" for p, c, h in zip(cfg.env_pitches, vib_cents[i], vib_hz[i])))
         if np.abs(measured[i] - depth[i]).max() >= 0.05:
             print(f"{'':16s} {'':4s} as read: " + " ".join(f"{d:4.1f}" for d in measured[i])
                   + "   the analysis's floor (a steady twin): " + " ".join(f"{d:4.1f}" for d in floor[i]))
@@ -388,7 +443,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if beta.any():
         tensors["motion.smoothing"] = beta.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
-            "trend_s": TREND_FRAMES / cfg.frame_rate, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature"}
+            "trend_s": TREND_FRAMES / cfg.frame_rate,
+            "vibrato_pitch_sigma": VIBRATO_PITCH_SIGMA, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature"}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
