@@ -226,6 +226,14 @@ def cmd_tone(args) -> None:
         key_layers=Path(args.key_layers) if args.key_layers else None, threads=args.threads)
 
 
+def cmd_key_bands(args) -> None:
+    from .keybands import run
+
+    layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
+    run(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
+        write=not args.dry, rounds=args.rounds, damping=args.damping)
+
+
 def cmd_bench_decoder(args) -> None:
     from .bench_decoder import main_args
 
@@ -415,6 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--out", help="write the model with the tone balance here instead of in place")
     o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     o.set_defaults(func=cmd_tone)
+
+    kb = _model_command(sub, "key-bands", "play every train note through timbred and set each key's band balance "
+                                          "(tone.gain_pitches: every key) so that it sounds as the real note's "
+                                          "(run it after the tone steps, then the onset course, transients and strike again)",
+                        data=("data/default48", "the model's note set"),
+                        out="write the model with the band balance on every key here instead of in place",
+                        dry="measure and print; write nothing into the model", func=cmd_key_bands)
+    kb.add_argument("--timbred", required=True, help="path of the timbred binary")
+    kb.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
+                                     "data/default48k,data/default48v: the keys between and the velocities beside)")
+    kb.add_argument("--rounds", type=int, default=2, help="rounds of measuring and setting (default 2)")
+    kb.add_argument("--damping", type=float, default=0.6, help="share of each round's measured correction taken (default 0.6)")
 
     b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "
                                              "(one thread each) on the same weights, batch 1-64, GFLOP/s and %% of the FMA peak")

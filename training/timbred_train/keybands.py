@@ -1,0 +1,214 @@
+"""Each key's own band balance, read through the engine (docs/model-format.md, "Tone balance",
+`tone.gain_pitches`).
+
+The tone balance's band gains sit on the envelopes' pitch anchors, 12 semitones apart, and are
+measured against the PyTorch twin of the decoder. A SoundFont changes samples every few keys, and
+the twin plays the piano's partials unstretched, so a key between two anchors can sit 5-10 dB off
+the real note in a band: FluidR3's piano key 97 at 12.5 kHz, its flute key 64 at 2.5 kHz.
+
+Per round, every train note (the note set and its layers: other keys, other velocities) is played
+from MIDI by `timbred render` at its instrument's latent mean, held as recorded, and read with the
+report's band measure (`playing.band_levels_db`: the held part's 1/3-octave bands, relative to the
+note's whole power) beside the recording. A band's correction is the recording's level minus the
+engine's, where the band holds one of the note's partials (a band with only noise in it, under the
+fundamental or between a high note's partials, is shaped by noise bands 375 Hz wide and moves with
+its neighbours' gains, so it is left alone), clamped to ±LIMIT_DB and damped by DAMPING; then the
+whole correction is shifted so that the note's power stays as it was (the onset course, the strike
+and the envelopes were measured against that level). The corrections are averaged per key and
+velocity anchor (`tone.build_table` on every key, `tone.ONSET_PITCH_SPAN`), added to the band gains
+read at every key, and the file gets `tone.gain_pitches`. ROUNDS rounds: the engine's balance is not
+linear in the gains (a partial between two bands takes both).
+
+`timbred-train key-bands --timbred BINARY --layers DATA,DATA` measures and writes.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+DAMPING = 0.6  # each round adds this share of the measured correction
+LIMIT_DB = 12.0  # a band's measured correction is clamped to ±this before damping
+FLOOR_DB = 60.0  # bands this far under the note's strongest, both ways, are left alone
+ROUNDS = 2
+HOLD_STEP_S = 4.5  # one note every this many seconds in the render
+MEASURED_S = 3.0  # the part of each note read (the report's held part lies within it)
+PARTIAL_SLACK = 2 ** (1 / 24)  # a quarter tone: FluidR3's piano key 94 has its 3rd partial 1 % sharp
+
+
+def band_holds_partial(f0_hz: float, centres_hz, n_harmonics: int, nyquist_hz: float) -> np.ndarray:
+    """Whether each 1/3-octave band (centre × 2^±1/6, widened by PARTIAL_SLACK either way: a
+    piano's stretched partials and a vibrato cross the edges) holds one of the first `n_harmonics`
+    partials k · f0 below `nyquist_hz`."""
+    k = np.arange(1, n_harmonics + 1) * f0_hz
+    k = k[k < nyquist_hz]
+    c = np.asarray(centres_hz, float)
+    lo, hi = c * 2 ** (-1 / 6) / PARTIAL_SLACK, c * 2 ** (1 / 6) * PARTIAL_SLACK
+    return np.array([bool(np.any((k >= a) & (k < b))) for a, b in zip(lo, hi)])
+
+
+def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
+                  damping: float = DAMPING) -> tuple[np.ndarray, float]:
+    """One note's band correction (dB per band of `real_db` / `ours_db`, both relative to their
+    note's power) and the level shift in it: where a band holds a partial and either side sounds
+    within FLOOR_DB of the note's strongest band, damping × (real − ours), clamped to ±LIMIT_DB
+    before damping; 0 elsewhere; then all bands shifted by the same dB so that the engine's note,
+    its bands multiplied by the correction, keeps its power."""
+    real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
+    floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
+    ok = np.asarray(holds, bool) & ((real_db > floor) | (ours_db > floor))
+    g = np.where(ok, np.clip(np.maximum(real_db, floor) - np.maximum(ours_db, floor), -LIMIT_DB, LIMIT_DB), 0.0)
+    g *= damping
+    power = 10 ** (ours_db / 10)
+    shift = -10 * np.log10((power * 10 ** (g / 10)).sum() / power.sum())
+    return g + shift, float(shift)
+
+
+def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray,
+                       velocity: np.ndarray, hold_s: np.ndarray, work: Path, name: str) -> list[np.ndarray]:
+    """The report's band levels of each note (MIDI `pitch`, `velocity`, held `hold_s`) played one
+    after another by `timbred render` at latent point `latent`, dry."""
+    import mido
+
+    from .dataset import read_audio
+    from .playing import band_levels_db
+
+    work.mkdir(parents=True, exist_ok=True)
+    mid, wav = work / f"{name}.mid", work / f"{name}.wav"
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))  # 960 ticks a second
+    for j, (p, v, h) in enumerate(zip(pitch, velocity, hold_s)):
+        track.append(mido.Message("note_on", note=int(p), velocity=int(v),
+                                  time=0 if j == 0 else int(round((HOLD_STEP_S - hold_s[j - 1]) * 960))))
+        track.append(mido.Message("note_off", note=int(p), velocity=0, time=int(round(h * 960))))
+    song.save(mid)
+    rate = 48000
+    r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
+                        "--latent=" + ",".join(f"{x:.7g}" for x in latent), "--rate", str(rate), "--reverb", "0",
+                        "--tail", "1"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise UserError(f"timbred render failed for the key bands of {name}: {r.stderr.strip()}")
+    audio = read_audio(wav, rate)
+    # a note's start: the sum of the rounded steps before it, as the MIDI file places it
+    starts, t = [], 0
+    for j in range(len(pitch)):
+        starts.append(t / 960)
+        t += int(round(hold_s[j] * 960)) + (int(round((HOLD_STEP_S - hold_s[j]) * 960)) if j + 1 < len(pitch) else 0)
+    return [np.array(band_levels_db(np.pad(x := audio[int(s * rate): int((s + MEASURED_S) * rate)],
+                                           (0, max(0, int(MEASURED_S * rate) - len(x))))))
+            for s in starts]
+
+
+def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work: Path,
+            damping: float = DAMPING, verbose: bool = True) -> tuple[np.ndarray, dict]:
+    """Every note's correction [N, BANDS] (the transients' 28 bands; bands outside the report's
+    100 Hz-16 kHz get the level shift alone) and per instrument the mean |real − ours| over the
+    bands that hold a partial, dB."""
+    from .playing import BAND_CENTRES_HZ, RATE, band_levels_db
+    from .transients import BANDS
+
+    index = [int(round(3 * np.log2(c / 1000) + 14)) for c in BAND_CENTRES_HZ]
+    out = np.zeros((len(notes.pitch), BANDS), np.float32)
+    errors = {}
+    for k, name in enumerate(notes.instruments):
+        idx = np.flatnonzero(np.asarray(notes.instrument) == k)
+        if len(idx) == 0:
+            continue
+        hold = np.asarray(notes.hold_frames)[idx] / cfg.frame_rate
+        ours = engine_band_levels(timbred, model_path, means[k], np.asarray(notes.pitch)[idx],
+                                  np.asarray(notes.velocity)[idx], hold, work, f"keybands-{k}")
+        err = []
+        for j, i in enumerate(idx):
+            real = np.array(band_levels_db(np.asarray(notes.audio[i])[: int(MEASURED_S * RATE)]))
+            f0 = 440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12)
+            holds = band_holds_partial(f0, BAND_CENTRES_HZ, cfg.n_harmonics, RATE / 2)
+            g, shift = correction_db(real, ours[j], holds, damping)
+            out[i, :] = shift
+            out[i, index] = g
+            floor = max(real.max(), ours[j].max()) - FLOOR_DB
+            ok = holds & ((real > floor) | (ours[j] > floor))
+            if ok.any():
+                err.append(float(np.abs(real - ours[j])[ok].mean()))
+        errors[name] = float(np.mean(err)) if err else float("nan")
+        if verbose:
+            print(f"  {name:16s} {len(idx):4d} notes: mean |band error| where a partial sounds {errors[name]:.2f} dB",
+                  flush=True)
+    return out, errors
+
+
+def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
+    """A band gain table [I, P, V, B] on pitch anchors `pitches` read at every key of `keys`
+    (linear between anchors, the first and last anchor's value outside them): [I, K, V, B]."""
+    from .envelope import anchor_axis
+
+    out = np.zeros((table.shape[0], len(keys)) + table.shape[2:], np.float64)
+    for n, key in enumerate(keys):
+        j, f = anchor_axis(pitches, key)
+        f = float(np.clip(f, 0.0, 1.0))
+        out[:, n] = (1 - f) * table[:, j] + f * table[:, j + 1]
+    return out
+
+
+def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
+        write: bool = True, rounds: int = ROUNDS, damping: float = DAMPING, work: Path | None = None) -> dict:
+    """`timbred-train key-bands`: ROUNDS rounds of `measure` and the band gains on every key, then
+    the errors once more on the result; written into the model (or `out`). Returns the mean
+    errors per instrument, one entry per measurement."""
+    from safetensors import safe_open
+
+    from . import tone as T
+    from .cache import load_or_build, training_notes
+    from .export import load_exported
+
+    model_path = Path(model_path)
+    if not Path(timbred).is_file():
+        raise UserError(f"{timbred}: the timbred binary was not found (swift build -c release --product timbred)")
+    model, _, _ = load_exported(model_path)
+    cfg = model.cfg
+    notes = training_notes(load_or_build(Path(data), cfg))
+    for layer in layers:
+        more = T._manifest_notes(Path(layer), cfg)
+        notes = T._joined(notes, more.subset(more.split == "train"))
+    means = model.prior_mu.detach().numpy()
+    keys = [float(p) for p in T.ONSET_PITCHES]
+    work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
+    trial, history = model_path, []
+    with safe_open(str(model_path), framework="np") as f:
+        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
+        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    if "tone.gain_db" not in tables:
+        raise UserError(f"{model_path}: no tone balance to refine (timbred-train tone first)")
+    velocities = T.gain_velocities(model_path, cfg)
+    gains = gains_at_keys(tables["tone.gain_db"], T.gain_pitches(model_path, cfg), keys)
+    print(f"the band balance of {len(notes.pitch)} train notes through {timbred}, {rounds} rounds, damping {damping:g}",
+          flush=True)
+    for r in range(rounds + 1):
+        print(f"round {r + 1}" if r < rounds else "the result", flush=True)
+        corrections, errors = measure(Path(timbred), trial, notes, cfg, means, work, damping)
+        history.append(errors)
+        if r == rounds:
+            break
+        table = T.build_table(corrections, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments), keys,
+                              velocities, smooth=False, pitch_span=T.ONSET_PITCH_SPAN)
+        gains = np.clip(gains + table, T.MIN_DB, T.MAX_DB)
+        tables["tone.gain_db"] = gains.astype(np.float32)
+        tables["tone.gain_pitches"] = np.asarray(keys, np.float32)
+        trial = work / f"round{r + 1}.safetensors"
+        T._write(model_path, tables, info | {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds,
+                                                           "damping": damping}}, trial)
+    names = list(cfg.instruments)
+    print("mean |band error| where a partial sounds, dB, " + " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)]))
+    for n in names:
+        print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
+    if write:
+        T._write(model_path, tables, info | {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds,
+                                                           "damping": damping}}, out)
+        print(f"wrote tone.gain_db {list(tables['tone.gain_db'].shape)} and tone.gain_pitches into {out or model_path}")
+    return {"errors_db": history}
