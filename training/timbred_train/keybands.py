@@ -13,8 +13,9 @@ note's whole power) beside the recording. A band's correction is the recording's
 engine's, where the band holds one of the note's partials (a band with only noise in it, under the
 fundamental or between a high note's partials, is shaped by noise bands 375 Hz wide and moves with
 its neighbours' gains, so it is left alone), clamped to ±LIMIT_DB and damped by DAMPING; then the
-whole correction is shifted so that the note's power stays as it was (the onset course, the strike
-and the envelopes were measured against that level). The corrections are averaged per key and
+corrected bands are shifted together so that the note's power stays as it was (the onset course,
+the strike and the envelopes were measured against that level; shifting every band raised the
+choir's noise under its fundamental 4 dB). The corrections are averaged per key and
 velocity anchor (`tone.build_table` on every key, `tone.ONSET_PITCH_SPAN`), added to the band gains
 read at every key, and the file gets `tone.gain_pitches`. ROUNDS rounds: the engine's balance is not
 linear in the gains (a partial between two bands takes both).
@@ -38,17 +39,18 @@ FLOOR_DB = 60.0  # bands this far under the note's strongest, both ways, are lef
 ROUNDS = 2
 HOLD_STEP_S = 4.5  # one note every this many seconds in the render
 MEASURED_S = 3.0  # the part of each note read (the report's held part lies within it)
-PARTIAL_SLACK = 2 ** (1 / 24)  # a quarter tone: FluidR3's piano key 94 has its 3rd partial 1 % sharp
 
 
-def band_holds_partial(f0_hz: float, centres_hz, n_harmonics: int, nyquist_hz: float) -> np.ndarray:
-    """Whether each 1/3-octave band (centre × 2^±1/6, widened by PARTIAL_SLACK either way: a
-    piano's stretched partials and a vibrato cross the edges) holds one of the first `n_harmonics`
-    partials k · f0 below `nyquist_hz`."""
-    k = np.arange(1, n_harmonics + 1) * f0_hz
+def band_holds_partial(f0_hz: float, centres_hz, n_harmonics: int, nyquist_hz: float,
+                       stretch_b: float = 0.0) -> np.ndarray:
+    """Whether each 1/3-octave band (centre × 2^±1/6) holds one of the first `n_harmonics`
+    partials below `nyquist_hz`, partial k at `k · f0 · sqrt(1 + B k²)` (the engine's stretch:
+    FluidR3's piano key 94 has its 3rd partial in the 12.5 kHz band, 1 % above 3 f0's band)."""
+    k = np.arange(1, n_harmonics + 1, dtype=float)
+    k = k * f0_hz * np.sqrt(1.0 + stretch_b * k * k)
     k = k[k < nyquist_hz]
     c = np.asarray(centres_hz, float)
-    lo, hi = c * 2 ** (-1 / 6) / PARTIAL_SLACK, c * 2 ** (1 / 6) * PARTIAL_SLACK
+    lo, hi = c * 2 ** (-1 / 6), c * 2 ** (1 / 6)
     return np.array([bool(np.any((k >= a) & (k < b))) for a, b in zip(lo, hi)])
 
 
@@ -57,16 +59,18 @@ def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
     """One note's band correction (dB per band of `real_db` / `ours_db`, both relative to their
     note's power) and the level shift in it: where a band holds a partial and either side sounds
     within FLOOR_DB of the note's strongest band, damping × (real − ours), clamped to ±LIMIT_DB
-    before damping; 0 elsewhere; then all bands shifted by the same dB so that the engine's note,
-    its bands multiplied by the correction, keeps its power."""
+    before damping, all of those bands then shifted by the same dB so that the engine's note, its
+    bands multiplied by the correction, keeps its power; 0 elsewhere (a band of noise alone keeps
+    its level, and so its level against the note's)."""
     real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
     floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
     ok = np.asarray(holds, bool) & ((real_db > floor) | (ours_db > floor))
-    g = np.where(ok, np.clip(np.maximum(real_db, floor) - np.maximum(ours_db, floor), -LIMIT_DB, LIMIT_DB), 0.0)
-    g *= damping
-    power = 10 ** (ours_db / 10)
-    shift = -10 * np.log10((power * 10 ** (g / 10)).sum() / power.sum())
-    return g + shift, float(shift)
+    if not ok.any():
+        return np.zeros_like(real_db), 0.0
+    g = damping * np.clip(np.maximum(real_db, floor) - np.maximum(ours_db, floor), -LIMIT_DB, LIMIT_DB)
+    power = 10 ** (ours_db[ok] / 10)
+    shift = -10 * np.log10((power * 10 ** (g[ok] / 10)).sum() / power.sum())
+    return np.where(ok, g + shift, 0.0), float(shift)
 
 
 def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray,
@@ -107,10 +111,10 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
 
 
 def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work: Path,
-            damping: float = DAMPING, verbose: bool = True) -> tuple[np.ndarray, dict]:
-    """Every note's correction [N, BANDS] (the transients' 28 bands; bands outside the report's
-    100 Hz-16 kHz get the level shift alone) and per instrument the mean |real − ours| over the
-    bands that hold a partial, dB."""
+            damping: float = DAMPING, verbose: bool = True, stretch: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Every note's correction [N, BANDS] (the transients' 28 bands; 0 outside the report's
+    100 Hz-16 kHz) and per instrument the mean |real − ours| over the
+    bands that hold a partial, dB; `stretch`: the file's `inharmonicity.b` [I, 128]."""
     from .playing import BAND_CENTRES_HZ, RATE, band_levels_db
     from .transients import BANDS
 
@@ -128,10 +132,9 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
         for j, i in enumerate(idx):
             real = np.array(band_levels_db(np.asarray(notes.audio[i])[: int(MEASURED_S * RATE)]))
             f0 = 440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12)
-            holds = band_holds_partial(f0, BAND_CENTRES_HZ, cfg.n_harmonics, RATE / 2)
-            g, shift = correction_db(real, ours[j], holds, damping)
-            out[i, :] = shift
-            out[i, index] = g
+            b = 0.0 if stretch is None else float(stretch[k, int(np.clip(round(float(notes.pitch[i])), 0, 127))])
+            holds = band_holds_partial(f0, BAND_CENTRES_HZ, cfg.n_harmonics, RATE / 2, b)
+            out[i, index], _ = correction_db(real, ours[j], holds, damping)
             floor = max(real.max(), ours[j].max()) - FLOOR_DB
             ok = holds & ((real > floor) | (ours[j] > floor))
             if ok.any():
@@ -183,6 +186,7 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
+        stretch = f.get_tensor("inharmonicity.b") if "inharmonicity.b" in f.keys() else None
     if "tone.gain_db" not in tables:
         raise UserError(f"{model_path}: no tone balance to refine (timbred-train tone first)")
     velocities = T.gain_velocities(model_path, cfg)
@@ -191,7 +195,7 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
           flush=True)
     for r in range(rounds + 1):
         print(f"round {r + 1}" if r < rounds else "the result", flush=True)
-        corrections, errors = measure(Path(timbred), trial, notes, cfg, means, work, damping)
+        corrections, errors = measure(Path(timbred), trial, notes, cfg, means, work, damping, stretch=stretch)
         history.append(errors)
         if r == rounds:
             break
