@@ -14,8 +14,8 @@ engine's, where the band holds one of the note's partials (a band with only nois
 fundamental or between a high note's partials, is shaped by noise bands 375 Hz wide and moves with
 its neighbours' gains, so it is left alone), clamped to ±LIMIT_DB and damped by DAMPING; then the
 corrected bands are shifted together so that the note's power stays as it was (the onset course,
-the strike and the envelopes were measured against that level; shifting every band raised the
-choir's noise under its fundamental 4 dB). The corrections are averaged per key and
+the strike and the envelopes were measured against that level; a band of noise alone keeps its
+level). The corrections are averaged per key and
 velocity anchor (`tone.build_table` on every key, `tone.ONSET_PITCH_SPAN`), added to the band gains
 read at every key, and the file gets `tone.gain_pitches`. ROUNDS rounds: the engine's balance is not
 linear in the gains (a partial between two bands takes both).

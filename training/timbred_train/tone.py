@@ -553,7 +553,7 @@ def course_velocities(course_table: np.ndarray, band_velocities, cfg) -> list[fl
 
 def gain_pitches(model_path: Path, cfg) -> list[float]:
     """The pitch anchors of the file's `tone.gain_db`: `tone.gain_pitches` when it has them (the
-    format allows band gains on every key; no command writes them yet), else the envelopes'."""
+    shipped file: every key, written by `timbred-train key-bands`), else the envelopes'."""
     p = read_table(model_path, "tone.gain_pitches")
     return [float(x) for x in p] if p is not None else list(cfg.env_pitches)
 
