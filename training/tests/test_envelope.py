@@ -122,25 +122,18 @@ def test_the_loop_sets_each_input_slope_so_the_engine_plays_the_read_one(monkeyp
     assert np.allclose(table[3], -2.0, rtol=1e-5)
 
 
-def test_the_shipped_harpsichord_s_c4_decays_past_the_table_as_fluidr3_s(tmp_path):
+def test_the_shipped_harpsichord_s_c4_decays_past_the_table_as_fluidr3_s(tmp_path, shipped_engine):
     """Through the engine (the release binary), the shipped model's harpsichord at the C4 anchor
     (velocity 80), held 10 s, decays from 3.5 s on within 1.5 dB/s of FluidR3's C4: -4.8 dB/s
     (-5.6: the anchor's input plays the -5.6 its neighbours B3-D#4 read). Before the tails were
     read through the engine it fell at -6.7 (its input, -6.9, averaged the keys up to B4)."""
-    import os
-    from pathlib import Path
-
-    import pytest
     from safetensors import safe_open
 
     from timbred_train import dsp
     from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
     from timbred_train.envelope import played_tail_slopes
 
-    root = Path(__file__).resolve().parents[2]
-    timbred, model = root / ".build" / "release" / "timbred", root / "models" / "default.safetensors"
-    if not (timbred.is_file() and os.access(timbred, os.X_OK) and model.is_file() and DEFAULT_SOUNDFONT.is_file()):
-        pytest.skip("needs the release timbred (swift build -c release), the shipped model and FluidR3")
+    timbred, model = shipped_engine
     import json
 
     with safe_open(str(model), framework="np") as f:

@@ -72,13 +72,11 @@ SHIPPED_BOUND_DB = 3.6  # their mean: 4.17 before, 3.05 with each key's balance
 SHIPPED_NOTE_BOUND_DB = 7.5
 
 
-def test_the_shipped_keys_sound_their_own_balance_through_the_engine(tmp_path):
+def test_the_shipped_keys_sound_their_own_balance_through_the_engine(tmp_path, shipped_engine):
     """Through the engine (the release binary), the shipped model's notes at keys between the
     envelopes' anchors sit within SHIPPED_BOUND_DB of FluidR3's on average (mean |band error| over
     the bands that hold a partial), none above SHIPPED_NOTE_BOUND_DB."""
     import json
-    import os
-    from pathlib import Path
 
     from safetensors import safe_open
 
@@ -86,10 +84,7 @@ def test_the_shipped_keys_sound_their_own_balance_through_the_engine(tmp_path):
     from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
     from timbred_train.playing import band_levels_db
 
-    root = Path(__file__).resolve().parents[2]
-    timbred, model = root / ".build" / "release" / "timbred", root / "models" / "default.safetensors"
-    if not (timbred.is_file() and os.access(timbred, os.X_OK) and model.is_file() and DEFAULT_SOUNDFONT.is_file()):
-        pytest.skip("needs the release timbred (swift build -c release), the shipped model and FluidR3")
+    timbred, model = shipped_engine
     with safe_open(str(model), framework="np") as f:
         cfg = ModelConfig.from_dict(json.loads(f.metadata()["config"]))
         means = f.get_tensor("latent.means")
