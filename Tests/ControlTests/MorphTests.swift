@@ -91,8 +91,11 @@ final class MorphTests: XCTestCase {
     /// 950 Hz at s ≈ 0.33), which no warp of the line can spread. The 48 kHz model (session 13)
     /// moves more evenly but not as steadily one way: largest step 6.1 → 3.6 ×, rho 0.950 →
     /// 0.853 (it brightens, dips for about 0.3 s, brightens again), still arriving (-0.2 %).
+    /// With every key's own band balance (session 25: the flute's and the trumpet's gains at A4
+    /// each their key's, further apart than the anchors' average) the largest step is 4.3 ×
+    /// (`playing.md`'s turn, 100 ms frames: 2.4 → 2.9 ×), where piano → violin moved the other way.
     func testFluteToTrumpetBrightensEvenlyAndArrives() throws {
-        try assertEvenMorph(from: "flute", to: "trumpet", rho: 0.83, largestStep: 4.2, arrival: 0.05)
+        try assertEvenMorph(from: "flute", to: "trumpet", rho: 0.83, largestStep: 4.6, arrival: 0.05)
     }
 
     /// Clarinet → oboe: two reeds a player would cross-fade. Before: rho 0.71, largest step 8.3 ×,
