@@ -122,7 +122,7 @@ final class ToneEngineTests: XCTestCase {
                                 velocityAnchors: t.velocityAnchors, gainDB: t.gainDB, onsetDB: t.onsetDB,
                                 onsetPitchAnchors: t.onsetPitchAnchors, onsetFrameRateHz: t.onsetFrameRateHz,
                                 courseSeconds: t.courseSeconds, courseDB: t.courseDB,
-                                gainVelocityAnchors: t.gainVelocityAnchors,
+                                gainVelocityAnchors: t.gainVelocityAnchors, gainPitchAnchors: t.gainPitchAnchors,
                                 courseOnGainVelocities: t.courseVelocityAnchors == t.gainVelocityAnchors
                                     && t.gainVelocityAnchors != t.velocityAnchors,
                                 strikeFraction: t.strikeFraction, latentMeans: t.latentMeans,
