@@ -122,10 +122,9 @@ public struct PartialMotionTable: Sendable, Equatable {
         let p = vibratoPitchAnchors.count
         var j = 0, fraction: Double = 0
         if p >= 2 {
-            let first = vibratoPitchAnchors[0], last = vibratoPitchAnchors[p - 1]
-            let key = pitch.isFinite ? min(max(pitch, first), last) : first
-            while j + 2 < p && vibratoPitchAnchors[j + 1] <= key { j += 1 }
-            fraction = (key - vibratoPitchAnchors[j]) / (vibratoPitchAnchors[j + 1] - vibratoPitchAnchors[j])
+            let (below, f) = anchorAxis(vibratoPitchAnchors, pitch.isFinite ? pitch : vibratoPitchAnchors[0])
+            j = below
+            fraction = min(max(f, 0), 1)
         }
         let columns = max(1, p), next = min(j + 1, columns - 1)
         var cents: Double = 0, hz: Double = 0

@@ -88,10 +88,14 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
     track = mido.MidiTrack()
     song.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))  # 960 ticks a second
-    for j, (p, v, h) in enumerate(zip(pitch, velocity, hold_s)):
-        track.append(mido.Message("note_on", note=int(p), velocity=int(v),
-                                  time=0 if j == 0 else int(round((HOLD_STEP_S - hold_s[j - 1]) * 960))))
-        track.append(mido.Message("note_off", note=int(p), velocity=0, time=int(round(h * 960))))
+    # note j starts at tick j · HOLD_STEP_S · 960 and ends its hold later
+    on = [int(round(j * HOLD_STEP_S * 960)) for j in range(len(pitch))]
+    off = [t + int(round(h * 960)) for t, h in zip(on, hold_s)]
+    last = 0
+    for p, v, t0, t1 in zip(pitch, velocity, on, off):
+        track.append(mido.Message("note_on", note=int(p), velocity=int(v), time=t0 - last))
+        track.append(mido.Message("note_off", note=int(p), velocity=0, time=t1 - t0))
+        last = t1
     song.save(mid)
     rate = 48000
     r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
@@ -100,14 +104,9 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
     if r.returncode != 0:
         raise UserError(f"timbred render failed for the key bands of {name}: {r.stderr.strip()}")
     audio = read_audio(wav, rate)
-    # a note's start: the sum of the rounded steps before it, as the MIDI file places it
-    starts, t = [], 0
-    for j in range(len(pitch)):
-        starts.append(t / 960)
-        t += int(round(hold_s[j] * 960)) + (int(round((HOLD_STEP_S - hold_s[j]) * 960)) if j + 1 < len(pitch) else 0)
-    return [np.array(band_levels_db(np.pad(x := audio[int(s * rate): int((s + MEASURED_S) * rate)],
-                                           (0, max(0, int(MEASURED_S * rate) - len(x))))))
-            for s in starts]
+    n = int(MEASURED_S * rate)
+    return [np.array(band_levels_db(np.pad(x := audio[t * rate // 960: t * rate // 960 + n], (0, n - len(x)))))
+            for t in on]
 
 
 def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work: Path,
@@ -183,6 +182,7 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     keys = [float(p) for p in T.ONSET_PITCHES]
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
     trial, history = model_path, []
+    written = {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds, "damping": damping}}
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
@@ -205,14 +205,12 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
         tables["tone.gain_db"] = gains.astype(np.float32)
         tables["tone.gain_pitches"] = np.asarray(keys, np.float32)
         trial = work / f"round{r + 1}.safetensors"
-        T._write(model_path, tables, info | {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds,
-                                                           "damping": damping}}, trial)
+        T._write(model_path, tables, info | written, trial)
     names = list(cfg.instruments)
     print("mean |band error| where a partial sounds, dB, " + " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)]))
     for n in names:
         print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
     if write:
-        T._write(model_path, tables, info | {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds,
-                                                           "damping": damping}}, out)
+        T._write(model_path, tables, info | written, out)
         print(f"wrote tone.gain_db {list(tables['tone.gain_db'].shape)} and tone.gain_pitches into {out or model_path}")
     return {"errors_db": history}

@@ -202,33 +202,46 @@ def swing(cents: np.ndarray, frame_rate: float) -> tuple[float, float]:
     return float(passed.std() * math.sqrt(2)), float(f[band][np.argmax(np.abs(spec[band]))])
 
 
-def measure_vibrato(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
-                    n_instruments: int, frame_rate: float, pitches: tuple[float, ...] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Vibrato depth (cents) and rate (Hz) per instrument (`vibrato_of_note` on its notes, each
-    depth divided by `swing_gain` at its rate), [I] without `pitches`: the medians over its notes; [I, P] with them: at each pitch anchor the
-    medians of its notes weighted by a Gaussian of VIBRATO_PITCH_SIGMA semitones around the
-    anchor (moved into the range of the instrument's notes first). An instrument whose median
-    depth is under VIBRATO_FLOOR_CENTS gets 0 and 0 everywhere."""
-    shape = (n_instruments,) if pitches is None else (n_instruments, len(pitches))
-    cents, hz = np.zeros(shape), np.zeros(shape)
+def vibrato_readings(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
+                     n_instruments: int, frame_rate: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
+    """Per instrument its notes' (keys, depth, rate): `vibrato_of_note` on each, the depth divided
+    by `swing_gain` at its rate; None for an instrument without a note to read."""
+    out = []
     for i in range(n_instruments):
         got = [(float(pitch[m]), v[0] / swing_gain(v[1], int(hold_frames[m]), frame_rate), v[1])
                for m in np.flatnonzero(instrument == i)
                if (v := vibrato_of_note(f0_hz[m], float(pitch[m]), int(hold_frames[m]), frame_rate)) is not None]
-        if not got:
+        out.append(tuple(np.array(c) for c in zip(*got)) if got else None)
+    return out
+
+
+def vibrato_table(readings, pitches: tuple[float, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Vibrato depth (cents) and rate (Hz) from `vibrato_readings`: [I] without `pitches`, the
+    medians over each instrument's notes; [I, P] with them, at each pitch anchor the medians of its
+    notes weighted by a Gaussian of VIBRATO_PITCH_SIGMA semitones around the anchor (moved into the
+    range of the instrument's notes first). An instrument whose median depth is under
+    VIBRATO_FLOOR_CENTS gets 0 and 0 everywhere."""
+    n = len(readings)
+    shape = (n,) if pitches is None else (n, len(pitches))
+    cents, hz = np.zeros(shape), np.zeros(shape)
+    for i, r in enumerate(readings):
+        if r is None or np.median(r[1]) < VIBRATO_FLOOR_CENTS:
             continue
-        keys, depth, rate = (np.array(c) for c in zip(*got))
-        if np.median(depth) < VIBRATO_FLOOR_CENTS:
-            continue
+        keys, depth, rate = r
         if pitches is None:
             cents[i], hz[i] = np.median(depth), np.median(rate)
             continue
         for a, anchor in enumerate(pitches):
-            near = np.clip(anchor, keys.min(), keys.max())
-            w = np.exp(-0.5 * ((keys - near) / VIBRATO_PITCH_SIGMA) ** 2)
+            w = np.exp(-0.5 * ((keys - np.clip(anchor, keys.min(), keys.max())) / VIBRATO_PITCH_SIGMA) ** 2)
             cents[i, a], hz[i, a] = weighted_median(depth, w), weighted_median(rate, w)
     return cents, hz
+
+
+def measure_vibrato(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
+                    n_instruments: int, frame_rate: float, pitches: tuple[float, ...] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """`vibrato_table` of the notes' `vibrato_readings`."""
+    return vibrato_table(vibrato_readings(f0_hz, hold_frames, pitch, instrument, n_instruments, frame_rate), pitches)
 
 
 def swing_gain(hz: float, hold_frames: int, frame_rate: float) -> float:
@@ -351,10 +364,10 @@ def blended_vibrato(tables: dict, weights: np.ndarray, pitch: float,
         return None
     cents, hz = np.asarray(tables["motion.vibrato_cents"], np.float64), np.asarray(tables["motion.vibrato_hz"], np.float64)
     if cents.ndim == 2:
-        a = np.asarray(anchors, np.float64)
-        x = float(np.clip(pitch, a[0], a[-1]))
-        j = int(np.clip(np.searchsorted(a, x) - 1, 0, len(a) - 2))
-        f = (x - a[j]) / (a[j + 1] - a[j])
+        from .envelope import anchor_axis
+
+        j, f = anchor_axis(anchors, pitch)
+        f = float(np.clip(f, 0.0, 1.0))
         cents, hz = (1 - f) * cents[:, j] + f * cents[:, j + 1], (1 - f) * hz[:, j] + f * hz[:, j + 1]
     return float(weights @ cents), float(weights @ hz)
 
@@ -418,11 +431,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     held = int(FLOOR_NOTE_S * cfg.frame_rate)
     floor, _, _ = measure(np.asarray(twins), np.full(len(kept), held), notes.instrument[kept], len(names))
     measured, depth = depth, without_floor(depth, floor)
-    vib_cents, vib_hz = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
-                                        notes.instrument[train], len(names), float(cfg.frame_rate),
-                                        pitches=tuple(cfg.env_pitches))
-    overall, _ = measure_vibrato(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
-                                 notes.instrument[train], len(names), float(cfg.frame_rate))
+    readings = vibrato_readings(notes.f0_hz[train], notes.hold_frames[train], notes.pitch[train],
+                                notes.instrument[train], len(names), float(cfg.frame_rate))
+    vib_cents, vib_hz = vibrato_table(readings, tuple(cfg.env_pitches))
+    overall, _ = vibrato_table(readings)
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
