@@ -58,6 +58,32 @@ def test_bands_far_under_the_note_on_both_sides_are_left_alone():
     assert np.allclose(g, 0.0, atol=1e-9)
 
 
+def test_the_noise_under_the_fundamental_is_read_where_no_partial_sounds_and_set_on_one_band():
+    n = len(BAND_CENTRES_HZ)
+    f0 = 440.0 * 2 ** ((60 - 69) / 12)  # C4, 262 Hz: the 100-200 Hz bands lie under it, 250 holds it
+    holds = K.band_holds_partial(f0, BAND_CENTRES_HZ, 100, 24000.0)
+    ours = np.full(n, -20.0)
+    real = ours.copy()
+    nominal = np.array(BAND_NOMINAL_HZ)
+    real[nominal <= 200] = -50.0   # the real note's hiss under its fundamental: 30 dB under ours
+    ours[nominal <= 200] = -20.0
+    real[nominal == 250] = -80.0   # a band that holds the fundamental does not count, however far off
+    got = K.noise_floor_db(real, ours, BAND_CENTRES_HZ, holds, f0, damping=1.0, limit_db=np.inf)
+    assert got == pytest.approx(-30.0, abs=1e-6)
+    # clamped, then damped
+    assert K.noise_floor_db(real, ours, BAND_CENTRES_HZ, holds, f0, damping=0.5) == pytest.approx(-6.0)
+    # floored FLOOR_DB under the note's strongest band: a real band at -200 dB reads as -60 dB
+    real[nominal <= 200] = -200.0
+    got = K.noise_floor_db(real, ours, BAND_CENTRES_HZ, holds, f0, damping=1.0, limit_db=np.inf)
+    assert got == pytest.approx(-K.FLOOR_DB, abs=1e-6)
+    # a low note: partials under NOISE_KEY_MIN_HZ read the noise's band too, so nothing is set
+    low = 440.0 * 2 ** ((30 - 69) / 12)
+    assert K.noise_floor_db(real, ours, BAND_CENTRES_HZ, K.band_holds_partial(low, BAND_CENTRES_HZ, 100, 24000.0),
+                            low) is None
+    # every band up to NOISE_TOP_HZ holding a partial: none to read
+    assert K.noise_floor_db(real, ours, BAND_CENTRES_HZ, np.ones(n, bool), f0) is None
+
+
 # Notes whose keys lie between the envelopes' anchors (12 semitones apart), velocity 100, and each
 # one's mean |band error| where a partial sounds through the engine, dB: before `key-bands`
 # (session 25's file before it) and with it. The cello's key 41 moved the other way, and the sax's

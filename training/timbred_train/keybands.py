@@ -37,6 +37,9 @@ DAMPING = 0.6  # each round adds this share of the measured correction
 LIMIT_DB = 12.0  # a band's measured correction is clamped to ±this before damping
 FLOOR_DB = 60.0  # bands this far under the note's strongest, both ways, are left alone
 ROUNDS = 2
+NOISE_BAND = 1  # the balance's band (50 Hz) whose gain noise band 0 (0-375 Hz) takes, `noise_floor_db`
+NOISE_TOP_HZ = 250.0  # the report's bands up to this centre (upper edge 281 Hz) lie in noise band 0's span
+NOISE_KEY_MIN_HZ = 63.0  # from this f0 up no partial reads band NOISE_BAND's gain (band 2's centre)
 HOLD_STEP_S = 4.5  # one note every this many seconds in the render
 MEASURED_S = 3.0  # the part of each note read (the report's held part lies within it)
 
@@ -73,6 +76,30 @@ def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
     return np.where(ok, g + shift, 0.0), float(shift)
 
 
+def noise_floor_db(real_db: np.ndarray, ours_db: np.ndarray, centres_hz, holds: np.ndarray, f0_hz: float,
+                   damping: float = DAMPING, limit_db: float = LIMIT_DB) -> float | None:
+    """One note's correction for the noise under 375 Hz (dB, for the balance's band NOISE_BAND):
+    damping × (real − ours) in the summed power of the report's bands up to NOISE_TOP_HZ that hold
+    no partial (under the fundamental, or between a low note's partials), each floored FLOOR_DB under
+    the note's strongest band, clamped to ±`limit_db` before damping; None where the note has no such
+    band or a partial under NOISE_KEY_MIN_HZ (which reads that band's gain too).
+
+    The engine's noise band b takes the balance's gain at b · 375 Hz; noise band 0, at 0 Hz, reads
+    band NOISE_BAND's, which no partial from NOISE_KEY_MIN_HZ up reads, so that gain sets the noise
+    under the fundamental on its own (the sub-bass rumble of a low horn note, the hiss under a
+    choir's or a piano's middle C) without moving a partial."""
+    if f0_hz < NOISE_KEY_MIN_HZ:
+        return None
+    real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
+    sel = ~np.asarray(holds, bool) & (np.asarray(centres_hz, float) <= NOISE_TOP_HZ)
+    if not sel.any():
+        return None
+    floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
+    rp = np.sum(10 ** (np.maximum(real_db[sel], floor) / 10))
+    op = np.sum(10 ** (np.maximum(ours_db[sel], floor) / 10))
+    return float(damping * np.clip(10 * np.log10(rp / op), -limit_db, limit_db))
+
+
 def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray,
                        velocity: np.ndarray, hold_s: np.ndarray, work: Path, name: str) -> list[np.ndarray]:
     """The report's band levels of each note (MIDI `pitch`, `velocity`, held `hold_s`) played one
@@ -104,22 +131,26 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
     if r.returncode != 0:
         raise UserError(f"timbred render failed for the key bands of {name}: {r.stderr.strip()}")
     audio = read_audio(wav, rate)
+    wav.unlink()  # an instrument's notes run to gigabytes: read once
     n = int(MEASURED_S * rate)
     return [np.array(band_levels_db(np.pad(x := audio[t * rate // 960: t * rate // 960 + n], (0, n - len(x)))))
             for t in on]
 
 
 def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work: Path,
-            damping: float = DAMPING, verbose: bool = True, stretch: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
-    """Every note's correction [N, BANDS] (the transients' 28 bands; 0 outside the report's
-    100 Hz-16 kHz) and per instrument the mean |real − ours| over the
-    bands that hold a partial, dB; `stretch`: the file's `inharmonicity.b` [I, 128]."""
+            damping: float = DAMPING, verbose: bool = True, stretch: np.ndarray | None = None,
+            partials: bool = True) -> tuple[np.ndarray, dict, dict]:
+    """Every note's correction [N, BANDS] (the transients' 28 bands: the report's 100 Hz-16 kHz
+    where partials sound, unless `partials` is False, and band NOISE_BAND for the noise under
+    375 Hz), per instrument the mean |real − ours| over the bands that hold a partial, dB, and the
+    mean |real − ours| of the noise under 375 Hz (`noise_floor_db`'s bands, undamped), dB;
+    `stretch`: the file's `inharmonicity.b` [I, 128]."""
     from .playing import BAND_CENTRES_HZ, RATE, band_levels_db
     from .transients import BANDS
 
     index = [int(round(3 * np.log2(c / 1000) + 14)) for c in BAND_CENTRES_HZ]
     out = np.zeros((len(notes.pitch), BANDS), np.float32)
-    errors = {}
+    errors, noise_errors = {}, {}
     for k, name in enumerate(notes.instruments):
         idx = np.flatnonzero(np.asarray(notes.instrument) == k)
         if len(idx) == 0:
@@ -127,22 +158,28 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
         hold = np.asarray(notes.hold_frames)[idx] / cfg.frame_rate
         ours = engine_band_levels(timbred, model_path, means[k], np.asarray(notes.pitch)[idx],
                                   np.asarray(notes.velocity)[idx], hold, work, f"keybands-{k}")
-        err = []
+        err, noise_err = [], []
         for j, i in enumerate(idx):
             real = np.array(band_levels_db(np.asarray(notes.audio[i])[: int(MEASURED_S * RATE)]))
             f0 = 440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12)
             b = 0.0 if stretch is None else float(stretch[k, int(np.clip(round(float(notes.pitch[i])), 0, 127))])
             holds = band_holds_partial(f0, BAND_CENTRES_HZ, cfg.n_harmonics, RATE / 2, b)
-            out[i, index], _ = correction_db(real, ours[j], holds, damping)
+            if partials:
+                out[i, index], _ = correction_db(real, ours[j], holds, damping)
+            noise = noise_floor_db(real, ours[j], BAND_CENTRES_HZ, holds, f0, damping)
+            if noise is not None:
+                out[i, NOISE_BAND] = noise
+                noise_err.append(abs(noise_floor_db(real, ours[j], BAND_CENTRES_HZ, holds, f0, 1.0, np.inf)))
             floor = max(real.max(), ours[j].max()) - FLOOR_DB
             ok = holds & ((real > floor) | (ours[j] > floor))
             if ok.any():
                 err.append(float(np.abs(real - ours[j])[ok].mean()))
         errors[name] = float(np.mean(err)) if err else float("nan")
+        noise_errors[name] = float(np.mean(noise_err)) if noise_err else float("nan")
         if verbose:
-            print(f"  {name:16s} {len(idx):4d} notes: mean |band error| where a partial sounds {errors[name]:.2f} dB",
-                  flush=True)
-    return out, errors
+            print(f"  {name:16s} {len(idx):4d} notes: mean |band error| where a partial sounds {errors[name]:.2f} dB, "
+                  f"of the noise under 375 Hz {noise_errors[name]:.2f} dB", flush=True)
+    return out, errors, noise_errors
 
 
 def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
@@ -159,10 +196,14 @@ def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
 
 
 def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
-        write: bool = True, rounds: int = ROUNDS, damping: float = DAMPING, work: Path | None = None) -> dict:
+        write: bool = True, rounds: int = ROUNDS, damping: float = DAMPING, work: Path | None = None,
+        noise_only: bool = False) -> dict:
     """`timbred-train key-bands`: ROUNDS rounds of `measure` and the band gains on every key, then
-    the errors once more on the result; written into the model (or `out`). Returns the mean
-    errors per instrument, one entry per measurement."""
+    the errors once more on the result; written into the model (or `out`). `noise_only`: only the
+    noise under 375 Hz (band NOISE_BAND), every partial's balance as it is (the last step of the
+    chain, after the onset course, the strike and the high-pass, which it leaves valid). Returns
+    the mean errors per instrument, one entry per measurement (`errors_db`: where a partial sounds;
+    `noise_errors_db`: the noise under 375 Hz)."""
     from safetensors import safe_open
 
     from . import tone as T
@@ -181,8 +222,9 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     means = model.prior_mu.detach().numpy()
     keys = [float(p) for p in T.ONSET_PITCHES]
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
-    trial, history = model_path, []
-    written = {"key_bands": {"notes": int(len(notes.pitch)), "rounds": rounds, "damping": damping}}
+    trial, history, noise_history = model_path, [], []
+    step = "key_noise" if noise_only else "key_bands"
+    written = {step: {"notes": int(len(notes.pitch)), "rounds": rounds, "damping": damping}}
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
@@ -191,12 +233,15 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
         raise UserError(f"{model_path}: no tone balance to refine (timbred-train tone first)")
     velocities = T.gain_velocities(model_path, cfg)
     gains = gains_at_keys(tables["tone.gain_db"], T.gain_pitches(model_path, cfg), keys)
-    print(f"the band balance of {len(notes.pitch)} train notes through {timbred}, {rounds} rounds, damping {damping:g}",
+    what = "the noise under 375 Hz" if noise_only else "the band balance"
+    print(f"{what} of {len(notes.pitch)} train notes through {timbred}, {rounds} rounds, damping {damping:g}",
           flush=True)
     for r in range(rounds + 1):
         print(f"round {r + 1}" if r < rounds else "the result", flush=True)
-        corrections, errors = measure(Path(timbred), trial, notes, cfg, means, work, damping, stretch=stretch)
+        corrections, errors, noise_errors = measure(Path(timbred), trial, notes, cfg, means, work, damping,
+                                                    stretch=stretch, partials=not noise_only)
         history.append(errors)
+        noise_history.append(noise_errors)
         if r == rounds:
             break
         table = T.build_table(corrections, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments), keys,
@@ -207,10 +252,12 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
         trial = work / f"round{r + 1}.safetensors"
         T._write(model_path, tables, info | written, trial)
     names = list(cfg.instruments)
-    print("mean |band error| where a partial sounds, dB, " + " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)]))
+    steps = " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)])
+    print(f"mean |band error| where a partial sounds | of the noise under 375 Hz, dB, {steps}")
     for n in names:
-        print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
+        print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history) + "  |  "
+              + " → ".join(f"{h[n]:.2f}" for h in noise_history))
     if write:
         T._write(model_path, tables, info | written, out)
         print(f"wrote tone.gain_db {list(tables['tone.gain_db'].shape)} and tone.gain_pitches into {out or model_path}")
-    return {"errors_db": history}
+    return {"errors_db": history, "noise_errors_db": noise_history}
