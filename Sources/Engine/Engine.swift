@@ -287,7 +287,7 @@ public final class Engine: @unchecked Sendable {
         batchState = buffer(slots * model.config.gruUnits)
         batchRaw = buffer(slots * scaler.rawCount)
         weights = buffer(model.envelopes.instrumentCount)
-        inharmonicity = model.inharmonicity.flatMap { $0.isStretched ? $0 : nil }
+        inharmonicity = model.inharmonicity.flatMap { $0.isStretched || $0.isTuned ? $0 : nil }
         batchInharmonicity = .allocate(capacity: slots)
         batchInharmonicity.initialize(repeating: 0, count: slots)
         blendScratch = .allocate(capacity: max(1, model.config.instrumentCount))
@@ -1157,8 +1157,8 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: - voice inputs
 
-    /// A voice's f0 at `frame`: its key, the channel's bend and tuning, a portamento glide and the
-    /// held note's vibrato. Real-time safe.
+    /// A voice's f0 at `frame`: its key, the instrument's stretch tuning, the channel's bend and
+    /// tuning, a portamento glide and the held note's vibrato. Real-time safe.
     @inline(__always)
     private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
         let channel = channels[Int(voice.channel)]
@@ -1168,7 +1168,8 @@ public final class Engine: @unchecked Sendable {
         let managerBend = mpe.manager(of: Int(voice.channel)).map { Double(channels[$0].pitchBendSemitones) } ?? 0
         return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
                         + Double(channel.tuningSemitones) + tuning.masterSemitones
-                        + vibratoSemitones(of: voice, atSeconds: seconds))
+                        + vibratoSemitones(of: voice, atSeconds: seconds)
+                        + (inharmonicity?.tuningSemitones(z: voice.z, key: voice.tunedKey, scratch: blendScratch) ?? 0))
     }
 
     /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,

@@ -80,6 +80,16 @@ extension TimbreModel {
                     : try checked(spec, inRange: { $0 >= 0 }, what: "B ≥ 0")
             }
         }
+        // the optional stretch tuning: only beside them
+        let tuningSpec = Self.tuningTensor(for: config)
+        if file.tensors[tuningSpec.name] != nil {
+            if present.isEmpty {
+                throw .badTensorData(path: path, name: tuningSpec.name,
+                                     reason: "a stretch tuning without inharmonicity.b and inharmonicity.blend_scale")
+            }
+            let limit = InharmonicityTable.largestTuningCents
+            values[tuningSpec.name] = try checked(tuningSpec, inRange: { abs($0) <= limit }, what: "|cents| ≤ \(Int(limit))")
+        }
         // the optional attack transients
         let transientSpecs = file.tensors["transient.amplitude"] == nil ? [] : Self.transientTensors(for: config)
         for spec in transientSpecs { values[spec.name] = try checked(spec, inRange: { $0 >= 0 }, what: "amplitude ≥ 0") }
@@ -250,6 +260,7 @@ extension TimbreModel {
             .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
             .union(values[strikeSpec.name] == nil ? [] : [strikeSpec.name])
             .union(values[strikeNoiseSpec.name] == nil ? [] : [strikeNoiseSpec.name])
+            .union(values[tuningSpec.name] == nil ? [] : [tuningSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -315,7 +326,8 @@ extension TimbreModel {
             latentMeans: means, blendScale: scale, blendRule: blendRule)
         let inharmonicity = present.isEmpty ? nil : InharmonicityTable(
             instrumentCount: n, zDim: z, values: t("inharmonicity.b"), latentMeans: means,
-            blendScale: Double(t("inharmonicity.blend_scale")[0]), blendRule: blendRule)
+            blendScale: Double(t("inharmonicity.blend_scale")[0]), blendRule: blendRule,
+            tuningCents: values[tuningSpec.name])
         let transients = transientSpecs.isEmpty ? nil : TransientTable(
             instrumentCount: n, zDim: z, pitchAnchors: config.envPitches, velocityAnchors: config.envVelocities,
             amplitude: t("transient.amplitude"), latentMeans: means, blendScale: scale, blendRule: blendRule)

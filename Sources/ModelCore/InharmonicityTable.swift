@@ -12,6 +12,10 @@ import Darwin
 /// (`LatentBlendRule`; the gaussian rule with the table's own scale s); `B_i` is linear between integer pitches, the pitch clamped to [0, 127];
 /// `B = 0` where `y < minimum`, else `min(y, maximum)`. A model without the tensors has no table
 /// and plays every partial harmonic (B = 0).
+///
+/// With `inharmonicity.tuning_cents` the table also holds each instrument's stretch tuning: cents
+/// per MIDI key added to the key's pitch (a piano tuned so that its octaves match its stretched
+/// partials sits sharp in the treble and flat in the bass), blended with the same weights.
 public struct InharmonicityTable: Sendable, Equatable {
     /// Pitches of the table: MIDI 0...127.
     public static let pitchCount = 128
@@ -32,21 +36,63 @@ public struct InharmonicityTable: Sendable, Equatable {
     public let blendScale: Double
     /// The blend rule, the envelopes' (metadata `envelope_blend`; gaussian when absent).
     public let blendRule: LatentBlendRule
+    /// `inharmonicity.tuning_cents` [I, 128], row-major: the stretch tuning in cents per key; nil
+    /// (no tensor): every key at equal temperament.
+    public let tuningCents: [Float]?
+    /// The largest |cents| a file may hold.
+    public static let largestTuningCents: Float = 100
 
     /// Wraps validated values (the loader checks shapes and finiteness).
     public init(instrumentCount: Int, zDim: Int, values: [Float], latentMeans: [Float], blendScale: Double,
-                blendRule: LatentBlendRule = .gaussian) {
+                blendRule: LatentBlendRule = .gaussian, tuningCents: [Float]? = nil) {
         precondition(values.count == instrumentCount * Self.pitchCount && latentMeans.count == instrumentCount * zDim)
+        precondition(tuningCents.map { $0.count == instrumentCount * Self.pitchCount } ?? true)
         self.instrumentCount = instrumentCount
         self.zDim = zDim
         self.values = values
         self.latentMeans = latentMeans
         self.blendScale = blendScale
         self.blendRule = blendRule
+        self.tuningCents = tuningCents
     }
 
     /// Whether any instrument is stretched at any pitch (a table of zeros plays harmonic everywhere).
     public var isStretched: Bool { values.contains { $0 > 0 } }
+
+    /// Whether any instrument's key is tuned away from equal temperament.
+    public var isTuned: Bool { tuningCents?.contains { $0 != 0 } ?? false }
+
+    /// The stretch tuning at latent point `z` (Z floats) and MIDI `key` (fractional keys linear
+    /// between integer ones, clamped to [0, 127]), in semitones: `Σ_i w_i · cents_i(key) / 100`;
+    /// 0 without a tuning table. Real-time safe: no allocation; `scratch` holds at least I doubles
+    /// and is overwritten.
+    public func tuningSemitones(z: UnsafePointer<Float>, key: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
+        guard let tuningCents else { return 0 }
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
+        }
+        let p = min(max(key.isFinite ? key : 0, 0), Double(Self.pitchCount - 1))
+        let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
+        let f = p - Double(j)
+        var cents: Double = 0
+        for i in 0..<instrumentCount {
+            let w = weights[i]
+            guard w.isFinite else { continue }
+            let row = i * Self.pitchCount + j
+            cents += w * ((1 - f) * Double(tuningCents[row]) + f * Double(tuningCents[row + 1]))
+        }
+        return cents / 100
+    }
+
+    /// Array form of ``tuningSemitones(z:key:scratch:)`` (allocates; not real-time).
+    public func tuningSemitones(z: [Float], key: Double) -> Double {
+        precondition(z.count >= zDim)
+        var scratch = [Double](repeating: 0, count: max(1, instrumentCount))
+        return z.withUnsafeBufferPointer { zb in
+            scratch.withUnsafeMutableBufferPointer { tuningSemitones(z: zb.baseAddress!, key: key, scratch: $0.baseAddress!) }
+        }
+    }
 
     /// B at latent point `z` (Z floats) and MIDI `pitch`. Real-time safe: no allocation;
     /// `scratch` holds at least I doubles and is overwritten.

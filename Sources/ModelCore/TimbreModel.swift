@@ -171,6 +171,11 @@ public struct TimbreModel: Sendable {
          TensorSpec(name: "inharmonicity.blend_scale", shape: [1])]
     }
 
+    /// The optional stretch tuning beside them (`inharmonicity.tuning_cents`, only with them).
+    public static func tuningTensor(for config: ModelConfig) -> TensorSpec {
+        TensorSpec(name: "inharmonicity.tuning_cents", shape: [config.instrumentCount, InharmonicityTable.pitchCount])
+    }
+
     /// The optional tensor of the attack transients (docs/model-format.md, "Transients"), at the
     /// envelopes' pitch and velocity anchors.
     public static func transientTensors(for config: ModelConfig) -> [TensorSpec] {

@@ -90,6 +90,40 @@ final class InharmonicityLoadingTests: XCTestCase {
         XCTAssertThrowsError(try TimbreModel(contentsOf: scale.path))
     }
 
+    func testAStretchTuningLoadsBesideTheTableAndBadOnesAreRefused() throws {
+        let base: [(String, [Int], [Float])] = [("inharmonicity.b", [3, 128], table(3)),
+                                                ("inharmonicity.blend_scale", [1], [0.5])]
+        // instrument 0 tuned from -10 cents at key 0 to +27 at 127, the others equal
+        var cents = [Float](repeating: 0, count: 3 * 128)
+        for k in 0..<128 { cents[k] = -10 + 37 * Float(k) / 127 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: base + [("inharmonicity.tuning_cents", [3, 128], cents)]).path)
+        let t = try XCTUnwrap(model.inharmonicity)
+        XCTAssertTrue(t.isTuned)
+        XCTAssertEqual(model.unexpectedTensorNames, [])
+        let means = model.latentMeans
+        // at its own mean (far from the others), its own cents, linear between keys, in semitones
+        XCTAssertEqual(t.tuningSemitones(z: means[0], key: 127), 0.27, accuracy: 1e-4)
+        XCTAssertEqual(t.tuningSemitones(z: means[0], key: 63.5), (-10 + 37 * 63.5 / 127) / 100, accuracy: 1e-4)
+        XCTAssertEqual(t.tuningSemitones(z: means[0], key: 200), 0.27, accuracy: 1e-4, "clamped to 127")
+        XCTAssertEqual(t.tuningSemitones(z: means[1], key: 127), 0, accuracy: 1e-4)
+        // a file without it: equal temperament
+        let plain = try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: base).path).inharmonicity)
+        XCTAssertFalse(plain.isTuned)
+        XCTAssertEqual(plain.tuningSemitones(z: means[0], key: 127), 0)
+        // refused: without the table, over a semitone, the wrong shape
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("inharmonicity.tuning_cents", [3, 128], cents)]).path)) {
+            XCTAssertTrue("\($0)".contains("inharmonicity.tuning_cents") && "\($0)".contains("without inharmonicity.b"), "\($0)")
+        }
+        var wild = cents
+        wild[5] = 140
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [("inharmonicity.tuning_cents", [3, 128], wild)]).path)) {
+            XCTAssertTrue("\($0)".contains("inharmonicity.tuning_cents: value 140.0 at flat index 5"), "\($0)")
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: base + [("inharmonicity.tuning_cents", [3, 127], Array(cents[0..<381]))]).path)) {
+            XCTAssertTrue("\($0)".contains("expected shape [3, 128], found [3, 127]"), "\($0)")
+        }
+    }
+
     func testTransientTableLoadsAndBadOnesAreRefused() throws {
         let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
         XCTAssertNil(plain.transients)
@@ -526,6 +560,15 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
         XCTAssertGreaterThan(zeros, 0)
         XCTAssertLessThan(zeros, pitches.count)
+        // the stretch tuning at the same queries, the pitch as the key
+        let tuned = InharmonicityTable(instrumentCount: t.instrumentCount, zDim: zDim, values: t.values, latentMeans: means,
+                                       blendScale: t.blendScale, tuningCents: try fixture.values("lookup.tuning_cents"))
+        let semitones = try fixture.values("lookup.tuning_semitones")
+        for q in 0..<pitches.count {
+            XCTAssertEqual(tuned.tuningSemitones(z: Array(zs[q * zDim ..< (q + 1) * zDim]), key: Double(pitches[q])),
+                           Double(semitones[q]), accuracy: 1e-6, "query \(q)")
+        }
+        XCTAssertGreaterThan(semitones.map { abs($0) }.max() ?? 0, 0.05, "the queries reach the tuned keys")
     }
 
     func testTheShippedModelStretchesThePiano() throws {

@@ -7,8 +7,9 @@ import torch
 
 from timbred_train import dsp
 from timbred_train.errors import UserError
-from timbred_train.inharmonicity import (B_MIN, add_to_model, build_table, choose_blend_scale, estimate, predict,
-                                         stretch_ratio, training_entries)
+from timbred_train.inharmonicity import (B_MIN, add_to_model, build_table, build_tuning, choose_blend_scale, estimate,
+                                         partial_one_hz, predict, stretch_cents, stretch_ratio, training_entries,
+                                         tuning_semitones)
 
 
 def stiff_tone(f0: float, b: float, sr: int = 32000, seconds: float = 1.5, partials: int = 40, noise: float = 1e-4,
@@ -142,3 +143,51 @@ def test_the_table_never_hears_a_held_out_pitch():
     assert build_table(measured, ["piano"])[0, 61] > 1e-3  # every note: the wild one would count
     with pytest.raises(UserError, match="measurements for"):
         training_entries(measured, splits[:-1])
+
+
+def test_the_first_partials_peak_is_read_within_half_a_cent():
+    sr = 48000
+    for f in (2217.46 * 2 ** (15.5 / 1200), 4186.0 * 2 ** (27 / 1200), 261.6):
+        x = stiff_tone(f, 0.0, sr=sr, seconds=1.6, partials=5)
+        assert abs(1200 * math.log2(partial_one_hz(x, sr, f * 2 ** (-20 / 1200)) / f)) < 0.5
+
+
+def test_the_stretch_tuning_puts_the_first_partial_where_the_recordings_is(tmp_path):
+    import json
+
+    import soundfile as sf
+
+    # a piano whose fit is good up to MIDI 96 (its first partial 1 cent per key above 84 sharp),
+    # a treble note (MIDI 104) with too few partials for a fit: tuned by its peak, +27 cents
+    measured = []
+    for p in range(21, 101, 2):
+        b = 1e-4 * 2 ** ((p - 48) / 12)
+        sharp = max(0, p - 84)
+        f0 = 440 * 2 ** ((p - 69) / 12) * 2 ** (sharp / 1200) / math.sqrt(1 + b)
+        measured.append({"instrument": "piano", "pitch": p, "velocity": 80, "b": b, "f0": f0, "reliable": True,
+                         "n_partials": 20, "file": ""})
+        measured.append({"instrument": "flute", "pitch": p, "velocity": 80, "b": 0.0, "f0": f0 * 1.01,
+                         "reliable": True, "n_partials": 20, "file": ""})
+    treble = 440 * 2 ** ((104 - 69) / 12) * 2 ** (27 / 1200)
+    (tmp_path / "audio").mkdir()
+    sf.write(tmp_path / "audio" / "top.wav", stiff_tone(treble, 0.0, sr=48000, seconds=1.6, partials=3), 48000)
+    (tmp_path / "manifest.json").write_text(json.dumps({"sample_rate": 48000, "notes": [
+        {"file": "top.wav", "instrument": "piano", "program": 0, "pitch": 104, "velocity": 80, "split": "train",
+         "hold_s": 1.6, "source": "test"}]}))
+    measured.append({"instrument": "piano", "pitch": 104, "velocity": 80, "b": 0.0, "f0": treble * 1.02,
+                     "reliable": False, "n_partials": 3, "file": "top.wav"})
+    names = ["piano", "flute"]
+    table = build_table(measured, names)
+    tuning = build_tuning(tmp_path, measured, names, ["piano"], table)
+    assert np.all(tuning[1] == 0), "an instrument not asked for stays equal"
+    first = tuning[0] + stretch_cents(table[0])  # where the engine's first partial lies
+    assert abs(first[60]) < 0.05 and abs(first[90] - 6) < 0.05 and abs(first[21]) < 0.05
+    assert abs(first[104] - 27) < 0.5  # the treble note by its peak, less the table's stretch there
+    assert first[127] == pytest.approx(first[104])  # held past the last key
+    assert abs(first[102] - (15 + (27 - 15) * 3 / 5)) < 0.5  # about linear between 99 and 104
+    means = np.array([[0.0, 0.0], [1.0, 0.0]])
+    scale = choose_blend_scale(table, means, largest=1.0)
+    assert tuning_semitones(tuning, means, scale, means[0], 104) == pytest.approx(tuning[0, 104] / 100, rel=1e-3)
+    assert abs(tuning_semitones(tuning, means, scale, means[1], 104)) < 1e-3
+    with pytest.raises(UserError, match="oboe"):
+        build_tuning(tmp_path, measured, names, ["oboe"], table)

@@ -169,7 +169,8 @@ def cmd_playing(args) -> None:
 def cmd_inharmonicity(args) -> None:
     from .inharmonicity import run
 
-    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry)
+    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
+        tuned=[x for x in (args.tuned or "").split(",") if x])
 
 
 def cmd_motion(args) -> None:
@@ -231,7 +232,7 @@ def cmd_key_bands(args) -> None:
 
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     run(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
-        write=not args.dry, rounds=args.rounds, damping=args.damping)
+        write=not args.dry, rounds=args.rounds, damping=args.damping, noise_only=args.noise_only)
 
 
 def cmd_bench_decoder(args) -> None:
@@ -360,11 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dry", action="store_true", help="timbred without its room (--reverb 0)")
     g.set_defaults(func=cmd_playing)
 
-    _model_command(sub, "inharmonicity", "measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "
+    inh = _model_command(sub, "inharmonicity", "measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "
                                          "and add B per instrument and pitch (blended by z) to an exported model",
                    data=("data/default", "the model's note set (B per note cached in DATA/inharmonicity.json)"),
                    out="write the model with the predictor here instead of in place",
                    dry="measure, fit and print; write nothing into the model", func=cmd_inharmonicity)
+    inh.add_argument("--tuned", help="comma-separated instruments whose keys take their recordings' stretch tuning "
+                                     "(e.g. piano: its treble sharp, its bass flat, as a tuner sets it to its "
+                                     "stretched partials); every other instrument stays at equal temperament")
 
     motion = _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
                                   "instrument) and add it to an exported model, for the engine to put back",
@@ -434,6 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
     kb.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
                                      "data/default48k,data/default48v: the keys between and the velocities beside)")
     kb.add_argument("--rounds", type=int, default=2, help="rounds of measuring and setting (default 2)")
+    kb.add_argument("--noise-only", action="store_true",
+                    help="only the noise under 375 Hz (the last step, after the strike and the high-pass; "
+                         "every partial's balance stays as it is)")
     kb.add_argument("--damping", type=float, default=0.6, help="share of each round's measured correction taken (default 0.6)")
 
     b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "

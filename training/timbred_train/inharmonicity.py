@@ -194,6 +194,81 @@ def build_table(measured: list[dict], instruments: list[str]) -> np.ndarray:
     return table
 
 
+TUNING_LIMIT_CENTS = 100.0  # |cents| a tuning table may hold (the engine refuses more)
+
+
+FIT_PARTIALS_FOR_TUNING = 8  # a note whose fit found fewer partials is tuned by its first partial's peak
+
+
+def stretch_cents(b) -> np.ndarray:
+    """How far a stiff string's first partial lies above f0: 1200 log2 sqrt(1 + B), cents."""
+    return 600.0 * np.log2(1.0 + np.asarray(b, np.float64))
+
+
+def partial_one_hz(audio: np.ndarray, sample_rate: int, near_hz: float, start_s: float = 0.3,
+                   end_s: float = 1.5) -> float:
+    """The first partial's frequency: the strongest peak within ±3 % of `near_hz` in the spectrum
+    of `start_s`-`end_s` (Hann window, zero-padded 4×, parabolic interpolation in dB)."""
+    x = np.asarray(audio, np.float64)[int(start_s * sample_rate): int(end_s * sample_rate)]
+    n = 4 * len(x)
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x)), n)) + 1e-12
+    hz = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    inside = np.flatnonzero((hz > 0.97 * near_hz) & (hz < 1.03 * near_hz))
+    i = int(inside[np.argmax(spectrum[inside])])
+    a, b, c = 20 * np.log10(spectrum[i - 1: i + 2])
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c < 0 else 0.0
+    return float(hz[i] + shift * (hz[1] - hz[0]))
+
+
+def build_tuning(data: Path, measured: list[dict], instruments: list[str], tuned: list[str],
+                 b_table: np.ndarray) -> np.ndarray:
+    """`inharmonicity.tuning_cents` [I, N_PITCHES]: the stretch tuning of each instrument in
+    `tuned`, cents per MIDI key (0 for every other instrument).
+
+    A piano's tuner sets each octave to its stretched partials, so its treble sits sharp and its
+    bass flat (FluidR3's first partial: +16 cents at MIDI 96, +27 at 108); played at equal
+    temperament with stretched partials, its octaves beat. The cents put the engine's first
+    partial, `f0 · sqrt(1 + B)` with `b_table`'s B, where the recordings' lies: per note, the fit's
+    `f0 · sqrt(1 + B)` where it found FIT_PARTIALS_FOR_TUNING partials or more, else the peak of its
+    first partial (`partial_one_hz`: a treble note has too few partials for a fit); per key the
+    median over the velocities, less the stretch of the table's B there; linear between keys, the
+    ends held. Only where asked: the other instruments of a SoundFont are tuned equal (a few cents
+    either way is a sample's error, and a wind's vibrato or an organ's detuned ranks move it)."""
+    from .dataset import load_manifest, read_audio
+
+    sr = None
+    table = np.zeros((len(instruments), N_PITCHES), np.float32)
+    for name in tuned:
+        if name not in instruments:
+            raise UserError(f"inharmonicity: --tuned names {name}, which the model does not have "
+                            f"({', '.join(instruments)})")
+        i = instruments.index(name)
+        first: dict[int, list[float]] = {}
+        for m in (m for m in measured if m["instrument"] == name):
+            nominal = 440.0 * 2 ** ((m["pitch"] - 69) / 12)
+            if m["reliable"] and m["n_partials"] >= FIT_PARTIALS_FOR_TUNING:
+                hz = m["f0"] * math.sqrt(1 + m["b"])
+            else:
+                sr = sr or load_manifest(data)[0]
+                hz = partial_one_hz(read_audio(data / "audio" / m["file"], sr), sr, nominal)
+            first.setdefault(int(m["pitch"]), []).append(1200.0 * math.log2(hz / nominal))
+        if not first:
+            raise UserError(f"inharmonicity: no note of {name} to tune it by")
+        keys = sorted(first)
+        cents = [float(np.median(first[k])) - float(stretch_cents(b_table[i, k])) for k in keys]
+        row = np.interp(np.arange(N_PITCHES), keys, cents)
+        table[i] = np.clip(row, -TUNING_LIMIT_CENTS, TUNING_LIMIT_CENTS).astype(np.float32)
+    return table
+
+
+def tuning_semitones(table: np.ndarray, means: np.ndarray, scale: float, z: np.ndarray, key: float,
+                     rule: str = "gaussian") -> float:
+    """The stretch tuning at latent point z and MIDI key (docs/model-format.md, "Inharmonicity"):
+    Σ_i w_i(z) · cents_i(key) / 100 semitones, cents linear between integer keys, clamped to
+    [0, 127]; added to the key's pitch."""
+    return float(blend_weights(z, means, scale, rule) @ table_value(table, key)) / 100.0
+
+
 def blend_weights(z: np.ndarray, means: np.ndarray, scale: float, rule: str = "gaussian") -> np.ndarray:
     """The envelopes' blend weights (`envelope.blend_weights`, the model's rule) with this table's scale."""
     from .envelope import blend_weights as weights
@@ -260,9 +335,10 @@ def training_entries(measured: list[dict], splits: list[str]) -> list[dict]:
     return [m for m, split in zip(measured, splits) if split == "train"]
 
 
-def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True) -> dict:
-    """`timbred-train inharmonicity`: measure (cached), build the table, report, write. Returns the
-    report's figures."""
+def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True,
+        tuned: list[str] | None = None) -> dict:
+    """`timbred-train inharmonicity`: measure (cached), build the table (and the stretch tuning of
+    the instruments in `tuned`), report, write. Returns the report's figures."""
     from safetensors import safe_open
 
     from .config import ModelConfig
@@ -316,13 +392,25 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             figures["piano"][p] = {"predicted_b": b, "measured_b": bm, "ratios_predicted": rp, "ratios_measured": rm}
             print(f"piano MIDI {p} at its preset: B {b:.3e}, partials 7/11/15 at {'/'.join(f'{v:.3f}' for v in rp)} "
                   f"x f0 (measured on MIDI {p - 1} and {p + 1}: B {bm:.3e}, {'/'.join(f'{v:.3f}' for v in rm)})")
+    tuning = build_tuning(Path(data), measured, list(cfg.instruments), list(tuned or []), table)
+    for name in tuned or []:
+        k = cfg.instruments.index(name)
+        shown = [21, 36, 48, 60, 69, 84, 96, 102, 108]
+        print(f"{name} stretch tuning at its preset, cents at MIDI {'/'.join(map(str, shown))}: "
+              + " ".join(f"{tuning_semitones(tuning, means, scale, means[k], p, rule) * 100:+.1f}" for p in shown)
+              + "; its first partial: "
+              + " ".join(f"{tuning_semitones(tuning, means, scale, means[k], p, rule) * 100 + stretch_cents(predict(table, means, scale, means[k], p, rule)):+.1f}" for p in shown))
+    figures["tuning_cents"] = tuning
     if write:
         info = {"measured_notes": len(measured), "stretched_notes": int(sum(m["b"] > 0 for m in measured)),
                 "dataset": str(Path(data).name),
-                "stretched_instruments": [n for i, n in enumerate(cfg.instruments) if table[i].max() > 0]}
-        add_to_model(model_path, {"inharmonicity.b": table, "inharmonicity.blend_scale": np.array([scale], np.float32)},
-                     info, out)
-        print(f"wrote inharmonicity.b {list(table.shape)} and inharmonicity.blend_scale into {out or model_path}")
+                "stretched_instruments": [n for i, n in enumerate(cfg.instruments) if table[i].max() > 0],
+                "tuned_instruments": list(tuned or [])}
+        tensors = {"inharmonicity.b": table, "inharmonicity.blend_scale": np.array([scale], np.float32)}
+        if tuned:
+            tensors["inharmonicity.tuning_cents"] = tuning
+        add_to_model(model_path, tensors, info, out)
+        print(f"wrote {', '.join(tensors)} into {out or model_path}")
     figures["table"], figures["blend_scale"] = table, scale
     return figures
 
@@ -338,7 +426,9 @@ def write_fixture(folder: Path) -> Path:
     rate R in 44100, 48000: `audio.R` = dsp.harmonic_synth(..., inharmonicity). Mask: `mask.amplitude`
     [N], `mask.distribution` [N, K], `mask.limit_hz` [1], `mask.harmonics` [N, K] =
     dsp.harmonic_amplitudes with `inharmonicity`. Lookup: `lookup.b` [I, 128], `lookup.means` [I, Z],
-    `lookup.blend_scale` [1], queries `lookup.z` [Q, Z], `lookup.pitch` [Q], answers `lookup.values` [Q]."""
+    `lookup.blend_scale` [1], queries `lookup.z` [Q, Z], `lookup.pitch` [Q], answers `lookup.values` [Q];
+    the stretch tuning `lookup.tuning_cents` [I, 128] and its answers at the same queries (the pitch
+    as the key) `lookup.tuning_semitones` [Q]."""
     import torch
     from safetensors.numpy import save_file
 
@@ -382,9 +472,16 @@ def write_fixture(folder: Path) -> Path:
         zs.append(z)
         ps.append(p)
         vs.append(predict(table, means, scale, z, p))
+    # the stretch tuning on the same queries (the pitch as the key): a stretched treble on
+    # instrument 0, a flat bass on instrument 2
+    tuning = np.zeros((3, N_PITCHES), np.float32)
+    tuning[0] = np.interp(np.arange(N_PITCHES), [21, 69, 90, 108], [-8.0, 0.0, 4.0, 27.0]).astype(np.float32)
+    tuning[2] = np.interp(np.arange(N_PITCHES), [20, 60], [-12.0, 0.0]).astype(np.float32)
+    ts = [tuning_semitones(tuning, means, scale, z, p) for z, p in zip(zs, ps)]
     out.update({"lookup.b": table, "lookup.means": means, "lookup.blend_scale": np.array([scale], np.float32),
                 "lookup.z": np.asarray(zs, np.float32), "lookup.pitch": np.asarray(ps, np.float32),
-                "lookup.values": np.asarray(vs, np.float32)})
+                "lookup.values": np.asarray(vs, np.float32), "lookup.tuning_cents": tuning,
+                "lookup.tuning_semitones": np.asarray(ts, np.float32)})
     path = Path(folder) / "inharmonic-reference.safetensors"
     save_file({key: np.ascontiguousarray(v, np.float32) for key, v in out.items()}, str(path),
               metadata={"frame_rate": "100", "writer": "timbred_train.inharmonicity.write_fixture"})
