@@ -68,21 +68,7 @@ public struct InharmonicityTable: Sendable, Equatable {
     /// and is overwritten.
     public func tuningSemitones(z: UnsafePointer<Float>, key: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
         guard let tuningCents else { return 0 }
-        latentMeans.withUnsafeBufferPointer { means in
-            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
-        }
-        let p = min(max(key.isFinite ? key : 0, 0), Double(Self.pitchCount - 1))
-        let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
-        let f = p - Double(j)
-        var cents: Double = 0
-        for i in 0..<instrumentCount {
-            let w = weights[i]
-            guard w.isFinite else { continue }
-            let row = i * Self.pitchCount + j
-            cents += w * ((1 - f) * Double(tuningCents[row]) + f * Double(tuningCents[row + 1]))
-        }
-        return cents / 100
+        return blended(tuningCents, z: z, pitch: key, weights: weights) / 100
     }
 
     /// Array form of ``tuningSemitones(z:key:scratch:)`` (allocates; not real-time).
@@ -97,6 +83,15 @@ public struct InharmonicityTable: Sendable, Equatable {
     /// B at latent point `z` (Z floats) and MIDI `pitch`. Real-time safe: no allocation;
     /// `scratch` holds at least I doubles and is overwritten.
     public func coefficient(z: UnsafePointer<Float>, pitch: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
+        let y = blended(values, z: z, pitch: pitch, weights: weights)
+        return y < Self.minimum ? 0 : min(y, Self.maximum)
+    }
+
+    /// `Σ_i w_i(z) · table_i(pitch)` for a table [I, 128]: the pitch linear between integer
+    /// pitches, clamped to [0, 127]; a weight that is not finite counts as 0. Real-time safe.
+    @inline(__always)
+    private func blended(_ table: [Float], z: UnsafePointer<Float>, pitch: Double,
+                         weights: UnsafeMutablePointer<Double>) -> Double {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
@@ -105,11 +100,13 @@ public struct InharmonicityTable: Sendable, Equatable {
         let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
         let f = p - Double(j)
         var y: Double = 0
-        for i in 0..<instrumentCount {
-            let row = i * Self.pitchCount + j
-            y += weights[i] * ((1 - f) * Double(values[row]) + f * Double(values[row + 1]))
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<instrumentCount where weights[i].isFinite {
+                let row = i * Self.pitchCount + j
+                y += weights[i] * ((1 - f) * Double(t[row]) + f * Double(t[row + 1]))
+            }
         }
-        return y < Self.minimum ? 0 : min(y, Self.maximum)
+        return y
     }
 
     /// Array form of ``coefficient(z:pitch:scratch:)`` (allocates; not real-time).

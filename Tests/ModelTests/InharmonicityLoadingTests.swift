@@ -583,6 +583,17 @@ final class InharmonicityLoadingTests: XCTestCase {
         XCTAssertLessThan(b60, 5e-4)
         if let flute = model.instrumentIndex(named: "flute") {
             XCTAssertEqual(t.coefficient(z: model.latentMeans[flute], pitch: 72), 0)
+            XCTAssertEqual(t.tuningSemitones(z: model.latentMeans[flute], key: 96), 0, accuracy: 0.005,
+                           "the flute plays equal temperament")
         }
+        // the piano's stretch tuning: middle C and A4 within a few cents of equal temperament, the
+        // treble sharp (FluidR3's first partial: +16 cents at MIDI 96, +27 at 108, less the stretch
+        // its B gives the first partial there)
+        let cents = [48.0, 60, 69, 96, 108].map { t.tuningSemitones(z: model.latentMeans[piano], key: $0) * 100 }
+        print("shipped model: piano tuning at MIDI 48/60/69/96/108 = \(cents) cents")
+        XCTAssertTrue(t.isTuned, "models/default.safetensors has no stretch tuning (timbred-train inharmonicity --tuned piano)")
+        XCTAssertLessThan(cents[0...2].map(abs).max()!, 3)
+        XCTAssertGreaterThan(cents[3], 5)
+        XCTAssertGreaterThan(cents[4], 12)
     }
 }

@@ -191,3 +191,23 @@ def test_the_stretch_tuning_puts_the_first_partial_where_the_recordings_is(tmp_p
     assert abs(tuning_semitones(tuning, means, scale, means[1], 104)) < 1e-3
     with pytest.raises(UserError, match="oboe"):
         build_tuning(tmp_path, measured, names, ["oboe"], table)
+
+
+def test_the_shipped_piano_is_stretch_tuned_as_fluidr3s(tmp_path, shipped_engine):
+    """Through the engine, the shipped piano's fundamental at middle C, in the upper treble and at
+    the top key lies within 3 cents of FluidR3's (at equal temperament the top key would sound 27
+    cents flat of it)."""
+    from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
+    from timbred_train.playing import RATE, cents, render_timbred
+
+    timbred, model = shipped_engine
+    keys = [60, 96, 105]
+    ours = render_timbred(timbred, model, model.parents[1] / "presets", "piano", [(k, 100) for k in keys], tmp_path)
+    fs = FluidSynth(DEFAULT_SOUNDFONT, RATE)
+    for key, audio in zip(keys, ours):
+        real = cents(fs.render_note(0, key, 100, 3.0, 1.0), key)
+        got = cents(audio, key)
+        print(f"piano MIDI {key}: FluidR3 {real:+.1f} cents, timbred {got:+.1f}")
+        assert abs(got - real) < 3.0, f"MIDI {key}: {got:+.1f} cents against FluidR3's {real:+.1f}"
+        if key == 105:
+            assert got > 15.0
