@@ -67,3 +67,18 @@ def test_the_long_note_change_reads_a_beat_as_held_and_a_decay_as_its_fall():
     decaying = tone * 10 ** (-4 * t / 20)  # -4 dB/s
     assert abs(long_change_db(decaying) + 4 * (LONG_TO_S - LONG_FROM_S)) < 0.1
     assert long_change_db(tone * (t < 5)) < -100  # died away: the floor, -120 dB
+
+
+def test_the_ladder_reads_the_band_balance_over_keys_through_the_engine(tmp_path, shipped_engine):
+    """`playing --ladder`: the flute every 12 semitones through the release binary sits within 3 dB
+    of FluidR3's where its partials sound (1.1 at every 3 semitones in session 26), and the report
+    gets the table."""
+    from timbred_train.playing import ladder_errors, table
+
+    timbred, model = shipped_engine
+    got = ladder_errors(timbred, model, model.parents[1] / "presets", tmp_path, step=12, instruments=["flute"])
+    flute = got["flute"]
+    assert len(flute["keys"]) >= 3 and flute["keys"][0] == 61  # one above the range's lowest, 60
+    assert all(k2 - k1 == 12 for k1, k2 in zip(flute["keys"], flute["keys"][1:]))
+    assert 0.0 < flute["mean_db"] < 3.0
+    assert "| flute | " in table({}, None, True, got, 12)

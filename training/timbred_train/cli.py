@@ -163,7 +163,7 @@ def cmd_playing(args) -> None:
     from .playing import playing
 
     playing(Path(args.timbred), Path(args.model), Path(args.presets), Path(args.work), Path(args.report),
-            instruments=args.instruments.split(",") if args.instruments else None, dry=args.dry)
+            instruments=args.instruments.split(",") if args.instruments else None, dry=args.dry, ladder_step=args.ladder)
 
 
 def cmd_inharmonicity(args) -> None:
@@ -359,6 +359,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--report", default="reports/default", help="writes playing.json and playing.md here")
     g.add_argument("--instruments", help="comma-separated subset")
     g.add_argument("--dry", action="store_true", help="timbred without its room (--reverb 0)")
+    g.add_argument("--ladder", type=int, default=0, metavar="STEP",
+                   help="also the band balance over a key every STEP semitones of each range (3: 254 notes, 4 min)")
     g.set_defaults(func=cmd_playing)
 
     inh = _model_command(sub, "inharmonicity", "measure the notes' stretched partials (B of f_k = k f0 sqrt(1 + B k^2)) "

@@ -139,7 +139,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
     clf.fit(np.stack([classifier_features(notes.audio[i], sr) for i in train_idx]), notes.instrument[train_idx])
     work.mkdir(parents=True, exist_ok=True)
-    feats, labels, cents, real_feats = [], [], [], []
+    feats, labels, cents, real_feats, real_cents = [], [], [], [], []
     for k, name in enumerate(notes.instruments):
         mine = [int(i) for i in test if notes.instrument[i] == k]
         if not mine:
@@ -157,14 +157,18 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
             labels.append(k)
             c = heard_cents(seg[: int(NOTE_S * sr)], int(notes.pitch[i]), sr)
             cents.append(float("nan") if c is None else c)
+            c = heard_cents(notes.audio[i][: int(NOTE_S * sr)], int(notes.pitch[i]), sr)
+            real_cents.append(float("nan") if c is None else c)
     labels = np.asarray(labels)
     named = clf.predict(np.stack(feats))
     acc_engine = float((named == labels).mean())
     acc_real = float((clf.predict(np.stack(real_feats)) == labels).mean())
-    cents = np.asarray(cents)
+    cents, real_cents = np.asarray(cents), np.asarray(real_cents)
     result = {
         "notes": int(len(labels)), "classifier_accuracy_real": acc_real, "classifier_accuracy_engine": acc_engine,
         "engine_ratio": acc_engine / max(acc_real, 1e-9), "median_abs_f0_cents_engine": float(np.nanmedian(np.abs(cents))),
+        # against the real note's own pitch (a stretch-tuned piano's treble lies sharp of its key)
+        "median_abs_f0_cents_engine_vs_real": float(np.nanmedian(np.abs(cents - real_cents))),
         "octave_errors_engine": int(np.sum(np.abs(cents) > 600)),
         "per_instrument_engine": {name: float((named[labels == k] == k).mean())
                                   for k, name in enumerate(notes.instruments) if np.any(labels == k)},

@@ -261,9 +261,11 @@ def average_spectra(real: dict, ours: dict) -> None:
 
 
 def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
-            soundfont: Path = DEFAULT_SOUNDFONT, instruments: list[str] | None = None, dry: bool = False) -> dict:
+            soundfont: Path = DEFAULT_SOUNDFONT, instruments: list[str] | None = None, dry: bool = False,
+            ladder_step: int = 0) -> dict:
     """Measure every instrument both ways; write playing.json and playing.md into `report`.
-    dry=True plays timbred without its room (--reverb 0), as FluidSynth plays without reverb."""
+    dry=True plays timbred without its room (--reverb 0), as FluidSynth plays without reverb;
+    ladder_step > 0 adds `ladder_errors` over every ladder_step-th key."""
     work.mkdir(parents=True, exist_ok=True)
     report.mkdir(parents=True, exist_ok=True)
     fs = FluidSynth(soundfont, RATE)
@@ -295,9 +297,51 @@ def playing(timbred: Path, model: Path, presets: Path, work: Path, report: Path,
     for k, m in morphs.items():
         print(f"morph {k}: centroid rho {m['rho']:.3f}, largest step / mean step {m['max_step_over_mean']:.1f}, "
               f"last second vs B {100 * m['end_vs_b']:+.1f} %")
-    (report / "playing.json").write_text(json.dumps({"instruments": results, "morphs": morphs}, indent=1))
-    (report / "playing.md").write_text(table(results, morphs, dry))
+    ladder = ladder_errors(timbred, model, presets, work, ladder_step, instruments, soundfont) if ladder_step > 0 else None
+    (report / "playing.json").write_text(json.dumps({"instruments": results, "morphs": morphs, "ladder": ladder,
+                                                     "ladder_step": ladder_step}, indent=1))
+    (report / "playing.md").write_text(table(results, morphs, dry, ladder, ladder_step))
     return results
+
+
+def ladder_errors(timbred: Path, model: Path, presets: Path, work: Path, step: int = 3,
+                  instruments: list[str] | None = None, soundfont: Path = DEFAULT_SOUNDFONT) -> dict:
+    """The band balance over a ladder of keys: per instrument, every `step`-th key of its range
+    (from one above its lowest) that the SoundFont plays (held within UNPLAYABLE_DB of MIDI 60's or
+    its nearest key's level), velocity 100, dry, both ways, and the mean over the keys of the mean
+    |timbred − FluidR3| over the bands that hold one of the note's partials (`keybands.
+    band_holds_partial`, stretched with the model's B) where either side lies within 60 dB of the
+    note's strongest band: the measure `timbred-train key-bands` corrects, on keys it was not set
+    on as often as on those it was. Returns {name: {"keys", "real", "ours", "errors_db", "mean_db"}}."""
+    from safetensors import safe_open
+
+    from .keybands import FLOOR_DB, band_holds_partial
+
+    with safe_open(str(model), framework="np") as f:
+        config = json.loads(f.metadata()["config"])
+        names, n_harmonics = list(config["instruments"]), int(config.get("n_harmonics", 100))
+        stretch = f.get_tensor("inharmonicity.b") if "inharmonicity.b" in f.keys() else None
+    fs, probe = FluidSynth(soundfont, RATE), FluidSynth(soundfont, RATE)
+    out = {}
+    for name, program, lo, hi in DEFAULT_INSTRUMENTS:
+        if instruments and name not in instruments:
+            continue
+        main_db = held_level_db(probe, program, min(max(60, lo), hi))
+        keys = [k for k in range(lo + 1, hi, step) if held_level_db(probe, program, k) > main_db - UNPLAYABLE_DB]
+        ours = render_timbred(timbred, model, presets, name, [(k, 100) for k in keys], work, dry=True)
+        real = [band_levels_db(fs.render_note(program, k, 100, HOLD_S, RELEASE_S)) for k in keys]
+        errors = []
+        for k, r, o in zip(keys, real, ours):
+            r, o = np.asarray(r), np.asarray(band_levels_db(o))
+            b = 0.0 if stretch is None or name not in names else float(stretch[names.index(name), k])
+            holds = band_holds_partial(440.0 * 2 ** ((k - 69) / 12), BAND_CENTRES_HZ, n_harmonics, RATE / 2, b)
+            floor = max(r.max(), o.max()) - FLOOR_DB
+            ok = holds & ((r > floor) | (o > floor))
+            errors.append(float(np.abs(r - o)[ok].mean()) if ok.any() else float("nan"))
+        out[name] = {"keys": keys, "errors_db": errors, "mean_db": float(np.nanmean(errors)) if keys else float("nan")}
+        print(f"{name:15s} ladder of {len(keys)} keys: mean |band error| where a partial sounds {out[name]['mean_db']:.2f} dB",
+              flush=True)
+    return out
 
 
 # The morph as a player turns it: one A4 sounds at preset A for MORPH_START_S, the morph knob (CC 1
@@ -401,7 +445,8 @@ def _vibrato_cell(name: str, m: dict) -> str:
     return f"{c:.1f} at {hz:.1f}" if c >= 1.0 else f"{c:.1f}"
 
 
-def table(results: dict, morphs: dict | None = None, dry: bool = False) -> str:
+def table(results: dict, morphs: dict | None = None, dry: bool = False, ladder: dict | None = None,
+          ladder_step: int = 0) -> str:
     """Markdown: each figure real | timbred, per instrument, with the issue's bounds marked."""
     lines = ["# Played from MIDI: FluidR3 (FluidSynth, reverb and chorus off) | timbred (`timbred render`"
              + (", dry: `--reverb 0`)" if dry else ", with its room)"), "",
@@ -455,6 +500,19 @@ def table(results: dict, morphs: dict | None = None, dry: bool = False) -> str:
             else:
                 ok = abs(b - a) <= 2.0
             lines.append(f"| {name} | {a:+.1f} \\| {b:+.1f}{' ✓' if ok else ''} |")
+    if ladder:
+        lines += ["", f"The band balance over a key every {ladder_step} semitones of each range (velocity 100, dry; keys "
+                  "the SoundFont leaves silent skipped): per key the mean |timbred − FluidR3| over the bands that hold "
+                  "one of its partials (stretched with the model's B) within 60 dB of its strongest band, then the "
+                  "mean over the keys, dB; the worst key beside it.", "",
+                  "| instrument | keys | mean |band error|, dB | worst key, dB |", "|---|---|---|---|"]
+        for name, m in ladder.items():
+            if not m["keys"]:
+                continue
+            worst = int(np.nanargmax(m["errors_db"]))
+            lines.append(f"| {name} | {len(m['keys'])} | {m['mean_db']:.2f} | {m['keys'][worst]}: {m['errors_db'][worst]:.2f} |")
+        means = [m["mean_db"] for m in ladder.values() if m["keys"]]
+        lines.append(f"| all | {sum(len(m['keys']) for m in ladder.values())} | {np.mean(means):.2f} | |")
     if morphs:
         lines += ["", f"Morphs (one A4 held {MORPH_HOLD_S:.0f} s: at preset A for {MORPH_START_S:.0f} s, the morph knob "
                   f"turned evenly to B over {MORPH_TURN_S:.0f} s, held at B for {MORPH_END_S:.0f} s; spectral centroid in 100 ms "
