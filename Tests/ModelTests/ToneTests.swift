@@ -193,8 +193,10 @@ final class ToneTests: XCTestCase {
     }
 
     /// The shipped model's vibraphone, guitar, bass and clarinet strike with less of the balance than
-    /// they sustain with, its trumpet and violin with all of it, as `timbred-train tone --strike`
-    /// measured on the training notes (TRAINING.md, session 20).
+    /// they sustain with, its trumpet and flute with all of it and the violin with most of it, as
+    /// `timbred-train tone --strike` measured on the training notes (TRAINING.md, sessions 20 and
+    /// 26: the violin's errors lie within 0.1 dB from 0 to 0.75 of the balance, and 0.75 won in
+    /// session 26).
     func testTheShippedModelsStrikeShares() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
@@ -203,7 +205,8 @@ final class ToneTests: XCTestCase {
         func share(_ name: String) throws -> Float { tone.strikeFraction[try XCTUnwrap(model.instrumentIndex(named: name))] }
         for name in ["vibraphone", "acoustic_bass", "clarinet"] { XCTAssertEqual(try share(name), 0, name) }
         XCTAssertLessThan(try share("nylon_guitar"), 0.5)
-        for name in ["trumpet", "violin", "flute"] { XCTAssertEqual(try share(name), 1, name) }
+        for name in ["trumpet", "flute"] { XCTAssertEqual(try share(name), 1, name) }
+        XCTAssertGreaterThanOrEqual(try share("violin"), 0.75)
     }
 
     func testApplyMatchesTheTrainer() throws {
@@ -244,7 +247,9 @@ final class ToneTests: XCTestCase {
     /// The shipped model's balance where issue 15 measured the model short: the piano's 8 kHz
     /// region is raised, the noise below a low flute's fundamental lowered, and the trumpet's
     /// middle stays put. The 48 kHz decoder (session 13) makes its own top octave: 12.5 kHz at
-    /// MIDI 84 needs -2…+5 dB (the 32 kHz one needed +4.5…+7.3 dB).
+    /// MIDI 84 needs -2…+5 dB (the 32 kHz one needed +4.5…+7.3 dB). The piano's 8 kHz at MIDI 72
+    /// and velocity 100: +4…+6 dB while velocity 100 was read between the 80 and 120 anchors there,
+    /// +2.0 since the key has its own velocity-100 notes (session 26).
     func testTheShippedModelBalancesTheBands() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
@@ -259,7 +264,7 @@ final class ToneTests: XCTestCase {
         let flute125 = try gainDB("flute", pitch: 60, hz: 125)
         print("shipped tone balance: piano 8 kHz \(piano8k) dB, 12.5 kHz at MIDI 84 \(top) dB, "
               + "flute 125 Hz \(flute125) dB, trumpet 1 kHz \(trumpet1k) dB")
-        XCTAssertGreaterThan(piano8k, 4)
+        XCTAssertGreaterThan(piano8k, 1)
         XCTAssertLessThan(top.map(abs).max()!, 6)
         XCTAssertLessThan(flute125, -3)
         XCTAssertLessThan(abs(trumpet1k), 3)
