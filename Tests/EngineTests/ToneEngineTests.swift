@@ -105,15 +105,17 @@ final class ToneEngineTests: XCTestCase {
         XCTAssertLessThan(db, -60)
     }
 
-    /// The shipped model's vibraphone strikes with its noise 3 dB down at the note-on
-    /// (`tone.strike_noise_db`, back to the decoder's own at 120 ms): its first 20 ms were 4.4 dB
+    /// The shipped model's electric piano strikes with its noise 3 dB down at the note-on
+    /// (`tone.strike_noise_db`, back to the decoder's own at 120 ms): its first 20 ms came out 7 dB
     /// brighter above 6 kHz than FluidR3's, the noise's doing. Against the same model without the
-    /// tensor, the C4's first 20 ms are darker above 6 kHz by over 1 dB and as loud.
-    func testTheShippedVibraphoneStrikesWithLessNoise() throws {
+    /// tensor, the C4's first 20 ms are darker above 6 kHz by over 1 dB and as loud. (Until session
+    /// 26 the vibraphone's was −3 dB too; measured again on session 26's balance, 0 dB lies within
+    /// 0.3 dB of the least error, 5.8 against 5.5, and the rule takes the gain nearest 0.)
+    func testTheShippedElectricPianoStrikesWithLessNoise() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let shipped = try TimbreModel(contentsOf: Fixtures.defaultModel)
         let t = try XCTUnwrap(shipped.tone)
-        let i = try XCTUnwrap(shipped.instrumentIndex(named: "vibraphone"))
+        let i = try XCTUnwrap(shipped.instrumentIndex(named: "electric_piano"))
         guard t.strikeNoiseDB.count == shipped.config.instrumentCount else {
             return XCTFail("the shipped model has no tone.strike_noise_db (timbred-train tone --strike)")
         }
@@ -138,7 +140,7 @@ final class ToneEngineTests: XCTestCase {
             return (high, rmsDB(x, onset ..< onset + 4800))
         }
         let (struck, level) = strike(shipped), (plain, plainLevel) = strike(shipped.with(tone: without))
-        print(String(format: "shipped vibraphone C4, first 20 ms above 6 kHz: %.1f dB (without the noise gain %.1f); first 100 ms %+.2f dB",
+        print(String(format: "shipped electric piano C4, first 20 ms above 6 kHz: %.1f dB (without the noise gain %.1f); first 100 ms %+.2f dB",
                      struck, plain, level - plainLevel))
         XCTAssertLessThan(struck, plain - 1)
         XCTAssertEqual(level, plainLevel, accuracy: 0.5)
