@@ -83,6 +83,16 @@ def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
     return np.where(ok, g + shift, 0.0), float(shift)
 
 
+def partial_band_error_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray) -> float | None:
+    """The mean |real − ours| (dB) over the bands that hold a partial where either side lies
+    within FLOOR_DB of the note's strongest band; None where no band does. What `key-bands`
+    corrects and reports, and what `playing --ladder` reads."""
+    real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
+    floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
+    ok = np.asarray(holds, bool) & ((real_db > floor) | (ours_db > floor))
+    return float(np.abs(real_db - ours_db)[ok].mean()) if ok.any() else None
+
+
 def noise_floor_db(real_db: np.ndarray, ours_db: np.ndarray, centres_hz, holds: np.ndarray, f0_hz: float,
                    damping: float = DAMPING, limit_db: float = LIMIT_DB, cut_only: bool = True) -> float | None:
     """One note's correction for the noise under 375 Hz (dB, for the balance's band NOISE_BAND):
@@ -182,10 +192,9 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
             if noise is not None:
                 out[i, NOISE_BAND] = noise
                 noise_err.append(abs(noise_floor_db(real, ours[j], BAND_CENTRES_HZ, holds, f0, 1.0, np.inf, cut_only=False)))
-            floor = max(real.max(), ours[j].max()) - FLOOR_DB
-            ok = holds & ((real > floor) | (ours[j] > floor))
-            if ok.any():
-                err.append(float(np.abs(real - ours[j])[ok].mean()))
+            e = partial_band_error_db(real, ours[j], holds)
+            if e is not None:
+                err.append(e)
         errors[name] = float(np.mean(err)) if err else float("nan")
         noise_errors[name] = float(np.mean(noise_err)) if noise_err else float("nan")
         if verbose:

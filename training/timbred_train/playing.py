@@ -315,7 +315,7 @@ def ladder_errors(timbred: Path, model: Path, presets: Path, work: Path, step: i
     on as often as on those it was. Returns {name: {"keys", "real", "ours", "errors_db", "mean_db"}}."""
     from safetensors import safe_open
 
-    from .keybands import FLOOR_DB, band_holds_partial
+    from .keybands import band_holds_partial, partial_band_error_db
 
     with safe_open(str(model), framework="np") as f:
         config = json.loads(f.metadata()["config"])
@@ -335,9 +335,8 @@ def ladder_errors(timbred: Path, model: Path, presets: Path, work: Path, step: i
             r, o = np.asarray(r), np.asarray(band_levels_db(o))
             b = 0.0 if stretch is None or name not in names else float(stretch[names.index(name), k])
             holds = band_holds_partial(440.0 * 2 ** ((k - 69) / 12), BAND_CENTRES_HZ, n_harmonics, RATE / 2, b)
-            floor = max(r.max(), o.max()) - FLOOR_DB
-            ok = holds & ((r > floor) | (o > floor))
-            errors.append(float(np.abs(r - o)[ok].mean()) if ok.any() else float("nan"))
+            e = partial_band_error_db(r, o, holds)
+            errors.append(float("nan") if e is None else e)
         out[name] = {"keys": keys, "errors_db": errors, "mean_db": float(np.nanmean(errors)) if keys else float("nan")}
         print(f"{name:15s} ladder of {len(keys)} keys: mean |band error| where a partial sounds {out[name]['mean_db']:.2f} dB",
               flush=True)
