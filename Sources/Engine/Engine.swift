@@ -1690,6 +1690,12 @@ public final class Engine: @unchecked Sendable {
         transients.amplitudes(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
                               gain: Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB))),
                               scratch: blendScratch, into: voice.transientAmplitudes)
+        // the key's strike top lifts the transient's top bands as it lifts the balance's
+        if let tone {
+            ToneTable.liftTransient(voice.transientAmplitudes,
+                                    topDB: tone.strikeTopDB(z: voice.z, pitch: voice.tunedKey,
+                                                            velocity: Double(voice.velocity), scratch: blendScratch))
+        }
     }
 
     /// A key went up with release `velocity`: its voices release (a pedal may hold them), their

@@ -16,8 +16,12 @@ public struct ToneBalance: Sendable, Equatable {
     public static let bandCount = 28
     /// Values of a frame's gains: the band gains, then the gain of everything (the onset's), then
     /// the strike's share of the band gains' shape (1: all of it), then the strike's gain of the
-    /// noise in dB (0: none).
-    public static let rowCount = bandCount + 3
+    /// noise in dB (0: none), then the strike's top: the gain in dB of everything from
+    /// ``strikeTopBand`` up (0: none).
+    public static let rowCount = bandCount + 4
+    /// The lowest band the strike's top lifts whole (6.3 kHz); the gain falls linearly in amplitude
+    /// to 0 dB at the band below (5 kHz).
+    public static let strikeTopBand = 22
     /// K, harmonics.
     public let harmonicCount: Int
     /// Noise bands of the model.
@@ -65,11 +69,13 @@ public struct ToneBalance: Sendable, Equatable {
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
     /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
-    /// in dB, then the strike's share σ, then the strike's noise gain N in dB). With σ < 1 the bands
+    /// in dB, then the strike's share σ, then the strike's noise gain N in dB, then the strike's top T
+    /// in dB). With σ < 1 the bands
     /// get σ of their gains (in dB) and the frame is scaled to the power (Σ harmonics² + Σ noise²)
     /// the whole gains give: the strike takes part of the balance's shape and all of its level.
     /// Then the noise is multiplied by N dB (the noise's magnitudes over-count its share of the
-    /// frame's power, so it is not made up for). Real-time safe.
+    /// frame's power, so it is not made up for). Then everything from ``strikeTopBand`` up is
+    /// multiplied by T dB (linear in amplitude to 0 dB at the band below). Real-time safe.
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                       noise: UnsafeMutablePointer<Float>) {
         let share = gainsDB[Self.bandCount + 1], noiseDB = gainsDB[Self.bandCount + 2]
@@ -81,6 +87,29 @@ public struct ToneBalance: Sendable, Equatable {
         if noiseDB != 0 {
             let g = Float(exp(Double(noiseDB) * (log(10.0) / 20)))
             for b in 0..<noiseBandCount { noise[b] *= g }
+        }
+        let topDB = gainsDB[Self.bandCount + 3]
+        if topDB != 0 { scaleTop(topDB: topDB, f0Hz: f0Hz, harmonics: harmonics, noise: noise) }
+    }
+
+    /// Multiplies everything from ``strikeTopBand`` up by `topDB` (linear in amplitude to 1 at the
+    /// band below, 1 under it). Real-time safe.
+    private func scaleTop(topDB: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+                          noise: UnsafeMutablePointer<Float>) {
+        let g = Float(exp(Double(topDB) * (log(10.0) / 20)))
+        let low = SIMD16<Float>(repeating: 1)
+        var high = SIMD16<Float>(repeating: 1)
+        for b in Self.strikeTopBand..<Self.bandCount { high[b - 16] = g }
+        let base = Float(Self.bandPosition(hz: Double(f0Hz))), top = Float(Self.bandCount - 1)
+        let first = Float(Self.strikeTopBand - 1)
+        for k in 0..<harmonicCount {
+            let q = min(max(base + harmonicPositionOffsets[k], 1), top)
+            guard q > first else { continue }
+            let j = min(Int(q), Self.bandCount - 2)
+            harmonics[k] *= Self.interpolate(low, high, j, q - Float(j))
+        }
+        for b in 0..<noiseBandCount where Float(noiseBandIndex[b]) + noiseBandFraction[b] > first {
+            noise[b] *= Self.interpolate(low, high, noiseBandIndex[b], noiseBandFraction[b])
         }
     }
 

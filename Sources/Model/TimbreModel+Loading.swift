@@ -241,6 +241,15 @@ extension TimbreModel {
                 strikeNoiseSpec, inRange: { abs($0) <= ToneTable.strikeNoiseLimitDB },
                 what: "a gain within ±\(Int(ToneTable.strikeNoiseLimitDB)) dB")
         }
+        // and the strike's optional top per key and velocity, only beside the band gains
+        let strikeTopSpec = Self.toneStrikeTopTensor(for: config, onsetPitchCount: onsetPitchCount,
+                                                     gainVelocityCount: gainVelocityCount)
+        if file.tensors[strikeTopSpec.name] != nil {
+            guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
+            values[strikeTopSpec.name] = try checked(
+                strikeTopSpec, inRange: { abs($0) <= ToneTable.strikeNoiseLimitDB },
+                what: "a gain within ±\(Int(ToneTable.strikeNoiseLimitDB)) dB")
+        }
         // the optional high-pass of the noise below the fundamental
         let highPassSpec = Self.noiseHighPassTensor(for: config)
         if file.tensors[highPassSpec.name] != nil {
@@ -260,6 +269,7 @@ extension TimbreModel {
             .union(values[highPassSpec.name] == nil ? [] : [highPassSpec.name])
             .union(values[strikeSpec.name] == nil ? [] : [strikeSpec.name])
             .union(values[strikeNoiseSpec.name] == nil ? [] : [strikeNoiseSpec.name])
+            .union(values[strikeTopSpec.name] == nil ? [] : [strikeTopSpec.name])
             .union(values[tuningSpec.name] == nil ? [] : [tuningSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
@@ -338,7 +348,7 @@ extension TimbreModel {
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
             gainPitchAnchors: gainPitchAnchors, courseOnGainVelocities: courseOnGainVelocities,
             strikeFraction: values[strikeSpec.name] ?? [], strikeNoiseDB: values[strikeNoiseSpec.name] ?? [],
-            latentMeans: means, blendScale: scale, blendRule: blendRule)
+            strikeTopDB: values[strikeTopSpec.name] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in
             PartialMotionTable(instrumentCount: n, zDim: z, harmonicEdges: edges, depthDB: t("motion.depth_db"),
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],

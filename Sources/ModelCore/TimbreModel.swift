@@ -202,6 +202,14 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "tone.strike_noise_db", shape: [config.instrumentCount])
     }
 
+    /// The tone balance's optional strike top per key: [I, P_onset, V_gain] dB on everything from
+    /// 6.3 kHz up at the note-on (docs/model-format.md, "Tone balance").
+    public static func toneStrikeTopTensor(for config: ModelConfig, onsetPitchCount: Int?,
+                                           gainVelocityCount: Int?) -> TensorSpec {
+        TensorSpec(name: "tone.strike_top_db", shape: [config.instrumentCount, onsetPitchCount ?? config.envPitches.count,
+                                                      gainVelocityCount ?? config.envVelocities.count])
+    }
+
     /// The optional high-pass of the noise below the fundamental (docs/model-format.md, "Noise below
     /// the fundamental").
     public static func noiseHighPassTensor(for config: ModelConfig) -> TensorSpec {

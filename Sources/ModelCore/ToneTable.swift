@@ -1,3 +1,4 @@
+import Inference
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,8 +20,8 @@ public struct ToneTable: Sendable, Equatable {
     /// The largest gain a file may hold, either way (the trainer clamps to -30 … +18 dB).
     public static let largestGainDB: Float = 40
     /// Values ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` writes: the B band
-    /// gains, then the onset gain, the strike's share and the strike's noise gain.
-    public static var rowCount: Int { bandCount + 3 }
+    /// gains, then the onset gain, the strike's share, the strike's noise gain and the strike's top.
+    public static var rowCount: Int { bandCount + 4 }
     /// T of `tone.onset_db` in a file without `tone.onset_pitches`: 40 frames (400 ms at 100
     /// frames/s).
     public static let onsetFrameCountInFiles = 40
@@ -70,7 +71,12 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.strike_noise_db` [I] (empty: none): the noise's gain in dB at the note-on, linear to
     /// 0 dB at ``strikeRampSeconds`` (the noise alone moves: `ToneBalance.apply`).
     public let strikeNoiseDB: [Float]
-    /// The largest strike noise gain a file may hold, either way (dB).
+    /// `tone.strike_top_db` [I, P_onset, V_gain] (on `onsetPitchAnchors` and `gainVelocityAnchors`;
+    /// empty: none): the gain in dB of everything from 6.3 kHz up at the note-on (linear in
+    /// amplitude to 0 dB at the 5 kHz band), linear to 0 dB at ``strikeRampSeconds``: each key's
+    /// strike as bright as the real one's (`ToneBalance.apply`).
+    public let strikeTopDB: [Float]
+    /// The largest strike noise or top gain a file may hold, either way (dB).
     public static let strikeNoiseLimitDB: Float = 40
     /// The strike's ramp: from the note-on to the whole band balance, seconds.
     public static let strikeRampSeconds = 0.12
@@ -85,13 +91,17 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                gainPitchAnchors: [Double]? = nil, courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], latentMeans: [Float],
-                blendScale: Double, blendRule: LatentBlendRule) {
+                gainPitchAnchors: [Double]? = nil, courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], strikeTopDB: [Float] = [],
+                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
         precondition(strikeNoiseDB.isEmpty || strikeNoiseDB.count == instrumentCount)
         self.strikeNoiseDB = strikeNoiseDB
         precondition(pitchAnchors.count >= 2 && velocityAnchors.count >= 2)
+        precondition(strikeTopDB.isEmpty || strikeTopDB.count
+                     == instrumentCount * (onsetPitchAnchors ?? pitchAnchors).count
+                     * (gainVelocityAnchors ?? velocityAnchors).count)
+        self.strikeTopDB = strikeTopDB
         let gainVelocities = gainVelocityAnchors ?? velocityAnchors
         precondition(gainVelocities.count >= 2)
         let gainPitches = gainPitchAnchors ?? pitchAnchors
@@ -129,7 +139,8 @@ public struct ToneTable: Sendable, Equatable {
     /// added, then its onset gain in dB at that time (linear between frames; the last frame's
     /// after it), then the strike's share of the band gains' shape at that time (1 without
     /// `tone.strike_fraction` and from ``strikeRampSeconds`` on), then the strike's noise gain in dB
-    /// (0 without `tone.strike_noise_db` and from ``strikeRampSeconds`` on), written to `out`
+    /// (0 without `tone.strike_noise_db` and from ``strikeRampSeconds`` on), then the strike's top
+    /// in dB (0 without `tone.strike_top_db` and from ``strikeRampSeconds`` on), written to `out`
     /// (``rowCount`` values). Real-time safe: `scratch` holds at least
     /// I doubles.
     public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
@@ -192,19 +203,63 @@ public struct ToneTable: Sendable, Equatable {
         // of it at the ramp's end (ToneBalance keeps the frame's power)
         out[b + 1] = 1
         out[b + 2] = 0
-        if !strikeFraction.isEmpty || !strikeNoiseDB.isEmpty, secondsSinceNoteOn.isFinite,
+        out[b + 3] = 0
+        if !strikeFraction.isEmpty || !strikeNoiseDB.isEmpty || !strikeTopDB.isEmpty, secondsSinceNoteOn.isFinite,
            secondsSinceNoteOn < Self.strikeRampSeconds {
-            var fraction: Double = 0, noiseDB: Double = 0, total: Double = 0
+            var fraction: Double = 0, noiseDB: Double = 0, topDB: Double = 0, total: Double = 0
+            // the strike's top on the onset course's keys and the band gains' velocities
+            let topCorners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: gainVelocityAnchors,
+                                           pitch: pitch, velocity: velocity)
             for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
                 fraction += weights[i] * Double(strikeFraction.isEmpty ? 1 : strikeFraction[i])
                 noiseDB += weights[i] * Double(strikeNoiseDB.isEmpty ? 0 : strikeNoiseDB[i])
+                if !strikeTopDB.isEmpty {
+                    let (c00, c01, c10, c11) = topCorners.cells(instrument: i)
+                    let (u00, u01, u10, u11) = topCorners.weights(weights[i])
+                    topDB += Double(u00 * strikeTopDB[c00] + u01 * strikeTopDB[c01] + u10 * strikeTopDB[c10]
+                                    + u11 * strikeTopDB[c11])
+                }
                 total += weights[i]
             }
             if total > 0 {  // (a timbre point of NaN has no balance to share)
                 let ramp = max(secondsSinceNoteOn, 0) / Self.strikeRampSeconds
                 out[b + 1] = Float(fraction + (1 - fraction) * ramp)
                 out[b + 2] = Float(noiseDB * (1 - ramp))
+                out[b + 3] = Float(topDB * (1 - ramp))
             }
+        }
+    }
+
+    /// The strike's top in dB at the note-on of a note at latent point `z`, MIDI `pitch` and
+    /// `velocity` (0 without `tone.strike_top_db`). Real-time safe: `scratch` holds at least I doubles.
+    public func strikeTopDB(z: UnsafePointer<Float>, pitch: Double, velocity: Double,
+                            scratch weights: UnsafeMutablePointer<Double>) -> Double {
+        guard !strikeTopDB.isEmpty else { return 0 }
+        latentMeans.withUnsafeBufferPointer { means in
+            blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
+                              into: weights)
+        }
+        let corners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: gainVelocityAnchors,
+                                    pitch: pitch, velocity: velocity)
+        var top: Double = 0
+        for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
+            let (c00, c01, c10, c11) = corners.cells(instrument: i)
+            let (u00, u01, u10, u11) = corners.weights(weights[i])
+            top += Double(u00 * strikeTopDB[c00] + u01 * strikeTopDB[c01] + u10 * strikeTopDB[c10] + u11 * strikeTopDB[c11])
+        }
+        return top
+    }
+
+    /// Lifts a note's transient (`TransientTable`'s T × B amplitudes, frame t at t / 500 s) by its
+    /// strike's top: bands from ``ToneBalance/strikeTopBand`` up by `topDB`, linear in dB to 0 at
+    /// ``strikeRampSeconds`` as the balance's. Real-time safe.
+    public static func liftTransient(_ amplitudes: UnsafeMutablePointer<Float>, topDB: Double) {
+        guard topDB != 0, topDB.isFinite else { return }
+        let b = TransientTable.bandCount
+        for t in 0..<TransientTable.frameCount {
+            let ramp = min(Double(t) / TransientTable.frameRateHz / strikeRampSeconds, 1)
+            let g = Float(exp(topDB * (1 - ramp) * (log(10.0) / 20)))
+            for x in ToneBalance.strikeTopBand..<b { amplitudes[t * b + x] *= g }
         }
     }
 
@@ -244,7 +299,7 @@ public struct ToneTable: Sendable, Equatable {
     }
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
-    /// not real-time): the B band gains, then the onset gain, then the strike's share and noise gain.
+    /// not real-time): the B band gains, then the onset gain, then the strike's share, noise gain and top.
     public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))

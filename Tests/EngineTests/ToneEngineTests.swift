@@ -18,8 +18,8 @@ final class ToneEngineTests: XCTestCase {
 
     /// The small model with a tone table: instrument 0 raised around 4 kHz and held down over its
     /// first 100 ms; the others flat. `zeros`: a table of zeros. `strike`: every instrument strikes
-    /// with half the balance and its noise 6 dB down.
-    func smallModel(zeros: Bool = false, strike: Bool = false) throws -> TimbreModel {
+    /// with half the balance and its noise 6 dB down. `topDB`: every key's strike top.
+    func smallModel(zeros: Bool = false, strike: Bool = false, topDB: Float = 0) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
         let b = ToneTable.bandCount, t = ToneTable.onsetFrameCountInFiles
         let cells = m.config.instrumentCount * m.config.envPitches.count * m.config.envVelocities.count
@@ -36,6 +36,7 @@ final class ToneEngineTests: XCTestCase {
                               gainDB: gain, onsetDB: onset, onsetFrameRateHz: Double(m.config.frameRate),
                               strikeFraction: strike ? Array(repeating: 0.5, count: m.config.instrumentCount) : [],
                               strikeNoiseDB: strike ? Array(repeating: -6, count: m.config.instrumentCount) : [],
+                              strikeTopDB: topDB == 0 ? [] : Array(repeating: topDB, count: cells),
                               latentMeans: m.latentMeans.flatMap { $0 }, blendScale: 0.5, blendRule: .inverseDistance)
         return m.with(tone: table)
     }
@@ -146,10 +147,31 @@ final class ToneEngineTests: XCTestCase {
         XCTAssertEqual(level, plainLevel, accuracy: 0.5)
     }
 
-    /// 10 000 blocks of notes with a tone balance (a strike's share and noise gain included), the
-    /// timbre moving, allocate nothing.
+    /// A strike top of −12 dB on every key (`tone.strike_top_db`) takes about that much (−12 dB at
+    /// the note-on, −10 dB at 20 ms) off the note's first 20 ms above 6.3 kHz, leaves them as they
+    /// were under 5 kHz, and the note from 120 ms on as it was.
+    func testTheStrikeTopDarkensTheFirst20MillisecondsAboveSixKilohertz() throws {
+        let note: [(Int, MIDIEvent)] = [(0, .noteOn(channel: 0, note: 81, velocity: 100))]
+        let plain = renderMono(makeEngine(try smallModel(zeros: true)), frames: 19_200, block: 64, events: note)
+        let topped = renderMono(makeEngine(try smallModel(zeros: true, topDB: -12)), frames: 19_200, block: 64, events: note)
+        let peak = plain.map { abs($0) }.max() ?? 0
+        let onset = plain.firstIndex { abs($0) > 0.01 * peak } ?? 0
+        /// Power of the first 20 ms between two frequencies, dB (their share plus their level).
+        func power(_ x: [Float], _ lo: Double, _ hi: Double) -> Double {
+            bandShareDB(x, fromHz: lo, toHz: hi, start: onset, n: 960, fftSize: 4096) + rmsDB(x, onset ..< onset + 960)
+        }
+        let high = power(topped, 6300, 24001) - power(plain, 6300, 24001)
+        let low = power(topped, 0, 5000) - power(plain, 0, 5000)
+        print(String(format: "first 20 ms with a -12 dB strike top: above 6.3 kHz %+.1f dB, under 5 kHz %+.2f dB", high, low))
+        XCTAssertEqual(high, -11, accuracy: 1.5)
+        XCTAssertEqual(low, 0, accuracy: 0.5)
+        XCTAssertEqual(rmsDB(topped, 7200 ..< 19_200), rmsDB(plain, 7200 ..< 19_200), accuracy: 0.05)
+    }
+
+    /// 10 000 blocks of notes with a tone balance (a strike's share, noise gain and top included),
+    /// the timbre moving, allocate nothing.
     func testToneBalanceDoesNotAllocate() throws {
-        let model = try smallModel(strike: true)
+        let model = try smallModel(strike: true, topDB: -9)
         let engine = makeEngine(model)
         let a = LatentPoint(model.latentMeans[0]), b1 = LatentPoint(model.latentMeans[1])
         let allocations = allocationsWhileExercising(engine, eventEvery: 5) { b in

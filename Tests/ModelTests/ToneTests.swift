@@ -37,6 +37,44 @@ final class ToneTests: XCTestCase {
         XCTAssertEqual(nan[b + 1], 1, "the whole (empty) balance's share")
     }
 
+    /// A transient lifted by its strike's top as the trainer lifts it (`tone.lift_transient`).
+    func testTheStrikeTopLiftsTheTransientAsTheTrainer() throws {
+        let fixture = try Reference(fixturePath)
+        var amplitudes = try fixture.values("transient.in")
+        let expected = try fixture.values("transient.out"), top = try fixture.values("transient.top_db")[0]
+        XCTAssertEqual(amplitudes.count, TransientTable.envelopeCount)
+        ToneTable.liftTransient(&amplitudes, topDB: Double(top))
+        XCTAssertLessThan(maxScaledError(amplitudes, expected), 1e-5)
+        let b = TransientTable.bandCount
+        XCTAssertEqual(amplitudes[b - 1], expected[b - 1], accuracy: 1e-6)
+        XCTAssertLessThan(amplitudes[b - 1], try fixture.values("transient.in")[b - 1] * 0.25, "the top band cut at the note-on")
+        XCTAssertEqual(amplitudes[ToneBalance.strikeTopBand - 1], try fixture.values("transient.in")[ToneBalance.strikeTopBand - 1],
+                       "the band under the top untouched")
+    }
+
+    /// The strike's top per key and velocity (`tone.strike_top_db` on the onset course's keys):
+    /// at the queries' times after note-on as the trainer computes it, 0 from the strike's ramp on.
+    func testStrikeTopLookupMatchesTheTrainer() throws {
+        let fixture = try Reference(fixturePath)
+        let velocities = try fixture.values("velocity_anchors").map(Double.init)
+        let table = ToneTable(instrumentCount: fixture.shape("gain_db")[0], zDim: fixture.shape("means")[1],
+                              pitchAnchors: try fixture.values("pitch_anchors").map(Double.init),
+                              velocityAnchors: velocities, gainDB: try fixture.values("gain_db"),
+                              onsetDB: try fixture.values("onset_db"),
+                              onsetPitchAnchors: try fixture.values("onset_pitch_anchors").map(Double.init),
+                              strikeTopDB: try fixture.values("strike_top_db"), latentMeans: try fixture.values("means"),
+                              blendScale: Double(try fixture.values("blend_scale")[0]), blendRule: .inverseDistance)
+        let zs = try fixture.values("lookup.z"), pitches = try fixture.values("lookup.pitch")
+        let queried = try fixture.values("lookup.velocity"), seconds = try fixture.values("lookup.seconds")
+        let expected = try fixture.values("lookup.strike_top")
+        XCTAssertGreaterThan(expected.map(abs).max() ?? 0, 1, "the fixture's queries reach the strike's top")
+        for q in 0..<pitches.count {
+            let g = table.gains(z: Array(zs[q * table.zDim ..< (q + 1) * table.zDim]), pitch: Double(pitches[q]),
+                                velocity: Double(queried[q]), secondsSinceNoteOn: Double(seconds[q]))
+            XCTAssertEqual(g[ToneTable.bandCount + 3], expected[q], accuracy: 1e-4, "query \(q) at \(seconds[q]) s")
+        }
+    }
+
     /// The band course (`tone.course_db`): the band gains with the course added at the query's
     /// time after note-on, before its first time, between two and after its last, as the trainer
     /// computes them; the same table without the course gives the band gains alone.
@@ -172,7 +210,7 @@ final class ToneTests: XCTestCase {
         let harmonics = (0..<k).map { 1 / Float($0 + 1) }, noise = (0..<nb).map { 0.01 * Float($0 % 3 + 1) }
         func play(_ share: Float, onset: Float = -2, noiseDB: Float = 0) -> ([Float], [Float]) {
             var h = harmonics, n = noise
-            (gains + [onset, share, noiseDB]).withUnsafeBufferPointer { g in
+            (gains + [onset, share, noiseDB, 0]).withUnsafeBufferPointer { g in
                 balance.apply(gainsDB: g.baseAddress!, f0Hz: 220, harmonics: &h, noise: &n)
             }
             return (h, n)
@@ -219,7 +257,7 @@ final class ToneTests: XCTestCase {
         let balance = ToneBalance(harmonicCount: k, noiseBandCount: nb, bandLimitHz: 16000)
         for t in 0..<f0.count {
             var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], 1, 0]).withUnsafeBufferPointer { g in
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], 1, 0, 0]).withUnsafeBufferPointer { g in
                 h.withUnsafeMutableBufferPointer { hp in
                     n.withUnsafeMutableBufferPointer { np in
                         balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: hp.baseAddress!,
@@ -236,11 +274,22 @@ final class ToneTests: XCTestCase {
         let struckH = try fixture.values("apply.strike_harmonics_out"), struckN = try fixture.values("apply.strike_noise_out")
         for t in 0..<f0.count {
             var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
-            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], strike[2 * t], strike[2 * t + 1]]).withUnsafeBufferPointer { g in
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], strike[2 * t], strike[2 * t + 1], 0]).withUnsafeBufferPointer { g in
                 balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: &h, noise: &n)
             }
             XCTAssertLessThan(maxScaledError(h, Array(struckH[t * k ..< (t + 1) * k])), 1e-4, "struck harmonics at \(f0[t]) Hz")
             XCTAssertLessThan(maxScaledError(n, Array(struckN[t * nb ..< (t + 1) * nb])), 1e-4, "struck noise at \(f0[t]) Hz")
+        }
+        // and with the strike's top T as well (tone.apply's strike_top_db)
+        let top = try fixture.values("apply.strike_top_db")
+        let topH = try fixture.values("apply.strike_top_harmonics_out"), topN = try fixture.values("apply.strike_top_noise_out")
+        for t in 0..<f0.count {
+            var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], strike[2 * t], strike[2 * t + 1], top[t]]).withUnsafeBufferPointer { g in
+                balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], harmonics: &h, noise: &n)
+            }
+            XCTAssertLessThan(maxScaledError(h, Array(topH[t * k ..< (t + 1) * k])), 1e-4, "topped harmonics at \(f0[t]) Hz")
+            XCTAssertLessThan(maxScaledError(n, Array(topN[t * nb ..< (t + 1) * nb])), 1e-4, "topped noise at \(f0[t]) Hz")
         }
     }
 

@@ -227,6 +227,14 @@ def cmd_tone(args) -> None:
         key_layers=Path(args.key_layers) if args.key_layers else None, threads=args.threads)
 
 
+def cmd_key_strikes(args) -> None:
+    from .keybands import strike_keys
+
+    layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
+    strike_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
+                write=not args.dry, rounds=args.rounds)
+
+
 def cmd_key_bands(args) -> None:
     from .keybands import run
 
@@ -430,6 +438,17 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     o.set_defaults(func=cmd_tone)
 
+    ks = _model_command(sub, "key-strikes", "play every loud train note through timbred and set each key's strike "
+                                            "(tone.strike_top_db: everything from 6.3 kHz up over the first 120 ms) so "
+                                            "that its first 20 ms are as bright as the real note's (after the strike "
+                                            "and key-bands)",
+                        data=("data/default48", "the model's note set"),
+                        out="write the model with the strikes on every key here instead of in place",
+                        dry="measure and print; write nothing into the model", func=cmd_key_strikes)
+    ks.add_argument("--timbred", required=True, help="path of the timbred binary")
+    ks.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
+                                     "data/default48k,data/default48v,data/default48kv)")
+    ks.add_argument("--rounds", type=int, default=2, help="rounds of measuring and setting (default 2)")
     kb = _model_command(sub, "key-bands", "play every train note through timbred and set each key's band balance "
                                           "(tone.gain_pitches: every key) so that it sounds as the real note's "
                                           "(run it after the tone steps, then the onset course, transients and strike again)",

@@ -47,6 +47,10 @@ ROUNDS = 2
 NOISE_BAND = 1  # the balance's band (50 Hz) whose gain noise band 0 (0-375 Hz) takes, `noise_floor_db`
 NOISE_TOP_HZ = 250.0  # the report's bands up to this centre (upper edge 281 Hz) lie in noise band 0's span
 NOISE_KEY_MIN_HZ = 63.0  # from this f0 up no partial reads band NOISE_BAND's gain (band 2's centre)
+STRIKE_DAMPING = 0.8  # key-strikes: each round adds this share of the measured correction
+STRIKE_TOP_LIMIT_DB = 24.0  # the strike's top on a key, either way
+STRIKE_HOLD_S, STRIKE_STEP_S = 1.0, 2.0  # key-strikes' renders: each note held (its peak within it, as the recordings'), and the next one's start
+RATE_HZ = 48000  # the renders' and recordings' rate: a second of each is read
 HOLD_STEP_S = 4.5  # one note every this many seconds in the render
 MEASURED_S = 3.0  # the part of each note read (the report's held part lies within it)
 
@@ -201,6 +205,124 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
             print(f"  {name:16s} {len(idx):4d} notes: mean |band error| where a partial sounds {errors[name]:.2f} dB, "
                   f"of the noise under 375 Hz {noise_errors[name]:.2f} dB", flush=True)
     return out, errors, noise_errors
+
+
+def engine_strikes(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                   work: Path, name: str) -> np.ndarray:
+    """`playing.strike_db` of each note (MIDI `pitch`, `velocity`) played one after another by
+    `timbred render` at latent point `latent`, dry: held STRIKE_HOLD_S, STRIKE_STEP_S apart, each read
+    over its first second."""
+    import mido
+
+    from .dataset import read_audio
+    from .playing import strike_db
+
+    work.mkdir(parents=True, exist_ok=True)
+    mid, wav = work / f"{name}.mid", work / f"{name}.wav"
+    song = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    song.tracks.append(track)
+    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))  # 960 ticks a second
+    on = [int(round(j * STRIKE_STEP_S * 960)) for j in range(len(pitch))]
+    last = 0
+    for p, v, t0 in zip(pitch, velocity, on):
+        track.append(mido.Message("note_on", note=int(p), velocity=int(v), time=t0 - last))
+        track.append(mido.Message("note_off", note=int(p), velocity=0, time=int(round(STRIKE_HOLD_S * 960))))
+        last = t0 + int(round(STRIKE_HOLD_S * 960))
+    song.save(mid)
+    rate = 48000
+    r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
+                        "--latent=" + ",".join(f"{x:.7g}" for x in latent), "--rate", str(rate), "--reverb", "0",
+                        "--tail", "1"], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise UserError(f"timbred render failed for the strikes of {name}: {r.stderr.strip()}")
+    audio = read_audio(wav, rate)
+    wav.unlink()
+    return np.array([strike_db(np.pad(x := audio[t * rate // 960: t * rate // 960 + rate], (0, rate - len(x))))
+                     for t in on])
+
+
+def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
+                write: bool = True, rounds: int = ROUNDS, damping: float = STRIKE_DAMPING,
+                work: Path | None = None) -> dict:
+    """`timbred-train key-strikes`: each key's strike as bright as the real note's. Every train note
+    of velocity `tone.STRIKE_MIN_VELOCITY` or more (the note set's and the layers') is played through
+    timbred at its instrument's mean; its power above 6 kHz in the first 20 ms (`playing.strike_db`)
+    against the recording's gives damping × (real − ours), clamped to ±LIMIT_DB, which is averaged
+    onto the onset course's keys and the band gains' velocities (`tone.build_table`, each key its own
+    notes) and added to `tone.strike_top_db` [I, P_onset, V_gain] (velocities under the minimum keep
+    0 dB), `rounds` times, then measured once more. Returns the mean |error| per instrument, one
+    entry per measurement."""
+    from safetensors import safe_open
+
+    from . import tone as T
+    from .cache import load_or_build, training_notes
+    from .export import load_exported
+    from .playing import strike_db
+
+    model_path = Path(model_path)
+    if not Path(timbred).is_file():
+        raise UserError(f"{timbred}: the timbred binary was not found (swift build -c release --product timbred)")
+    model, _, _ = load_exported(model_path)
+    cfg = model.cfg
+    notes = training_notes(load_or_build(Path(data), cfg))
+    for layer in layers:
+        more = T._manifest_notes(Path(layer), cfg)
+        notes = T._joined(notes, more.subset(more.split == "train"))
+    means = model.prior_mu.detach().numpy()
+    with safe_open(str(model_path), framework="np") as f:
+        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
+        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    if "tone.gain_db" not in tables or "tone.onset_pitches" not in tables:
+        raise UserError(f"{model_path}: no band balance with an onset course on every key to refine "
+                        "(timbred-train tone --key-layers first)")
+    keys = [float(p) for p in tables["tone.onset_pitches"]]
+    velocities = T.gain_velocities(model_path, cfg)
+    shape = (len(cfg.instruments), len(keys), len(velocities))
+    top = np.asarray(tables.get("tone.strike_top_db", np.zeros(shape, np.float32)), np.float64)
+    if top.shape != shape:
+        top = np.zeros(shape)
+    loud = np.flatnonzero(np.asarray(notes.velocity) >= T.STRIKE_MIN_VELOCITY)
+    real = {int(i): strike_db(np.asarray(notes.audio[i][: RATE_HZ])) for i in loud}
+    work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keystrikes-"))
+    trial, history = model_path, []
+    print(f"the strikes of {len(loud)} train notes (velocity ≥ {T.STRIKE_MIN_VELOCITY}) through {timbred}, "
+          f"{rounds} rounds, damping {damping:g}", flush=True)
+    for r in range(rounds + 1):
+        print(f"round {r + 1}" if r < rounds else "the result", flush=True)
+        errors, correction = {}, np.zeros(len(loud))
+        for k, name in enumerate(cfg.instruments):
+            mine = loud[np.asarray(notes.instrument)[loud] == k]
+            if len(mine) == 0:
+                continue
+            ours = engine_strikes(Path(timbred), trial, means[k], np.asarray(notes.pitch)[mine],
+                                  np.asarray(notes.velocity)[mine], work, f"keystrikes-{k}")
+            e = ours - np.array([real[int(i)] for i in mine])
+            correction[np.searchsorted(loud, mine)] = -damping * np.clip(e, -LIMIT_DB, LIMIT_DB)
+            errors[name] = float(np.mean(np.abs(e)))
+            print(f"  {name:16s} {len(mine):4d} notes: mean |strike error| {errors[name]:.2f} dB, "
+                  f"mean {float(np.mean(e)):+.2f} dB", flush=True)
+        history.append(errors)
+        if r == rounds:
+            break
+        step = T.build_table(correction[:, None], np.asarray(notes.instrument)[loud], np.asarray(notes.pitch)[loud],
+                             np.asarray(notes.velocity)[loud], len(cfg.instruments), keys, velocities, smooth=False,
+                             pitch_span=T.ONSET_PITCH_SPAN)[..., 0]
+        step[:, :, np.asarray(velocities) < T.STRIKE_MIN_VELOCITY] = 0.0
+        top = np.clip(top + step, -STRIKE_TOP_LIMIT_DB, STRIKE_TOP_LIMIT_DB)
+        tables["tone.strike_top_db"] = top.astype(np.float32)
+        trial = work / f"strikes{r + 1}.safetensors"
+        T._write(model_path, tables, info, trial)
+    steps = " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)])
+    print(f"mean |strike error| (power above 6 kHz in the first 20 ms), dB, {steps}")
+    for n in cfg.instruments:
+        if n in history[0]:
+            print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
+    if write:
+        T._write(model_path, tables, info | {"key_strikes": {"notes": int(len(loud)), "rounds": rounds,
+                                                             "damping": damping}}, out)
+        print(f"wrote tone.strike_top_db {list(shape)} into {out or model_path}")
+    return {"errors_db": history}
 
 
 def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:

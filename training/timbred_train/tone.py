@@ -75,6 +75,13 @@ STRIKE_TOLERANCE_DB = 0.3  # the largest fraction within this of the least error
 # linear to 0 at STRIKE_RAMP_S (the noise alone moves); chosen after the share, the value nearest
 # 0 within STRIKE_TOLERANCE_DB of the least error.
 STRIKE_NOISE_DB = (-18.0, -12.0, -9.0, -6.0, -3.0, 0.0, 3.0, 6.0)  # the candidates
+# The strike's top per key (`timbred-train key-strikes`, keybands.py): FluidR3's strikes change
+# from one sample's key range to the next (the marimba's first 20 ms above 6 kHz 16 dB too bright
+# on keys 72-74 and 15 dB too dark on 76), which an instrument's share and noise gain cannot follow.
+# `tone.strike_top_db` [I, P_onset, V_gain] is the gain in dB of everything from band
+# STRIKE_TOP_BAND (6.3 kHz) up at the note-on (linear in amplitude to 0 dB at the band below),
+# linear to 0 dB at STRIKE_RAMP_S, after the share and the noise gain.
+STRIKE_TOP_BAND = 22
 STRIKE_FRAMES = 8  # frames played per note to read its strike (80 ms)
 STRIKE_MIN_VELOCITY = 80  # softer notes' strikes sink under the noise floor of their first 20 ms
 
@@ -133,21 +140,46 @@ def strike_noise_ramp(noise_db: float, t_s: np.ndarray) -> np.ndarray:
     return noise_db * (1.0 - np.clip(np.asarray(t_s, np.float64) / STRIKE_RAMP_S, 0.0, 1.0))
 
 
+def strike_top_gains_db(top_db: float, t_s: np.ndarray) -> np.ndarray:
+    """The strike's top as band gains [T, BANDS] in dB at times `t_s` after note-on: `top_db` on
+    the bands from STRIKE_TOP_BAND up (the strike noise's ramp: linear to 0 at STRIKE_RAMP_S), 0 under."""
+    g = np.zeros((len(t_s), BANDS))
+    g[:, STRIKE_TOP_BAND:] = strike_noise_ramp(top_db, t_s)[:, None]
+    return g
+
+
+def lift_transient(amplitudes: np.ndarray, top_db: float, frame_rate_hz: float = 500.0) -> np.ndarray:
+    """A note's transient amplitudes [T, BANDS] (frame t at t / frame_rate_hz s) lifted by its
+    strike's top as the balance is (`strike_top_gains_db`): bands from STRIKE_TOP_BAND up by
+    `top_db`, linear in dB to 0 at STRIKE_RAMP_S (the engine's `ToneTable.liftTransient`)."""
+    t = np.arange(amplitudes.shape[0]) / frame_rate_hz
+    return np.asarray(amplitudes, np.float64) * 10 ** (strike_top_gains_db(top_db, t) / 20)
+
+
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
           onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
-          strike: float | None = None, strike_noise_db: float = 0.0) -> dict:
+          strike: float | None = None, strike_noise_db: float = 0.0, strike_top_db: float = 0.0) -> dict:
     """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
     stretched partial's few cents do not move its gain), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `strike` the
     share of both at the note-on (`strike_ramp`; None: all of it), the frame kept at the power the
     whole gains give, and `strike_noise_db` the gain of the noise there (`strike_noise_ramp`), after
-    the rest;
+    the rest, then `strike_top_db` the gain of everything from STRIKE_TOP_BAND up there
+    (`strike_top_gains_db`, the same ramp);
     `onset_db` [ONSET_FRAMES] the onset course, frame n's gain on everything of frame n (its last
     value after the course)."""
     harm = controls["harmonics"]
     k = harm.shape[-1]
     t = np.arange(harm.shape[-2]) / frame_rate
+    if strike_top_db != 0.0:
+        # the strike's top, after everything else (the engine's `ToneBalance.apply`)
+        out = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, course, frame_rate, strike, strike_noise_db)
+        top = strike_top_gains_db(strike_top_db, t)  # [T, BANDS]
+        f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)
+        hg = torch.as_tensor(linear_gain_at(top, f), dtype=harm.dtype)
+        ng = torch.as_tensor(linear_gain_at(top, noise_band_hz(out["noise"].shape[-1], band_limit_hz)), dtype=harm.dtype)
+        return dict(out, harmonics=(out["harmonics"] * hg).to(harm.dtype), noise=(out["noise"] * ng).to(harm.dtype))
     if course is not None:
         gains_db = np.asarray(gains_db, np.float64)[None] + course_at(course[0], course[1], t)
     if strike_noise_db != 0.0:
@@ -782,7 +814,10 @@ def write_fixture(folder: Path) -> Path:
     120) with lookup queries (z, pitch,
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent), and after it at the
-    note-on with a strike share and noise gain each (`apply.strike`: [σ, N] per frame); a band course
+    note-on with a strike share and noise gain each (`apply.strike`: [σ, N] per frame), and with a
+    strike top each too (`apply.strike_top_db`); a strike top table (`strike_top_db` [I, P_onset, V])
+    and its values at the queries (`lookup.strike_top`); a transient [50, BANDS] before and after
+    its lift by a strike top (`transient.in`, `transient.top_db`, `transient.out`); a band course
     (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); band gains
     on pitch anchors of their own (30 / 45 / 60 / 61 / 100) with that course
     (`lookup.key_course_values`)."""
@@ -833,7 +868,25 @@ def write_fixture(folder: Path) -> Path:
                     answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
                     strike=float(strike[t, 0]), strike_noise_db=float(strike[t, 1]))
               for t in range(5)]
+    # the same frames with the strike's top as well, and a strike top table [I, P_onset, V] looked
+    # up at the queries (0 from the ramp's end on)
+    tops = np.array([6.0, -9.0, 12.0, 0.0, -4.0], np.float32)
+    topped = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
+                    answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
+                    strike=float(strike[t, 0]), strike_noise_db=float(strike[t, 1]), strike_top_db=float(tops[t]))
+              for t in range(5)]
+    top_table = (np.random.default_rng(30).random((2, len(onset_pitches), 3)) * 30 - 15).astype(np.float32)
+    top_answers = np.array([float(strike_noise_ramp(lookup(top_table[..., None], onset_pitches, velocities, means, scale,
+                                                           rule, zq, p, v)[0], np.array([float(sq)]))[0])
+                            for zq, p, v, sq in zip(queries_z, queries_p, queries_v, queries_s)], np.float32)
+    transient = np.random.default_rng(31).random((50, BANDS)).astype(np.float32)
     out = {"gain_db": table, "onset_db": onset, "pitch_anchors": pitches, "onset_pitch_anchors": onset_pitches,
+           "transient.in": transient, "transient.top_db": np.array([-13.5], np.float32),
+           "transient.out": lift_transient(transient, -13.5).astype(np.float32),
+           "apply.strike_top_db": tops,
+           "apply.strike_top_harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in topped]),
+           "apply.strike_top_noise_out": np.concatenate([a["noise"][0].numpy() for a in topped]),
+           "strike_top_db": top_table, "lookup.strike_top": top_answers,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
            "lookup.velocity": queries_v, "lookup.seconds": queries_s, "lookup.values": answers,
