@@ -219,6 +219,44 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The strike's top per key (`tone.strike_top_db` [I, P_onset, V_gain]: on the envelopes' anchors
+    /// in a file without onset pitches or gain velocities of its own) loads beside the band gains and
+    /// is read at the note-on; a gain beyond ±40 dB, a NaN, a wrong shape or one without the band
+    /// gains is refused with the tensor named.
+    func testToneStrikeTopLoadsAndBadOnesAreRefused() throws {
+        let plain = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let c = plain.config, n = c.instrumentCount
+        let shape = [n, c.envPitches.count, c.envVelocities.count, ToneTable.bandCount]
+        let gains: (String, [Int], [Float]) = ("tone.gain_db", shape, [Float](repeating: 2, count: shape.reduce(1, *)))
+        let topShape = [n, c.envPitches.count, c.envVelocities.count]
+        let top = (0..<topShape.reduce(1, *)).map { Float($0 % 5) * -4 }
+        let model = try TimbreModel(contentsOf: try smallModel(adding: [gains, ("tone.strike_top_db", topShape, top)]).path)
+        let tone = try XCTUnwrap(model.tone)
+        XCTAssertEqual(tone.strikeTopDB, top)
+        XCTAssertTrue(model.unexpectedTensorNames.isEmpty)
+        // a table of −6 dB everywhere: −6 at the note-on, −3 half-way through the ramp, 0 after it
+        let flat = try TimbreModel(contentsOf: try smallModel(adding: [
+            gains, ("tone.strike_top_db", topShape, [Float](repeating: -6, count: top.count))]).path)
+        func topDB(_ seconds: Double) throws -> Float {
+            try XCTUnwrap(flat.tone).gains(z: flat.latentMeans[0], pitch: 60, velocity: 100,
+                                           secondsSinceNoteOn: seconds)[ToneTable.bandCount + 3]
+        }
+        XCTAssertEqual(try topDB(0), -6, accuracy: 1e-4)
+        XCTAssertEqual(try topDB(ToneTable.strikeRampSeconds / 2), -3, accuracy: 1e-4)
+        XCTAssertEqual(try topDB(0.2), 0, "none after the strike's ramp")
+        for extra in [[gains, ("tone.strike_top_db", topShape, top.map { $0 - 41 })],
+                      [gains, ("tone.strike_top_db", topShape, [Float.nan] + top.dropFirst())],
+                      [gains, ("tone.strike_top_db", [n, c.envPitches.count + 1, c.envVelocities.count],
+                               top + [Float](repeating: 0, count: n * c.envVelocities.count))]] as [[(String, [Int], [Float])]] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: extra).path)) {
+                XCTAssertTrue("\($0)".contains("tone.strike_top_db"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("tone.strike_top_db", topShape, top)]).path)) {
+            XCTAssertTrue("\($0)".contains("tone.gain_db"), "\($0)")
+        }
+    }
+
     /// The partial motion's three tensors load; a file with only some of them, edges that do not
     /// start at 1 or do not increase, a negative depth or a correlation of 1 is refused with the
     /// tensor named.
