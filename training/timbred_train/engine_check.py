@@ -139,7 +139,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.5))
     clf.fit(np.stack([classifier_features(notes.audio[i], sr) for i in train_idx]), notes.instrument[train_idx])
     work.mkdir(parents=True, exist_ok=True)
-    feats, labels, cents, real_feats, real_cents = [], [], [], [], []
+    feats, labels, cents, real_feats, real_cents, keys = [], [], [], [], [], []
     for k, name in enumerate(notes.instruments):
         mine = [int(i) for i in test if notes.instrument[i] == k]
         if not mine:
@@ -155,6 +155,7 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
             feats.append(classifier_features(seg, sr))
             real_feats.append(classifier_features(notes.audio[i], sr))
             labels.append(k)
+            keys.append(f"{int(notes.pitch[i])}/{int(notes.velocity[i])}")
             c = heard_cents(seg[: int(NOTE_S * sr)], int(notes.pitch[i]), sr)
             cents.append(float("nan") if c is None else c)
             c = heard_cents(notes.audio[i][: int(NOTE_S * sr)], int(notes.pitch[i]), sr)
@@ -172,6 +173,10 @@ def engine_check(timbred: Path, model_path: Path, presets: Path, data: Path, wor
         "octave_errors_engine": int(np.sum(np.abs(cents) > 600)),
         "per_instrument_engine": {name: float((named[labels == k] == k).mean())
                                   for k, name in enumerate(notes.instruments) if np.any(labels == k)},
+        # what each instrument's misnamed notes were heard as: "pitch/velocity" -> instrument
+        "misheard_engine": {name: {keys[j]: notes.instruments[int(named[j])] for j in np.flatnonzero(labels == k)
+                                   if named[j] != k}
+                            for k, name in enumerate(notes.instruments) if np.any((labels == k) & (named != k))},
     }
     result["ladder"] = octave_ladder(timbred, model_path, presets, list(notes.instruments), work, sr, reverb)
     if report is not None and report.is_file():
