@@ -438,27 +438,27 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
     o.set_defaults(func=cmd_tone)
 
-    ks = _model_command(sub, "key-strikes", "play every loud train note through timbred and set each key's strike "
-                                            "(tone.strike_top_db: everything from 6.3 kHz up over the first 120 ms) so "
-                                            "that its first 20 ms are as bright as the real note's (after the strike "
-                                            "and key-bands)",
-                        data=("data/default48", "the model's note set"),
-                        out="write the model with the strikes on every key here instead of in place",
-                        dry="measure and print; write nothing into the model", func=cmd_key_strikes)
-    ks.add_argument("--timbred", required=True, help="path of the timbred binary")
-    ks.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
-                                     "data/default48k,data/default48v,data/default48kv)")
-    ks.add_argument("--rounds", type=int, default=2, help="rounds of measuring and setting (default 2)")
-    kb = _model_command(sub, "key-bands", "play every train note through timbred and set each key's band balance "
-                                          "(tone.gain_pitches: every key) so that it sounds as the real note's "
-                                          "(run it after the tone steps, then the onset course, transients and strike again)",
-                        data=("data/default48", "the model's note set"),
-                        out="write the model with the band balance on every key here instead of in place",
-                        dry="measure and print; write nothing into the model", func=cmd_key_bands)
-    kb.add_argument("--timbred", required=True, help="path of the timbred binary")
-    kb.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
-                                     "data/default48k,data/default48v: the keys between and the velocities beside)")
-    kb.add_argument("--rounds", type=int, default=2, help="rounds of measuring and setting (default 2)")
+    def per_key_command(name: str, what: str, wrote: str, func, rounds: int = 2):
+        """A command that plays every train note (and the layers') through timbred and sets a table
+        on every key: its --timbred, --layers and --rounds."""
+        c = _model_command(sub, name, what, data=("data/default48", "the model's note set"),
+                           out=f"write the model with {wrote} on every key here instead of in place",
+                           dry="measure and print; write nothing into the model", func=func)
+        c.add_argument("--timbred", required=True, help="path of the timbred binary")
+        c.add_argument("--layers", help="comma-separated note sets whose train notes are played too (e.g. "
+                                        "data/default48k,data/default48v,data/default48kv: the keys between and "
+                                        "the velocities beside)")
+        c.add_argument("--rounds", type=int, default=rounds, help=f"rounds of measuring and setting (default {rounds})")
+        return c
+
+    per_key_command("key-strikes", "play every loud train note through timbred and set each key's strike "
+                                   "(tone.strike_top_db: everything from 6.3 kHz up over the first 120 ms) so that its "
+                                   "first 20 ms are as bright as the real note's (the last step, after the strike and "
+                                   "key-bands)", "the strikes", cmd_key_strikes, rounds=3)
+    kb = per_key_command("key-bands", "play every train note through timbred and set each key's band balance "
+                                      "(tone.gain_pitches: every key) so that it sounds as the real note's (run it "
+                                      "after the tone steps, then the onset course, transients and strike again)",
+                         "the band balance", cmd_key_bands)
     kb.add_argument("--noise-only", action="store_true",
                     help="only the noise under 375 Hz (the last step, after the strike and the high-pass; "
                          "every partial's balance stays as it is)")

@@ -126,14 +126,14 @@ def noise_floor_db(real_db: np.ndarray, ours_db: np.ndarray, centres_hz, holds: 
     return float(damping * np.clip(10 * np.log10(rp / op), -limit_db, 0.0 if cut_only else limit_db))
 
 
-def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray,
-                       velocity: np.ndarray, hold_s: np.ndarray, work: Path, name: str) -> list[np.ndarray]:
-    """The report's band levels of each note (MIDI `pitch`, `velocity`, held `hold_s`) played one
-    after another by `timbred render` at latent point `latent`, dry."""
+def _engine_render(timbred: Path, model_path: Path, latent: np.ndarray, pitch, velocity, hold_s, step_s: float,
+                   work: Path, name: str, what: str) -> tuple[np.ndarray, list[int], int]:
+    """Notes (MIDI `pitch`, `velocity`, each held `hold_s`) played one after another, `step_s` apart,
+    by `timbred render` at latent point `latent`, dry: the audio, each note's start in ticks (960 a
+    second) and the rate. The render is deleted once read (an instrument's notes run to gigabytes)."""
     import mido
 
     from .dataset import read_audio
-    from .playing import band_levels_db
 
     work.mkdir(parents=True, exist_ok=True)
     mid, wav = work / f"{name}.mid", work / f"{name}.wav"
@@ -141,8 +141,8 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
     track = mido.MidiTrack()
     song.tracks.append(track)
     track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))  # 960 ticks a second
-    # note j starts at tick j · HOLD_STEP_S · 960 and ends its hold later
-    on = [int(round(j * HOLD_STEP_S * 960)) for j in range(len(pitch))]
+    # note j starts at tick j · step_s · 960 and ends its hold later
+    on = [int(round(j * step_s * 960)) for j in range(len(pitch))]
     off = [t + int(round(h * 960)) for t, h in zip(on, hold_s)]
     last = 0
     for p, v, t0, t1 in zip(pitch, velocity, on, off):
@@ -155,9 +155,20 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
                         "--latent=" + ",".join(f"{x:.7g}" for x in latent), "--rate", str(rate), "--reverb", "0",
                         "--tail", "1"], capture_output=True, text=True)
     if r.returncode != 0:
-        raise UserError(f"timbred render failed for the key bands of {name}: {r.stderr.strip()}")
+        raise UserError(f"timbred render failed for the {what} of {name}: {r.stderr.strip()}")
     audio = read_audio(wav, rate)
-    wav.unlink()  # an instrument's notes run to gigabytes: read once
+    wav.unlink()
+    return audio, on, rate
+
+
+def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray,
+                       velocity: np.ndarray, hold_s: np.ndarray, work: Path, name: str) -> list[np.ndarray]:
+    """The report's band levels of each note (MIDI `pitch`, `velocity`, held `hold_s`) played one
+    after another by `timbred render` at latent point `latent`, dry."""
+    from .playing import band_levels_db
+
+    audio, on, rate = _engine_render(timbred, model_path, latent, pitch, velocity, hold_s, HOLD_STEP_S, work, name,
+                                     "key bands")
     n = int(MEASURED_S * rate)
     return [np.array(band_levels_db(np.pad(x := audio[t * rate // 960: t * rate // 960 + n], (0, n - len(x)))))
             for t in on]
@@ -212,34 +223,30 @@ def engine_strikes(timbred: Path, model_path: Path, latent: np.ndarray, pitch: n
     """`playing.strike_db` of each note (MIDI `pitch`, `velocity`) played one after another by
     `timbred render` at latent point `latent`, dry: held STRIKE_HOLD_S, STRIKE_STEP_S apart, each read
     over its first second."""
-    import mido
-
-    from .dataset import read_audio
     from .playing import strike_db
 
-    work.mkdir(parents=True, exist_ok=True)
-    mid, wav = work / f"{name}.mid", work / f"{name}.wav"
-    song = mido.MidiFile(ticks_per_beat=480)
-    track = mido.MidiTrack()
-    song.tracks.append(track)
-    track.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))  # 960 ticks a second
-    on = [int(round(j * STRIKE_STEP_S * 960)) for j in range(len(pitch))]
-    last = 0
-    for p, v, t0 in zip(pitch, velocity, on):
-        track.append(mido.Message("note_on", note=int(p), velocity=int(v), time=t0 - last))
-        track.append(mido.Message("note_off", note=int(p), velocity=0, time=int(round(STRIKE_HOLD_S * 960))))
-        last = t0 + int(round(STRIKE_HOLD_S * 960))
-    song.save(mid)
-    rate = 48000
-    r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
-                        "--latent=" + ",".join(f"{x:.7g}" for x in latent), "--rate", str(rate), "--reverb", "0",
-                        "--tail", "1"], capture_output=True, text=True)
-    if r.returncode != 0:
-        raise UserError(f"timbred render failed for the strikes of {name}: {r.stderr.strip()}")
-    audio = read_audio(wav, rate)
-    wav.unlink()
+    audio, on, rate = _engine_render(timbred, model_path, latent, pitch, velocity, [STRIKE_HOLD_S] * len(pitch),
+                                     STRIKE_STEP_S, work, name, "strikes")
     return np.array([strike_db(np.pad(x := audio[t * rate // 960: t * rate // 960 + rate], (0, rate - len(x))))
                      for t in on])
+
+
+def _train_notes(model_path: Path, data: Path, layers: list[Path], timbred: Path):
+    """The model's config, the note set's train notes joined with the layers' (their audio at the
+    model's rate) and the instruments' latent means, for a measurement through `timbred`."""
+    from . import tone as T
+    from .cache import load_or_build, training_notes
+    from .export import load_exported
+
+    if not Path(timbred).is_file():
+        raise UserError(f"{timbred}: the timbred binary was not found (swift build -c release --product timbred)")
+    model, _, _ = load_exported(Path(model_path))
+    cfg = model.cfg
+    notes = training_notes(load_or_build(Path(data), cfg))
+    for layer in layers:
+        more = T._manifest_notes(Path(layer), cfg)
+        notes = T._joined(notes, more.subset(more.split == "train"))
+    return cfg, notes, model.prior_mu.detach().numpy()
 
 
 def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
@@ -256,20 +263,10 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     from safetensors import safe_open
 
     from . import tone as T
-    from .cache import load_or_build, training_notes
-    from .export import load_exported
     from .playing import strike_db
 
     model_path = Path(model_path)
-    if not Path(timbred).is_file():
-        raise UserError(f"{timbred}: the timbred binary was not found (swift build -c release --product timbred)")
-    model, _, _ = load_exported(model_path)
-    cfg = model.cfg
-    notes = training_notes(load_or_build(Path(data), cfg))
-    for layer in layers:
-        more = T._manifest_notes(Path(layer), cfg)
-        notes = T._joined(notes, more.subset(more.split == "train"))
-    means = model.prior_mu.detach().numpy()
+    cfg, notes, means = _train_notes(model_path, data, layers, timbred)
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
@@ -350,19 +347,9 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     from safetensors import safe_open
 
     from . import tone as T
-    from .cache import load_or_build, training_notes
-    from .export import load_exported
 
     model_path = Path(model_path)
-    if not Path(timbred).is_file():
-        raise UserError(f"{timbred}: the timbred binary was not found (swift build -c release --product timbred)")
-    model, _, _ = load_exported(model_path)
-    cfg = model.cfg
-    notes = training_notes(load_or_build(Path(data), cfg))
-    for layer in layers:
-        more = T._manifest_notes(Path(layer), cfg)
-        notes = T._joined(notes, more.subset(more.split == "train"))
-    means = model.prior_mu.detach().numpy()
+    cfg, notes, means = _train_notes(model_path, data, layers, timbred)
     keys = [float(p) for p in T.ONSET_PITCHES]
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
     trial, history, noise_history = model_path, [], []
