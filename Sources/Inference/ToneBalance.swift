@@ -97,20 +97,9 @@ public struct ToneBalance: Sendable, Equatable {
     private func scaleTop(topDB: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                           noise: UnsafeMutablePointer<Float>) {
         let g = Float(exp(Double(topDB) * (log(10.0) / 20)))
-        let low = SIMD16<Float>(repeating: 1)
         var high = SIMD16<Float>(repeating: 1)
         for b in Self.strikeTopBand..<Self.bandCount { high[b - 16] = g }
-        let base = Float(Self.bandPosition(hz: Double(f0Hz))), top = Float(Self.bandCount - 1)
-        let first = Float(Self.strikeTopBand - 1)
-        for k in 0..<harmonicCount {
-            let q = min(max(base + harmonicPositionOffsets[k], 1), top)
-            guard q > first else { continue }
-            let j = min(Int(q), Self.bandCount - 2)
-            harmonics[k] *= Self.interpolate(low, high, j, q - Float(j))
-        }
-        for b in 0..<noiseBandCount where Float(noiseBandIndex[b]) + noiseBandFraction[b] > first {
-            noise[b] *= Self.interpolate(low, high, noiseBandIndex[b], noiseBandFraction[b])
-        }
+        multiply(low: SIMD16<Float>(repeating: 1), high: high, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
     }
 
     /// The frame with `share` of the band gains, scaled to the power the whole gains give.
@@ -156,6 +145,14 @@ public struct ToneBalance: Sendable, Equatable {
     private func scale(gainsDB: UnsafePointer<Float>, share: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
                        noise: UnsafeMutablePointer<Float>) {
         let (low, high) = Self.linearGains(gainsDB, share: share)
+        multiply(low: low, high: high, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+    }
+
+    /// Multiplies each harmonic and noise band by the 28 linear band gains in `low` (0-15) and
+    /// `high` (16-27) at its frequency. Real-time safe.
+    @inline(__always)
+    private func multiply(low: SIMD16<Float>, high: SIMD16<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+                          noise: UnsafeMutablePointer<Float>) {
         let base = Float(Self.bandPosition(hz: Double(f0Hz)))
         let top = Float(Self.bandCount - 1)
         for k in 0..<harmonicCount {

@@ -238,8 +238,8 @@ extension TimbreModel {
         if file.tensors[strikeNoiseSpec.name] != nil {
             guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
             values[strikeNoiseSpec.name] = try checked(
-                strikeNoiseSpec, inRange: { abs($0) <= ToneTable.strikeNoiseLimitDB },
-                what: "a gain within ±\(Int(ToneTable.strikeNoiseLimitDB)) dB")
+                strikeNoiseSpec, inRange: { abs($0) <= ToneTable.strikeGainLimitDB },
+                what: "a gain within ±\(Int(ToneTable.strikeGainLimitDB)) dB")
         }
         // and the strike's optional top per key and velocity, only beside the band gains
         let strikeTopSpec = Self.toneStrikeTopTensor(for: config, onsetPitchCount: onsetPitchCount,
@@ -247,8 +247,8 @@ extension TimbreModel {
         if file.tensors[strikeTopSpec.name] != nil {
             guard !toneSpecs.isEmpty else { throw .missingTensor(path: path, name: "tone.gain_db") }
             values[strikeTopSpec.name] = try checked(
-                strikeTopSpec, inRange: { abs($0) <= ToneTable.strikeNoiseLimitDB },
-                what: "a gain within ±\(Int(ToneTable.strikeNoiseLimitDB)) dB")
+                strikeTopSpec, inRange: { abs($0) <= ToneTable.strikeGainLimitDB },
+                what: "a gain within ±\(Int(ToneTable.strikeGainLimitDB)) dB")
         }
         // the optional high-pass of the noise below the fundamental
         let highPassSpec = Self.noiseHighPassTensor(for: config)

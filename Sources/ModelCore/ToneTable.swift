@@ -77,7 +77,7 @@ public struct ToneTable: Sendable, Equatable {
     /// strike as bright as the real one's (`ToneBalance.apply`).
     public let strikeTopDB: [Float]
     /// The largest strike noise or top gain a file may hold, either way (dB).
-    public static let strikeNoiseLimitDB: Float = 40
+    public static let strikeGainLimitDB: Float = 40
     /// The strike's ramp: from the note-on to the whole band balance, seconds.
     public static let strikeRampSeconds = 0.12
     /// `latent.means` [I, Z], row-major.
@@ -207,20 +207,12 @@ public struct ToneTable: Sendable, Equatable {
         if !strikeFraction.isEmpty || !strikeNoiseDB.isEmpty || !strikeTopDB.isEmpty, secondsSinceNoteOn.isFinite,
            secondsSinceNoteOn < Self.strikeRampSeconds {
             var fraction: Double = 0, noiseDB: Double = 0, topDB: Double = 0, total: Double = 0
-            // the strike's top on the onset course's keys and the band gains' velocities
-            let topCorners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: gainVelocityAnchors,
-                                           pitch: pitch, velocity: velocity)
             for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
                 fraction += weights[i] * Double(strikeFraction.isEmpty ? 1 : strikeFraction[i])
                 noiseDB += weights[i] * Double(strikeNoiseDB.isEmpty ? 0 : strikeNoiseDB[i])
-                if !strikeTopDB.isEmpty {
-                    let (c00, c01, c10, c11) = topCorners.cells(instrument: i)
-                    let (u00, u01, u10, u11) = topCorners.weights(weights[i])
-                    topDB += Double(u00 * strikeTopDB[c00] + u01 * strikeTopDB[c01] + u10 * strikeTopDB[c10]
-                                    + u11 * strikeTopDB[c11])
-                }
                 total += weights[i]
             }
+            topDB = blendedStrikeTop(weights: weights, pitch: pitch, velocity: velocity)
             if total > 0 {  // (a timbre point of NaN has no balance to share)
                 let ramp = max(secondsSinceNoteOn, 0) / Self.strikeRampSeconds
                 out[b + 1] = Float(fraction + (1 - fraction) * ramp)
@@ -239,6 +231,14 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               into: weights)
         }
+        return blendedStrikeTop(weights: weights, pitch: pitch, velocity: velocity)
+    }
+
+    /// `tone.strike_top_db` blended by the instruments' `weights`, bilinear on the onset course's
+    /// keys and the band gains' velocities (0 without the tensor). Real-time safe.
+    @inline(__always)
+    private func blendedStrikeTop(weights: UnsafeMutablePointer<Double>, pitch: Double, velocity: Double) -> Double {
+        guard !strikeTopDB.isEmpty else { return 0 }
         let corners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: gainVelocityAnchors,
                                     pitch: pitch, velocity: velocity)
         var top: Double = 0

@@ -50,7 +50,6 @@ NOISE_KEY_MIN_HZ = 63.0  # from this f0 up no partial reads band NOISE_BAND's ga
 STRIKE_DAMPING = 0.8  # key-strikes: each round adds this share of the measured correction
 STRIKE_TOP_LIMIT_DB = 24.0  # the strike's top on a key, either way
 STRIKE_HOLD_S, STRIKE_STEP_S = 1.0, 2.0  # key-strikes' renders: each note held (its peak within it, as the recordings'), and the next one's start
-RATE_HZ = 48000  # the renders' and recordings' rate: a second of each is read
 HOLD_STEP_S = 4.5  # one note every this many seconds in the render
 MEASURED_S = 3.0  # the part of each note read (the report's held part lies within it)
 
@@ -263,7 +262,7 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     from safetensors import safe_open
 
     from . import tone as T
-    from .playing import strike_db
+    from .playing import RATE, strike_db
 
     model_path = Path(model_path)
     cfg, notes, means = _train_notes(model_path, data, layers, timbred)
@@ -280,7 +279,7 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     if top.shape != shape:
         top = np.zeros(shape)
     loud = np.flatnonzero(np.asarray(notes.velocity) >= T.STRIKE_MIN_VELOCITY)
-    real = {int(i): strike_db(np.asarray(notes.audio[i][: RATE_HZ])) for i in loud}
+    real = {int(i): strike_db(np.asarray(notes.audio[i][:RATE])) for i in loud}  # its first second, as ours
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keystrikes-"))
     trial, history = model_path, []
     print(f"the strikes of {len(loud)} train notes (velocity ≥ {T.STRIKE_MIN_VELOCITY}) through {timbred}, "
@@ -297,8 +296,11 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
             e = ours - np.array([real[int(i)] for i in mine])
             correction[np.searchsorted(loud, mine)] = -damping * np.clip(e, -LIMIT_DB, LIMIT_DB)
             errors[name] = float(np.mean(np.abs(e)))
+            worst = np.argsort(-np.abs(e))[:3]
             print(f"  {name:16s} {len(mine):4d} notes: mean |strike error| {errors[name]:.2f} dB, "
-                  f"mean {float(np.mean(e)):+.2f} dB", flush=True)
+                  f"mean {float(np.mean(e)):+.2f} dB; furthest (key/velocity dB): "
+                  + ", ".join(f"{int(notes.pitch[mine[j]])}/{int(notes.velocity[mine[j]])} {e[j]:+.1f}" for j in worst),
+                  flush=True)
         history.append(errors)
         if r == rounds:
             break
@@ -315,6 +317,7 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     for n in cfg.instruments:
         if n in history[0]:
             print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
+    print(f"  {'all':16s} " + " → ".join(f"{np.mean(list(h.values())):.2f}" for h in history))
     if write:
         T._write(model_path, tables, info | {"key_strikes": {"notes": int(len(loud)), "rounds": rounds,
                                                              "damping": damping}}, out)

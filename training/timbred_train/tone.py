@@ -148,11 +148,14 @@ def strike_top_gains_db(top_db: float, t_s: np.ndarray) -> np.ndarray:
     return g
 
 
-def lift_transient(amplitudes: np.ndarray, top_db: float, frame_rate_hz: float = 500.0) -> np.ndarray:
+def lift_transient(amplitudes: np.ndarray, top_db: float, frame_rate_hz: float | None = None) -> np.ndarray:
     """A note's transient amplitudes [T, BANDS] (frame t at t / frame_rate_hz s) lifted by its
     strike's top as the balance is (`strike_top_gains_db`): bands from STRIKE_TOP_BAND up by
-    `top_db`, linear in dB to 0 at STRIKE_RAMP_S (the engine's `ToneTable.liftTransient`)."""
-    t = np.arange(amplitudes.shape[0]) / frame_rate_hz
+    `top_db`, linear in dB to 0 at STRIKE_RAMP_S (the engine's `ToneTable.liftTransient`); frames at
+    `transients.FRAME_RATE_HZ` unless given."""
+    from .transients import FRAME_RATE_HZ
+
+    t = np.arange(amplitudes.shape[0]) / (frame_rate_hz or FRAME_RATE_HZ)
     return np.asarray(amplitudes, np.float64) * 10 ** (strike_top_gains_db(top_db, t) / 20)
 
 
