@@ -10,9 +10,9 @@ import Model
 ///
 /// Computed on the control side whenever the morph corners change (`SoundController`): one
 /// reference note (A4, velocity 100, held, the learned envelope at each point) is decoded at
-/// `points` evenly spaced points of the line at once (one batched decoder step per frame), from a
-/// zero decoder state `startSeconds` into the note (where a morph's forgetting state leaves a
-/// voice, mid-morph), and its brightness (the power centroid of the decoded harmonics and noise
+/// `points` evenly spaced points of the line at once (one batched decoder step per frame),
+/// `startSeconds` into the note from the state a moving voice's decoder state is drawn towards
+/// (the point's instruments' `SettledState`s, blended as the engine blends them), and its brightness (the power centroid of the decoded harmonics and noise
 /// bands with the model's tone balance, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
 /// parameter so that the brightness changes at an even rate (each stretch's change, up or down), with a fifth of the knob's travel spread evenly over the line so that no stretch of
 /// the line is skipped.
@@ -25,7 +25,7 @@ public enum MorphProfile {
     /// Frames decoded per point; the brightness is averaged over the frames from `averageFrom`.
     public static let frames = 40
     public static let averageFrom = 20
-    /// Time after note-on of the first frame decoded (from a zero state).
+    /// Time after note-on of the first frame decoded (from the settled states).
     public static let startSeconds = 3.0
     /// Share of the knob's travel spread evenly along the line, whatever the brightness does.
     public static let evenShare = 0.2
@@ -50,6 +50,13 @@ public enum MorphProfile {
             weights[i] = model.envelopes.blendWeights(z: Array(z[i * zDim ..< (i + 1) * zDim]))
         }
         var state = [Float](repeating: 0, count: n * g)
+        // from the state a moving voice is drawn towards (the engine's forgetting)
+        let settled = SettledState.states(model: model)
+        for i in 0..<n {
+            for k in 0..<weights[i].count where weights[i][k] > 1e-4 {
+                for u in 0..<g { state[i * g + u] += weights[i][k] * settled[k * g + u] }
+            }
+        }
         var raw = [Float](repeating: 0, count: n * scaler.rawCount)
         var harmonics = [Float](repeating: 0, count: scaler.harmonicCount)
         var noise = [Float](repeating: 0, count: scaler.noiseBandCount)

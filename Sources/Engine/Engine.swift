@@ -182,6 +182,9 @@ public final class Engine: @unchecked Sendable {
     private var timbreAlpha: Float
     /// `settings.timbreForgetPerUnit`.
     private let timbreForget: Double
+    /// [I, G]: each instrument's decoder state in the middle of a held note (`SettledState`),
+    /// what a moving voice's state is drawn towards.
+    private let settledStates: UnsafeMutablePointer<Float>
     private var reverbMix: Float = 1
     private var gain: Float
     private var attackScale: Double = 1
@@ -313,6 +316,9 @@ public final class Engine: @unchecked Sendable {
         if let timbre { for d in 0..<min(timbre.count, start.count) { start[d] = timbre[d] } }
         initialTimbre = start
         timbreAlpha = Float(1 - exp(-1 / (settings.timbreSmoothingSeconds * frameRate)))
+        let settled = SettledState.states(model: model)
+        settledStates = buffer(settled.count)
+        settledStates.update(from: settled, count: settled.count)
         timbreForget = max(settings.timbreForgetPerUnit, 0)
         gain = dbToAmplitude(gainDB)
         channels = .allocate(capacity: 16)
@@ -361,7 +367,7 @@ public final class Engine: @unchecked Sendable {
         blendScratch.deallocate()
         motionEdges.deallocate()
         motionDepthDB.deallocate()
-        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
+        for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, settledStates, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
             p.deallocate()
         }
         summaries.deallocate()
@@ -1012,7 +1018,15 @@ public final class Engine: @unchecked Sendable {
                 }
                 if moved2 > 0 {
                     let keep = Float(exp(-timbreForget * moved2.squareRoot()))
+                    // towards the settled state of the point's instruments, not towards zero
+                    // (which the decoder only knows at a note-on: a piano turned to a violin
+                    // struck again, its brightness up 49 % in 0.3 s)
+                    envelopes.blendWeights(z: voice.z, into: weights)
                     for i in 0..<g { voice.gruState[i] *= keep }
+                    for k in 0..<envelopes.instrumentCount where weights[k] > 1e-4 {
+                        let share = (1 - keep) * weights[k], row = settledStates + k * g
+                        for i in 0..<g { voice.gruState[i] += share * row[i] }
+                    }
                 }
             }
             // an MPE note's own pressure (and slide, when routed there): its loudness, gliding the same way

@@ -103,9 +103,12 @@ final class MorphTests: XCTestCase {
     /// the clarinet's own note
     /// darkens as it is held (1310 Hz at 0.3 s, 1030 Hz on average over 6 s) faster than the
     /// line brightens, so the brightness falls, then rises to the oboe's. Rank correlation over
-    /// time is not asserted here.
+    /// time is not asserted here. Since the decoder state is drawn towards the settled states
+    /// instead of zero (session 28) the largest step is 5.6 × (4.6 × before; at 48 kHz in
+    /// `playing`'s turn 3.6 → 4.2 ×): the held reeds' own 100 ms brightness steps (their partials'
+    /// motion) are the largest, where the line's change is small.
     func testClarinetToOboeMovesWithoutAJumpAndArrives() throws {
-        try assertEvenMorph(from: "clarinet", to: "oboe", rho: nil, largestStep: 5.0, arrival: 0.05)
+        try assertEvenMorph(from: "clarinet", to: "oboe", rho: nil, largestStep: 6.5, arrival: 0.05)
     }
 
     /// Piano → violin: arrives at the violin (before: 16 % brighter, rho 0.59, largest step 6.5 ×;
@@ -119,6 +122,22 @@ final class MorphTests: XCTestCase {
     /// asks that A lie outside the arrival band around B), arriving at 595 Hz (+4.8 %).
     func testPianoToViolinArrivesWithoutAJump() throws {
         try assertEvenMorph(from: "piano", to: "violin", rho: nil, largestStep: 8.0, arrival: 0.07)
+    }
+
+    /// A piano held for a second, then turned towards the violin over 4 s (`playing`'s morph): it
+    /// must not strike again. The decoder state forgot towards zero as the timbre moved, and a
+    /// zero state is what the decoder knows at a note-on: the piano's brightness rose 49 % within
+    /// 0.3 s of the knob's first move (1442 → 2150 Hz, 48 kHz, `playing.md`) and fell back over
+    /// the next 0.5 s. The state is now drawn towards the settled state of the point's
+    /// instruments (`SettledState`): +8 % there.
+    func testAPianoTurnedToTheViolinDoesNotStrikeAgain() throws {
+        let turn = 1.0
+        let c = centroids(try render(preset: "piano", morphTo: "violin") { $0 < turn ? 0 : Float(min(1, ($0 - turn) / 4)) })
+        // frame i starts at 0.3 s + i × 0.1 s: the last 0.3 s before the turn, the first 0.6 s of it
+        let before = c[4...6].reduce(0, +) / 3, during = c[7...12].max()!
+        print(String(format: "piano turned to violin at 1 s: %.0f Hz before, at most %.0f Hz in the turn's first 0.6 s (%+.0f %%)",
+                     before, during, 100 * (during / before - 1)))
+        XCTAssertLessThan(during / before, 1.2, "the piano must not strike again when the knob moves")
     }
 
     /// Why the morph fell short of B: the decoder's recurrent state. The knob jumps from the
