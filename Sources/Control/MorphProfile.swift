@@ -44,10 +44,12 @@ public enum MorphProfile {
         let f0 = Float(440 * pow(2, (pitch - 69) / 12))
         var z = [Float](repeating: 0, count: n * zDim)
         var weights = [[Float]](repeating: [], count: n)
+        // every table blends A's and B's instruments along the line, as the engine's do
+        let line = model.envelopes.morphLine(from: a, to: b)
         for i in 0..<n {
             let s = Float(i) / Float(n - 1)
             for d in 0..<zDim { z[i * zDim + d] = a[d] + (b[d] - a[d]) * s }
-            weights[i] = model.envelopes.blendWeights(z: Array(z[i * zDim ..< (i + 1) * zDim]))
+            weights[i] = model.envelopes.blendWeights(z: Array(z[i * zDim ..< (i + 1) * zDim]), line: line)
         }
         var state = [Float](repeating: 0, count: n * g)
         // from the state a moving voice is drawn towards (the engine's forgetting)
@@ -71,7 +73,7 @@ public enum MorphProfile {
                         bandLimitHz: Double(scaler.bandLimitHz))
         }
         let toneGains: [[Float]] = (0..<n).map { i in
-            model.tone?.gains(z: Array(z[i * zDim ..< (i + 1) * zDim]), pitch: pitch, velocity: velocity) ?? []
+            model.tone?.gains(z: Array(z[i * zDim ..< (i + 1) * zDim]), pitch: pitch, velocity: velocity, line: line) ?? []
         }
         for frame in 0..<frames {
             let t = startSeconds + Double(frame) / Double(model.config.frameRate)

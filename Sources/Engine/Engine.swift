@@ -182,6 +182,9 @@ public final class Engine: @unchecked Sendable {
     private var timbreAlpha: Float
     /// `settings.timbreForgetPerUnit`.
     private let timbreForget: Double
+    /// The morph knob's line from A to B, along which every table blends A's and B's instruments
+    /// (`MorphLine`; `.none` until both are set).
+    private var morphLine = MorphLine.none
     /// [I, G]: each instrument's decoder state in the middle of a held note (`SettledState`),
     /// what a moving voice's state is drawn towards.
     private let settledStates: UnsafeMutablePointer<Float>
@@ -1021,7 +1024,7 @@ public final class Engine: @unchecked Sendable {
                     // towards the settled state of the point's instruments, not towards zero
                     // (which the decoder only knows at a note-on: a piano turned to a violin
                     // struck again, its brightness up 49 % in 0.3 s)
-                    envelopes.blendWeights(z: voice.z, into: weights)
+                    envelopes.blendWeights(z: voice.z, line: morphLine, into: weights)
                     for i in 0..<g { voice.gruState[i] *= keep }
                     for k in 0..<envelopes.instrumentCount where weights[k] > 1e-4 {
                         let share = (1 - keep) * weights[k], row = settledStates + k * g
@@ -1038,16 +1041,16 @@ public final class Engine: @unchecked Sendable {
             let loudness = loudnessDB(of: voice, times: times) + voice.pressureDB
             voice.lastLoudnessDB = Float(loudness)
             f0Row.pointee = Float(f0)
-            inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee),
+            inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee), line: morphLine,
                                                            scratch: blendScratch)
             if let noiseHighPass {
-                voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(z: voice.z, scratch: blendScratch))
+                voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(z: voice.z, line: morphLine, scratch: blendScratch))
             }
             if let tone {
                 // the tone balance at the frame's pitch (bend and glide included), timbre and time
                 let pitch = 69 + 12 * log2(max(Double(f0Row.pointee), 1) / 440)
                 tone.gains(z: voice.z, pitch: pitch, velocity: Double(voice.velocity),
-                           secondsSinceNoteOn: times.sinceOn, scratch: blendScratch, into: toneRow)
+                           secondsSinceNoteOn: times.sinceOn, line: morphLine, scratch: blendScratch, into: toneRow)
             }
             loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
@@ -1144,7 +1147,7 @@ public final class Engine: @unchecked Sendable {
                 if !voice.hasAhead { undecodedFrameCount &+= 1 }
                 voice.advanceFrame()
                 if let table = motion, let voiceMotion = voice.motion {
-                    let (rho, beta) = table.parameters(z: voice.z, scratch: blendScratch, depthDB: motionDepthDB)
+                    let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
                                         beta: beta)
@@ -1183,7 +1186,7 @@ public final class Engine: @unchecked Sendable {
         return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
                         + Double(channel.tuningSemitones) + tuning.masterSemitones
                         + vibratoSemitones(of: voice, atSeconds: seconds)
-                        + (inharmonicity?.tuningSemitones(z: voice.z, key: voice.tunedKey, scratch: blendScratch) ?? 0))
+                        + (inharmonicity?.tuningSemitones(z: voice.z, key: voice.tunedKey, line: morphLine, scratch: blendScratch) ?? 0))
     }
 
     /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,
@@ -1195,7 +1198,7 @@ public final class Engine: @unchecked Sendable {
         guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
         let (start, end) = PartialMotion.fadeInSeconds
         let fade = min((seconds - start) / (end - start), 1)
-        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, scratch: blendScratch)
+        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
         return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
     }
 
@@ -1296,13 +1299,22 @@ public final class Engine: @unchecked Sendable {
     /// loudness controller's offset). Real-time safe.
     @inline(__always)
     private func loudnessDB(of voice: Voice, times: (sinceOn: Double, offAt: Double?, sinceOff: Double?)) -> Double {
-        envelopes.blendWeights(z: voice.z, into: weights)
+        envelopes.blendWeights(z: voice.z, line: morphLine, into: weights)
         return envelopes.loudnessDB(pitch: Double(voice.note), velocity: Double(voice.velocity),
                                     secondsSinceNoteOn: times.sinceOn, noteOffAtSeconds: times.offAt, weights: weights)
             + Double(controllerMap.loudnessOffsetDB)
     }
 
     // MARK: - per-channel timbre
+
+    /// Rebuilds `morphLine` from the controller map's A and B. Real-time safe.
+    private func updateMorphLine() {
+        let a = controllerMap.point(.a), b = controllerMap.point(.b), zDim = model.config.zDim
+        guard a.count == zDim, b.count == zDim else { morphLine = .none; return }
+        morphLine = envelopes.latentMeans.withUnsafeBufferPointer {
+            MorphLine(from: a.values, to: b.values, zDim: zDim, means: $0, instrumentCount: envelopes.instrumentCount)
+        }
+    }
 
     /// The channel whose timbre channel `c` plays: an MPE member channel its zone's manager
     /// channel, any other channel itself. Real-time safe.
@@ -1377,6 +1389,7 @@ public final class Engine: @unchecked Sendable {
             if release.isFinite, release > 0 { releaseScale = Double(ParameterLimits.clamp(release, to: ParameterLimits.releaseScale)) }
         case .mapController, .setMorphPoint, .setMorphWarp, .setMorph, .setPad:
             if let effect = controllerMap.apply(command) { apply(effect) }
+            if case let .setMorphPoint(corner, _) = command, corner == .a || corner == .b { updateMorphLine() }
         case .setMPESlide(let direction):
             if let direction, direction.count != model.config.zDim { _ = status.push(.commandRejected); return }
             mpeSlide = direction
@@ -1702,13 +1715,13 @@ public final class Engine: @unchecked Sendable {
     private func startTransient(_ voice: Voice) {
         guard let transients else { return }
         transients.amplitudes(z: voice.z, pitch: voice.tunedKey, velocity: Double(voice.velocity),
-                              gain: Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB))),
+                              gain: Float(dbToAmplitude(Double(controllerMap.loudnessOffsetDB))), line: morphLine,
                               scratch: blendScratch, into: voice.transientAmplitudes)
         // the key's strike top lifts the transient's top bands as it lifts the balance's
         if let tone {
             ToneTable.liftTransient(voice.transientAmplitudes,
                                     topDB: tone.strikeTopDB(z: voice.z, pitch: voice.tunedKey,
-                                                            velocity: Double(voice.velocity), scratch: blendScratch))
+                                                            velocity: Double(voice.velocity), line: morphLine, scratch: blendScratch))
         }
     }
 

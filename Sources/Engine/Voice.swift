@@ -199,13 +199,15 @@ final class Voice {
     }
 
     /// The inharmonicity B of a frame of this voice whose fundamental is `f0Hz`: the model's table
-    /// at the voice's timbre point and the pitch of `f0Hz` (docs/model-format.md, "Inharmonicity");
+    /// at the voice's timbre point (on the morph knob's `line`) and the pitch of `f0Hz`
+    /// (docs/model-format.md, "Inharmonicity");
     /// 0 without a table. Real-time safe: `scratch` holds the table's instrument count of doubles.
     @inline(__always)
-    func inharmonicity(table: InharmonicityTable?, f0Hz: Double, scratch: UnsafeMutablePointer<Double>) -> Double {
+    func inharmonicity(table: InharmonicityTable?, f0Hz: Double, line: MorphLine,
+                       scratch: UnsafeMutablePointer<Double>) -> Double {
         guard let table, f0Hz > 0 else { return 0 }
         let pitch = 69 + 12 * log2(f0Hz / 440)
-        return table.coefficient(z: z, pitch: pitch, scratch: scratch)
+        return table.coefficient(z: z, pitch: pitch, line: line, scratch: scratch)
     }
 
     /// The glide's distance from `note`, in semitones, `seconds` after note-on. Real-time safe.

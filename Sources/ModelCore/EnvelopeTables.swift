@@ -79,27 +79,40 @@ public struct EnvelopeTables: Sendable, Equatable {
 
     /// Writes the instrument weights of latent point `z` (Z floats) into `weights` (I floats), by
     /// the model's rule (`LatentBlendRule`). Real-time safe: no allocation.
-    public func blendWeights(z: UnsafePointer<Float>, into weights: UnsafeMutablePointer<Float>) {
+    public func blendWeights(z: UnsafePointer<Float>, line: MorphLine = .none, into weights: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
     }
 
     /// Array form of `blendWeights(z:into:)`: `z` holds Z floats, `weights` at least I.
     /// Real-time safe when `weights` is uniquely referenced.
-    public func blendWeights(z: [Float], into weights: inout [Float]) {
+    public func blendWeights(z: [Float], line: MorphLine = .none, into weights: inout [Float]) {
         precondition(z.count >= zDim && weights.count >= instrumentCount, "EnvelopeTables.blendWeights: buffers too small")
         z.withUnsafeBufferPointer { zb in
-            weights.withUnsafeMutableBufferPointer { wb in blendWeights(z: zb.baseAddress!, into: wb.baseAddress!) }
+            weights.withUnsafeMutableBufferPointer { wb in blendWeights(z: zb.baseAddress!, line: line, into: wb.baseAddress!) }
         }
     }
 
     /// The instrument weights of latent point `z` (allocates; not real-time).
-    public func blendWeights(z: [Float]) -> [Float] {
+    public func blendWeights(z: [Float], line: MorphLine = .none) -> [Float] {
         var w = [Float](repeating: 0, count: instrumentCount)
-        blendWeights(z: z, into: &w)
+        blendWeights(z: z, line: line, into: &w)
         return w
+    }
+
+    /// The morph line from `a` to `b` among this model's instrument means (`MorphLine`; allocates
+    /// nothing, but takes arrays: not for the audio thread).
+    public func morphLine(from a: [Float], to b: [Float]) -> MorphLine {
+        guard a.count >= zDim, b.count >= zDim else { return .none }
+        return a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                latentMeans.withUnsafeBufferPointer {
+                    MorphLine(from: pa.baseAddress!, to: pb.baseAddress!, zDim: zDim, means: $0, instrumentCount: instrumentCount)
+                }
+            }
+        }
     }
 
     // MARK: Lookup

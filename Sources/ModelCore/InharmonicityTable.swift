@@ -66,9 +66,10 @@ public struct InharmonicityTable: Sendable, Equatable {
     /// between integer ones, clamped to [0, 127]), in semitones: `Σ_i w_i · cents_i(key) / 100`;
     /// 0 without a tuning table. Real-time safe: no allocation; `scratch` holds at least I doubles
     /// and is overwritten.
-    public func tuningSemitones(z: UnsafePointer<Float>, key: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
+    public func tuningSemitones(z: UnsafePointer<Float>, key: Double, line: MorphLine = .none,
+                                scratch weights: UnsafeMutablePointer<Double>) -> Double {
         guard let tuningCents else { return 0 }
-        return blended(tuningCents, z: z, pitch: key, weights: weights) / 100
+        return blended(tuningCents, z: z, pitch: key, line: line, weights: weights) / 100
     }
 
     /// Array form of ``tuningSemitones(z:key:scratch:)`` (allocates; not real-time).
@@ -82,19 +83,20 @@ public struct InharmonicityTable: Sendable, Equatable {
 
     /// B at latent point `z` (Z floats) and MIDI `pitch`. Real-time safe: no allocation;
     /// `scratch` holds at least I doubles and is overwritten.
-    public func coefficient(z: UnsafePointer<Float>, pitch: Double, scratch weights: UnsafeMutablePointer<Double>) -> Double {
-        let y = blended(values, z: z, pitch: pitch, weights: weights)
+    public func coefficient(z: UnsafePointer<Float>, pitch: Double, line: MorphLine = .none,
+                            scratch weights: UnsafeMutablePointer<Double>) -> Double {
+        let y = blended(values, z: z, pitch: pitch, line: line, weights: weights)
         return y < Self.minimum ? 0 : min(y, Self.maximum)
     }
 
     /// `Σ_i w_i(z) · table_i(pitch)` for a table [I, 128]: the pitch linear between integer
     /// pitches, clamped to [0, 127]; a weight that is not finite counts as 0. Real-time safe.
     @inline(__always)
-    private func blended(_ table: [Float], z: UnsafePointer<Float>, pitch: Double,
+    private func blended(_ table: [Float], z: UnsafePointer<Float>, pitch: Double, line: MorphLine,
                          weights: UnsafeMutablePointer<Double>) -> Double {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         let p = min(max(pitch.isFinite ? pitch : 0, 0), Double(Self.pitchCount - 1))
         let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)

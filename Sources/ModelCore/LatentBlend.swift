@@ -21,7 +21,7 @@ public enum LatentBlendRule: String, Sendable, Equatable {
     /// means are `means` ([I, Z] row-major) into `weights` (I doubles). Real-time safe: no
     /// allocation (and no generics, whose first use may allocate their metadata).
     public func weights(z: UnsafePointer<Float>, means: UnsafeBufferPointer<Float>, instrumentCount: Int, zDim: Int,
-                        scale: Double, into weights: UnsafeMutablePointer<Double>) {
+                        scale: Double, line: MorphLine = .none, into weights: UnsafeMutablePointer<Double>) {
         let inverseScale2 = 1 / (scale * scale)
         var best = -Double.infinity
         for i in 0..<instrumentCount {
@@ -36,11 +36,19 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         // NaN in z gives NaN weights; the tables' lookups map NaN to their floor
         let inverse = 1 / sum
         for i in 0..<instrumentCount { weights[i] *= inverse }
+        guard line.radius > 0 else { return }
+        let (s, share) = line.place(z: z, zDim: zDim)
+        guard share > 0 else { return }
+        withEnds(of: line, means: means, instrumentCount: instrumentCount, zDim: zDim, inverseScale2: inverseScale2) { a, b in
+            for i in 0..<instrumentCount {
+                weights[i] += share * ((1 - s) * a.weight(i) + s * b.weight(i) - weights[i])
+            }
+        }
     }
 
     /// The same weights into I floats (each computed in double precision). Real-time safe.
     public func weights(z: UnsafePointer<Float>, means: UnsafeBufferPointer<Float>, instrumentCount: Int, zDim: Int,
-                        scale: Double, into weights: UnsafeMutablePointer<Float>) {
+                        scale: Double, line: MorphLine = .none, into weights: UnsafeMutablePointer<Float>) {
         let inverseScale2 = 1 / (scale * scale)
         var best = -Double.infinity
         for i in 0..<instrumentCount {
@@ -55,11 +63,67 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         }
         let inverse = 1 / sum
         for i in 0..<instrumentCount { weights[i] = Float(Double(weights[i]) * inverse) }
+        guard line.radius > 0 else { return }
+        let (s, share) = line.place(z: z, zDim: zDim)
+        guard share > 0 else { return }
+        withEnds(of: line, means: means, instrumentCount: instrumentCount, zDim: zDim, inverseScale2: inverseScale2) { a, b in
+            for i in 0..<instrumentCount {
+                let w = Double(weights[i])
+                weights[i] = Float(w + share * ((1 - s) * a.weight(i) + s * b.weight(i) - w))
+            }
+        }
+    }
+
+    /// The normalised weights at one point, computed one instrument at a time (no storage).
+    private struct PointWeights {
+        let rule: LatentBlendRule
+        let point: UnsafePointer<Float>
+        let means: UnsafeBufferPointer<Float>
+        let zDim: Int
+        let inverseScale2: Double
+        var best = -Double.infinity
+        var sum: Double = 0
+
+        init(rule: LatentBlendRule, point: UnsafePointer<Float>, means: UnsafeBufferPointer<Float>, instrumentCount: Int,
+             zDim: Int, inverseScale2: Double) {
+            self.rule = rule
+            self.point = point
+            self.means = means
+            self.zDim = zDim
+            self.inverseScale2 = inverseScale2
+            for i in 0..<instrumentCount { best = max(best, raw(i)) }
+            for i in 0..<instrumentCount { sum += rule == .gaussian ? exp(raw(i) - best) : raw(i) }
+        }
+
+        @inline(__always)
+        func raw(_ i: Int) -> Double { rule.score(rule.squaredDistance(point, means, i, zDim), inverseScale2) }
+
+        @inline(__always)
+        func weight(_ i: Int) -> Double { (rule == .gaussian ? exp(raw(i) - best) : raw(i)) / sum }
+    }
+
+    /// Calls `body` with the weights at the line's two ends. Real-time safe.
+    @inline(__always)
+    private func withEnds(of line: MorphLine, means: UnsafeBufferPointer<Float>, instrumentCount: Int, zDim: Int,
+                          inverseScale2: Double, _ body: (PointWeights, PointWeights) -> Void) {
+        var ends = line
+        withUnsafePointer(to: &ends.a) { pa in
+            withUnsafePointer(to: &ends.b) { pb in
+                pa.withMemoryRebound(to: Float.self, capacity: MorphLine.capacity) { a in
+                    pb.withMemoryRebound(to: Float.self, capacity: MorphLine.capacity) { b in
+                        body(PointWeights(rule: self, point: a, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                                          inverseScale2: inverseScale2),
+                             PointWeights(rule: self, point: b, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                                          inverseScale2: inverseScale2))
+                    }
+                }
+            }
+        }
     }
 
     /// `|z - mean_i|²` in double precision.
     @inline(__always)
-    private func squaredDistance(_ z: UnsafePointer<Float>, _ means: UnsafeBufferPointer<Float>, _ i: Int,
+    fileprivate func squaredDistance(_ z: UnsafePointer<Float>, _ means: UnsafeBufferPointer<Float>, _ i: Int,
                                  _ zDim: Int) -> Double {
         var d2: Double = 0
         for j in 0..<zDim {
@@ -71,7 +135,7 @@ public enum LatentBlendRule: String, Sendable, Equatable {
 
     /// The rule's unnormalised weight: the gaussian's logit, or `(d²/s² + 1e-6)^-2`.
     @inline(__always)
-    private func score(_ d2: Double, _ inverseScale2: Double) -> Double {
+    fileprivate func score(_ d2: Double, _ inverseScale2: Double) -> Double {
         switch self {
         case .gaussian:
             return -0.5 * d2 * inverseScale2
@@ -79,5 +143,105 @@ public enum LatentBlendRule: String, Sendable, Equatable {
             let a = d2 * inverseScale2 + 1e-6
             return 1 / (a * a)
         }
+    }
+}
+
+/// The morph knob's line from preset A to preset B, as the instrument tables see it: on the line
+/// every table blends A's and B's instruments linearly along it (`(1 − s) w(A) + s w(B)`), as the
+/// knob's path moves, instead of by the instruments nearest each point of it (the straight line
+/// from the flute to the trumpet passes closer to the alto sax than to either, and its tables
+/// took the sax's tone at the middle). Away from the line the rule's own weights take over within
+/// `radius` (`share = 1 − distance / radius`), so the weights are continuous in z, and no other
+/// instrument's mean lies within the radius: a preset there plays its own tables.
+/// `docs/architecture.md`, "The morph knob". Fixed size; real-time safe to copy.
+public struct MorphLine: Sendable, Equatable, BitwiseCopyable {
+    /// Most timbre dimensions a line holds.
+    public static let capacity = 16
+    /// Largest radius of the tube around the line, latent units.
+    public static let maximumRadius: Float = 0.5
+    public var a = SIMD16<Float>()
+    public var b = SIMD16<Float>()
+    /// 0: no line (every table blends by the rule alone).
+    public private(set) var radius: Float = 0
+
+    /// No line.
+    public static let none = MorphLine()
+
+    private init() {}
+
+    /// The line from `a` to `b` (Z values each) among instrument `means` ([I, Z]): its radius is
+    /// half the distance from the line to the nearest mean that is neither end's (at most
+    /// `maximumRadius`); `.none` when the ends coincide, are not finite or Z exceeds `capacity`.
+    public init(from a: UnsafePointer<Float>, to b: UnsafePointer<Float>, zDim: Int, means: UnsafeBufferPointer<Float>,
+                instrumentCount: Int) {
+        guard zDim > 0, zDim <= Self.capacity, means.count >= instrumentCount * zDim else { return }
+        var length2: Float = 0
+        for d in 0..<zDim {
+            guard a[d].isFinite, b[d].isFinite else { return }
+            self.a[d] = a[d]
+            self.b[d] = b[d]
+            length2 += (b[d] - a[d]) * (b[d] - a[d])
+        }
+        guard length2 > 1e-6 else { return }
+        radius = 1  // so that `place` measures
+        var nearest = 2 * Self.maximumRadius
+        for i in 0..<instrumentCount {
+            let mean = means.baseAddress! + i * zDim
+            var toA: Float = 0, toB: Float = 0
+            for d in 0..<zDim {
+                toA += (mean[d] - a[d]) * (mean[d] - a[d])
+                toB += (mean[d] - b[d]) * (mean[d] - b[d])
+            }
+            if toA < 1e-6 || toB < 1e-6 { continue }
+            nearest = min(nearest, Float(distance(mean, zDim: zDim)))
+        }
+        radius = nearest / 2
+    }
+
+    /// The line between two points held in SIMD16 (the engine's latent points). Real-time safe.
+    public init(from a: SIMD16<Float>, to b: SIMD16<Float>, zDim: Int, means: UnsafeBufferPointer<Float>,
+                instrumentCount: Int) {
+        var ends = (a, b)
+        self = withUnsafePointer(to: &ends.0) { pa in
+            withUnsafePointer(to: &ends.1) { pb in
+                pa.withMemoryRebound(to: Float.self, capacity: Self.capacity) { fa in
+                    pb.withMemoryRebound(to: Float.self, capacity: Self.capacity) { fb in
+                        MorphLine(from: fa, to: fb, zDim: zDim, means: means, instrumentCount: instrumentCount)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where `z` lies: `s`, its projection on the segment (0 at A, 1 at B, clamped), and the share
+    /// of the line's weights there (1 on the segment, 0 from `radius` away). Real-time safe.
+    @inline(__always)
+    public func place(z: UnsafePointer<Float>, zDim: Int) -> (s: Double, share: Double) {
+        guard radius > 0 else { return (0, 0) }
+        let s = projection(z, zDim: zDim)
+        return (s, max(0, 1 - distance(z, zDim: zDim) / Double(radius)))
+    }
+
+    @inline(__always)
+    private func projection(_ z: UnsafePointer<Float>, zDim: Int) -> Double {
+        var along: Double = 0, length2: Double = 0
+        for d in 0..<min(zDim, Self.capacity) {
+            let ab = Double(b[d]) - Double(a[d])
+            along += (Double(z[d]) - Double(a[d])) * ab
+            length2 += ab * ab
+        }
+        return length2 > 0 ? min(max(along / length2, 0), 1) : 0
+    }
+
+    /// Distance from `z` to the segment. Real-time safe.
+    @inline(__always)
+    private func distance(_ z: UnsafePointer<Float>, zDim: Int) -> Double {
+        let s = projection(z, zDim: zDim)
+        var d2: Double = 0
+        for d in 0..<min(zDim, Self.capacity) {
+            let onLine = Double(a[d]) + s * (Double(b[d]) - Double(a[d]))
+            d2 += (Double(z[d]) - onLine) * (Double(z[d]) - onLine)
+        }
+        return d2.squareRoot()
     }
 }

@@ -34,10 +34,10 @@ public struct NoiseHighPassTable: Sendable, Equatable {
     }
 
     /// The cutoff over f0 at latent point `z`. Real-time safe: `scratch` holds at least I doubles.
-    public func ratio(z: UnsafePointer<Float>, scratch weights: UnsafeMutablePointer<Double>) -> Double {
+    public func ratio(z: UnsafePointer<Float>, line: MorphLine = .none, scratch weights: UnsafeMutablePointer<Double>) -> Double {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         var r: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {

@@ -76,11 +76,11 @@ public struct PartialMotionTable: Sendable, Equatable {
 
     /// The depth per group (G values into `depthDB`), and the frame-to-frame correlation ρ and the
     /// smoother's β (returned) at latent point `z`. Real-time safe: `scratch` holds at least I doubles.
-    public func parameters(z: UnsafePointer<Float>, scratch weights: UnsafeMutablePointer<Double>,
+    public func parameters(z: UnsafePointer<Float>, line: MorphLine = .none, scratch weights: UnsafeMutablePointer<Double>,
                            depthDB out: UnsafeMutablePointer<Float>) -> (correlation: Float, smoothing: Float) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         let g = groupCount
         out.update(repeating: 0, count: g)
@@ -111,12 +111,12 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// and rate (Hz), linear between the pitch anchors and clamped to the first and last (a
     /// vibrato per instrument is the same at every key); (0, 0) without one. Real-time safe:
     /// `scratch` holds at least I doubles.
-    public func vibrato(z: UnsafePointer<Float>, pitch: Double,
+    public func vibrato(z: UnsafePointer<Float>, pitch: Double, line: MorphLine = .none,
                         scratch weights: UnsafeMutablePointer<Double>) -> (cents: Double, hz: Double) {
         guard hasVibrato else { return (0, 0) }
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         // the anchor j below the key and the fraction toward j + 1 (one column without anchors)
         let p = vibratoPitchAnchors.count

@@ -143,11 +143,11 @@ public struct ToneTable: Sendable, Equatable {
     /// in dB (0 without `tone.strike_top_db` and from ``strikeRampSeconds`` on), written to `out`
     /// (``rowCount`` values). Real-time safe: `scratch` holds at least
     /// I doubles.
-    public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
+    public func gains(z: UnsafePointer<Float>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double, line: MorphLine = .none,
                       scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         let corners = AnchorCorners(pitchAnchors: gainPitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
@@ -224,12 +224,12 @@ public struct ToneTable: Sendable, Equatable {
 
     /// The strike's top in dB at the note-on of a note at latent point `z`, MIDI `pitch` and
     /// `velocity` (0 without `tone.strike_top_db`). Real-time safe: `scratch` holds at least I doubles.
-    public func strikeTopDB(z: UnsafePointer<Float>, pitch: Double, velocity: Double,
+    public func strikeTopDB(z: UnsafePointer<Float>, pitch: Double, velocity: Double, line: MorphLine = .none,
                             scratch weights: UnsafeMutablePointer<Double>) -> Double {
         guard !strikeTopDB.isEmpty else { return 0 }
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         return blendedStrikeTop(weights: weights, pitch: pitch, velocity: velocity)
     }
@@ -300,7 +300,8 @@ public struct ToneTable: Sendable, Equatable {
 
     /// Array form of ``gains(z:pitch:velocity:secondsSinceNoteOn:scratch:into:)`` (allocates;
     /// not real-time): the B band gains, then the onset gain, then the strike's share, noise gain and top.
-    public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10) -> [Float] {
+    public func gains(z: [Float], pitch: Double, velocity: Double, secondsSinceNoteOn: Double = 10,
+                      line: MorphLine = .none) -> [Float] {
         precondition(z.count >= zDim)
         var scratch = [Double](repeating: 0, count: max(1, instrumentCount))
         var out = [Float](repeating: 0, count: Self.rowCount)
@@ -308,7 +309,7 @@ public struct ToneTable: Sendable, Equatable {
             scratch.withUnsafeMutableBufferPointer { s in
                 out.withUnsafeMutableBufferPointer { o in
                     gains(z: zb.baseAddress!, pitch: pitch, velocity: velocity, secondsSinceNoteOn: secondsSinceNoteOn,
-                          scratch: s.baseAddress!, into: o.baseAddress!)
+                          line: line, scratch: s.baseAddress!, into: o.baseAddress!)
                 }
             }
         }

@@ -59,11 +59,11 @@ public struct TransientTable: Sendable, Equatable {
     /// The T × B amplitudes of a note at latent point `z`, MIDI `pitch` and `velocity` (each
     /// linear between anchors, clamped to them), scaled by `gain`, written to `out`. Real-time
     /// safe: `scratch` holds at least I doubles.
-    public func amplitudes(z: UnsafePointer<Float>, pitch: Double, velocity: Double, gain: Float = 1,
+    public func amplitudes(z: UnsafePointer<Float>, pitch: Double, velocity: Double, gain: Float = 1, line: MorphLine = .none,
                            scratch weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
-                              into: weights)
+                              line: line, into: weights)
         }
         let corners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: velocityAnchors, pitch: pitch,
                                     velocity: velocity)

@@ -50,6 +50,11 @@ struct CheckRealtimeCommand: ParsableCommand {
         for b in 0..<blocks {
             let e = b % 20 == 0 ? UnsafeBufferPointer(start: events + (b / 20) % pattern.count, count: 1) : empty
             if b % 700 == 350 { _ = engine.commands.push(.setLatentDimension(index: 0, value: Float(b % 5) - 2)) }
+            // the morph knob's corners (its line, along which every table blends) and the knob itself
+            let means = m.latentMeans
+            if b % 700 == 100 { _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(means[(b / 700) % means.count]))) }
+            if b % 700 == 101 { _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(means[(b / 700 + 5) % means.count]))) }
+            if b % 50 == 25 { _ = engine.commands.push(.setMorph(Float(b % 1000) / 999)) }
             timbred_rt_enter()
             engine.render(frameCount: block, events: e, left: left, right: right)
             timbred_rt_exit()

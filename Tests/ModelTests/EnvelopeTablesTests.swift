@@ -131,4 +131,59 @@ final class EnvelopeTablesTests: XCTestCase {
         print(String(format: "shipped model: lowest own weight at a preset %.6f", lowest))
         XCTAssertGreaterThan(lowest, 0.999)
     }
+
+    /// The morph line: a third instrument half-way between two (a sax between a flute and a
+    /// trumpet) takes the middle of the line by the rule alone; on the line, A's and B's
+    /// instruments blend linearly along it; a point off the line leaves it continuously, and past
+    /// the radius (half the third mean's distance from the line) the rule's own weights are back,
+    /// so the third instrument's own mean plays its own tables.
+    func testOnTheMorphLineTheTablesBlendItsEndsLinearly() {
+        let means: [Float] = [0, 0, 4, 0, 2, 0.6]  // A, B, and a third mean 0.6 from the middle
+        let env = EnvelopeTables(instrumentCount: 3, zDim: 2, pitchAnchors: [0, 1], velocityAnchors: [0, 1],
+                                 frameRateHz: 100, holdFrameCount: 2, releaseFrameCount: 2,
+                                 holdDB: [Float](repeating: -10, count: 24), holdSlopeDBPerSecond: [Float](repeating: 0, count: 12),
+                                 releaseDB: [Float](repeating: 0, count: 24), releaseSlopeDBPerSecond: [Float](repeating: -20, count: 12),
+                                 latentMeans: means, blendScale: 0.8, blendRule: .inverseDistance)
+        let line = env.morphLine(from: [0, 0], to: [4, 0])
+        XCTAssertEqual(line.radius, 0.3, accuracy: 1e-6, "half the third mean's distance from the line")
+        let byRule = env.blendWeights(z: [2, 0])
+        XCTAssertGreaterThan(byRule[2], 0.9, "by the rule alone the middle of the line is the third instrument")
+        for s: Float in [0, 0.25, 0.5, 0.9, 1] {
+            let w = env.blendWeights(z: [4 * s, 0], line: line)
+            XCTAssertEqual(w[0], 1 - s, accuracy: 1e-5, "A's share at s = \(s)")
+            XCTAssertEqual(w[1], s, accuracy: 1e-5, "B's share at s = \(s)")
+        }
+        // leaving the line towards the third mean: continuous, the rule's weights from the radius on
+        var previous = env.blendWeights(z: [2, 0], line: line)
+        for i in 1...60 {
+            let w = env.blendWeights(z: [2, 0.6 * Float(i) / 60], line: line)
+            XCTAssertLessThan(abs(w[2] - previous[2]), 0.1, "no jump leaving the line (at \(i))")
+            previous = w
+        }
+        XCTAssertEqual(env.blendWeights(z: [2, 0.35], line: line), env.blendWeights(z: [2, 0.35]))
+        XCTAssertGreaterThan(env.blendWeights(z: [2, 0.6], line: line)[2], 1 - 1e-6, "the third preset plays its own")
+        XCTAssertEqual(env.morphLine(from: [1, 1], to: [1, 1]).radius, 0, "no line between a point and itself")
+        XCTAssertEqual(env.blendWeights(z: [2, 0], line: .none), byRule)
+    }
+
+    /// On the shipped model the straight line from the flute to the trumpet passes closer to the
+    /// alto sax's mean than to either end: by the rule alone its middle took 83 % of the sax's
+    /// tables; along the morph line it takes half the flute's and half the trumpet's.
+    func testTheShippedFluteToTrumpetLineBlendsFluteAndTrumpet() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let names = model.config.instruments
+        guard let flute = names.firstIndex(of: "flute"), let trumpet = names.firstIndex(of: "trumpet"),
+              let sax = names.firstIndex(of: "alto_sax") else { throw XCTSkip("no flute, trumpet or sax") }
+        let a = model.latentMeans[flute], b = model.latentMeans[trumpet]
+        let middle = zip(a, b).map { ($0 + $1) / 2 }
+        let env = model.envelopes
+        let line = env.morphLine(from: a, to: b)
+        let byRule = env.blendWeights(z: middle), onLine = env.blendWeights(z: middle, line: line)
+        print(String(format: "flute → trumpet, middle: sax %.2f by the rule; flute %.2f, trumpet %.2f on the line (radius %.2f)",
+                     byRule[sax], onLine[flute], onLine[trumpet], line.radius))
+        XCTAssertGreaterThan(byRule[sax], 0.5)
+        XCTAssertEqual(onLine[flute], 0.5, accuracy: 1e-4)
+        XCTAssertEqual(onLine[trumpet], 0.5, accuracy: 1e-4)
+    }
 }
