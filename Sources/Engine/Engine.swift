@@ -399,6 +399,19 @@ public final class Engine: @unchecked Sendable {
                                                                   releaseScale: 1, mappings: [(.controller(75), .unmapped)])],
                                    generalMIDI: .init(repeating: (0, true), count: 128), banks: [1: [0]], keepAll: false, keepChannels: [], drumChannel: -1)
         let (gainBefore, attackBefore, releaseBefore) = (gain, attackScale, releaseScale)
+        // a morph line from the first instrument's mean, where the exercise's notes start, so every
+        // table's lookup along a line runs once (undone below)
+        updateMorphLine()
+        if envelopes.instrumentCount > 1 {
+            var a = SIMD16<Float>(), b = SIMD16<Float>()
+            for d in 0..<min(model.config.zDim, MorphLine.capacity) {
+                a[d] = initialTimbre[d]
+                b[d] = envelopes.latentMeans[(1 % envelopes.instrumentCount) * model.config.zDim + d]
+            }
+            morphLine = envelopes.latentMeans.withUnsafeBufferPointer {
+                MorphLine(from: a, to: b, zDim: model.config.zDim, means: $0, instrumentCount: envelopes.instrumentCount)
+            }
+        }
         _ = commands.push(.setProgramTable(Unmanaged.passUnretained(scratch)))
         // per-note pressure on the timbre and release velocity on the release time (undone below)
         apply(.setMPEPressure(LatentPoint(initialTimbre)))
@@ -419,6 +432,7 @@ public final class Engine: @unchecked Sendable {
         // job is forgotten
         worker?.waitUntilIdle()
         forgetDecodeJobs()
+        updateMorphLine()
         // the warm-up leaves nothing behind: every voice's noise generator back at its seed (the
         // warm-up's length depends on the block size, and a note's noise must not), counters at 0
         for i in 0..<voices.count {

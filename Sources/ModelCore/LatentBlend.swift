@@ -39,10 +39,12 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         guard line.radius > 0 else { return }
         let (s, share) = line.place(z: z, zDim: zDim)
         guard share > 0 else { return }
-        withEnds(of: line, means: means, instrumentCount: instrumentCount, zDim: zDim, inverseScale2: inverseScale2) { a, b in
-            for i in 0..<instrumentCount {
-                weights[i] += share * ((1 - s) * a.weight(i) + s * b.weight(i) - weights[i])
-            }
+        let a = PointWeights(rule: self, point: line.a, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                             inverseScale2: inverseScale2)
+        let b = PointWeights(rule: self, point: line.b, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                             inverseScale2: inverseScale2)
+        for i in 0..<instrumentCount {
+            weights[i] += share * ((1 - s) * a.weight(i) + s * b.weight(i) - weights[i])
         }
     }
 
@@ -66,64 +68,55 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         guard line.radius > 0 else { return }
         let (s, share) = line.place(z: z, zDim: zDim)
         guard share > 0 else { return }
-        withEnds(of: line, means: means, instrumentCount: instrumentCount, zDim: zDim, inverseScale2: inverseScale2) { a, b in
-            for i in 0..<instrumentCount {
-                let w = Double(weights[i])
-                weights[i] = Float(w + share * ((1 - s) * a.weight(i) + s * b.weight(i) - w))
-            }
+        let a = PointWeights(rule: self, point: line.a, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                             inverseScale2: inverseScale2)
+        let b = PointWeights(rule: self, point: line.b, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                             inverseScale2: inverseScale2)
+        for i in 0..<instrumentCount {
+            let w = Double(weights[i])
+            weights[i] = Float(w + share * ((1 - s) * a.weight(i) + s * b.weight(i) - w))
         }
     }
 
-    /// The normalised weights at one point, computed one instrument at a time (no storage).
+    /// The normalised weights at one point (a line's end), computed one instrument at a time (no
+    /// storage, no closure). Real-time safe.
     private struct PointWeights {
         let rule: LatentBlendRule
-        let point: UnsafePointer<Float>
+        let point: SIMD16<Float>
         let means: UnsafeBufferPointer<Float>
         let zDim: Int
         let inverseScale2: Double
         var best = -Double.infinity
         var sum: Double = 0
 
-        init(rule: LatentBlendRule, point: UnsafePointer<Float>, means: UnsafeBufferPointer<Float>, instrumentCount: Int,
+        init(rule: LatentBlendRule, point: SIMD16<Float>, means: UnsafeBufferPointer<Float>, instrumentCount: Int,
              zDim: Int, inverseScale2: Double) {
             self.rule = rule
             self.point = point
             self.means = means
-            self.zDim = zDim
+            self.zDim = min(zDim, MorphLine.capacity)
             self.inverseScale2 = inverseScale2
             for i in 0..<instrumentCount { best = max(best, raw(i)) }
             for i in 0..<instrumentCount { sum += rule == .gaussian ? exp(raw(i) - best) : raw(i) }
         }
 
         @inline(__always)
-        func raw(_ i: Int) -> Double { rule.score(rule.squaredDistance(point, means, i, zDim), inverseScale2) }
+        func raw(_ i: Int) -> Double {
+            var d2: Double = 0
+            for j in 0..<zDim {
+                let d = Double(point[j]) - Double(means[i * zDim + j])
+                d2 += d * d
+            }
+            return rule.score(d2, inverseScale2)
+        }
 
         @inline(__always)
         func weight(_ i: Int) -> Double { (rule == .gaussian ? exp(raw(i) - best) : raw(i)) / sum }
     }
 
-    /// Calls `body` with the weights at the line's two ends. Real-time safe.
-    @inline(__always)
-    private func withEnds(of line: MorphLine, means: UnsafeBufferPointer<Float>, instrumentCount: Int, zDim: Int,
-                          inverseScale2: Double, _ body: (PointWeights, PointWeights) -> Void) {
-        var ends = line
-        withUnsafePointer(to: &ends.a) { pa in
-            withUnsafePointer(to: &ends.b) { pb in
-                pa.withMemoryRebound(to: Float.self, capacity: MorphLine.capacity) { a in
-                    pb.withMemoryRebound(to: Float.self, capacity: MorphLine.capacity) { b in
-                        body(PointWeights(rule: self, point: a, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                                          inverseScale2: inverseScale2),
-                             PointWeights(rule: self, point: b, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                                          inverseScale2: inverseScale2))
-                    }
-                }
-            }
-        }
-    }
-
     /// `|z - mean_i|²` in double precision.
     @inline(__always)
-    fileprivate func squaredDistance(_ z: UnsafePointer<Float>, _ means: UnsafeBufferPointer<Float>, _ i: Int,
+    private func squaredDistance(_ z: UnsafePointer<Float>, _ means: UnsafeBufferPointer<Float>, _ i: Int,
                                  _ zDim: Int) -> Double {
         var d2: Double = 0
         for j in 0..<zDim {
@@ -169,10 +162,23 @@ public struct MorphLine: Sendable, Equatable, BitwiseCopyable {
 
     private init() {}
 
-    /// The line from `a` to `b` (Z values each) among instrument `means` ([I, Z]): its radius is
-    /// half the distance from the line to the nearest mean that is neither end's (at most
-    /// `maximumRadius`); `.none` when the ends coincide, are not finite or Z exceeds `capacity`.
+    /// The line from `a` to `b` (Z values each) among instrument `means` ([I, Z]): see
+    /// `init(from:to:zDim:means:instrumentCount:)` for SIMD16 ends. Real-time safe.
     public init(from a: UnsafePointer<Float>, to b: UnsafePointer<Float>, zDim: Int, means: UnsafeBufferPointer<Float>,
+                instrumentCount: Int) {
+        var pa = SIMD16<Float>(), pb = SIMD16<Float>()
+        for d in 0..<min(max(zDim, 0), Self.capacity) {
+            pa[d] = a[d]
+            pb[d] = b[d]
+        }
+        self.init(from: pa, to: pb, zDim: zDim, means: means, instrumentCount: instrumentCount)
+    }
+
+    /// The line from `a` to `b` (their first Z values) among instrument `means` ([I, Z]): its
+    /// radius is half the distance from the line to the nearest mean that is neither end's (at
+    /// most `maximumRadius`); `.none` when the ends coincide, are not finite or Z exceeds
+    /// `capacity`. Real-time safe.
+    public init(from a: SIMD16<Float>, to b: SIMD16<Float>, zDim: Int, means: UnsafeBufferPointer<Float>,
                 instrumentCount: Int) {
         guard zDim > 0, zDim <= Self.capacity, means.count >= instrumentCount * zDim else { return }
         var length2: Float = 0
@@ -183,7 +189,6 @@ public struct MorphLine: Sendable, Equatable, BitwiseCopyable {
             length2 += (b[d] - a[d]) * (b[d] - a[d])
         }
         guard length2 > 1e-6 else { return }
-        radius = 1  // so that `place` measures
         var nearest = 2 * Self.maximumRadius
         for i in 0..<instrumentCount {
             let mean = means.baseAddress! + i * zDim
@@ -196,21 +201,6 @@ public struct MorphLine: Sendable, Equatable, BitwiseCopyable {
             nearest = min(nearest, Float(distance(mean, zDim: zDim)))
         }
         radius = nearest / 2
-    }
-
-    /// The line between two points held in SIMD16 (the engine's latent points). Real-time safe.
-    public init(from a: SIMD16<Float>, to b: SIMD16<Float>, zDim: Int, means: UnsafeBufferPointer<Float>,
-                instrumentCount: Int) {
-        var ends = (a, b)
-        self = withUnsafePointer(to: &ends.0) { pa in
-            withUnsafePointer(to: &ends.1) { pb in
-                pa.withMemoryRebound(to: Float.self, capacity: Self.capacity) { fa in
-                    pb.withMemoryRebound(to: Float.self, capacity: Self.capacity) { fb in
-                        MorphLine(from: fa, to: fb, zDim: zDim, means: means, instrumentCount: instrumentCount)
-                    }
-                }
-            }
-        }
     }
 
     /// Where `z` lies: `s`, its projection on the segment (0 at A, 1 at B, clamped), and the share
