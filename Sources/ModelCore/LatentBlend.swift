@@ -36,16 +36,10 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         // NaN in z gives NaN weights; the tables' lookups map NaN to their floor
         let inverse = 1 / sum
         for i in 0..<instrumentCount { weights[i] *= inverse }
-        guard line.radius > 0 else { return }
-        let (s, share) = line.place(z: z, zDim: zDim)
-        guard share > 0 else { return }
-        let a = PointWeights(rule: self, point: line.a, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                             inverseScale2: inverseScale2)
-        let b = PointWeights(rule: self, point: line.b, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                             inverseScale2: inverseScale2)
-        for i in 0..<instrumentCount {
-            weights[i] += share * ((1 - s) * a.weight(i) + s * b.weight(i) - weights[i])
-        }
+        let blend = LineBlend(rule: self, z: z, line: line, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                              inverseScale2: inverseScale2)
+        guard blend.share > 0 else { return }
+        for i in 0..<instrumentCount { weights[i] += blend.share * (blend.weight(i) - weights[i]) }
     }
 
     /// The same weights into I floats (each computed in double precision). Real-time safe.
@@ -65,17 +59,36 @@ public enum LatentBlendRule: String, Sendable, Equatable {
         }
         let inverse = 1 / sum
         for i in 0..<instrumentCount { weights[i] = Float(Double(weights[i]) * inverse) }
-        guard line.radius > 0 else { return }
-        let (s, share) = line.place(z: z, zDim: zDim)
-        guard share > 0 else { return }
-        let a = PointWeights(rule: self, point: line.a, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                             inverseScale2: inverseScale2)
-        let b = PointWeights(rule: self, point: line.b, means: means, instrumentCount: instrumentCount, zDim: zDim,
-                             inverseScale2: inverseScale2)
+        let blend = LineBlend(rule: self, z: z, line: line, means: means, instrumentCount: instrumentCount, zDim: zDim,
+                              inverseScale2: inverseScale2)
+        guard blend.share > 0 else { return }
         for i in 0..<instrumentCount {
             let w = Double(weights[i])
-            weights[i] = Float(w + share * ((1 - s) * a.weight(i) + s * b.weight(i) - w))
+            weights[i] = Float(w + blend.share * (blend.weight(i) - w))
         }
+    }
+
+    /// The line's weights at `z`: `(1 − s) w(A) + s w(B)`, and the share they take there (0 off the
+    /// line's tube or without a line: then nothing else is computed). Real-time safe.
+    private struct LineBlend {
+        let share: Double
+        let s: Double
+        let a: PointWeights
+        let b: PointWeights
+
+        init(rule: LatentBlendRule, z: UnsafePointer<Float>, line: MorphLine, means: UnsafeBufferPointer<Float>,
+             instrumentCount: Int, zDim: Int, inverseScale2: Double) {
+            (s, share) = line.place(z: z, zDim: zDim)
+            // the ends' weights only where they count (none read: no instrument to go over)
+            let count = share > 0 ? instrumentCount : 0
+            a = PointWeights(rule: rule, point: line.a, means: means, instrumentCount: count, zDim: zDim,
+                             inverseScale2: inverseScale2)
+            b = PointWeights(rule: rule, point: line.b, means: means, instrumentCount: count, zDim: zDim,
+                             inverseScale2: inverseScale2)
+        }
+
+        @inline(__always)
+        func weight(_ i: Int) -> Double { (1 - s) * a.weight(i) + s * b.weight(i) }
     }
 
     /// The normalised weights at one point (a line's end), computed one instrument at a time (no
