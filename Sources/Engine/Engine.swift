@@ -1027,24 +1027,14 @@ public final class Engine: @unchecked Sendable {
             // the decoder state forgets the timbre it was played with as far as the point moved
             // (EngineSettings.timbreForgetPerUnit), so a morph arrives where the new point
             // played alone would be
+            var keep: Float = 1
             if timbreForget > 0 {
                 var moved2: Double = 0
                 for d in 0..<min(zDim, 16) {
                     let dz = Double(voice.z[d] - before[d])
                     moved2 += dz * dz
                 }
-                if moved2 > 0 {
-                    let keep = Float(exp(-timbreForget * moved2.squareRoot()))
-                    // towards the settled state of the point's instruments, not towards zero
-                    // (which the decoder only knows at a note-on: a piano turned to a violin
-                    // struck again, its brightness up 49 % in 0.3 s)
-                    envelopes.blendWeights(z: voice.z, line: morphLine, into: weights)
-                    for i in 0..<g { voice.gruState[i] *= keep }
-                    for k in 0..<envelopes.instrumentCount where weights[k] > 1e-4 {
-                        let share = (1 - keep) * weights[k], row = settledStates + k * g
-                        for i in 0..<g { voice.gruState[i] += share * row[i] }
-                    }
-                }
+                if moved2 > 0 { keep = Float(exp(-timbreForget * moved2.squareRoot())) }
             }
             // an MPE note's own pressure (and slide, when routed there): its loudness, gliding the same way
             let pressureTarget = (mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0)
@@ -1053,6 +1043,16 @@ public final class Engine: @unchecked Sendable {
             let f0 = frequencyHz(of: voice, atFrame: frame)
             let times = noteTimes(of: voice, atFrame: frame)
             let loudness = loudnessDB(of: voice, times: times) + voice.pressureDB
+            if keep < 1 {
+                // towards the settled state of the point's instruments (`weights`: the point's, as
+                // `loudnessDB(of:)` left them), not towards zero, which the decoder only knows at a
+                // note-on: a piano turned to a violin struck again, its brightness up 49 % in 0.3 s
+                for i in 0..<g { voice.gruState[i] *= keep }
+                for k in 0..<envelopes.instrumentCount where weights[k] > 1e-4 {
+                    let share = (1 - keep) * weights[k], row = settledStates + k * g
+                    for i in 0..<g { voice.gruState[i] += share * row[i] }
+                }
+            }
             voice.lastLoudnessDB = Float(loudness)
             f0Row.pointee = Float(f0)
             inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee), line: morphLine,
