@@ -156,6 +156,8 @@ public final class Engine: @unchecked Sendable {
     private let motion: PartialMotionTable?
     private let motionEdges: UnsafeMutableBufferPointer<Int>
     private let motionDepthDB: UnsafeMutablePointer<Float>
+    /// The motion's vibrato lock per group at a voice's point (scratch, as `motionDepthDB`).
+    private let motionVibratoLock: UnsafeMutablePointer<Float>
     /// The model's high-pass of the noise below the fundamental (nil: none).
     private let noiseHighPass: NoiseHighPassTable?
     private let batchTone: UnsafeMutablePointer<Float>
@@ -270,6 +272,8 @@ public final class Engine: @unchecked Sendable {
         _ = motionEdges.initialize(from: model.motion?.harmonicEdges ?? [1, 1])
         motionDepthDB = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
         motionDepthDB.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
+        motionVibratoLock = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
+        motionVibratoLock.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
         transients = model.transients
         transientBands = model.transients.map { _ in
             TransientBands(frameCount: TransientTable.frameCount, bandEdgesHz: TransientTable.bandEdgesHz,
@@ -370,6 +374,7 @@ public final class Engine: @unchecked Sendable {
         blendScratch.deallocate()
         motionEdges.deallocate()
         motionDepthDB.deallocate()
+        motionVibratoLock.deallocate()
         for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, settledStates, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
             p.deallocate()
         }
@@ -1161,10 +1166,12 @@ public final class Engine: @unchecked Sendable {
                 if !voice.hasAhead { undecodedFrameCount &+= 1 }
                 voice.advanceFrame()
                 if let table = motion, let voiceMotion = voice.motion {
-                    let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB)
+                    let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB,
+                                                       vibratoLock: motionVibratoLock)
+                    let swing = vibratoSwing(of: voice, atSeconds: voice.frameSeconds(voice.frameIndex + 1, frameRate: frameRate))
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
-                                        beta: beta)
+                                        beta: beta, vibratoLock: motionVibratoLock, swing: Float(swing))
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 setNoiseHighPass(of: voice)
@@ -1214,6 +1221,16 @@ public final class Engine: @unchecked Sendable {
         let fade = min((seconds - start) / (end - start), 1)
         let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
         return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
+    }
+
+    /// The held note's vibrato sine (−1…1, without its depth or fade) `seconds` after note-on, the
+    /// one `vibratoSemitones` swings the pitch by: what the locked share of the partial motion
+    /// follows; 0 where the timbre point has no vibrato. Real-time safe.
+    @inline(__always)
+    private func vibratoSwing(of voice: Voice, atSeconds seconds: Double) -> Double {
+        guard let motion, motion.hasVibrato, !motion.vibratoLock.isEmpty else { return 0 }
+        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
+        return cents > 0 ? sin(2 * Double.pi * hz * seconds + voice.vibratoPhase) : 0
     }
 
     /// The direction a full MPE slide (CC 74 = 127) moves a note's timbre point: the one

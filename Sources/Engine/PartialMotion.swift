@@ -6,7 +6,11 @@ import ModelCore
 /// partials move. Per partial a first-order autoregressive process of unit variance (correlation
 /// ρ from one control frame to the next), optionally smoothed by a one-pole filter (β) and
 /// brought back to unit variance, scaled to the depth of its group in dB and faded in
-/// between 100 and 300 ms after the note-on (the strike stays the decoder's). A frame's gains are
+/// between 100 and 300 ms after the note-on (the strike stays the decoder's). Where the table
+/// holds a vibrato lock λ for a group, that share of its variance follows the vibrato instead: each
+/// partial's level swings with the vibrato's sine by a coefficient drawn at the note-on (its sign
+/// and size: where the partial sits on the body's response), as a real bowed, blown or sung note's
+/// partials rise and fall as the vibrato sweeps them over the resonances. A frame's gains are
 /// scaled so that its harmonic power stays as decoded: the spectrum's shape moves, the note's
 /// level course (attack, decay, velocity) stays the decoder's and the envelopes'.
 ///
@@ -21,6 +25,10 @@ final class PartialMotion {
     private let process: UnsafeMutablePointer<Float>
     /// The process smoothed by the one-pole filter (variance `smoothedVariance(rho:beta:)`).
     private let smoothed: UnsafeMutablePointer<Float>
+    /// Per partial, how far and which way its level follows the vibrato (unit variance over
+    /// partials), drawn at the note-on from a generator of its own, so that the random walk's
+    /// draws are the same with and without a lock.
+    private let lockCoefficient: UnsafeMutablePointer<Float>
     /// Gains of the frame playing now and of the next frame.
     private(set) var gains: (current: UnsafeMutablePointer<Float>, next: UnsafeMutablePointer<Float>)
     /// The harmonic amplitudes times the gains, for the oscillator bank.
@@ -39,6 +47,7 @@ final class PartialMotion {
         }
         process = buffer(0)
         smoothed = buffer(0)
+        lockCoefficient = buffer(0)
         gains = (buffer(1), buffer(1))
         movedCurrent = buffer(0)
         movedNext = buffer(0)
@@ -47,6 +56,7 @@ final class PartialMotion {
     deinit {
         process.deallocate()
         smoothed.deallocate()
+        lockCoefficient.deallocate()
         gains.current.deallocate()
         gains.next.deallocate()
         movedCurrent.deallocate()
@@ -54,24 +64,38 @@ final class PartialMotion {
     }
 
     /// Starts a note: a new seed (never 0), every partial's process drawn from its stationary
-    /// distribution, gains 1. Real-time safe.
+    /// distribution and its vibrato coefficient from the seed's second generator, gains 1.
+    /// Real-time safe.
     func start(seed: UInt32) {
         random = seed == 0 ? 0x9E37_79B9 : seed
         for k in 0..<harmonicCount {
             process[k] = unitNormal()
             smoothed[k] = process[k]
         }
+        let walk = random
+        random = Self.lockSeed(seed)
+        for k in 0..<harmonicCount { lockCoefficient[k] = unitNormal() }
+        random = walk
         gains.current.update(repeating: 1, count: harmonicCount)
         gains.next.update(repeating: 1, count: harmonicCount)
         isMoving = false
     }
 
+    /// The seed of the vibrato coefficients' generator (never 0): the note's seed mixed, so that
+    /// they are not the random walk's first draws.
+    @inline(__always)
+    static func lockSeed(_ seed: UInt32) -> UInt32 {
+        let mixed = (seed ^ 0xA5A5_5A5A) &* 0x2C1B_3C6D
+        return mixed == 0 ? 0x9E37_79B9 : mixed
+    }
+
     /// Moves on one frame: the next frame's gains become the current ones and the gains of frame
     /// `nextFrame` (frames since the note-on) are computed from the group depths `depthDB` (G
-    /// values over `edges`), the frame-to-frame correlation `rho` and the smoother's `beta` (0:
-    /// none). Real-time safe.
+    /// values over `edges`), the frame-to-frame correlation `rho`, the smoother's `beta` (0:
+    /// none) and, with `vibratoLock` (G shares), the vibrato's sine `swing` at that frame (−1…1;
+    /// 0 without a vibrato). Real-time safe.
     func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
-                 rho: Float, beta: Float) {
+                 rho: Float, beta: Float, vibratoLock: UnsafePointer<Float>? = nil, swing: Float = 0) {
         let oldCurrent = gains.current
         gains.current = gains.next
         gains.next = oldCurrent
@@ -91,8 +115,17 @@ final class PartialMotion {
         for g in 0..<(edges.count - 1) {
             let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
             let s = depthDB[g] * nepersPerDB * fade
-            // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
-            for k in lo..<hi { next[k] = VectorActivation.exp(s * unit * x[k] - s * s) }
+            var lock: Float = 0
+            if let vibratoLock { lock = min(max(vibratoLock[g], 0), 1) }
+            if lock > 0 {
+                // √(1 − λ) of the walk and √λ of the vibrato's sine (√2: a sine's variance is ½),
+                // unit variance over time and partials together
+                let walk = s * unit * (1 - lock).squareRoot(), swung = s * (2 * lock).squareRoot() * swing
+                for k in lo..<hi { next[k] = VectorActivation.exp(walk * x[k] + swung * lockCoefficient[k] - s * s) }
+            } else {
+                // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
+                for k in lo..<hi { next[k] = VectorActivation.exp(s * unit * x[k] - s * s) }
+            }
         }
         // partials past the last group stay still (`edges.last` allocates in a debug build)
         let last = edges[edges.count - 1] - 1

@@ -227,6 +227,13 @@ extension TimbreModel {
                 smoothingSpec, inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxSmoothing },
                 what: "0…\(PartialMotionTable.maxSmoothing)")
         }
+        // its optional vibrato lock, only beside the motion and its vibrato
+        let lockSpec = Self.motionVibratoLockTensor(for: config, groupCount: motionGroups ?? 1)
+        if file.tensors[lockSpec.name] != nil {
+            guard motionEdges != nil else { throw .missingTensor(path: path, name: "motion.harmonic_edges") }
+            guard hasVibrato else { throw .missingTensor(path: path, name: "motion.vibrato_cents") }
+            values[lockSpec.name] = try checked(lockSpec, inRange: { $0 >= 0 && $0 <= 1 }, what: "a share 0…1")
+        }
         // the tone balance's optional strike share, only beside the band gains
         let strikeSpec = Self.toneStrikeTensor(for: config)
         if file.tensors[strikeSpec.name] != nil {
@@ -260,7 +267,8 @@ extension TimbreModel {
         let motionNames: Set<String> = motionEdges == nil ? []
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
                   + (hasVibrato ? vibratoSpecs.map(\.name) : [])
-                  + (values[smoothingSpec.name] == nil ? [] : [smoothingSpec.name]))
+                  + (values[smoothingSpec.name] == nil ? [] : [smoothingSpec.name])
+                  + (values[lockSpec.name] == nil ? [] : [lockSpec.name]))
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
@@ -354,8 +362,8 @@ extension TimbreModel {
                                correlation: t("motion.correlation"), vibratoCents: values["motion.vibrato_cents"] ?? [],
                                vibratoHz: values["motion.vibrato_hz"] ?? [],
                                vibratoPitchAnchors: hasVibrato && vibratoPerPitch ? config.envPitches : [],
-                               smoothing: values[smoothingSpec.name] ?? [], latentMeans: means, blendScale: scale,
-                               blendRule: blendRule)
+                               smoothing: values[smoothingSpec.name] ?? [], vibratoLock: values[lockSpec.name] ?? [],
+                               latentMeans: means, blendScale: scale, blendRule: blendRule)
         }
         let noiseHighPass = values[highPassSpec.name].map {
             NoiseHighPassTable(instrumentCount: n, zDim: z, ratios: $0, latentMeans: means, blendScale: scale,

@@ -31,6 +31,10 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// fast above its corner: real notes move slowly, and a first-order process at 100 frames/s
     /// spreads every partial into a skirt 20-50 Hz wide.
     public let smoothing: [Float]
+    /// `motion.vibrato_lock` [I, G] (empty: none, as 0): the share of each group's motion variance
+    /// that follows the vibrato (a real partial's level rises and falls as the vibrato sweeps it
+    /// over the body's resonances), the rest a random walk.
+    public let vibratoLock: [Float]
     /// `motion.vibrato_cents` [I] or [I, P] (empty: no vibrato): the held note's vibrato depth,
     /// the sine's amplitude in cents, per instrument or per instrument and pitch anchor.
     public let vibratoCents: [Float]
@@ -52,8 +56,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
                 vibratoCents: [Float] = [], vibratoHz: [Float] = [], vibratoPitchAnchors: [Double] = [],
-                smoothing: [Float] = [], latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
+                smoothing: [Float] = [], vibratoLock: [Float] = [], latentMeans: [Float], blendScale: Double,
+                blendRule: LatentBlendRule) {
         precondition(smoothing.isEmpty || smoothing.count == instrumentCount)
+        precondition(vibratoLock.isEmpty || (vibratoLock.count == depthDB.count && !vibratoCents.isEmpty))
+        self.vibratoLock = vibratoLock
         self.smoothing = smoothing
         precondition(harmonicEdges.count >= 2 && harmonicEdges.first == 1)
         precondition(depthDB.count == instrumentCount * (harmonicEdges.count - 1))
@@ -74,10 +81,13 @@ public struct PartialMotionTable: Sendable, Equatable {
         self.blendRule = blendRule
     }
 
-    /// The depth per group (G values into `depthDB`), and the frame-to-frame correlation ρ and the
-    /// smoother's β (returned) at latent point `z`. Real-time safe: `scratch` holds at least I doubles.
+    /// The depth per group (G values into `depthDB`), the vibrato lock per group (G values into
+    /// `vibratoLock` when given: 0 without the tensor), and the frame-to-frame correlation ρ and
+    /// the smoother's β (returned) at latent point `z`. Real-time safe: `scratch` holds at least I
+    /// doubles.
     public func parameters(z: UnsafePointer<Float>, line: MorphLine = .none, scratch weights: UnsafeMutablePointer<Double>,
-                           depthDB out: UnsafeMutablePointer<Float>) -> (correlation: Float, smoothing: Float) {
+                           depthDB out: UnsafeMutablePointer<Float>,
+                           vibratoLock lockOut: UnsafeMutablePointer<Float>? = nil) -> (correlation: Float, smoothing: Float) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
@@ -91,6 +101,20 @@ public struct PartialMotionTable: Sendable, Equatable {
                 guard w.isFinite, w > 1e-7 else { continue }
                 let row = table.baseAddress! + i * g
                 for x in 0..<g { out[x] += Float(w) * row[x] }
+            }
+        }
+        if let lockOut {
+            lockOut.update(repeating: 0, count: g)
+            if !vibratoLock.isEmpty {
+                vibratoLock.withUnsafeBufferPointer { table in
+                    for i in 0..<instrumentCount {
+                        let w = weights[i]
+                        guard w.isFinite, w > 1e-7 else { continue }
+                        let row = table.baseAddress! + i * g
+                        for x in 0..<g { lockOut[x] += Float(w) * row[x] }
+                    }
+                }
+                for x in 0..<g { lockOut[x] = min(max(lockOut[x], 0), 1) }
             }
         }
         var rho: Double = 0, beta: Double = 0

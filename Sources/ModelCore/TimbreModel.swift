@@ -222,6 +222,13 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "motion.smoothing", shape: [config.instrumentCount])
     }
 
+    /// The partial motion's optional vibrato lock (docs/model-format.md, "Partial motion"): per
+    /// instrument and group of partials, the share of the motion's variance that follows the
+    /// vibrato; only beside the motion and its vibrato.
+    public static func motionVibratoLockTensor(for config: ModelConfig, groupCount: Int) -> TensorSpec {
+        TensorSpec(name: "motion.vibrato_lock", shape: [config.instrumentCount, groupCount])
+    }
+
     /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both
     /// or none, only beside the motion's three; [I] (one per instrument) or, `perPitch`, [I, P] on
     /// the envelopes' pitch anchors.

@@ -396,6 +396,41 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The motion's vibrato lock (`motion.vibrato_lock` [I, G], a share) loads beside the motion
+    /// and its vibrato and blends by the timbre point; without it every group's share is 0; a share
+    /// out of 0…1, a wrong shape, or a lock without the vibrato is refused with the tensor named.
+    func testTheMotionsVibratoLockLoadsAndBadOnesAreRefused() throws {
+        let (n, motion) = try smallMotion()
+        let vibrato: [(String, [Int], [Float])] = [("motion.vibrato_cents", [n], [Float](repeating: 10, count: n)),
+                                                   ("motion.vibrato_hz", [n], [Float](repeating: 5, count: n))]
+        let lock = (0..<(2 * n)).map { $0 % 2 == 0 ? Float(0.25) : 0.75 }
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + vibrato
+                                                                + [("motion.vibrato_lock", [n, 2], lock)]).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertEqual(m.vibratoLock, lock)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        var scratch = [Double](repeating: 0, count: n), depth = [Float](repeating: 0, count: 2)
+        var shares = [Float](repeating: -1, count: 2)
+        _ = loaded.latentMeans[0].withUnsafeBufferPointer {
+            m.parameters(z: $0.baseAddress!, scratch: &scratch, depthDB: &depth, vibratoLock: &shares)
+        }
+        XCTAssertEqual(shares[0], 0.25, accuracy: 1e-5)
+        XCTAssertEqual(shares[1], 0.75, accuracy: 1e-5)
+        let without = try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: motion + vibrato).path).motion)
+        _ = loaded.latentMeans[0].withUnsafeBufferPointer {
+            without.parameters(z: $0.baseAddress!, scratch: &scratch, depthDB: &depth, vibratoLock: &shares)
+        }
+        XCTAssertEqual(shares, [0, 0])
+        for (extra, name) in [(vibrato + [("motion.vibrato_lock", [n, 2], lock.map { $0 + 0.5 })], "motion.vibrato_lock"),
+                              (vibrato + [("motion.vibrato_lock", [n], Array(lock.prefix(n)))], "motion.vibrato_lock"),
+                              ([("motion.vibrato_lock", [n, 2], lock)], "motion.vibrato_cents")]
+            as [([(String, [Int], [Float])], String)] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: motion + extra).path)) {
+                XCTAssertTrue("\($0)".contains(name), "\($0)")
+            }
+        }
+    }
+
     /// The noise's high-pass below the fundamental (`highpass.ratio` [I]) loads on its own and
     /// blends by the timbre point; a ratio out of 0…2, a wrong shape or a non-finite value is
     /// refused with the tensor named.

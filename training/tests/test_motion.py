@@ -195,3 +195,53 @@ def test_the_smoother_keeps_the_depth_and_takes_the_fast_motion_out():
     assert fast < -8, fast
     assert slow > 0, slow
     assert abs(M.smoothed_variance(0.8, 0.8) - 0.2 * 1.64 / (1.8 * 0.36)) < 1e-12
+
+
+def test_measure_lock_finds_partials_that_follow_the_vibrato_and_not_those_that_walk():
+    rng = np.random.default_rng(7)
+    rate, frames, k = 48000, 300, 8
+    t = np.arange(frames * 480) / rate
+    tf = np.arange(frames) / 100.0
+    audio, inst = [], []
+    for note in range(13):
+        # both instruments swing 15 cents at 5.5 Hz; instrument 0's partials rise and fall with
+        # it (each by its own signed slope), instrument 1's walk at random; a still note (no
+        # vibrato) is not read
+        depth = 0.0 if note == 12 else 15.0
+        cents_f = depth * np.sin(2 * np.pi * 5.5 * tf + rng.uniform(0, 6.28))
+        follows = note % 2 == 0
+        slope = rng.choice([-1, 1], k) * (0.1 + 0.1 * rng.random(k))  # dB per cent
+        db_f = (cents_f[:, None] * slope[None, :]) if follows else 1.5 * ar1(rng, frames, k, 0.9)
+        cents = np.interp(t, tf, cents_f)
+        phase = 2 * np.pi * np.cumsum(440.0 * 2 ** (cents / 1200)) / rate
+        y = sum(10 ** (np.interp(t, tf, db_f[:, j] - 6 * j) / 20) * np.sin((j + 1) * phase) for j in range(k))
+        audio.append(0.1 * y)
+        inst.append(0 if follows else 1)
+    rho, beta = np.array([0.8, 0.8]), np.array([0.5, 0.5])
+    lock, share, count = M.measure_lock(np.stack(audio), np.full(13, 69.0), np.full(13, frames), np.array(inst), rho,
+                                        beta, rate, 100.0, edges=(1, 2, 3, 5, 9, 257))
+    assert list(count) == [6, 6]
+    assert np.all(share[0, :4] > 0.8), share[0]
+    assert np.all(share[1, :4] < 0.2) and share[1, :4].mean() < 0.12, share[1]  # chance alone
+    # the engine's walk puts a share f of its variance in the band: with the lock the band
+    # follows the vibrato by the recordings' share
+    f = M.walk_in_band(0.8, 0.5, 100.0)
+    assert 0.2 < f < 0.7, f
+    np.testing.assert_allclose((lock / (lock + (1 - lock) * f))[0], share[0], atol=1e-9)
+    assert np.all(lock[0, :4] < share[0, :4])
+
+
+def test_a_locked_motion_follows_the_swing_and_a_lock_of_zero_changes_nothing():
+    n, k, rate = 400, 16, 100.0
+    swing = M.vibrato_swing(5.0, n, rate, 1.0)
+    plain = M.gains(np.full(3, 3.0), 0.8, n, k, rate, seed=11, edges=(1, 3, 8, 17))
+    zero = M.gains(np.full(3, 3.0), 0.8, n, k, rate, seed=11, edges=(1, 3, 8, 17), vibrato_lock=np.zeros(3), swing=swing)
+    np.testing.assert_array_equal(plain, zero)
+    locked = M.gains(np.full(3, 3.0), 0.8, n, k, rate, seed=11, edges=(1, 3, 8, 17), vibrato_lock=np.ones(3), swing=swing)
+    db = 20 * np.log10(locked[50:])
+    for j in range(k):  # each partial's level is a line in the swing, its own slope
+        r = np.corrcoef(db[:, j], swing[50:])[0, 1]
+        assert abs(r) > 0.99, (j, r)
+    # over the partials the locked levels move by about the depth (a sine's variance is ½: √2)
+    assert 1.5 < np.sqrt(np.mean(db.std(0) ** 2)) < 4.5
+    assert M.lock_seed(0) != 0 and M.lock_seed(11) != 11

@@ -134,17 +134,19 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
     seconds [S]), `onset_db` (the onset course; `tone.lookup`) and `strike` (the balance's share at
     the note-on; `tone.strike_ramp`) and `strike_noise_db` (the noise's gain there;
-    `tone.strike_noise_ramp`) balance it as the engine does; `motion` (depth per group [G], correlation; `motion.blended`)
+    `tone.strike_noise_ramp`) balance it as the engine does; `motion` (depth per group [G], correlation, smoothing, vibrato lock; `motion.blended`)
     moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
     from the phase the engine gives the nearest key; `highpass` (`highpass.blended`) sets the noise's
     high-pass below the fundamental at that ratio of f0; rendered at `sample_rate` (None: the
     model's). `split`: the harmonic part and the noise [n] each (no room) instead of the sum."""
     cfg = model.cfg
+    swing = None
     if vibrato is not None and vibrato[0] > 0:
         from . import motion as M
 
         key = int(round(69 + 12 * math.log2(max(float(f0[0]), 1.0) / 440.0)))
         phase = M.vibrato_phase(key, int(round(velocity)))
+        swing = M.vibrato_swing(vibrato[1], len(f0), cfg.frame_rate, phase)
         f0 = np.asarray(f0, np.float32) * (2 ** (M.vibrato_semitones(vibrato[0], vibrato[1], len(f0), cfg.frame_rate,
                                                                         phase) / 12)).astype(np.float32)
     with torch.no_grad():
@@ -166,7 +168,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
             from . import motion as M
 
             c = dict(c, harmonics=M.apply(c["harmonics"], motion[0], motion[1], cfg.frame_rate, seed + 1,
-                                          smoothing=motion[2] if len(motion) > 2 else 0.0))
+                                          smoothing=motion[2] if len(motion) > 2 else 0.0,
+                                          vibrato_lock=motion[3] if len(motion) > 3 else None, swing=swing))
         g = torch.Generator().manual_seed(seed)
         sr = sample_rate or cfg.sample_rate
         white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1

@@ -189,17 +189,122 @@ def vibrato_of_note(f0_hz: np.ndarray, pitch: float, hold_frames: int, frame_rat
     return swing(1200 * np.log2(np.maximum(f0, 1.0) / (440.0 * 2 ** ((pitch - 69) / 12))), frame_rate)
 
 
+def vibrato_band(track: np.ndarray, frame_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A track [T] (or [T, K], along time) minus its course (`_detrend`), band-passed to
+    VIBRATO_BAND_HZ: (the passed track, its spectrum, the spectrum's frequencies in Hz)."""
+    d = _detrend(np.asarray(track, np.float64))
+    spec = np.fft.rfft(d, axis=0)
+    f = np.fft.rfftfreq(len(d), 1.0 / frame_rate)
+    spec[~((f >= VIBRATO_BAND_HZ[0]) & (f <= VIBRATO_BAND_HZ[1]))] = 0
+    return np.fft.irfft(spec, len(d), axis=0), spec, f
+
+
 def swing(cents: np.ndarray, frame_rate: float) -> tuple[float, float]:
     """The vibrato in a pitch track [T] (cents, one value per frame): the track minus its course
     (`_detrend`), band-passed to VIBRATO_BAND_HZ: (depth, its standard deviation × √2, a sine's
     amplitude; rate, its strongest frequency in Hz). Also `playing`'s reading of rendered notes."""
-    d = _detrend(np.asarray(cents, np.float64))
-    spec = np.fft.rfft(d)
-    f = np.fft.rfftfreq(len(d), 1.0 / frame_rate)
+    passed, spec, f = vibrato_band(cents, frame_rate)
     band = (f >= VIBRATO_BAND_HZ[0]) & (f <= VIBRATO_BAND_HZ[1])
-    spec[~band] = 0
-    passed = np.fft.irfft(spec, len(d))
     return float(passed.std() * math.sqrt(2)), float(f[band][np.argmax(np.abs(spec[band]))])
+
+
+LOCK_FFT_S = 4096 / 48000  # the frames the vibrato lock is read with (85 ms, as `playing` reads a vibrato)
+LOCK_PARTIALS = 24  # partials read per note
+
+
+def note_lock(audio: np.ndarray, pitch: float, hold_frames: int, sample_rate: int,
+              frame_rate: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """How much of one note's partial motion in the vibrato's band follows its vibrato, read as
+    the ear follows a vibrato, in 85 ms frames every control frame (LOCK_FFT_S; the trainer's own
+    32 ms analysis reads a violin's locked share 0.58 where these read 0.82, the rest of its
+    band being the short frames' jitter): the vibrato is the strongest of the first 8 partials'
+    peak frequency in cents; per partial its peak's level against the note's, both minus their
+    course and band-passed to VIBRATO_BAND_HZ. Per partial [LOCK_PARTIALS] the variance a straight
+    line in the vibrato explains and the variance in the band (0 where the partial lies over
+    AUDIBLE_DB under the strongest, or above the Nyquist frequency): (locked, in band), or None for
+    a note held too briefly or without a vibrato (under VIBRATO_FLOOR_CENTS)."""
+    n = int(round(LOCK_FFT_S * sample_rate))
+    hop = int(round(sample_rate / frame_rate))
+    f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+    x = np.asarray(audio[HELD_START_FRAMES * hop: (hold_frames - HELD_END_FRAMES) * hop], np.float64)
+    if len(x) < n + 2 * TREND_FRAMES * hop:
+        return None
+    w = np.hanning(n)
+    mag = np.stack([np.abs(np.fft.rfft(x[s:s + n] * w)) for s in range(0, len(x) - n, hop)])
+    bins = np.fft.rfftfreq(n, 1.0 / sample_rate)
+    strongest = 1 + int(np.argmax([mag[:, (bins > h * f0 * 0.97) & (bins < h * f0 * 1.03)].sum()
+                                   if h * f0 < sample_rate / 2.2 else 0 for h in range(1, 9)]))
+    lo, hi = int(strongest * f0 * 0.94 * n / sample_rate), int(strongest * f0 * 1.06 * n / sample_rate) + 1
+    logm = np.log(mag + 1e-20)
+    j = np.clip(lo + np.argmax(logm[:, lo:hi], axis=1), 1, mag.shape[1] - 2)
+    rows = np.arange(len(mag))
+    a, b, c = logm[rows, j - 1], logm[rows, j], logm[rows, j + 1]
+    den = a - 2 * b + c
+    track = (j + 0.5 * (a - c) / np.where(np.abs(den) > 1e-12, den, np.inf)) * sample_rate / n / strongest
+    v, _, _ = vibrato_band(1200 * np.log2(np.maximum(track, 1.0) / f0), frame_rate)
+    if v.std() * math.sqrt(2) < VIBRATO_FLOOR_CENTS:
+        return None
+    levels = np.full((len(mag), LOCK_PARTIALS), -300.0)
+    for k in range(1, LOCK_PARTIALS + 1):
+        if k * f0 * 1.02 >= sample_rate / 2:
+            break
+        centre = k * track
+        jl = np.clip((centre * 0.985 * n / sample_rate).astype(int), 0, mag.shape[1] - 1)
+        jh = np.clip((centre * 1.015 * n / sample_rate).astype(int) + 2, 1, mag.shape[1])
+        levels[:, k - 1] = [20 * np.log10(mag[t, jl[t]:max(jh[t], jl[t] + 1)].max() + 1e-12) for t in rows]
+    note_db = 10 * np.log10((10 ** (levels / 10)).sum(1) + 1e-30)
+    audible = levels.mean(0) > levels.mean(0).max() - AUDIBLE_DB
+    locked, inband = np.zeros(LOCK_PARTIALS), np.zeros(LOCK_PARTIALS)
+    vv = float(v @ v)
+    for k in np.flatnonzero(audible):
+        y, _, _ = vibrato_band(levels[:, k] - note_db, frame_rate)
+        locked[k] = (float(v @ y) ** 2 / vv if vv > 0 else 0.0) / len(y)
+        inband[k] = float(y @ y) / len(y)
+    return locked, inband
+
+
+def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_frames: int = 4000) -> float:
+    """The share f of the engine's random walk (`gains` without a lock: correlation ρ, smoother
+    β) that lies in VIBRATO_BAND_HZ, of its variance around the course."""
+    g = gains(np.array([10.0]), correlation, n_frames, 64, frame_rate, seed=3, edges=(1, 65), smoothing=smoothing)
+    x = 20 * np.log10(g[int(0.5 * frame_rate):])
+    passed, _, _ = vibrato_band(x, frame_rate)
+    return float((passed ** 2).sum() / (_detrend(x) ** 2).sum())
+
+
+def measure_lock(audio: np.ndarray, pitch: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarray,
+                 correlation: np.ndarray, smoothing: np.ndarray, sample_rate: int, frame_rate: float,
+                 edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The vibrato lock [I, G]: per instrument and group of partials, the share λ of the motion's
+    variance the engine puts on the vibrato, so that in the vibrato's band the share that follows
+    it is the recordings' S (`note_lock`, pooled over the instrument's notes with a vibrato). The
+    rest of the motion is the walk (correlation ρ and smoother β per instrument), a share f of it
+    in the band (`walk_in_band`): λ / (λ + (1 − λ) f) = S, so λ = S f / (1 − S + S f). Also S
+    [I, G] and the notes read [I]; 0 for an instrument without a vibrato. A level walking at
+    random, unrelated to the vibrato, reads S of a few % (tests/test_motion.py)."""
+    g = len(edges) - 1
+    n_instruments = len(correlation)
+    share = np.zeros((n_instruments, g))
+    count = np.zeros(n_instruments, int)
+    for i in range(n_instruments):
+        sums = np.zeros((2, g))  # locked, in band
+        for m in np.flatnonzero(instrument == i):
+            got = note_lock(audio[m], float(pitch[m]), int(hold_frames[m]), sample_rate, frame_rate)
+            if got is None:
+                continue
+            count[i] += 1
+            for j in range(g):
+                a, b = min(edges[j] - 1, LOCK_PARTIALS), min(edges[j + 1] - 1, LOCK_PARTIALS)
+                sums[:, j] += [got[0][a:b].sum(), got[1][a:b].sum()]
+        # a group past the partials read takes the last group's share
+        for j in range(g):
+            if sums[1, j] > 0:
+                share[i, j] = np.clip(sums[0, j] / sums[1, j], 0.0, 1.0)
+            elif j > 0:
+                share[i, j] = share[i, j - 1]
+    f = np.array([walk_in_band(float(r), float(b), frame_rate) for r, b in zip(correlation, smoothing)])[:, None]
+    lock = np.clip(share * f / np.maximum(1 - share + share * f, 1e-9), 0.0, 1.0)
+    return lock, share, count
 
 
 def vibrato_readings(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
@@ -270,6 +375,12 @@ def vibrato_phase(key: int, velocity: int) -> float:
     return 2 * math.pi * (h >> 40) / float(1 << 24)
 
 
+def vibrato_swing(hz: float, n_frames: int, frame_rate: float, phase: float) -> np.ndarray:
+    """The engine's vibrato sine [T] at frames 0…T-1 (no depth, no fade): what the vibrato lock
+    follows."""
+    return np.sin(2 * np.pi * hz * np.arange(n_frames) / frame_rate + phase)
+
+
 def vibrato_semitones(cents: float, hz: float, n_frames: int, frame_rate: float, phase: float) -> np.ndarray:
     """The engine's vibrato [T] in semitones at frames 0…T-1 (frame 0 at the note-on): a sine of
     amplitude `cents` at `hz` from `phase`, faded in over FADE_IN_S."""
@@ -297,11 +408,21 @@ def smoothed_variance(rho: float, beta: float) -> float:
     return (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
 
 
+def lock_seed(seed: int) -> int:
+    """The seed of the vibrato coefficients' generator (the engine's `PartialMotion.lockSeed`)."""
+    mixed = (((seed % 4294967296) ^ 0xA5A55A5A) * 0x2C1B3C6D) % 4294967296
+    return mixed or 0x9E3779B9
+
+
 def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
-          seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0) -> np.ndarray:
+          seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0, vibrato_lock: np.ndarray | None = None,
+          swing: np.ndarray | None = None) -> np.ndarray:
     """The motion's gain per frame and partial [T, K] for one note (frame 0 at the note-on), as
     the engine computes it, before each frame's gains are scaled to keep its harmonic power
-    (`apply`); `smoothing` β > 0: the process through a one-pole smoother, back to unit variance."""
+    (`apply`); `smoothing` β > 0: the process through a one-pole smoother, back to unit variance;
+    `vibrato_lock` [G] with `swing` [T] (the vibrato's sine at each frame, `vibrato_swing`): that
+    share of each group's variance follows the sine, by a coefficient per partial drawn at the
+    note-on from a generator of its own (`lock_seed`)."""
     rho, beta = float(correlation), float(smoothing)
     drive = math.sqrt(max(0.0, 1.0 - rho * rho))
     k_depth = np.zeros(n_harmonics)
@@ -313,6 +434,14 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
     for k in range(n_harmonics):  # start in the stationary distribution
         x[k], state = unit_normal(state)
     y = x.copy()
+    lam = np.zeros(n_harmonics)
+    c = np.zeros(n_harmonics)
+    if vibrato_lock is not None and swing is not None:
+        for j in range(len(edges) - 1):
+            lam[edges[j] - 1: min(edges[j + 1] - 1, n_harmonics)] = np.clip(vibrato_lock[j], 0.0, 1.0)
+        lstate = np.uint32(lock_seed(seed))
+        for k in range(n_harmonics):
+            c[k], lstate = unit_normal(lstate)
     unit = 1.0 / math.sqrt(smoothed_variance(rho, beta)) if beta > 0 else 1.0
     out = np.ones((n_frames, n_harmonics))
     lo, hi = FADE_IN_S
@@ -324,16 +453,21 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         if beta > 0:
             y = beta * y + (1 - beta) * x
         s = a * fade
-        out[t] = np.exp(s * unit * (y if beta > 0 else x) - s * s)  # divided by the mean power gain, square-rooted
+        v = unit * (y if beta > 0 else x)
+        if lam.any():
+            v = np.sqrt(1 - lam) * v + np.sqrt(2 * lam) * float(swing[t]) * c
+        out[t] = np.exp(s * v - s * s)  # divided by the mean power gain, square-rooted
     return out
 
 
-def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int, smoothing: float = 0.0):
+def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int, smoothing: float = 0.0,
+          vibrato_lock: np.ndarray | None = None, swing: np.ndarray | None = None):
     """Harmonic amplitudes [1, T, K] (torch or NumPy) times the motion's gains, each frame's gains
     scaled so that the frame's harmonic power stays as decoded: the spectrum's shape moves, the
     note's level course (attack, decay, velocity) stays the decoder's and the envelopes'."""
     n_frames, k = harmonics.shape[-2], harmonics.shape[-1]
-    g = gains(depth_db, correlation, n_frames, k, frame_rate, seed, smoothing=smoothing)
+    g = gains(depth_db, correlation, n_frames, k, frame_rate, seed, smoothing=smoothing, vibrato_lock=vibrato_lock,
+              swing=swing)
     a = np.asarray(harmonics.detach().cpu().numpy() if hasattr(harmonics, "detach") else harmonics, np.float64)
     p0 = (a ** 2).sum(-1, keepdims=True)
     p1 = (a ** 2 * g ** 2).sum(-1, keepdims=True)
@@ -348,11 +482,13 @@ def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float
     return harmonics * g
 
 
-def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Depth [G], correlation and smoothing at a latent point whose instrument blend weights are
-    `weights` [I] (smoothing 0 for a table without `motion.smoothing`)."""
+def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray | None]:
+    """Depth [G], correlation, smoothing and vibrato lock [G] at a latent point whose instrument
+    blend weights are `weights` [I] (smoothing 0 for a table without `motion.smoothing`, lock None
+    without `motion.vibrato_lock`)."""
     beta = float(weights @ tables["motion.smoothing"]) if "motion.smoothing" in tables else 0.0
-    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta
+    lock = np.clip(weights @ tables["motion.vibrato_lock"], 0.0, 1.0) if "motion.vibrato_lock" in tables else None
+    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta, lock
 
 
 def blended_vibrato(tables: dict, weights: np.ndarray, pitch: float,
@@ -435,6 +571,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                 notes.instrument[train], len(names), float(cfg.frame_rate))
     vib_cents, vib_hz = vibrato_table(readings, tuple(cfg.env_pitches))
     overall, _ = vibrato_table(readings)
+    lock, share, locked_notes = measure_lock(notes.audio[train], notes.pitch[train], notes.hold_frames[train],
+                                             notes.instrument[train], corr, beta, cfg.sample_rate,
+                                             float(cfg.frame_rate))
+    lock[overall <= 0] = 0.0
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
@@ -446,12 +586,15 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         if overall[i] > 0:
             print(f"{'':16s} {'':4s} vibrato at MIDI " + ", ".join(
                 f"{p}: {c:.1f} c {h:.1f} Hz" for p, c, h in zip(cfg.env_pitches, vib_cents[i], vib_hz[i])))
+        if overall[i] > 0 and locked_notes[i]:
+            print(f"{'':16s} {'':4s} in the vibrato's band, following it ({locked_notes[i]} notes): "
+                  + " ".join(f"{x:4.2f}" for x in share[i]) + "   locked: " + " ".join(f"{x:4.2f}" for x in lock[i]))
         if np.abs(measured[i] - depth[i]).max() >= 0.05:
             print(f"{'':16s} {'':4s} as read: " + " ".join(f"{d:4.1f}" for d in measured[i])
                   + "   the analysis's floor (a steady twin): " + " ".join(f"{d:4.1f}" for d in floor[i]))
     tensors = {"motion.harmonic_edges": np.asarray(edges, np.float32), "motion.depth_db": depth.astype(np.float32),
                "motion.correlation": corr.astype(np.float32), "motion.vibrato_cents": vib_cents.astype(np.float32),
-               "motion.vibrato_hz": vib_hz.astype(np.float32)}
+               "motion.vibrato_hz": vib_hz.astype(np.float32), "motion.vibrato_lock": lock.astype(np.float32)}
     if beta.any():
         tensors["motion.smoothing"] = beta.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
@@ -461,4 +604,4 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
     return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist(), "smoothing": beta.tolist(),
-            "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist()}
+            "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist(), "vibrato_lock": lock.tolist()}
