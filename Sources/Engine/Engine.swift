@@ -156,8 +156,10 @@ public final class Engine: @unchecked Sendable {
     private let motion: PartialMotionTable?
     private let motionEdges: UnsafeMutableBufferPointer<Int>
     private let motionDepthDB: UnsafeMutablePointer<Float>
-    /// The motion's vibrato lock per group at a voice's point (scratch, as `motionDepthDB`).
+    /// The motion's vibrato lock and its tilt per group at a voice's point (scratch, as
+    /// `motionDepthDB`).
     private let motionVibratoLock: UnsafeMutablePointer<Float>
+    private let motionVibratoTilt: UnsafeMutablePointer<Float>
     /// The model's high-pass of the noise below the fundamental (nil: none).
     private let noiseHighPass: NoiseHighPassTable?
     private let batchTone: UnsafeMutablePointer<Float>
@@ -274,6 +276,8 @@ public final class Engine: @unchecked Sendable {
         motionDepthDB.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
         motionVibratoLock = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
         motionVibratoLock.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
+        motionVibratoTilt = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
+        motionVibratoTilt.initialize(repeating: 0, count: max(1, model.motion?.groupCount ?? 1))
         transients = model.transients
         transientBands = model.transients.map { _ in
             TransientBands(frameCount: TransientTable.frameCount, bandEdgesHz: TransientTable.bandEdgesHz,
@@ -375,6 +379,7 @@ public final class Engine: @unchecked Sendable {
         motionEdges.deallocate()
         motionDepthDB.deallocate()
         motionVibratoLock.deallocate()
+        motionVibratoTilt.deallocate()
         for p in [batchF0, batchLoudness, batchNote, batchZ, batchState, batchRaw, batchTone, weights, settledStates, mix, wet, gainAt, reverbMixAt, voiceScratch, timbreTarget, channelTimbre, carriedChannelTimbre] {
             p.deallocate()
         }
@@ -1167,11 +1172,12 @@ public final class Engine: @unchecked Sendable {
                 voice.advanceFrame()
                 if let table = motion, let voiceMotion = voice.motion {
                     let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB,
-                                                       vibratoLock: motionVibratoLock)
+                                                       vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt)
                     let swing = vibratoSwing(of: voice, atSeconds: voice.frameSeconds(voice.frameIndex + 1, frameRate: frameRate))
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
-                                        beta: beta, vibratoLock: motionVibratoLock, swing: Float(swing))
+                                        beta: beta, vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt,
+                                        swing: Float(swing))
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 setNoiseHighPass(of: voice)

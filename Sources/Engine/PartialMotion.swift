@@ -10,7 +10,9 @@ import ModelCore
 /// holds a vibrato lock λ for a group, that share of its variance follows the vibrato instead: each
 /// partial's level swings with the vibrato's sine by a coefficient drawn at the note-on (its sign
 /// and size: where the partial sits on the body's response), as a real bowed, blown or sung note's
-/// partials rise and fall as the vibrato sweeps them over the resonances. A frame's gains are
+/// partials rise and fall as the vibrato sweeps them over the resonances (with the table's tilt μ
+/// the group's partials share a coefficient μ and keep √(1 − μ²) of their own: a flute's upper
+/// partials rise together as its pitch does). A frame's gains are
 /// scaled so that its harmonic power stays as decoded: the spectrum's shape moves, the note's
 /// level course (attack, decay, velocity) stays the decoder's and the envelopes'.
 ///
@@ -92,10 +94,12 @@ final class PartialMotion {
     /// Moves on one frame: the next frame's gains become the current ones and the gains of frame
     /// `nextFrame` (frames since the note-on) are computed from the group depths `depthDB` (G
     /// values over `edges`), the frame-to-frame correlation `rho`, the smoother's `beta` (0:
-    /// none) and, with `vibratoLock` (G shares), the vibrato's sine `swing` at that frame (−1…1;
-    /// 0 without a vibrato). Real-time safe.
+    /// none) and, with `vibratoLock` (G shares) and `vibratoTilt` (G values −1…1: a partial's
+    /// coefficient is μ + √(1 − μ²)·its draw), the vibrato's sine `swing` at that frame (−1…1; 0
+    /// without a vibrato). Real-time safe.
     func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
-                 rho: Float, beta: Float, vibratoLock: UnsafePointer<Float>? = nil, swing: Float = 0) {
+                 rho: Float, beta: Float, vibratoLock: UnsafePointer<Float>? = nil, vibratoTilt: UnsafePointer<Float>? = nil,
+                 swing: Float = 0) {
         let oldCurrent = gains.current
         gains.current = gains.next
         gains.next = oldCurrent
@@ -120,8 +124,13 @@ final class PartialMotion {
             if lock > 0 {
                 // √(1 − λ) of the walk and √λ of the vibrato's sine (√2: a sine's variance is ½),
                 // unit variance over time and partials together
+                var mu: Float = 0
+                if let vibratoTilt { mu = min(max(vibratoTilt[g], -1), 1) }
                 let walk = s * unit * (1 - lock).squareRoot(), swung = s * (2 * lock).squareRoot() * swing
-                for k in lo..<hi { next[k] = VectorActivation.exp(walk * x[k] + swung * lockCoefficient[k] - s * s) }
+                let own = swung * (1 - mu * mu).squareRoot(), shared = swung * mu
+                for k in lo..<hi {
+                    next[k] = VectorActivation.exp(walk * x[k] + shared + own * lockCoefficient[k] - s * s)
+                }
             } else {
                 // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
                 for k in lo..<hi { next[k] = VectorActivation.exp(s * unit * x[k] - s * s) }

@@ -234,6 +234,12 @@ extension TimbreModel {
             guard hasVibrato else { throw .missingTensor(path: path, name: "motion.vibrato_cents") }
             values[lockSpec.name] = try checked(lockSpec, inRange: { $0 >= 0 && $0 <= 1 }, what: "a share 0…1")
         }
+        // and its optional tilt, only beside the lock
+        let tiltSpec = Self.motionVibratoTiltTensor(for: config, groupCount: motionGroups ?? 1)
+        if file.tensors[tiltSpec.name] != nil {
+            guard values[lockSpec.name] != nil else { throw .missingTensor(path: path, name: lockSpec.name) }
+            values[tiltSpec.name] = try checked(tiltSpec, inRange: { abs($0) <= 1 }, what: "a tilt −1…1")
+        }
         // the tone balance's optional strike share, only beside the band gains
         let strikeSpec = Self.toneStrikeTensor(for: config)
         if file.tensors[strikeSpec.name] != nil {
@@ -268,7 +274,8 @@ extension TimbreModel {
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
                   + (hasVibrato ? vibratoSpecs.map(\.name) : [])
                   + (values[smoothingSpec.name] == nil ? [] : [smoothingSpec.name])
-                  + (values[lockSpec.name] == nil ? [] : [lockSpec.name]))
+                  + (values[lockSpec.name] == nil ? [] : [lockSpec.name])
+                  + (values[tiltSpec.name] == nil ? [] : [tiltSpec.name]))
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
             .union(transientSpecs.map(\.name)).union(toneSpecs.map(\.name)).union(motionNames)
             .union(courseSeconds.isEmpty ? [] : ["tone.course_seconds", "tone.course_db"])
@@ -363,6 +370,7 @@ extension TimbreModel {
                                vibratoHz: values["motion.vibrato_hz"] ?? [],
                                vibratoPitchAnchors: hasVibrato && vibratoPerPitch ? config.envPitches : [],
                                smoothing: values[smoothingSpec.name] ?? [], vibratoLock: values[lockSpec.name] ?? [],
+                               vibratoTilt: values[tiltSpec.name] ?? [],
                                latentMeans: means, blendScale: scale, blendRule: blendRule)
         }
         let noiseHighPass = values[highPassSpec.name].map {

@@ -35,6 +35,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// that follows the vibrato (a real partial's level rises and falls as the vibrato sweeps it
     /// over the body's resonances), the rest a random walk.
     public let vibratoLock: [Float]
+    /// `motion.vibrato_tilt` [I, G] (empty: none, as 0; only beside the lock): how alike a group's
+    /// partials follow the vibrato, the mean of their coefficients (−1…1: +1, all rise together as
+    /// the pitch rises, a breath's brightness vibrato; 0, each its own way, a violin body's
+    /// resonances).
+    public let vibratoTilt: [Float]
     /// `motion.vibrato_cents` [I] or [I, P] (empty: no vibrato): the held note's vibrato depth,
     /// the sine's amplitude in cents, per instrument or per instrument and pitch anchor.
     public let vibratoCents: [Float]
@@ -56,11 +61,13 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
                 vibratoCents: [Float] = [], vibratoHz: [Float] = [], vibratoPitchAnchors: [Double] = [],
-                smoothing: [Float] = [], vibratoLock: [Float] = [], latentMeans: [Float], blendScale: Double,
-                blendRule: LatentBlendRule) {
+                smoothing: [Float] = [], vibratoLock: [Float] = [], vibratoTilt: [Float] = [], latentMeans: [Float],
+                blendScale: Double, blendRule: LatentBlendRule) {
         precondition(smoothing.isEmpty || smoothing.count == instrumentCount)
         precondition(vibratoLock.isEmpty || (vibratoLock.count == depthDB.count && !vibratoCents.isEmpty))
+        precondition(vibratoTilt.isEmpty || (vibratoTilt.count == depthDB.count && !vibratoLock.isEmpty))
         self.vibratoLock = vibratoLock
+        self.vibratoTilt = vibratoTilt
         self.smoothing = smoothing
         precondition(harmonicEdges.count >= 2 && harmonicEdges.first == 1)
         precondition(depthDB.count == instrumentCount * (harmonicEdges.count - 1))
@@ -81,13 +88,13 @@ public struct PartialMotionTable: Sendable, Equatable {
         self.blendRule = blendRule
     }
 
-    /// The depth per group (G values into `depthDB`), the vibrato lock per group (G values into
-    /// `vibratoLock` when given: 0 without the tensor), and the frame-to-frame correlation ρ and
-    /// the smoother's β (returned) at latent point `z`. Real-time safe: `scratch` holds at least I
-    /// doubles.
+    /// The depth per group (G values into `depthDB`), the vibrato lock and its tilt per group (G
+    /// values each into `vibratoLock` and `vibratoTilt` when given: 0 without the tensors), and the
+    /// frame-to-frame correlation ρ and the smoother's β (returned) at latent point `z`. Real-time
+    /// safe: `scratch` holds at least I doubles.
     public func parameters(z: UnsafePointer<Float>, line: MorphLine = .none, scratch weights: UnsafeMutablePointer<Double>,
-                           depthDB out: UnsafeMutablePointer<Float>,
-                           vibratoLock lockOut: UnsafeMutablePointer<Float>? = nil) -> (correlation: Float, smoothing: Float) {
+                           depthDB out: UnsafeMutablePointer<Float>, vibratoLock lockOut: UnsafeMutablePointer<Float>? = nil,
+                           vibratoTilt tiltOut: UnsafeMutablePointer<Float>? = nil) -> (correlation: Float, smoothing: Float) {
         latentMeans.withUnsafeBufferPointer { means in
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
@@ -103,26 +110,33 @@ public struct PartialMotionTable: Sendable, Equatable {
                 for x in 0..<g { out[x] += Float(w) * row[x] }
             }
         }
-        if let lockOut {
-            lockOut.update(repeating: 0, count: g)
-            if !vibratoLock.isEmpty {
-                vibratoLock.withUnsafeBufferPointer { table in
-                    for i in 0..<instrumentCount {
-                        let w = weights[i]
-                        guard w.isFinite, w > 1e-7 else { continue }
-                        let row = table.baseAddress! + i * g
-                        for x in 0..<g { lockOut[x] += Float(w) * row[x] }
-                    }
-                }
-                for x in 0..<g { lockOut[x] = min(max(lockOut[x], 0), 1) }
-            }
-        }
+        if let lockOut { blend(vibratoLock, weights: weights, into: lockOut, lowest: 0) }
+        if let tiltOut { blend(vibratoTilt, weights: weights, into: tiltOut, lowest: -1) }
         var rho: Double = 0, beta: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
             rho += weights[i] * Double(correlation[i])
             if !smoothing.isEmpty { beta += weights[i] * Double(smoothing[i]) }
         }
         return (Float(min(max(rho, 0), 0.999)), Float(min(max(beta, 0), Double(Self.maxSmoothing))))
+    }
+
+    /// G values of a [I, G] `table` blended by `weights` into `out`, held to `lowest`…1 (0 for an
+    /// empty table). Real-time safe.
+    @inline(__always)
+    private func blend(_ table: [Float], weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>,
+                       lowest: Float) {
+        let g = groupCount
+        out.update(repeating: 0, count: g)
+        guard !table.isEmpty else { return }
+        table.withUnsafeBufferPointer { rows in
+            for i in 0..<instrumentCount {
+                let w = weights[i]
+                guard w.isFinite, w > 1e-7 else { continue }
+                let row = rows.baseAddress! + i * g
+                for x in 0..<g { out[x] += Float(w) * row[x] }
+            }
+        }
+        for x in 0..<g { out[x] = min(max(out[x], lowest), 1) }
     }
 
     /// Largest smoothing coefficient a file may hold.

@@ -229,6 +229,12 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "motion.vibrato_lock", shape: [config.instrumentCount, groupCount])
     }
 
+    /// The vibrato lock's optional tilt (docs/model-format.md, "Partial motion"): per instrument
+    /// and group, how alike its partials follow the vibrato (−1…1); only beside the lock.
+    public static func motionVibratoTiltTensor(for config: ModelConfig, groupCount: Int) -> TensorSpec {
+        TensorSpec(name: "motion.vibrato_tilt", shape: [config.instrumentCount, groupCount])
+    }
+
     /// The optional vibrato of the partial motion (docs/model-format.md, "Partial motion"): both
     /// or none, only beside the motion's three; [I] (one per instrument) or, `perPitch`, [I, P] on
     /// the envelopes' pitch anchors.

@@ -259,7 +259,7 @@ final class PartialMotionEngineTests: XCTestCase {
 
     /// The small model whose instrument 0 moves by `depthDB` in every group (ρ = `rho`) with a
     /// vibrato of 20 cents at 5 Hz and `lock` of the motion following it (nil: no lock tensor).
-    func lockedModel(lock: Float?) throws -> TimbreModel {
+    func lockedModel(lock: Float?, tilt: [Float]? = nil) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
         let edges = [1, 2, 4, 8, 1000]
         let g = edges.count - 1, n = m.config.instrumentCount
@@ -273,7 +273,9 @@ final class PartialMotionEngineTests: XCTestCase {
         for x in 0..<g { locks[x] = lock ?? 0 }
         let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: edges, depthDB: depth,
                                        correlation: correlation, vibratoCents: vc, vibratoHz: vh,
-                                       vibratoLock: lock == nil ? [] : locks, latentMeans: m.latentMeans.flatMap { $0 },
+                                       vibratoLock: lock == nil ? [] : locks,
+                                       vibratoTilt: tilt.map { $0 + [Float](repeating: 0, count: (n - 1) * g) } ?? [],
+                                       latentMeans: m.latentMeans.flatMap { $0 },
                                        blendScale: 0.5, blendRule: .inverseDistance)
         return m.with(motion: table)
     }
@@ -315,6 +317,24 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(lockedStd, Double(depthDB), accuracy: 0.5 * Double(depthDB))
         func rmsDB(_ x: [Float]) -> Double { 10 * log10(x[held].reduce(0.0) { $0 + Double($1 * $1) } / Double(held.count)) }
         XCTAssertEqual(rmsDB(locked) - rmsDB(still), 0, accuracy: 1.0, "the lock changed the held level")
+        // a tilt of +1 on partials 2-3 and −1 on 4-7: each group moves as one, the two against
+        // each other; with a tilt of 0 (above) each partial follows its own way
+        let tilted = renderMono(makeEngine(try lockedModel(lock: 1, tilt: [0, 1, -1, 0])), frames: frames, block: 64,
+                                events: events)
+        func moves(_ x: [Float], _ k: Int) -> [Double] {
+            zip(partialLevelsDB(x, k: k, range: held), partialLevelsDB(still, k: k, range: held)).map { $0 - $1 }
+        }
+        func correlation(_ a: [Double], _ b: [Double]) -> Double {
+            let ma = a.reduce(0, +) / Double(a.count), mb = b.reduce(0, +) / Double(b.count)
+            let ab = zip(a, b).reduce(0.0) { $0 + ($1.0 - ma) * ($1.1 - mb) }
+            let aa = a.reduce(0.0) { $0 + ($1 - ma) * ($1 - ma) }, bb = b.reduce(0.0) { $0 + ($1 - mb) * ($1 - mb) }
+            return ab / (aa * bb).squareRoot()
+        }
+        let (p2, p3, p5) = (moves(tilted, 2), moves(tilted, 3), moves(tilted, 5))
+        print("vibrato tilt: partials 2 and 3 move together by \(correlation(p2, p3)), 2 and 5 by \(correlation(p2, p5)); "
+              + "untilted \(correlation(moves(locked, 2), moves(locked, 3))), \(correlation(moves(locked, 2), moves(locked, 5)))")
+        XCTAssertGreaterThan(correlation(p2, p3), 0.95)
+        XCTAssertLessThan(correlation(p2, p5), -0.9)
     }
 
     /// Bit for bit the same samples with the decode worker as without, and from one run to the next.

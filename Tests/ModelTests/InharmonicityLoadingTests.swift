@@ -421,7 +421,21 @@ final class InharmonicityLoadingTests: XCTestCase {
             without.parameters(z: $0.baseAddress!, scratch: &scratch, depthDB: &depth, vibratoLock: &shares)
         }
         XCTAssertEqual(shares, [0, 0])
-        for (extra, name) in [(vibrato + [("motion.vibrato_lock", [n, 2], lock.map { $0 + 0.5 })], "motion.vibrato_lock"),
+        // its tilt loads beside it; without the lock it is refused
+        let tilt = lock.map { $0 - 0.5 }
+        let tilted = try TimbreModel(contentsOf: try smallModel(adding: motion + vibrato
+            + [("motion.vibrato_lock", [n, 2], lock), ("motion.vibrato_tilt", [n, 2], tilt)]).path)
+        XCTAssertEqual(tilted.motion?.vibratoTilt, tilt)
+        XCTAssertTrue(tilted.unexpectedTensorNames.isEmpty)
+        var tilts = [Float](repeating: 9, count: 2)
+        _ = tilted.latentMeans[0].withUnsafeBufferPointer {
+            tilted.motion!.parameters(z: $0.baseAddress!, scratch: &scratch, depthDB: &depth, vibratoTilt: &tilts)
+        }
+        XCTAssertEqual(tilts[0], -0.25, accuracy: 1e-5)
+        XCTAssertEqual(tilts[1], 0.25, accuracy: 1e-5)
+        for (extra, name) in [(vibrato + [("motion.vibrato_tilt", [n, 2], tilt)], "motion.vibrato_lock"),
+                              (vibrato + [("motion.vibrato_lock", [n, 2], lock),
+                                          ("motion.vibrato_tilt", [n, 2], tilt.map { $0 * 5 })], "motion.vibrato_tilt"),(vibrato + [("motion.vibrato_lock", [n, 2], lock.map { $0 + 0.5 })], "motion.vibrato_lock"),
                               (vibrato + [("motion.vibrato_lock", [n], Array(lock.prefix(n)))], "motion.vibrato_lock"),
                               ([("motion.vibrato_lock", [n, 2], lock)], "motion.vibrato_cents")]
             as [([(String, [Int], [Float])], String)] {

@@ -218,7 +218,7 @@ def test_measure_lock_finds_partials_that_follow_the_vibrato_and_not_those_that_
         audio.append(0.1 * y)
         inst.append(0 if follows else 1)
     rho, beta = np.array([0.8, 0.8]), np.array([0.5, 0.5])
-    lock, share, count = M.measure_lock(np.stack(audio), np.full(13, 69.0), np.full(13, frames), np.array(inst), rho,
+    lock, tilt, share, count = M.measure_lock(np.stack(audio), np.full(13, 69.0), np.full(13, frames), np.array(inst), rho,
                                         beta, rate, 100.0, edges=(1, 2, 3, 5, 9, 257))
     assert list(count) == [6, 6]
     assert np.all(share[0, :4] > 0.8), share[0]
@@ -229,6 +229,8 @@ def test_measure_lock_finds_partials_that_follow_the_vibrato_and_not_those_that_
     assert 0.2 < f < 0.7, f
     np.testing.assert_allclose((lock / (lock + (1 - lock) * f))[0], share[0], atol=1e-9)
     assert np.all(lock[0, :4] < share[0, :4])
+    # each partial's slope was drawn ± at random: as many fall as rise
+    assert np.all(np.abs(tilt[0, :4]) < 0.6), tilt[0]
 
 
 def test_a_locked_motion_follows_the_swing_and_a_lock_of_zero_changes_nothing():
@@ -245,3 +247,10 @@ def test_a_locked_motion_follows_the_swing_and_a_lock_of_zero_changes_nothing():
     # over the partials the locked levels move by about the depth (a sine's variance is ½: √2)
     assert 1.5 < np.sqrt(np.mean(db.std(0) ** 2)) < 4.5
     assert M.lock_seed(0) != 0 and M.lock_seed(11) != 11
+    # a tilt of +1: every partial of the group follows the swing the same way, by the same
+    tilted = M.gains(np.full(3, 3.0), 0.8, n, k, rate, seed=11, edges=(1, 3, 8, 17), vibrato_lock=np.ones(3),
+                     swing=swing, vibrato_tilt=np.ones(3))
+    db = 20 * np.log10(tilted[50:])
+    for j in range(1, k):
+        np.testing.assert_allclose(db[:, j], db[:, 0], atol=1e-9)
+    assert np.corrcoef(db[:, 0], swing[50:])[0, 1] > 0.99

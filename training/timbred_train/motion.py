@@ -213,16 +213,17 @@ LOCK_PARTIALS = 24  # partials read per note
 
 
 def note_lock(audio: np.ndarray, pitch: float, hold_frames: int, sample_rate: int,
-              frame_rate: float) -> tuple[np.ndarray, np.ndarray] | None:
+              frame_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """How much of one note's partial motion in the vibrato's band follows its vibrato, read as
     the ear follows a vibrato, in 85 ms frames every control frame (LOCK_FFT_S; the trainer's own
     32 ms analysis reads a violin's locked share 0.58 where these read 0.82, the rest of its
     band being the short frames' jitter): the vibrato is the strongest of the first 8 partials'
     peak frequency in cents; per partial its peak's level against the note's, both minus their
     course and band-passed to VIBRATO_BAND_HZ. Per partial [LOCK_PARTIALS] the variance a straight
-    line in the vibrato explains and the variance in the band (0 where the partial lies over
-    AUDIBLE_DB under the strongest, or above the Nyquist frequency): (locked, in band), or None for
-    a note held too briefly or without a vibrato (under VIBRATO_FLOOR_CENTS)."""
+    line in the vibrato explains, the variance in the band, and the line's slope (dB per cent: > 0,
+    the partial rises as the pitch does) (0 where the partial lies over AUDIBLE_DB under the
+    strongest, or above the Nyquist frequency): (locked, in band, slope), or None for a note held
+    too briefly or without a vibrato (under VIBRATO_FLOOR_CENTS)."""
     n = int(round(LOCK_FFT_S * sample_rate))
     hop = int(round(sample_rate / frame_rate))
     f0 = 440.0 * 2 ** ((pitch - 69) / 12)
@@ -254,13 +255,14 @@ def note_lock(audio: np.ndarray, pitch: float, hold_frames: int, sample_rate: in
         levels[:, k - 1] = [20 * np.log10(mag[t, jl[t]:max(jh[t], jl[t] + 1)].max() + 1e-12) for t in rows]
     note_db = 10 * np.log10((10 ** (levels / 10)).sum(1) + 1e-30)
     audible = levels.mean(0) > levels.mean(0).max() - AUDIBLE_DB
-    locked, inband = np.zeros(LOCK_PARTIALS), np.zeros(LOCK_PARTIALS)
+    locked, inband, slope = np.zeros(LOCK_PARTIALS), np.zeros(LOCK_PARTIALS), np.zeros(LOCK_PARTIALS)
     vv = float(v @ v)
     for k in np.flatnonzero(audible):
         y, _, _ = vibrato_band(levels[:, k] - note_db, frame_rate)
-        locked[k] = (float(v @ y) ** 2 / vv if vv > 0 else 0.0) / len(y)
+        slope[k] = float(v @ y) / vv if vv > 0 else 0.0
+        locked[k] = slope[k] ** 2 * vv / len(y)
         inband[k] = float(y @ y) / len(y)
-    return locked, inband
+    return locked, inband, slope
 
 
 def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_frames: int = 4000) -> float:
@@ -274,20 +276,22 @@ def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_fram
 
 def measure_lock(audio: np.ndarray, pitch: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarray,
                  correlation: np.ndarray, smoothing: np.ndarray, sample_rate: int, frame_rate: float,
-                 edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The vibrato lock [I, G]: per instrument and group of partials, the share λ of the motion's
     variance the engine puts on the vibrato, so that in the vibrato's band the share that follows
     it is the recordings' S (`note_lock`, pooled over the instrument's notes with a vibrato). The
     rest of the motion is the walk (correlation ρ and smoother β per instrument), a share f of it
-    in the band (`walk_in_band`): λ / (λ + (1 − λ) f) = S, so λ = S f / (1 − S + S f). Also S
-    [I, G] and the notes read [I]; 0 for an instrument without a vibrato. A level walking at
-    random, unrelated to the vibrato, reads S of a few % (tests/test_motion.py)."""
+    in the band (`walk_in_band`): λ / (λ + (1 − λ) f) = S, so λ = S f / (1 − S + S f). Also the
+    tilt [I, G]: how alike the slopes of a group's partials are, their mean over their root mean
+    square (−1…1: +1, every partial of the group rises with the pitch by the same; 0, as many fall
+    as rise), S [I, G] and the notes read [I]; 0 for an instrument without a vibrato. A level
+    walking at random, unrelated to the vibrato, reads S of a few % (tests/test_motion.py)."""
     g = len(edges) - 1
     n_instruments = len(correlation)
-    share = np.zeros((n_instruments, g))
+    share, tilt = np.zeros((n_instruments, g)), np.zeros((n_instruments, g))
     count = np.zeros(n_instruments, int)
     for i in range(n_instruments):
-        sums = np.zeros((2, g))  # locked, in band
+        sums = np.zeros((5, g))  # locked, in band, slopes, their squares, partials
         for m in np.flatnonzero(instrument == i):
             got = note_lock(audio[m], float(pitch[m]), int(hold_frames[m]), sample_rate, frame_rate)
             if got is None:
@@ -295,16 +299,19 @@ def measure_lock(audio: np.ndarray, pitch: np.ndarray, hold_frames: np.ndarray, 
             count[i] += 1
             for j in range(g):
                 a, b = min(edges[j] - 1, LOCK_PARTIALS), min(edges[j + 1] - 1, LOCK_PARTIALS)
-                sums[:, j] += [got[0][a:b].sum(), got[1][a:b].sum()]
+                read = got[1][a:b] > 0
+                sums[:, j] += [got[0][a:b].sum(), got[1][a:b].sum(), got[2][a:b][read].sum(),
+                               (got[2][a:b][read] ** 2).sum(), read.sum()]
         # a group past the partials read takes the last group's share
         for j in range(g):
             if sums[1, j] > 0:
                 share[i, j] = np.clip(sums[0, j] / sums[1, j], 0.0, 1.0)
+                tilt[i, j] = np.clip(sums[2, j] / np.sqrt(max(sums[3, j] * sums[4, j], 1e-30)), -1.0, 1.0)
             elif j > 0:
-                share[i, j] = share[i, j - 1]
+                share[i, j], tilt[i, j] = share[i, j - 1], tilt[i, j - 1]
     f = np.array([walk_in_band(float(r), float(b), frame_rate) for r, b in zip(correlation, smoothing)])[:, None]
     lock = np.clip(share * f / np.maximum(1 - share + share * f, 1e-9), 0.0, 1.0)
-    return lock, share, count
+    return lock, tilt, share, count
 
 
 def vibrato_readings(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
@@ -416,13 +423,14 @@ def lock_seed(seed: int) -> int:
 
 def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
           seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0, vibrato_lock: np.ndarray | None = None,
-          swing: np.ndarray | None = None) -> np.ndarray:
+          swing: np.ndarray | None = None, vibrato_tilt: np.ndarray | None = None) -> np.ndarray:
     """The motion's gain per frame and partial [T, K] for one note (frame 0 at the note-on), as
     the engine computes it, before each frame's gains are scaled to keep its harmonic power
     (`apply`); `smoothing` β > 0: the process through a one-pole smoother, back to unit variance;
     `vibrato_lock` [G] with `swing` [T] (the vibrato's sine at each frame, `vibrato_swing`): that
     share of each group's variance follows the sine, by a coefficient per partial drawn at the
-    note-on from a generator of its own (`lock_seed`)."""
+    note-on from a generator of its own (`lock_seed`), n, and the group's tilt μ [G] (None: 0):
+    μ + √(1 − μ²) n."""
     rho, beta = float(correlation), float(smoothing)
     drive = math.sqrt(max(0.0, 1.0 - rho * rho))
     k_depth = np.zeros(n_harmonics)
@@ -442,6 +450,11 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         lstate = np.uint32(lock_seed(seed))
         for k in range(n_harmonics):
             c[k], lstate = unit_normal(lstate)
+        if vibrato_tilt is not None:
+            mu = np.zeros(n_harmonics)
+            for j in range(len(edges) - 1):
+                mu[edges[j] - 1: min(edges[j + 1] - 1, n_harmonics)] = np.clip(vibrato_tilt[j], -1.0, 1.0)
+            c = mu + np.sqrt(1 - mu * mu) * c
     unit = 1.0 / math.sqrt(smoothed_variance(rho, beta)) if beta > 0 else 1.0
     out = np.ones((n_frames, n_harmonics))
     lo, hi = FADE_IN_S
@@ -461,13 +474,14 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
 
 
 def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int, smoothing: float = 0.0,
-          vibrato_lock: np.ndarray | None = None, swing: np.ndarray | None = None):
+          vibrato_lock: np.ndarray | None = None, swing: np.ndarray | None = None,
+          vibrato_tilt: np.ndarray | None = None):
     """Harmonic amplitudes [1, T, K] (torch or NumPy) times the motion's gains, each frame's gains
     scaled so that the frame's harmonic power stays as decoded: the spectrum's shape moves, the
     note's level course (attack, decay, velocity) stays the decoder's and the envelopes'."""
     n_frames, k = harmonics.shape[-2], harmonics.shape[-1]
     g = gains(depth_db, correlation, n_frames, k, frame_rate, seed, smoothing=smoothing, vibrato_lock=vibrato_lock,
-              swing=swing)
+              swing=swing, vibrato_tilt=vibrato_tilt)
     a = np.asarray(harmonics.detach().cpu().numpy() if hasattr(harmonics, "detach") else harmonics, np.float64)
     p0 = (a ** 2).sum(-1, keepdims=True)
     p1 = (a ** 2 * g ** 2).sum(-1, keepdims=True)
@@ -482,13 +496,14 @@ def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float
     return harmonics * g
 
 
-def blended(tables: dict, weights: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray | None]:
-    """Depth [G], correlation, smoothing and vibrato lock [G] at a latent point whose instrument
-    blend weights are `weights` [I] (smoothing 0 for a table without `motion.smoothing`, lock None
-    without `motion.vibrato_lock`)."""
+def blended(tables: dict, weights: np.ndarray) -> tuple:
+    """Depth [G], correlation, smoothing, vibrato lock [G] and tilt [G] at a latent point whose
+    instrument blend weights are `weights` [I] (smoothing 0 for a table without
+    `motion.smoothing`, lock and tilt None without `motion.vibrato_lock`)."""
     beta = float(weights @ tables["motion.smoothing"]) if "motion.smoothing" in tables else 0.0
     lock = np.clip(weights @ tables["motion.vibrato_lock"], 0.0, 1.0) if "motion.vibrato_lock" in tables else None
-    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta, lock
+    tilt = np.clip(weights @ tables["motion.vibrato_tilt"], -1.0, 1.0) if "motion.vibrato_tilt" in tables else None
+    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta, lock, tilt
 
 
 def blended_vibrato(tables: dict, weights: np.ndarray, pitch: float,
@@ -571,10 +586,11 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                 notes.instrument[train], len(names), float(cfg.frame_rate))
     vib_cents, vib_hz = vibrato_table(readings, tuple(cfg.env_pitches))
     overall, _ = vibrato_table(readings)
-    lock, share, locked_notes = measure_lock(notes.audio[train], notes.pitch[train], notes.hold_frames[train],
+    lock, tilt, share, locked_notes = measure_lock(notes.audio[train], notes.pitch[train], notes.hold_frames[train],
                                              notes.instrument[train], corr, beta, cfg.sample_rate,
                                              float(cfg.frame_rate))
     lock[overall <= 0] = 0.0
+    tilt[overall <= 0] = 0.0
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
@@ -589,12 +605,15 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         if overall[i] > 0 and locked_notes[i]:
             print(f"{'':16s} {'':4s} in the vibrato's band, following it ({locked_notes[i]} notes): "
                   + " ".join(f"{x:4.2f}" for x in share[i]) + "   locked: " + " ".join(f"{x:4.2f}" for x in lock[i]))
+            print(f"{'':16s} {'':4s} tilt (alike slopes, + rising with the pitch): "
+                  + " ".join(f"{x:+5.2f}" for x in tilt[i]))
         if np.abs(measured[i] - depth[i]).max() >= 0.05:
             print(f"{'':16s} {'':4s} as read: " + " ".join(f"{d:4.1f}" for d in measured[i])
                   + "   the analysis's floor (a steady twin): " + " ".join(f"{d:4.1f}" for d in floor[i]))
     tensors = {"motion.harmonic_edges": np.asarray(edges, np.float32), "motion.depth_db": depth.astype(np.float32),
                "motion.correlation": corr.astype(np.float32), "motion.vibrato_cents": vib_cents.astype(np.float32),
-               "motion.vibrato_hz": vib_hz.astype(np.float32), "motion.vibrato_lock": lock.astype(np.float32)}
+               "motion.vibrato_hz": vib_hz.astype(np.float32), "motion.vibrato_lock": lock.astype(np.float32),
+               "motion.vibrato_tilt": tilt.astype(np.float32)}
     if beta.any():
         tensors["motion.smoothing"] = beta.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
@@ -604,4 +623,5 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
     return {"depth_db": depth.tolist(), "correlation": corr.tolist(), "notes": count.tolist(), "smoothing": beta.tolist(),
-            "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist(), "vibrato_lock": lock.tolist()}
+            "vibrato_cents": vib_cents.tolist(), "vibrato_hz": vib_hz.tolist(), "vibrato_lock": lock.tolist(),
+            "vibrato_tilt": tilt.tolist()}
