@@ -33,8 +33,10 @@ public enum MorphProfile {
     /// Brightness (power centroid, Hz) of the reference note at the `points` path points from
     /// `a` to `b`. Allocates; not real-time (12-28 ms in a release build on the 2-core VM under load).
     /// `decoder` (built for `model` with `maxBatch ≥ points`) is reused when given: building one
-    /// packs the model's weights again (several MB the heap may keep after they are freed).
-    public static func brightness(model: TimbreModel, decoder reused: Decoder? = nil, from a: [Float], to b: [Float], points: Int = points,
+    /// packs the model's weights again (several MB the heap may keep after they are freed);
+    /// `settled` (`SettledState.states` of `model`), when given, is not decoded again.
+    public static func brightness(model: TimbreModel, decoder reused: Decoder? = nil, settled given: [Float]? = nil,
+                                  from a: [Float], to b: [Float], points: Int = points,
                                   frames: Int = frames, averageFrom: Int = averageFrom, noise withNoise: Bool = true,
                                   startSeconds: Double = startSeconds) -> [Double] {
         let n = points, zDim = model.config.zDim, g = model.config.gruUnits
@@ -53,7 +55,7 @@ public enum MorphProfile {
         }
         var state = [Float](repeating: 0, count: n * g)
         // from the state a moving voice is drawn towards (the engine's forgetting)
-        let settled = SettledState.states(model: model)
+        let settled = given ?? SettledState.states(model: model, decoder: decoder)
         for i in 0..<n {
             for k in 0..<weights[i].count where weights[i][k] > 1e-4 {
                 for u in 0..<g { state[i * g + u] += weights[i][k] * settled[k * g + u] }
@@ -152,9 +154,10 @@ public enum MorphProfile {
         return MorphWarp(positions: positions) ?? .identity
     }
 
-    /// The warp for the line from `a` to `b` on `model` (`decoder`: as in `brightness`).
-    public static func warp(model: TimbreModel, decoder: Decoder? = nil, from a: [Float], to b: [Float]) -> MorphWarp {
+    /// The warp for the line from `a` to `b` on `model` (`decoder`, `settled`: as in `brightness`).
+    public static func warp(model: TimbreModel, decoder: Decoder? = nil, settled: [Float]? = nil, from a: [Float],
+                            to b: [Float]) -> MorphWarp {
         guard a.count == model.config.zDim, b.count == model.config.zDim, a != b else { return .identity }
-        return warp(brightness: brightness(model: model, decoder: decoder, from: a, to: b))
+        return warp(brightness: brightness(model: model, decoder: decoder, settled: settled, from: a, to: b))
     }
 }

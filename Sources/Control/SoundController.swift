@@ -122,6 +122,9 @@ public final class SoundController {
     /// again, and the heap keeps megabytes of what a daemon that rebuilt it on every preset
     /// reload freed (the soak's RSS grew 5.8 MB over five reloads).
     private var profileDecoder: Decoder?
+    /// The model's settled decoder states (`SettledState`), decoded once per model on
+    /// `profileDecoder` for every warp `MorphProfile` computes.
+    private var profileSettled: [Float]?
     /// Defaults, then the config file's `[cc]` table, then what MIDI learn added.
     public private(set) var configMap: [String: String]
     /// The target MIDI learn maps the next controller moved to (nil: not armed).
@@ -468,6 +471,7 @@ public final class SoundController {
     public func replaceModel(_ fresh: TimbreModel) {
         model = fresh
         profileDecoder = nil
+        profileSettled = nil
         morphWarpLine = nil
         library = PresetLibrary(folders: library.folders, model: fresh)
         for problem in library.reload() { Log.warning(problem) }
@@ -604,8 +608,13 @@ public final class SoundController {
         let a = chosen[.a]!.point, b = chosen[.b]!.point
         if morphWarpLine?.a != a || morphWarpLine?.b != b {
             let start = DispatchTime.now().uptimeNanoseconds
-            if profileDecoder == nil { profileDecoder = Decoder(weights: model.decoderWeights, maxBatch: MorphProfile.points) }
-            morphWarp = MorphProfile.warp(model: model, decoder: profileDecoder, from: a, to: b)
+            if profileDecoder == nil {
+                // batches of the profile's points and of the instruments' settled states
+                profileDecoder = Decoder(weights: model.decoderWeights,
+                                         maxBatch: max(MorphProfile.points, model.config.instrumentCount))
+            }
+            if profileSettled == nil { profileSettled = SettledState.states(model: model, decoder: profileDecoder) }
+            morphWarp = MorphProfile.warp(model: model, decoder: profileDecoder, settled: profileSettled, from: a, to: b)
             morphWarpMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             morphWarpLine = (a, b)
         }

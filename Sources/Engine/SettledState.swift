@@ -18,11 +18,12 @@ public enum SettledState {
     public static let startSeconds = 3.0
     public static let frames = 60
 
-    /// [I, G] row-major: instrument i's settled state.
-    public static func states(model: TimbreModel) -> [Float] {
+    /// [I, G] row-major: instrument i's settled state. `decoder` (built for `model` with
+    /// `maxBatch` ≥ I) is reused when given: building one packs the model's weights again.
+    public static func states(model: TimbreModel, decoder reused: Decoder? = nil) -> [Float] {
         let env = model.envelopes
         let n = env.instrumentCount, zDim = model.config.zDim, g = model.config.gruUnits
-        let decoder = model.makeDecoder(maxBatch: n)
+        let decoder = reused.flatMap { $0.maxBatch >= n ? $0 : nil } ?? model.makeDecoder(maxBatch: n)
         let f0 = [Float](repeating: Float(440 * pow(2, (pitch - 69) / 12)), count: n)
         var z = [Float](repeating: 0, count: n * zDim)
         for i in 0..<n * zDim { z[i] = env.latentMeans[i] }
@@ -30,15 +31,16 @@ public enum SettledState {
         var raw = [Float](repeating: 0, count: n * model.controlScaler.rawCount)
         var loudness = [Float](repeating: 0, count: n)
         var note = [Float](repeating: 0, count: n * Decoder.noteStride)
+        var oneHot = [Float](repeating: 0, count: n)
         for frame in 0..<frames {
             let t = startSeconds + Double(frame) / Double(model.config.frameRate)
             for i in 0..<n {
-                var w = [Float](repeating: 0, count: n)
-                w[i] = 1
-                loudness[i] = w.withUnsafeBufferPointer {
+                oneHot[i] = 1
+                loudness[i] = oneHot.withUnsafeBufferPointer {
                     Float(env.loudnessDB(pitch: pitch, velocity: velocity, secondsSinceNoteOn: t, noteOffAtSeconds: nil,
                                          weights: $0.baseAddress!))
                 }
+                oneHot[i] = 0
                 note[i * Decoder.noteStride] = Float(velocity)
                 note[i * Decoder.noteStride + 1] = Float(t)
                 note[i * Decoder.noteStride + 2] = -1
