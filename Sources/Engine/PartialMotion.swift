@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Inference
 import ModelCore
 
@@ -123,13 +126,16 @@ final class PartialMotion {
             if let vibratoLock { lock = min(max(vibratoLock[g], 0), 1) }
             if lock > 0 {
                 // √(1 − λ) of the walk and √λ of the vibrato's sine (√2: a sine's variance is ½),
-                // unit variance over time and partials together
+                // unit variance over time and partials together. A partial keeps its coefficient
+                // for the whole note, so each is brought back to its decoded power over a vibrato
+                // cycle on its own: exp(a·sin) averages I₀(2a) in power
                 var mu: Float = 0
                 if let vibratoTilt { mu = min(max(vibratoTilt[g], -1), 1) }
-                let walk = s * unit * (1 - lock).squareRoot(), swung = s * (2 * lock).squareRoot() * swing
-                let own = swung * (1 - mu * mu).squareRoot(), shared = swung * mu
+                let walk = s * unit * (1 - lock).squareRoot(), walkPower = s * s * (1 - lock)
+                let amplitude = s * (2 * lock).squareRoot(), own = (1 - mu * mu).squareRoot()
                 for k in lo..<hi {
-                    next[k] = VectorActivation.exp(walk * x[k] + shared + own * lockCoefficient[k] - s * s)
+                    let a = amplitude * (mu + own * lockCoefficient[k])
+                    next[k] = VectorActivation.exp(walk * x[k] - walkPower + a * swing - 0.5 * Self.logBesselI0(2 * a))
                 }
             } else {
                 // exp(s·x) / sqrt(E[exp(2 s·x)]) = exp(s·x − s²) for x of unit variance
@@ -142,6 +148,24 @@ final class PartialMotion {
             for k in last..<harmonicCount { next[k] = 1 }
         }
         if fade > 0 { isMoving = true }
+    }
+
+    /// ln I₀(x), the modified Bessel function of the first kind and order 0 (the mean of
+    /// exp(x·sin θ) over θ), by the polynomial approximations of Abramowitz and Stegun 9.8.1 (|x| ≤
+    /// 3.75, error under 2·10⁻⁷ of I₀) and 9.8.2 (beyond, under 2·10⁻⁷ of e^x/√x). Real-time safe.
+    @inline(__always)
+    static func logBesselI0(_ value: Float) -> Float {
+        let x = abs(value)
+        if x <= 3.75 {
+            let t = (x / 3.75) * (x / 3.75)
+            let i0 = 1 + t * (3.515_622_9 + t * (3.089_942_4 + t * (1.206_749_2 + t * (0.265_973_2
+                + t * (0.036_076_8 + t * 0.004_581_3)))))
+            return log(i0)
+        }
+        let t = 3.75 / x
+        let p = 0.398_942_28 + t * (0.013_285_92 + t * (0.002_253_19 + t * (-0.001_575_65 + t * (0.009_162_81
+            + t * (-0.020_577_06 + t * (0.026_355_37 + t * (-0.016_476_33 + t * 0.003_923_77)))))))
+        return x - 0.5 * log(x) + log(p)
     }
 
     /// The stationary variance of y ← β y + (1 − β) u for u a first-order process of unit

@@ -317,6 +317,14 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(lockedStd, Double(depthDB), accuracy: 0.5 * Double(depthDB))
         func rmsDB(_ x: [Float]) -> Double { 10 * log10(x[held].reduce(0.0) { $0 + Double($1 * $1) } / Double(held.count)) }
         XCTAssertEqual(rmsDB(locked) - rmsDB(still), 0, accuracy: 1.0, "the lock changed the held level")
+        // each partial keeps its coefficient for the whole note, yet its power over the held part
+        // stays the decoded one (with − s²λ in place of − ½ ln I₀(2a), partials 1-8 came out −0.6…+1.5 dB)
+        func meanPowerDB(_ x: [Double]) -> Double { 10 * log10(x.reduce(0.0) { $0 + pow(10, $1 / 10) } / Double(x.count)) }
+        let heldPowers: [Double] = (1...8).map { k in
+            meanPowerDB(partialLevelsDB(locked, k: k, range: held)) - meanPowerDB(partialLevelsDB(still, k: k, range: held))
+        }
+        print("vibrato lock: partials 1-8 held power against the still note's, dB: \(heldPowers)")
+        for (k, d) in zip(1..., heldPowers) { XCTAssertEqual(d, 0, accuracy: 1.0, "partial \(k)'s held power moved") }
         // a tilt of +1 on partials 2-3 and −1 on 4-7: each group moves as one, the two against
         // each other; with a tilt of 0 (above) each partial follows its own way
         let tilted = renderMono(makeEngine(try lockedModel(lock: 1, tilt: [0, 1, -1, 0])), frames: frames, block: 64,

@@ -247,6 +247,9 @@ def test_a_locked_motion_follows_the_swing_and_a_lock_of_zero_changes_nothing():
     # over the partials the locked levels move by about the depth (a sine's variance is ½: √2)
     assert 1.5 < np.sqrt(np.mean(db.std(0) ** 2)) < 4.5
     assert M.lock_seed(0) != 0 and M.lock_seed(11) != 11
+    # each partial keeps its coefficient for the note, and its power over whole cycles stays 1
+    cycle = locked[50:50 + 360]  # 18 cycles of 5 Hz at 100 frames/s
+    np.testing.assert_allclose((cycle ** 2).mean(0), 1.0, rtol=0.02)
     # a tilt of +1: every partial of the group follows the swing the same way, by the same
     tilted = M.gains(np.full(3, 3.0), 0.8, n, k, rate, seed=11, edges=(1, 3, 8, 17), vibrato_lock=np.ones(3),
                      swing=swing, vibrato_tilt=np.ones(3))

@@ -421,6 +421,18 @@ def lock_seed(seed: int) -> int:
     return mixed or 0x9E3779B9
 
 
+def log_bessel_i0(x: np.ndarray) -> np.ndarray:
+    """ln I₀(x) as the engine computes it (`PartialMotion.logBesselI0`: Abramowitz and Stegun
+    9.8.1 up to 3.75, 9.8.2 beyond)."""
+    x = np.abs(np.asarray(x, np.float64))
+    t = (np.minimum(x, 3.75) / 3.75) ** 2
+    small = 1 + t * (3.5156229 + t * (3.0899424 + t * (1.2067492 + t * (0.2659732 + t * (0.0360768 + t * 0.0045813)))))
+    u = 3.75 / np.maximum(x, 3.75)
+    p = 0.39894228 + u * (0.01328592 + u * (0.00225319 + u * (-0.00157565 + u * (0.00916281 + u * (
+        -0.02057706 + u * (0.02635537 + u * (-0.01647633 + u * 0.00392377)))))))
+    return np.where(x <= 3.75, np.log(small), x - 0.5 * np.log(np.maximum(x, 3.75)) + np.log(p))
+
+
 def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
           seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0, vibrato_lock: np.ndarray | None = None,
           swing: np.ndarray | None = None, vibrato_tilt: np.ndarray | None = None) -> np.ndarray:
@@ -430,7 +442,8 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
     `vibrato_lock` [G] with `swing` [T] (the vibrato's sine at each frame, `vibrato_swing`): that
     share of each group's variance follows the sine, by a coefficient per partial drawn at the
     note-on from a generator of its own (`lock_seed`), n, and the group's tilt μ [G] (None: 0):
-    μ + √(1 − μ²) n."""
+    μ + √(1 − μ²) n; a partial's swing a · sin is brought back to its power over a vibrato cycle
+    on its own (− ½ ln I₀(2a)), as it keeps its coefficient for the whole note."""
     rho, beta = float(correlation), float(smoothing)
     drive = math.sqrt(max(0.0, 1.0 - rho * rho))
     k_depth = np.zeros(n_harmonics)
@@ -468,8 +481,11 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         s = a * fade
         v = unit * (y if beta > 0 else x)
         if lam.any():
-            v = np.sqrt(1 - lam) * v + np.sqrt(2 * lam) * float(swing[t]) * c
-        out[t] = np.exp(s * v - s * s)  # divided by the mean power gain, square-rooted
+            swing_amp = s * np.sqrt(2 * lam) * c  # each partial's swing, nepers
+            out[t] = np.exp(s * np.sqrt(1 - lam) * v - s * s * (1 - lam) + swing_amp * float(swing[t])
+                            - 0.5 * log_bessel_i0(2 * swing_amp))
+        else:
+            out[t] = np.exp(s * v - s * s)  # divided by the mean power gain, square-rooted
     return out
 
 
