@@ -378,6 +378,10 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(allocationsWhileExercising(smoothed, eventEvery: 5) { b in
             b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
         }, 0, "heap allocations while rendering 10 000 blocks with smoothed motion")
+        let locked = makeEngine(try lockedModel(lock: 0.5, tilt: [0.5, -0.5, 0, 1]))
+        XCTAssertEqual(allocationsWhileExercising(locked, eventEvery: 5) { b in
+            b % 1000 == 300 ? .setTimbre(b % 2000 == 300 ? b1 : a) : nil
+        }, 0, "heap allocations while rendering 10 000 blocks with the vibrato lock and tilt")
     }
 
     /// The shipped model moves the French horn's held partials and leaves the trumpet's still, as
