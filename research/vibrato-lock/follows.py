@@ -6,7 +6,7 @@ played through `timbred render` (dry). Run from training/:
     python3 ../research/vibrato-lock/follows.py violin,flute 62,69,76,81 MODEL [MODEL ...]
 
 Session 29, keys 62, 69, 76, 81 (FluidR3 | session 27's model | with the lock and tilt): violin
-0.62 | 0.04 | 0.59, flute 0.72 | 0.04 | 0.71, oboe 0.71 | 0.09 | 0.75, cello 0.50 | 0.06 | 0.51,
+0.62 | 0.04 | 0.58, flute 0.72 | 0.04 | 0.71, oboe 0.71 | 0.09 | 0.75, cello 0.50 | 0.06 | 0.51,
 alto sax 0.76 | 0.06 | 0.70, trumpet 0.68 | 0.53 | 0.71, choir 0.07 | 0.03 | 0.10."""
 import sys
 from pathlib import Path
