@@ -99,19 +99,9 @@ public struct PartialMotionTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
         }
-        let g = groupCount
-        out.update(repeating: 0, count: g)
-        // (no local captured and changed by a closure: a debug build boxes one on the heap)
-        depthDB.withUnsafeBufferPointer { table in
-            for i in 0..<instrumentCount {
-                let w = weights[i]
-                guard w.isFinite, w > 1e-7 else { continue }
-                let row = table.baseAddress! + i * g
-                for x in 0..<g { out[x] += Float(w) * row[x] }
-            }
-        }
-        if let lockOut { blend(vibratoLock, weights: weights, into: lockOut, lowest: 0) }
-        if let tiltOut { blend(vibratoTilt, weights: weights, into: tiltOut, lowest: -1) }
+        blend(depthDB, weights: weights, into: out, lowest: -.infinity, highest: .infinity)
+        if let lockOut { blend(vibratoLock, weights: weights, into: lockOut, lowest: 0, highest: 1) }
+        if let tiltOut { blend(vibratoTilt, weights: weights, into: tiltOut, lowest: -1, highest: 1) }
         var rho: Double = 0, beta: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
             rho += weights[i] * Double(correlation[i])
@@ -120,14 +110,15 @@ public struct PartialMotionTable: Sendable, Equatable {
         return (Float(min(max(rho, 0), 0.999)), Float(min(max(beta, 0), Double(Self.maxSmoothing))))
     }
 
-    /// G values of a [I, G] `table` blended by `weights` into `out`, held to `lowest`…1 (0 for an
-    /// empty table). Real-time safe.
+    /// G values of a [I, G] `table` blended by `weights` into `out`, held to `lowest`…`highest` (0
+    /// for an empty table). Real-time safe.
     @inline(__always)
     private func blend(_ table: [Float], weights: UnsafeMutablePointer<Double>, into out: UnsafeMutablePointer<Float>,
-                       lowest: Float) {
+                       lowest: Float, highest: Float) {
         let g = groupCount
         out.update(repeating: 0, count: g)
         guard !table.isEmpty else { return }
+        // (no local captured and changed by a closure: a debug build boxes one on the heap)
         table.withUnsafeBufferPointer { rows in
             for i in 0..<instrumentCount {
                 let w = weights[i]
@@ -136,7 +127,8 @@ public struct PartialMotionTable: Sendable, Equatable {
                 for x in 0..<g { out[x] += Float(w) * row[x] }
             }
         }
-        for x in 0..<g { out[x] = min(max(out[x], lowest), 1) }
+        guard lowest > -.infinity || highest < .infinity else { return }
+        for x in 0..<g { out[x] = min(max(out[x], lowest), highest) }
     }
 
     /// Largest smoothing coefficient a file may hold.

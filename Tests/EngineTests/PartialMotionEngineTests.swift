@@ -16,16 +16,30 @@ final class PartialMotionEngineTests: XCTestCase {
 
     /// The small model with partial motion: instrument 0 moving by `depthDB` in every group of
     /// partials, the others still.
-    func smallModel(smoothing: Float? = nil) throws -> TimbreModel {
+    func smallModel(smoothing: Float? = nil) throws -> TimbreModel { try motionModel(smoothing: smoothing) }
+
+    /// The small model whose instrument 0 moves by `depthDB` in every group (ρ = `rho`), the others
+    /// still; with `vibratoCents` > 0 a vibrato of that depth at 5 Hz, `lock` of the motion
+    /// following it (nil: no lock tensor) and the groups' `tilt` (nil: none).
+    func motionModel(smoothing: Float? = nil, vibratoCents: Float = 0, lock: Float? = nil,
+                     tilt: [Float]? = nil) throws -> TimbreModel {
         let m = try TimbreModel(contentsOf: Fixtures.smallModel)
         let edges = [1, 2, 4, 8, 1000]
         let g = edges.count - 1, n = m.config.instrumentCount
         var depth = [Float](repeating: 0, count: n * g), correlation = [Float](repeating: 0.5, count: n)
         for x in 0..<g { depth[x] = depthDB }
         correlation[0] = rho
+        var vc = [Float](repeating: 0, count: n), vh = [Float](repeating: 0, count: n)
+        vc[0] = vibratoCents
+        vh[0] = 5
+        var locks = [Float](repeating: 0, count: n * g)
+        for x in 0..<g { locks[x] = lock ?? 0 }
         let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: edges, depthDB: depth,
-                                       correlation: correlation,
+                                       correlation: correlation, vibratoCents: vibratoCents > 0 ? vc : [],
+                                       vibratoHz: vibratoCents > 0 ? vh : [],
                                        smoothing: smoothing.map { [Float](repeating: $0, count: n) } ?? [],
+                                       vibratoLock: lock == nil ? [] : locks,
+                                       vibratoTilt: tilt.map { $0 + [Float](repeating: 0, count: (n - 1) * g) } ?? [],
                                        latentMeans: m.latentMeans.flatMap { $0 },
                                        blendScale: 0.5, blendRule: .inverseDistance)
         return m.with(motion: table)
@@ -257,27 +271,9 @@ final class PartialMotionEngineTests: XCTestCase {
         }
     }
 
-    /// The small model whose instrument 0 moves by `depthDB` in every group (ρ = `rho`) with a
-    /// vibrato of 20 cents at 5 Hz and `lock` of the motion following it (nil: no lock tensor).
+    /// `motionModel` with a vibrato of 20 cents at 5 Hz and `lock` of the motion following it.
     func lockedModel(lock: Float?, tilt: [Float]? = nil) throws -> TimbreModel {
-        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
-        let edges = [1, 2, 4, 8, 1000]
-        let g = edges.count - 1, n = m.config.instrumentCount
-        var depth = [Float](repeating: 0, count: n * g), correlation = [Float](repeating: 0.5, count: n)
-        for x in 0..<g { depth[x] = depthDB }
-        correlation[0] = rho
-        var vc = [Float](repeating: 0, count: n), vh = [Float](repeating: 0, count: n)
-        vc[0] = 20
-        vh[0] = 5
-        var locks = [Float](repeating: 0, count: n * g)
-        for x in 0..<g { locks[x] = lock ?? 0 }
-        let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: edges, depthDB: depth,
-                                       correlation: correlation, vibratoCents: vc, vibratoHz: vh,
-                                       vibratoLock: lock == nil ? [] : locks,
-                                       vibratoTilt: tilt.map { $0 + [Float](repeating: 0, count: (n - 1) * g) } ?? [],
-                                       latentMeans: m.latentMeans.flatMap { $0 },
-                                       blendScale: 0.5, blendRule: .inverseDistance)
-        return m.with(motion: table)
+        try motionModel(vibratoCents: 20, lock: lock, tilt: tilt)
     }
 
     /// With the vibrato lock (`motion.vibrato_lock` = 1) each held partial's level rises and
