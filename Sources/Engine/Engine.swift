@@ -1173,7 +1173,9 @@ public final class Engine: @unchecked Sendable {
                 if let table = motion, let voiceMotion = voice.motion {
                     let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB,
                                                        vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt)
-                    let swing = vibratoSwing(of: voice, atSeconds: voice.frameSeconds(voice.frameIndex + 1, frameRate: frameRate))
+                    // (`blendScratch` holds the point's weights `parameters` computed)
+                    let swing = vibratoSwing(of: voice, atSeconds: voice.frameSeconds(voice.frameIndex + 1, frameRate: frameRate),
+                                             table: table)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
                                         beta: beta, vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt,
@@ -1231,11 +1233,12 @@ public final class Engine: @unchecked Sendable {
 
     /// The held note's vibrato sine (−1…1, without its depth or fade) `seconds` after note-on, the
     /// one `vibratoSemitones` swings the pitch by: what the locked share of the partial motion
-    /// follows; 0 where the timbre point has no vibrato. Real-time safe.
+    /// follows; 0 where the timbre point has no vibrato. Reads the blend weights `table.parameters`
+    /// just left in `blendScratch` for the voice's point. Real-time safe.
     @inline(__always)
-    private func vibratoSwing(of voice: Voice, atSeconds seconds: Double) -> Double {
-        guard let motion, motion.hasVibrato, !motion.vibratoLock.isEmpty else { return 0 }
-        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
+    private func vibratoSwing(of voice: Voice, atSeconds seconds: Double, table: PartialMotionTable) -> Double {
+        guard table.hasVibrato, !table.vibratoLock.isEmpty else { return 0 }
+        let (cents, hz) = table.vibrato(pitch: voice.tunedKey, weights: blendScratch)
         return cents > 0 ? sin(2 * Double.pi * hz * seconds + voice.vibratoPhase) : 0
     }
 

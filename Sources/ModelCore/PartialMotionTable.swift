@@ -148,6 +148,14 @@ public struct PartialMotionTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
         }
+        return vibrato(pitch: pitch, weights: weights)
+    }
+
+    /// ``vibrato(z:pitch:line:scratch:)`` from blend weights already computed for the point (as
+    /// ``parameters(z:line:scratch:depthDB:vibratoLock:vibratoTilt:)`` leaves them in its
+    /// scratch). Real-time safe.
+    public func vibrato(pitch: Double, weights: UnsafePointer<Double>) -> (cents: Double, hz: Double) {
+        guard hasVibrato else { return (0, 0) }
         // the anchor j below the key and the fraction toward j + 1 (one column without anchors)
         let p = vibratoPitchAnchors.count
         var j = 0, fraction: Double = 0
