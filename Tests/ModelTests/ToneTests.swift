@@ -362,12 +362,13 @@ final class ToneTests: XCTestCase {
 
     /// The shipped model's onset course follows the SoundFont's key ranges: the organ reaches its
     /// level in 99 ms at MIDI 60 and 248 ms at 62 (its samples change between them), so 62's
-    /// first 150 ms are lowered further than 60's; the course runs 600 ms, on every key.
+    /// first 150 ms are lowered further than 60's; the course runs 2 s (`timbred-train key-onsets`),
+    /// on every key.
     func testTheShippedOnsetCourseIsPerKey() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
         let t = try XCTUnwrap(model.tone)
-        XCTAssertEqual(t.onsetFrameCount, 60)
+        XCTAssertEqual(t.onsetFrameCount, 200)
         XCTAssertEqual(t.onsetPitchAnchors.first, 21)
         XCTAssertEqual(t.onsetPitchAnchors.count, 88)
         let organ = model.latentMeans[try XCTUnwrap(model.instrumentIndex(named: "church_organ"))]

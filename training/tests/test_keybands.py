@@ -178,3 +178,82 @@ def test_the_shipped_keys_strike_as_bright_as_the_real_notes(tmp_path, shipped_e
         print(f"{name} key {key}: strike {ours:.1f} dB against FluidR3's {real:.1f} ({errors[-1]:+.1f}; before {before:+d})")
     assert max(abs(e) for e in errors) < STRIKE_KEY_BOUND_DB
     assert np.mean(np.abs(errors)) < STRIKE_KEYS_MEAN_BOUND_DB
+
+
+def test_an_onset_correction_is_damped_clamped_floored_and_held_past_the_course():
+    """A note's onset correction: damping × (real − ours) per frame, clamped, 0 where both lie far
+    under the recording's loudest frame; past ONSET_KEY_SMOOTH_FROM it is smoothed (a tremolo is the
+    note's own), and its last frames taper to the level the engine holds after the course."""
+    from timbred_train import tone as T
+
+    frames = 200
+    real = np.full(frames, -20.0)
+    ours = np.full(frames, -23.0)
+    ours[5] = -40.0  # 17 dB under: clamped to ONSET_KEY_LIMIT_DB
+    real[7], ours[7] = -90.0, -95.0  # both far under the loudest: left alone
+    ours[100:] += 2.0 * np.sign(np.sin(np.arange(frames - 100) * 2 * np.pi / 6))  # a fast tremolo of ±2 dB
+    g = K.onset_correction_db(real, ours, 0.5)
+    assert np.allclose(g[:5], 1.5) and g[5] == pytest.approx(0.5 * K.ONSET_KEY_LIMIT_DB) and g[7] == 0.0
+    assert np.ptp(g[110:190]) < 0.5  # the tremolo evened out (unsmoothed it swings by 2 dB)
+    assert np.ptp(K.onset_correction_db(real, ours, 0.5, smooth=False)[110:190]) == pytest.approx(2.0)
+    assert abs(g[-1] - 1.5) < 0.2  # the held level: the mean of the last frames (the tremolo's is 0)
+    assert T.ONSET_TAPER < K.ONSET_KEY_HOLD_FRAMES < frames - K.ONSET_KEY_SMOOTH_FROM
+
+
+def test_a_lengthened_onset_course_plays_as_before():
+    """The engine holds an onset course's last frame for the rest of the note, so a course
+    lengthened by repeating it gains the same at every time; a longer one is cut."""
+    rng = np.random.default_rng(1)
+    course = rng.normal(size=(2, 3, 5, 60)).astype(np.float32)
+    longer = K.extended_course(course, 200)
+    assert longer.shape == (2, 3, 5, 200)
+    assert np.array_equal(longer[..., :60], course) and np.all(longer[..., 60:] == course[..., -1:])
+    assert K.extended_course(longer, 60).shape[-1] == 60
+
+
+# Keys whose level over the first 2 s was furthest from FluidR3's through the engine at velocity 100
+# before `key-onsets` (session 29's model, 600 ms course): attack ms (FluidR3 | before) and mean
+# |level error| over the 2 s, dB. The organ's samples at 86-87 swell for 280 ms, its 85 and 88 in
+# 80-95: the envelopes' anchors, 12 semitones apart, and a 600 ms course could not follow a swell
+# that peaks past a second.
+ONSET_KEYS = {("church_organ", 86): (290.5, 88.5, 1.45), ("church_organ", 87): (277.5, 87.5, 1.56),
+              ("choir_aahs", 52): (178.0, 249.0, 1.34), ("french_horn", 60): (266.0, 271.0, 2.02),
+              ("nylon_guitar", 45): (22.5, 20.5, 1.76)}
+ONSET_KEYS_LEVEL_BOUND_DB = 1.35  # their mean |level error| (1.63 before, 1.14 measured)
+
+
+def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path, shipped_engine):
+    """Through the engine (the release binary), the shipped model's notes on the keys above reach
+    their level within the issue's attack bound of FluidR3's, and their level over the first 2 s
+    lies within ONSET_KEYS_LEVEL_BOUND_DB of the real notes' on average."""
+    import json
+
+    from safetensors import safe_open
+
+    from timbred_train import tone as T
+    from timbred_train.config import DEFAULT_INSTRUMENTS, ModelConfig
+    from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
+    from timbred_train.playing import attack_within_bound, attack_ms
+
+    timbred, model = shipped_engine
+    with safe_open(str(model), framework="np") as f:
+        cfg = ModelConfig.from_dict(json.loads(f.metadata()["config"]))
+        means = f.get_tensor("latent.means")
+        frames = f.get_tensor("tone.onset_db").shape[-1]
+    assert frames == K.ONSET_KEY_FRAMES, "the shipped onset course is not 2 s long (timbred-train key-onsets)"
+    program = {d[0]: d[1] for d in DEFAULT_INSTRUMENTS}
+    fs = FluidSynth(DEFAULT_SOUNDFONT, 48000)
+    errors, attacks = [], []
+    for (name, key), (real_ms, before_ms, before_db) in ONSET_KEYS.items():
+        k = list(cfg.instruments).index(name)
+        ours, clips = K.engine_onsets(timbred, model, means[k], np.array([key]), np.array([100]), frames, cfg.hop,
+                                      tmp_path, f"{name}-{key}")
+        real = fs.render_note(program[name], key, 100, 2.2, 0.5)[: frames * cfg.hop]
+        real_db = T.onset_level_db(real, cfg.hop, 48000 / (440.0 * 2 ** ((key - 69) / 12)), frames)
+        keep = np.maximum(real_db, ours[0]) >= real_db.max() + T.ONSET_FLOOR_DB
+        errors.append(float(np.mean(np.abs(real_db - ours[0])[keep])))
+        attacks.append((attack_ms(real, key), attack_ms(clips[0], key)))
+        print(f"{name} key {key}: attack {attacks[-1][1]:.1f} ms against FluidR3's {attacks[-1][0]:.1f} (before "
+              f"{before_ms:.1f}); level error {errors[-1]:.2f} dB (before {before_db:.2f})")
+    assert all(attack_within_bound(r, o) for r, o in attacks)
+    assert np.mean(errors) < ONSET_KEYS_LEVEL_BOUND_DB

@@ -235,6 +235,15 @@ def cmd_key_strikes(args) -> None:
                 write=not args.dry, rounds=args.rounds)
 
 
+def cmd_key_onsets(args) -> None:
+    from .keybands import onset_keys
+
+    layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
+    onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
+               write=not args.dry, rounds=args.rounds, frames=args.frames,
+               only=[x for x in args.only.split(",") if x] if args.only else None)
+
+
 def cmd_key_bands(args) -> None:
     from .keybands import run
 
@@ -455,6 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(tone.strike_top_db: everything from 6.3 kHz up over the first 120 ms) so that its "
                                    "first 20 ms are as bright as the real note's (the last step, after the strike and "
                                    "key-bands)", "the strikes", cmd_key_strikes, rounds=3)
+    ko = per_key_command("key-onsets", "play every train note through timbred and set each key's onset course "
+                                       "(tone.onset_db, lengthened to --frames) so that its level over those frames "
+                                       "follows the real note's (after key-bands and key-strikes)",
+                         "the onset courses", cmd_key_onsets)
+    ko.add_argument("--frames", type=int, default=200, help="the course's length in 10 ms frames, 1-200 (default 200: 2 s)")
+    ko.add_argument("--only", help="comma-separated instruments: only their courses are measured and set")
     kb = per_key_command("key-bands", "play every train note through timbred and set each key's band balance "
                                       "(tone.gain_pitches: every key) so that it sounds as the real note's (run it "
                                       "after the tone steps, then the onset course, transients and strike again)",

@@ -126,7 +126,7 @@ def noise_floor_db(real_db: np.ndarray, ours_db: np.ndarray, centres_hz, holds: 
 
 
 def _engine_render(timbred: Path, model_path: Path, latent: np.ndarray, pitch, velocity, hold_s, step_s: float,
-                   work: Path, name: str, what: str) -> tuple[np.ndarray, list[int], int]:
+                   work: Path, name: str, what: str, extra: tuple[str, ...] = ()) -> tuple[np.ndarray, list[int], int]:
     """Notes (MIDI `pitch`, `velocity`, each held `hold_s`) played one after another, `step_s` apart,
     by `timbred render` at latent point `latent`, dry: the audio, each note's start in ticks (960 a
     second) and the rate. The render is deleted once read (an instrument's notes run to gigabytes)."""
@@ -152,7 +152,7 @@ def _engine_render(timbred: Path, model_path: Path, latent: np.ndarray, pitch, v
     rate = 48000
     r = subprocess.run([str(timbred), "render", str(mid), "-o", str(wav), "--model", str(model_path),
                         "--latent=" + ",".join(f"{x:.7g}" for x in latent), "--rate", str(rate), "--reverb", "0",
-                        "--tail", "1"], capture_output=True, text=True)
+                        "--tail", "1", *extra], capture_output=True, text=True)
     if r.returncode != 0:
         raise UserError(f"timbred render failed for the {what} of {name}: {r.stderr.strip()}")
     audio = read_audio(wav, rate)
@@ -394,3 +394,181 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
         T._write(model_path, tables, info | written, out)
         print(f"wrote tone.gain_db {list(tables['tone.gain_db'].shape)} and tone.gain_pitches into {out or model_path}")
     return {"errors_db": history, "noise_errors_db": noise_history}
+
+
+ONSET_KEY_FRAMES = 200  # key-onsets: the onset course's length, 10 ms frames (the engine's largest, 2 s)
+ONSET_KEY_HOLD_FRAMES = 50  # its last frames taper to the mean of the last 0.5 s (FluidR3's horn beats by ±4 dB)
+ONSET_KEY_LIMIT_DB = 12.0  # a frame's measured correction is clamped to ±this before damping
+ONSET_KEY_DAMPING = 0.8  # each round adds this share of the measured correction
+ONSET_KEY_FIRST_FRAME = 3  # frames before this (the first 30 ms) are only raised: the transient sounds there, which
+# the course does not scale, so a strike louder than the real one lowered the body under it (the vibraphone's
+# key 58 then reached its level in 40 ms, FluidR3's at once)
+ONSET_KEY_SMOOTH_FROM = 60  # from this frame (600 ms) on, a note's correction is smoothed over ONSET_KEY_SMOOTH_FRAMES
+ONSET_KEY_SMOOTH_FRAMES = 25  # (a held note's tremolo and bow changes are its own; its swell and decay are the key's)
+ONSET_KEY_GAP_S = 1.5  # silence after each note's release before the next note (a choir's release takes 1 s)
+
+
+def engine_onsets(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                  frames: int, hop: int, work: Path, name: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The onset levels [N, frames] (`tone.onset_level_db`, whole periods of each note) of notes
+    (MIDI `pitch`, `velocity`) played one after another by `timbred render` at latent point
+    `latent`, dry, at 0 dB output gain (the level the tone tables are measured at), each held just
+    past the course; and each note's audio over the course, for the attack."""
+    from . import tone as T
+
+    rate = 48000
+    hold = frames * hop / rate + 0.2
+    audio, on, rate = _engine_render(timbred, model_path, latent, pitch, velocity, [hold] * len(pitch),
+                                     hold + ONSET_KEY_GAP_S, work, name, "onsets",
+                                     ("--gain-db", "0", "--decoder-thread", "false"))
+    n = frames * hop
+    levels, clips = [], []
+    for t, p in zip(on, pitch):
+        x = audio[t * rate // 960: t * rate // 960 + n]
+        x = np.pad(x, (0, n - len(x)))
+        levels.append(T.onset_level_db(x, hop, rate / (440.0 * 2 ** ((float(p) - 69) / 12)), frames))
+        clips.append(x)
+    return np.array(levels), clips
+
+
+def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True) -> np.ndarray:
+    """One note's correction of its onset course [frames]: damping × (real − ours) per frame,
+    clamped to ±ONSET_KEY_LIMIT_DB, 0 where both lie more than `tone.ONSET_FLOOR_DB` under the
+    recording's loudest frame, never negative before ONSET_KEY_FIRST_FRAME; from ONSET_KEY_SMOOTH_FROM on
+    smoothed over ONSET_KEY_SMOOTH_FRAMES (`smooth`); its last `tone.ONSET_TAPER` frames taper (raised cosine) to the mean
+    of the last ONSET_KEY_HOLD_FRAMES, which the engine holds for the rest of the note."""
+    from . import tone as T
+
+    g = np.clip(real_db - ours_db, -ONSET_KEY_LIMIT_DB, ONSET_KEY_LIMIT_DB)
+    g[np.maximum(real_db, ours_db) < real_db.max() + T.ONSET_FLOOR_DB] = 0.0
+    g[:ONSET_KEY_FIRST_FRAME] = np.maximum(g[:ONSET_KEY_FIRST_FRAME], 0.0)
+    if len(g) > ONSET_KEY_SMOOTH_FROM and smooth:
+        half = ONSET_KEY_SMOOTH_FRAMES // 2
+        padded = np.pad(g, half, mode="edge")
+        mean = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
+        g = np.concatenate([g[:ONSET_KEY_SMOOTH_FROM], mean[ONSET_KEY_SMOOTH_FROM:]])
+    hold = float(g[-ONSET_KEY_HOLD_FRAMES:].mean())
+    w = np.ones(len(g))
+    j = np.arange(T.ONSET_TAPER)
+    w[len(g) - T.ONSET_TAPER:] = 0.5 + 0.5 * np.cos(np.pi * (j + 1) / T.ONSET_TAPER)
+    return damping * (w * g + (1 - w) * hold)
+
+
+def extended_course(onset: np.ndarray, frames: int) -> np.ndarray:
+    """An onset course table [I, P, V, T] as one of `frames` frames that plays the same: the
+    engine holds the last frame's gain past the course, so the new frames repeat it (a longer
+    table is cut to `frames`)."""
+    if onset.shape[-1] >= frames:
+        return onset[..., :frames]
+    pad = np.repeat(onset[..., -1:], frames - onset.shape[-1], axis=-1)
+    return np.concatenate([onset, pad], axis=-1)
+
+
+def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
+               write: bool = True, rounds: int = ROUNDS, damping: float = ONSET_KEY_DAMPING,
+               frames: int = ONSET_KEY_FRAMES, work: Path | None = None, jobs: int = 2,
+               only: list[str] | None = None) -> dict:
+    """`timbred-train key-onsets`: each key's level over its first `frames` frames as the real
+    note's, read through the engine. Every train note (the note set's and the layers'; a velocity
+    anchor takes the notes of the velocity nearest it, as the tone tables do) is played through
+    timbred at its instrument's mean, and its onset levels (`tone.onset_level_db`, whole periods)
+    against the recording's give a correction (`onset_correction_db`), averaged onto the onset
+    course's keys and velocity anchors (`tone.build_table`, each key its own notes) and added to
+    `tone.onset_db`, first lengthened to `frames` (playing as before), `rounds` times, then measured
+    once more. Returns, per measurement and instrument, the mean |level error| over the course (dB)
+    and the share of notes whose attack (`playing.attack_ms`) is within max(5 ms, 1.5×) of the
+    real note's. `only`: these instruments alone (the others' courses are lengthened, unchanged)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from safetensors import safe_open
+
+    from . import tone as T
+    from .playing import attack_within_bound, attack_ms
+
+    model_path = Path(model_path)
+    cfg, notes, means = _train_notes(model_path, data, layers, timbred)
+    with safe_open(str(model_path), framework="np") as f:
+        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
+        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    if "tone.onset_db" not in tables or "tone.onset_pitches" not in tables:
+        raise UserError(f"{model_path}: no onset course on every key to refine (timbred-train tone --key-layers first)")
+    if not 1 <= frames <= 200:
+        raise UserError(f"--frames {frames}: the engine reads an onset course of 1 to 200 frames")
+    keys = [float(p) for p in tables["tone.onset_pitches"]]
+    velocities = [float(v) for v in cfg.env_velocities]
+    course = extended_course(np.asarray(tables["tone.onset_db"], np.float64), frames)
+    hop = cfg.hop
+    # the notes a velocity anchor reads: per instrument, the recorded velocity nearest each anchor
+    use = np.zeros(len(notes.pitch), bool)
+    for k in range(len(cfg.instruments)):
+        mine = np.asarray(notes.instrument) == k
+        if mine.any():
+            vs = np.unique(np.asarray(notes.velocity)[mine])
+            for v in velocities:
+                use |= mine & (np.asarray(notes.velocity) == vs[np.argmin(np.abs(vs - v))])
+    if only:
+        unknown = sorted(set(only) - set(cfg.instruments))
+        if unknown:
+            raise UserError(f"{model_path}: no instrument {', '.join(unknown)} (it has {', '.join(cfg.instruments)})")
+        use &= np.isin(np.asarray(notes.instrument), [cfg.instruments.index(x) for x in only])
+    idx_all = np.flatnonzero(use)
+    n = frames * hop
+    real = {}
+    for i in idx_all:
+        x = np.asarray(notes.audio[i][:n], np.float64)
+        x = np.pad(x, (0, n - len(x)))
+        period = cfg.sample_rate / (440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12))
+        real[int(i)] = (T.onset_level_db(x, hop, period, frames), attack_ms(x, int(round(float(notes.pitch[i])))))
+    work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keyonsets-"))
+    trial, history = model_path, []
+    print(f"the onset courses ({frames} frames) of {len(idx_all)} train notes through {timbred}, {rounds} rounds, "
+          f"damping {damping:g}", flush=True)
+
+    def one(k: int, model: Path):
+        mine = idx_all[np.asarray(notes.instrument)[idx_all] == k]
+        if len(mine) == 0:
+            return k, mine, None, None
+        ours, clips = engine_onsets(Path(timbred), model, means[k], np.asarray(notes.pitch)[mine],
+                                    np.asarray(notes.velocity)[mine], frames, hop, work, f"keyonsets-{k}")
+        return k, mine, ours, clips
+
+    for r in range(rounds + 1):
+        print(f"round {r + 1}" if r < rounds else "the result", flush=True)
+        errors, correction = {}, np.zeros((len(idx_all), frames))
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(lambda k: one(k, trial), range(len(cfg.instruments))))
+        for k, mine, ours, clips in results:
+            if ours is None:
+                continue
+            name = cfg.instruments[k]
+            level_err, within = [], []
+            for j, i in enumerate(mine):
+                rl, ra = real[int(i)]
+                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping)
+                keep = np.maximum(rl, ours[j]) >= rl.max() + T.ONSET_FLOOR_DB
+                level_err.append(float(np.mean(np.abs(rl - ours[j])[keep])) if keep.any() else 0.0)
+                oa = attack_ms(clips[j], int(round(float(notes.pitch[i]))))
+                within.append(attack_within_bound(ra, oa))
+            errors[name] = {"level_db": float(np.mean(level_err)), "attack_within": float(np.mean(within))}
+            print(f"  {name:16s} {len(mine):4d} notes: mean |level error| {errors[name]['level_db']:.2f} dB, "
+                  f"attack within the bound {errors[name]['attack_within']:.2f}", flush=True)
+        history.append(errors)
+        if r == rounds:
+            break
+        step = T.build_table(correction, np.asarray(notes.instrument)[idx_all], np.asarray(notes.pitch)[idx_all],
+                             np.asarray(notes.velocity)[idx_all], len(cfg.instruments), keys, velocities, smooth=False,
+                             pitch_span=T.ONSET_PITCH_SPAN)
+        course = np.clip(course + step, -40.0, 40.0)
+        tables["tone.onset_db"] = course.astype(np.float32)
+        trial = work / f"onsets{r + 1}.safetensors"
+        T._write(model_path, tables, info, trial)
+    steps = " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)])
+    print(f"mean |level error| over the first {frames / cfg.frame_rate:g} s, dB; attack within max(5 ms, 1.5×): {steps}")
+    for nm in cfg.instruments:
+        if nm in history[0]:
+            print(f"  {nm:16s} " + " → ".join(f"{h[nm]['level_db']:.2f} / {h[nm]['attack_within']:.2f}" for h in history))
+    if write:
+        T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "rounds": rounds,
+                                                           "damping": damping, "frames": frames}}, out)
+        print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
+    return {"errors": history}

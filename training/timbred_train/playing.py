@@ -431,7 +431,8 @@ def morph_figures(timbred: Path, model: Path, presets: Path, a: str, b: str, wor
     return out
 
 
-def _verdict_attack(r: float, o: float) -> bool:
+def attack_within_bound(r: float, o: float) -> bool:
+    """Issue 14's attack bound: timbred's attack `o` within max(5 ms, 0.5 × r) of the real `r`, ms."""
     return abs(o - r) <= max(5.0, 0.5 * r)
 
 
@@ -457,7 +458,7 @@ def table(results: dict, morphs: dict | None = None, dry: bool = False, ladder: 
              "|---|---|---|---|---|---|---|---|"]
     for name, res in results.items():
         r, o = res["real"], res["timbred"]
-        att = " / ".join(f"{a:.0f} \\| {b:.0f}{' ✓' if _verdict_attack(a, b) else ''}"
+        att = " / ".join(f"{a:.0f} \\| {b:.0f}{' ✓' if attack_within_bound(a, b) else ''}"
                          for a, b in zip(r["attack_ms"], o["attack_ms"]))
         if name in DECAYING:
             ok = abs(o["decay_db_per_s"] - r["decay_db_per_s"]) <= 0.3 * abs(r["decay_db_per_s"])

@@ -338,13 +338,13 @@ def onset_window(hop: int, period: float | None) -> int:
     return max(1, int(round(max(1, round(hop / period)) * period)))
 
 
-def onset_level_db(audio: np.ndarray, hop: int, period: float | None = None) -> np.ndarray:
-    """Level [ONSET_FRAMES] in dB of frames centred on n · hop, each `onset_window(hop, period)`
+def onset_level_db(audio: np.ndarray, hop: int, period: float | None = None, frames: int = ONSET_FRAMES) -> np.ndarray:
+    """Level [frames] in dB of frames centred on n · hop, each `onset_window(hop, period)`
     samples long (zeros before the start)."""
     w = onset_window(hop, period)
-    x = np.concatenate([np.zeros(w // 2), np.asarray(audio, np.float64), np.zeros(ONSET_FRAMES * hop + w)])
+    x = np.concatenate([np.zeros(w // 2), np.asarray(audio, np.float64), np.zeros(frames * hop + w)])
     energy = np.concatenate([[0.0], np.cumsum(x ** 2)])
-    starts = np.arange(ONSET_FRAMES) * hop
+    starts = np.arange(frames) * hop
     return 10 * np.log10((energy[starts + w] - energy[starts]) / w + 1e-20)
 
 
