@@ -182,18 +182,20 @@ def test_the_shipped_keys_strike_as_bright_as_the_real_notes(tmp_path, shipped_e
 
 def test_an_onset_correction_is_damped_clamped_floored_and_held_past_the_course():
     """A note's onset correction: damping × (real − ours) per frame, clamped, 0 where both lie far
-    under the recording's loudest frame; past ONSET_KEY_SMOOTH_FROM it is smoothed (a tremolo is the
+    under the recording's loudest frame, only raising the first frames; past ONSET_KEY_SMOOTH_FROM it is smoothed (a tremolo is the
     note's own), and its last frames taper to the level the engine holds after the course."""
     from timbred_train import tone as T
 
     frames = 200
     real = np.full(frames, -20.0)
     ours = np.full(frames, -23.0)
+    ours[1] = -15.0  # louder than the real note in the first 30 ms, where the transient sounds: left alone
     ours[5] = -40.0  # 17 dB under: clamped to ONSET_KEY_LIMIT_DB
     real[7], ours[7] = -90.0, -95.0  # both far under the loudest: left alone
     ours[100:] += 2.0 * np.sign(np.sin(np.arange(frames - 100) * 2 * np.pi / 6))  # a fast tremolo of ±2 dB
     g = K.onset_correction_db(real, ours, 0.5)
-    assert np.allclose(g[:5], 1.5) and g[5] == pytest.approx(0.5 * K.ONSET_KEY_LIMIT_DB) and g[7] == 0.0
+    assert g[1] == 0.0 and np.allclose(g[[0, 2, 3, 4]], 1.5)
+    assert g[5] == pytest.approx(0.5 * K.ONSET_KEY_LIMIT_DB) and g[7] == 0.0
     assert np.ptp(g[110:190]) < 0.5  # the tremolo evened out (unsmoothed it swings by 2 dB)
     assert np.ptp(K.onset_correction_db(real, ours, 0.5, smooth=False)[110:190]) == pytest.approx(2.0)
     assert abs(g[-1] - 1.5) < 0.2  # the held level: the mean of the last frames (the tremolo's is 0)
