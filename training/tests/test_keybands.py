@@ -222,12 +222,15 @@ ONSET_KEYS = {("church_organ", 86): (290.5, 88.5, 1.45), ("church_organ", 87): (
               ("choir_aahs", 52): (178.0, 249.0, 1.34), ("french_horn", 60): (266.0, 271.0, 2.02),
               ("nylon_guitar", 45): (22.5, 20.5, 1.76)}
 ONSET_KEYS_LEVEL_BOUND_DB = 1.35  # their mean |level error| (1.63 before, 1.14 measured)
+ONSET_KEYS_AFTER_BOUND_DB = 1.0  # each one's mean level error over the second after (2-3 s), either way (before:
+# the guitar's 45 1.47 dB, the choir's 52 1.27; measured at most 0.79)
 
 
 def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path, shipped_engine):
     """Through the engine (the release binary), the shipped model's notes on the keys above reach
-    their level within the issue's attack bound of FluidR3's, and their level over the first 2 s
-    lies within ONSET_KEYS_LEVEL_BOUND_DB of the real notes' on average."""
+    their level within the issue's attack bound of FluidR3's, their level over the first 2 s lies
+    within ONSET_KEYS_LEVEL_BOUND_DB of the real notes' on average, and over the second after it
+    (where the engine holds the course's last gain) within ONSET_KEYS_AFTER_BOUND_DB of theirs."""
     import json
 
     from safetensors import safe_open
@@ -245,17 +248,36 @@ def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path,
     assert frames == K.ONSET_KEY_FRAMES, "the shipped onset course is not 2 s long (timbred-train key-onsets)"
     program = {d[0]: d[1] for d in DEFAULT_INSTRUMENTS}
     fs = FluidSynth(DEFAULT_SOUNDFONT, 48000)
-    errors, attacks = [], []
+    errors, after, attacks = [], [], []
+    past = K.ONSET_KEY_PAST_FRAMES
     for (name, key), (real_ms, before_ms, before_db) in ONSET_KEYS.items():
         k = list(cfg.instruments).index(name)
-        ours, clips = K.engine_onsets(timbred, model, means[k], np.array([key]), np.array([100]), frames, cfg.hop,
-                                      tmp_path, f"{name}-{key}")
-        real = fs.render_note(program[name], key, 100, 2.2, 0.5)[: frames * cfg.hop]
-        real_db = T.onset_level_db(real, cfg.hop, 48000 / (440.0 * 2 ** ((key - 69) / 12)), frames)
+        ours, clips = K.engine_onsets(timbred, model, means[k], np.array([key]), np.array([100]), frames + past,
+                                      cfg.hop, tmp_path, f"{name}-{key}")
+        real = fs.render_note(program[name], key, 100, 3.2, 0.5)[: (frames + past) * cfg.hop]
+        real_db = T.onset_level_db(real, cfg.hop, 48000 / (440.0 * 2 ** ((key - 69) / 12)), frames + past)
         keep = np.maximum(real_db, ours[0]) >= real_db.max() + T.ONSET_FLOOR_DB
-        errors.append(float(np.mean(np.abs(real_db - ours[0])[keep])))
+        errors.append(float(np.mean(np.abs(real_db - ours[0])[:frames][keep[:frames]])))
+        after.append(abs(float(np.mean((real_db - ours[0])[frames:][keep[frames:]]))))
         attacks.append((attack_ms(real, key), attack_ms(clips[0], key)))
         print(f"{name} key {key}: attack {attacks[-1][1]:.1f} ms against FluidR3's {attacks[-1][0]:.1f} (before "
-              f"{before_ms:.1f}); level error {errors[-1]:.2f} dB (before {before_db:.2f})")
+              f"{before_ms:.1f}); level error {errors[-1]:.2f} dB (before {before_db:.2f}); over 2-3 s "
+              f"{after[-1]:.2f} dB")
     assert all(attack_within_bound(r, o) for r, o in attacks)
     assert np.mean(errors) < ONSET_KEYS_LEVEL_BOUND_DB
+    assert max(after) < ONSET_KEYS_AFTER_BOUND_DB
+
+
+def test_the_level_held_past_the_course_is_set_on_the_second_after_it():
+    """With `past` frames after the course, the course's last frame (the gain the engine holds for
+    the rest of the note) takes their mean correction, not the course's own last frames': where
+    the envelopes fall too fast after 2 s, the held gain lifts the note there."""
+    frames, past = 200, 100
+    real = np.full(frames + past, -20.0)
+    ours = np.full(frames + past, -23.0)
+    ours[frames:] = -24.0 - np.linspace(0.0, 2.0, past)  # the envelope falls 2 dB over the second after
+    g = K.onset_correction_db(real, ours, 0.5, past=past)
+    assert len(g) == frames
+    assert np.allclose(g[3:150], 1.5)
+    assert g[-1] == pytest.approx(0.5 * 5.0, abs=0.01)  # the mean of 4 … 6 dB, damped
+    assert K.onset_correction_db(real[:frames], ours[:frames], 0.5)[-1] == pytest.approx(1.5)  # without: the course's own

@@ -405,6 +405,8 @@ ONSET_KEY_FIRST_FRAME = 3  # frames before this (the first 30 ms) are only raise
 # key 58 then reached its level in 40 ms, FluidR3's at once)
 ONSET_KEY_SMOOTH_FROM = 60  # from this frame (600 ms) on, a note's correction is smoothed over ONSET_KEY_SMOOTH_FRAMES
 ONSET_KEY_SMOOTH_FRAMES = 25  # (a held note's tremolo and bow changes are its own; its swell and decay are the key's)
+ONSET_KEY_PAST_FRAMES = 100  # the level held past the course is set on the second after it (2-3 s), where the
+# envelopes take over: averaged over neighbouring keys that beat, the horn's C4 anchor fell 2 dB from 2 to 2.8 s
 ONSET_KEY_GAP_S = 1.5  # silence after each note's release before the next note (a choir's release takes 1 s)
 
 
@@ -413,7 +415,7 @@ def engine_onsets(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np
     """The onset levels [N, frames] (`tone.onset_level_db`, whole periods of each note) of notes
     (MIDI `pitch`, `velocity`) played one after another by `timbred render` at latent point
     `latent`, dry, at 0 dB output gain (the level the tone tables are measured at), each held just
-    past the course; and each note's audio over the course, for the attack."""
+    past the frames; and each note's audio over the frames, for the attack."""
     from . import tone as T
 
     rate = 48000
@@ -431,13 +433,23 @@ def engine_onsets(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np
     return np.array(levels), clips
 
 
-def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True) -> np.ndarray:
+def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True,
+                        past: int = 0) -> np.ndarray:
     """One note's correction of its onset course [frames]: damping × (real − ours) per frame,
     clamped to ±ONSET_KEY_LIMIT_DB, 0 where both lie more than `tone.ONSET_FLOOR_DB` under the
     recording's loudest frame, never negative before ONSET_KEY_FIRST_FRAME; from ONSET_KEY_SMOOTH_FROM on
-    smoothed over ONSET_KEY_SMOOTH_FRAMES (`smooth`); its last `tone.ONSET_TAPER` frames taper (raised cosine) to the mean
-    of the last ONSET_KEY_HOLD_FRAMES, which the engine holds for the rest of the note."""
+    smoothed over ONSET_KEY_SMOOTH_FRAMES (`smooth`); its last `tone.ONSET_TAPER` frames taper (raised cosine) to the
+    level the engine holds for the rest of the note: with `past` > 0 the mean correction of the
+    last `past` frames of the levels given, which lie past the course (the course is the levels'
+    length less `past`), else the mean of the course's last ONSET_KEY_HOLD_FRAMES."""
     from . import tone as T
+
+    after = None
+    if past > 0:
+        r, o = real_db[-past:], ours_db[-past:]
+        keep = np.maximum(r, o) >= real_db.max() + T.ONSET_FLOOR_DB
+        after = float(np.mean(np.clip(r - o, -ONSET_KEY_LIMIT_DB, ONSET_KEY_LIMIT_DB)[keep])) if keep.any() else 0.0
+        real_db, ours_db = real_db[:-past], ours_db[:-past]
 
     g = np.clip(real_db - ours_db, -ONSET_KEY_LIMIT_DB, ONSET_KEY_LIMIT_DB)
     g[np.maximum(real_db, ours_db) < real_db.max() + T.ONSET_FLOOR_DB] = 0.0
@@ -447,7 +459,7 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
         padded = np.pad(g, half, mode="edge")
         mean = np.convolve(padded, np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
         g = np.concatenate([g[:ONSET_KEY_SMOOTH_FROM], mean[ONSET_KEY_SMOOTH_FROM:]])
-    hold = float(g[-ONSET_KEY_HOLD_FRAMES:].mean())
+    hold = float(g[-ONSET_KEY_HOLD_FRAMES:].mean()) if after is None else after
     w = np.ones(len(g))
     j = np.arange(T.ONSET_TAPER)
     w[len(g) - T.ONSET_TAPER:] = 0.5 + 0.5 * np.cos(np.pi * (j + 1) / T.ONSET_TAPER)
@@ -467,7 +479,7 @@ def extended_course(onset: np.ndarray, frames: int) -> np.ndarray:
 def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
                write: bool = True, rounds: int = ROUNDS, damping: float = ONSET_KEY_DAMPING,
                frames: int = ONSET_KEY_FRAMES, work: Path | None = None, jobs: int = 2,
-               only: list[str] | None = None) -> dict:
+               only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES) -> dict:
     """`timbred-train key-onsets`: each key's level over its first `frames` frames as the real
     note's, read through the engine. Every train note (the note set's and the layers'; a velocity
     anchor takes the notes of the velocity nearest it, as the tone tables do) is played through
@@ -477,7 +489,8 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     `tone.onset_db`, first lengthened to `frames` (playing as before), `rounds` times, then measured
     once more. Returns, per measurement and instrument, the mean |level error| over the course (dB)
     and the share of notes whose attack (`playing.attack_ms`) is within max(5 ms, 1.5×) of the
-    real note's. `only`: these instruments alone (the others' courses are lengthened, unchanged)."""
+    real note's. The level the engine holds past the course is set on the `past` frames after it
+    (`onset_correction_db`). `only`: these instruments alone (the others' courses are lengthened, unchanged)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from safetensors import safe_open
@@ -512,24 +525,26 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             raise UserError(f"{model_path}: no instrument {', '.join(unknown)} (it has {', '.join(cfg.instruments)})")
         use &= np.isin(np.asarray(notes.instrument), [cfg.instruments.index(x) for x in only])
     idx_all = np.flatnonzero(use)
-    n = frames * hop
+    # the frames read past the course, within every note's hold
+    past = int(max(0, min(past, int(np.min(np.asarray(notes.hold_frames)[idx_all])) - frames)))
+    n = (frames + past) * hop
     real = {}
     for i in idx_all:
         x = np.asarray(notes.audio[i][:n], np.float64)
         x = np.pad(x, (0, n - len(x)))
         period = cfg.sample_rate / (440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12))
-        real[int(i)] = (T.onset_level_db(x, hop, period, frames), attack_ms(x, int(round(float(notes.pitch[i])))))
+        real[int(i)] = (T.onset_level_db(x, hop, period, frames + past), attack_ms(x, int(round(float(notes.pitch[i])))))
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keyonsets-"))
     trial, history = model_path, []
-    print(f"the onset courses ({frames} frames) of {len(idx_all)} train notes through {timbred}, {rounds} rounds, "
-          f"damping {damping:g}", flush=True)
+    print(f"the onset courses ({frames} frames, the level after them read over {past} more) of {len(idx_all)} train "
+          f"notes through {timbred}, {rounds} rounds, damping {damping:g}", flush=True)
 
     def one(k: int, model: Path):
         mine = idx_all[np.asarray(notes.instrument)[idx_all] == k]
         if len(mine) == 0:
             return k, mine, None, None
         ours, clips = engine_onsets(Path(timbred), model, means[k], np.asarray(notes.pitch)[mine],
-                                    np.asarray(notes.velocity)[mine], frames, hop, work, f"keyonsets-{k}")
+                                    np.asarray(notes.velocity)[mine], frames + past, hop, work, f"keyonsets-{k}")
         return k, mine, ours, clips
 
     for r in range(rounds + 1):
@@ -541,17 +556,22 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             if ours is None:
                 continue
             name = cfg.instruments[k]
-            level_err, within = [], []
+            level_err, after_err, within = [], [], []
             for j, i in enumerate(mine):
                 rl, ra = real[int(i)]
-                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping)
+                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping, past=past)
+                e = np.abs(rl - ours[j])
                 keep = np.maximum(rl, ours[j]) >= rl.max() + T.ONSET_FLOOR_DB
-                level_err.append(float(np.mean(np.abs(rl - ours[j])[keep])) if keep.any() else 0.0)
+                level_err.append(float(np.mean(e[:frames][keep[:frames]])) if keep[:frames].any() else 0.0)
+                if past and keep[frames:].any():
+                    after_err.append(abs(float(np.mean((rl - ours[j])[frames:][keep[frames:]]))))
                 oa = attack_ms(clips[j], int(round(float(notes.pitch[i]))))
                 within.append(attack_within_bound(ra, oa))
-            errors[name] = {"level_db": float(np.mean(level_err)), "attack_within": float(np.mean(within))}
+            errors[name] = {"level_db": float(np.mean(level_err)), "attack_within": float(np.mean(within)),
+                            "after_db": float(np.mean(after_err)) if after_err else 0.0}
             print(f"  {name:16s} {len(mine):4d} notes: mean |level error| {errors[name]['level_db']:.2f} dB, "
-                  f"attack within the bound {errors[name]['attack_within']:.2f}", flush=True)
+                  f"attack within the bound {errors[name]['attack_within']:.2f}, |mean level error| over the "
+                  f"{past / cfg.frame_rate:g} s after {errors[name]['after_db']:.2f} dB", flush=True)
         history.append(errors)
         if r == rounds:
             break
@@ -563,12 +583,15 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
         trial = work / f"onsets{r + 1}.safetensors"
         T._write(model_path, tables, info, trial)
     steps = " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)])
-    print(f"mean |level error| over the first {frames / cfg.frame_rate:g} s, dB; attack within max(5 ms, 1.5×): {steps}")
+    print(f"mean |level error| over the first {frames / cfg.frame_rate:g} s, dB; attack within max(5 ms, 1.5×); "
+          f"|mean level error| over the {past / cfg.frame_rate:g} s after, dB: {steps}")
     for nm in cfg.instruments:
         if nm in history[0]:
-            print(f"  {nm:16s} " + " → ".join(f"{h[nm]['level_db']:.2f} / {h[nm]['attack_within']:.2f}" for h in history))
+            print(f"  {nm:16s} " + " → ".join(f"{h[nm]['level_db']:.2f} / {h[nm]['attack_within']:.2f} / "
+                                                f"{h[nm]['after_db']:.2f}" for h in history))
     if write:
         T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "rounds": rounds,
-                                                           "damping": damping, "frames": frames}}, out)
+                                                           "damping": damping, "frames": frames,
+                                                           "past_frames": past}}, out)
         print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
     return {"errors": history}
