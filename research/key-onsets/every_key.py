@@ -20,7 +20,7 @@ for k, name in enumerate(cfg.instruments):
     res = []
     for m in models:
         ours, clips = K.engine_onsets(Path("../.build/release/timbred"), Path(m), means[k], keys, np.full(len(keys), 100), frames, hop, Path("/tmp/every-key"), f"k{k}")
-        res.append([(attack_ms(clips[j], int(p)), float(np.mean(np.abs(real[j][0] - ours[j])[np.maximum(real[j][0], ours[j]) >= real[j][0].max() - 50]))) for j, p in enumerate(keys)])
+        res.append([(attack_ms(clips[j], int(p)), K.level_error_db(real[j][0], ours[j])) for j, p in enumerate(keys)])
     for j, p in enumerate(keys):
         out[f"{name} {p}"] = [real[j][1]] + [r[j] for r in res]
     ok = [np.mean([attack_within_bound(real[j][1], r[j][0]) for j in range(len(keys))]) for r in res]

@@ -23,8 +23,8 @@ for k, name in enumerate(cfg.instruments):
         ours, clips = K.engine_onsets(Path("../.build/release/timbred"), Path(m), means[k], np.asarray(allnotes.pitch)[mine], np.asarray(allnotes.velocity)[mine], frames, hop, Path("/tmp/held-out"), f"ho{k}")
         le, w = [], []
         for j, i in enumerate(mine):
-            rl, ra = real[j]; keep = np.maximum(rl, ours[j]) >= rl.max() - 50
-            le.append(np.mean(np.abs(rl - ours[j])[keep])); w.append(attack_within_bound(ra, attack_ms(clips[j], int(round(float(allnotes.pitch[i]))))))
+            rl, ra = real[j]
+            le.append(K.level_error_db(rl, ours[j])); w.append(attack_within_bound(ra, attack_ms(clips[j], int(round(float(allnotes.pitch[i]))))))
         line += f" | {np.mean(le):5.2f} dB {np.mean(w):.2f}"
         res[m][name] = (np.mean(le), np.mean(w))
     print(line, flush=True)

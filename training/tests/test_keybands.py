@@ -199,6 +199,9 @@ def test_an_onset_correction_is_damped_clamped_floored_and_held_past_the_course(
     assert np.ptp(g[110:190]) < 0.5  # the tremolo evened out (unsmoothed it swings by 2 dB)
     assert np.ptp(K.onset_correction_db(real, ours, 0.5, smooth=False)[110:190]) == pytest.approx(2.0)
     assert abs(g[-1] - 1.5) < 0.2  # the held level: the mean of the last frames (the tremolo's is 0)
+    assert K.level_error_db(real, ours) == pytest.approx(np.mean(np.abs(np.delete(real - ours, 7))))
+    assert K.level_error_db(real[100:], ours[100:], signed=True) == pytest.approx(3.0, abs=0.1)
+    assert K.level_error_db(np.full(4, -90.0), np.full(4, -95.0), loudest_db=-20.0) is None
     assert T.ONSET_TAPER < K.ONSET_KEY_HOLD_FRAMES < frames - K.ONSET_KEY_SMOOTH_FROM
 
 
@@ -256,9 +259,8 @@ def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path,
                                       cfg.hop, tmp_path, f"{name}-{key}")
         real = fs.render_note(program[name], key, 100, 3.2, 0.5)[: (frames + past) * cfg.hop]
         real_db = T.onset_level_db(real, cfg.hop, 48000 / (440.0 * 2 ** ((key - 69) / 12)), frames + past)
-        keep = np.maximum(real_db, ours[0]) >= real_db.max() + T.ONSET_FLOOR_DB
-        errors.append(float(np.mean(np.abs(real_db - ours[0])[:frames][keep[:frames]])))
-        after.append(abs(float(np.mean((real_db - ours[0])[frames:][keep[frames:]]))))
+        errors.append(K.level_error_db(real_db[:frames], ours[0][:frames], loudest_db=real_db.max()))
+        after.append(K.level_error_db(real_db[frames:], ours[0][frames:], signed=True, loudest_db=real_db.max()))
         attacks.append((attack_ms(real, key), attack_ms(clips[0], key)))
         print(f"{name} key {key}: attack {attacks[-1][1]:.1f} ms against FluidR3's {attacks[-1][0]:.1f} (before "
               f"{before_ms:.1f}); level error {errors[-1]:.2f} dB (before {before_db:.2f}); over 2-3 s "

@@ -241,7 +241,7 @@ def cmd_key_onsets(args) -> None:
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
                write=not args.dry, rounds=args.rounds, frames=args.frames,
-               only=[x for x in args.only.split(",") if x] if args.only else None)
+               only=[x for x in args.only.split(",") if x] if args.only else None, past=args.past_frames)
 
 
 def cmd_key_bands(args) -> None:
@@ -470,6 +470,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "the onset courses", cmd_key_onsets)
     ko.add_argument("--frames", type=int, default=200, help="the course's length in 10 ms frames, 1-200 (default 200: 2 s)")
     ko.add_argument("--only", help="comma-separated instruments: only their courses are measured and set")
+    ko.add_argument("--past-frames", type=int, default=100,
+                    help="frames after the course (10 ms each) whose mean level sets the gain held for the rest of "
+                         "the note (default 100: 2-3 s); 0 holds the mean of the course's own last 0.5 s")
     kb = per_key_command("key-bands", "play every train note through timbred and set each key's band balance "
                                       "(tone.gain_pitches: every key) so that it sounds as the real note's (run it "
                                       "after the tone steps, then the onset course, transients and strike again)",

@@ -248,6 +248,16 @@ def _train_notes(model_path: Path, data: Path, layers: list[Path], timbred: Path
     return cfg, notes, model.prior_mu.detach().numpy()
 
 
+def _tone_tables(model_path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """The model file's `tone.*` tensors and its `tone` metadata, for a per-key step to refine."""
+    from safetensors import safe_open
+
+    with safe_open(str(model_path), framework="np") as f:
+        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
+        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    return tables, info
+
+
 def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
                 write: bool = True, rounds: int = ROUNDS, damping: float = STRIKE_DAMPING,
                 work: Path | None = None) -> dict:
@@ -259,16 +269,12 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     notes) and added to `tone.strike_top_db` [I, P_onset, V_gain] (velocities under the minimum keep
     0 dB), `rounds` times, then measured once more. Returns the mean |error| per instrument, one
     entry per measurement."""
-    from safetensors import safe_open
-
     from . import tone as T
     from .playing import RATE, strike_db
 
     model_path = Path(model_path)
     cfg, notes, means = _train_notes(model_path, data, layers, timbred)
-    with safe_open(str(model_path), framework="np") as f:
-        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
-        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    tables, info = _tone_tables(model_path)
     if "tone.gain_db" not in tables or "tone.onset_pitches" not in tables:
         raise UserError(f"{model_path}: no band balance with an onset course on every key to refine "
                         "(timbred-train tone --key-layers first)")
@@ -433,6 +439,22 @@ def engine_onsets(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np
     return np.array(levels), clips
 
 
+def level_error_db(real_db: np.ndarray, ours_db: np.ndarray, signed: bool = False,
+                   loudest_db: float | None = None) -> float | None:
+    """Mean |real − ours| of two onset-level courses (dB, `tone.onset_level_db`) over the frames
+    where either lies within `tone.ONSET_FLOOR_DB` of the recording's loudest frame (`loudest_db`
+    when the courses are part of a note; `signed`: the size of the mean of real − ours); None where
+    no frame does."""
+    from . import tone as T
+
+    loudest = np.max(real_db) if loudest_db is None else loudest_db
+    keep = np.maximum(real_db, ours_db) >= loudest + T.ONSET_FLOOR_DB
+    if not keep.any():
+        return None
+    d = (real_db - ours_db)[keep]
+    return abs(float(np.mean(d))) if signed else float(np.mean(np.abs(d)))
+
+
 def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True,
                         past: int = 0) -> np.ndarray:
     """One note's correction of its onset course [frames]: damping × (real − ours) per frame,
@@ -493,16 +515,12 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     (`onset_correction_db`). `only`: these instruments alone (the others' courses are lengthened, unchanged)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from safetensors import safe_open
-
     from . import tone as T
     from .playing import attack_within_bound, attack_ms
 
     model_path = Path(model_path)
     cfg, notes, means = _train_notes(model_path, data, layers, timbred)
-    with safe_open(str(model_path), framework="np") as f:
-        tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
-        info = json.loads((f.metadata() or {}).get("tone", "{}"))
+    tables, info = _tone_tables(model_path)
     if "tone.onset_db" not in tables or "tone.onset_pitches" not in tables:
         raise UserError(f"{model_path}: no onset course on every key to refine (timbred-train tone --key-layers first)")
     if not 1 <= frames <= 200:
@@ -560,11 +578,10 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             for j, i in enumerate(mine):
                 rl, ra = real[int(i)]
                 correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping, past=past)
-                e = np.abs(rl - ours[j])
-                keep = np.maximum(rl, ours[j]) >= rl.max() + T.ONSET_FLOOR_DB
-                level_err.append(float(np.mean(e[:frames][keep[:frames]])) if keep[:frames].any() else 0.0)
-                if past and keep[frames:].any():
-                    after_err.append(abs(float(np.mean((rl - ours[j])[frames:][keep[frames:]]))))
+                level_err.append(level_error_db(rl[:frames], ours[j][:frames], loudest_db=rl.max()) or 0.0)
+                after = level_error_db(rl[frames:], ours[j][frames:], signed=True, loudest_db=rl.max()) if past else None
+                if after is not None:
+                    after_err.append(after)
                 oa = attack_ms(clips[j], int(round(float(notes.pitch[i]))))
                 within.append(attack_within_bound(ra, oa))
             errors[name] = {"level_db": float(np.mean(level_err)), "attack_within": float(np.mean(within)),
