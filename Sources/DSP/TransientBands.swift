@@ -19,6 +19,9 @@ public final class TransientBands {
     public let frameRateHz: Double
     /// [B, L] row-major.
     public let noises: UnsafeMutableBufferPointer<Float>
+    /// Scratch of `add`: a run's sums and interpolation fractions (L each).
+    private let sum: UnsafeMutableBufferPointer<Float>
+    private let fractions: UnsafeMutableBufferPointer<Float>
 
     /// L for `frameCount` frames at `frameRateHz`, played at `sampleRate`.
     public static func length(frameCount: Int, frameRateHz: Double, sampleRate: Double) -> Int {
@@ -39,6 +42,10 @@ public final class TransientBands {
         length = n
         noises = .allocate(capacity: b * n)
         noises.initialize(repeating: 0)
+        sum = .allocate(capacity: n)
+        sum.initialize(repeating: 0)
+        fractions = .allocate(capacity: n)
+        fractions.initialize(repeating: 0)
         let fft = RealFFT(size: n)
         var x = [Double](repeating: 0, count: n)
         for band in 0..<b {
@@ -77,29 +84,51 @@ public final class TransientBands {
                   white: { white[$0 * n + $1] })
     }
 
-    deinit { noises.deallocate() }
+    deinit {
+        noises.deallocate()
+        sum.deallocate()
+        fractions.deallocate()
+    }
 
     /// Adds the transient of amplitudes `a` ([T, B] row-major) for its samples
-    /// `start ..< start + count` (clipped to L) into `out[0...]`. Real-time safe.
+    /// `start ..< start + count` (clipped to L) into `out[0...]`. Band by band over runs of
+    /// samples between the same two frames (each sample's sum over the bands in band order, as
+    /// one sample at a time would make it). Real-time safe; not reentrant (one scratch).
     public func add(amplitudes a: UnsafePointer<Float>, from start: Int, count: Int, into out: UnsafeMutablePointer<Float>) {
         let end = min(start + count, length)
         guard start < end else { return }
         let base = noises.baseAddress!
         let b = bandCount, t = frameCount
         let step = frameRateHz / sampleRate
-        for i in start..<end {
-            let p = Double(i) * step
-            let j = min(Int(p), t - 1)
-            let f = Float(p - Double(j))
+        let y = sum.baseAddress!, fraction = fractions.baseAddress!
+        var i = start
+        while i < end {
+            // the run of samples between frames j and j + 1
+            let j = min(Int(Double(i) * step), t - 1)
+            var runEnd = i
+            while runEnd < end {
+                let p = Double(runEnd) * step
+                guard min(Int(p), t - 1) == j else { break }
+                fraction[runEnd - i] = Float(p - Double(j))
+                y[runEnd - i] = 0
+                runEnd += 1
+            }
+            let n = runEnd - i
             let row0 = a + j * b
-            var y: Float = 0
             if j + 1 < t {
                 let row1 = row0 + b
-                for band in 0..<b { y += ((1 - f) * row0[band] + f * row1[band]) * base[band * length + i] }
+                for band in 0..<b {
+                    let w0 = row0[band], w1 = row1[band], noise = base + band * length + i
+                    for k in 0..<n { y[k] += ((1 - fraction[k]) * w0 + fraction[k] * w1) * noise[k] }
+                }
             } else {
-                for band in 0..<b { y += (1 - f) * row0[band] * base[band * length + i] }
+                for band in 0..<b {
+                    let w0 = row0[band], noise = base + band * length + i
+                    for k in 0..<n { y[k] += (1 - fraction[k]) * w0 * noise[k] }
+                }
             }
-            out[i - start] += y
+            for k in 0..<n { out[i - start + k] += y[k] }
+            i = runEnd
         }
     }
 }

@@ -145,6 +145,10 @@ public final class Engine: @unchecked Sendable {
     /// I doubles of blend weights for the per-instrument tables looked up on this thread (the
     /// stretched partials per decoded frame, the transients per note start).
     private let blendScratch: UnsafeMutablePointer<Double>
+    /// The blend every table looked up per decoded frame shares (tone, stretched partials, noise
+    /// high-pass, partial motion; nil when they differ): its weights are computed once per frame
+    /// into `blendScratch` and read by each.
+    private let sharedBlend: LatentBlend?
     /// The model's attack transients (nil: none) and their band noises at the output rate.
     private let transients: TransientTable?
     private let transientBands: TransientBands?
@@ -306,6 +310,9 @@ public final class Engine: @unchecked Sendable {
         batchInharmonicity.initialize(repeating: 0, count: slots)
         blendScratch = .allocate(capacity: max(1, model.config.instrumentCount))
         blendScratch.initialize(repeating: 0, count: max(1, model.config.instrumentCount))
+        let frameBlends = [model.tone?.blend, model.inharmonicity?.blend, model.noiseHighPass?.blend, model.motion?.blend]
+            .compactMap { $0 }
+        sharedBlend = frameBlends.allSatisfy { $0 == frameBlends.first } ? frameBlends.first : nil
         precondition(ToneTable.rowCount == ToneBalance.rowCount)
         tone = model.tone
         toneBalance = model.tone.map { _ in
@@ -1050,7 +1057,13 @@ public final class Engine: @unchecked Sendable {
             let pressureTarget = (mpePressureDirection == nil ? Double(voice.pressure) * Engine.mpePressureRangeDB : 0)
                 + (mpeSlideIsLoudness ? Double(memberSlide) * Engine.mpeSlideRangeDB : 0)
             voice.pressureDB += Double(timbreAlpha) * (pressureTarget - voice.pressureDB)
-            let f0 = frequencyHz(of: voice, atFrame: frame)
+            // the point's blend weights, once for every table that shares them
+            var shared: UnsafePointer<Double>? = nil
+            if let sharedBlend {
+                sharedBlend.weights(z: voice.z, line: morphLine, into: blendScratch)
+                shared = UnsafePointer(blendScratch)
+            }
+            let f0 = frequencyHz(of: voice, atFrame: frame, weights: shared)
             let times = noteTimes(of: voice, atFrame: frame)
             let loudness = loudnessDB(of: voice, times: times) + voice.pressureDB
             if keep < 1 {
@@ -1065,16 +1078,27 @@ public final class Engine: @unchecked Sendable {
             }
             voice.lastLoudnessDB = Float(loudness)
             f0Row.pointee = Float(f0)
-            inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee), line: morphLine,
-                                                           scratch: blendScratch)
+            if let shared {
+                inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee), weights: shared)
+            } else {
+                inharmonicityRow.pointee = voice.inharmonicity(table: inharmonicity, f0Hz: Double(f0Row.pointee), line: morphLine,
+                                                               scratch: blendScratch)
+            }
             if let noiseHighPass {
-                voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(z: voice.z, line: morphLine, scratch: blendScratch))
+                let ratio = shared.map { noiseHighPass.ratio(weights: $0) }
+                    ?? noiseHighPass.ratio(z: voice.z, line: morphLine, scratch: blendScratch)
+                voice.setNoiseHighPassRatio(frame: frame, ratio)
             }
             if let tone {
                 // the tone balance at the frame's pitch (bend and glide included), timbre and time
                 let pitch = 69 + 12 * log2(max(Double(f0Row.pointee), 1) / 440)
-                tone.gains(z: voice.z, pitch: pitch, velocity: Double(voice.velocity),
-                           secondsSinceNoteOn: times.sinceOn, line: morphLine, scratch: blendScratch, into: toneRow)
+                if let shared {
+                    tone.gains(weights: shared, pitch: pitch, velocity: Double(voice.velocity),
+                               secondsSinceNoteOn: times.sinceOn, into: toneRow)
+                } else {
+                    tone.gains(z: voice.z, pitch: pitch, velocity: Double(voice.velocity),
+                               secondsSinceNoteOn: times.sinceOn, line: morphLine, scratch: blendScratch, into: toneRow)
+                }
             }
             loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
@@ -1204,9 +1228,10 @@ public final class Engine: @unchecked Sendable {
     // MARK: - voice inputs
 
     /// A voice's f0 at `frame`: its key, the instrument's stretch tuning, the channel's bend and
-    /// tuning, a portamento glide and the held note's vibrato. Real-time safe.
+    /// tuning, a portamento glide and the held note's vibrato; the tables read `weights`, the
+    /// voice point's shared blend weights, when given. Real-time safe.
     @inline(__always)
-    private func frequencyHz(of voice: Voice, atFrame frame: Int) -> Double {
+    private func frequencyHz(of voice: Voice, atFrame frame: Int, weights: UnsafePointer<Double>?) -> Double {
         let channel = channels[Int(voice.channel)]
         let seconds = voice.frameSeconds(frame, frameRate: frameRate)
         let glide = voice.glideOffsetSemitones(atSeconds: seconds)
@@ -1214,8 +1239,16 @@ public final class Engine: @unchecked Sendable {
         let managerBend = mpe.manager(of: Int(voice.channel)).map { Double(channels[$0].pitchBendSemitones) } ?? 0
         return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
                         + Double(channel.tuningSemitones) + tuning.masterSemitones
-                        + vibratoSemitones(of: voice, atSeconds: seconds)
-                        + (inharmonicity?.tuningSemitones(z: voice.z, key: voice.tunedKey, line: morphLine, scratch: blendScratch) ?? 0))
+                        + vibratoSemitones(of: voice, atSeconds: seconds, weights: weights)
+                        + stretchSemitones(of: voice, weights: weights))
+    }
+
+    /// The instrument's stretch tuning of a voice's key, in semitones (0 without one). Real-time safe.
+    @inline(__always)
+    private func stretchSemitones(of voice: Voice, weights: UnsafePointer<Double>?) -> Double {
+        guard let inharmonicity else { return 0 }
+        if let weights { return inharmonicity.tuningSemitones(key: voice.tunedKey, weights: weights) }
+        return inharmonicity.tuningSemitones(z: voice.z, key: voice.tunedKey, line: morphLine, scratch: blendScratch)
     }
 
     /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,
@@ -1223,11 +1256,12 @@ public final class Engine: @unchecked Sendable {
     /// the voice's phase, faded in as the partial motion is (100-300 ms after note-on). Real-time
     /// safe.
     @inline(__always)
-    private func vibratoSemitones(of voice: Voice, atSeconds seconds: Double) -> Double {
+    private func vibratoSemitones(of voice: Voice, atSeconds seconds: Double, weights: UnsafePointer<Double>?) -> Double {
         guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
         let (start, end) = PartialMotion.fadeInSeconds
         let fade = min((seconds - start) / (end - start), 1)
-        let (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
+        let (cents, hz) = weights.map { motion.vibrato(pitch: voice.tunedKey, weights: $0) }
+            ?? motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
         return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
     }
 

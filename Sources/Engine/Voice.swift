@@ -210,6 +210,14 @@ final class Voice {
         return table.coefficient(z: z, pitch: pitch, line: line, scratch: scratch)
     }
 
+    /// ``inharmonicity(table:f0Hz:line:scratch:)`` from the voice point's blend `weights` already
+    /// computed for the table. Real-time safe.
+    @inline(__always)
+    func inharmonicity(table: InharmonicityTable?, f0Hz: Double, weights: UnsafePointer<Double>) -> Double {
+        guard let table, f0Hz > 0 else { return 0 }
+        return table.coefficient(pitch: 69 + 12 * log2(f0Hz / 440), weights: weights)
+    }
+
     /// The glide's distance from `note`, in semitones, `seconds` after note-on. Real-time safe.
     @inline(__always)
     func glideOffsetSemitones(atSeconds seconds: Double) -> Double {

@@ -36,6 +36,10 @@ public struct InharmonicityTable: Sendable, Equatable {
     public let blendScale: Double
     /// The blend rule, the envelopes' (metadata `envelope_blend`; gaussian when absent).
     public let blendRule: LatentBlendRule
+    /// The table's blend (rule, scale, means), to share blend weights with tables of the same one.
+    public var blend: LatentBlend {
+        LatentBlend(rule: blendRule, scale: blendScale, means: latentMeans, instrumentCount: instrumentCount, zDim: zDim)
+    }
     /// `inharmonicity.tuning_cents` [I, 128], row-major: the stretch tuning in cents per key; nil
     /// (no tensor): every key at equal temperament.
     public let tuningCents: [Float]?
@@ -72,6 +76,13 @@ public struct InharmonicityTable: Sendable, Equatable {
         return blended(tuningCents, z: z, pitch: key, line: line, weights: weights) / 100
     }
 
+    /// ``tuningSemitones(z:key:line:scratch:)`` from the point's blend `weights` already computed
+    /// (I doubles, by this table's rule, scale and means: ``blend``). Real-time safe.
+    public func tuningSemitones(key: Double, weights: UnsafePointer<Double>) -> Double {
+        guard let tuningCents else { return 0 }
+        return blended(tuningCents, pitch: key, weights: weights) / 100
+    }
+
     /// Array form of ``tuningSemitones(z:key:scratch:)`` (allocates; not real-time).
     public func tuningSemitones(z: [Float], key: Double) -> Double {
         precondition(z.count >= zDim)
@@ -89,6 +100,13 @@ public struct InharmonicityTable: Sendable, Equatable {
         return y < Self.minimum ? 0 : min(y, Self.maximum)
     }
 
+    /// ``coefficient(z:pitch:line:scratch:)`` from the point's blend `weights` already computed (I
+    /// doubles, by this table's rule, scale and means: ``blend``). Real-time safe.
+    public func coefficient(pitch: Double, weights: UnsafePointer<Double>) -> Double {
+        let y = blended(values, pitch: pitch, weights: weights)
+        return y < Self.minimum ? 0 : min(y, Self.maximum)
+    }
+
     /// `Σ_i w_i(z) · table_i(pitch)` for a table [I, 128]: the pitch linear between integer
     /// pitches, clamped to [0, 127]; a weight that is not finite counts as 0. Real-time safe.
     @inline(__always)
@@ -98,6 +116,12 @@ public struct InharmonicityTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
         }
+        return blended(table, pitch: pitch, weights: weights)
+    }
+
+    /// `Σ_i w_i · table_i(pitch)` from blend weights already computed. Real-time safe.
+    @inline(__always)
+    private func blended(_ table: [Float], pitch: Double, weights: UnsafePointer<Double>) -> Double {
         let p = min(max(pitch.isFinite ? pitch : 0, 0), Double(Self.pitchCount - 1))
         let j = min(Int(p.rounded(.down)), Self.pitchCount - 2)
         let f = p - Double(j)

@@ -20,6 +20,10 @@ public struct NoiseHighPassTable: Sendable, Equatable {
     public let blendScale: Double
     /// The blend rule (metadata `envelope_blend`).
     public let blendRule: LatentBlendRule
+    /// The table's blend (rule, scale, means), to share blend weights with tables of the same one.
+    public var blend: LatentBlend {
+        LatentBlend(rule: blendRule, scale: blendScale, means: latentMeans, instrumentCount: instrumentCount, zDim: zDim)
+    }
 
     /// Wraps validated values (the loader checks shape and range).
     public init(instrumentCount: Int, zDim: Int, ratios: [Float], latentMeans: [Float], blendScale: Double,
@@ -39,6 +43,12 @@ public struct NoiseHighPassTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
         }
+        return ratio(weights: weights)
+    }
+
+    /// ``ratio(z:line:scratch:)`` from the point's blend `weights` already computed (I doubles, by
+    /// this table's rule, scale and means: ``blend``). Real-time safe.
+    public func ratio(weights: UnsafePointer<Double>) -> Double {
         var r: Double = 0
         for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
             r += weights[i] * Double(ratios[i])

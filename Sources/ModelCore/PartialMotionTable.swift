@@ -54,6 +54,10 @@ public struct PartialMotionTable: Sendable, Equatable {
     public let blendScale: Double
     /// The blend rule (metadata `envelope_blend`).
     public let blendRule: LatentBlendRule
+    /// The table's blend (rule, scale, means), to share blend weights with tables of the same one.
+    public var blend: LatentBlend {
+        LatentBlend(rule: blendRule, scale: blendScale, means: latentMeans, instrumentCount: instrumentCount, zDim: zDim)
+    }
 
     /// G, groups of partials.
     public var groupCount: Int { harmonicEdges.count - 1 }

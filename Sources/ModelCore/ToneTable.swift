@@ -86,6 +86,10 @@ public struct ToneTable: Sendable, Equatable {
     public let blendScale: Double
     /// The blend rule (metadata `envelope_blend`).
     public let blendRule: LatentBlendRule
+    /// The table's blend (rule, scale, means), to share blend weights with tables of the same one.
+    public var blend: LatentBlend {
+        LatentBlend(rule: blendRule, scale: blendScale, means: latentMeans, instrumentCount: instrumentCount, zDim: zDim)
+    }
 
     /// Wraps validated values (the loader checks shapes and finiteness).
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
@@ -149,6 +153,14 @@ public struct ToneTable: Sendable, Equatable {
             blendRule.weights(z: z, means: means, instrumentCount: instrumentCount, zDim: zDim, scale: blendScale,
                               line: line, into: weights)
         }
+        gains(weights: weights, pitch: pitch, velocity: velocity, secondsSinceNoteOn: secondsSinceNoteOn, into: out)
+    }
+
+    /// ``gains(z:pitch:velocity:secondsSinceNoteOn:line:scratch:into:)`` from the point's blend
+    /// `weights` already computed (I doubles, by this table's rule, scale and means:
+    /// ``blend``). Real-time safe.
+    public func gains(weights: UnsafePointer<Double>, pitch: Double, velocity: Double, secondsSinceNoteOn: Double,
+                      into out: UnsafeMutablePointer<Float>) {
         let corners = AnchorCorners(pitchAnchors: gainPitchAnchors, velocityAnchors: gainVelocityAnchors, pitch: pitch,
                                     velocity: velocity)
         let courseCorners = AnchorCorners(pitchAnchors: pitchAnchors, velocityAnchors: courseVelocityAnchors,
@@ -237,7 +249,7 @@ public struct ToneTable: Sendable, Equatable {
     /// `tone.strike_top_db` blended by the instruments' `weights`, bilinear on the onset course's
     /// keys and the band gains' velocities (0 without the tensor). Real-time safe.
     @inline(__always)
-    private func blendedStrikeTop(weights: UnsafeMutablePointer<Double>, pitch: Double, velocity: Double) -> Double {
+    private func blendedStrikeTop(weights: UnsafePointer<Double>, pitch: Double, velocity: Double) -> Double {
         guard !strikeTopDB.isEmpty else { return 0 }
         let corners = AnchorCorners(pitchAnchors: onsetPitchAnchors, velocityAnchors: gainVelocityAnchors,
                                     pitch: pitch, velocity: velocity)
