@@ -27,6 +27,9 @@ public enum MorphProfile {
     public static let averageFrom = 20
     /// Time after note-on of the first frame decoded (from the settled states).
     public static let startSeconds = 3.0
+    /// Bin width of the short-time spectrum whose magnitude centroid stands for brightness (4096
+    /// points at 48 kHz, as `timbred-train playing` reads a morph).
+    public static let binHz = 48000.0 / 4096
     /// Share of the knob's travel spread evenly along the line, whatever the brightness does.
     public static let evenShare = 0.2
 
@@ -98,18 +101,22 @@ public enum MorphProfile {
                         balance.apply(gainsDB: g.baseAddress!, f0Hz: f0, harmonics: &harmonics, noise: &noise)
                     }
                 }
-                // power of each harmonic (A²/2) and of each noise band (white noise of variance
-                // 1/3 through the band's magnitude, over the band's share of the spectrum)
+                // the magnitude centroid a short-time spectrum reads (Hann window, `binHz` bins):
+                // a harmonic of amplitude A sums to A/2 over its bins; a noise band of power P (white
+                // noise of variance 1/3 through the band's magnitude, over the band's share of the
+                // spectrum) over m bins to about 0.384·√(P·m) (Rayleigh-distributed bins)
                 var power = 0.0, weighted = 0.0
                 for k in 0..<harmonics.count {
-                    let p = Double(harmonics[k]) * Double(harmonics[k]) / 2
+                    let p = Double(abs(harmonics[k])) / 2
                     power += p
                     weighted += p * Double(k + 1) * Double(f0)
                 }
                 if withNoise {
                     let bands = noise.count, bandHz = scaler.bandLimitHz / Float(max(bands - 1, 1))
+                    let bins = Double(bandHz) / binHz
                     for j in 0..<bands {
-                        let p = Double(noise[j]) * Double(noise[j]) / 3 * Double(bandHz) / Double(scaler.bandLimitHz)
+                        let variance = Double(noise[j]) * Double(noise[j]) / 3 * Double(bandHz) / Double(scaler.bandLimitHz)
+                        let p = 0.384 * (variance * bins).squareRoot()
                         power += p
                         weighted += p * Double(j) * Double(bandHz)
                     }
