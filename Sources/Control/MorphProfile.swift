@@ -12,8 +12,8 @@ import Model
 /// reference note (A4, velocity 100, held, the learned envelope at each point) is decoded at
 /// `points` evenly spaced points of the line at once (one batched decoder step per frame),
 /// `startSeconds` into the note from the state a moving voice's decoder state is drawn towards
-/// (the point's instruments' `SettledState`s, blended as the engine blends them), and its brightness (the power centroid of the decoded harmonics and noise
-/// bands with the model's tone balance, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
+/// (the point's instruments' `SettledState`s, blended as the engine blends them), and its brightness (the magnitude centroid of the decoded harmonics and noise
+/// bands with the model's tone balance, as a short-time spectrum reads it, averaged over the last 20 of 40 frames) is taken at each. The knob then moves the path
 /// parameter so that the brightness changes at an even rate (each stretch's change, up or down), with a fifth of the knob's travel spread evenly over the line so that no stretch of
 /// the line is skipped.
 public enum MorphProfile {
