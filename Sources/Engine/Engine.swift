@@ -1085,9 +1085,11 @@ public final class Engine: @unchecked Sendable {
                                                                scratch: blendScratch)
             }
             if let noiseHighPass {
-                let ratio = shared.map { noiseHighPass.ratio(weights: $0) }
-                    ?? noiseHighPass.ratio(z: voice.z, line: morphLine, scratch: blendScratch)
-                voice.setNoiseHighPassRatio(frame: frame, ratio)
+                if let shared {
+                    voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(weights: shared))
+                } else {
+                    voice.setNoiseHighPassRatio(frame: frame, noiseHighPass.ratio(z: voice.z, line: morphLine, scratch: blendScratch))
+                }
             }
             if let tone {
                 // the tone balance at the frame's pitch (bend and glide included), timbre and time
@@ -1260,8 +1262,13 @@ public final class Engine: @unchecked Sendable {
         guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
         let (start, end) = PartialMotion.fadeInSeconds
         let fade = min((seconds - start) / (end - start), 1)
-        let (cents, hz) = weights.map { motion.vibrato(pitch: voice.tunedKey, weights: $0) }
-            ?? motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
+        // (no `Optional.map` returning a tuple: a debug build looks its metadata up under a lock)
+        var cents = 0.0, hz = 0.0
+        if let weights {
+            (cents, hz) = motion.vibrato(pitch: voice.tunedKey, weights: weights)
+        } else {
+            (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
+        }
         return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
     }
 
