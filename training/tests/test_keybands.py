@@ -182,7 +182,7 @@ def test_the_shipped_keys_strike_as_bright_as_the_real_notes(tmp_path, shipped_e
 
 def test_an_onset_correction_is_damped_clamped_floored_and_held_past_the_course():
     """A note's onset correction: damping × (real − ours) per frame, clamped, 0 where both lie far
-    under the recording's loudest frame, only raising the first frames; past ONSET_KEY_SMOOTH_FROM it is smoothed (a tremolo is the
+    under the recording's loudest frame, only raising the first frames (unless the recording itself swells); past ONSET_KEY_SMOOTH_FROM it is smoothed (a tremolo is the
     note's own), and its last frames taper to the level the engine holds after the course."""
     from timbred_train import tone as T
 
@@ -195,6 +195,11 @@ def test_an_onset_correction_is_damped_clamped_floored_and_held_past_the_course(
     ours[100:] += 2.0 * np.sign(np.sin(np.arange(frames - 100) * 2 * np.pi / 6))  # a fast tremolo of ±2 dB
     g = K.onset_correction_db(real, ours, 0.5)
     assert g[1] == 0.0 and np.allclose(g[[0, 2, 3, 4]], 1.5)
+    # a recording that swells (a soft mallet on a low bar: 15-25 ms to come within 3 dB of its
+    # peak) lowers them too
+    swell = K.onset_correction_db(real, ours, 0.5, real_attack_ms=K.ONSET_KEY_SWELL_MS + 8)
+    assert swell[1] == pytest.approx(0.5 * -5.0) and np.allclose(swell[[0, 2, 3, 4]], 1.5)
+    assert K.onset_correction_db(real, ours, 0.5, real_attack_ms=K.ONSET_KEY_SWELL_MS - 1)[1] == 0.0
     assert g[5] == pytest.approx(0.5 * K.ONSET_KEY_LIMIT_DB) and g[7] == 0.0
     assert np.ptp(g[110:190]) < 0.5  # the tremolo evened out (unsmoothed it swings by 2 dB)
     assert np.ptp(K.onset_correction_db(real, ours, 0.5, smooth=False)[110:190]) == pytest.approx(2.0)
@@ -223,8 +228,11 @@ def test_a_lengthened_onset_course_plays_as_before():
 # that peaks past a second.
 ONSET_KEYS = {("church_organ", 86): (290.5, 88.5, 1.45), ("church_organ", 87): (277.5, 87.5, 1.56),
               ("choir_aahs", 52): (178.0, 249.0, 1.34), ("french_horn", 60): (266.0, 271.0, 2.02),
-              ("nylon_guitar", 45): (22.5, 20.5, 1.76)}
-ONSET_KEYS_LEVEL_BOUND_DB = 1.35  # their mean |level error| (1.63 before, 1.14 measured)
+              ("nylon_guitar", 45): (22.5, 20.5, 1.76),
+              # a soft mallet on a low bar swells (session 31: the first 30 ms lowered where the recording swells)
+              ("marimba", 48): (19.5, 0.0, 0.20), ("marimba", 55): (24.5, 4.0, 0.35)}
+ONSET_KEYS_LEVEL_BOUND_DB = 1.35  # their mean |level error| (session 30's five keys: 1.63 before, 1.14 after; all seven
+# with session 31's course 0.95)
 ONSET_KEYS_AFTER_BOUND_DB = 1.0  # each one's mean level error over the second after (2-3 s), either way (before:
 # the guitar's 45 1.47 dB, the choir's 52 1.27; measured at most 0.79)
 
@@ -261,6 +269,8 @@ def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path,
         real_db = T.onset_level_db(real, cfg.hop, 48000 / (440.0 * 2 ** ((key - 69) / 12)), frames + past)
         errors.append(K.level_error_db(real_db[:frames], ours[0][:frames], loudest_db=real_db.max()))
         after.append(K.level_error_db(real_db[frames:], ours[0][frames:], signed=True, loudest_db=real_db.max()))
+        if after[-1] is None:  # died away before 2 s (the marimba's)
+            after[-1] = 0.0
         attacks.append((attack_ms(real, key), attack_ms(clips[0], key)))
         print(f"{name} key {key}: attack {attacks[-1][1]:.1f} ms against FluidR3's {attacks[-1][0]:.1f} (before "
               f"{before_ms:.1f}); level error {errors[-1]:.2f} dB (before {before_db:.2f}); over 2-3 s "

@@ -409,6 +409,8 @@ ONSET_KEY_DAMPING = 0.8  # each round adds this share of the measured correction
 ONSET_KEY_FIRST_FRAME = 3  # frames before this (the first 30 ms) are only raised: the transient sounds there, which
 # the course does not scale, so a strike louder than the real one lowered the body under it (the vibraphone's
 # key 58 then reached its level in 40 ms, FluidR3's at once)
+ONSET_KEY_SWELL_MS = 10.0  # ... unless the recording itself takes this long to come within 3 dB of its peak (a soft
+# mallet on a low marimba bar swells for 15-25 ms; ours was there at once)
 ONSET_KEY_SMOOTH_FROM = 60  # from this frame (600 ms) on, a note's correction is smoothed over ONSET_KEY_SMOOTH_FRAMES
 ONSET_KEY_SMOOTH_FRAMES = 25  # (a held note's tremolo and bow changes are its own; its swell and decay are the key's)
 ONSET_KEY_PAST_FRAMES = 100  # the level held past the course is set on the second after it (2-3 s), where the
@@ -456,10 +458,11 @@ def level_error_db(real_db: np.ndarray, ours_db: np.ndarray, signed: bool = Fals
 
 
 def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True,
-                        past: int = 0) -> np.ndarray:
+                        past: int = 0, real_attack_ms: float = 0.0) -> np.ndarray:
     """One note's correction of its onset course [frames]: damping × (real − ours) per frame,
     clamped to ±ONSET_KEY_LIMIT_DB, 0 where both lie more than `tone.ONSET_FLOOR_DB` under the
-    recording's loudest frame, never negative before ONSET_KEY_FIRST_FRAME; from ONSET_KEY_SMOOTH_FROM on
+    recording's loudest frame, never negative before ONSET_KEY_FIRST_FRAME unless the recording's
+    own attack (`real_attack_ms`, `playing.attack_ms`) takes ONSET_KEY_SWELL_MS or more; from ONSET_KEY_SMOOTH_FROM on
     smoothed over ONSET_KEY_SMOOTH_FRAMES (`smooth`); its last `tone.ONSET_TAPER` frames taper (raised cosine) to the
     level the engine holds for the rest of the note: with `past` > 0 the mean correction of the
     last `past` frames of the levels given, which lie past the course (the course is the levels'
@@ -475,7 +478,8 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
 
     g = np.clip(real_db - ours_db, -ONSET_KEY_LIMIT_DB, ONSET_KEY_LIMIT_DB)
     g[np.maximum(real_db, ours_db) < real_db.max() + T.ONSET_FLOOR_DB] = 0.0
-    g[:ONSET_KEY_FIRST_FRAME] = np.maximum(g[:ONSET_KEY_FIRST_FRAME], 0.0)
+    if real_attack_ms < ONSET_KEY_SWELL_MS:
+        g[:ONSET_KEY_FIRST_FRAME] = np.maximum(g[:ONSET_KEY_FIRST_FRAME], 0.0)
     if len(g) > ONSET_KEY_SMOOTH_FROM and smooth:
         half = ONSET_KEY_SMOOTH_FRAMES // 2
         padded = np.pad(g, half, mode="edge")
@@ -577,7 +581,8 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             level_err, after_err, within = [], [], []
             for j, i in enumerate(mine):
                 rl, ra = real[int(i)]
-                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping, past=past)
+                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping, past=past,
+                                                                                  real_attack_ms=ra)
                 level_err.append(level_error_db(rl[:frames], ours[j][:frames], loudest_db=rl.max()) or 0.0)
                 after = level_error_db(rl[frames:], ours[j][frames:], signed=True, loudest_db=rl.max()) if past else None
                 if after is not None:
