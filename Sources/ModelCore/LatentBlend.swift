@@ -69,53 +69,26 @@ public enum LatentBlendRule: String, Sendable, Equatable {
     }
 
     /// The line's weights at `z`: `(1 − s) w(A) + s w(B)`, and the share they take there (0 off the
-    /// line's tube or without a line: then nothing else is computed). Each end's weights are
-    /// computed once per instrument into inline storage (no heap), for up to `inlineCapacity`
-    /// instruments; a larger model recomputes them per read. Real-time safe.
+    /// line's tube or without a line: then nothing else is computed). Real-time safe.
     private struct LineBlend {
-        static let inlineCapacity = 64
         let share: Double
         let s: Double
-        /// `(1 − s) w_i(A) + s w_i(B)` per instrument (when the model has at most `inlineCapacity`).
-        var blended = InlineArray<64, Double>(repeating: 0)
         let a: PointWeights
         let b: PointWeights
-        let isStored: Bool
 
         init(rule: LatentBlendRule, z: UnsafePointer<Float>, line: MorphLine, means: UnsafeBufferPointer<Float>,
              instrumentCount: Int, zDim: Int, inverseScale2: Double) {
             (s, share) = line.place(z: z, zDim: zDim)
             // the ends' weights only where they count (none read: no instrument to go over)
             let count = share > 0 ? instrumentCount : 0
-            isStored = count <= Self.inlineCapacity
-            a = PointWeights(rule: rule, point: line.a, means: means, instrumentCount: isStored ? 0 : count, zDim: zDim,
+            a = PointWeights(rule: rule, point: line.a, means: means, instrumentCount: count, zDim: zDim,
                              inverseScale2: inverseScale2)
-            b = PointWeights(rule: rule, point: line.b, means: means, instrumentCount: isStored ? 0 : count, zDim: zDim,
+            b = PointWeights(rule: rule, point: line.b, means: means, instrumentCount: count, zDim: zDim,
                              inverseScale2: inverseScale2)
-            guard isStored, count > 0 else { return }
-            // the same sums as PointWeights, each raw score computed once
-            var rawA = InlineArray<64, Double>(repeating: 0), rawB = InlineArray<64, Double>(repeating: 0)
-            var bestA = -Double.infinity, bestB = -Double.infinity
-            for i in 0..<count {
-                rawA[i] = a.raw(i)
-                rawB[i] = b.raw(i)
-                bestA = max(bestA, rawA[i])
-                bestB = max(bestB, rawB[i])
-            }
-            var sumA: Double = 0, sumB: Double = 0
-            for i in 0..<count {
-                if rule == .gaussian {
-                    rawA[i] = exp(rawA[i] - bestA)
-                    rawB[i] = exp(rawB[i] - bestB)
-                }
-                sumA += rawA[i]
-                sumB += rawB[i]
-            }
-            for i in 0..<count { blended[i] = (1 - s) * (rawA[i] / sumA) + s * (rawB[i] / sumB) }
         }
 
         @inline(__always)
-        func weight(_ i: Int) -> Double { isStored ? blended[i] : (1 - s) * a.weight(i) + s * b.weight(i) }
+        func weight(_ i: Int) -> Double { (1 - s) * a.weight(i) + s * b.weight(i) }
     }
 
     /// The normalised weights at one point (a line's end), computed one instrument at a time (no
