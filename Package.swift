@@ -12,6 +12,15 @@ let cpuFlags: [SwiftSetting] = []
 let cpuCFlags: [CSetting] = []
 #endif
 let optimize: [SwiftSetting] = cpuFlags + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+/// The decoder's kernels (Swift SIMD) are optimized in debug builds too, keeping Swift's checks
+/// (-O, not -Ounchecked): unoptimized they run 20-50x slower, and the tests, the sanitizer's build
+/// and the morph knob's profile (`MorphProfile`: 1800 decoded frames per corner change, 7 s
+/// unoptimized) all decode with them.
+#if arch(x86_64)
+let debugKernels: [SwiftSetting] = [.unsafeFlags(["-O", "-target-cpu", "haswell"], .when(configuration: .debug))]
+#else
+let debugKernels: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+#endif
 
 let package = Package(
     name: "timbred",
@@ -48,7 +57,7 @@ let package = Package(
         .target(name: "CAllocCounter", path: "Sources/CAllocCounter"),
 
         .target(name: "DSP", dependencies: ["CFFTW"], swiftSettings: optimize),
-        .target(name: "Inference", dependencies: ["DSP", "CKernels"], swiftSettings: optimize),
+        .target(name: "Inference", dependencies: ["DSP", "CKernels"], swiftSettings: optimize + debugKernels),
         // The model's values (config, weights, envelope tables): what the real-time core reads. No Foundation.
         .target(name: "ModelCore", dependencies: ["Inference"], swiftSettings: optimize),
         // Reading and validating model files (Foundation); re-exports ModelCore.

@@ -619,7 +619,12 @@ public final class SoundController {
             morphWarpLine = (a, b)
         }
         sink(.setMorphWarp(morphWarp))
-        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name) (path warp \(String(format: "%.0f", morphWarpMilliseconds)) ms); pad: "
+        let tilts = [morphWarp.tilts.low, morphWarp.tilts.middle, morphWarp.tilts.high].map { t in
+            let v = (0..<MorphTilt.count).map { t.dBPerOctave[$0] }
+            return String(format: "%+.1f…%+.1f", v.min() ?? 0, v.max() ?? 0)
+        }
+        Log.info("morph: \(chosen[.a]!.name) ↔ \(chosen[.b]!.name) (path warp \(String(format: "%.0f", morphWarpMilliseconds)) ms; "
+                 + "brightness tilt at A3, A4, A5 \(tilts.joined(separator: ", ")) dB/octave); pad: "
                  + padCorners.map { chosen[$0]!.name }.joined(separator: ", "))
     }
 

@@ -105,27 +105,81 @@ extension LatentPoint {
     }
 }
 
+/// One reference pitch's brightness tilt along the morph line: dB per octave above the
+/// fundamental, and the level in dB that keeps the reference note's power, at 32 path parameters
+/// 0, 1/31, …, 1 (linear between them; 0 at both ends, so A and B sound as themselves).
+public struct MorphTilt: Sendable, Equatable, BitwiseCopyable {
+    /// Number of path parameters the table holds.
+    public static let count = 32
+    /// Largest tilt, dB per octave either way.
+    public static let maximumDBPerOctave: Float = 12
+    public var dBPerOctave = SIMD32<Float>()
+    public var levelDB = SIMD32<Float>()
+
+    /// No tilt.
+    public init() {}
+
+    /// A tilt from its tables, or nil unless they are finite, within `maximumDBPerOctave` and
+    /// 24 dB, and 0 at both ends.
+    public init?(dBPerOctave: SIMD32<Float>, levelDB: SIMD32<Float>) {
+        let last = Self.count - 1
+        guard dBPerOctave[0] == 0, dBPerOctave[last] == 0, levelDB[0] == 0, levelDB[last] == 0 else { return nil }
+        for j in 0..<Self.count {
+            guard dBPerOctave[j].isFinite, abs(dBPerOctave[j]) <= Self.maximumDBPerOctave, levelDB[j].isFinite,
+                  abs(levelDB[j]) <= 24 else { return nil }
+        }
+        self.dBPerOctave = dBPerOctave
+        self.levelDB = levelDB
+    }
+
+    /// The tilt and level at path parameter `s` (clamped to 0…1). Real-time safe.
+    @inlinable
+    public func at(_ s: Double) -> (dBPerOctave: Float, levelDB: Float) {
+        let x = Float(min(max(s.isFinite ? s : 0, 0), 1)) * Float(Self.count - 1)
+        let j = min(Int(x), Self.count - 2)
+        let f = x - Float(j)
+        return (dBPerOctave[j] + (dBPerOctave[j + 1] - dBPerOctave[j]) * f, levelDB[j] + (levelDB[j + 1] - levelDB[j]) * f)
+    }
+}
+
 /// How the morph knob's position maps to the point on the line A → B: the path parameter `s`
-/// (0 = A, 1 = B) at 16 knob positions 0, 1/15, …, 1, linear between them. The control side
-/// computes it when the corners change (`MorphProfile` in Control) so that the decoded timbre
-/// moves evenly as the knob turns; `identity` is the plain straight line at the knob's speed.
+/// (0 = A, 1 = B) at 16 knob positions 0, 1/15, …, 1, linear between them; and the brightness
+/// tilt the line's points get, at three reference pitches (A3, A4, A5: MIDI 57, 69, 81; linear
+/// in pitch between them, the nearest beyond). The control side computes both when the corners
+/// change (`MorphProfile` in Control) so that the decoded timbre's brightness moves evenly from
+/// A's to B's as the knob turns; `identity` is the plain straight line at the knob's speed,
+/// untilted.
 ///
 /// Trivially copyable, so it crosses the command ring without allocation.
 public struct MorphWarp: Sendable, Equatable, BitwiseCopyable {
     /// Number of knob positions the table holds.
     public static let count = 16
+    /// MIDI pitches of the three tilts.
+    public static var tiltPitches: (low: Double, middle: Double, high: Double) { (57, 69, 81) }
     /// `s` at knob position `j / 15`: nondecreasing from 0 to 1.
     public var positions: SIMD16<Float>
+    /// The tilts at `tiltPitches`.
+    public var tilts: (low: MorphTilt, middle: MorphTilt, high: MorphTilt) {
+        get { (low, middle, high) }
+        set { (low, middle, high) = newValue }
+    }
+    private var low = MorphTilt(), middle = MorphTilt(), high = MorphTilt()
+    /// Whether any point of the line is tilted (the engine skips the tilt otherwise).
+    public private(set) var isTilted = false
 
     /// A warp from its 16 path parameters, or nil unless they are finite, nondecreasing and go
-    /// from 0 to 1.
-    public init?(positions: SIMD16<Float>) {
+    /// from 0 to 1; tilted by `tilts` when given.
+    public init?(positions: SIMD16<Float>, tilts: (low: MorphTilt, middle: MorphTilt, high: MorphTilt)? = nil) {
         guard positions[0] == 0, positions[MorphWarp.count - 1] == 1 else { return nil }
         for j in 0..<MorphWarp.count {
             guard positions[j].isFinite else { return nil }
             if j > 0 && positions[j] < positions[j - 1] { return nil }
         }
         self.positions = positions
+        if let tilts {
+            self.tilts = tilts
+            isTilted = tilts.low != MorphTilt() || tilts.middle != MorphTilt() || tilts.high != MorphTilt()
+        }
     }
 
     private init(unchecked positions: SIMD16<Float>) { self.positions = positions }
@@ -144,6 +198,22 @@ public struct MorphWarp: Sendable, Equatable, BitwiseCopyable {
         let j = min(Int(x), MorphWarp.count - 2)
         let f = x - Float(j)
         return positions[j] + (positions[j + 1] - positions[j]) * f
+    }
+
+    /// The tilt (dB per octave above the fundamental) and level (dB) at path parameter `s` for
+    /// a note at MIDI `pitch`. Real-time safe.
+    public func tilt(at s: Double, pitch: Double) -> (dBPerOctave: Float, levelDB: Float) {
+        let (p0, p1, p2) = Self.tiltPitches
+        let q = pitch.isFinite ? pitch : p1
+        let (a, b, f): (MorphTilt, MorphTilt, Float) = q <= p1
+            ? (low, middle, Float(min(max((q - p0) / (p1 - p0), 0), 1)))
+            : (middle, high, Float(min(max((q - p1) / (p2 - p1), 0), 1)))
+        let x = a.at(s), y = b.at(s)
+        return (x.dBPerOctave + (y.dBPerOctave - x.dBPerOctave) * f, x.levelDB + (y.levelDB - x.levelDB) * f)
+    }
+
+    public static func == (l: MorphWarp, r: MorphWarp) -> Bool {
+        l.positions == r.positions && l.low == r.low && l.middle == r.middle && l.high == r.high
     }
 }
 

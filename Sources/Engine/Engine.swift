@@ -1101,6 +1101,7 @@ public final class Engine: @unchecked Sendable {
                     tone.gains(z: voice.z, pitch: pitch, velocity: Double(voice.velocity),
                                secondsSinceNoteOn: times.sinceOn, line: morphLine, scratch: blendScratch, into: toneRow)
                 }
+                if controllerMap.morphWarp.isTilted { addMorphTilt(z: voice.z, f0Hz: f0Row.pointee, pitch: pitch, into: toneRow) }
             }
             loudnessRow.pointee = Float(loudness)
             note[0] = voice.velocity
@@ -1115,6 +1116,17 @@ public final class Engine: @unchecked Sendable {
             }
             return frame >= voice.endsAtFrame
         }
+    }
+
+    /// Adds the morph line's brightness tilt at the point's place on the line (`MorphWarp.tilt`,
+    /// in proportion to how near the line the point lies) to a frame's tone balance gains.
+    /// Real-time safe.
+    @inline(__always)
+    private func addMorphTilt(z: UnsafePointer<Float>, f0Hz: Float, pitch: Double, into gainsDB: UnsafeMutablePointer<Float>) {
+        let place = morphLine.place(z: z, zDim: model.config.zDim)
+        guard place.share > 0 else { return }
+        let tilt = controllerMap.morphWarp.tilt(at: place.s, pitch: pitch), share = Float(place.share)
+        ToneBalance.addTilt(dBPerOctave: share * tilt.dBPerOctave, levelDB: share * tilt.levelDB, f0Hz: f0Hz, to: gainsDB)
     }
 
     /// Stores a decoded batch's results in its voices (`decode`). Real-time safe.

@@ -52,6 +52,15 @@ public struct ToneBalance: Sendable, Equatable {
     @inline(__always)
     public static func bandPosition(hz: Double) -> Double { 3 * log2(max(hz, 1) / 1000) + 14 }
 
+    /// Adds a tilt to a frame's band gains (`rowCount` values): `levelDB` to every band and
+    /// `dBPerOctave` per octave above the band of `f0Hz` (the morph line's brightness tilt,
+    /// `MorphWarp`). Real-time safe.
+    @inline(__always)
+    public static func addTilt(dBPerOctave: Float, levelDB: Float, f0Hz: Float, to gainsDB: UnsafeMutablePointer<Float>) {
+        let base = Float(bandPosition(hz: Double(f0Hz)))
+        for j in 1..<bandCount { gainsDB[j] += levelDB + dBPerOctave * max(0, Float(j) - base) / 3 }
+    }
+
     /// Lower band index and fraction of a band position, clamped to bands 1 … B - 1.
     @inline(__always)
     static func position(_ p: Double) -> (Int, Float) {

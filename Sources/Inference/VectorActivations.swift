@@ -40,7 +40,7 @@ public enum VectorActivation {
     /// than the least normal float reads as it). Real-time safe.
     @inlinable @inline(__always)
     public static func log(_ x: Float) -> Float {
-        let bits = max(x, 1.17549435e-38).bitPattern
+        let bits = max(x, Float.leastNormalMagnitude).bitPattern
         var e = Float(Int32(bitPattern: (bits &>> 23) & 0xFF) &- 126)
         var m = Float(bitPattern: (bits & 0x007F_FFFF) | 0x3F00_0000)  // mantissa in [0.5, 1)
         let small = m < 0.707106781186547524

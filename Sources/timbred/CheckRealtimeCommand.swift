@@ -46,6 +46,16 @@ struct CheckRealtimeCommand: ParsableCommand {
         let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
         let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
         let empty = UnsafeBufferPointer<TimedMIDIEvent>(start: nil, count: 0)
+        // a warp that tilts the line's brightness (as the control side's `MorphProfile` sends)
+        var slope = SIMD32<Float>(), level = SIMD32<Float>()
+        for j in 1..<(MorphTilt.count - 1) {
+            slope[j] = 3 * sin(Float.pi * Float(j) / Float(MorphTilt.count - 1))
+            level[j] = -slope[j]
+        }
+        guard let tilt = MorphTilt(dBPerOctave: slope, levelDB: level),
+              let tilted = MorphWarp(positions: MorphWarp.identity.positions, tilts: (tilt, tilt, tilt)) else {
+            fatalError("check-realtime: its tilted warp was refused")
+        }
         var peak: Float = 0
         for b in 0..<blocks {
             let e = b % 20 == 0 ? UnsafeBufferPointer(start: events + (b / 20) % pattern.count, count: 1) : empty
@@ -54,6 +64,7 @@ struct CheckRealtimeCommand: ParsableCommand {
             let means = m.latentMeans
             if b % 700 == 100 { _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(means[(b / 700) % means.count]))) }
             if b % 700 == 101 { _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(means[(b / 700 + 5) % means.count]))) }
+            if b % 700 == 102 { _ = engine.commands.push(.setMorphWarp(tilted)) }
             if b % 50 == 25 { _ = engine.commands.push(.setMorph(Float(b % 1000) / 999)) }
             timbred_rt_enter()
             engine.render(frameCount: block, events: e, left: left, right: right)

@@ -133,6 +133,41 @@ final class ControllerMapTests: XCTestCase {
         XCTAssertNil(MorphWarp(positions: positions), "not finite")
     }
 
+    /// The brightness tilt along the line: linear in the path parameter between its 32 values and
+    /// in pitch between A3, A4 and A5 (the nearest beyond); refused unless 0 at both ends, finite
+    /// and within its limits.
+    func testTheMorphTiltBetweenPathPointsAndPitches() throws {
+        var slope = SIMD32<Float>(), level = SIMD32<Float>()
+        for j in 1..<(MorphTilt.count - 1) {
+            slope[j] = 2
+            level[j] = -1
+        }
+        let two = try XCTUnwrap(MorphTilt(dBPerOctave: slope, levelDB: level))
+        let four = try XCTUnwrap(MorphTilt(dBPerOctave: slope * 2, levelDB: level))
+        let warp = try XCTUnwrap(MorphWarp(positions: MorphWarp.identity.positions, tilts: (MorphTilt(), two, four)))
+        XCTAssertTrue(warp.isTilted)
+        XCTAssertFalse(MorphWarp.identity.isTilted)
+        XCTAssertNotEqual(warp, MorphWarp(positions: MorphWarp.identity.positions))
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 69).dBPerOctave, 2, accuracy: 1e-6)
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 69).levelDB, -1, accuracy: 1e-6)
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 63).dBPerOctave, 1, accuracy: 1e-6, "halfway from A3 to A4")
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 75).dBPerOctave, 3, accuracy: 1e-6, "halfway from A4 to A5")
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 30).dBPerOctave, 0, accuracy: 1e-6, "A3's below it")
+        XCTAssertEqual(warp.tilt(at: 0.5, pitch: 100).dBPerOctave, 4, accuracy: 1e-6, "A5's above it")
+        XCTAssertEqual(warp.tilt(at: 0.5 / 31, pitch: 69).dBPerOctave, 1, accuracy: 1e-6, "halfway to the first point")
+        XCTAssertEqual(warp.tilt(at: 0, pitch: 81).dBPerOctave, 0, "A is untilted")
+        XCTAssertEqual(warp.tilt(at: 1, pitch: 81).dBPerOctave, 0, "B is untilted")
+        XCTAssertEqual(warp.tilt(at: .nan, pitch: .nan).dBPerOctave, 0)
+        var end = slope
+        end[MorphTilt.count - 1] = 1
+        XCTAssertNil(MorphTilt(dBPerOctave: end, levelDB: level), "B tilted")
+        var steep = slope
+        steep[5] = MorphTilt.maximumDBPerOctave + 1
+        XCTAssertNil(MorphTilt(dBPerOctave: steep, levelDB: level), "beyond the limit")
+        steep[5] = .nan
+        XCTAssertNil(MorphTilt(dBPerOctave: steep, levelDB: level), "not finite")
+    }
+
     /// The control side's warp from a brightness profile: even steps of brightness change, up or
     /// down, a fifth of the knob spread evenly; identity for a flat one.
     func testTheWarpMovesTheBrightnessEvenly() {

@@ -341,7 +341,8 @@ final class EngineTests: XCTestCase {
         withExtendedLifetime(table) {}
     }
 
-    /// The morph knob through a path warp, and the decoder state forgetting as the timbre moves
+    /// The morph knob through a path warp that tilts the line's brightness, and the decoder state
+    /// forgetting as the timbre moves
     /// (`EngineSettings.timbreForgetPerUnit`), allocate nothing: the knob turns every 10 blocks
     /// (`setMorph`, as `timbred ctl morph` sends it), a new warp and new corners arrive now and
     /// then, while notes sound.
@@ -350,7 +351,11 @@ final class EngineTests: XCTestCase {
         let model = engine.model
         var positions = SIMD16<Float>()
         for j in 0..<MorphWarp.count { positions[j] = pow(Float(j) / Float(MorphWarp.count - 1), 2) }
-        let warp = try XCTUnwrap(MorphWarp(positions: positions))
+        var slope = SIMD32<Float>()
+        for j in 1..<(MorphTilt.count - 1) { slope[j] = 4 * sin(Float.pi * Float(j) / Float(MorphTilt.count - 1)) }
+        let tilt = try XCTUnwrap(MorphTilt(dBPerOctave: slope, levelDB: -slope / 2))
+        let warp = try XCTUnwrap(MorphWarp(positions: positions, tilts: (tilt, MorphTilt(), tilt)))
+        XCTAssertTrue(warp.isTilted)
         _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(model.latentMeans[0])))
         _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(model.latentMeans[1])))
         _ = engine.commands.push(.setMorphWarp(warp))
