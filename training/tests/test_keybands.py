@@ -221,6 +221,21 @@ def test_a_lengthened_onset_course_plays_as_before():
     assert K.extended_course(longer, 60).shape[-1] == 60
 
 
+def test_a_key_between_two_train_notes_reads_their_recordings():
+    """A key with no note of its own at a velocity, between two notes of that velocity and
+    instrument at most ONSET_KEY_BETWEEN_GAP semitones apart, is listed with the share of the upper
+    note; neighbours, wider gaps, other velocities and other instruments are not mixed."""
+    instrument = np.array([0, 0, 0, 0, 0, 1, 1, 0])
+    pitch = np.array([47, 49, 50, 53, 60, 50, 53, 51], float)
+    velocity = np.array([100, 100, 100, 100, 100, 100, 100, 64], float)
+    out = K.between_keys(instrument, pitch, velocity)
+    assert (0, 48, 100.0, 0, 1, 0.5) in out
+    assert (0, 51, 100.0, 2, 3, pytest.approx(1 / 3)) in out and (0, 52, 100.0, 2, 3, pytest.approx(2 / 3)) in out
+    assert not any(k == 55 for _, k, *_ in out), "53 to 60 is too wide a gap"
+    assert sum(1 for i, *_ in out if i == 1) == 2 and all(v == 100.0 for _, _, v, *_ in out)
+    assert len(out) == 5
+
+
 # Keys whose level over the first 2 s was furthest from FluidR3's through the engine at velocity 100
 # before `key-onsets` (session 29's model, 600 ms course): attack ms (FluidR3 | before) and mean
 # |level error| over the 2 s, dB. The organ's samples at 86-87 swell for 280 ms, its 85 and 88 in

@@ -241,7 +241,8 @@ def cmd_key_onsets(args) -> None:
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
                write=not args.dry, rounds=args.rounds, frames=args.frames,
-               only=[x for x in args.only.split(",") if x] if args.only else None, past=args.past_frames)
+               only=[x for x in args.only.split(",") if x] if args.only else None, past=args.past_frames,
+               between_only=args.between_only)
 
 
 def cmd_key_bands(args) -> None:
@@ -470,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "the onset courses", cmd_key_onsets)
     ko.add_argument("--frames", type=int, default=200, help="the course's length in 10 ms frames, 1-200 (default 200: 2 s)")
     ko.add_argument("--only", help="comma-separated instruments: only their courses are measured and set")
+    ko.add_argument("--between-only", action="store_true",
+                    help="set only the courses of keys with no train note of their own between two train notes (steered "
+                         "towards their recordings' course, interpolated); the train keys' courses stay as they are")
     ko.add_argument("--past-frames", type=int, default=100,
                     help="frames after the course (10 ms each) whose mean level sets the gain held for the rest of "
                          "the note (default 100: 2-3 s); 0 holds the mean of the course's own last 0.5 s")

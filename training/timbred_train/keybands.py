@@ -415,6 +415,9 @@ ONSET_KEY_SMOOTH_FROM = 60  # from this frame (600 ms) on, a note's correction i
 ONSET_KEY_SMOOTH_FRAMES = 25  # (a held note's tremolo and bow changes are its own; its swell and decay are the key's)
 ONSET_KEY_PAST_FRAMES = 100  # the level held past the course is set on the second after it (2-3 s), where the
 # envelopes take over: averaged over neighbouring keys that beat, the horn's C4 anchor fell 2 dB from 2 to 2.8 s
+ONSET_KEY_BETWEEN_GAP = 3  # keys with no train note of their own between two at most this many semitones apart
+# read the course of their neighbours' recordings (interpolated in dB): the marimba's held-out 51, between 50
+# and 53, took 50's correction and reached its level in 30 ms, its neighbours' recordings in 17-19
 ONSET_KEY_GAP_S = 1.5  # silence after each note's release before the next note (a choir's release takes 1 s)
 
 
@@ -492,6 +495,26 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
     return damping * (w * g + (1 - w) * hold)
 
 
+def between_keys(instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
+                 gap: int = ONSET_KEY_BETWEEN_GAP) -> list[tuple[int, int, float, int, int, float]]:
+    """The keys with no note of their own at a recorded velocity of an instrument that lie between
+    two of its notes at that velocity at most `gap` semitones apart (a held-out key between train
+    keys): (instrument, key, velocity, the lower note's index, the upper's, the upper's share by
+    pitch)."""
+    out = []
+    for ins in np.unique(instrument):
+        for vel in np.unique(velocity[instrument == ins]):
+            sel = np.flatnonzero((instrument == ins) & (velocity == vel))
+            order = sel[np.argsort(pitch[sel])]
+            for lo, hi in zip(order[:-1], order[1:]):
+                a, b = float(pitch[lo]), float(pitch[hi])
+                if b - a < 2 or b - a > gap:
+                    continue
+                for key in range(int(np.floor(a)) + 1, int(np.ceil(b))):
+                    out.append((int(ins), key, float(vel), int(lo), int(hi), (key - a) / (b - a)))
+    return out
+
+
 def extended_course(onset: np.ndarray, frames: int) -> np.ndarray:
     """An onset course table [I, P, V, T] as one of `frames` frames that plays the same: the
     engine holds the last frame's gain past the course, so the new frames repeat it (a longer
@@ -505,7 +528,7 @@ def extended_course(onset: np.ndarray, frames: int) -> np.ndarray:
 def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
                write: bool = True, rounds: int = ROUNDS, damping: float = ONSET_KEY_DAMPING,
                frames: int = ONSET_KEY_FRAMES, work: Path | None = None, jobs: int = 2,
-               only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES) -> dict:
+               only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES, between_only: bool = False) -> dict:
     """`timbred-train key-onsets`: each key's level over its first `frames` frames as the real
     note's, read through the engine. Every train note (the note set's and the layers'; a velocity
     anchor takes the notes of the velocity nearest it, as the tone tables do) is played through
@@ -516,7 +539,11 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     once more. Returns, per measurement and instrument, the mean |level error| over the course (dB)
     and the share of notes whose attack (`playing.attack_ms`) is within max(5 ms, 1.5×) of the
     real note's. The level the engine holds past the course is set on the `past` frames after it
-    (`onset_correction_db`). `only`: these instruments alone (the others' courses are lengthened, unchanged)."""
+    (`onset_correction_db`). `only`: these instruments alone (the others' courses are lengthened, unchanged).
+    A key with no train note of its own between two train notes (`between_keys`) is steered towards
+    their recordings' course, interpolated; `between_only`: only those keys' courses are set (a
+    course the train keys' rounds have settled stays as it is: each further round there raises the
+    bowed and blown notes' level error, whose first frames are noise the course does not scale)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from . import tone as T
@@ -556,33 +583,53 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
         x = np.pad(x, (0, n - len(x)))
         period = cfg.sample_rate / (440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12))
         real[int(i)] = (T.onset_level_db(x, hop, period, frames + past), attack_ms(x, int(round(float(notes.pitch[i])))))
+    # the keys between two train notes that have none of their own (a held-out key): the course of
+    # their neighbours' recordings, interpolated in dB, is what they are steered towards
+    between = between_keys(np.asarray(notes.instrument)[idx_all], np.asarray(notes.pitch)[idx_all],
+                           np.asarray(notes.velocity)[idx_all])
+    for ins, key, vel, lo, hi, f in between:
+        il, ih = int(idx_all[lo]), int(idx_all[hi])
+        real[("between", ins, key, vel)] = ((1 - f) * real[il][0] + f * real[ih][0],
+                                            (1 - f) * real[il][1] + f * real[ih][1])
+    # every note read: (instrument, pitch, velocity, key of `real`, whether it is a train note)
+    entries = [(int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i]), int(i), True)
+               for i in idx_all]
+    entries += [(ins, float(key), float(vel), ("between", ins, key, vel), False) for ins, key, vel, *_ in between]
+    e_instrument = np.array([e[0] for e in entries])
+    e_pitch, e_velocity = np.array([e[1] for e in entries]), np.array([e[2] for e in entries])
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keyonsets-"))
     trial, history = model_path, []
     print(f"the onset courses ({frames} frames, the level after them read over {past} more) of {len(idx_all)} train "
-          f"notes through {timbred}, {rounds} rounds, damping {damping:g}", flush=True)
+          f"notes and {len(between)} keys between them through {timbred}, {rounds} rounds, damping {damping:g}",
+          flush=True)
 
     def one(k: int, model: Path):
-        mine = idx_all[np.asarray(notes.instrument)[idx_all] == k]
+        mine = np.flatnonzero(e_instrument == k)
         if len(mine) == 0:
             return k, mine, None, None
-        ours, clips = engine_onsets(Path(timbred), model, means[k], np.asarray(notes.pitch)[mine],
-                                    np.asarray(notes.velocity)[mine], frames + past, hop, work, f"keyonsets-{k}")
+        ours, clips = engine_onsets(Path(timbred), model, means[k], e_pitch[mine], e_velocity[mine], frames + past,
+                                    hop, work, f"keyonsets-{k}")
         return k, mine, ours, clips
 
     for r in range(rounds + 1):
         print(f"round {r + 1}" if r < rounds else "the result", flush=True)
-        errors, correction = {}, np.zeros((len(idx_all), frames))
+        errors, correction = {}, np.zeros((len(entries), frames))
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             results = list(pool.map(lambda k: one(k, trial), range(len(cfg.instruments))))
         for k, mine, ours, clips in results:
             if ours is None:
                 continue
             name = cfg.instruments[k]
-            level_err, after_err, within = [], [], []
-            for j, i in enumerate(mine):
-                rl, ra = real[int(i)]
-                correction[np.searchsorted(idx_all, i)] = onset_correction_db(rl, ours[j], damping, past=past,
-                                                                                  real_attack_ms=ra)
+            level_err, after_err, within, between_within = [], [], [], []
+            for j, e in enumerate(mine):
+                rl, ra = real[entries[e][3]]
+                if not (between_only and entries[e][4]):
+                    correction[e] = onset_correction_db(rl, ours[j], damping, past=past, real_attack_ms=ra)
+                if not entries[e][4]:
+                    # a key between: against its neighbours' recordings, apart from the train notes' figures
+                    between_within.append(attack_within_bound(ra, attack_ms(clips[j], int(round(entries[e][1])))))
+                    continue
+                i = entries[e][3]
                 level_err.append(level_error_db(rl[:frames], ours[j][:frames], loudest_db=rl.max()) or 0.0)
                 after = level_error_db(rl[frames:], ours[j][frames:], signed=True, loudest_db=rl.max()) if past else None
                 if after is not None:
@@ -590,16 +637,18 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
                 oa = attack_ms(clips[j], int(round(float(notes.pitch[i]))))
                 within.append(attack_within_bound(ra, oa))
             errors[name] = {"level_db": float(np.mean(level_err)), "attack_within": float(np.mean(within)),
-                            "after_db": float(np.mean(after_err)) if after_err else 0.0}
-            print(f"  {name:16s} {len(mine):4d} notes: mean |level error| {errors[name]['level_db']:.2f} dB, "
+                            "after_db": float(np.mean(after_err)) if after_err else 0.0,
+                            "between_attack_within": float(np.mean(between_within)) if between_within else None}
+            print(f"  {name:16s} {len(within):4d} notes: mean |level error| {errors[name]['level_db']:.2f} dB, "
                   f"attack within the bound {errors[name]['attack_within']:.2f}, |mean level error| over the "
-                  f"{past / cfg.frame_rate:g} s after {errors[name]['after_db']:.2f} dB", flush=True)
+                  f"{past / cfg.frame_rate:g} s after {errors[name]['after_db']:.2f} dB"
+                  + (f"; {len(between_within)} keys between, attack within their neighbours' "
+                     f"{np.mean(between_within):.2f}" if between_within else ""), flush=True)
         history.append(errors)
         if r == rounds:
             break
-        step = T.build_table(correction, np.asarray(notes.instrument)[idx_all], np.asarray(notes.pitch)[idx_all],
-                             np.asarray(notes.velocity)[idx_all], len(cfg.instruments), keys, velocities, smooth=False,
-                             pitch_span=T.ONSET_PITCH_SPAN)
+        step = T.build_table(correction, e_instrument, e_pitch, e_velocity, len(cfg.instruments), keys, velocities,
+                             smooth=False, pitch_span=T.ONSET_PITCH_SPAN)
         course = np.clip(course + step, -40.0, 40.0)
         tables["tone.onset_db"] = course.astype(np.float32)
         trial = work / f"onsets{r + 1}.safetensors"
@@ -612,7 +661,8 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             print(f"  {nm:16s} " + " → ".join(f"{h[nm]['level_db']:.2f} / {h[nm]['attack_within']:.2f} / "
                                                 f"{h[nm]['after_db']:.2f}" for h in history))
     if write:
-        T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "rounds": rounds,
+        T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "keys_between": len(between),
+                                                           "between_only": between_only, "rounds": rounds,
                                                            "damping": damping, "frames": frames,
                                                            "past_frames": past}}, out)
         print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
