@@ -53,11 +53,14 @@ public struct SoakLoadReplay {
                                      decoderThread: decoderThread)
         let periodNS = UInt64(Double(block) / Double(rate) * 1e9)
         var next = DispatchTime.now().uptimeNanoseconds
-        // the daemon's default map, morph between the first two presets (instrument points)
+        // the daemon's default map, morph between the first two presets (instrument points), with
+        // the line's warp and brightness tilt
         let resolved = ControllerMapSpec.resolve(ControllerMapSpec.defaults, latentMeans: means, skipMissingDimensions: true)
         for (source, mapping) in resolved.mappings { _ = engine.commands.push(.mapController(source: source, mapping: mapping)) }
         _ = engine.commands.push(.setMorphPoint(corner: .a, point: LatentPoint(means[0])))
         _ = engine.commands.push(.setMorphPoint(corner: .b, point: LatentPoint(means[min(1, means.count - 1)])))
+        _ = engine.commands.push(.setMorphWarp(MorphProfile.warp(model: model, from: means[0],
+                                                                 to: means[min(1, means.count - 1)])))
 
         let left = UnsafeMutablePointer<Float>.allocate(capacity: block)
         let right = UnsafeMutablePointer<Float>.allocate(capacity: block)
