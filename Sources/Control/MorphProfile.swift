@@ -1,5 +1,6 @@
-// The morph knob's warp: how far along the line A → B each knob position goes, so that the
-// decoded timbre moves evenly (docs/architecture.md, "The morph knob").
+// The morph knob's line: the brightness tilt of each of its points and the warp of the knob along
+// it, so that the decoded timbre's brightness moves evenly from A's to B's (docs/architecture.md,
+// "The morph knob").
 import Engine
 import Foundation
 import Inference
