@@ -17,8 +17,8 @@ import Model
 /// brightness is the magnitude centroid a short-time spectrum reads of it.
 ///
 /// The decoder's brightness along a line need not move evenly, nor even one way: at A4 piano →
-/// violin darkens, brightens past the violin and comes back; flute → trumpet brightens in one
-/// step near s = 0.66. So each point gets the spectral tilt (dB per octave above the fundamental,
+/// violin falls behind the straight line, overshoots the violin near s = 0.75 and comes back;
+/// flute → trumpet brightens in one step near s = 0.66. So each point gets the spectral tilt (dB per octave above the fundamental,
 /// at the level that keeps its power) that brings its brightness onto the straight line from A's
 /// to B's (`MorphTilt`; 0 at the ends, so A and B sound as themselves). What the tilt cannot reach
 /// (beyond `MorphTilt.maximumDBPerOctave`) the knob's warp evens out: it moves the path parameter
@@ -78,6 +78,7 @@ public enum MorphProfile {
         for d in 0..<zDim { length2 += (b[d] - a[d]) * (b[d] - a[d]) }
         let alpha = Float(1 - exp(-1 / (max(glideSeconds, 1e-4) * frameRate)))
         var z = a, zRows = [Float](repeating: 0, count: rows * zDim)
+        var toward = [Float](repeating: 0, count: g)
         var state = [Float](repeating: 0, count: rows * g), raw = [Float](repeating: 0, count: rows * scaler.rawCount)
         var harmonics = [Float](repeating: 0, count: scaler.harmonicCount)
         var noise = [Float](repeating: 0, count: scaler.noiseBandCount)
@@ -98,14 +99,17 @@ public enum MorphProfile {
             }
             let weights = env.blendWeights(z: z, line: line)
             let keep = Float(exp(-max(forgetPerUnit, 0) * moved.squareRoot()))
-            for r in 0..<rows {
-                let row = r * g
-                if keep < 1 {
-                    for i in 0..<g { state[row + i] *= keep }
-                    for k in 0..<weights.count where weights[k] > 1e-4 {
-                        for i in 0..<g { state[row + i] += (1 - keep) * weights[k] * settled[k * g + i] }
-                    }
+            if keep < 1 {
+                // the point's settled state (the same for every row), then each row drawn towards it
+                for i in 0..<g { toward[i] = 0 }
+                for k in 0..<weights.count where weights[k] > 1e-4 {
+                    for i in 0..<g { toward[i] += weights[k] * settled[k * g + i] }
                 }
+                for r in 0..<rows {
+                    for i in 0..<g { state[r * g + i] = keep * state[r * g + i] + (1 - keep) * toward[i] }
+                }
+            }
+            for r in 0..<rows {
                 for d in 0..<zDim { zRows[r * zDim + d] = z[d] }
                 note[r * Decoder.noteStride] = Float(velocity)
                 note[r * Decoder.noteStride + 1] = Float(t)
@@ -161,7 +165,7 @@ public enum MorphProfile {
     /// and power (Σ amplitude²) of `spectrum` (of a note at MIDI `pitch`) with its tone balance,
     /// tilted by `tiltDBPerOctave` at `levelDB` as the engine tilts a frame (`ToneBalance.addTilt`).
     public static func brightness(of spectrum: Spectrum, pitch: Double, model: TimbreModel, tiltDBPerOctave: Float = 0,
-                                  levelDB: Float = 0, noise withNoise: Bool = true) -> (hz: Double, power: Double) {
+                                  levelDB: Float = 0) -> (hz: Double, power: Double) {
         let scaler = model.controlScaler
         let f0 = Float(440 * pow(2, (pitch - 69) / 12))
         var harmonics = spectrum.harmonics, noise = spectrum.noise
@@ -191,7 +195,6 @@ public enum MorphProfile {
         let bins = Double(bandHz) / binHz
         for j in 0..<bands {
             power += Double(noise[j]) * Double(noise[j])
-            guard withNoise else { continue }
             let variance = Double(noise[j]) * Double(noise[j]) / 3 * Double(bandHz) / Double(scaler.bandLimitHz)
             let p = 0.384 * (variance * bins).squareRoot()
             magnitude += p

@@ -159,12 +159,10 @@ public struct MorphWarp: Sendable, Equatable, BitwiseCopyable {
     /// `s` at knob position `j / 15`: nondecreasing from 0 to 1.
     public var positions: SIMD16<Float>
     /// The tilts at `tiltPitches`.
-    public var tilts: (low: MorphTilt, middle: MorphTilt, high: MorphTilt) {
-        get { (low, middle, high) }
-        set { (low, middle, high) = newValue }
-    }
+    public var tilts: (low: MorphTilt, middle: MorphTilt, high: MorphTilt) { (low, middle, high) }
     private var low = MorphTilt(), middle = MorphTilt(), high = MorphTilt()
-    /// Whether any point of the line is tilted (the engine skips the tilt otherwise).
+    /// Whether any point of the line is tilted (set with the tilts, so that the engine's frame
+    /// skips the tilt without comparing the tables).
     public private(set) var isTilted = false
 
     /// A warp from its 16 path parameters, or nil unless they are finite, nondecreasing and go
@@ -177,7 +175,7 @@ public struct MorphWarp: Sendable, Equatable, BitwiseCopyable {
         }
         self.positions = positions
         if let tilts {
-            self.tilts = tilts
+            (low, middle, high) = tilts
             isTilted = tilts.low != MorphTilt() || tilts.middle != MorphTilt() || tilts.high != MorphTilt()
         }
     }
