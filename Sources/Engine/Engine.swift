@@ -1212,8 +1212,7 @@ public final class Engine: @unchecked Sendable {
                     let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB,
                                                        vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt)
                     // (`blendScratch` holds the point's weights `parameters` computed)
-                    let swing = vibratoSwing(of: voice, atSeconds: voice.frameSeconds(voice.frameIndex + 1, frameRate: frameRate),
-                                             table: table)
+                    let swing = vibratoSwing(of: voice, atFrame: voice.frameIndex + 1, table: table)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
                                         beta: beta, vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt,
@@ -1243,7 +1242,8 @@ public final class Engine: @unchecked Sendable {
 
     /// A voice's f0 at `frame`: its key, the instrument's stretch tuning, the channel's bend and
     /// tuning, a portamento glide and the held note's vibrato; the tables read `weights`, the
-    /// voice point's shared blend weights, when given. Real-time safe.
+    /// voice point's shared blend weights, when given. Called once per gathered frame, in order:
+    /// it moves the vibrato's phase on by the frame. Real-time safe.
     @inline(__always)
     private func frequencyHz(of voice: Voice, atFrame frame: Int, weights: UnsafePointer<Double>?) -> Double {
         let channel = channels[Int(voice.channel)]
@@ -1253,7 +1253,7 @@ public final class Engine: @unchecked Sendable {
         let managerBend = mpe.manager(of: Int(voice.channel)).map { Double(channels[$0].pitchBendSemitones) } ?? 0
         return midiToHz(voice.tunedKey + glide + Double(channel.pitchBendSemitones) + managerBend
                         + Double(channel.tuningSemitones) + tuning.masterSemitones
-                        + vibratoSemitones(of: voice, atSeconds: seconds, weights: weights)
+                        + vibratoSemitones(of: voice, atFrame: frame, weights: weights)
                         + stretchSemitones(of: voice, weights: weights))
     }
 
@@ -1265,15 +1265,16 @@ public final class Engine: @unchecked Sendable {
         return inharmonicity.tuningSemitones(z: voice.z, key: voice.tunedKey, line: morphLine, scratch: blendScratch)
     }
 
-    /// The held note's vibrato (docs/model-format.md, "Partial motion") `seconds` after note-on,
-    /// in semitones: the table's depth and rate at the voice's timbre point and key, a sine from
-    /// the voice's phase, faded in as the partial motion is (100-300 ms after note-on). Real-time
-    /// safe.
+    /// The held note's vibrato (docs/model-format.md, "Partial motion") at a gathered `frame`, in
+    /// semitones: the table's depth and rate at the voice's timbre point and key, a sine from the
+    /// voice's phase, faded in as the partial motion is (100-300 ms after note-on). The phase is
+    /// the rate integrated frame by frame (`Voice.vibratoCycles`), so a rate that moves with the
+    /// timbre (a morph from a piano's none to a violin's 5.6 Hz) bends it smoothly instead of
+    /// scaling the time since note-on; the frame's sine is kept for the partial motion's lock
+    /// (`vibratoSwing`). Real-time safe.
     @inline(__always)
-    private func vibratoSemitones(of voice: Voice, atSeconds seconds: Double, weights: UnsafePointer<Double>?) -> Double {
-        guard let motion, motion.hasVibrato, seconds > PartialMotion.fadeInSeconds.start else { return 0 }
-        let (start, end) = PartialMotion.fadeInSeconds
-        let fade = min((seconds - start) / (end - start), 1)
+    private func vibratoSemitones(of voice: Voice, atFrame frame: Int, weights: UnsafePointer<Double>?) -> Double {
+        guard let motion, motion.hasVibrato else { return 0 }
         // (no `Optional.map` returning a tuple: a debug build looks its metadata up under a lock)
         var cents = 0.0, hz = 0.0
         if let weights {
@@ -1281,18 +1282,24 @@ public final class Engine: @unchecked Sendable {
         } else {
             (cents, hz) = motion.vibrato(z: voice.z, pitch: voice.tunedKey, line: morphLine, scratch: blendScratch)
         }
-        return cents / 100 * fade * sin(2 * Double.pi * hz * seconds + voice.vibratoPhase)
+        let sine = sin(2 * Double.pi * voice.vibratoCycles + voice.vibratoPhase)
+        voice.setVibratoSine(frame: frame, cents > 0 ? sine : 0)
+        voice.vibratoCycles += hz / frameRate
+        let seconds = voice.frameSeconds(frame, frameRate: frameRate)
+        let (start, end) = PartialMotion.fadeInSeconds
+        guard seconds > start else { return 0 }
+        let fade = min((seconds - start) / (end - start), 1)
+        return cents / 100 * fade * sine
     }
 
-    /// The held note's vibrato sine (−1…1, without its depth or fade) `seconds` after note-on, the
-    /// one `vibratoSemitones` swings the pitch by: what the locked share of the partial motion
-    /// follows; 0 where the timbre point has no vibrato. Reads the blend weights `table.parameters`
-    /// just left in `blendScratch` for the voice's point. Real-time safe.
+    /// The held note's vibrato sine (−1…1, without its depth or fade) at `frame`, the one
+    /// `vibratoSemitones` swung the frame's pitch by (kept where the frame was gathered): what the
+    /// locked share of the partial motion follows; 0 where the timbre point has no vibrato.
+    /// Real-time safe.
     @inline(__always)
-    private func vibratoSwing(of voice: Voice, atSeconds seconds: Double, table: PartialMotionTable) -> Double {
+    private func vibratoSwing(of voice: Voice, atFrame frame: Int, table: PartialMotionTable) -> Double {
         guard table.hasVibrato, !table.vibratoLock.isEmpty else { return 0 }
-        let (cents, hz) = table.vibrato(pitch: voice.tunedKey, weights: blendScratch)
-        return cents > 0 ? sin(2 * Double.pi * hz * seconds + voice.vibratoPhase) : 0
+        return voice.vibratoSine(frame: frame)
     }
 
     /// The direction a full MPE slide (CC 74 = 127) moves a note's timbre point: the one

@@ -63,6 +63,14 @@ final class Voice {
     var glideSeconds: Double = 0
     /// The vibrato's phase at note-on, radians (from the key and velocity, as the motion's seed).
     var vibratoPhase: Double = 0
+    /// The vibrato's phase, cycles since note-on, at the start of the next frame to be gathered:
+    /// each gathered frame adds its own rate over one frame, so a rate that moves with the timbre
+    /// (a morph, a knob) bends the phase instead of jumping it.
+    var vibratoCycles: Double = 0
+    /// The vibrato's sine (−1…1) of frames n … n+2 at `frame % 4`, set where each frame's inputs
+    /// are gathered: what the locked share of the partial motion follows when the frame starts.
+    private var vibratoSines: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    private var vibratoCyclesBeforeAhead: Double = 0
 
     // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
     let harmonicCount: Int
@@ -80,7 +88,7 @@ final class Voice {
     let stateCount: Int
     let z: UnsafeMutablePointer<Float>
     let zDim: Int
-    /// The decoder state, timbre, end frame and peak from before frame n+2 was decoded, so that a
+    /// The decoder state, timbre, end frame, peak and vibrato phase from before frame n+2 was decoded, so that a
     /// release arriving after that early decode can have the frame decoded again (see `undoAhead`).
     private let stateBeforeAhead: UnsafeMutablePointer<Float>
     private let zBeforeAhead: UnsafeMutablePointer<Float>
@@ -158,6 +166,26 @@ final class Voice {
         case 1: noiseHighPassRatios.1 = ratio
         case 2: noiseHighPassRatios.2 = ratio
         default: noiseHighPassRatios.3 = ratio
+        }
+    }
+
+    @inline(__always)
+    func setVibratoSine(frame: Int, _ sine: Double) {
+        switch frame & 3 {
+        case 0: vibratoSines.0 = sine
+        case 1: vibratoSines.1 = sine
+        case 2: vibratoSines.2 = sine
+        default: vibratoSines.3 = sine
+        }
+    }
+
+    @inline(__always)
+    func vibratoSine(frame: Int) -> Double {
+        switch frame & 3 {
+        case 0: return vibratoSines.0
+        case 1: return vibratoSines.1
+        case 2: return vibratoSines.2
+        default: return vibratoSines.3
         }
     }
 
@@ -267,6 +295,8 @@ final class Voice {
         slots = (0, 1, 2)
         inharmonicities = (0, 0, 0)
         noiseHighPassRatios = (0, 0, 0, 0)
+        vibratoCycles = 0
+        vibratoSines = (0, 0, 0, 0)
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)
         transientAmplitudes.update(repeating: 0, count: max(1, transientCount))
@@ -289,6 +319,7 @@ final class Voice {
         zBeforeAhead.update(from: z, count: zDim)
         endsAtFrameBeforeAhead = endsAtFrame
         peakLoudnessDBBeforeAhead = peakLoudnessDB
+        vibratoCyclesBeforeAhead = vibratoCycles
     }
 
     /// Forgets a decoded frame n+2, returning the decoder state, timbre and end frame to what they
@@ -299,6 +330,7 @@ final class Voice {
         z.update(from: zBeforeAhead, count: zDim)
         endsAtFrame = endsAtFrameBeforeAhead
         peakLoudnessDB = peakLoudnessDBBeforeAhead
+        vibratoCycles = vibratoCyclesBeforeAhead
         hasAhead = false
     }
 

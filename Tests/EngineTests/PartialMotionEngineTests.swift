@@ -249,6 +249,43 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertLessThan(steadySpread, 2)
     }
 
+    /// A held A4 whose timbre moves, 2 s after its note-on, from an instrument with a vibrato
+    /// at 4 Hz to one at 6 Hz (both 20 cents) keeps swinging smoothly: its rate goes from 4 to
+    /// 6 Hz and the phase runs on. Before the phase was integrated, the sine's argument was the
+    /// rate times the time since note-on, so the 2 Hz change in the 30 ms timbre glide jumped it by
+    /// 4 cycles (the pitch raced through 4 swings), and a morph's rate rose well above both ends'.
+    func testATimbreMoveChangesTheVibratosRateWithoutJumpingItsPhase() throws {
+        let m = try TimbreModel(contentsOf: Fixtures.smallModel)
+        let n = m.config.instrumentCount
+        var vc = [Float](repeating: 0, count: n), vh = [Float](repeating: 0, count: n)
+        (vc[0], vh[0], vc[1], vh[1]) = (20, 4, 20, 6)
+        let table = PartialMotionTable(instrumentCount: n, zDim: m.config.zDim, harmonicEdges: [1, 1000],
+                                       depthDB: [Float](repeating: 0, count: n), correlation: [Float](repeating: 0, count: n),
+                                       vibratoCents: vc, vibratoHz: vh, latentMeans: m.latentMeans.flatMap { $0 },
+                                       blendScale: 0.5, blendRule: .inverseDistance)
+        let model = m.with(motion: table)
+        let engine = makeEngine(model)
+        let before = renderMono(engine, frames: 96_000, block: 64, events: events)
+        XCTAssertTrue(engine.commands.push(.setTimbre(LatentPoint(model.latentMeans[1]))))
+        let x = before + renderMono(engine, frames: 144_000, block: 64, events: [])
+        func crossings(_ range: Range<Int>) -> (rate: Double, largestStepCents: Double) {
+            let cents = fundamentalCents(x, range: range)
+            let mean = cents.reduce(0, +) / Double(cents.count), swing = cents.map { $0 - mean }
+            let ups = zip(swing, swing.dropFirst()).filter { $0 < 0 && $1 >= 0 }.count
+            let step = zip(cents, cents.dropFirst()).map { abs($1 - $0) }.max()!
+            return (Double(ups) / (Double(cents.count) / 100), step)
+        }
+        let first = crossings(24_000 ..< 96_000), moved = crossings(86_400 ..< 124_800), last = crossings(124_800 ..< 240_000)
+        print("vibrato across a timbre move 4 -> 6 Hz: \(first.rate) Hz before, \(last.rate) Hz after; "
+              + "around the move \(moved.rate) Hz, largest 10 ms step \(moved.largestStepCents) cents "
+              + "(before it \(first.largestStepCents))")
+        XCTAssertEqual(first.rate, 4, accuracy: 0.5)
+        XCTAssertEqual(last.rate, 6, accuracy: 0.5)
+        // 20 cents at 6 Hz moves at most 7.5 cents in 10 ms; a jump of the phase moves 40
+        XCTAssertLessThan(moved.largestStepCents, 11, "the vibrato's phase jumped as the timbre moved")
+        XCTAssertLessThan(moved.rate, 7, "the vibrato raced as the timbre moved")
+    }
+
     /// A vibrato per pitch anchor swings the held A4 (MIDI 69) by the table's depth between the
     /// anchors around its key: a table rising from 0 cents at the lowest anchor to 30 at the
     /// highest, and one falling from 30 to 0, each swing A4 by their own depth there.
