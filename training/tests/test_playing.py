@@ -1,4 +1,5 @@
 """`playing`'s choice of the notes it judges: the nearest key the SoundFont plays."""
+import numpy as np
 import pytest
 
 from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
@@ -81,4 +82,20 @@ def test_the_ladder_reads_the_band_balance_over_keys_through_the_engine(tmp_path
     assert len(flute["keys"]) >= 3 and flute["keys"][0] == 61  # one above the range's lowest, 60
     assert all(k2 - k1 == 12 for k1, k2 in zip(flute["keys"], flute["keys"][1:]))
     assert 0.0 < flute["mean_db"] < 3.0
-    assert "| flute | " in table({}, None, True, got, 12)
+    # issue 15's bands averaged over the keys: over these three keys the flute's bands from 250 Hz
+    # (under its lowest fundamental, 262 Hz, only breath) to 12.5 kHz lie 1.4 dB from FluidR3's on
+    # average (a band holding one key's partial at its edge alone moves by 6; over every 3rd key
+    # the worst band is -3.3 dB at 100 Hz, session 33)
+    real, ours = (np.asarray(flute["bands_db"][s]) for s in ("real", "timbred"))
+    assert real.shape == ours.shape == (23,) and np.isfinite(real).all() and np.isfinite(ours).all()
+    assert np.abs(ours - real)[4:-1].mean() < 2.5
+    row = next(line for line in table({}, None, True, got, 12).splitlines() if line.startswith("| flute | "))
+    assert row.count("|") == 7 and " Hz" in row
+
+
+def test_power_mean_db_averages_power_not_decibels():
+    from timbred_train.playing import power_mean_db
+
+    got = power_mean_db([[0.0, -10.0], [-10.0, -10.0]])
+    assert abs(got[0] - 10 * np.log10(0.55)) < 1e-9  # -2.6 dB, not the -5 dB of a mean in dB
+    assert abs(got[1] + 10.0) < 1e-9
