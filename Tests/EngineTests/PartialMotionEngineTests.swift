@@ -434,6 +434,46 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertLessThan(trumpet, 1.0)
     }
 
+    /// The shipped model's vibraphone holds its modes still (`timbred-train motion --still
+    /// vibraphone`): a struck bar's partials decay smoothly, FluidR3's A4 at velocity 80 moves its
+    /// 4th partial by 0.00 dB around its course over 0.3-1.5 s; with the 0.9 dB of motion the
+    /// table had read between the modes, the engine moved it by 0.57 dB, now 0.26 (the decoder's own
+    /// course). Its table gives no depth, and partial 4 against partial 1, less a parabola, stays
+    /// under 0.4 dB.
+    func testTheShippedVibraphonesModesHoldTheirCourse() throws {
+        guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
+        let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
+        let table = try XCTUnwrap(model.motion, "the shipped model has no partial motion")
+        let vibraphone = try XCTUnwrap(model.instrumentIndex(named: "vibraphone"))
+        XCTAssertEqual(table.parameters(z: model.latentMeans[vibraphone]).depthDB.max()!, 0, accuracy: 0.01)
+        let e = try shippedEngine(instrument: "vibraphone", polyphony: 2)
+        let x = renderMono(e, frames: 2 * 48000, block: 64, events: [(0, .noteOn(channel: 0, note: 69, velocity: 80))])
+        let held = 14_400 ..< 72_000  // 0.3-1.5 s
+        let d = zip(partialLevelsDB(x, k: 4, range: held), partialLevelsDB(x, k: 1, range: held)).map { $0 - $1 }
+        // less the parabola of least squares through it (the two modes decay at their own rates)
+        let n = Double(d.count), t = (0..<d.count).map { Double($0) / n }
+        var m = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 3)
+        for (ti, di) in zip(t, d) {
+            let row = [1, ti, ti * ti]
+            for r in 0..<3 {
+                for c in 0..<3 { m[r][c] += row[r] * row[c] }
+                m[r][3] += row[r] * di
+            }
+        }
+        for p in 0..<3 {  // Gauss-Jordan on the 3×3 normal equations
+            let pivot = m[p][p]
+            for c in 0..<4 { m[p][c] /= pivot }
+            for r in 0..<3 where r != p {
+                let f = m[r][p]
+                for c in 0..<4 { m[r][c] -= f * m[p][c] }
+            }
+        }
+        let residual = zip(t, d).map { $1 - (m[0][3] + m[1][3] * $0 + m[2][3] * $0 * $0) }
+        let std = (residual.map { $0 * $0 }.reduce(0, +) / n).squareRoot()
+        print(String(format: "shipped vibraphone A4 v80: partial 4 against partial 1 moves by %.2f dB around its course", std))
+        XCTAssertLessThan(std, 0.4)
+    }
+
     /// The shipped model's horn C4 (261.6 Hz) held: its partials' motion, smoothed (`motion.smoothing`,
     /// β 0.5 for the horn), spreads little into the band under its fundamental (178-224 Hz):
     /// FluidR3's lies 70 dB under the note there, the horn's first-order motion put it 41 dB under.

@@ -257,3 +257,39 @@ def test_a_locked_motion_follows_the_swing_and_a_lock_of_zero_changes_nothing():
     for j in range(1, k):
         np.testing.assert_allclose(db[:, j], db[:, 0], atol=1e-9)
     assert np.corrcoef(db[:, 0], swing[50:])[0, 1] > 0.99
+
+
+def test_hold_still_zeroes_only_the_named_instruments_motion_and_keeps_the_rest_bit_for_bit(tmp_path):
+    """`motion --still NAME --keep-measured`: the named instrument's depth, lock and tilt become 0,
+    its vibrato and every other instrument's tables stay as the file had them; an unknown name is
+    refused with the names the model has."""
+    import json
+
+    import pytest
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    from timbred_train.errors import UserError
+    from timbred_train.motion import hold_still
+
+    rng = np.random.default_rng(3)
+    tensors = {"motion.depth_db": rng.uniform(0.5, 3, (3, 4)).astype(np.float32),
+               "motion.vibrato_lock": rng.uniform(0, 1, (3, 4)).astype(np.float32),
+               "motion.vibrato_tilt": rng.uniform(-1, 1, (3, 4)).astype(np.float32),
+               "motion.vibrato_cents": np.array([0, 8, 12], np.float32),
+               "other.weight": rng.normal(size=(5,)).astype(np.float32)}
+    src, out = tmp_path / "m.safetensors", tmp_path / "still.safetensors"
+    save_file(tensors, str(src), metadata={"config": json.dumps({"instruments": ["bell", "flute", "violin"]}),
+                                           "motion": json.dumps({"notes": 9})})
+    hold_still(src, ["flute"], out)
+    with safe_open(str(out), framework="np") as f:
+        got = {k: f.get_tensor(k) for k in f.keys()}
+        info = json.loads(f.metadata()["motion"])
+    for k in ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt"):
+        assert np.all(got[k][1] == 0)
+        assert np.array_equal(got[k][[0, 2]], tensors[k][[0, 2]])
+    assert np.array_equal(got["motion.vibrato_cents"], tensors["motion.vibrato_cents"])
+    assert np.array_equal(got["other.weight"], tensors["other.weight"])
+    assert info == {"notes": 9, "still": ["flute"]}
+    with pytest.raises(UserError, match="no instrument oboe"):
+        hold_still(src, ["oboe"], out)

@@ -174,7 +174,14 @@ def cmd_inharmonicity(args) -> None:
 
 
 def cmd_motion(args) -> None:
-    from .motion import run
+    from .motion import hold_still, run
+
+    still = [x.strip() for x in (args.still or "").split(",") if x.strip()]
+    if args.keep_measured:
+        if not still:
+            raise UserError("--keep-measured: name the instruments to hold still with --still")
+        hold_still(Path(args.model), still, Path(args.out) if args.out else None, write=not args.dry)
+        return
 
     overrides = {}
     for item in (args.smoothing_for or "").split(","):
@@ -185,7 +192,7 @@ def cmd_motion(args) -> None:
             except ValueError:
                 raise UserError(f"--smoothing-for: {item.strip()!r} is not NAME=BETA") from None
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
-        smoothing=args.smoothing, smoothing_for=overrides)
+        smoothing=args.smoothing, smoothing_for=overrides, still=still)
 
 
 def cmd_highpass(args) -> None:
@@ -398,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
     motion.add_argument("--smoothing", type=float, default=0.0,
                         help="β of the one-pole smoother after every instrument's motion (0 ≤ β ≤ 0.99; default 0, "
                              "none; the shipped model: 0.8, see docs/model-format.md, \"Partial motion\")")
+    motion.add_argument("--still", help="comma-separated instruments whose partials hold their course (no motion): "
+                                        "the shipped model's vibraphone, whose modes FluidR3 holds within 0.01 dB")
+    motion.add_argument("--keep-measured", action="store_true",
+                        help="with --still: measure nothing; the file's motion stays as it is but for the instruments "
+                             "held still")
     motion.add_argument("--smoothing-for", help="comma-separated NAME=BETA for instruments whose smoothing differs "
                                                 "(the shipped model: piano=0, ..., violin=0.5; training/README.md)")
 

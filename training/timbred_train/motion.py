@@ -561,10 +561,46 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 MAX_SMOOTHING = 0.99  # the engine's bound on motion.smoothing
 
 
+def hold_still(model_path: Path, still: list[str], out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train motion --still NAMES --keep-measured`: the file's motion tables as they are,
+    but the named instruments' partials hold their course (depth, lock and tilt 0; their vibrato
+    stays); nothing is measured, so every other instrument's motion stays bit for bit."""
+    from safetensors import safe_open
+
+    if not Path(model_path).is_file():
+        raise UserError(f"{model_path}: model file not found")
+    with safe_open(str(model_path), framework="np") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("motion.")}
+    if "motion.depth_db" not in tensors:
+        raise UserError(f"{model_path}: no partial motion to hold still (timbred-train motion first)")
+    names = list(json.loads(meta["config"])["instruments"])
+    unknown = [u for u in still if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to hold still (it has {', '.join(names)})")
+    rows = [names.index(n) for n in still]
+    for key in ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt"):
+        if key in tensors:
+            tensors[key] = np.array(tensors[key], np.float32)
+            tensors[key][rows] = 0.0
+    info = json.loads(meta.get("motion", "{}"))
+    info["still"] = sorted(set(info.get("still", [])) | set(still))
+    for n in still:
+        print(f"{n}: partials held still (depth, lock and tilt 0)")
+    if write:
+        add_to_model(Path(model_path), tensors, info, out)
+        print(f"wrote motion.* into {out or model_path}")
+    return {"still": info["still"]}
+
+
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, smoothing: float = 0.0,
-        smoothing_for: dict[str, float] | None = None) -> dict:
+        smoothing_for: dict[str, float] | None = None, still: list[str] | None = None) -> dict:
     """`timbred-train motion`: measure on the training notes, print, write; with `smoothing` β > 0
-    (or `smoothing_for`, β per named instrument, the others `smoothing`) also `motion.smoothing`."""
+    (or `smoothing_for`, β per named instrument, the others `smoothing`) also `motion.smoothing`.
+    `still`: instruments whose partials hold their course (depth and lock 0, whatever is read): a
+    struck bar's few modes, between which the analysis reads its own floor (FluidR3's vibraphone
+    at keys 59, 71 and 83: its modes move by 0.00-0.01 dB around their course, the table read
+    0.7-1.1 dB and the engine played them 0.6-0.8 dB off it)."""
     from safetensors import safe_open
 
     from .cache import load_or_build
@@ -584,6 +620,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     unknown = [u for u in smoothing_for if u not in names]
     if unknown:
         raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to smooth (it has {', '.join(names)})")
+    still = list(still or [])
+    unknown = [u for u in still if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to hold still (it has {', '.join(names)})")
     beta = np.array([smoothing_for.get(n, smoothing) for n in names], np.float64)
     if not np.all((beta >= 0) & (beta <= MAX_SMOOTHING)):
         raise UserError(f"smoothing: β must lie in 0…{MAX_SMOOTHING} (got {beta.min():g}…{beta.max():g})")
@@ -607,6 +647,10 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                              float(cfg.frame_rate))
     lock[overall <= 0] = 0.0
     tilt[overall <= 0] = 0.0
+    held_still = np.isin(np.asarray(names), still)
+    depth[held_still] = 0.0
+    lock[held_still] = 0.0
+    tilt[held_still] = 0.0
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
@@ -614,7 +658,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     for i, name in enumerate(names):
         print(f"{name:16s} {count[i]:4d} notes  " + " ".join(f"{d:4.1f}" for d in depth[i]) + f"   rho {corr[i]:.2f}"
               + (f"   smoothing {beta[i]:.2f}" if beta.any() else "")
-              + f"   vibrato {overall[i]:4.1f} cents")
+              + f"   vibrato {overall[i]:4.1f} cents" + ("   held still (--still)" if held_still[i] else ""))
         if overall[i] > 0:
             print(f"{'':16s} {'':4s} vibrato at MIDI " + ", ".join(
                 f"{p}: {c:.1f} c {h:.1f} Hz" for p, c, h in zip(cfg.env_pitches, vib_cents[i], vib_hz[i])))
@@ -634,7 +678,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
         tensors["motion.smoothing"] = beta.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
             "trend_s": TREND_FRAMES / cfg.frame_rate,
-            "vibrato_pitch_sigma": VIBRATO_PITCH_SIGMA, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature"}
+            "vibrato_pitch_sigma": VIBRATO_PITCH_SIGMA, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature",
+            "still": still}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")

@@ -515,7 +515,6 @@ def table(results: dict, morphs: dict | None = None, dry: bool = False, ladder: 
         lines += ["", f"The band balance over a key every {ladder_step} semitones of each range (velocity 100, dry; keys "
                   "the SoundFont leaves silent skipped): per key the mean |timbred − FluidR3| over the bands that hold "
                   "one of its partials (stretched with the model's B) within 60 dB of its strongest band, then the "
-                  "mean over the keys, dB; the worst key beside it.", "",
                   "mean over the keys, dB; the worst key beside it. Then issue 15's band levels averaged over "
                   "these keys instead of the three pitches above (in power, relative to each note's power): "
                   "timbred minus FluidR3, ✓ as above.", "",
