@@ -69,7 +69,7 @@ final class Voice {
     var vibratoCycles: Double = 0
     /// The vibrato's sine (−1…1) of frames n … n+2 at `frame % 4`, set where each frame's inputs
     /// are gathered: what the locked share of the partial motion follows when the frame starts.
-    private var vibratoSines: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    private var vibratoSines = FrameRing()
     private var vibratoCyclesBeforeAhead: Double = 0
 
     // controls: 3 slots of [K harmonics | B noise bands], plus each slot's f0
@@ -82,7 +82,7 @@ final class Voice {
     var slots: (current: Int, next: Int, ahead: Int) = (0, 1, 2)
     /// The noise's high-pass ratio (× f0) of frames n … n+2, at `frame % 4`: set where each frame's
     /// inputs are gathered (the timbre point of that frame), read when the frame starts.
-    private var noiseHighPassRatios: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    private var noiseHighPassRatios = FrameRing()
 
     let gruState: UnsafeMutablePointer<Float>
     let stateCount: Int
@@ -160,44 +160,16 @@ final class Voice {
     }
 
     @inline(__always)
-    func setNoiseHighPassRatio(frame: Int, _ ratio: Double) {
-        switch frame & 3 {
-        case 0: noiseHighPassRatios.0 = ratio
-        case 1: noiseHighPassRatios.1 = ratio
-        case 2: noiseHighPassRatios.2 = ratio
-        default: noiseHighPassRatios.3 = ratio
-        }
-    }
+    func setNoiseHighPassRatio(frame: Int, _ ratio: Double) { noiseHighPassRatios[frame] = ratio }
 
     @inline(__always)
-    func setVibratoSine(frame: Int, _ sine: Double) {
-        switch frame & 3 {
-        case 0: vibratoSines.0 = sine
-        case 1: vibratoSines.1 = sine
-        case 2: vibratoSines.2 = sine
-        default: vibratoSines.3 = sine
-        }
-    }
+    func setVibratoSine(frame: Int, _ sine: Double) { vibratoSines[frame] = sine }
 
     @inline(__always)
-    func vibratoSine(frame: Int) -> Double {
-        switch frame & 3 {
-        case 0: return vibratoSines.0
-        case 1: return vibratoSines.1
-        case 2: return vibratoSines.2
-        default: return vibratoSines.3
-        }
-    }
+    func vibratoSine(frame: Int) -> Double { vibratoSines[frame] }
 
     @inline(__always)
-    func noiseHighPassRatio(frame: Int) -> Double {
-        switch frame & 3 {
-        case 0: return noiseHighPassRatios.0
-        case 1: return noiseHighPassRatios.1
-        case 2: return noiseHighPassRatios.2
-        default: return noiseHighPassRatios.3
-        }
-    }
+    func noiseHighPassRatio(frame: Int) -> Double { noiseHighPassRatios[frame] }
 
     @inline(__always)
     func f0(_ slot: Int) -> Double {
@@ -294,9 +266,9 @@ final class Voice {
         glideSeconds = 0
         slots = (0, 1, 2)
         inharmonicities = (0, 0, 0)
-        noiseHighPassRatios = (0, 0, 0, 0)
+        noiseHighPassRatios = FrameRing()
         vibratoCycles = 0
-        vibratoSines = (0, 0, 0, 0)
+        vibratoSines = FrameRing()
         gruState.update(repeating: 0, count: stateCount)
         z.update(from: target, count: zDim)
         transientAmplitudes.update(repeating: 0, count: max(1, transientCount))
@@ -351,5 +323,32 @@ final class Voice {
         // a voice waiting to start counts as loud and new: it is the last one to steal
         VoiceSummary(isActive: isActive, isReleased: isReleased, isHeldByPedal: heldBySustain || heldBySostenuto,
                      ageSamples: ageSamples, loudnessDB: isPendingStart ? 0 : lastLoudnessDB)
+    }
+}
+
+/// One value for each of four consecutive frames, at `frame % 4` (a voice's frames n … n+2 are
+/// gathered ahead of playing): set where a frame's inputs are gathered, read when it starts.
+/// A value type with no storage of its own to allocate; real-time safe.
+struct FrameRing {
+    private var values: (Double, Double, Double, Double) = (0, 0, 0, 0)
+
+    @inline(__always)
+    subscript(frame: Int) -> Double {
+        get {
+            switch frame & 3 {
+            case 0: return values.0
+            case 1: return values.1
+            case 2: return values.2
+            default: return values.3
+            }
+        }
+        set {
+            switch frame & 3 {
+            case 0: values.0 = newValue
+            case 1: values.1 = newValue
+            case 2: values.2 = newValue
+            default: values.3 = newValue
+            }
+        }
     }
 }
