@@ -1269,7 +1269,7 @@ public final class Engine: @unchecked Sendable {
     /// semitones: the table's depth and rate at the voice's timbre point and key, a sine from the
     /// voice's phase, faded in as the partial motion is (100-300 ms after note-on). The phase is
     /// the rate integrated frame by frame (`Voice.vibratoCycles`), so a rate that moves with the
-    /// timbre (a morph from a piano's none to a violin's 5.6 Hz) bends it smoothly instead of
+    /// timbre (a morph from a piano's none to a violin's 5.7 Hz) bends it smoothly instead of
     /// scaling the time since note-on; the frame's sine is kept for the partial motion's lock
     /// (`vibratoSwing`). Real-time safe.
     @inline(__always)
