@@ -1211,8 +1211,9 @@ public final class Engine: @unchecked Sendable {
                 if let table = motion, let voiceMotion = voice.motion {
                     let (rho, beta) = table.parameters(z: voice.z, line: morphLine, scratch: blendScratch, depthDB: motionDepthDB,
                                                        vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt)
-                    // (`blendScratch` holds the point's weights `parameters` computed)
-                    let swing = vibratoSwing(of: voice, atFrame: voice.frameIndex + 1, table: table)
+                    // the vibrato's sine the frame's pitch swung by (0 without a vibrato; a group
+                    // without a lock does not follow it)
+                    let swing = voice.vibratoSine(frame: voice.frameIndex + 1)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
                                         beta: beta, vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt,
@@ -1271,7 +1272,7 @@ public final class Engine: @unchecked Sendable {
     /// the rate integrated frame by frame (`Voice.vibratoCycles`), so a rate that moves with the
     /// timbre (a morph from a piano's none to a violin's 5.7 Hz) bends it smoothly instead of
     /// scaling the time since note-on; the frame's sine is kept for the partial motion's lock
-    /// (`vibratoSwing`). Real-time safe.
+    /// (`Voice.vibratoSine`). Real-time safe.
     @inline(__always)
     private func vibratoSemitones(of voice: Voice, atFrame frame: Int, weights: UnsafePointer<Double>?) -> Double {
         guard let motion, motion.hasVibrato else { return 0 }
@@ -1290,16 +1291,6 @@ public final class Engine: @unchecked Sendable {
         guard seconds > start else { return 0 }
         let fade = min((seconds - start) / (end - start), 1)
         return cents / 100 * fade * sine
-    }
-
-    /// The held note's vibrato sine (−1…1, without its depth or fade) at `frame`, the one
-    /// `vibratoSemitones` swung the frame's pitch by (kept where the frame was gathered): what the
-    /// locked share of the partial motion follows; 0 where the timbre point has no vibrato.
-    /// Real-time safe.
-    @inline(__always)
-    private func vibratoSwing(of voice: Voice, atFrame frame: Int, table: PartialMotionTable) -> Double {
-        guard table.hasVibrato, !table.vibratoLock.isEmpty else { return 0 }
-        return voice.vibratoSine(frame: frame)
     }
 
     /// The direction a full MPE slide (CC 74 = 127) moves a note's timbre point: the one

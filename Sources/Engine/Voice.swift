@@ -328,27 +328,13 @@ final class Voice {
 
 /// One value for each of four consecutive frames, at `frame % 4` (a voice's frames n … n+2 are
 /// gathered ahead of playing): set where a frame's inputs are gathered, read when it starts.
-/// A value type with no storage of its own to allocate; real-time safe.
+/// Inline storage, nothing to allocate; real-time safe.
 struct FrameRing {
-    private var values: (Double, Double, Double, Double) = (0, 0, 0, 0)
+    private var values = SIMD4<Double>()
 
     @inline(__always)
     subscript(frame: Int) -> Double {
-        get {
-            switch frame & 3 {
-            case 0: return values.0
-            case 1: return values.1
-            case 2: return values.2
-            default: return values.3
-            }
-        }
-        set {
-            switch frame & 3 {
-            case 0: values.0 = newValue
-            case 1: values.1 = newValue
-            case 2: values.2 = newValue
-            default: values.3 = newValue
-            }
-        }
+        get { values[frame & 3] }
+        set { values[frame & 3] = newValue }
     }
 }

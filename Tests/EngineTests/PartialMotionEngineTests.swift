@@ -282,8 +282,9 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(first.rate, 4, accuracy: 0.5)
         XCTAssertEqual(last.rate, 6, accuracy: 0.5)
         // 20 cents at 6 Hz moves at most 7.5 cents in 10 ms; a jump of the phase moves 40
+        // (the engine before this fix: 13.5 cents; the crossing rate around the move, 5.3 Hz against
+        // 6.6 before, is one up-crossing apart in this 0.8 s window: printed, not asserted)
         XCTAssertLessThan(moved.largestStepCents, 11, "the vibrato's phase jumped as the timbre moved")
-        XCTAssertLessThan(moved.rate, 7, "the vibrato raced as the timbre moved")
     }
 
     /// A vibrato per pitch anchor swings the held A4 (MIDI 69) by the table's depth between the
@@ -434,6 +435,29 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertLessThan(trumpet, 1.0)
     }
 
+    /// `y` less the parabola of least squares through it (over its index, scaled to 0…1).
+    func residualAroundParabola(_ y: [Double]) -> [Double] {
+        let t = (0..<y.count).map { Double($0) / Double(y.count) }
+        // the 3×3 normal equations [Σ tⁱ⁺ʲ | Σ tⁱ y], solved by Gauss-Jordan
+        var m = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 3)
+        for (ti, yi) in zip(t, y) {
+            let row = [1, ti, ti * ti]
+            for r in 0..<3 {
+                for c in 0..<3 { m[r][c] += row[r] * row[c] }
+                m[r][3] += row[r] * yi
+            }
+        }
+        for p in 0..<3 {
+            let pivot = m[p][p]
+            for c in 0..<4 { m[p][c] /= pivot }
+            for r in 0..<3 where r != p {
+                let f = m[r][p]
+                for c in 0..<4 { m[r][c] -= f * m[p][c] }
+            }
+        }
+        return zip(t, y).map { $1 - (m[0][3] + m[1][3] * $0 + m[2][3] * $0 * $0) }
+    }
+
     /// The shipped model's vibraphone holds its modes still (`timbred-train motion --still
     /// vibraphone`): a struck bar's partials decay smoothly, FluidR3's A4 at velocity 80 moves its
     /// 4th partial by 0.00 dB around its course over 0.3-1.5 s; with the 0.9 dB of motion the
@@ -451,24 +475,7 @@ final class PartialMotionEngineTests: XCTestCase {
         let held = 14_400 ..< 72_000  // 0.3-1.5 s
         let d = zip(partialLevelsDB(x, k: 4, range: held), partialLevelsDB(x, k: 1, range: held)).map { $0 - $1 }
         // less the parabola of least squares through it (the two modes decay at their own rates)
-        let n = Double(d.count), t = (0..<d.count).map { Double($0) / n }
-        var m = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 3)
-        for (ti, di) in zip(t, d) {
-            let row = [1, ti, ti * ti]
-            for r in 0..<3 {
-                for c in 0..<3 { m[r][c] += row[r] * row[c] }
-                m[r][3] += row[r] * di
-            }
-        }
-        for p in 0..<3 {  // Gauss-Jordan on the 3×3 normal equations
-            let pivot = m[p][p]
-            for c in 0..<4 { m[p][c] /= pivot }
-            for r in 0..<3 where r != p {
-                let f = m[r][p]
-                for c in 0..<4 { m[r][c] -= f * m[p][c] }
-            }
-        }
-        let residual = zip(t, d).map { $1 - (m[0][3] + m[1][3] * $0 + m[2][3] * $0 * $0) }
+        let residual = residualAroundParabola(d), n = Double(residual.count)
         let std = (residual.map { $0 * $0 }.reduce(0, +) / n).squareRoot()
         print(String(format: "shipped vibraphone A4 v80: partial 4 against partial 1 moves by %.2f dB around its course", std))
         XCTAssertLessThan(std, 0.4)
