@@ -561,6 +561,17 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 MAX_SMOOTHING = 0.99  # the engine's bound on motion.smoothing
 
 
+def _still_rows(names: list[str], still: list[str], model_path: Path) -> np.ndarray:
+    """Which of the model's instruments `still` names (bool [I]); an unknown name is refused."""
+    unknown = [u for u in still if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to hold still (it has {', '.join(names)})")
+    return np.isin(np.asarray(names), still)
+
+
+STILL_TENSORS = ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt")  # what `--still` sets to 0
+
+
 def hold_still(model_path: Path, still: list[str], out: Path | None = None, write: bool = True) -> dict:
     """`timbred-train motion --still NAMES --keep-measured`: the file's motion tables as they are,
     but the named instruments' partials hold their course (depth, lock and tilt 0; their vibrato
@@ -574,12 +585,8 @@ def hold_still(model_path: Path, still: list[str], out: Path | None = None, writ
         tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("motion.")}
     if "motion.depth_db" not in tensors:
         raise UserError(f"{model_path}: no partial motion to hold still (timbred-train motion first)")
-    names = list(json.loads(meta["config"])["instruments"])
-    unknown = [u for u in still if u not in names]
-    if unknown:
-        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to hold still (it has {', '.join(names)})")
-    rows = [names.index(n) for n in still]
-    for key in ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt"):
+    rows = _still_rows(list(json.loads(meta["config"])["instruments"]), still, model_path)
+    for key in STILL_TENSORS:
         if key in tensors:
             tensors[key] = np.array(tensors[key], np.float32)
             tensors[key][rows] = 0.0
@@ -620,10 +627,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     unknown = [u for u in smoothing_for if u not in names]
     if unknown:
         raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to smooth (it has {', '.join(names)})")
-    still = list(still or [])
-    unknown = [u for u in still if u not in names]
-    if unknown:
-        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to hold still (it has {', '.join(names)})")
+    held_still = _still_rows(names, list(still or []), model_path)
     beta = np.array([smoothing_for.get(n, smoothing) for n in names], np.float64)
     if not np.all((beta >= 0) & (beta <= MAX_SMOOTHING)):
         raise UserError(f"smoothing: β must lie in 0…{MAX_SMOOTHING} (got {beta.min():g}…{beta.max():g})")
@@ -647,10 +651,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                                              float(cfg.frame_rate))
     lock[overall <= 0] = 0.0
     tilt[overall <= 0] = 0.0
-    held_still = np.isin(np.asarray(names), still)
-    depth[held_still] = 0.0
-    lock[held_still] = 0.0
-    tilt[held_still] = 0.0
+    for table in (depth, lock, tilt):  # STILL_TENSORS
+        table[held_still] = 0.0
     edges = HARMONIC_EDGES
     groups = [f"{a}" if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:])]
     print(f"partial motion in the held part: std of each partial's level around its course, against the note's "
@@ -679,7 +681,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
             "trend_s": TREND_FRAMES / cfg.frame_rate,
             "vibrato_pitch_sigma": VIBRATO_PITCH_SIGMA, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature",
-            "still": still}
+            "still": [n for n, h in zip(names, held_still) if h]}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")

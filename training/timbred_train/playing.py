@@ -261,7 +261,7 @@ def average_spectra(real: dict, ours: dict) -> None:
     both = [i for i, (a, b) in enumerate(zip(real["audible"], ours["audible"])) if a and b] or [0]
     for m in (real, ours):
         bands = np.asarray(m["bands_db_per_pitch"])[both]
-        m["bands_db"] = [float(v) for v in 10 * np.log10(np.mean(10 ** (bands / 10), axis=0))]
+        m["bands_db"] = power_mean_db(bands)
         m["strike_db"] = float(10 * np.log10(np.mean(10 ** (np.asarray(m["strike_db_per_pitch"])[both] / 10))))
 
 
