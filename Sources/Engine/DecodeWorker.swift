@@ -152,7 +152,7 @@ final class DecodeJobPool: @unchecked Sendable {
                 scaler.scale(raw: raw + r * rawCount, f0Hz: f0Hz[b + r], limitHz: limitHz,
                              harmonics: h, noise: h + harmonicCount, inharmonicity: inharmonicity[b + r])
                 tone?.apply(gainsDB: toneDB + (b + r) * ToneBalance.rowCount, f0Hz: f0Hz[b + r],
-                            harmonics: h, noise: h + harmonicCount)
+                            inharmonicity: inharmonicity[b + r], harmonics: h, noise: h + harmonicCount)
             }
         }
     }

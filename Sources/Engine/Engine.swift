@@ -1147,7 +1147,8 @@ public final class Engine: @unchecked Sendable {
                              harmonics: harm.baseAddress!, noise: noise.baseAddress!,
                              inharmonicity: batchInharmonicity[b])
                 toneBalance?.apply(gainsDB: batchTone + b * ToneBalance.rowCount, f0Hz: batchF0[b],
-                                   harmonics: harm.baseAddress!, noise: noise.baseAddress!)
+                                   inharmonicity: batchInharmonicity[b], harmonics: harm.baseAddress!,
+                                   noise: noise.baseAddress!)
             }
             voice.setF0(slot, Double(batchF0[b]))
             voice.setInharmonicity(slot, batchInharmonicity[b])

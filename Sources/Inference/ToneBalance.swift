@@ -5,12 +5,12 @@ import Darwin
 #endif
 
 /// Applies a note's tone balance (docs/model-format.md, "Tone balance") to one frame of scaled
-/// controls: harmonic k (at `k · f0`) and noise band b (at `b · F / (B_noise - 1)`) are multiplied
-/// by the gain at their frequency, linear in amplitude between the centres of the 1/3-octave bands
+/// controls: harmonic k (where it sounds, at `k · f0 · √(1 + B k²)` with the frame's stretch B) and
+/// noise band b (at `b · F / (B_noise - 1)`) are multiplied by the gain at their frequency, linear in amplitude between the centres of the 1/3-octave bands
 /// (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz), constant beyond bands 1 and B - 1.
 ///
-/// Holds only precomputed band positions; ``apply(gainsDB:f0Hz:harmonics:noise:)`` is real-time
-/// safe.
+/// Holds only precomputed band positions; ``apply(gainsDB:f0Hz:inharmonicity:harmonics:noise:)`` is
+/// real-time safe.
 public struct ToneBalance: Sendable, Equatable {
     /// Bands of a gain curve (the transients' 28).
     public static let bandCount = 28
@@ -77,7 +77,8 @@ public struct ToneBalance: Sendable, Equatable {
     }
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
-    /// is `f0Hz` by the gains of `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
+    /// is `f0Hz` and whose partials are stretched by `inharmonicity` (B; 0: harmonic) by the gains of
+    /// `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
     /// in dB, then the strike's share σ, then the strike's noise gain N in dB, then the strike's top T
     /// in dB). With σ < 1 the bands
     /// get σ of their gains (in dB) and the frame is scaled to the power (Σ harmonics² + Σ noise²)
@@ -85,50 +86,77 @@ public struct ToneBalance: Sendable, Equatable {
     /// Then the noise is multiplied by N dB (the noise's magnitudes over-count its share of the
     /// frame's power, so it is not made up for). Then everything from ``strikeTopBand`` up is
     /// multiplied by T dB (linear in amplitude to 0 dB at the band below). Real-time safe.
-    public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
-                      noise: UnsafeMutablePointer<Float>) {
+    public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, inharmonicity: Double = 0,
+                      harmonics: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>) {
         let share = gainsDB[Self.bandCount + 1], noiseDB = gainsDB[Self.bandCount + 2]
+        let at = Partials(f0Hz: f0Hz, stretch: Float(inharmonicity))
         if share < 1 {
-            applyShared(gainsDB: gainsDB, share: share, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+            applyShared(gainsDB: gainsDB, share: share, at: at, harmonics: harmonics, noise: noise)
         } else {
-            scale(gainsDB: gainsDB, share: 1, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+            scale(gainsDB: gainsDB, share: 1, at: at, harmonics: harmonics, noise: noise)
         }
         if noiseDB != 0 {
             let g = Float(exp(Double(noiseDB) * (log(10.0) / 20)))
             for b in 0..<noiseBandCount { noise[b] *= g }
         }
         let topDB = gainsDB[Self.bandCount + 3]
-        if topDB != 0 { scaleTop(topDB: topDB, f0Hz: f0Hz, harmonics: harmonics, noise: noise) }
+        if topDB != 0 { scaleTop(topDB: topDB, at: at, harmonics: harmonics, noise: noise) }
+    }
+
+    /// Where a frame's partials lie on the band axis: partial k + 1 at `base + 3 log2(k + 1) +
+    /// 1.5 log2(1 + B (k + 1)²)`, clamped to the bands' span.
+    private struct Partials {
+        /// The fundamental's band position.
+        let base: Float
+        /// The stretch B (0: harmonic, no logarithm per partial).
+        let stretch: Float
+
+        init(f0Hz: Float, stretch: Float) {
+            base = Float(ToneBalance.bandPosition(hz: Double(f0Hz)))
+            self.stretch = stretch > 0 && stretch.isFinite ? stretch : 0
+        }
+    }
+
+    /// Harmonic index `k`'s (partial k + 1's) band and the weight of the band above. Real-time safe.
+    @inline(__always)
+    private func band(_ k: Int, _ at: Partials) -> (Int, Float) {
+        var q = at.base + harmonicPositionOffsets[k]
+        if at.stretch > 0 {
+            let n = Float(k + 1)
+            q += 1.5 * log2f(1 + at.stretch * n * n)
+        }
+        q = min(max(q, 1), Float(Self.bandCount - 1))
+        let j = min(Int(q), Self.bandCount - 2)
+        return (j, q - Float(j))
     }
 
     /// Multiplies everything from ``strikeTopBand`` up by `topDB` (linear in amplitude to 1 at the
     /// band below, 1 under it). Real-time safe.
-    private func scaleTop(topDB: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+    private func scaleTop(topDB: Float, at: Partials, harmonics: UnsafeMutablePointer<Float>,
                           noise: UnsafeMutablePointer<Float>) {
         let g = Float(exp(Double(topDB) * (log(10.0) / 20)))
         var high = SIMD16<Float>(repeating: 1)
         for b in Self.strikeTopBand..<Self.bandCount { high[b - 16] = g }
-        multiply(low: SIMD16<Float>(repeating: 1), high: high, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+        multiply(low: SIMD16<Float>(repeating: 1), high: high, at: at, harmonics: harmonics, noise: noise)
     }
 
     /// The frame with `share` of the band gains, scaled to the power the whole gains give.
     /// Real-time safe.
-    private func applyShared(gainsDB: UnsafePointer<Float>, share: Float, f0Hz: Float,
+    private func applyShared(gainsDB: UnsafePointer<Float>, share: Float, at: Partials,
                              harmonics: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>) {
         // the power the whole gains would give, then the shared gains, scaled to it
         var whole: Float = 0, shared: Float = 0
-        let base = Float(Self.bandPosition(hz: Double(f0Hz))), top = Float(Self.bandCount - 1)
         let (lowWhole, highWhole) = Self.linearGains(gainsDB, share: 1)
         for k in 0..<harmonicCount {
-            let q = min(max(base + harmonicPositionOffsets[k], 1), top), j = min(Int(q), Self.bandCount - 2)
-            let a = harmonics[k] * Self.interpolate(lowWhole, highWhole, j, q - Float(j))
+            let (j, f) = band(k, at)
+            let a = harmonics[k] * Self.interpolate(lowWhole, highWhole, j, f)
             whole += a * a
         }
         for b in 0..<noiseBandCount {
             let a = noise[b] * Self.interpolate(lowWhole, highWhole, noiseBandIndex[b], noiseBandFraction[b])
             whole += a * a
         }
-        scale(gainsDB: gainsDB, share: share, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+        scale(gainsDB: gainsDB, share: share, at: at, harmonics: harmonics, noise: noise)
         for k in 0..<harmonicCount { shared += harmonics[k] * harmonics[k] }
         for b in 0..<noiseBandCount { shared += noise[b] * noise[b] }
         guard shared > 0, whole.isFinite else { return }
@@ -151,23 +179,20 @@ public struct ToneBalance: Sendable, Equatable {
 
     /// Multiplies the frame by the gains with `share` of the band gains. Real-time safe.
     @inline(__always)
-    private func scale(gainsDB: UnsafePointer<Float>, share: Float, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+    private func scale(gainsDB: UnsafePointer<Float>, share: Float, at: Partials, harmonics: UnsafeMutablePointer<Float>,
                        noise: UnsafeMutablePointer<Float>) {
         let (low, high) = Self.linearGains(gainsDB, share: share)
-        multiply(low: low, high: high, f0Hz: f0Hz, harmonics: harmonics, noise: noise)
+        multiply(low: low, high: high, at: at, harmonics: harmonics, noise: noise)
     }
 
     /// Multiplies each harmonic and noise band by the 28 linear band gains in `low` (0-15) and
     /// `high` (16-27) at its frequency. Real-time safe.
     @inline(__always)
-    private func multiply(low: SIMD16<Float>, high: SIMD16<Float>, f0Hz: Float, harmonics: UnsafeMutablePointer<Float>,
+    private func multiply(low: SIMD16<Float>, high: SIMD16<Float>, at: Partials, harmonics: UnsafeMutablePointer<Float>,
                           noise: UnsafeMutablePointer<Float>) {
-        let base = Float(Self.bandPosition(hz: Double(f0Hz)))
-        let top = Float(Self.bandCount - 1)
         for k in 0..<harmonicCount {
-            let q = min(max(base + harmonicPositionOffsets[k], 1), top)
-            let j = min(Int(q), Self.bandCount - 2)
-            harmonics[k] *= Self.interpolate(low, high, j, q - Float(j))
+            let (j, f) = band(k, at)
+            harmonics[k] *= Self.interpolate(low, high, j, f)
         }
         for b in 0..<noiseBandCount {
             noise[b] *= Self.interpolate(low, high, noiseBandIndex[b], noiseBandFraction[b])

@@ -159,11 +159,20 @@ def lift_transient(amplitudes: np.ndarray, top_db: float, frame_rate_hz: float |
     return np.asarray(amplitudes, np.float64) * 10 ** (strike_top_gains_db(top_db, t) / 20)
 
 
+def partial_hz(f0_hz: torch.Tensor, k: int, stretch_b: float = 0.0) -> np.ndarray:
+    """Where partials 1 … k of frames with fundamental `f0_hz` [..., T] sound: k · f0 · √(1 + B k²)
+    [..., T, k] (the oscillator bank's stretch)."""
+    n = np.arange(1, k + 1, dtype=np.float64)
+    return f0_hz.detach().numpy().astype(np.float64)[..., None] * n * np.sqrt(1.0 + float(stretch_b) * n * n)
+
+
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
           onset_db: np.ndarray | None = None, course: tuple | None = None, frame_rate: float = 100.0,
-          strike: float | None = None, strike_noise_db: float = 0.0, strike_top_db: float = 0.0) -> dict:
-    """The controls with the tone balance applied (the engine's rule): harmonic k at k · f0 (a
-    stretched partial's few cents do not move its gain), noise band b at its frequency.
+          strike: float | None = None, strike_noise_db: float = 0.0, strike_top_db: float = 0.0,
+          stretch_b: float = 0.0) -> dict:
+    """The controls with the tone balance applied (the engine's rule): harmonic k at the frequency
+    it sounds at, k · f0 · √(1 + B k²) with `stretch_b` B (the piano's 54th partial at MIDI 60
+    sounds 569 cents above 54 · f0, 1.4 bands), noise band b at its frequency.
     `gains_db` [BANDS] for the whole note; `course` (course_db [S, BANDS], seconds [S]) the band
     course added to them, frame n at n / frame_rate s after note-on (`course_at`); `strike` the
     share of both at the note-on (`strike_ramp`; None: all of it), the frame kept at the power the
@@ -177,9 +186,10 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
     t = np.arange(harm.shape[-2]) / frame_rate
     if strike_top_db != 0.0:
         # the strike's top, after everything else (the engine's `ToneBalance.apply`)
-        out = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, course, frame_rate, strike, strike_noise_db)
+        out = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, course, frame_rate, strike, strike_noise_db,
+                    stretch_b=stretch_b)
         top = strike_top_gains_db(strike_top_db, t)  # [T, BANDS]
-        f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)
+        f = partial_hz(f0_hz, k, stretch_b)
         hg = torch.as_tensor(linear_gain_at(top, f), dtype=harm.dtype)
         ng = torch.as_tensor(linear_gain_at(top, noise_band_hz(out["noise"].shape[-1], band_limit_hz)), dtype=harm.dtype)
         return dict(out, harmonics=(out["harmonics"] * hg).to(harm.dtype), noise=(out["noise"] * ng).to(harm.dtype))
@@ -189,16 +199,16 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
         # the strike's noise gain, after everything else (the engine's `ToneBalance.apply`): the
         # noise's magnitudes over-count its share of the frame's power, so it is not made up for
         out = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db,
-                    frame_rate=frame_rate, strike=strike)
+                    frame_rate=frame_rate, strike=strike, stretch_b=stretch_b)
         gain = torch.as_tensor(10 ** (strike_noise_ramp(strike_noise_db, t) / 20), dtype=harm.dtype)[:, None]
         return dict(out, noise=(out["noise"] * gain).to(harm.dtype))
     if strike is not None and strike < 1.0:
         # the strike: the share of the bands' gains in dB, each frame scaled to the power
         # (Σ harmonics² + Σ noise²) the whole gains give (the engine's `ToneBalance.apply`)
         share = strike_ramp(strike, t)
-        whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
+        whole = apply(controls, gains_db, f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate, stretch_b=stretch_b)
         shared = apply(controls, np.broadcast_to(np.asarray(gains_db, np.float64), (len(t), BANDS)) * share[:, None],
-                       f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate)
+                       f0_hz, band_limit_hz, onset_db, frame_rate=frame_rate, stretch_b=stretch_b)
         power = lambda c: (c["harmonics"].double() ** 2).sum(-1) + (c["noise"].double() ** 2).sum(-1)  # noqa: E731
         p_whole, p_shared = power(whole), power(shared)
         level = torch.where(p_shared > 0, torch.sqrt(p_whole / p_shared.clamp_min(1e-30)), torch.ones_like(p_shared))[..., None]
@@ -206,7 +216,7 @@ def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_
         out["harmonics"] = (shared["harmonics"] * level).to(harm.dtype)
         out["noise"] = (shared["noise"] * level).to(harm.dtype)
         return out
-    f = f0_hz.detach().numpy().astype(np.float64)[..., None] * np.arange(1, k + 1, dtype=np.float64)  # [1, T, K]
+    f = partial_hz(f0_hz, k, stretch_b)  # [1, T, K]
     hg = torch.as_tensor(linear_gain_at(gains_db, f), dtype=harm.dtype)
     nb = controls["noise"].shape[-1]
     ng = torch.as_tensor(linear_gain_at(gains_db, noise_band_hz(nb, band_limit_hz)), dtype=harm.dtype)
@@ -818,7 +828,8 @@ def write_fixture(folder: Path) -> Path:
     velocity, seconds since note-on) and answers, and random controls (K = 40 harmonics, 17 noise
     bands to 16 kHz) before and after `apply` at several f0 (model-independent), and after it at the
     note-on with a strike share and noise gain each (`apply.strike`: [σ, N] per frame), and with a
-    strike top each too (`apply.strike_top_db`); a strike top table (`strike_top_db` [I, P_onset, V])
+    strike top each too (`apply.strike_top_db`), and with stretched partials as well (`apply.stretch_b`:
+    B per frame); a strike top table (`strike_top_db` [I, P_onset, V])
     and its values at the queries (`lookup.strike_top`); a transient [50, BANDS] before and after
     its lift by a strike top (`transient.in`, `transient.top_db`, `transient.out`); a band course
     (S = 3) and the band gains with it at the queries' seconds (`lookup.course_values`); band gains
@@ -878,6 +889,13 @@ def write_fixture(folder: Path) -> Path:
                     answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
                     strike=float(strike[t, 0]), strike_noise_db=float(strike[t, 1]), strike_top_db=float(tops[t]))
               for t in range(5)]
+    # the same frames with stretched partials (B per frame): each partial's gain read where it sounds
+    stretch = np.array([0.0, 2e-4, 1e-3, 5e-5, 3e-3], np.float32)
+    stretched = [apply({"harmonics": torch.as_tensor(harm[:, t:t + 1]), "noise": torch.as_tensor(noise[:, t:t + 1])},
+                       answers[t], torch.as_tensor(f0[:, t:t + 1]), 16000.0, np.array([onset_answers[t]]),
+                       strike=float(strike[t, 0]), strike_noise_db=float(strike[t, 1]), strike_top_db=float(tops[t]),
+                       stretch_b=float(stretch[t]))
+                 for t in range(5)]
     top_table = (np.random.default_rng(30).random((2, len(onset_pitches), 3)) * 30 - 15).astype(np.float32)
     top_answers = np.array([float(strike_noise_ramp(lookup(top_table[..., None], onset_pitches, velocities, means, scale,
                                                            rule, zq, p, v)[0], np.array([float(sq)]))[0])
@@ -889,6 +907,9 @@ def write_fixture(folder: Path) -> Path:
            "apply.strike_top_db": tops,
            "apply.strike_top_harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in topped]),
            "apply.strike_top_noise_out": np.concatenate([a["noise"][0].numpy() for a in topped]),
+           "apply.stretch_b": stretch,
+           "apply.stretched_harmonics_out": np.concatenate([a["harmonics"][0].numpy() for a in stretched]),
+           "apply.stretched_noise_out": np.concatenate([a["noise"][0].numpy() for a in stretched]),
            "strike_top_db": top_table, "lookup.strike_top": top_answers,
            "velocity_anchors": velocities,
            "means": means, "blend_scale": np.array([scale]), "lookup.z": queries_z, "lookup.pitch": queries_p,
