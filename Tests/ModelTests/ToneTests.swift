@@ -290,6 +290,24 @@ final class ToneTests: XCTestCase {
             XCTAssertLessThan(maxScaledError(h, Array(topH[t * k ..< (t + 1) * k])), 1e-4, "topped harmonics at \(f0[t]) Hz")
             XCTAssertLessThan(maxScaledError(n, Array(topN[t * nb ..< (t + 1) * nb])), 1e-4, "topped noise at \(f0[t]) Hz")
         }
+        // and with stretched partials (tone.apply's stretch_b): each partial's gain read where it
+        // sounds, k · f0 · √(1 + B k²); the trainer's output differs from the harmonic one's there
+        let stretch = try fixture.values("apply.stretch_b")
+        let stretchedH = try fixture.values("apply.stretched_harmonics_out")
+        let stretchedN = try fixture.values("apply.stretched_noise_out")
+        for t in 0..<f0.count {
+            var h = Array(harmonics[t * k ..< (t + 1) * k]), n = Array(noise[t * nb ..< (t + 1) * nb])
+            (Array(gains[t * b ..< (t + 1) * b]) + [onsets[t], strike[2 * t], strike[2 * t + 1], top[t]]).withUnsafeBufferPointer { g in
+                balance.apply(gainsDB: g.baseAddress!, f0Hz: f0[t], inharmonicity: Double(stretch[t]), harmonics: &h, noise: &n)
+            }
+            let expected = Array(stretchedH[t * k ..< (t + 1) * k])
+            XCTAssertLessThan(maxScaledError(h, expected), 1e-4, "stretched harmonics at \(f0[t]) Hz, B \(stretch[t])")
+            XCTAssertLessThan(maxScaledError(n, Array(stretchedN[t * nb ..< (t + 1) * nb])), 1e-4, "stretched noise at \(f0[t]) Hz")
+            if stretch[t] >= 1e-3 {
+                XCTAssertGreaterThan(maxScaledError(Array(topH[t * k ..< (t + 1) * k]), expected), 1e-2,
+                                     "B \(stretch[t]) moves the upper partials' gains")
+            }
+        }
     }
 
     /// The shipped model's balance where issue 15 measured the model short: the piano's 8 kHz
@@ -297,7 +315,10 @@ final class ToneTests: XCTestCase {
     /// middle stays put. The 48 kHz decoder (session 13) makes its own top octave: 12.5 kHz at
     /// MIDI 84 needs -2…+5 dB (the 32 kHz one needed +4.5…+7.3 dB). The piano's 8 kHz at MIDI 72
     /// and velocity 100: +4…+6 dB while velocity 100 was read between the 80 and 120 anchors there,
-    /// +2.0 since the key has its own velocity-100 notes (session 26).
+    /// +2.0 since the key has its own velocity-100 notes (session 26). The piano's 12.5 kHz is not
+    /// bounded here since session 34: `key-bands --only piano --floor-db 72` sets it per key where
+    /// FluidR3's piano sits 60-72 dB under the note (+7.2 dB at MIDI 84), and the through-engine
+    /// tests of `test_keybands.py` judge it against the real notes.
     func testTheShippedModelBalancesTheBands() throws {
         guard FileManager.default.fileExists(atPath: Fixtures.defaultModel) else { throw XCTSkip("no shipped model") }
         let model = try TimbreModel(contentsOf: Fixtures.defaultModel)
@@ -308,7 +329,7 @@ final class ToneTests: XCTestCase {
             return g[Int((ToneBalance.bandPosition(hz: hz)).rounded())]
         }
         let piano8k = try gainDB("piano", pitch: 72, hz: 8000), trumpet1k = try gainDB("trumpet", pitch: 60, hz: 1000)
-        let top = try ["piano", "trumpet", "alto_sax", "nylon_guitar"].map { try gainDB($0, pitch: 84, hz: 12500) }
+        let top = try ["trumpet", "alto_sax", "nylon_guitar"].map { try gainDB($0, pitch: 84, hz: 12500) }
         let flute125 = try gainDB("flute", pitch: 60, hz: 125)
         print("shipped tone balance: piano 8 kHz \(piano8k) dB, 12.5 kHz at MIDI 84 \(top) dB, "
               + "flute 125 Hz \(flute125) dB, trumpet 1 kHz \(trumpet1k) dB")
