@@ -239,7 +239,7 @@ def cmd_key_strikes(args) -> None:
 
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     strike_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
-                write=not args.dry, rounds=args.rounds)
+                write=not args.dry, rounds=args.rounds, only=_names(args.only))
 
 
 def cmd_key_onsets(args) -> None:
@@ -248,7 +248,7 @@ def cmd_key_onsets(args) -> None:
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
                write=not args.dry, rounds=args.rounds, frames=args.frames,
-               only=[x for x in args.only.split(",") if x] if args.only else None, past=args.past_frames,
+               only=_names(args.only), past=args.past_frames,
                between_only=args.between_only)
 
 
@@ -257,7 +257,13 @@ def cmd_key_bands(args) -> None:
 
     layers = [Path(x) for x in args.layers.split(",") if x] if args.layers else []
     run(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
-        write=not args.dry, rounds=args.rounds, damping=args.damping, noise_only=args.noise_only)
+        write=not args.dry, rounds=args.rounds, damping=args.damping, noise_only=args.noise_only,
+        only=_names(args.only), floor_db=args.floor_db, min_db=args.min_db)
+
+
+def _names(text: str | None) -> list[str] | None:
+    """A comma-separated list of instrument names (--only), or None."""
+    return [x for x in text.split(",") if x] if text else None
 
 
 def cmd_bench_decoder(args) -> None:
@@ -471,6 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
                                         "data/default48k,data/default48v,data/default48kv: the keys between and "
                                         "the velocities beside)")
         c.add_argument("--rounds", type=int, default=rounds, help=f"rounds of measuring and setting (default {rounds})")
+        c.add_argument("--only", help="comma-separated instruments: only their notes are played and their tables set "
+                                      "(every other instrument's stay bit for bit)")
         return c
 
     per_key_command("key-strikes", "play every loud train note through timbred and set each key's strike "
@@ -482,7 +490,6 @@ def build_parser() -> argparse.ArgumentParser:
                                        "follows the real note's (after key-bands and key-strikes)",
                          "the onset courses", cmd_key_onsets)
     ko.add_argument("--frames", type=int, default=200, help="the course's length in 10 ms frames, 1-200 (default 200: 2 s)")
-    ko.add_argument("--only", help="comma-separated instruments: only their courses are measured and set")
     ko.add_argument("--between-only", action="store_true",
                     help="set only the courses of keys with no train note of their own between two train notes (steered "
                          "towards their recordings' course, interpolated); the train keys' courses stay as they are")
@@ -497,6 +504,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="only the noise under 375 Hz (the last step, after the strike and the high-pass; "
                          "every partial's balance stays as it is)")
     kb.add_argument("--damping", type=float, default=0.6, help="share of each round's measured correction taken (default 0.6)")
+    kb.add_argument("--floor-db", type=float, default=60.0,
+                    help="bands this far under a note's strongest band, both ways, are left alone (default 60)")
+    kb.add_argument("--min-db", type=float, help="the band gains' lower clamp, dB (default -24)")
 
     b = sub.add_parser("bench-decoder", help="the decoder step side by side: timbred, PyTorch eager and ONNX Runtime "
                                              "(one thread each) on the same weights, batch 1-64, GFLOP/s and %% of the FMA peak")

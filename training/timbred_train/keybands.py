@@ -27,7 +27,10 @@ middle C: −41 dB of the note's power at 100 Hz, the real note's −55) it foll
 under the fundamental is the partials' own (the sidebands of a horn's or a choir's vibrato and
 level motion), band 1 moves it by less than 1 dB and the correction changes nothing audible.
 
-`timbred-train key-bands --timbred BINARY --layers DATA,DATA` measures and writes.
+`timbred-train key-bands --timbred BINARY --layers DATA,DATA` measures and writes; `--only NAMES`
+plays and sets only those instruments (every other gain stays bit for bit), `--floor-db` and
+`--min-db` move the floor and the gains' lower clamp (the shipped piano: 72 and −40, session 34:
+FluidR3's top piano keys sit 60-63 dB under the note at 12.5 kHz).
 """
 from __future__ import annotations
 
@@ -68,15 +71,15 @@ def band_holds_partial(f0_hz: float, centres_hz, n_harmonics: int, nyquist_hz: f
 
 
 def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
-                  damping: float = DAMPING) -> tuple[np.ndarray, float]:
+                  damping: float = DAMPING, floor_db: float = FLOOR_DB) -> tuple[np.ndarray, float]:
     """One note's band correction (dB per band of `real_db` / `ours_db`, both relative to their
     note's power) and the level shift in it: where a band holds a partial and either side sounds
-    within FLOOR_DB of the note's strongest band, damping × (real − ours), clamped to ±LIMIT_DB
+    within `floor_db` of the note's strongest band, damping × (real − ours), clamped to ±LIMIT_DB
     before damping, all of those bands then shifted by the same dB so that the engine's note, its
     bands multiplied by the correction, keeps its power; 0 elsewhere (a band of noise alone keeps
     its level, and so its level against the note's)."""
     real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
-    floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
+    floor = max(real_db.max(), ours_db.max()) - floor_db
     ok = np.asarray(holds, bool) & ((real_db > floor) | (ours_db > floor))
     if not ok.any():
         return np.zeros_like(real_db), 0.0
@@ -86,12 +89,13 @@ def correction_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
     return np.where(ok, g + shift, 0.0), float(shift)
 
 
-def partial_band_error_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray) -> float | None:
+def partial_band_error_db(real_db: np.ndarray, ours_db: np.ndarray, holds: np.ndarray,
+                          floor_db: float = FLOOR_DB) -> float | None:
     """The mean |real − ours| (dB) over the bands that hold a partial where either side lies
-    within FLOOR_DB of the note's strongest band; None where no band does. What `key-bands`
+    within `floor_db` of the note's strongest band; None where no band does. What `key-bands`
     corrects and reports, and what `playing --ladder` reads."""
     real_db, ours_db = np.asarray(real_db, float), np.asarray(ours_db, float)
-    floor = max(real_db.max(), ours_db.max()) - FLOOR_DB
+    floor = max(real_db.max(), ours_db.max()) - floor_db
     ok = np.asarray(holds, bool) & ((real_db > floor) | (ours_db > floor))
     return float(np.abs(real_db - ours_db)[ok].mean()) if ok.any() else None
 
@@ -175,12 +179,15 @@ def engine_band_levels(timbred: Path, model_path: Path, latent: np.ndarray, pitc
 
 def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work: Path,
             damping: float = DAMPING, verbose: bool = True, stretch: np.ndarray | None = None,
-            partials: bool = True) -> tuple[np.ndarray, dict, dict]:
+            partials: bool = True, floor_db: float = FLOOR_DB,
+            chosen: list[int] | None = None) -> tuple[np.ndarray, dict, dict]:
     """Every note's correction [N, BANDS] (the transients' 28 bands: the report's 100 Hz-16 kHz
     where partials sound, unless `partials` is False, and band NOISE_BAND for the noise under
     375 Hz), per instrument the mean |real − ours| over the bands that hold a partial, dB, and the
     mean |real − ours| of the noise under 375 Hz (`noise_floor_db`'s bands, undamped), dB;
-    `stretch`: the file's `inharmonicity.b` [I, 128]."""
+    `stretch`: the file's `inharmonicity.b` [I, 128]; `floor_db`: bands this far under the note's
+    strongest, both ways, are left alone (`correction_db`); `chosen`: only these instruments' notes
+    are played (the others' corrections are 0)."""
     from .playing import BAND_CENTRES_HZ, RATE, band_levels_db
     from .transients import BANDS
 
@@ -189,7 +196,7 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
     errors, noise_errors = {}, {}
     for k, name in enumerate(notes.instruments):
         idx = np.flatnonzero(np.asarray(notes.instrument) == k)
-        if len(idx) == 0:
+        if len(idx) == 0 or (chosen is not None and k not in chosen):
             continue
         hold = np.asarray(notes.hold_frames)[idx] / cfg.frame_rate
         ours = engine_band_levels(timbred, model_path, means[k], np.asarray(notes.pitch)[idx],
@@ -201,12 +208,12 @@ def measure(timbred: Path, model_path: Path, notes, cfg, means: np.ndarray, work
             b = 0.0 if stretch is None else float(stretch[k, int(np.clip(round(float(notes.pitch[i])), 0, 127))])
             holds = band_holds_partial(f0, BAND_CENTRES_HZ, cfg.n_harmonics, RATE / 2, b)
             if partials:
-                out[i, index], _ = correction_db(real, ours[j], holds, damping)
+                out[i, index], _ = correction_db(real, ours[j], holds, damping, floor_db)
             noise = noise_floor_db(real, ours[j], BAND_CENTRES_HZ, holds, f0, damping)
             if noise is not None:
                 out[i, NOISE_BAND] = noise
                 noise_err.append(abs(noise_floor_db(real, ours[j], BAND_CENTRES_HZ, holds, f0, 1.0, np.inf, cut_only=False)))
-            e = partial_band_error_db(real, ours[j], holds)
+            e = partial_band_error_db(real, ours[j], holds, floor_db)
             if e is not None:
                 err.append(e)
         errors[name] = float(np.mean(err)) if err else float("nan")
@@ -260,15 +267,15 @@ def _tone_tables(model_path: Path) -> tuple[dict[str, np.ndarray], dict]:
 
 def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
                 write: bool = True, rounds: int = ROUNDS, damping: float = STRIKE_DAMPING,
-                work: Path | None = None) -> dict:
+                work: Path | None = None, only: list[str] | None = None) -> dict:
     """`timbred-train key-strikes`: each key's strike as bright as the real note's. Every train note
     of velocity `tone.STRIKE_MIN_VELOCITY` or more (the note set's and the layers') is played through
     timbred at its instrument's mean; its power above 6 kHz in the first 20 ms (`playing.strike_db`)
     against the recording's gives damping × (real − ours), clamped to ±LIMIT_DB, which is averaged
     onto the onset course's keys and the band gains' velocities (`tone.build_table`, each key its own
     notes) and added to `tone.strike_top_db` [I, P_onset, V_gain] (velocities under the minimum keep
-    0 dB), `rounds` times, then measured once more. Returns the mean |error| per instrument, one
-    entry per measurement."""
+    0 dB), `rounds` times, then measured once more; `only`: these instruments alone (every other
+    row stays bit for bit). Returns the mean |error| per instrument, one entry per measurement."""
     from . import tone as T
     from .playing import RATE, strike_db
 
@@ -284,7 +291,9 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
     top = np.asarray(tables.get("tone.strike_top_db", np.zeros(shape, np.float32)), np.float64)
     if top.shape != shape:
         top = np.zeros(shape)
-    loud = np.flatnonzero(np.asarray(notes.velocity) >= T.STRIKE_MIN_VELOCITY)
+    chosen = _chosen(model_path, cfg, only)
+    loud = np.flatnonzero((np.asarray(notes.velocity) >= T.STRIKE_MIN_VELOCITY)
+                          & np.isin(np.asarray(notes.instrument), chosen))
     real = {int(i): strike_db(np.asarray(notes.audio[i][:RATE])) for i in loud}  # its first second, as ours
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keystrikes-"))
     trial, history = model_path, []
@@ -314,7 +323,7 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
                              np.asarray(notes.velocity)[loud], len(cfg.instruments), keys, velocities, smooth=False,
                              pitch_span=T.ONSET_PITCH_SPAN)[..., 0]
         step[:, :, np.asarray(velocities) < T.STRIKE_MIN_VELOCITY] = 0.0
-        top = np.clip(top + step, -STRIKE_TOP_LIMIT_DB, STRIKE_TOP_LIMIT_DB)
+        top[chosen] = np.clip(top[chosen] + step[chosen], -STRIKE_TOP_LIMIT_DB, STRIKE_TOP_LIMIT_DB)
         tables["tone.strike_top_db"] = top.astype(np.float32)
         trial = work / f"strikes{r + 1}.safetensors"
         T._write(model_path, tables, info, trial)
@@ -325,10 +334,22 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
             print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
     print(f"  {'all':16s} " + " → ".join(f"{np.mean(list(h.values())):.2f}" for h in history))
     if write:
-        T._write(model_path, tables, info | {"key_strikes": {"notes": int(len(loud)), "rounds": rounds,
-                                                             "damping": damping}}, out)
+        step = "key_strikes" + ("_" + "_".join(only) if only else "")  # a later round on a few keeps the whole one's
+        T._write(model_path, tables, info | {step: {"notes": int(len(loud)), "rounds": rounds, "damping": damping}},
+                 out)
         print(f"wrote tone.strike_top_db {list(shape)} into {out or model_path}")
     return {"errors_db": history}
+
+
+def _chosen(model_path: Path, cfg, only: list[str] | None) -> list[int]:
+    """The instrument indices a per-key step works on: `only`'s (refusing a name the model lacks),
+    else every one."""
+    if not only:
+        return list(range(len(cfg.instruments)))
+    unknown = sorted(set(only) - set(cfg.instruments))
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} (it has {', '.join(cfg.instruments)})")
+    return [cfg.instruments.index(x) for x in only]
 
 
 def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
@@ -346,24 +367,34 @@ def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
 
 def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
         write: bool = True, rounds: int = ROUNDS, damping: float = DAMPING, work: Path | None = None,
-        noise_only: bool = False) -> dict:
+        noise_only: bool = False, only: list[str] | None = None, floor_db: float = FLOOR_DB,
+        min_db: float | None = None) -> dict:
     """`timbred-train key-bands`: ROUNDS rounds of `measure` and the band gains on every key, then
     the errors once more on the result; written into the model (or `out`). `noise_only`: only the
     noise under 375 Hz (band NOISE_BAND), every partial's balance as it is (the last step of the
-    chain, after the onset course, the strike and the high-pass, which it leaves valid). Returns
-    the mean errors per instrument, one entry per measurement (`errors_db`: where a partial sounds;
-    `noise_errors_db`: the noise under 375 Hz)."""
+    chain, after the onset course, the strike and the high-pass, which it leaves valid). `only`:
+    these instruments' notes alone are played and their gains set (every other gain stays bit for
+    bit); `floor_db`: how far under a note's strongest band a band is still corrected; `min_db`:
+    the gains' lower clamp (default `tone.MIN_DB`). Returns the mean errors per instrument, one
+    entry per measurement (`errors_db`: where a partial sounds; `noise_errors_db`: the noise under
+    375 Hz)."""
     from safetensors import safe_open
 
     from . import tone as T
 
     model_path = Path(model_path)
     cfg, notes, means = _train_notes(model_path, data, layers, timbred)
+    chosen = _chosen(model_path, cfg, only)
+    min_db = T.MIN_DB if min_db is None else float(min_db)
     keys = [float(p) for p in T.ONSET_PITCHES]
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
     trial, history, noise_history = model_path, [], []
     step = "key_noise" if noise_only else "key_bands"
-    written = {step: {"notes": int(len(notes.pitch)), "rounds": rounds, "damping": damping}}
+    record = {"notes": int(np.isin(np.asarray(notes.instrument), chosen).sum()), "rounds": rounds, "damping": damping}
+    if only:  # a later round on a few instruments keeps the record of the whole one beside its own
+        step += "_" + "_".join(only)
+        record |= {"only": list(only), "floor_db": floor_db, "min_db": min_db}
+    written = {step: record}
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
@@ -373,24 +404,25 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     velocities = T.gain_velocities(model_path, cfg)
     gains = gains_at_keys(tables["tone.gain_db"], T.gain_pitches(model_path, cfg), keys)
     what = "the noise under 375 Hz" if noise_only else "the band balance"
-    print(f"{what} of {len(notes.pitch)} train notes through {timbred}, {rounds} rounds, damping {damping:g}",
+    print(f"{what} of {record['notes']} train notes through {timbred}, {rounds} rounds, damping {damping:g}",
           flush=True)
     for r in range(rounds + 1):
         print(f"round {r + 1}" if r < rounds else "the result", flush=True)
         corrections, errors, noise_errors = measure(Path(timbred), trial, notes, cfg, means, work, damping,
-                                                    stretch=stretch, partials=not noise_only)
+                                                    stretch=stretch, partials=not noise_only, floor_db=floor_db,
+                                                    chosen=chosen)
         history.append(errors)
         noise_history.append(noise_errors)
         if r == rounds:
             break
         table = T.build_table(corrections, notes.instrument, notes.pitch, notes.velocity, len(cfg.instruments), keys,
                               velocities, smooth=False, pitch_span=T.ONSET_PITCH_SPAN)
-        gains = np.clip(gains + table, T.MIN_DB, T.MAX_DB)
+        gains[chosen] = np.clip(gains[chosen] + table[chosen], min_db, T.MAX_DB)
         tables["tone.gain_db"] = gains.astype(np.float32)
         tables["tone.gain_pitches"] = np.asarray(keys, np.float32)
         trial = work / f"round{r + 1}.safetensors"
         T._write(model_path, tables, info | written, trial)
-    names = list(cfg.instruments)
+    names = [cfg.instruments[k] for k in chosen]
     steps = " → ".join(["before"] + [f"round {r + 1}" for r in range(rounds)])
     print(f"mean |band error| where a partial sounds | of the noise under 375 Hz, dB, {steps}")
     for n in names:
