@@ -113,9 +113,15 @@ extension TimbreModel {
         if let count = gainPitchCount, count < 2 {
             throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected one axis of at least 2 pitches")
         }
+        // (the onset course on the band gains' velocity anchors when it has as many and it has its
+        // own pitch anchors: a course set at the velocity layers too, session 34)
+        let fileOnsetVelocities = file.tensors["tone.onset_db"].flatMap { $0.shape.count == 4 ? $0.shape[2] : nil }
+        let onsetOnGainVelocities = onsetPitchCount != nil && gainVelocityCount != nil
+            && fileOnsetVelocities == gainVelocityCount && gainVelocityCount != config.envVelocities.count
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
             : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames,
-                               gainVelocityCount: gainVelocityCount, gainPitchCount: gainPitchCount)
+                               gainVelocityCount: gainVelocityCount, gainPitchCount: gainPitchCount,
+                               onsetOnGainVelocities: onsetOnGainVelocities)
                 .filter { file.tensors[$0.name] != nil || $0.name == "tone.gain_db" }
         for spec in toneSpecs where spec.name != "tone.onset_pitches" {
             values[spec.name] = try checked(spec, inRange: { abs($0) <= ToneTable.largestGainDB },
@@ -362,6 +368,7 @@ extension TimbreModel {
             onsetFrameRateHz: Double(config.frameRate),
             courseSeconds: courseSeconds, courseDB: values["tone.course_db"] ?? [], gainVelocityAnchors: gainVelocityAnchors,
             gainPitchAnchors: gainPitchAnchors, courseOnGainVelocities: courseOnGainVelocities,
+            onsetOnGainVelocities: onsetOnGainVelocities,
             strikeFraction: values[strikeSpec.name] ?? [], strikeNoiseDB: values[strikeNoiseSpec.name] ?? [],
             strikeTopDB: values[strikeTopSpec.name] ?? [], latentMeans: means, blendScale: scale, blendRule: blendRule)
         let motion = motionEdges.map { edges in

@@ -253,12 +253,16 @@ public struct TimbreModel: Sendable {
     /// The tone tensors of a file whose onset course has `onsetPitchCount` pitch anchors of its
     /// own (`tone.onset_pitches`; nil: the envelopes') and `onsetFrameCount` frames.
     /// With `gainVelocityCount` (`tone.gain_velocities`' length) the band gains have velocity
-    /// anchors of their own, with `gainPitchCount` (`tone.gain_pitches`' length) pitch anchors.
+    /// anchors of their own, with `gainPitchCount` (`tone.gain_pitches`' length) pitch anchors;
+    /// with `onsetOnGainVelocities` the onset course is on the band gains' velocity anchors too.
     public static func toneTensors(for config: ModelConfig, onsetPitchCount: Int?, onsetFrameCount: Int,
-                                   gainVelocityCount: Int? = nil, gainPitchCount: Int? = nil) -> [TensorSpec] {
+                                   gainVelocityCount: Int? = nil, gainPitchCount: Int? = nil,
+                                   onsetOnGainVelocities: Bool = false) -> [TensorSpec] {
         let cell = [config.instrumentCount, gainPitchCount ?? config.envPitches.count,
                     gainVelocityCount ?? config.envVelocities.count]
-        let onsetCell = [config.instrumentCount, onsetPitchCount ?? config.envPitches.count, config.envVelocities.count]
+        let onsetVelocityCount = onsetOnGainVelocities ? (gainVelocityCount ?? config.envVelocities.count)
+            : config.envVelocities.count
+        let onsetCell = [config.instrumentCount, onsetPitchCount ?? config.envPitches.count, onsetVelocityCount]
         return [TensorSpec(name: "tone.gain_db", shape: cell + [ToneTable.bandCount]),
                 TensorSpec(name: "tone.onset_db", shape: onsetCell + [onsetFrameCount])]
             + (onsetPitchCount.map { [TensorSpec(name: "tone.onset_pitches", shape: [$0])] } ?? [])

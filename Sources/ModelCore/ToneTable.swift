@@ -48,9 +48,13 @@ public struct ToneTable: Sendable, Equatable {
     /// The onset course's pitch anchors (MIDI), increasing: `tone.onset_pitches`, else
     /// `pitchAnchors`.
     public let onsetPitchAnchors: [Double]
-    /// `tone.onset_db` [I, P_onset, V, T] (empty: none): the gain in dB of everything at frame t
+    /// `tone.onset_db` [I, P_onset, V_onset, T] (empty: none): the gain in dB of everything at frame t
     /// after note-on.
     public let onsetDB: [Float]
+    /// The onset course's velocity anchors, increasing: `velocityAnchors` (files before session 34)
+    /// or the band gains' own (`gainVelocityAnchors`: a course set at the velocity layers too, where
+    /// a SoundFont switches samples between the envelopes' anchors).
+    public let onsetVelocityAnchors: [Double]
     /// T, onset frames (0: none).
     public let onsetFrameCount: Int
     /// Onset frames per second (the decoder's frame rate).
@@ -95,7 +99,8 @@ public struct ToneTable: Sendable, Equatable {
     public init(instrumentCount: Int, zDim: Int, pitchAnchors: [Double], velocityAnchors: [Double], gainDB: [Float],
                 onsetDB: [Float] = [], onsetPitchAnchors: [Double]? = nil, onsetFrameRateHz: Double = 100,
                 courseSeconds: [Double] = [], courseDB: [Float] = [], gainVelocityAnchors: [Double]? = nil,
-                gainPitchAnchors: [Double]? = nil, courseOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], strikeTopDB: [Float] = [],
+                gainPitchAnchors: [Double]? = nil, courseOnGainVelocities: Bool = false,
+                onsetOnGainVelocities: Bool = false, strikeFraction: [Float] = [], strikeNoiseDB: [Float] = [], strikeTopDB: [Float] = [],
                 latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(strikeFraction.isEmpty || strikeFraction.count == instrumentCount)
         self.strikeFraction = strikeFraction
@@ -115,7 +120,9 @@ public struct ToneTable: Sendable, Equatable {
         self.gainPitchAnchors = gainPitches
         let onsetPitches = onsetPitchAnchors ?? pitchAnchors
         precondition(onsetPitches.count >= 2)
-        let onsetCells = instrumentCount * onsetPitches.count * velocityAnchors.count
+        let onsetVelocities = onsetOnGainVelocities ? gainVelocities : velocityAnchors
+        self.onsetVelocityAnchors = onsetVelocities
+        let onsetCells = instrumentCount * onsetPitches.count * onsetVelocities.count
         precondition(onsetDB.count % max(1, onsetCells) == 0)
         self.onsetPitchAnchors = onsetPitches
         self.onsetDB = onsetDB
@@ -174,7 +181,7 @@ public struct ToneTable: Sendable, Equatable {
         let frame = position < 0 || last < 0 ? -1 : (position >= Double(last) ? last : Int(position))
         let frameFraction = Float(frame >= 0 && frame < last ? position - Double(frame) : 0)
         let onsetCorners = frame < 0 ? corners : AnchorCorners(pitchAnchors: onsetPitchAnchors,
-                                                               velocityAnchors: velocityAnchors, pitch: pitch,
+                                                               velocityAnchors: onsetVelocityAnchors, pitch: pitch,
                                                                velocity: velocity)
         let (courseIndex, courseFraction) = coursePosition(secondsSinceNoteOn)
         let s = courseSeconds.count, next = min(courseIndex + 1, s - 1)

@@ -226,6 +226,32 @@ def test_a_band_course_measured_at_the_velocity_layers_is_read_at_them():
     assert at100.shape == (5, T.BANDS) and np.allclose(at100, -1.5) and np.allclose(at90, -0.75)
 
 
+def test_an_onset_course_moved_onto_the_gains_velocities_plays_as_before():
+    """`widened_velocities`: the course on the envelopes' anchors, moved onto the band gains' (64 and
+    100 added), gives the same lookup at every velocity; a change at the new 64 anchor then moves
+    velocities between 40 and 80 only."""
+    g = np.random.default_rng(3)
+    env = [16.0, 40.0, 80.0, 120.0, 127.0]
+    gains = [16.0, 40.0, 64.0, 80.0, 100.0, 120.0, 127.0]
+    course = g.normal(0, 6, (2, 3, 5, 50))
+    wide = T.widened_velocities(course, env, gains)
+    assert wide.shape == (2, 3, 7, 50)
+    means = np.array([[0.0, 0.0], [1.0, 0.5]])
+    z = np.array([0.3, 0.2])
+    for vel in [1.0, 16.0, 30.0, 52.5, 64.0, 79.0, 100.0, 121.0, 127.0]:
+        a = T.lookup(course, [40.0, 60.0, 80.0], env, means, 0.7, "inverse_distance", z, 61.5, vel)
+        b = T.lookup(wide, [40.0, 60.0, 80.0], gains, means, 0.7, "inverse_distance", z, 61.5, vel)
+        assert np.allclose(a, b, atol=1e-9), vel
+    wide[:, :, 2] += 10.0
+    for vel, moved in [(40.0, False), (52.0, True), (64.0, True), (80.0, False), (100.0, False)]:
+        a = T.lookup(course, [40.0, 60.0, 80.0], env, means, 0.7, "inverse_distance", z, 61.5, vel)
+        b = T.lookup(wide, [40.0, 60.0, 80.0], gains, means, 0.7, "inverse_distance", z, 61.5, vel)
+        assert (not np.allclose(a, b)) == moved, vel
+    import pytest
+    with pytest.raises(ValueError):
+        T.widened_velocities(course, env, [16.0, 64.0, 127.0])
+
+
 def test_a_layer_s_own_course_starts_where_the_onset_course_ends():
     """Inside the onset course's 600 ms a velocity layer's course is read between its neighbouring
     anchors' (the onset course at the layer's velocity is theirs, measured with their courses); from

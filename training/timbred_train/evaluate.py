@@ -379,6 +379,7 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     rule, scale = meta.get("envelope_blend", "gaussian"), float(meta["envelope_blend_scale"])
 
     onset_pitches = T.onset_pitches(model_path, cfg)
+    onset_velocities = T.onset_velocities(model_path, cfg)
 
     band_velocities = T.gain_velocities(model_path, cfg)
     band_pitches = T.gain_pitches(model_path, cfg)
@@ -397,7 +398,7 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
         "strike": strike_at[k],
         "strike_noise_db": noise_at[k],
         "tone_db": look(table, band_pitches, k, pitch, velocity, band_velocities),
-        "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity),
+        "onset_db": None if onset is None else look(onset, onset_pitches, k, pitch, velocity, onset_velocities),
         "course_db": None if course is None else (
             T.lookup_course(course, cfg.env_pitches, T.course_velocities(course, band_velocities, cfg), means, scale,
                             rule, means[k], pitch, velocity),

@@ -610,6 +610,31 @@ def gain_velocities(model_path: Path, cfg) -> list[float]:
     return [float(x) for x in v] if v is not None else list(cfg.env_velocities)
 
 
+def onset_velocities(model_path: Path, cfg) -> list[float]:
+    """The velocity anchors of the file's `tone.onset_db`, as the engine reads them: the band
+    gains' own when the course has as many and they are more than the envelopes' (a course set at
+    the velocity layers too, `key-onsets --gain-velocities`, session 34), else the envelopes'."""
+    onset = read_table(model_path, "tone.onset_db")
+    gains, env = gain_velocities(model_path, cfg), list(cfg.env_velocities)
+    on_gains = onset is not None and onset.ndim == 4 and onset.shape[2] == len(gains) != len(env)
+    return gains if on_gains and read_table(model_path, "tone.onset_pitches") is not None else env
+
+
+def widened_velocities(table: np.ndarray, have: list[float], new: list[float]) -> np.ndarray:
+    """A table [I, P, V, ...] on velocity anchors `have` on anchors `new` instead (every one of
+    `have` among them), each new anchor's row linear between its neighbours in `have`: the lookup,
+    linear between anchors and clamped to them, gives the same at every velocity."""
+    have, new = [float(v) for v in have], [float(v) for v in new]
+    if not set(have) <= set(new):
+        raise ValueError(f"velocity anchors {have} are not all among {new}")
+    out = []
+    for v in new:
+        j = int(np.clip(np.searchsorted(have, v) - 1, 0, len(have) - 2))
+        f = float(np.clip((v - have[j]) / (have[j + 1] - have[j]), 0.0, 1.0))
+        out.append((1 - f) * table[:, :, j] + f * table[:, :, j + 1])
+    return np.stack(out, axis=2)
+
+
 def merge_velocity_layers(table: np.ndarray, have: list[float], layer: np.ndarray,
                           new: list[float]) -> tuple[np.ndarray, list[float]]:
     """A [I, P, V, B] table on velocity anchors `have` and a [I, P, V_new, B] one on `new` as one
