@@ -224,7 +224,15 @@ final class FaultTests: DaemonTestCase {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try daemon.writePreset("alpha.toml", Self.presetA)
         try daemon.writePreset("gamma.toml", Self.presetC)
-        XCTAssertTrue(daemon.waitForLog("presets reloaded", timeout: 5, after: restoreOffset), daemon.log)
+        // the folder's watcher may reload between the two writes (alpha alone, then both): wait
+        // for the reload that has gamma
+        let deadline = Date().addingTimeInterval(5)
+        func gammaReloaded() -> Bool {
+            daemon.log.dropFirst(restoreOffset).split(separator: "\n")
+                .contains { $0.contains("presets reloaded") && $0.contains("gamma") }
+        }
+        while !gammaReloaded(), Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(gammaReloaded(), daemon.log)
         let end = Double(probe.now &- on) / 48000 + 0.3
         let x = record(from: on, seconds: end)
         print(String(format: "folder removed at %.2f s, restored and reloaded by %.2f s after the note-on", removedAt, end - 0.3))
