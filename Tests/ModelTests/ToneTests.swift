@@ -51,6 +51,39 @@ final class ToneTests: XCTestCase {
                        "the band under the top untouched")
     }
 
+    /// An onset course on the band gains' velocity anchors (`tone.onset_db` with as many velocities
+    /// as `tone.gain_velocities`, session 34) is read at them: at a layer's velocity its own cell,
+    /// between two anchors linear between them; on the envelopes' anchors the same cells would be
+    /// read elsewhere.
+    func testAnOnsetCourseOnTheGainsVelocitiesIsReadAtThem() {
+        let gainVelocities: [Double] = [20, 64, 120], frames = 3
+        // [I = 1, P = 2, V = 3, T = 3]: cell v holds 10 · (v + 1) dB at every frame and pitch
+        var onset: [Float] = []
+        for _ in 0..<2 { for v in 0..<3 { onset += Array(repeating: Float(10 * (v + 1)), count: frames) } }
+        func table(onGains: Bool, onsetDB: [Float]) -> ToneTable {
+            ToneTable(instrumentCount: 1, zDim: 1, pitchAnchors: [40, 80], velocityAnchors: [20, 120],
+                      gainDB: Array(repeating: 0, count: 2 * 3 * ToneTable.bandCount), onsetDB: onsetDB,
+                      onsetPitchAnchors: [40, 80], gainVelocityAnchors: gainVelocities,
+                      onsetOnGainVelocities: onGains, latentMeans: [0], blendScale: 1, blendRule: .inverseDistance)
+        }
+        let wide = table(onGains: true, onsetDB: onset)
+        XCTAssertEqual(wide.onsetVelocityAnchors, gainVelocities)
+        XCTAssertEqual(wide.onsetFrameCount, frames)
+        func onsetDB(_ t: ToneTable, velocity: Double) -> Float {
+            t.gains(z: [0], pitch: 60, velocity: velocity, secondsSinceNoteOn: 0.005)[ToneTable.bandCount]
+        }
+        XCTAssertEqual(onsetDB(wide, velocity: 64), 20, accuracy: 1e-4, "the 64 anchor's own cell")
+        XCTAssertEqual(onsetDB(wide, velocity: 42), 15, accuracy: 1e-4, "halfway between 20 and 64")
+        XCTAssertEqual(onsetDB(wide, velocity: 92), 25, accuracy: 1e-4, "halfway between 64 and 120")
+        XCTAssertEqual(onsetDB(wide, velocity: 127), 30, accuracy: 1e-4, "clamped to the last anchor")
+        // the same course without the layer, on the envelopes' two anchors (cells 10 and 30 dB)
+        var narrow: [Float] = []
+        for _ in 0..<2 { for v in [0, 2] { narrow += Array(repeating: Float(10 * (v + 1)), count: frames) } }
+        let old = table(onGains: false, onsetDB: narrow)
+        XCTAssertEqual(old.onsetVelocityAnchors, [20, 120])
+        XCTAssertEqual(onsetDB(old, velocity: 64), 10 + 20 * 44 / 100, accuracy: 1e-4)
+    }
+
     /// The strike's top per key and velocity (`tone.strike_top_db` on the onset course's keys):
     /// at the queries' times after note-on as the trainer computes it, 0 from the strike's ramp on.
     func testStrikeTopLookupMatchesTheTrainer() throws {
@@ -328,6 +361,8 @@ final class ToneTests: XCTestCase {
             let g = t.gains(z: model.latentMeans[i], pitch: pitch, velocity: 100, secondsSinceNoteOn: 0.45)
             return g[Int((ToneBalance.bandPosition(hz: hz)).rounded())]
         }
+        XCTAssertEqual(t.onsetVelocityAnchors, [16, 40, 64, 80, 100, 120, 127],
+                       "the onset course on the band gains' velocities (key-onsets --gain-velocities, session 34)")
         let piano8k = try gainDB("piano", pitch: 72, hz: 8000), trumpet1k = try gainDB("trumpet", pitch: 60, hz: 1000)
         let top = try ["trumpet", "alto_sax", "nylon_guitar"].map { try gainDB($0, pitch: 84, hz: 12500) }
         let flute125 = try gainDB("flute", pitch: 60, hz: 125)

@@ -1,6 +1,7 @@
 """The per-key band balance read through the engine: which bands hold a partial, and a note's
 correction (damped, clamped, only where a partial sounds, the note's power kept)."""
 import numpy as np
+from pathlib import Path
 import pytest
 
 from timbred_train import keybands as K
@@ -361,6 +362,39 @@ def test_the_shipped_keys_follow_the_real_notes_level_over_two_seconds(tmp_path,
     assert all(attack_within_bound(r, o) for r, o in attacks)
     assert np.mean(errors) < ONSET_KEYS_LEVEL_BOUND_DB
     assert max(after) < ONSET_KEYS_AFTER_BOUND_DB
+
+
+# Struck notes whose attack (onset to within 3 dB of the peak) was furthest from FluidR3's between
+# the envelopes' velocity anchors (session 33's model through the engine, ms, FluidR3 / timbred):
+# FluidR3's vibraphone switches from the soft mallet's bloom to the hard one's click between 40
+# and 80, and the onset course read at 64 lay between them; `key-onsets --gain-velocities` sets
+# anchors at 64 and 100 (session 34)
+VELOCITY_ATTACKS = {("vibraphone", 75, 64): (7.0, 20.0), ("vibraphone", 78, 64): (5.5, 17.5),
+                    ("vibraphone", 81, 64): (1.5, 17.5), ("marimba", 52, 100): (15.0, 26.5),
+                    ("marimba", 52, 64): (15.0, 23.0)}
+
+
+def test_the_shipped_struck_notes_attack_like_the_real_ones_between_the_envelopes_velocities(tmp_path,
+                                                                                              shipped_engine):
+    """Through the engine (the release binary), those notes reach their peak within issue 14's
+    bound of FluidR3's (max(5 ms, 1.5×))."""
+    from timbred_train.config import DEFAULT_INSTRUMENTS
+    from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
+    from timbred_train.playing import RATE, attack_ms, attack_within_bound, render_timbred
+
+    timbred, model = shipped_engine
+    program = {d[0]: d[1] for d in DEFAULT_INSTRUMENTS}
+    fs = FluidSynth(DEFAULT_SOUNDFONT, RATE)
+    presets = Path(__file__).resolve().parents[2] / "presets"
+    outside = []
+    for (name, key, velocity), (real_before, ours_before) in VELOCITY_ATTACKS.items():
+        ours = attack_ms(render_timbred(timbred, model, presets, name, [(key, velocity)], tmp_path, dry=True)[0], key)
+        real = attack_ms(fs.render_note(program[name], key, velocity, 1.0, 0.5), key)
+        print(f"{name} {key} at velocity {velocity}: {ours:.1f} ms against FluidR3's {real:.1f} "
+              f"(session 33: {ours_before:.1f} against {real_before:.1f})")
+        if not attack_within_bound(real, ours):
+            outside.append((name, key, velocity, ours, real))
+    assert not outside
 
 
 def test_the_level_held_past_the_course_is_set_on_the_second_after_it():

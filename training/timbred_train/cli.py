@@ -249,7 +249,7 @@ def cmd_key_onsets(args) -> None:
     onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
                write=not args.dry, rounds=args.rounds, frames=args.frames,
                only=_names(args.only), past=args.past_frames,
-               between_only=args.between_only)
+               between_only=args.between_only, gain_velocities=args.gain_velocities)
 
 
 def cmd_key_bands(args) -> None:
@@ -493,6 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     ko.add_argument("--between-only", action="store_true",
                     help="set only the courses of keys with no train note of their own between two train notes (steered "
                          "towards their recordings' course, interpolated); the train keys' courses stay as they are")
+    ko.add_argument("--gain-velocities", action="store_true",
+                    help="move the onset course onto the band gains' velocity anchors first (playing as before), so "
+                         "that the velocity layers' notes (e.g. 64 and 100) set anchors of their own")
     ko.add_argument("--past-frames", type=int, default=100,
                     help="frames after the course (10 ms each) whose mean level sets the gain held for the rest of "
                          "the note (default 100: 2-3 s); 0 holds the mean of the course's own last 0.5 s")

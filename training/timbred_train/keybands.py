@@ -560,7 +560,8 @@ def extended_course(onset: np.ndarray, frames: int) -> np.ndarray:
 def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
                write: bool = True, rounds: int = ROUNDS, damping: float = ONSET_KEY_DAMPING,
                frames: int = ONSET_KEY_FRAMES, work: Path | None = None, jobs: int = 2,
-               only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES, between_only: bool = False) -> dict:
+               only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES, between_only: bool = False,
+               gain_velocities: bool = False) -> dict:
     """`timbred-train key-onsets`: each key's level over its first `frames` frames as the real
     note's, read through the engine. Every train note (the note set's and the layers'; a velocity
     anchor takes the notes of the velocity nearest it, as the tone tables do) is played through
@@ -575,7 +576,12 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     A key with no train note of its own between two train notes (`between_keys`) is steered towards
     their recordings' course, interpolated; `between_only`: only those keys' courses are set (a
     course the train keys' rounds have settled stays as it is: each further round there raises the
-    bowed and blown notes' level error, whose first frames are noise the course does not scale)."""
+    bowed and blown notes' level error, whose first frames are noise the course does not scale).
+    `gain_velocities`: the course is first moved onto the band gains' velocity anchors (playing as
+    before, `tone.widened_velocities`), so that the velocity layers' notes (64 and 100) set anchors of
+    their own: FluidR3's vibraphone switches from the soft mallet's bloom to the hard one's click
+    between 40 and 80, and at 64 its keys 72-84 reach their peak in 2-8 ms, ours in 15-20, read
+    between those anchors."""
     from concurrent.futures import ThreadPoolExecutor
 
     from . import tone as T
@@ -589,8 +595,11 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     if not 1 <= frames <= 200:
         raise UserError(f"--frames {frames}: the engine reads an onset course of 1 to 200 frames")
     keys = [float(p) for p in tables["tone.onset_pitches"]]
-    velocities = [float(v) for v in cfg.env_velocities]
+    velocities = T.onset_velocities(model_path, cfg)
     course = extended_course(np.asarray(tables["tone.onset_db"], np.float64), frames)
+    if gain_velocities and velocities != T.gain_velocities(model_path, cfg):
+        course = T.widened_velocities(course, velocities, T.gain_velocities(model_path, cfg))
+        velocities = T.gain_velocities(model_path, cfg)
     hop = cfg.hop
     # the notes a velocity anchor reads: per instrument, the recorded velocity nearest each anchor
     use = np.zeros(len(notes.pitch), bool)
@@ -696,6 +705,6 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
         T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "keys_between": len(between),
                                                            "between_only": between_only, "rounds": rounds,
                                                            "damping": damping, "frames": frames,
-                                                           "past_frames": past}}, out)
+                                                           "past_frames": past, "velocities": velocities}}, out)
         print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
     return {"errors": history}
