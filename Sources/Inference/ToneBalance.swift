@@ -3,11 +3,14 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import DSP
 
 /// Applies a note's tone balance (docs/model-format.md, "Tone balance") to one frame of scaled
-/// controls: harmonic k (where it sounds, at `k · f0 · √(1 + B k²)` with the frame's stretch B) and
-/// noise band b (at `b · F / (B_noise - 1)`) are multiplied by the gain at their frequency, linear in amplitude between the centres of the 1/3-octave bands
-/// (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz), constant beyond bands 1 and B - 1.
+/// controls: harmonic k (where the oscillator bank plays it, `r_k · f0` with the frame's stretch,
+/// ``HarmonicControls/stretchRatio(partial:inharmonicity:)``) and noise band b (at
+/// `b · F / (B_noise - 1)`) are multiplied by the gain at their frequency, linear in amplitude
+/// between the centres of the 1/3-octave bands (band b ≥ 1 centred at `1000 · 2^((b - 14) / 3)` Hz),
+/// constant beyond bands 1 and B - 1.
 ///
 /// Holds only precomputed band positions; ``apply(gainsDB:f0Hz:inharmonicity:harmonics:noise:)`` is
 /// real-time safe.
@@ -77,10 +80,9 @@ public struct ToneBalance: Sendable, Equatable {
     }
 
     /// Multiplies the K harmonic amplitudes and B noise magnitudes of a frame whose fundamental
-    /// is `f0Hz` and whose partials are stretched by `inharmonicity` (B; 0: harmonic) by the gains of
-    /// `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all
-    /// in dB, then the strike's share σ, then the strike's noise gain N in dB, then the strike's top T
-    /// in dB). With σ < 1 the bands
+    /// is `f0Hz` and whose partials are stretched by `inharmonicity` (B; 0: harmonic) by the gains
+    /// of `gainsDB` (``rowCount`` values: 28 bands in dB, then one for all in dB, then the strike's
+    /// share σ, then the strike's noise gain N in dB, then the strike's top T in dB). With σ < 1 the bands
     /// get σ of their gains (in dB) and the frame is scaled to the power (Σ harmonics² + Σ noise²)
     /// the whole gains give: the strike takes part of the balance's shape and all of its level.
     /// Then the noise is multiplied by N dB (the noise's magnitudes over-count its share of the
@@ -89,7 +91,7 @@ public struct ToneBalance: Sendable, Equatable {
     public func apply(gainsDB: UnsafePointer<Float>, f0Hz: Float, inharmonicity: Double = 0,
                       harmonics: UnsafeMutablePointer<Float>, noise: UnsafeMutablePointer<Float>) {
         let share = gainsDB[Self.bandCount + 1], noiseDB = gainsDB[Self.bandCount + 2]
-        let at = Partials(f0Hz: f0Hz, stretch: Float(inharmonicity))
+        let at = Partials(f0Hz: f0Hz, stretch: inharmonicity)
         if share < 1 {
             applyShared(gainsDB: gainsDB, share: share, at: at, harmonics: harmonics, noise: noise)
         } else {
@@ -103,28 +105,26 @@ public struct ToneBalance: Sendable, Equatable {
         if topDB != 0 { scaleTop(topDB: topDB, at: at, harmonics: harmonics, noise: noise) }
     }
 
-    /// Where a frame's partials lie on the band axis: partial k + 1 at `base + 3 log2(k + 1) +
-    /// 1.5 log2(1 + B (k + 1)²)`, clamped to the bands' span.
+    /// A frame's fundamental on the band axis and its partials' stretch.
     private struct Partials {
         /// The fundamental's band position.
         let base: Float
         /// The stretch B (0: harmonic, no logarithm per partial).
-        let stretch: Float
+        let stretch: Double
 
-        init(f0Hz: Float, stretch: Float) {
+        init(f0Hz: Float, stretch: Double) {
             base = Float(ToneBalance.bandPosition(hz: Double(f0Hz)))
             self.stretch = stretch > 0 && stretch.isFinite ? stretch : 0
         }
     }
 
-    /// Harmonic index `k`'s (partial k + 1's) band and the weight of the band above. Real-time safe.
+    /// Harmonic index `k`'s (partial k + 1's) band, at `base + 3 log2(r_k)` clamped to the bands'
+    /// span, and the weight of the band above. Real-time safe.
     @inline(__always)
     private func band(_ k: Int, _ at: Partials) -> (Int, Float) {
-        var q = at.base + harmonicPositionOffsets[k]
-        if at.stretch > 0 {
-            let n = Float(k + 1)
-            q += 1.5 * log2f(1 + at.stretch * n * n)
-        }
+        var q = at.base + (at.stretch > 0
+            ? Float(3 * log2(HarmonicControls.stretchRatio(partial: k + 1, inharmonicity: at.stretch)))
+            : harmonicPositionOffsets[k])
         q = min(max(q, 1), Float(Self.bandCount - 1))
         let j = min(Int(q), Self.bandCount - 2)
         return (j, q - Float(j))

@@ -113,11 +113,14 @@ extension TimbreModel {
         if let count = gainPitchCount, count < 2 {
             throw .badTensorData(path: path, name: "tone.gain_pitches", reason: "expected one axis of at least 2 pitches")
         }
-        // (the onset course on the band gains' velocity anchors when it has as many and it has its
-        // own pitch anchors: a course set at the velocity layers too, session 34)
-        let fileOnsetVelocities = file.tensors["tone.onset_db"].flatMap { $0.shape.count == 4 ? $0.shape[2] : nil }
-        let onsetOnGainVelocities = onsetPitchCount != nil && gainVelocityCount != nil
-            && fileOnsetVelocities == gainVelocityCount && gainVelocityCount != config.envVelocities.count
+        // (a course table's velocity axis is the band gains' own anchors when it has as many and
+        // they are not the envelopes' count: a course set at the velocity layers too)
+        func onGainVelocities(_ name: String) -> Bool {
+            gainVelocityCount != nil && file.tensors[name]?.shape.dropFirst(2).first == gainVelocityCount
+                && gainVelocityCount != config.envVelocities.count
+        }
+        // (the onset course so, with pitch anchors of its own: session 34)
+        let onsetOnGainVelocities = onsetPitchCount != nil && onGainVelocities("tone.onset_db")
         let toneSpecs = file.tensors["tone.gain_db"] == nil ? []
             : Self.toneTensors(for: config, onsetPitchCount: onsetPitchCount, onsetFrameCount: onsetFrames,
                                gainVelocityCount: gainVelocityCount, gainPitchCount: gainPitchCount,
@@ -173,9 +176,7 @@ extension TimbreModel {
             }
             // its velocity axis: the band gains' own anchors when it has as many (a course
             // measured at the velocity layers too, session 22), else the envelopes'
-            let fileVelocities = file.tensors["tone.course_db"]?.shape.dropFirst(2).first
-            courseOnGainVelocities = gainVelocityCount != nil && fileVelocities == gainVelocityCount
-                && gainVelocityCount != config.envVelocities.count
+            courseOnGainVelocities = onGainVelocities("tone.course_db")
             let courseSpecs = Self.toneCourseTensors(for: config, courseCount: count,
                                                      velocityCount: courseOnGainVelocities ? gainVelocityCount : nil)
             let t = try checked(courseSpecs[0], inRange: { $0 >= 0 && $0 <= 3600 }, what: "seconds 0…3600")

@@ -334,11 +334,16 @@ def strike_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path,
             print(f"  {n:16s} " + " → ".join(f"{h[n]:.2f}" for h in history))
     print(f"  {'all':16s} " + " → ".join(f"{np.mean(list(h.values())):.2f}" for h in history))
     if write:
-        step = "key_strikes" + ("_" + "_".join(only) if only else "")  # a later round on a few keeps the whole one's
-        T._write(model_path, tables, info | {step: {"notes": int(len(loud)), "rounds": rounds, "damping": damping}},
-                 out)
+        T._write(model_path, tables, info | {_step_name("key_strikes", only): {"notes": int(len(loud)), "rounds": rounds,
+                                                                             "damping": damping}}, out)
         print(f"wrote tone.strike_top_db {list(shape)} into {out or model_path}")
     return {"errors_db": history}
+
+
+def _step_name(step: str, only: list[str] | None) -> str:
+    """The name a per-key step's record takes in the file's `tone` metadata: with `only`, the
+    instruments' names appended, so that a later round on a few keeps the whole one's record."""
+    return step + ("_" + "_".join(only) if only else "")
 
 
 def _chosen(model_path: Path, cfg, only: list[str] | None) -> list[int]:
@@ -354,15 +359,10 @@ def _chosen(model_path: Path, cfg, only: list[str] | None) -> list[int]:
 
 def gains_at_keys(table: np.ndarray, pitches, keys) -> np.ndarray:
     """A band gain table [I, P, V, B] on pitch anchors `pitches` read at every key of `keys`
-    (linear between anchors, the first and last anchor's value outside them): [I, K, V, B]."""
-    from .envelope import anchor_axis
+    (`tone.read_at_anchors`): [I, K, V, B]."""
+    from .tone import read_at_anchors
 
-    out = np.zeros((table.shape[0], len(keys)) + table.shape[2:], np.float64)
-    for n, key in enumerate(keys):
-        j, f = anchor_axis(pitches, key)
-        f = float(np.clip(f, 0.0, 1.0))
-        out[:, n] = (1 - f) * table[:, j] + f * table[:, j + 1]
-    return out
+    return read_at_anchors(table, pitches, keys, axis=1)
 
 
 def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Path | None = None,
@@ -389,12 +389,10 @@ def run(model_path: Path, data: Path, layers: list[Path], timbred: Path, out: Pa
     keys = [float(p) for p in T.ONSET_PITCHES]
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keybands-"))
     trial, history, noise_history = model_path, [], []
-    step = "key_noise" if noise_only else "key_bands"
     record = {"notes": int(np.isin(np.asarray(notes.instrument), chosen).sum()), "rounds": rounds, "damping": damping}
-    if only:  # a later round on a few instruments keeps the record of the whole one beside its own
-        step += "_" + "_".join(only)
+    if only:
         record |= {"only": list(only), "floor_db": floor_db, "min_db": min_db}
-    written = {step: record}
+    written = {_step_name("key_noise" if noise_only else "key_bands", only): record}
     with safe_open(str(model_path), framework="np") as f:
         tables = {k: f.get_tensor(k) for k in f.keys() if k.startswith("tone.")}
         info = json.loads((f.metadata() or {}).get("tone", "{}"))
@@ -609,11 +607,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             vs = np.unique(np.asarray(notes.velocity)[mine])
             for v in velocities:
                 use |= mine & (np.asarray(notes.velocity) == vs[np.argmin(np.abs(vs - v))])
-    if only:
-        unknown = sorted(set(only) - set(cfg.instruments))
-        if unknown:
-            raise UserError(f"{model_path}: no instrument {', '.join(unknown)} (it has {', '.join(cfg.instruments)})")
-        use &= np.isin(np.asarray(notes.instrument), [cfg.instruments.index(x) for x in only])
+    use &= np.isin(np.asarray(notes.instrument), _chosen(model_path, cfg, only))
     idx_all = np.flatnonzero(use)
     # the frames read past the course, within every note's hold
     past = int(max(0, min(past, int(np.min(np.asarray(notes.hold_frames)[idx_all])) - frames)))
@@ -702,9 +696,8 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             print(f"  {nm:16s} " + " → ".join(f"{h[nm]['level_db']:.2f} / {h[nm]['attack_within']:.2f} / "
                                                 f"{h[nm]['after_db']:.2f}" for h in history))
     if write:
-        T._write(model_path, tables, info | {"key_onsets": {"notes": int(len(idx_all)), "keys_between": len(between),
-                                                           "between_only": between_only, "rounds": rounds,
-                                                           "damping": damping, "frames": frames,
-                                                           "past_frames": past, "velocities": velocities}}, out)
+        record = {"notes": int(len(idx_all)), "keys_between": len(between), "between_only": between_only,
+                  "rounds": rounds, "damping": damping, "frames": frames, "past_frames": past, "velocities": velocities}
+        T._write(model_path, tables, info | {_step_name("key_onsets", only): record}, out)
         print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
     return {"errors": history}

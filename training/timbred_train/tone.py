@@ -160,10 +160,11 @@ def lift_transient(amplitudes: np.ndarray, top_db: float, frame_rate_hz: float |
 
 
 def partial_hz(f0_hz: torch.Tensor, k: int, stretch_b: float = 0.0) -> np.ndarray:
-    """Where partials 1 … k of frames with fundamental `f0_hz` [..., T] sound: k · f0 · √(1 + B k²)
-    [..., T, k] (the oscillator bank's stretch)."""
-    n = np.arange(1, k + 1, dtype=np.float64)
-    return f0_hz.detach().numpy().astype(np.float64)[..., None] * n * np.sqrt(1.0 + float(stretch_b) * n * n)
+    """Where partials 1 … k of frames with fundamental `f0_hz` [..., T] sound: r_k · f0 [..., T, k]
+    (`inharmonicity.stretch_ratio`, the oscillator bank's stretch)."""
+    from .inharmonicity import stretch_ratio
+
+    return f0_hz.detach().numpy().astype(np.float64)[..., None] * stretch_ratio(np.arange(1, k + 1), stretch_b)
 
 
 def apply(controls: dict, gains_db: np.ndarray, f0_hz: torch.Tensor, band_limit_hz: float,
@@ -589,9 +590,10 @@ def _joined(notes, more):
 
 
 def course_velocities(course_table: np.ndarray, band_velocities, cfg) -> list[float]:
-    """The velocity anchors of a band course [I, P, V, S, B], as the engine reads them: the band
-    gains' own when they are more than the envelopes' and the course has as many (measured at the
-    velocity layers too), else the envelopes' (files before session 22)."""
+    """The velocity anchors of a course table [I, P, V, ...] (the band course, the onset course),
+    as the engine reads them: the band gains' own when they are more than the envelopes' and the
+    course has as many (measured at the velocity layers too), else the envelopes' (band courses
+    before session 22, onset courses before session 34)."""
     band, env = list(band_velocities or cfg.env_velocities), list(cfg.env_velocities)
     return band if len(band) != len(env) and course_table.shape[2] == len(band) else env
 
@@ -615,24 +617,32 @@ def onset_velocities(model_path: Path, cfg) -> list[float]:
     gains' own when the course has as many and they are more than the envelopes' (a course set at
     the velocity layers too, `key-onsets --gain-velocities`, session 34), else the envelopes'."""
     onset = read_table(model_path, "tone.onset_db")
-    gains, env = gain_velocities(model_path, cfg), list(cfg.env_velocities)
-    on_gains = onset is not None and onset.ndim == 4 and onset.shape[2] == len(gains) != len(env)
-    return gains if on_gains and read_table(model_path, "tone.onset_pitches") is not None else env
+    if onset is None or read_table(model_path, "tone.onset_pitches") is None:
+        return list(cfg.env_velocities)
+    return course_velocities(onset, gain_velocities(model_path, cfg), cfg)
+
+
+def read_at_anchors(table: np.ndarray, anchors, at, axis: int) -> np.ndarray:
+    """A table whose `axis` lies on `anchors` (increasing) read at each of `at` instead, as the
+    engine's lookup reads it (linear between anchors, the first and last anchor's value outside
+    them), in float64."""
+    from .envelope import anchor_axis
+
+    table = np.moveaxis(np.asarray(table, np.float64), axis, 0)
+    rows = []
+    for x in at:
+        j, f = anchor_axis(anchors, float(x))
+        f = float(np.clip(f, 0.0, 1.0))
+        rows.append((1 - f) * table[j] + f * table[j + 1])
+    return np.moveaxis(np.stack(rows), 0, axis)
 
 
 def widened_velocities(table: np.ndarray, have: list[float], new: list[float]) -> np.ndarray:
     """A table [I, P, V, ...] on velocity anchors `have` on anchors `new` instead (every one of
-    `have` among them), each new anchor's row linear between its neighbours in `have`: the lookup,
-    linear between anchors and clamped to them, gives the same at every velocity."""
-    have, new = [float(v) for v in have], [float(v) for v in new]
-    if not set(have) <= set(new):
-        raise ValueError(f"velocity anchors {have} are not all among {new}")
-    out = []
-    for v in new:
-        j = int(np.clip(np.searchsorted(have, v) - 1, 0, len(have) - 2))
-        f = float(np.clip((v - have[j]) / (have[j + 1] - have[j]), 0.0, 1.0))
-        out.append((1 - f) * table[:, :, j] + f * table[:, :, j + 1])
-    return np.stack(out, axis=2)
+    `have` among them, `read_at_anchors`): the lookup gives the same at every velocity."""
+    if not {float(v) for v in have} <= {float(v) for v in new}:
+        raise ValueError(f"velocity anchors {list(have)} are not all among {list(new)}")
+    return read_at_anchors(table, have, new, axis=2)
 
 
 def merge_velocity_layers(table: np.ndarray, have: list[float], layer: np.ndarray,
