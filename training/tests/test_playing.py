@@ -99,3 +99,19 @@ def test_power_mean_db_averages_power_not_decibels():
     got = power_mean_db([[0.0, -10.0], [-10.0, -10.0]])
     assert abs(got[0] - 10 * np.log10(0.55)) < 1e-9  # -2.6 dB, not the -5 dB of a mean in dB
     assert abs(got[1] + 10.0) < 1e-9
+
+
+def test_the_attack_runs_from_the_onset_40_db_under_the_peak_to_within_3_db_of_it():
+    """`attack_ms` and `onset_s`: 6 ms of silence, 2 ms of noise 50 dB under the note (under the
+    onset's floor), then a linear rise over 10 ms to a held A4: the onset where the rise starts
+    (within a period's window of it), the attack the rise's last 30 % (to within 3 dB)."""
+    from timbred_train.playing import RATE, attack_ms, onset_s
+
+    t = np.arange(RATE // 2) / RATE
+    x = np.sin(2 * np.pi * 440 * t)
+    rise = np.clip((t - 0.008) / 0.010, 0.0, 1.0)
+    x = x * rise
+    x[int(0.006 * RATE): int(0.008 * RATE)] += 10 ** (-50 / 20) * np.sin(2 * np.pi * 3000 * t[:int(0.002 * RATE)])
+    assert 0.005 <= onset_s(x, 69) <= 0.0085  # the noise from 6 ms on would put it before 3.8 ms
+    # within 3 dB of the peak once the period's RMS reaches 0.708 of it: 7 ms into the rise, less the window
+    assert 4.5 <= attack_ms(x, 69) <= 8.5

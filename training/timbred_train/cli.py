@@ -249,7 +249,7 @@ def cmd_key_onsets(args) -> None:
     onset_keys(Path(args.model), Path(args.data), layers, Path(args.timbred), Path(args.out) if args.out else None,
                write=not args.dry, rounds=args.rounds, frames=args.frames,
                only=_names(args.only), past=args.past_frames,
-               between_only=args.between_only, gain_velocities=args.gain_velocities)
+               between_only=args.between_only, gain_velocities=args.gain_velocities, from_onset=args.from_onset)
 
 
 def cmd_key_bands(args) -> None:
@@ -496,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     ko.add_argument("--gain-velocities", action="store_true",
                     help="move the onset course onto the band gains' velocity anchors first (playing as before), so "
                          "that the velocity layers' notes (e.g. 64 and 100) set anchors of their own")
+    ko.add_argument("--from-onset", action="store_true",
+                    help="read each recording from its onset as the attack reads it (its first one-period window 40 dB "
+                         "under its peak), as the engine sounds from the note-on, and where it sounds at once set the "
+                         "course's first frame from the notes' first moment (their first period, 2-5 ms) rather than "
+                         "from a 10 ms frame centred on the note-on, the frames after it both ways")
     ko.add_argument("--past-frames", type=int, default=100,
                     help="frames after the course (10 ms each) whose mean level sets the gain held for the rest of "
                          "the note (default 100: 2-3 s); 0 holds the mean of the course's own last 0.5 s")

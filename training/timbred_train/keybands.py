@@ -449,6 +449,12 @@ ONSET_KEY_BETWEEN_GAP = 3  # keys with no train note of their own between two at
 # read the course of their neighbours' recordings (interpolated in dB): the marimba's held-out 51, between 50
 # and 53, took 50's correction and reached its level in 30 ms, its neighbours' recordings in 17-19
 ONSET_KEY_GAP_S = 1.5  # silence after each note's release before the next note (a choir's release takes 1 s)
+SOUND_ONSET_LIMIT_S = 0.02  # `sound_onset` looks this far into a recording (trim_to_onset leaves 5 ms before it)
+ONSET_KEY_START_LIMIT_DB = 24.0  # the first frame's correction from the first moments, clamped to ±this (while
+# the first frame lies far under the next, the first moment reads the ramp to the next frame, under what it needs)
+START_ONSET_DB = -20.0  # a recording's first moment is read from its first sample this far under its peak
+# (`sound_onset`; FluidR3's guitar plays a pick's noise 33 dB under the pluck for 2 ms first)
+START_WINDOW_S = (0.002, 0.005)  # `start_level_db`: the note's first period, at least 2 ms, at most 5 ms
 
 
 def engine_onsets(timbred: Path, model_path: Path, latent: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
@@ -491,7 +497,8 @@ def level_error_db(real_db: np.ndarray, ours_db: np.ndarray, signed: bool = Fals
 
 
 def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float, smooth: bool = True,
-                        past: int = 0, real_attack_ms: float = 0.0) -> np.ndarray:
+                        past: int = 0, real_attack_ms: float = 0.0,
+                        start_db: tuple[float, float] | None = None) -> np.ndarray:
     """One note's correction of its onset course [frames]: damping × (real − ours) per frame,
     clamped to ±ONSET_KEY_LIMIT_DB, 0 where both lie more than `tone.ONSET_FLOOR_DB` under the
     recording's loudest frame, never negative before ONSET_KEY_FIRST_FRAME unless the recording's
@@ -499,7 +506,13 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
     smoothed over ONSET_KEY_SMOOTH_FRAMES (`smooth`); its last `tone.ONSET_TAPER` frames taper (raised cosine) to the
     level the engine holds for the rest of the note: with `past` > 0 the mean correction of the
     last `past` frames of the levels given, which lie past the course (the course is the levels'
-    length less `past`), else the mean of the course's last ONSET_KEY_HOLD_FRAMES."""
+    length less `past`), else the mean of the course's last ONSET_KEY_HOLD_FRAMES. `start_db` (real,
+    ours: `start_level_db`) sets the first frame's correction from the notes' first moment instead
+    of the frame's level (clamped to ±ONSET_KEY_START_LIMIT_DB) where the recording sounds at once
+    (its attack under ONSET_KEY_SWELL_MS), and then only that frame is never lowered: the first
+    frame's amplitude is the engine's at the note-on, and a frame level centred there reads it under
+    the ramp to the next frame (a plucked string that sounds at once read as well matched with our
+    level rising over 10 ms)."""
     from . import tone as T
 
     after = None
@@ -511,8 +524,15 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
 
     g = np.clip(real_db - ours_db, -ONSET_KEY_LIMIT_DB, ONSET_KEY_LIMIT_DB)
     g[np.maximum(real_db, ours_db) < real_db.max() + T.ONSET_FLOOR_DB] = 0.0
+    if start_db is not None and real_attack_ms < ONSET_KEY_SWELL_MS:
+        r0, o0 = start_db
+        limit = ONSET_KEY_START_LIMIT_DB
+        g[0] = np.clip(r0 - o0, -limit, limit) if max(r0, o0) >= real_db.max() + T.ONSET_FLOOR_DB else 0.0
     if real_attack_ms < ONSET_KEY_SWELL_MS:
-        g[:ONSET_KEY_FIRST_FRAME] = np.maximum(g[:ONSET_KEY_FIRST_FRAME], 0.0)
+        # read from the first moment, only the first frame: the frames after it follow the recording
+        # both ways (ours peaked at 10-20 ms, 3-4 dB over the guitar's, where FluidR3's falls from 4 ms)
+        raised = 1 if start_db is not None else ONSET_KEY_FIRST_FRAME
+        g[:raised] = np.maximum(g[:raised], 0.0)
     if len(g) > ONSET_KEY_SMOOTH_FROM and smooth:
         half = ONSET_KEY_SMOOTH_FRAMES // 2
         padded = np.pad(g, half, mode="edge")
@@ -523,6 +543,29 @@ def onset_correction_db(real_db: np.ndarray, ours_db: np.ndarray, damping: float
     j = np.arange(T.ONSET_TAPER)
     w[len(g) - T.ONSET_TAPER:] = 0.5 + 0.5 * np.cos(np.pi * (j + 1) / T.ONSET_TAPER)
     return damping * (w * g + (1 - w) * hold)
+
+
+def sound_onset(audio: np.ndarray, floor_db: float = START_ONSET_DB, limit_s: float = SOUND_ONSET_LIMIT_S,
+                sample_rate: int = 48000) -> int:
+    """The sample at which a recording's sound is under way: its first sample whose magnitude
+    reaches `floor_db` of its peak magnitude, looked for within the first `limit_s` (0 when none is
+    there). Some notes play a pick's or a hammer's noise 30-50 dB under the note first."""
+    x = np.abs(np.asarray(audio, np.float64))
+    if not len(x) or x.max() <= 0:
+        return 0
+    head = x[: int(limit_s * sample_rate)]
+    hit = np.flatnonzero(head >= x.max() * 10 ** (floor_db / 20))
+    return int(hit[0]) if len(hit) else 0
+
+
+def start_level_db(audio: np.ndarray, period: float, sample_rate: int = 48000) -> float:
+    """Level in dB of a note's first moment: RMS over its first period, at least START_WINDOW_S[0]
+    and at most START_WINDOW_S[1] (what the engine's first frame sets: its amplitude at the note-on,
+    linear to the next frame's 10 ms later)."""
+    lo, hi = (int(v * sample_rate) for v in START_WINDOW_S)
+    w = int(min(max(round(period), lo), hi))
+    x = np.asarray(audio[:w], np.float64)
+    return float(10 * np.log10(np.mean(x ** 2) + 1e-20)) if len(x) else -200.0
 
 
 def between_keys(instrument: np.ndarray, pitch: np.ndarray, velocity: np.ndarray,
@@ -559,7 +602,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
                write: bool = True, rounds: int = ROUNDS, damping: float = ONSET_KEY_DAMPING,
                frames: int = ONSET_KEY_FRAMES, work: Path | None = None, jobs: int = 2,
                only: list[str] | None = None, past: int = ONSET_KEY_PAST_FRAMES, between_only: bool = False,
-               gain_velocities: bool = False) -> dict:
+               gain_velocities: bool = False, from_onset: bool = False) -> dict:
     """`timbred-train key-onsets`: each key's level over its first `frames` frames as the real
     note's, read through the engine. Every train note (the note set's and the layers'; a velocity
     anchor takes the notes of the velocity nearest it, as the tone tables do) is played through
@@ -579,11 +622,16 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     before, `tone.widened_velocities`), so that the velocity layers' notes (64 and 100) set anchors of
     their own: FluidR3's vibraphone switches from the soft mallet's bloom to the hard one's click
     between 40 and 80, and at 64 its keys 72-84 reach their peak in 2-8 ms, ours in 15-20, read
-    between those anchors."""
+    between those anchors. `from_onset`: each recording is read from its onset as the attack
+    reads it (`playing.onset_s`), as the engine sounds from the note-on, and the course's first frame is set
+    from the notes' first moment (`start_level_db`; the recording's from where it comes within
+    START_ONSET_DB of its peak; `onset_correction_db`): the guitar's key 77 at 100 came within 3 dB
+    of its peak in 7.5 ms against FluidR3's 2, its first frame 39 dB under the next (the
+    recording's first 10 ms frame had read the pick's lead-in)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from . import tone as T
-    from .playing import attack_within_bound, attack_ms
+    from .playing import attack_within_bound, attack_ms, onset_s
 
     model_path = Path(model_path)
     cfg, notes, means = _train_notes(model_path, data, layers, timbred)
@@ -614,18 +662,21 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     n = (frames + past) * hop
     real = {}
     for i in idx_all:
-        x = np.asarray(notes.audio[i][:n], np.float64)
+        audio = np.asarray(notes.audio[i], np.float64)
+        start = int(round(onset_s(audio, float(notes.pitch[i])) * cfg.sample_rate)) if from_onset else 0
+        x = audio[start: start + n]
         x = np.pad(x, (0, n - len(x)))
         period = cfg.sample_rate / (440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12))
-        real[int(i)] = (T.onset_level_db(x, hop, period, frames + past), attack_ms(x, int(round(float(notes.pitch[i])))))
+        first = sound_onset(x, sample_rate=cfg.sample_rate)
+        real[int(i)] = (T.onset_level_db(x, hop, period, frames + past), attack_ms(x, int(round(float(notes.pitch[i])))),
+                        start_level_db(x[first:], period, cfg.sample_rate))
     # the keys between two train notes that have none of their own (a held-out key): the course of
     # their neighbours' recordings, interpolated in dB, is what they are steered towards
     between = between_keys(np.asarray(notes.instrument)[idx_all], np.asarray(notes.pitch)[idx_all],
                            np.asarray(notes.velocity)[idx_all])
     for ins, key, vel, lo, hi, f in between:
         il, ih = int(idx_all[lo]), int(idx_all[hi])
-        real[("between", ins, key, vel)] = ((1 - f) * real[il][0] + f * real[ih][0],
-                                            (1 - f) * real[il][1] + f * real[ih][1])
+        real[("between", ins, key, vel)] = tuple((1 - f) * a + f * b for a, b in zip(real[il], real[ih]))
     # every note read: (instrument, pitch, velocity, key of `real`, whether it is a train note)
     entries = [(int(notes.instrument[i]), float(notes.pitch[i]), float(notes.velocity[i]), int(i), True)
                for i in idx_all]
@@ -657,9 +708,12 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             name = cfg.instruments[k]
             level_err, after_err, within, between_within = [], [], [], []
             for j, e in enumerate(mine):
-                rl, ra = real[entries[e][3]]
+                rl, ra, rs = real[entries[e][3]]
+                period = cfg.sample_rate / (440.0 * 2 ** ((entries[e][1] - 69) / 12))
+                start = (rs, start_level_db(clips[j], period, cfg.sample_rate)) if from_onset else None
                 if not (between_only and entries[e][4]):
-                    correction[e] = onset_correction_db(rl, ours[j], damping, past=past, real_attack_ms=ra)
+                    correction[e] = onset_correction_db(rl, ours[j], damping, past=past, real_attack_ms=ra,
+                                                        start_db=start)
                 if not entries[e][4]:
                     # a key between: against its neighbours' recordings, apart from the train notes' figures
                     between_within.append(attack_within_bound(ra, attack_ms(clips[j], int(round(entries[e][1])))))
@@ -697,7 +751,8 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
                                                 f"{h[nm]['after_db']:.2f}" for h in history))
     if write:
         record = {"notes": int(len(idx_all)), "keys_between": len(between), "between_only": between_only,
-                  "rounds": rounds, "damping": damping, "frames": frames, "past_frames": past, "velocities": velocities}
+                  "rounds": rounds, "damping": damping, "frames": frames, "past_frames": past, "velocities": velocities,
+                  "from_onset": from_onset}
         T._write(model_path, tables, info | {_step_name("key_onsets", only): record}, out)
         print(f"wrote tone.onset_db {list(course.shape)} into {out or model_path}")
     return {"errors": history}
