@@ -631,6 +631,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     from concurrent.futures import ThreadPoolExecutor
 
     from . import tone as T
+    from .dsp import midi_to_hz
     from .playing import attack_within_bound, attack_ms, onset_s
 
     model_path = Path(model_path)
@@ -666,7 +667,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
         start = int(round(onset_s(audio, float(notes.pitch[i])) * cfg.sample_rate)) if from_onset else 0
         x = audio[start: start + n]
         x = np.pad(x, (0, n - len(x)))
-        period = cfg.sample_rate / (440.0 * 2 ** ((float(notes.pitch[i]) - 69) / 12))
+        period = cfg.sample_rate / midi_to_hz(float(notes.pitch[i]))
         first = sound_onset(x, sample_rate=cfg.sample_rate)
         real[int(i)] = (T.onset_level_db(x, hop, period, frames + past), attack_ms(x, int(round(float(notes.pitch[i])))),
                         start_level_db(x[first:], period, cfg.sample_rate))
@@ -683,6 +684,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
     entries += [(ins, float(key), float(vel), ("between", ins, key, vel), False) for ins, key, vel, *_ in between]
     e_instrument = np.array([e[0] for e in entries])
     e_pitch, e_velocity = np.array([e[1] for e in entries]), np.array([e[2] for e in entries])
+    e_period = cfg.sample_rate / midi_to_hz(e_pitch)  # samples, for the notes' first moment
     work = Path(work) if work else Path(tempfile.mkdtemp(prefix="timbred-keyonsets-"))
     trial, history = model_path, []
     print(f"the onset courses ({frames} frames, the level after them read over {past} more) of {len(idx_all)} train "
@@ -709,8 +711,7 @@ def onset_keys(model_path: Path, data: Path, layers: list[Path], timbred: Path, 
             level_err, after_err, within, between_within = [], [], [], []
             for j, e in enumerate(mine):
                 rl, ra, rs = real[entries[e][3]]
-                period = cfg.sample_rate / (440.0 * 2 ** ((entries[e][1] - 69) / 12))
-                start = (rs, start_level_db(clips[j], period, cfg.sample_rate)) if from_onset else None
+                start = (rs, start_level_db(clips[j], e_period[e], cfg.sample_rate)) if from_onset else None
                 if not (between_only and entries[e][4]):
                     correction[e] = onset_correction_db(rl, ours[j], damping, past=past, real_attack_ms=ra,
                                                         start_db=start)
