@@ -170,7 +170,7 @@ def cmd_inharmonicity(args) -> None:
     from .inharmonicity import run
 
     run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
-        tuned=[x for x in (args.tuned or "").split(",") if x])
+        tuned=[x for x in (args.tuned or "").split(",") if x], modes=_names(args.modes), only=_names(args.only))
 
 
 def cmd_motion(args) -> None:
@@ -402,6 +402,11 @@ def build_parser() -> argparse.ArgumentParser:
     inh.add_argument("--tuned", help="comma-separated instruments whose keys take their recordings' stretch tuning "
                                      "(e.g. piano: its treble sharp, its bass flat, as a tuner sets it to its "
                                      "stretched partials); every other instrument stays at equal temperament")
+    inh.add_argument("--modes", help="comma-separated struck bars read by their few strong modes (the shipped model: "
+                                     "vibraphone, whose lowest bars in FluidR3 ring their third mode at 10.33 f0) "
+                                     "instead of a string's many partials")
+    inh.add_argument("--only", help="comma-separated instruments: only their rows are set (every other row, the tuning "
+                                    "of the others and the blend scale stay bit for bit)")
 
     motion = _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
                                   "instrument) and add it to an exported model, for the engine to put back",

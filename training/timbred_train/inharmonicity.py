@@ -33,6 +33,9 @@ B_MIN = 1e-6  # below this a note counts as harmonic (partial 15 off by < 0.2 ce
 HARMONIC_LOG10 = -8.0  # log10 B standing for a harmonic pitch when interpolating between pitches
 N_PITCHES = 128  # the table's pitch axis: MIDI 0..127
 CACHE_VERSION = 2
+MODE_WINDOW = 0.45  # `estimate(modes=True)`: each partial after the first is searched within ± this × f0
+MODE_MIN_PARTIALS = 3  # ... and this many found (the fundamental and two modes) make a fit
+MODE_RANGE_DB = 50.0  # ... each within this of the note's strongest peak
 REPORT_PARTIALS = (7, 11, 15)
 
 
@@ -61,12 +64,19 @@ def _fit(k: np.ndarray, f: np.ndarray) -> tuple[float, float, float]:
 
 def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: float = 0.1, end_s: float = 1.0,
              max_partials: int = 40, min_snr_db: float = 20.0, pad: int = 8,
-             tolerance_cents: float = 12.0) -> dict:
+             tolerance_cents: float = 12.0, modes: bool = False) -> dict:
     """B of one note by peak tracking over audio[start_s:end_s].
 
     Partial k is searched within ±40 % (first) or ±25 % of f0 around k·f0·sqrt(1 + B k²) of the
     partials found so far, must stand `min_snr_db` above the median level around it, and once four
     are found, lie within `tolerance_cents` of the prediction.
+
+    `modes`: a struck bar's few modes (a vibraphone's at 1, 4 and about 10 × f0) instead of a
+    string's many partials: each partial after the first is searched within ±MODE_WINDOW of f0 (FluidR3's
+    lowest vibraphone bars ring their third mode at 10.33 f0, outside ±25 % of 10 f0) and must lie
+    within MODE_RANGE_DB of the strongest peak (between a bar's modes the spectrum is nearly silent, so
+    the median floor passes stray peaks 80 dB down), and MODE_MIN_PARTIALS found, the highest at
+    least the 8th, make the fit reliable.
 
     Returns {"b": B clamped to [0, B_MAX] (0 when the fit is unreliable or not significant),
     "b_raw", "b_se", "f0", "partials": [k...], "freqs": [Hz...], "reliable": bool}."""
@@ -79,6 +89,7 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n_fft))
     db = 20 * np.log10(spec + 1e-12)
     bin_hz = sample_rate / n_fft
+    top_db = float(db.max())
     f0, b = float(f0_nominal), 0.0
     ks, fs = [], []
     nyq = 0.45 * sample_rate
@@ -87,7 +98,7 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
         if pred > nyq:
             break
         # search ±25 % of f0 around the prediction (±40 % for the first, whose f0 is the nominal one)
-        half = (0.4 if not ks else 0.25) * f0
+        half = (0.4 if not ks else MODE_WINDOW if modes else 0.25) * f0
         lo, hi = int((pred - half) / bin_hz), int((pred + half) / bin_hz)
         lo, hi = max(lo, 2), min(hi, len(db) - 3)
         if hi <= lo + 2:
@@ -96,7 +107,7 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
         if i <= lo or i >= hi:
             continue  # no peak inside the window (the window's edge is the maximum)
         floor = float(np.median(db[max(0, int((pred - 0.5 * f0) / bin_hz)): int((pred + 0.5 * f0) / bin_hz)]))
-        if db[i] - floor < min_snr_db:
+        if db[i] - floor < min_snr_db or (modes and db[i] < top_db - MODE_RANGE_DB):
             continue
         a_, b_, c_ = db[i - 1], db[i], db[i + 1]
         den = a_ - 2 * b_ + c_
@@ -113,7 +124,7 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
             f0 = fs[0]  # the first partial found sets f0 until there are enough for a fit
             if k > 1:
                 f0 /= k
-    if len(ks) < 4:
+    if len(ks) < (MODE_MIN_PARTIALS if modes else 4):
         out.update(partials=ks, freqs=fs)
         return out
     k_arr, f_arr = np.asarray(ks), np.asarray(fs)
@@ -127,6 +138,8 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
     # enough partials, and most of those searched up to the highest one found (vibrato smears
     # a bowed string's or a voice's upper partials below the SNR and leaves a few stray peaks)
     reliable = len(k_arr) >= 5 and int(k_arr.max()) >= 8 and len(k_arr) >= 0.6 * int(k_arr.max())
+    if modes:
+        reliable = len(k_arr) >= MODE_MIN_PARTIALS and int(k_arr.max()) >= 8
     significant = b > 3 * se and b >= B_MIN
     out.update(b_raw=float(b), b_se=float(se), f0=float(f0), partials=[int(v) for v in k_arr],
                freqs=[float(v) for v in f_arr], reliable=bool(reliable))
@@ -134,12 +147,23 @@ def estimate(audio: np.ndarray, sample_rate: int, f0_nominal: float, start_s: fl
     return out
 
 
-def measure_dataset(data: Path, cache: bool = True, verbose: bool = True) -> list[dict]:
-    """B of every note in DATA's manifest (order of the manifest), cached in DATA/inharmonicity.json."""
+def measure_dataset(data: Path, cache: bool = True, verbose: bool = True, modes: list[str] | None = None) -> list[dict]:
+    """B of every note in DATA's manifest (order of the manifest), cached in DATA/inharmonicity.json;
+    the notes of the instruments in `modes` read by their modes (`estimate(modes=True)`, cached
+    apart, in DATA/inharmonicity-modes.json)."""
+    if modes:
+        plain = measure_dataset(data, cache, verbose)
+        by_mode = _measure_notes(data, data / "inharmonicity-modes.json", cache, verbose, set(modes))
+        return [p if m is None else m for p, m in zip(plain, by_mode)]
+    return _measure_notes(data, data / "inharmonicity.json", cache, verbose, set())
+
+
+def _measure_notes(data: Path, path: Path, cache: bool, verbose: bool, modes: set[str]) -> list[dict]:
+    """`measure_dataset`'s pass over the manifest, cached in `path`: every note, or with `modes`
+    only those instruments' (read by their modes; the others' entries are None)."""
     from .dataset import load_manifest, read_audio
 
     sr, notes = load_manifest(data)
-    path = data / "inharmonicity.json"
     cached = {}
     if cache and path.is_file():
         try:
@@ -150,11 +174,14 @@ def measure_dataset(data: Path, cache: bool = True, verbose: bool = True) -> lis
             cached = {}
     out, fresh = [], 0
     for i, note in enumerate(notes):
+        if modes and note.instrument not in modes:
+            out.append(None)
+            continue
         if note.file in cached:
             out.append(cached[note.file])
             continue
         audio = read_audio(data / "audio" / note.file, sr)
-        e = estimate(audio, sr, 440.0 * 2 ** ((note.pitch - 69) / 12))
+        e = estimate(audio, sr, 440.0 * 2 ** ((note.pitch - 69) / 12), modes=bool(modes))
         out.append({"file": note.file, "instrument": note.instrument, "pitch": note.pitch, "velocity": note.velocity,
                     "b": e["b"], "b_raw": e["b_raw"], "b_se": e["b_se"] if math.isfinite(e["b_se"]) else None,
                     "f0": e["f0"], "n_partials": len(e["partials"]), "reliable": e["reliable"]})
@@ -162,24 +189,28 @@ def measure_dataset(data: Path, cache: bool = True, verbose: bool = True) -> lis
         if verbose and fresh % 200 == 0:
             print(f"  measured {fresh} notes ({i + 1}/{len(notes)})", flush=True)
     if fresh and cache:
-        path.write_text(json.dumps({"version": CACHE_VERSION, "sample_rate": sr, "notes": out}, indent=0))
+        path.write_text(json.dumps({"version": CACHE_VERSION, "sample_rate": sr,
+                                    "notes": [n for n in out if n is not None]}, indent=0))
     return out
 
 
 # --- the predictor -------------------------------------------------------------------------------
 
-def build_table(measured: list[dict], instruments: list[str]) -> np.ndarray:
+def build_table(measured: list[dict], instruments: list[str], modes: list[str] | None = None) -> np.ndarray:
     """`inharmonicity.b` [I, N_PITCHES]: B per instrument at every MIDI pitch (0 = harmonic).
 
     An instrument is stretched when at least half of its notes measure B > 0 (so a few stray fits
-    of a bowed string's vibrato or a clarinet's missing even partials leave it harmonic). Then its
+    of a bowed string's vibrato or a clarinet's missing even partials leave it harmonic), or when it
+    is named in `modes` and any of them does (a SoundFont's mallet changes samples every few keys,
+    and only some of them ring a mode off its harmonic). Then its
     B at a measured pitch is the median over the pitch's reliably measured velocities; pitches
     without a reliable note are interpolated linearly in log10 B between the nearest that have
     one, and the ends are held. Every other instrument's B is 0."""
     table = np.zeros((len(instruments), N_PITCHES), np.float32)
     for i, name in enumerate(instruments):
         ms = [m for m in measured if m["instrument"] == name]
-        if not ms or sum(m["b"] > 0 for m in ms) < 0.5 * len(ms):
+        stretched = sum(m["b"] > 0 for m in ms)
+        if not ms or not stretched or (stretched < 0.5 * len(ms) and name not in (modes or [])):
             continue
         pitches, ys = [], []
         for p in sorted({m["pitch"] for m in ms}):
@@ -336,9 +367,11 @@ def training_entries(measured: list[dict], splits: list[str]) -> list[dict]:
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True,
-        tuned: list[str] | None = None) -> dict:
+        tuned: list[str] | None = None, modes: list[str] | None = None, only: list[str] | None = None) -> dict:
     """`timbred-train inharmonicity`: measure (cached), build the table (and the stretch tuning of
-    the instruments in `tuned`), report, write. Returns the report's figures."""
+    the instruments in `tuned`), report, write. Returns the report's figures. `modes`: these
+    instruments are read by their modes (`estimate(modes=True)`); `only`: just these instruments'
+    rows of the file's tables are set, every other row and the blend scale stay as they are."""
     from safetensors import safe_open
 
     from .config import ModelConfig
@@ -348,14 +381,25 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     with safe_open(str(model_path), framework="np") as f:
         meta = f.metadata() or {}
         means = f.get_tensor("latent.means")
+        before = {k: f.get_tensor(k) for k in f.keys() if k.startswith("inharmonicity.")}
     cfg = ModelConfig.from_dict(json.loads(meta["config"]))
+    unknown = [n for n in (*(modes or []), *(only or [])) if n not in cfg.instruments]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} (it has {', '.join(cfg.instruments)})")
+    if only and "inharmonicity.b" not in before:
+        raise UserError(f"{model_path}: no inharmonicity.b to set only some rows of (run without --only first)")
     print(f"measuring B on the notes of {data} (cached in {data / 'inharmonicity.json'})", flush=True)
     from .dataset import load_manifest
 
-    measured = training_entries(measure_dataset(data), [n.split for n in load_manifest(data)[1]])
-    table = build_table(measured, list(cfg.instruments))
+    measured = training_entries(measure_dataset(data, modes=modes), [n.split for n in load_manifest(data)[1]])
+    table = build_table(measured, list(cfg.instruments), modes)
     rule = meta.get("envelope_blend", "gaussian")
-    scale = choose_blend_scale(table, means, float(meta["envelope_blend_scale"]), rule=rule)
+    kept = np.array([n not in only for n in cfg.instruments]) if only else None
+    if kept is not None:
+        table[kept] = before["inharmonicity.b"][kept]
+        scale = float(before["inharmonicity.blend_scale"][0])
+    else:
+        scale = choose_blend_scale(table, means, float(meta["envelope_blend_scale"]), rule=rule)
     print(f"blend scale {scale:.4f} (the envelopes': {float(meta['envelope_blend_scale']):.4f})")
     figures: dict = {"instruments": {}}
     print(f"{'instrument':16s} {'notes':>5s} {'B > 0':>5s}  {'measured B (median at low/mid/high pitch)':>42s}  "
@@ -393,6 +437,8 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
             print(f"piano MIDI {p} at its preset: B {b:.3e}, partials 7/11/15 at {'/'.join(f'{v:.3f}' for v in rp)} "
                   f"x f0 (measured on MIDI {p - 1} and {p + 1}: B {bm:.3e}, {'/'.join(f'{v:.3f}' for v in rm)})")
     tuning = build_tuning(Path(data), measured, list(cfg.instruments), list(tuned or []), table)
+    if kept is not None and "inharmonicity.tuning_cents" in before:
+        tuning[kept] = before["inharmonicity.tuning_cents"][kept]
     for name in tuned or []:
         k = cfg.instruments.index(name)
         shown = [21, 36, 48, 60, 69, 84, 96, 102, 108]
@@ -406,8 +452,12 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                 "dataset": str(Path(data).name),
                 "stretched_instruments": [n for i, n in enumerate(cfg.instruments) if table[i].max() > 0],
                 "tuned_instruments": list(tuned or [])}
+        if only:
+            info = json.loads(meta.get("inharmonicity", "{}")) | {
+                "stretched_instruments": info["stretched_instruments"],
+                "set_only": {"instruments": list(only), "modes": list(modes or []), "dataset": info["dataset"]}}
         tensors = {"inharmonicity.b": table, "inharmonicity.blend_scale": np.array([scale], np.float32)}
-        if tuned:
+        if tuned or (only and "inharmonicity.tuning_cents" in before):
             tensors["inharmonicity.tuning_cents"] = tuning
         add_to_model(model_path, tensors, info, out)
         print(f"wrote {', '.join(tensors)} into {out or model_path}")
