@@ -211,3 +211,66 @@ def test_the_shipped_piano_is_stretch_tuned_as_fluidr3s(tmp_path, shipped_engine
         assert abs(got - real) < 3.0, f"MIDI {key}: {got:+.1f} cents against FluidR3's {real:+.1f}"
         if key == 105:
             assert got > 15.0
+
+
+def bar_tone(f0: float, ratios=(1.0, 4.0, 10.333), levels_db=(0.0, -41.0, -21.0), sr: int = 48000,
+             seconds: float = 1.5, seed: int = 0) -> np.ndarray:
+    """A struck bar: a few decaying modes at `ratios` × f0, nothing between them but a faint noise
+    (FluidR3's lowest vibraphone bars: 1, 4 and 10.33 × f0, the third mode 21 dB under the first)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(0.5 * 10 ** (db / 20) * np.exp(-1.5 * t) * np.sin(2 * np.pi * r * f0 * t + rng.uniform(0, 2 * np.pi))
+            for r, db in zip(ratios, levels_db))
+    return (x + 1e-7 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def test_a_bars_modes_give_the_stretch_that_puts_its_third_mode_where_it_rings():
+    f0 = 440 * 2 ** ((55 - 69) / 12)
+    e = estimate(bar_tone(f0), 48000, f0, modes=True)
+    assert e["reliable"] and e["partials"] == [1, 4, 10], e
+    # B ≈ 7.3e-4: the 10th partial at 10.33-10.36 × f0 (a harmonic one would sit 56 cents flat of the mode)
+    assert 10.30 < float(stretch_ratio(10, e["b"])) < 10.40, e["b"]
+    assert float(stretch_ratio(4, e["b"])) < 4.03  # the second mode within 13 cents
+    # read as a string's partials, three peaks are no fit: harmonic
+    assert estimate(bar_tone(f0), 48000, f0)["b"] == 0.0
+    # a bar whose third mode rings at 10 × f0 reads as harmonic by its modes too
+    assert estimate(bar_tone(f0, ratios=(1.0, 4.0, 10.0)), 48000, f0, modes=True)["b"] < B_MIN
+    # stray peaks far under the modes are not modes
+    quiet = bar_tone(f0, ratios=(1.0, 4.0, 10.0, 7.3), levels_db=(0.0, -41.0, -21.0, -70.0))
+    assert estimate(quiet, 48000, f0, modes=True)["partials"] == [1, 4, 10]
+
+
+def test_a_mallet_read_by_its_modes_is_stretched_only_where_its_bars_ring_off_harmonic():
+    measured = [{"instrument": "vibraphone", "pitch": p, "velocity": v, "b": 7.3e-4 if p <= 57 else 0.0,
+                 "reliable": True} for p in range(53, 90, 2) for v in (40, 80)]
+    # three of nineteen pitches: too few for a string's rule, so without `modes` the bar stays harmonic
+    assert np.all(build_table(measured, ["vibraphone"]) == 0)
+    table = build_table(measured, ["vibraphone"], modes=["vibraphone"])[0]
+    assert table[53] == table[57] == pytest.approx(7.3e-4)
+    assert table[59] == 0.0 and table[89] == 0.0
+    assert table[58] < 1e-5  # between a stretched bar and a harmonic one: log10-interpolated, nearly harmonic
+
+
+def test_the_shipped_vibraphones_lowest_bars_ring_their_third_mode_where_fluidr3s_do(tmp_path, shipped_engine):
+    """Through the engine, the vibraphone's MIDI 53 and 56 ring their third mode (21 dB under the
+    first) within 10 cents of FluidR3's, 10.33 × f0; a harmonic 10th partial would sit 56 cents flat."""
+    from timbred_train.dataset import DEFAULT_SOUNDFONT, FluidSynth
+    from timbred_train.playing import RATE, render_timbred
+
+    def peak_ratio(audio: np.ndarray, f0: float) -> float:
+        x = np.asarray(audio[int(0.05 * RATE): int(1.5 * RATE)], np.float64)
+        n = 1 << 19
+        spec = np.abs(np.fft.rfft(x * np.hanning(len(x)), n))
+        f = np.fft.rfftfreq(n, 1.0 / RATE)
+        sel = (f > 9.5 * f0) & (f < 11.0 * f0)
+        return float(f[sel][np.argmax(spec[sel])] / f0)
+
+    timbred, model = shipped_engine
+    keys = [53, 56]
+    ours = render_timbred(timbred, model, model.parents[1] / "presets", "vibraphone", [(k, 100) for k in keys], tmp_path)
+    fs = FluidSynth(DEFAULT_SOUNDFONT, RATE)
+    for key, audio in zip(keys, ours):
+        f0 = 440.0 * 2 ** ((key - 69) / 12)
+        real, got = peak_ratio(fs.render_note(11, key, 100, 2.0, 0.5), f0), peak_ratio(audio, f0)
+        print(f"vibraphone MIDI {key}: third mode at {real:.3f} × f0 in FluidR3, {got:.3f} in timbred")
+        assert abs(1200 * math.log2(got / real)) < 10.0, f"MIDI {key}: {got:.3f} × f0 against FluidR3's {real:.3f}"
