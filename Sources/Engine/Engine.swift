@@ -166,6 +166,9 @@ public final class Engine: @unchecked Sendable {
     private let motionVibratoTilt: UnsafeMutablePointer<Float>
     /// The model's high-pass of the noise below the fundamental (nil: none).
     private let noiseHighPass: NoiseHighPassTable?
+    /// The first frame whose controls a voice averages with the frame before (nil: none;
+    /// docs/model-format.md, "Control smoothing").
+    private let controlSmoothingFromFrame: Int?
     private let batchTone: UnsafeMutablePointer<Float>
     private let summaries: UnsafeMutablePointer<VoiceSummary>
     private let mix: UnsafeMutablePointer<Float>
@@ -274,6 +277,7 @@ public final class Engine: @unchecked Sendable {
         })
         motion = model.motion
         noiseHighPass = model.noiseHighPass
+        controlSmoothingFromFrame = model.controlSmoothingFromFrame
         motionEdges = .allocate(capacity: max(2, model.motion?.harmonicEdges.count ?? 2))
         _ = motionEdges.initialize(from: model.motion?.harmonicEdges ?? [1, 1])
         motionDepthDB = .allocate(capacity: max(1, model.motion?.groupCount ?? 1))
@@ -751,7 +755,7 @@ public final class Engine: @unchecked Sendable {
                 let v = voices[batchVoices[b]]
                 v.isPendingStart = false
                 setNoiseHighPass(of: v)
-                v.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(v.noiseBands(v.slots.current)))
+                v.noise.beginFrame(bandMagnitudes: v.smoothedNoiseBands(fromFrame: controlSmoothingFromFrame))
             }
             // a window of a whole hop (blocks longer than a hop) takes them to frame 1's start:
             // frame 2 is needed in it too
@@ -1176,8 +1180,7 @@ public final class Engine: @unchecked Sendable {
             let take = min(count - done, hop - m)
             let cur = voice.slots.current, nxt = voice.slots.next
             let t0 = profileStages ? monotonicNanoseconds() : 0
-            var amplitudes = UnsafeBufferPointer(voice.harmonics(cur))
-            var nextAmplitudes = UnsafeBufferPointer(voice.harmonics(nxt))
+            var (amplitudes, nextAmplitudes) = voice.smoothedHarmonics(fromFrame: controlSmoothingFromFrame)
             if let motion = voice.motion, motion.isMoving {
                 // the controls as decoded, times the partials' motion (the slots stay as decoded)
                 motion.move(current: amplitudes.baseAddress!, next: nextAmplitudes.baseAddress!)
@@ -1222,7 +1225,7 @@ public final class Engine: @unchecked Sendable {
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 setNoiseHighPass(of: voice)
-                voice.noise.beginFrame(bandMagnitudes: UnsafeBufferPointer(voice.noiseBands(voice.slots.current)))
+                voice.noise.beginFrame(bandMagnitudes: voice.smoothedNoiseBands(fromFrame: controlSmoothingFromFrame))
                 if profileStages { stageNanoseconds.noise += monotonicNanoseconds() - t3 }
             }
         }

@@ -76,6 +76,11 @@ final class Voice {
     let harmonicCount: Int
     let noiseBandCount: Int
     private let controls: UnsafeMutablePointer<Float>
+    /// Frame n−1's controls as decoded, [K harmonics | B noise bands] (kept at each frame
+    /// boundary), and the smoothed controls of frames n and n+1 (`smoothedHarmonics`,
+    /// `smoothedNoiseBands`): docs/model-format.md, "Control smoothing".
+    private let previousControls: UnsafeMutablePointer<Float>
+    private let smoothed: UnsafeMutablePointer<Float>
     var f0Hz: (Double, Double, Double) = (0, 0, 0)
     /// Each slot's inharmonicity B (stretched partials; 0 = harmonic), set with its controls.
     var inharmonicities: (Double, Double, Double) = (0, 0, 0)
@@ -112,6 +117,10 @@ final class Voice {
         self.zDim = zDim
         controls = .allocate(capacity: 3 * (harmonicCount + noiseBandCount))
         controls.initialize(repeating: 0, count: 3 * (harmonicCount + noiseBandCount))
+        previousControls = .allocate(capacity: harmonicCount + noiseBandCount)
+        previousControls.initialize(repeating: 0, count: harmonicCount + noiseBandCount)
+        smoothed = .allocate(capacity: 2 * harmonicCount + noiseBandCount)
+        smoothed.initialize(repeating: 0, count: 2 * harmonicCount + noiseBandCount)
         gruState = .allocate(capacity: stateCount)
         gruState.initialize(repeating: 0, count: stateCount)
         z = .allocate(capacity: zDim)
@@ -130,6 +139,8 @@ final class Voice {
 
     deinit {
         controls.deallocate()
+        previousControls.deallocate()
+        smoothed.deallocate()
         gruState.deallocate()
         z.deallocate()
         stateBeforeAhead.deallocate()
@@ -148,6 +159,43 @@ final class Voice {
     func noiseBands(_ slot: Int) -> UnsafeMutableBufferPointer<Float> {
         UnsafeMutableBufferPointer(start: controls + slot * (harmonicCount + noiseBandCount) + harmonicCount,
                                    count: noiseBandCount)
+    }
+
+    /// The harmonic amplitudes the oscillators ramp between over frame n: frames n and n+1 as
+    /// decoded, or, from frame `fromFrame` on, each the mean of its frame and the one before (the
+    /// decoder's frame-to-frame zigzag, a limit cycle of its recurrence, averaged away; nil: none).
+    /// Real-time safe.
+    @inline(__always)
+    func smoothedHarmonics(fromFrame: Int?) -> (current: UnsafeBufferPointer<Float>, next: UnsafeBufferPointer<Float>) {
+        let cur = harmonics(slots.current), nxt = harmonics(slots.next)
+        guard let from = fromFrame else { return (UnsafeBufferPointer(cur), UnsafeBufferPointer(nxt)) }
+        var current = UnsafeBufferPointer(cur), next = UnsafeBufferPointer(nxt)
+        if frameIndex >= from {
+            Self.mean(previousControls, cur.baseAddress!, into: smoothed, count: harmonicCount)
+            current = UnsafeBufferPointer(start: smoothed, count: harmonicCount)
+        }
+        if frameIndex + 1 >= from {
+            Self.mean(cur.baseAddress!, nxt.baseAddress!, into: smoothed + harmonicCount, count: harmonicCount)
+            next = UnsafeBufferPointer(start: smoothed + harmonicCount, count: harmonicCount)
+        }
+        return (current, next)
+    }
+
+    /// The noise band magnitudes of frame n: as decoded, or from frame `fromFrame` on the mean of
+    /// frames n−1 and n (nil: none). Real-time safe.
+    @inline(__always)
+    func smoothedNoiseBands(fromFrame: Int?) -> UnsafeBufferPointer<Float> {
+        let cur = noiseBands(slots.current)
+        guard let from = fromFrame, frameIndex >= from else { return UnsafeBufferPointer(cur) }
+        let out = smoothed + 2 * harmonicCount
+        Self.mean(previousControls + harmonicCount, cur.baseAddress!, into: out, count: noiseBandCount)
+        return UnsafeBufferPointer(start: out, count: noiseBandCount)
+    }
+
+    @inline(__always)
+    private static func mean(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>,
+                             count: Int) {
+        for i in 0..<count { out[i] = 0.5 * (a[i] + b[i]) }
     }
 
     @inline(__always)
@@ -306,9 +354,12 @@ final class Voice {
         hasAhead = false
     }
 
-    /// Moves to the next frame: next becomes current, ahead becomes next. Real-time safe.
+    /// Moves to the next frame: next becomes current, ahead becomes next (the current frame's
+    /// controls are kept as the previous frame's). Real-time safe.
     @inline(__always)
     func advanceFrame() {
+        previousControls.update(from: controls + slots.current * (harmonicCount + noiseBandCount),
+                                count: harmonicCount + noiseBandCount)
         slots = (slots.next, slots.ahead, slots.current)
         hasAhead = false
         frameIndex += 1

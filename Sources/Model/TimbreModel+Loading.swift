@@ -277,6 +277,14 @@ extension TimbreModel {
                 highPassSpec, inRange: { $0 >= 0 && $0 <= NoiseHighPassTable.maxRatio },
                 what: "a ratio of f0 0…\(Int(NoiseHighPassTable.maxRatio))")
         }
+        // the optional control smoothing from a frame on
+        let smoothingFromSpec = Self.controlSmoothingTensor()
+        if file.tensors[smoothingFromSpec.name] != nil {
+            values[smoothingFromSpec.name] = try checked(
+                smoothingFromSpec,
+                inRange: { $0 >= 1 && $0 <= Float(Self.maxControlSmoothingFrame) && $0 == $0.rounded() },
+                what: "a whole frame number 1…\(Self.maxControlSmoothingFrame)")
+        }
         let motionNames: Set<String> = motionEdges == nil ? []
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
                   + (hasVibrato ? vibratoSpecs.map(\.name) : [])
@@ -293,6 +301,7 @@ extension TimbreModel {
             .union(values[strikeNoiseSpec.name] == nil ? [] : [strikeNoiseSpec.name])
             .union(values[strikeTopSpec.name] == nil ? [] : [strikeTopSpec.name])
             .union(values[tuningSpec.name] == nil ? [] : [tuningSpec.name])
+            .union(values[smoothingFromSpec.name] == nil ? [] : [smoothingFromSpec.name])
         let unexpectedTensorNames = file.tensors.keys.filter { !known.contains($0) }.sorted()
 
         let u = config.mlpUnits, g = config.gruUnits, l = config.mlpLayers, z = config.zDim
@@ -389,6 +398,7 @@ extension TimbreModel {
                   latentMeans: latentMeans, latentLogvars: latentLogvars, reverbIR: reverbIR, envelopes: envelopes,
                   decoderWeights: decoderWeights, encoderWeights: encoderWeights, inharmonicity: inharmonicity,
                   transients: transients, tone: tone, motion: motion, noiseHighPass: noiseHighPass,
+                  controlSmoothingFromFrame: values[smoothingFromSpec.name].map { Int($0[0]) },
                   unexpectedTensorNames: unexpectedTensorNames)
     }
 }

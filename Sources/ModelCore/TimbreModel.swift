@@ -55,6 +55,10 @@ public struct TimbreModel: Sendable {
     /// The noise's high-pass below the fundamental (`highpass.ratio`, optional): nil when the file
     /// has none, and each voice's noise reaches down to 0 Hz.
     public let noiseHighPass: NoiseHighPassTable?
+    /// The frame from which each voice's controls are the mean of the decoded frame and the one
+    /// before (`controls.smooth_from_frame`, optional; docs/model-format.md, "Control smoothing"):
+    /// nil when the file has none, and every frame plays as decoded.
+    public let controlSmoothingFromFrame: Int?
     /// Tensors in the file that the format does not define (ignored).
     public let unexpectedTensorNames: [String]
 
@@ -73,7 +77,7 @@ public struct TimbreModel: Sendable {
                 envelopes: EnvelopeTables, decoderWeights: DecoderWeights, encoderWeights: EncoderWeights,
                 inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil, tone: ToneTable? = nil,
                 motion: PartialMotionTable? = nil, noiseHighPass: NoiseHighPassTable? = nil,
-                unexpectedTensorNames: [String]) {
+                controlSmoothingFromFrame: Int? = nil, unexpectedTensorNames: [String]) {
         self.path = path
         self.formatVersion = formatVersion
         self.config = config
@@ -91,6 +95,7 @@ public struct TimbreModel: Sendable {
         self.tone = tone
         self.motion = motion
         self.noiseHighPass = noiseHighPass
+        self.controlSmoothingFromFrame = controlSmoothingFromFrame
         self.unexpectedTensorNames = unexpectedTensorNames
     }
 
@@ -215,6 +220,15 @@ public struct TimbreModel: Sendable {
     public static func noiseHighPassTensor(for config: ModelConfig) -> TensorSpec {
         TensorSpec(name: "highpass.ratio", shape: [config.instrumentCount])
     }
+
+    /// The optional control smoothing (docs/model-format.md, "Control smoothing"): the first frame
+    /// whose controls are averaged with the frame before, a whole number 1…`maxControlSmoothingFrame`.
+    public static func controlSmoothingTensor() -> TensorSpec {
+        TensorSpec(name: "controls.smooth_from_frame", shape: [1])
+    }
+
+    /// The largest first frame of the control smoothing a file may give (10 s at 100 frames/s).
+    public static let maxControlSmoothingFrame = 1000
 
     /// The optional smoother of the partial motion: β [I] (docs/model-format.md, "Partial motion"),
     /// only beside the motion's three.

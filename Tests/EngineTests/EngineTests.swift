@@ -122,12 +122,13 @@ extension TimbreModel {
     /// partials, attack transients, a tone balance or partial motion).
     func with(inharmonicity: InharmonicityTable? = nil, transients: TransientTable? = nil,
               tone: ToneTable? = nil, motion: PartialMotionTable? = nil,
-              noiseHighPass: NoiseHighPassTable? = nil) -> TimbreModel {
+              noiseHighPass: NoiseHighPassTable? = nil, controlSmoothingFromFrame: Int? = nil) -> TimbreModel {
         TimbreModel(path: path, formatVersion: formatVersion, config: config, metadata: metadata,
                     envelopeBlendScale: envelopeBlendScale, latentMeans: latentMeans, latentLogvars: latentLogvars,
                     reverbIR: reverbIR, envelopes: envelopes, decoderWeights: decoderWeights,
                     encoderWeights: encoderWeights, inharmonicity: inharmonicity, transients: transients,
-                    tone: tone, motion: motion, noiseHighPass: noiseHighPass, unexpectedTensorNames: [])
+                    tone: tone, motion: motion, noiseHighPass: noiseHighPass,
+                    controlSmoothingFromFrame: controlSmoothingFromFrame, unexpectedTensorNames: [])
     }
 }
 

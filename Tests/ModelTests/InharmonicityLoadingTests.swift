@@ -469,6 +469,21 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The control smoothing (`controls.smooth_from_frame` [1]) loads as a whole frame number;
+    /// 0, a fraction, a frame past 1000, a non-finite value or a wrong shape is refused with the
+    /// tensor named.
+    func testTheControlSmoothingLoadsAndBadOnesAreRefused() throws {
+        XCTAssertNil(try TimbreModel(contentsOf: Fixtures.smallModel).controlSmoothingFromFrame)
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: [("controls.smooth_from_frame", [1], [10])]).path)
+        XCTAssertEqual(loaded.controlSmoothingFromFrame, 10)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        for (values, shape) in [([Float(0)], [1]), ([2.5], [1]), ([1001], [1]), ([Float.nan], [1]), ([10, 10], [2])] {
+            XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("controls.smooth_from_frame", shape, values)]).path)) {
+                XCTAssertTrue("\($0)".contains("controls.smooth_from_frame"), "\($0)")
+            }
+        }
+    }
+
     /// An onset course on pitch anchors of its own (`tone.onset_pitches`) with its own frame
     /// count loads; pitches that do not increase, or an onset table of the envelopes' shape
     /// beside them, are refused with the tensor named.
