@@ -173,6 +173,13 @@ def cmd_inharmonicity(args) -> None:
         tuned=[x for x in (args.tuned or "").split(",") if x], modes=_names(args.modes), only=_names(args.only))
 
 
+def cmd_smoothing(args) -> None:
+    from .smoothing import run
+
+    run(Path(args.model), args.from_frame, Path(args.out) if args.out else None, write=not args.dry,
+        names=_names(args.only))
+
+
 def cmd_motion(args) -> None:
     from .motion import hold_still, run
 
@@ -407,6 +414,17 @@ def build_parser() -> argparse.ArgumentParser:
                                      "instead of a string's many partials")
     inh.add_argument("--only", help="comma-separated instruments: only their rows are set (every other row, the tuning "
                                     "of the others and the blend scale stay bit for bit)")
+
+    sm = sub.add_parser("smoothing", help="measure the decoder's frame-to-frame zigzag on every key and velocity "
+                                          "(the PyTorch twin, held 3 s) and write the control smoothing that "
+                                          "averages it away from a frame on (controls.smooth_from_frame)")
+    sm.add_argument("--model", default="../models/default.safetensors", help="exported model file (rewritten in place)")
+    sm.add_argument("--from-frame", type=int, default=60, help="the first smoothed frame (default 60: 600 ms, after "
+                                                               "the attack and the onset course)")
+    sm.add_argument("--only", help="comma-separated instruments to measure (the tensor is the model's, for all)")
+    sm.add_argument("--out", help="write the model with the smoothing here instead of in place")
+    sm.add_argument("--dry", action="store_true", help="measure and print; write nothing into the model")
+    sm.set_defaults(func=cmd_smoothing)
 
     motion = _model_command(sub, "motion", "measure how much each partial's level moves while a note is held (per "
                                   "instrument) and add it to an exported model, for the engine to put back",

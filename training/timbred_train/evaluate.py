@@ -128,7 +128,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
                  sample_rate: int | None = None, motion: tuple | None = None,
                  course_db: tuple | None = None, vibrato: tuple | None = None, highpass: float = 0.0,
-                 strike: float | None = None, strike_noise_db: float = 0.0, split: bool = False):
+                 strike: float | None = None, strike_noise_db: float = 0.0, split: bool = False,
+                 smooth_from_frame: int | None = None):
     """A note from per-frame f0 and loudness prior, the note input of a note struck at frame 0
     with `velocity` and released after hold_s (None: held), and the timbre point z ([Z] or
     [frames, Z]); `tone_db` ([28] band gains), `course_db` (the band course [S, 28] and its
@@ -138,7 +139,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
     moves its partials as the engine does, `vibrato` (cents, Hz; `motion.blended_vibrato`) its pitch,
     from the phase the engine gives the nearest key; `highpass` (`highpass.blended`) sets the noise's
     high-pass below the fundamental at that ratio of f0; rendered at `sample_rate` (None: the
-    model's). `split`: the harmonic part and the noise [n] each (no room) instead of the sum."""
+    model's). `split`: the harmonic part and the noise [n] each (no room) instead of the sum.
+    `smooth_from_frame`: the control smoothing (`smoothing.smooth`), as the engine plays it."""
     cfg = model.cfg
     swing = None
     if vibrato is not None and vibrato[0] > 0:
@@ -164,6 +166,10 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
 
             c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
                       strike=strike, strike_noise_db=strike_noise_db)
+        if smooth_from_frame is not None:
+            from .smoothing import smooth
+
+            c = smooth(c, smooth_from_frame)
         if motion is not None:
             from . import motion as M
 
@@ -365,7 +371,8 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     the instrument's preset point, as the engine looks them up (`tone_db` [28] band gains and
     `onset_db`, the onset course, and `course_db`, the band course with its seconds, or None, and
     `strike`, the balance's share at the note-on, when the file has `tone.strike_fraction`, and
-    `strike_noise_db`, the noise's gain there, when it has `tone.strike_noise_db`; {}
+    `strike_noise_db`, the noise's gain there, when it has `tone.strike_noise_db`, and
+    `smooth_from_frame`, the control smoothing, when it has `controls.smooth_from_frame`; {}
     when the model file has no `tone.gain_db`)."""
     from . import tone as T
     from .envelope import blend_weights
@@ -394,7 +401,11 @@ def _tone_lookup(model_path: Path, model: TimbreDDSP, meta: dict):
     noise_at = [0.0 if noise is None else float(blend_weights(means[k], means, scale, rule) @ noise)
                 for k in range(len(means))]
 
+    from .smoothing import read as read_smoothing
+
+    smooth_from = read_smoothing(model_path)
     return lambda k, pitch, velocity: {
+        "smooth_from_frame": smooth_from,
         "strike": strike_at[k],
         "strike_noise_db": noise_at[k],
         "tone_db": look(table, band_pitches, k, pitch, velocity, band_velocities),
