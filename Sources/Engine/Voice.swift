@@ -164,7 +164,7 @@ final class Voice {
     /// The harmonic amplitudes the oscillators ramp between over frame n: frames n and n+1 as
     /// decoded, or, from frame `fromFrame` on, each the mean of its frame and the one before (the
     /// decoder's frame-to-frame zigzag, a limit cycle of its recurrence, averaged away; nil: none).
-    /// Real-time safe.
+    /// A voice's last frame still ramps to its silent end frame, so it stops at zero. Real-time safe.
     @inline(__always)
     func smoothedHarmonics(fromFrame: Int?) -> (current: UnsafeBufferPointer<Float>, next: UnsafeBufferPointer<Float>) {
         let cur = harmonics(slots.current), nxt = harmonics(slots.next)
@@ -174,7 +174,7 @@ final class Voice {
             Self.mean(previousControls, cur.baseAddress!, into: smoothed, count: harmonicCount)
             current = UnsafeBufferPointer(start: smoothed, count: harmonicCount)
         }
-        if frameIndex + 1 >= from {
+        if frameIndex + 1 >= from && frameIndex + 1 < endsAtFrame {
             Self.mean(cur.baseAddress!, nxt.baseAddress!, into: smoothed + harmonicCount, count: harmonicCount)
             next = UnsafeBufferPointer(start: smoothed + harmonicCount, count: harmonicCount)
         }
