@@ -123,6 +123,33 @@ def real_note_classifier(notes: NoteSet, sample_rate: int):
 
 # --- resynthesis -----------------------------------------------------------------------------------
 
+def played_controls(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, velocity: float = 100.0,
+                    hold_s: float | None = None, tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
+                    course_db: tuple | None = None, strike: float | None = None, strike_noise_db: float = 0.0,
+                    smooth_from_frame: int | None = None) -> dict:
+    """The controls of a note played from MIDI as the engine computes them before the partial
+    motion: the decoder's (note struck at frame 0 with `velocity`, released after hold_s, None:
+    held), the tone balance applied (`tone.apply`, when `tone_db` is given) and the control
+    smoothing (`smoothing.smooth`). Call under `torch.no_grad()`."""
+    cfg = model.cfg
+    f0t, ldt = torch.as_tensor(f0)[None], torch.as_tensor(ld)[None]
+    zt = torch.as_tensor(np.asarray(z, np.float32))[None]
+    t_on = torch.arange(len(f0), dtype=torch.float32)[None] / cfg.frame_rate
+    t_off = t_on - (hold_s if hold_s is not None else 1e9)
+    note = note_inputs(cfg, torch.tensor([float(velocity)]), t_on, t_off)
+    c = model.decoder.controls(model.decoder(f0t, ldt, note, zt), f0t)
+    if tone_db is not None:
+        from .tone import apply
+
+        c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
+                  strike=strike, strike_noise_db=strike_noise_db)
+    if smooth_from_frame is not None:
+        from .smoothing import smooth
+
+        c = smooth(c, smooth_from_frame)
+    return c
+
+
 def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarray, seed: int = 0,
                  velocity: float = 100.0, hold_s: float | None = None, reverb: bool = True,
                  tone_db: np.ndarray | None = None, onset_db: np.ndarray | None = None,
@@ -153,23 +180,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
                                                                         phase) / 12)).astype(np.float32)
     with torch.no_grad():
         f0t = torch.as_tensor(f0)[None]
-        ldt = torch.as_tensor(ld)[None]
-        zt = torch.as_tensor(np.asarray(z, np.float32))
-        zt = zt[None] if zt.dim() == 1 else zt[None]
-        t_on = torch.arange(len(f0), dtype=torch.float32)[None] / cfg.frame_rate
-        t_off = t_on - (hold_s if hold_s is not None else 1e9)
-        note = note_inputs(cfg, torch.tensor([float(velocity)]), t_on, t_off)
-        raw = model.decoder(f0t, ldt, note, zt)
-        c = model.decoder.controls(raw, f0t)
-        if tone_db is not None:
-            from .tone import apply
-
-            c = apply(c, tone_db, f0t, cfg.band_limit_hz, onset_db, course=course_db, frame_rate=cfg.frame_rate,
-                      strike=strike, strike_noise_db=strike_noise_db)
-        if smooth_from_frame is not None:
-            from .smoothing import smooth
-
-            c = smooth(c, smooth_from_frame)
+        c = played_controls(model, f0, ld, z, velocity, hold_s, tone_db, onset_db, course_db, strike, strike_noise_db,
+                            smooth_from_frame)
         if motion is not None:
             from . import motion as M
 

@@ -77,10 +77,8 @@ def scan(model_path: Path, from_frame: int | None, names: list[str] | None = Non
     import torch
 
     from .config import DEFAULT_INSTRUMENTS
-    from .evaluate import _tone_lookup, midi_controls
+    from .evaluate import _tone_lookup, midi_controls, played_controls
     from .export import load_exported
-    from .model import note_inputs
-    from .tone import apply
 
     model, env, meta = load_exported(Path(model_path))
     cfg = model.cfg
@@ -95,17 +93,9 @@ def scan(model_path: Path, from_frame: int | None, names: list[str] | None = Non
         for key in range(lo, hi + 1):
             for vel in SCAN_VELOCITIES:
                 f0, ld = midi_controls(model, env, k, key, vel, SCAN_FRAMES / cfg.frame_rate, SCAN_FRAMES)
-                t = tone(k, float(key), float(vel))
+                balance = tone(k, float(key), float(vel)) | {"smooth_from_frame": from_frame}
                 with torch.no_grad():
-                    f0t, ldt = torch.as_tensor(f0)[None], torch.as_tensor(ld)[None]
-                    t_on = torch.arange(SCAN_FRAMES, dtype=torch.float32)[None] / cfg.frame_rate
-                    note = note_inputs(cfg, torch.tensor([float(vel)]), t_on, t_on - 1e9)
-                    c = model.decoder.controls(model.decoder(f0t, ldt, note, torch.as_tensor(means[k])[None]), f0t)
-                    if t:
-                        c = apply(c, t["tone_db"], f0t, cfg.band_limit_hz, t.get("onset_db"), course=t.get("course_db"),
-                                  frame_rate=cfg.frame_rate, strike=t.get("strike"),
-                                  strike_noise_db=t.get("strike_noise_db", 0.0))
-                    c = smooth(c, from_frame)
+                    c = played_controls(model, f0, ld, means[k], float(vel), None, **balance)
                 h = c["harmonics"][0].numpy()
                 z = zigzag_db(10 * np.log10((h.astype(np.float64) ** 2).sum(-1)[read_from:] + 1e-12))
                 if z > worst[0]:
