@@ -1218,10 +1218,12 @@ public final class Engine: @unchecked Sendable {
                     // the vibrato's sine the frame's pitch swung by (0 without a vibrato; a group
                     // without a lock does not follow it)
                     let swing = voice.vibratoSine(frame: voice.frameIndex + 1)
+                    // (from the weights `parameters` left in the scratch)
+                    let driftCutHz = table.driftCutHz(weights: blendScratch)
                     voiceMotion.advance(nextFrame: voice.frameIndex + 1, frameRate: frameRate,
                                         edges: UnsafeBufferPointer(motionEdges), depthDB: motionDepthDB, rho: rho,
                                         beta: beta, vibratoLock: motionVibratoLock, vibratoTilt: motionVibratoTilt,
-                                        swing: Float(swing))
+                                        swing: Float(swing), driftCutHz: driftCutHz)
                 }
                 let t3 = profileStages ? monotonicNanoseconds() : 0
                 setNoiseHighPass(of: voice)

@@ -17,7 +17,9 @@ import ModelCore
 /// the group's partials share a coefficient μ and keep √(1 − μ²) of their own: a flute's upper
 /// partials rise together as its pitch does). A frame's gains are
 /// scaled so that its harmonic power stays as decoded: the spectrum's shape moves, the note's
-/// level course (attack, decay, velocity) stays the decoder's and the envelopes'.
+/// level course (attack, decay, velocity) stays the decoder's and the envelopes'. With a drift
+/// cut the walk passes a first-order high-pass first (and is brought back to unit variance), so
+/// it moves the partials as fast as before without wandering slowly.
 ///
 /// The gains depend only on the note's seed, its frame count, the timbre and the decoded
 /// amplitudes they multiply, never on which thread decoded them. Allocated once; every method
@@ -30,6 +32,10 @@ final class PartialMotion {
     private let process: UnsafeMutablePointer<Float>
     /// The process smoothed by the one-pole filter (variance `smoothedVariance(rho:beta:)`).
     private let smoothed: UnsafeMutablePointer<Float>
+    /// The walk (smoothed or not, before its scaling) of the frame before, the drift cut's input.
+    private let previousWalk: UnsafeMutablePointer<Float>
+    /// The walk through the drift cut's high-pass (from 0 at the note-on).
+    private let cutWalk: UnsafeMutablePointer<Float>
     /// Per partial, how far and which way its level follows the vibrato (unit variance over
     /// partials), drawn at the note-on from a generator of its own, so that the random walk's
     /// draws are the same with and without a lock.
@@ -52,6 +58,8 @@ final class PartialMotion {
         }
         process = buffer(0)
         smoothed = buffer(0)
+        previousWalk = buffer(0)
+        cutWalk = buffer(0)
         lockCoefficient = buffer(0)
         gains = (buffer(1), buffer(1))
         movedCurrent = buffer(0)
@@ -61,6 +69,8 @@ final class PartialMotion {
     deinit {
         process.deallocate()
         smoothed.deallocate()
+        previousWalk.deallocate()
+        cutWalk.deallocate()
         lockCoefficient.deallocate()
         gains.current.deallocate()
         gains.next.deallocate()
@@ -76,6 +86,8 @@ final class PartialMotion {
         for k in 0..<harmonicCount {
             process[k] = unitNormal()
             smoothed[k] = process[k]
+            previousWalk[k] = process[k]
+            cutWalk[k] = 0
         }
         let walk = random
         random = Self.lockSeed(seed)
@@ -99,10 +111,11 @@ final class PartialMotion {
     /// values over `edges`), the frame-to-frame correlation `rho`, the smoother's `beta` (0:
     /// none) and, with `vibratoLock` (G shares) and `vibratoTilt` (G values −1…1: a partial's
     /// coefficient is μ + √(1 − μ²)·its draw), the vibrato's sine `swing` at that frame (−1…1; 0
-    /// without a vibrato). Real-time safe.
+    /// without a vibrato); with `driftCutHz` > 0 the walk through the drift cut's high-pass at that
+    /// frequency. Real-time safe.
     func advance(nextFrame: Int, frameRate: Double, edges: UnsafeBufferPointer<Int>, depthDB: UnsafePointer<Float>,
                  rho: Float, beta: Float, vibratoLock: UnsafePointer<Float>? = nil, vibratoTilt: UnsafePointer<Float>? = nil,
-                 swing: Float = 0) {
+                 swing: Float = 0, driftCutHz: Float = 0) {
         let oldCurrent = gains.current
         gains.current = gains.next
         gains.next = oldCurrent
@@ -117,8 +130,19 @@ final class PartialMotion {
         if beta > 0 {
             for k in 0..<harmonicCount { smoothed[k] = beta * smoothed[k] + (1 - beta) * process[k] }
         }
-        let x = beta > 0 ? smoothed : process
-        let unit = beta > 0 ? 1 / Self.smoothedVariance(rho: rho, beta: beta).squareRoot() : 1
+        let walk = beta > 0 ? smoothed : process
+        // the drift cut p (1 − z⁻¹) / (1 − p z⁻¹) runs on the walk before its scaling, always (its
+        // state follows the walk when the cut is 0, so a timbre that gains one starts it settled)
+        let pole = Float(Self.driftPole(cutHz: Double(driftCutHz), frameRate: frameRate))
+        for k in 0..<harmonicCount {
+            cutWalk[k] = pole * (cutWalk[k] + walk[k] - previousWalk[k])
+            previousWalk[k] = walk[k]
+        }
+        let x = driftCutHz > 0 ? cutWalk : walk
+        var unit: Float = beta > 0 ? 1 / Self.smoothedVariance(rho: rho, beta: beta).squareRoot() : 1
+        if driftCutHz > 0 {
+            unit /= Float(Self.driftCutVariance(rho: Double(rho), beta: Double(beta), pole: Double(pole)).squareRoot())
+        }
         for g in 0..<(edges.count - 1) {
             let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
             let s = depthDB[g] * nepersPerDB * fade
@@ -173,6 +197,46 @@ final class PartialMotion {
     @inline(__always)
     static func smoothedVariance(rho: Float, beta: Float) -> Float {
         (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
+    }
+
+    /// The pole p of the drift cut's high-pass p (1 − z⁻¹) / (1 − p z⁻¹) at `cutHz` on a process at
+    /// `frameRate` frames/s: exp(−2π · cut / rate). Real-time safe.
+    @inline(__always)
+    static func driftPole(cutHz: Double, frameRate: Double) -> Double {
+        exp(-2 * Double.pi * max(0, cutHz) / frameRate)
+    }
+
+    /// The stationary variance of the walk of unit variance (correlation ρ, through the smoother β
+    /// and back to unit variance; β = 0: none) through the drift cut's high-pass with pole `pole`.
+    /// The chain is a linear system driven by one unit draw per frame, state (x, y, h): x' = ρ x +
+    /// σ e, y' = β y + (1 − β) x', h' = p h + p u (y' − y), σ = √(1 − ρ²), u = 1 / √(the smoothed
+    /// variance). Its matrix A is lower triangular, so the stationary covariance P = A P Aᵀ + b bᵀ
+    /// is solved entry by entry, each over 1 − A_ii A_jj (every pole lies below 1): exact where
+    /// poles coincide. Returns P[h, h]. Real-time safe (no allocation: tuples).
+    @inline(__always)
+    static func driftCutVariance(rho: Double, beta: Double, pole p: Double) -> Double {
+        let sigma = max(0, 1 - rho * rho).squareRoot()
+        let u = ((1 + beta) * (1 - beta * rho) / ((1 - beta) * (1 + beta * rho))).squareRoot()  // 1 / √(smoothed variance)
+        // A (rows) and b
+        let a0 = (rho, 0.0, 0.0)
+        let a1 = ((1 - beta) * rho, beta, 0.0)
+        let a2 = (p * u * (1 - beta) * rho, p * u * (beta - 1), p)
+        let b = (sigma, (1 - beta) * sigma, p * u * (1 - beta) * sigma)
+        // P00 = ρ² P00 + σ²
+        let p00 = b.0 * b.0 / (1 - a0.0 * a0.0)
+        // P10 = A10 A00 P00 + A11 A00 P10 + b1 b0
+        let p10 = (a1.0 * a0.0 * p00 + b.1 * b.0) / (1 - a1.1 * a0.0)
+        // P11 = A10² P00 + 2 A10 A11 P10 + A11² P11 + b1²
+        let p11 = (a1.0 * a1.0 * p00 + 2 * a1.0 * a1.1 * p10 + b.1 * b.1) / (1 - a1.1 * a1.1)
+        // P20 = (A20 P00 + A21 P10) A00 + A22 A00 P20 + b2 b0
+        let p20 = ((a2.0 * p00 + a2.1 * p10) * a0.0 + b.2 * b.0) / (1 - a2.2 * a0.0)
+        // P21 = Σ_{k≤2, l≤1} A2k A1l Pkl + b2 b1, less the A22 A11 P21 term
+        let p21 = (a2.0 * (a1.0 * p00 + a1.1 * p10) + a2.1 * (a1.0 * p10 + a1.1 * p11)
+                   + a2.2 * a1.0 * p20 + b.2 * b.1) / (1 - a2.2 * a1.1)
+        // P22 = Σ_{k,l≤2} A2k A2l Pkl + b2², less the A22² P22 term
+        let p22 = (a2.0 * a2.0 * p00 + a2.1 * a2.1 * p11 + 2 * a2.0 * a2.1 * p10
+                   + 2 * a2.2 * (a2.0 * p20 + a2.1 * p21) + b.2 * b.2) / (1 - a2.2 * a2.2)
+        return p22
     }
 
     /// `current` and `next` amplitudes times their frame's gains, in ``movedCurrent`` and

@@ -234,6 +234,14 @@ extension TimbreModel {
                 smoothingSpec, inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxSmoothing },
                 what: "0…\(PartialMotionTable.maxSmoothing)")
         }
+        // its optional drift cut, only beside the motion
+        let driftCutSpec = Self.motionDriftCutTensor(for: config)
+        if file.tensors[driftCutSpec.name] != nil {
+            guard motionEdges != nil else { throw .missingTensor(path: path, name: "motion.harmonic_edges") }
+            values[driftCutSpec.name] = try checked(
+                driftCutSpec, inRange: { $0 >= 0 && $0 <= PartialMotionTable.maxDriftCutHz },
+                what: "0…\(Int(PartialMotionTable.maxDriftCutHz)) Hz")
+        }
         // its optional vibrato lock, only beside the motion and its vibrato
         let lockSpec = Self.motionVibratoLockTensor(for: config, groupCount: motionGroups ?? 1)
         if file.tensors[lockSpec.name] != nil {
@@ -289,6 +297,7 @@ extension TimbreModel {
             : Set(["motion.harmonic_edges", "motion.depth_db", "motion.correlation"]
                   + (hasVibrato ? vibratoSpecs.map(\.name) : [])
                   + (values[smoothingSpec.name] == nil ? [] : [smoothingSpec.name])
+                  + (values[driftCutSpec.name] == nil ? [] : [driftCutSpec.name])
                   + (values[lockSpec.name] == nil ? [] : [lockSpec.name])
                   + (values[tiltSpec.name] == nil ? [] : [tiltSpec.name]))
         let known = Set(specs.map(\.name)).union(present.isEmpty ? [] : optional.map(\.name))
@@ -387,7 +396,7 @@ extension TimbreModel {
                                vibratoHz: values["motion.vibrato_hz"] ?? [],
                                vibratoPitchAnchors: hasVibrato && vibratoPerPitch ? config.envPitches : [],
                                smoothing: values[smoothingSpec.name] ?? [], vibratoLock: values[lockSpec.name] ?? [],
-                               vibratoTilt: values[tiltSpec.name] ?? [],
+                               vibratoTilt: values[tiltSpec.name] ?? [], driftCutHz: values[driftCutSpec.name] ?? [],
                                latentMeans: means, blendScale: scale, blendRule: blendRule)
         }
         let noiseHighPass = values[highPassSpec.name].map {

@@ -31,6 +31,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// fast above its corner: real notes move slowly, and a first-order process at 100 frames/s
     /// spreads every partial into a skirt 20-50 Hz wide.
     public let smoothing: [Float]
+    /// `motion.drift_cut_hz` [I] (empty: none, as 0): the cutoff of a first-order high-pass on the
+    /// walk, Hz (0: none), so that it moves a partial as fast as before without wandering slowly:
+    /// the depth is measured around each note's course over 0.51 s, and a first-order walk puts a
+    /// third or more of its swing below that, a timbre that drifts for seconds.
+    public let driftCutHz: [Float]
     /// `motion.vibrato_lock` [I, G] (empty: none, as 0): the share of each group's motion variance
     /// that follows the vibrato (a real partial's level rises and falls as the vibrato sweeps it
     /// over the body's resonances), the rest a random walk.
@@ -65,9 +70,11 @@ public struct PartialMotionTable: Sendable, Equatable {
     /// Wraps validated values (the loader checks shapes and ranges).
     public init(instrumentCount: Int, zDim: Int, harmonicEdges: [Int], depthDB: [Float], correlation: [Float],
                 vibratoCents: [Float] = [], vibratoHz: [Float] = [], vibratoPitchAnchors: [Double] = [],
-                smoothing: [Float] = [], vibratoLock: [Float] = [], vibratoTilt: [Float] = [], latentMeans: [Float],
-                blendScale: Double, blendRule: LatentBlendRule) {
+                smoothing: [Float] = [], vibratoLock: [Float] = [], vibratoTilt: [Float] = [], driftCutHz: [Float] = [],
+                latentMeans: [Float], blendScale: Double, blendRule: LatentBlendRule) {
         precondition(smoothing.isEmpty || smoothing.count == instrumentCount)
+        precondition(driftCutHz.isEmpty || driftCutHz.count == instrumentCount)
+        self.driftCutHz = driftCutHz
         precondition(vibratoLock.isEmpty || (vibratoLock.count == depthDB.count && !vibratoCents.isEmpty))
         precondition(vibratoTilt.isEmpty || (vibratoTilt.count == depthDB.count && !vibratoLock.isEmpty))
         self.vibratoLock = vibratoLock
@@ -137,6 +144,21 @@ public struct PartialMotionTable: Sendable, Equatable {
 
     /// Largest smoothing coefficient a file may hold.
     public static let maxSmoothing: Float = 0.99
+
+    /// Largest drift cut a file may hold, Hz (a tenth of the control rate's 100 frames/s).
+    public static let maxDriftCutHz: Float = 10
+
+    /// The drift cut (Hz, 0: none) from blend weights already computed for the point (as
+    /// ``parameters(z:line:scratch:depthDB:vibratoLock:vibratoTilt:)`` leaves them in its
+    /// scratch). Real-time safe.
+    public func driftCutHz(weights: UnsafePointer<Double>) -> Float {
+        guard !driftCutHz.isEmpty else { return 0 }
+        var cut: Double = 0
+        for i in 0..<instrumentCount where weights[i].isFinite && weights[i] > 1e-7 {
+            cut += weights[i] * Double(driftCutHz[i])
+        }
+        return Float(min(max(cut, 0), Double(Self.maxDriftCutHz)))
+    }
 
     /// Whether the table holds a vibrato.
     public var hasVibrato: Bool { !vibratoCents.isEmpty }

@@ -236,6 +236,12 @@ public struct TimbreModel: Sendable {
         TensorSpec(name: "motion.smoothing", shape: [config.instrumentCount])
     }
 
+    /// The optional drift cut of the partial motion: Hz [I] (docs/model-format.md, "Partial
+    /// motion"), only beside the motion's three.
+    public static func motionDriftCutTensor(for config: ModelConfig) -> TensorSpec {
+        TensorSpec(name: "motion.drift_cut_hz", shape: [config.instrumentCount])
+    }
+
     /// The partial motion's optional vibrato lock (docs/model-format.md, "Partial motion"): per
     /// instrument and group of partials, the share of the motion's variance that follows the
     /// vibrato; only beside the motion and its vibrato.

@@ -396,6 +396,39 @@ final class InharmonicityLoadingTests: XCTestCase {
         }
     }
 
+    /// The motion's drift cut (`motion.drift_cut_hz` [I], Hz) loads beside the motion and blends by
+    /// the timbre point; without it the cut is 0; out of 0…10 Hz, or without the motion, it is
+    /// refused with the tensor named.
+    func testTheMotionsDriftCutLoadsAndBadOnesAreRefused() throws {
+        let (n, motion) = try smallMotion()
+        let cut = (0..<n).map { Float($0 % 2) * 2 }
+        let loaded = try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.drift_cut_hz", [n], cut)]).path)
+        let m = try XCTUnwrap(loaded.motion)
+        XCTAssertEqual(m.driftCutHz, cut)
+        XCTAssertTrue(loaded.unexpectedTensorNames.isEmpty)
+        var scratch = [Double](repeating: 0, count: n), depth = [Float](repeating: 0, count: m.groupCount)
+        for i in 0..<2 {
+            // the blend weights `parameters` leaves in the scratch, over the instruments' cuts
+            let got = loaded.latentMeans[i].withUnsafeBufferPointer { z -> Float in
+                _ = m.parameters(z: z.baseAddress!, scratch: &scratch, depthDB: &depth)
+                return m.driftCutHz(weights: scratch)
+            }
+            let expected = (0..<n).reduce(0.0) { $0 + scratch[$1] * Double(cut[$1]) }
+            XCTAssertEqual(Double(got), expected, accuracy: 1e-5)
+            XCTAssertGreaterThan(got, 0)
+            XCTAssertLessThan(got, 2)
+        }
+        let without = try XCTUnwrap(try TimbreModel(contentsOf: try smallModel(adding: motion).path).motion)
+        XCTAssertEqual(without.driftCutHz(weights: scratch), 0)
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: motion + [("motion.drift_cut_hz", [n],
+                                                                                          cut.map { _ in 11 })]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.drift_cut_hz"), "\($0)")
+        }
+        XCTAssertThrowsError(try TimbreModel(contentsOf: try smallModel(adding: [("motion.drift_cut_hz", [n], cut)]).path)) {
+            XCTAssertTrue("\($0)".contains("motion.harmonic_edges"), "\($0)")
+        }
+    }
+
     /// The motion's vibrato lock (`motion.vibrato_lock` [I, G], a share) loads beside the motion
     /// and its vibrato and blends by the timbre point; without it every group's share is 0; a share
     /// out of 0…1, a wrong shape, or a lock without the vibrato is refused with the tensor named.

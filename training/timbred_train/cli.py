@@ -180,26 +180,38 @@ def cmd_smoothing(args) -> None:
         names=_names(args.only))
 
 
-def cmd_motion(args) -> None:
-    from .motion import hold_still, run
-
-    still = [x.strip() for x in (args.still or "").split(",") if x.strip()]
-    if args.keep_measured:
-        if not still:
-            raise UserError("--keep-measured: name the instruments to hold still with --still")
-        hold_still(Path(args.model), still, Path(args.out) if args.out else None, write=not args.dry)
-        return
-
-    overrides = {}
-    for item in (args.smoothing_for or "").split(","):
+def _name_values(text: str | None, flag: str, what: str) -> dict[str, float]:
+    """`NAME=VALUE,NAME=VALUE` of a command-line option as a dict; a malformed item is refused."""
+    out = {}
+    for item in (text or "").split(","):
         if item.strip():
             name, _, value = item.partition("=")
             try:
-                overrides[name.strip()] = float(value)
+                out[name.strip()] = float(value)
             except ValueError:
-                raise UserError(f"--smoothing-for: {item.strip()!r} is not NAME=BETA") from None
-    run(Path(args.model), Path(args.data), Path(args.out) if args.out else None, write=not args.dry,
-        smoothing=args.smoothing, smoothing_for=overrides, still=still)
+                raise UserError(f"{flag}: {item.strip()!r} is not NAME={what}") from None
+    return out
+
+
+def cmd_motion(args) -> None:
+    from .motion import hold_still, run, set_drift_cut
+
+    still = [x.strip() for x in (args.still or "").split(",") if x.strip()]
+    drift_for = _name_values(args.drift_cut_for, "--drift-cut-for", "HZ")
+    out = Path(args.out) if args.out else None
+    if args.keep_measured:
+        if not still and args.drift_cut is None and not drift_for:
+            raise UserError("--keep-measured: name the instruments to hold still with --still, or give --drift-cut "
+                            "or --drift-cut-for")
+        if still:
+            hold_still(Path(args.model), still, out, write=not args.dry)
+        if args.drift_cut is not None or drift_for:
+            set_drift_cut(out if still and out and not args.dry else Path(args.model), args.drift_cut or 0.0,
+                          drift_for, out, write=not args.dry)
+        return
+    run(Path(args.model), Path(args.data), out, write=not args.dry, smoothing=args.smoothing,
+        smoothing_for=_name_values(args.smoothing_for, "--smoothing-for", "BETA"), still=still,
+        drift_cut=args.drift_cut or 0.0, drift_cut_for=drift_for)
 
 
 def cmd_highpass(args) -> None:
@@ -437,8 +449,13 @@ def build_parser() -> argparse.ArgumentParser:
     motion.add_argument("--still", help="comma-separated instruments whose partials hold their course (no motion): "
                                         "the shipped model's vibraphone, whose modes FluidR3 holds within 0.01 dB")
     motion.add_argument("--keep-measured", action="store_true",
-                        help="with --still: measure nothing; the file's motion stays as it is but for the instruments "
-                             "held still")
+                        help="with --still or --drift-cut(-for): measure nothing; the file's motion stays as it is but "
+                             "for the instruments held still and the drift cut")
+    motion.add_argument("--drift-cut", type=float,
+                        help="Hz of the first-order high-pass on every instrument's walk, so that it moves the partials "
+                             "without wandering slowly (0 ≤ Hz ≤ 10; default 0, none)")
+    motion.add_argument("--drift-cut-for", help="comma-separated NAME=HZ for instruments whose drift cut differs "
+                                                "(the shipped model's: training/README.md)")
     motion.add_argument("--smoothing-for", help="comma-separated NAME=BETA for instruments whose smoothing differs "
                                                 "(the shipped model: piano=0, ..., violin=0.5; training/README.md)")
 

@@ -188,7 +188,8 @@ def resynthesize(model: TimbreDDSP, f0: np.ndarray, ld: np.ndarray, z: np.ndarra
             c = dict(c, harmonics=M.apply(c["harmonics"], motion[0], motion[1], cfg.frame_rate, seed + 1,
                                           smoothing=motion[2] if len(motion) > 2 else 0.0,
                                           vibrato_lock=motion[3] if len(motion) > 3 else None, swing=swing,
-                                          vibrato_tilt=motion[4] if len(motion) > 4 else None))
+                                          vibrato_tilt=motion[4] if len(motion) > 4 else None,
+                                          drift_cut_hz=motion[5] if len(motion) > 5 else 0.0))
         g = torch.Generator().manual_seed(seed)
         sr = sample_rate or cfg.sample_rate
         white = torch.rand(1, int(len(f0) * sr / cfg.frame_rate), generator=g) * 2 - 1

@@ -265,10 +265,12 @@ def note_lock(audio: np.ndarray, pitch: float, hold_frames: int, sample_rate: in
     return locked, inband, slope
 
 
-def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_frames: int = 4000) -> float:
+def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_frames: int = 4000,
+                 drift_cut_hz: float = 0.0) -> float:
     """The share f of the engine's random walk (`gains` without a lock: correlation ρ, smoother
-    β) that lies in VIBRATO_BAND_HZ, of its variance around the course."""
-    g = gains(np.array([10.0]), correlation, n_frames, 64, frame_rate, seed=3, edges=(1, 65), smoothing=smoothing)
+    β, drift cut) that lies in VIBRATO_BAND_HZ, of its variance around the course."""
+    g = gains(np.array([10.0]), correlation, n_frames, 64, frame_rate, seed=3, edges=(1, 65), smoothing=smoothing,
+              drift_cut_hz=drift_cut_hz)
     x = 20 * np.log10(g[int(0.5 * frame_rate):])
     passed, _, _ = vibrato_band(x, frame_rate)
     return float((passed ** 2).sum() / (_detrend(x) ** 2).sum())
@@ -276,11 +278,12 @@ def walk_in_band(correlation: float, smoothing: float, frame_rate: float, n_fram
 
 def measure_lock(audio: np.ndarray, pitch: np.ndarray, hold_frames: np.ndarray, instrument: np.ndarray,
                  correlation: np.ndarray, smoothing: np.ndarray, sample_rate: int, frame_rate: float,
-                 edges=HARMONIC_EDGES) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                 edges=HARMONIC_EDGES, drift_cut: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The vibrato lock [I, G]: per instrument and group of partials, the share λ of the motion's
     variance the engine puts on the vibrato, so that in the vibrato's band the share that follows
     it is the recordings' S (`note_lock`, pooled over the instrument's notes with a vibrato). The
-    rest of the motion is the walk (correlation ρ and smoother β per instrument), a share f of it
+    rest of the motion is the walk (correlation ρ, smoother β and drift cut per instrument), a share f of it
     in the band (`walk_in_band`): λ / (λ + (1 − λ) f) = S, so λ = S f / (1 − S + S f). Also the
     tilt [I, G]: how alike the slopes of a group's partials are, their mean over their root mean
     square (−1…1: +1, every partial of the group rises with the pitch by the same; 0, as many fall
@@ -309,9 +312,33 @@ def measure_lock(audio: np.ndarray, pitch: np.ndarray, hold_frames: np.ndarray, 
                 tilt[i, j] = np.clip(sums[2, j] / np.sqrt(max(sums[3, j] * sums[4, j], 1e-30)), -1.0, 1.0)
             elif j > 0:
                 share[i, j], tilt[i, j] = share[i, j - 1], tilt[i, j - 1]
-    f = np.array([walk_in_band(float(r), float(b), frame_rate) for r, b in zip(correlation, smoothing)])[:, None]
-    lock = np.clip(share * f / np.maximum(1 - share + share * f, 1e-9), 0.0, 1.0)
-    return lock, tilt, share, count
+    cuts = np.zeros(n_instruments) if drift_cut is None else np.asarray(drift_cut, np.float64)
+    f = np.array([walk_in_band(float(r), float(b), frame_rate, drift_cut_hz=float(c))
+                  for r, b, c in zip(correlation, smoothing, cuts)])[:, None]
+    return lock_for_share(share, f), tilt, share, count
+
+
+def lock_for_share(share: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """The lock λ that gives the vibrato's band the share S following the vibrato, the walk
+    putting a share f of its variance in the band: λ / (λ + (1 − λ) f) = S, λ = S f / (1 − S + S f)."""
+    return np.clip(share * f / np.maximum(1 - share + share * f, 1e-9), 0.0, 1.0)
+
+
+def relock(lock: np.ndarray, correlation: np.ndarray, smoothing: np.ndarray, cut_before: np.ndarray,
+           cut_after: np.ndarray, frame_rate: float) -> np.ndarray:
+    """The vibrato lock [I, G] after an instrument's drift cut changes: a cut takes the walk's
+    slow share away, so more of it lies in the vibrato's band (f grows), and the lock grows to
+    keep the recordings' share S there (`lock_for_share`): S = λ / (λ + (1 − λ) f) with the walk
+    before, λ' from S and the walk after. Instruments whose cut stays keep their lock bit for bit."""
+    out = np.array(lock, np.float64)
+    for i in np.flatnonzero(np.asarray(cut_before) != np.asarray(cut_after)):
+        if not out[i].any():
+            continue
+        r, b = float(correlation[i]), float(smoothing[i])
+        f0, f1 = (walk_in_band(r, b, frame_rate, drift_cut_hz=float(c)) for c in (cut_before[i], cut_after[i]))
+        share = out[i] / np.maximum(out[i] + (1 - out[i]) * f0, 1e-12)
+        out[i] = lock_for_share(share, f1)
+    return out
 
 
 def vibrato_readings(f0_hz: np.ndarray, hold_frames: np.ndarray, pitch: np.ndarray, instrument: np.ndarray,
@@ -415,6 +442,38 @@ def smoothed_variance(rho: float, beta: float) -> float:
     return (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
 
 
+def drift_pole(cut_hz: float, frame_rate: float) -> float:
+    """The pole p of the drift cut: the first-order high-pass p (1 − z⁻¹) / (1 − p z⁻¹) at
+    `cut_hz` on a process at `frame_rate` frames/s."""
+    return math.exp(-2 * math.pi * max(0.0, cut_hz) / frame_rate)
+
+
+def drift_cut_variance(rho: float, beta: float, pole: float) -> float:
+    """The stationary variance of the walk of unit variance (correlation ρ, through the smoother β
+    and back to unit variance; β = 0: none) through the drift cut's high-pass p (1 − z⁻¹) /
+    (1 − p z⁻¹). The chain is a linear system driven by one unit draw e per frame, with the state s
+    = (x, y, h): x' = ρ x + σ e, y' = β y + (1 − β) x', h' = p h + p u (y' − y) (σ = √(1 − ρ²), u =
+    1 / √(the smoothed variance)); its matrix is lower triangular, so the stationary covariance P =
+    A P Aᵀ + b bᵀ is solved entry by entry, each over 1 − A_ii A_jj (never 0: every pole lies
+    below 1), exact even where poles coincide. Returns P[h, h]."""
+    sigma = math.sqrt(max(0.0, 1.0 - rho * rho))
+    u = 1.0 / math.sqrt(smoothed_variance(rho, beta))
+    a = [[rho, 0.0, 0.0],
+         [(1 - beta) * rho, beta, 0.0],
+         [pole * u * (1 - beta) * rho, pole * u * (beta - 1), pole]]
+    b = [sigma, (1 - beta) * sigma, pole * u * (1 - beta) * sigma]
+    cov = [[0.0] * 3 for _ in range(3)]
+    for i in range(3):
+        for j in range(i + 1):
+            acc = b[i] * b[j]
+            for k in range(i + 1):
+                for m in range(j + 1):
+                    if (k, m) != (i, j):
+                        acc += a[i][k] * a[j][m] * cov[k][m]
+            cov[i][j] = cov[j][i] = acc / (1 - a[i][i] * a[j][j])
+    return cov[2][2]
+
+
 def lock_seed(seed: int) -> int:
     """The seed of the vibrato coefficients' generator (the engine's `PartialMotion.lockSeed`)."""
     mixed = (((seed % 4294967296) ^ 0xA5A55A5A) * 0x2C1B3C6D) % 4294967296
@@ -435,7 +494,8 @@ def log_bessel_i0(x: np.ndarray) -> np.ndarray:
 
 def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: int, frame_rate: float,
           seed: int, edges=HARMONIC_EDGES, smoothing: float = 0.0, vibrato_lock: np.ndarray | None = None,
-          swing: np.ndarray | None = None, vibrato_tilt: np.ndarray | None = None) -> np.ndarray:
+          swing: np.ndarray | None = None, vibrato_tilt: np.ndarray | None = None,
+          drift_cut_hz: float = 0.0) -> np.ndarray:
     """The motion's gain per frame and partial [T, K] for one note (frame 0 at the note-on), as
     the engine computes it, before each frame's gains are scaled to keep its harmonic power
     (`apply`); `smoothing` β > 0: the process through a one-pole smoother, back to unit variance;
@@ -443,7 +503,11 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
     share of each group's variance follows the sine, by a coefficient per partial drawn at the
     note-on from a generator of its own (`lock_seed`), n, and the group's tilt μ [G] (None: 0):
     μ + √(1 − μ²) n; a partial's swing a · sin is brought back to its power over a vibrato cycle
-    on its own (− ½ ln I₀(2a)), as it keeps its coefficient for the whole note."""
+    on its own (− ½ ln I₀(2a)), as it keeps its coefficient for the whole note; `drift_cut_hz` > 0:
+    the walk (smoothed or not) through a first-order high-pass at that frequency and back to unit
+    variance (`drift_cut_variance`), so that it moves the partials as fast as before without
+    wandering slowly (the filter runs on the walk before its scaling to unit variance, its state
+    the walk's last value, from its first, and its output, from 0)."""
     rho, beta = float(correlation), float(smoothing)
     drive = math.sqrt(max(0.0, 1.0 - rho * rho))
     k_depth = np.zeros(n_harmonics)
@@ -469,6 +533,9 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
                 mu[edges[j] - 1: min(edges[j + 1] - 1, n_harmonics)] = np.clip(vibrato_tilt[j], -1.0, 1.0)
             c = mu + np.sqrt(1 - mu * mu) * c
     unit = 1.0 / math.sqrt(smoothed_variance(rho, beta)) if beta > 0 else 1.0
+    pole = drift_pole(drift_cut_hz, frame_rate)
+    cut_unit = 1.0 / math.sqrt(drift_cut_variance(rho, beta, pole)) if drift_cut_hz > 0 else 1.0
+    previous, cut = x.copy(), np.zeros(n_harmonics)
     out = np.ones((n_frames, n_harmonics))
     lo, hi = FADE_IN_S
     for t in range(2, n_frames):  # frames 0 and 1 are decoded at the note-on, before any motion
@@ -479,7 +546,10 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         if beta > 0:
             y = beta * y + (1 - beta) * x
         s = a * fade
-        v = unit * (y if beta > 0 else x)
+        walk = y if beta > 0 else x
+        cut = pole * (cut + walk - previous)
+        previous = walk.copy()
+        v = unit * cut_unit * cut if drift_cut_hz > 0 else unit * walk
         if lam.any():
             swing_amp = s * np.sqrt(2 * lam) * c  # each partial's swing, nepers
             out[t] = np.exp(s * np.sqrt(1 - lam) * v - s * s * (1 - lam) + swing_amp * float(swing[t])
@@ -491,13 +561,13 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
 
 def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float, seed: int, smoothing: float = 0.0,
           vibrato_lock: np.ndarray | None = None, swing: np.ndarray | None = None,
-          vibrato_tilt: np.ndarray | None = None):
+          vibrato_tilt: np.ndarray | None = None, drift_cut_hz: float = 0.0):
     """Harmonic amplitudes [1, T, K] (torch or NumPy) times the motion's gains, each frame's gains
     scaled so that the frame's harmonic power stays as decoded: the spectrum's shape moves, the
     note's level course (attack, decay, velocity) stays the decoder's and the envelopes'."""
     n_frames, k = harmonics.shape[-2], harmonics.shape[-1]
     g = gains(depth_db, correlation, n_frames, k, frame_rate, seed, smoothing=smoothing, vibrato_lock=vibrato_lock,
-              swing=swing, vibrato_tilt=vibrato_tilt)
+              swing=swing, vibrato_tilt=vibrato_tilt, drift_cut_hz=drift_cut_hz)
     a = np.asarray(harmonics.detach().cpu().numpy() if hasattr(harmonics, "detach") else harmonics, np.float64)
     p0 = (a ** 2).sum(-1, keepdims=True)
     p1 = (a ** 2 * g ** 2).sum(-1, keepdims=True)
@@ -513,13 +583,15 @@ def apply(harmonics, depth_db: np.ndarray, correlation: float, frame_rate: float
 
 
 def blended(tables: dict, weights: np.ndarray) -> tuple:
-    """Depth [G], correlation, smoothing, vibrato lock [G] and tilt [G] at a latent point whose
-    instrument blend weights are `weights` [I] (smoothing 0 for a table without
-    `motion.smoothing`, lock and tilt None without `motion.vibrato_lock`)."""
+    """Depth [G], correlation, smoothing, vibrato lock [G], tilt [G] and drift cut (Hz) at a latent
+    point whose instrument blend weights are `weights` [I] (smoothing 0 for a table without
+    `motion.smoothing`, lock and tilt None without `motion.vibrato_lock`, drift cut 0 without
+    `motion.drift_cut_hz`)."""
     beta = float(weights @ tables["motion.smoothing"]) if "motion.smoothing" in tables else 0.0
     lock = np.clip(weights @ tables["motion.vibrato_lock"], 0.0, 1.0) if "motion.vibrato_lock" in tables else None
     tilt = np.clip(weights @ tables["motion.vibrato_tilt"], -1.0, 1.0) if "motion.vibrato_tilt" in tables else None
-    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta, lock, tilt
+    cut = float(weights @ tables["motion.drift_cut_hz"]) if "motion.drift_cut_hz" in tables else 0.0
+    return weights @ tables["motion.depth_db"], float(weights @ tables["motion.correlation"]), beta, lock, tilt, cut
 
 
 def blended_vibrato(tables: dict, weights: np.ndarray, pitch: float,
@@ -559,6 +631,57 @@ def add_to_model(path: Path, tensors: dict[str, np.ndarray], info: dict, out: Pa
 
 
 MAX_SMOOTHING = 0.99  # the engine's bound on motion.smoothing
+MAX_DRIFT_CUT_HZ = 10.0  # the engine's bound on motion.drift_cut_hz
+
+
+def drift_cut_table(names: list[str], cut_hz: float, cut_for: dict[str, float], model_path: Path) -> np.ndarray:
+    """The drift cut per instrument [I]: `cut_for`'s value for the instruments it names, `cut_hz`
+    for the others; an unknown name or a value outside 0…MAX_DRIFT_CUT_HZ is refused."""
+    unknown = [u for u in cut_for if u not in names]
+    if unknown:
+        raise UserError(f"{model_path}: no instrument {', '.join(unknown)} for a drift cut (it has {', '.join(names)})")
+    cut = np.array([cut_for.get(n, cut_hz) for n in names], np.float64)
+    if not np.all((cut >= 0) & (cut <= MAX_DRIFT_CUT_HZ)):
+        raise UserError(f"drift cut: Hz must lie in 0…{MAX_DRIFT_CUT_HZ:g} (got {cut.min():g}…{cut.max():g})")
+    return cut
+
+
+def set_drift_cut(model_path: Path, cut_hz: float, cut_for: dict[str, float], out: Path | None = None,
+                  write: bool = True) -> dict:
+    """`timbred-train motion --drift-cut HZ --drift-cut-for NAME=HZ,… --keep-measured`: the file's
+    motion tables as they are plus `motion.drift_cut_hz` (all 0: the tensor is left out);
+    nothing is measured, so everything else stays bit for bit."""
+    from safetensors import safe_open
+
+    if not Path(model_path).is_file():
+        raise UserError(f"{model_path}: model file not found")
+    with safe_open(str(model_path), framework="np") as f:
+        meta = f.metadata() or {}
+        tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("motion.")}
+    if "motion.depth_db" not in tensors:
+        raise UserError(f"{model_path}: no partial motion to cut the drift of (timbred-train motion first)")
+    config = json.loads(meta["config"])
+    names = list(config["instruments"])
+    cut = drift_cut_table(names, cut_hz, cut_for, model_path)
+    before = np.asarray(tensors.get("motion.drift_cut_hz", np.zeros(len(names))), np.float64)
+    if "motion.vibrato_lock" in tensors:
+        smoothing = tensors.get("motion.smoothing", np.zeros(len(names)))
+        lock = np.asarray(tensors["motion.vibrato_lock"], np.float64)
+        new = relock(lock, tensors["motion.correlation"], smoothing, before, cut, float(config.get("frame_rate", 100)))
+        for i in np.flatnonzero(np.abs(new - lock).max(1) > 0):
+            print(f"{names[i]}: vibrato lock " + " ".join(f"{a:.2f}" for a in lock[i]) + " -> "
+                  + " ".join(f"{a:.2f}" for a in new[i]) + " (the walk's share in the vibrato's band moved)")
+        tensors["motion.vibrato_lock"] = new.astype(np.float32)
+    tensors.pop("motion.drift_cut_hz", None)
+    if cut.any():
+        tensors["motion.drift_cut_hz"] = cut.astype(np.float32)
+    info = json.loads(meta.get("motion", "{}"))
+    info["drift_cut_hz"] = {n: float(c) for n, c in zip(names, cut) if c > 0}
+    print("drift cut (Hz): " + ", ".join(f"{n} {c:g}" for n, c in zip(names, cut)))
+    if write:
+        add_to_model(Path(model_path), tensors, info, out)
+        print(f"wrote motion.* into {out or model_path}")
+    return {"drift_cut_hz": cut.tolist()}
 
 
 def _still_rows(names: list[str], still: list[str], model_path: Path) -> np.ndarray:
@@ -601,13 +724,15 @@ def hold_still(model_path: Path, still: list[str], out: Path | None = None, writ
 
 
 def run(model_path: Path, data: Path, out: Path | None = None, write: bool = True, smoothing: float = 0.0,
-        smoothing_for: dict[str, float] | None = None, still: list[str] | None = None) -> dict:
+        smoothing_for: dict[str, float] | None = None, still: list[str] | None = None, drift_cut: float = 0.0,
+        drift_cut_for: dict[str, float] | None = None) -> dict:
     """`timbred-train motion`: measure on the training notes, print, write; with `smoothing` β > 0
     (or `smoothing_for`, β per named instrument, the others `smoothing`) also `motion.smoothing`.
     `still`: instruments whose partials hold their course (depth and lock 0, whatever is read): a
     struck bar's few modes, between which the analysis reads its own floor (FluidR3's vibraphone
     at keys 59, 71 and 83: its modes move by 0.00-0.01 dB around their course, the table read
-    0.7-1.1 dB and the engine played them 0.6-0.8 dB off it)."""
+    0.7-1.1 dB and the engine played them 0.6-0.8 dB off it). `drift_cut` (or `drift_cut_for`, Hz per
+    named instrument): `motion.drift_cut_hz`, the high-pass on the walk (`set_drift_cut`)."""
     from safetensors import safe_open
 
     from .cache import load_or_build
@@ -628,6 +753,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     if unknown:
         raise UserError(f"{model_path}: no instrument {', '.join(unknown)} to smooth (it has {', '.join(names)})")
     held_still = _still_rows(names, list(still or []), model_path)
+    cut = drift_cut_table(names, drift_cut, dict(drift_cut_for or {}), model_path)
     beta = np.array([smoothing_for.get(n, smoothing) for n in names], np.float64)
     if not np.all((beta >= 0) & (beta <= MAX_SMOOTHING)):
         raise UserError(f"smoothing: β must lie in 0…{MAX_SMOOTHING} (got {beta.min():g}…{beta.max():g})")
@@ -648,7 +774,7 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
     overall, _ = vibrato_table(readings)
     lock, tilt, share, locked_notes = measure_lock(notes.audio[train], notes.pitch[train], notes.hold_frames[train],
                                              notes.instrument[train], corr, beta, cfg.sample_rate,
-                                             float(cfg.frame_rate))
+                                             float(cfg.frame_rate), drift_cut=cut)
     lock[overall <= 0] = 0.0
     tilt[overall <= 0] = 0.0
     for table in (depth, lock, tilt):  # STILL_TENSORS
@@ -678,10 +804,13 @@ def run(model_path: Path, data: Path, out: Path | None = None, write: bool = Tru
                "motion.vibrato_tilt": tilt.astype(np.float32)}
     if beta.any():
         tensors["motion.smoothing"] = beta.astype(np.float32)
+    if cut.any():
+        tensors["motion.drift_cut_hz"] = cut.astype(np.float32)
     info = {"data": str(data), "notes": int(count.sum()), "held_from_s": HELD_START_FRAMES / cfg.frame_rate,
             "trend_s": TREND_FRAMES / cfg.frame_rate,
             "vibrato_pitch_sigma": VIBRATO_PITCH_SIGMA, "audible_db": AUDIBLE_DB, "floor": "steady twin, in quadrature",
-            "still": [n for n, h in zip(names, held_still) if h]}
+            "still": [n for n, h in zip(names, held_still) if h],
+            "drift_cut_hz": {n: float(c) for n, c in zip(names, cut) if c > 0}}
     if write:
         add_to_model(Path(model_path), tensors, info, out)
         print(f"wrote motion.* into {out or model_path}")
