@@ -651,15 +651,7 @@ def set_drift_cut(model_path: Path, cut_hz: float, cut_for: dict[str, float], ou
     """`timbred-train motion --drift-cut HZ --drift-cut-for NAME=HZ,… --keep-measured`: the file's
     motion tables as they are plus `motion.drift_cut_hz` (all 0: the tensor is left out);
     nothing is measured, so everything else stays bit for bit."""
-    from safetensors import safe_open
-
-    if not Path(model_path).is_file():
-        raise UserError(f"{model_path}: model file not found")
-    with safe_open(str(model_path), framework="np") as f:
-        meta = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("motion.")}
-    if "motion.depth_db" not in tensors:
-        raise UserError(f"{model_path}: no partial motion to cut the drift of (timbred-train motion first)")
+    meta, tensors = _measured_motion(model_path, "cut the drift of")
     config = json.loads(meta["config"])
     names = list(config["instruments"])
     cut = drift_cut_table(names, cut_hz, cut_for, model_path)
@@ -692,13 +684,9 @@ def _still_rows(names: list[str], still: list[str], model_path: Path) -> np.ndar
     return np.isin(np.asarray(names), still)
 
 
-STILL_TENSORS = ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt")  # what `--still` sets to 0
-
-
-def hold_still(model_path: Path, still: list[str], out: Path | None = None, write: bool = True) -> dict:
-    """`timbred-train motion --still NAMES --keep-measured`: the file's motion tables as they are,
-    but the named instruments' partials hold their course (depth, lock and tilt 0; their vibrato
-    stays); nothing is measured, so every other instrument's motion stays bit for bit."""
+def _measured_motion(model_path: Path, what: str) -> tuple[dict, dict]:
+    """The metadata and the `motion.*` tensors of a model file already measured by `motion`; a
+    missing file, or one without the motion (nothing to `what`), is refused."""
     from safetensors import safe_open
 
     if not Path(model_path).is_file():
@@ -707,7 +695,18 @@ def hold_still(model_path: Path, still: list[str], out: Path | None = None, writ
         meta = f.metadata() or {}
         tensors = {k: f.get_tensor(k) for k in f.keys() if k.startswith("motion.")}
     if "motion.depth_db" not in tensors:
-        raise UserError(f"{model_path}: no partial motion to hold still (timbred-train motion first)")
+        raise UserError(f"{model_path}: no partial motion to {what} (timbred-train motion first)")
+    return meta, tensors
+
+
+STILL_TENSORS = ("motion.depth_db", "motion.vibrato_lock", "motion.vibrato_tilt")  # what `--still` sets to 0
+
+
+def hold_still(model_path: Path, still: list[str], out: Path | None = None, write: bool = True) -> dict:
+    """`timbred-train motion --still NAMES --keep-measured`: the file's motion tables as they are,
+    but the named instruments' partials hold their course (depth, lock and tilt 0; their vibrato
+    stays); nothing is measured, so every other instrument's motion stays bit for bit."""
+    meta, tensors = _measured_motion(model_path, "hold still")
     rows = _still_rows(list(json.loads(meta["config"])["instruments"]), still, model_path)
     for key in STILL_TENSORS:
         if key in tensors:
