@@ -72,11 +72,17 @@ final class MPEFileTests: XCTestCase {
         // the same notes without MPE (no zone: CC 74 is a knob of the whole sound, bend per channel)
         let plain = try StandardMIDIFile(bytes: StandardMIDIFileWriter().formatZero(events: Array(events.dropFirst(3))))
         let y = try renderer().render(plain.events, frameCount: Int(1.45 * rate))
-        let low = profile(x, 60), high = profile(x, bent), lowPlain = profile(y, 60), highPlain = profile(y, 66 + 2.0 / 8192 * 341)
-        let between = zip(low, high).map { abs($0 - $1) }.max()!
-        let betweenPlain = zip(lowPlain, highPlain).map { abs($0 - $1) }.max()!
-        print(String(format: "MPE file: harmonic profiles of the two notes differ by %.2f dB (%.2f dB without a zone)", between, betweenPlain))
-        XCTAssertGreaterThan(between, betweenPlain + 3, "the two notes' CC 74 did not give them different timbres")
+        // without a zone both notes take the last CC 74 (127); with it the C4 keeps its own slide (0).
+        // A key's partial motion is seeded by the key and velocity alone, so the C4 moves the same
+        // way in both renders and its profile differs only by the timbre its slide gives it
+        // (comparing the two notes with each other put their pitches' and their motion's
+        // differences in too: 15.6 dB apart without a zone with session 36's model, 23.5 with 37's).
+        // Slide 0 against 127 moves it by 2.8 dB (session 36's model) and 4.3 (37's); without
+        // per-note timbre the two renders' C4s are the same samples
+        let low = profile(x, 60), lowPlain = profile(y, 60)
+        let lowMoved = zip(low, lowPlain).map { abs($0 - $1) }.max()!
+        print(String(format: "MPE file: the C4's harmonic profile at slide 0 differs from the one at 127 by %.2f dB", lowMoved))
+        XCTAssertGreaterThan(lowMoved, 1.5, "the C4's own CC 74 did not give it a timbre of its own")
     }
 
     /// The `mpe` setting configures the zone before the file plays: the same file without RPN 6
