@@ -133,15 +133,22 @@ final class PartialMotion {
         let walk = beta > 0 ? smoothed : process
         // the drift cut p (1 − z⁻¹) / (1 − p z⁻¹) runs on the walk before its scaling, always (its
         // state follows the walk when the cut is 0, so a timbre that gains one starts it settled)
-        let pole = Float(Self.driftPole(cutHz: Double(driftCutHz), frameRate: frameRate))
+        // a cut under `minDriftCutHz` (a blend's far instruments give a few µHz) is none: its pole
+        // lies within a float's rounding of 1, where the variance's last entry divides by 0
+        let cutting = driftCutHz >= Self.minDriftCutHz
+        let pole = Float(Self.driftPole(cutHz: cutting ? Double(driftCutHz) : 0, frameRate: frameRate))
         for k in 0..<harmonicCount {
             cutWalk[k] = pole * (cutWalk[k] + walk[k] - previousWalk[k])
             previousWalk[k] = walk[k]
         }
-        let x = driftCutHz > 0 ? cutWalk : walk
         var unit: Float = beta > 0 ? 1 / Self.smoothedVariance(rho: rho, beta: beta).squareRoot() : 1
-        if driftCutHz > 0 {
-            unit /= Float(Self.driftCutVariance(rho: Double(rho), beta: Double(beta), pole: Double(pole)).squareRoot())
+        var x = walk
+        if cutting {
+            let variance = Self.driftCutVariance(rho: Double(rho), beta: Double(beta), pole: Double(pole))
+            if variance.isFinite && variance > 1e-6 {
+                unit /= Float(variance.squareRoot())
+                x = cutWalk
+            }
         }
         for g in 0..<(edges.count - 1) {
             let lo = min(edges[g] - 1, harmonicCount), hi = min(edges[g + 1] - 1, harmonicCount)
@@ -198,6 +205,10 @@ final class PartialMotion {
     static func smoothedVariance(rho: Float, beta: Float) -> Float {
         (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
     }
+
+    /// The smallest drift cut that cuts, Hz (its pole 0.99937 at 100 frames/s); below it the walk
+    /// plays uncut.
+    static let minDriftCutHz: Float = 0.01
 
     /// The pole p of the drift cut's high-pass p (1 − z⁻¹) / (1 − p z⁻¹) at `cutHz` on a process at
     /// `frameRate` frames/s: exp(−2π · cut / rate). Real-time safe.

@@ -442,6 +442,9 @@ def smoothed_variance(rho: float, beta: float) -> float:
     return (1 - beta) * (1 + beta * rho) / ((1 + beta) * (1 - beta * rho))
 
 
+MIN_DRIFT_CUT_HZ = 0.01  # the smallest cut that cuts (the engine's PartialMotion.minDriftCutHz)
+
+
 def drift_pole(cut_hz: float, frame_rate: float) -> float:
     """The pole p of the drift cut: the first-order high-pass p (1 − z⁻¹) / (1 − p z⁻¹) at
     `cut_hz` on a process at `frame_rate` frames/s."""
@@ -533,8 +536,9 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
                 mu[edges[j] - 1: min(edges[j + 1] - 1, n_harmonics)] = np.clip(vibrato_tilt[j], -1.0, 1.0)
             c = mu + np.sqrt(1 - mu * mu) * c
     unit = 1.0 / math.sqrt(smoothed_variance(rho, beta)) if beta > 0 else 1.0
-    pole = drift_pole(drift_cut_hz, frame_rate)
-    cut_unit = 1.0 / math.sqrt(drift_cut_variance(rho, beta, pole)) if drift_cut_hz > 0 else 1.0
+    cutting = drift_cut_hz >= MIN_DRIFT_CUT_HZ  # a few µHz from a blend's far instruments: none
+    pole = float(np.float32(drift_pole(drift_cut_hz if cutting else 0.0, frame_rate)))  # the engine's float pole
+    cut_unit = 1.0 / math.sqrt(drift_cut_variance(rho, beta, pole)) if cutting else 1.0
     previous, cut = x.copy(), np.zeros(n_harmonics)
     out = np.ones((n_frames, n_harmonics))
     lo, hi = FADE_IN_S
@@ -549,7 +553,7 @@ def gains(depth_db: np.ndarray, correlation: float, n_frames: int, n_harmonics: 
         walk = y if beta > 0 else x
         cut = pole * (cut + walk - previous)
         previous = walk.copy()
-        v = unit * cut_unit * cut if drift_cut_hz > 0 else unit * walk
+        v = unit * cut_unit * cut if cutting else unit * walk
         if lam.any():
             swing_amp = s * np.sqrt(2 * lam) * c  # each partial's swing, nepers
             out[t] = np.exp(s * np.sqrt(1 - lam) * v - s * s * (1 - lam) + swing_amp * float(swing[t])
