@@ -181,6 +181,27 @@ final class PartialMotionEngineTests: XCTestCase {
                        "a drift cut of 0 plays as no cut")
     }
 
+    /// A blend's far instruments give a cut of a few µHz, whose pole rounds to 1 in a float, where
+    /// the variance divides by 0 (the soak's morphs went silent for seconds): under
+    /// `minDriftCutHz` the walk plays uncut, its gains finite and the same as without a cut.
+    func testATinyDriftCutPlaysAsNone() {
+        let edges = [1, 9], depth: [Float] = [4]
+        let tiny = PartialMotion(harmonicCount: 8), none = PartialMotion(harmonicCount: 8)
+        tiny.start(seed: 7)
+        none.start(seed: 7)
+        edges.withUnsafeBufferPointer { e in
+            for frame in 2..<300 {
+                tiny.advance(nextFrame: frame, frameRate: 100, edges: e, depthDB: depth, rho: 0.8, beta: 0.5,
+                             driftCutHz: 3e-7)
+                none.advance(nextFrame: frame, frameRate: 100, edges: e, depthDB: depth, rho: 0.8, beta: 0.5)
+                for k in 0..<8 {
+                    XCTAssertTrue(tiny.gains.next[k].isFinite, "frame \(frame)")
+                    XCTAssertEqual(tiny.gains.next[k], none.gains.next[k], "frame \(frame)")
+                }
+            }
+        }
+    }
+
     /// The engine's closed form of the cut walk's variance is the NumPy twin's
     /// (`motion.drift_cut_variance`) and the chain's own: the summed squares of its impulse
     /// response, where poles coincide too.
