@@ -124,6 +124,26 @@ final class PartialMotionEngineTests: XCTestCase {
         XCTAssertEqual(heldDB, 0, accuracy: 1.0, "the motion changed the held level")
     }
 
+    /// How a held A4's partials 1-6 move against the same note played `still` (without motion),
+    /// over `held`, dB, averaged over the partials: their standard deviation, the root mean square
+    /// of their change from one 10 ms frame to the next, and the standard deviation of their level
+    /// averaged over 50 frames (0.5 s), sliding.
+    func heldMotion(_ model: TimbreModel, still: [Float], frames: Int, held: Range<Int>)
+        -> (std: Double, step: Double, slow: Double) {
+        let x = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
+        var std = 0.0, step = 0.0, slow = 0.0
+        for k in 1...6 {
+            let d = zip(partialLevelsDB(x, k: k, range: held), partialLevelsDB(still, k: k, range: held)).map { $0 - $1 }
+            let mean = d.reduce(0, +) / Double(d.count)
+            std += (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot() / 6
+            let steps = zip(d.dropFirst(), d).map { ($0 - $1) * ($0 - $1) }
+            step += (steps.reduce(0, +) / Double(steps.count)).squareRoot() / 6
+            let averaged = (0...(d.count - 50)).map { i in d[i ..< i + 50].reduce(0, +) / 50 - mean }
+            slow += (averaged.map { $0 * $0 }.reduce(0, +) / Double(averaged.count)).squareRoot() / 6
+        }
+        return (std, step, slow)
+    }
+
     /// With the smoother (`motion.smoothing`, β = 0.8) the held partials still move by the table's
     /// depth, but slowly: their level changes from one 10 ms frame to the next by well under the
     /// first-order process's change, so a partial spreads less into its neighbours' bands.
@@ -131,17 +151,8 @@ final class PartialMotionEngineTests: XCTestCase {
         let frames = 240_000, held = 480 + 19_200 ..< frames
         let still = renderMono(makeEngine(try TimbreModel(contentsOf: Fixtures.smallModel)), frames: frames, block: 64,
                                events: events)
-        func motion(_ model: TimbreModel) -> (std: Double, step: Double) {
-            let x = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
-            var std = 0.0, step = 0.0
-            for k in 1...6 {
-                let d = zip(partialLevelsDB(x, k: k, range: held), partialLevelsDB(still, k: k, range: held)).map { $0 - $1 }
-                let mean = d.reduce(0, +) / Double(d.count)
-                std += (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot() / 6
-                let steps = zip(d.dropFirst(), d).map { ($0 - $1) * ($0 - $1) }
-                step += (steps.reduce(0, +) / Double(steps.count)).squareRoot() / 6
-            }
-            return (std, step)
+        func motion(_ model: TimbreModel) -> (std: Double, step: Double, slow: Double) {
+            heldMotion(model, still: still, frames: frames, held: held)
         }
         let plain = motion(try smallModel()), smooth = motion(try smallModel(smoothing: 0.8))
         print("partial motion, first-order: \(plain.std) dB, frame-to-frame \(plain.step) dB; "
@@ -158,18 +169,8 @@ final class PartialMotionEngineTests: XCTestCase {
         let frames = 480_000, held = 480 + 19_200 ..< frames
         let still = renderMono(makeEngine(try TimbreModel(contentsOf: Fixtures.smallModel)), frames: frames, block: 64,
                                events: events)
-        func motion(_ model: TimbreModel) -> (std: Double, slow: Double) {
-            let x = renderMono(makeEngine(model), frames: frames, block: 64, events: events)
-            var std = 0.0, slow = 0.0
-            for k in 1...6 {
-                let d = zip(partialLevelsDB(x, k: k, range: held), partialLevelsDB(still, k: k, range: held)).map { $0 - $1 }
-                let mean = d.reduce(0, +) / Double(d.count)
-                std += (d.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(d.count)).squareRoot() / 6
-                // the level averaged over 50 frames (0.5 s), sliding
-                let averaged = (0...(d.count - 50)).map { i in d[i ..< i + 50].reduce(0, +) / 50 - mean }
-                slow += (averaged.map { $0 * $0 }.reduce(0, +) / Double(averaged.count)).squareRoot() / 6
-            }
-            return (std, slow)
+        func motion(_ model: TimbreModel) -> (std: Double, step: Double, slow: Double) {
+            heldMotion(model, still: still, frames: frames, held: held)
         }
         let plain = motion(try smallModel()), cut = motion(try smallModel(driftCutHz: 2))
         print("partial motion, uncut: \(plain.std) dB, over 0.5 s \(plain.slow) dB; "
